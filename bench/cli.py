@@ -1,0 +1,78 @@
+"""The `bench` command: a thin Typer app. Each subcommand lives in bench/commands/ and calls the
+library; this file only attaches them and turns user errors into one line and exit code 2."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+
+from bench import __version__
+from bench.errors import BenchError
+
+app = typer.Typer(
+    name="bench",
+    help="Evaluation harness for latent-variable generative models (latent recovery, LWGAN, Iso-LWGAN).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"lwgan-bench {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """lwgan-bench: reproduce latent-regulation recovery and (Iso-)LWGAN experiments, logged to MLflow."""
+
+
+# Subcommand modules in bench/commands/, each with `register(app)`. Each module is light (typer
+# only); torch and mlflow are imported inside the commands so `bench --help` is instant.
+COMMANDS = ("data",)
+
+
+def _attach() -> None:
+    import importlib
+
+    for name in COMMANDS:
+        importlib.import_module(f"bench.commands.{name}").register(app)
+
+
+_attach()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app; user errors become `error: ...` on one line and exit code 2."""
+    try:
+        result = app(args=argv, prog_name="bench", standalone_mode=False)
+    except click.exceptions.UsageError as e:
+        cmd = e.ctx.command_path if e.ctx is not None else "bench"
+        msg = " ".join(e.format_message().split())
+        click.echo(f"{cmd}: error: {msg} (see '{cmd} --help')", err=True)
+        return 2
+    except BenchError as e:
+        click.echo(f"error: {' '.join(str(e).split())}", err=True)
+        return e.exit_code
+    except click.exceptions.Abort:
+        click.echo("interrupted", err=True)
+        return 130
+    except KeyboardInterrupt:
+        click.echo("interrupted: finished work was kept", err=True)
+        return 130
+    except click.exceptions.Exit as e:
+        return e.exit_code
+    return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

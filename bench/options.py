@@ -1,0 +1,133 @@
+"""CLI conventions shared by every subcommand: list options, device, data dir, output, tracking.
+
+List options are comma-separated (`--lambda 0,0.5,1,2`, `--seeds 0,1,2`) and parsed here only, so
+every command rejects bad values with the same one-line message naming the option.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Annotated, Callable, Optional, Sequence, TypeVar
+
+import typer
+
+from bench.errors import BenchError
+
+T = TypeVar("T")
+
+
+class OptionError(BenchError):
+    """A bad option value; the message names the option and what it accepts."""
+
+
+def parse_list(
+    text: str | Sequence | None,
+    *,
+    option: str,
+    cast: Callable[[str], T] = float,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    choices: Sequence[str] | None = None,
+    allow_empty: bool = False,
+) -> list[T]:
+    """Parse "a,b,c" into a list of `cast` values, validating each; raise OptionError naming `option`.
+
+    Duplicates are dropped (keeping the first) because a sweep over a repeated value only wastes time.
+    """
+    if text is None:
+        items: list[str] = []
+    elif isinstance(text, str):
+        items = [s.strip() for s in text.split(",") if s.strip()]
+    else:
+        items = [str(s) for s in text]
+    if not items and not allow_empty:
+        raise OptionError(f"{option}: expected a comma-separated list, got {text!r}")
+    kind = {float: "numbers", int: "integers", str: "names"}.get(cast, "values")
+    out: list[T] = []
+    for item in items:
+        if choices is not None and item not in choices:
+            raise OptionError(f"{option}: unknown value {item!r}; accepted: {', '.join(choices)}")
+        try:
+            value = cast(item)
+        except (TypeError, ValueError):
+            raise OptionError(f"{option}: {item!r} is not valid; expected comma-separated {kind}") from None
+        if isinstance(value, float) and not math.isfinite(value):
+            raise OptionError(f"{option}: {item!r} is not a finite number")
+        if minimum is not None and value < minimum:
+            raise OptionError(f"{option}: {item!r} is below the minimum {minimum:g}")
+        if maximum is not None and value > maximum:
+            raise OptionError(f"{option}: {item!r} is above the maximum {maximum:g}")
+        if value not in out:
+            out.append(value)
+    return out
+
+
+def parse_int(text: str) -> int:
+    """int() that refuses "1.5" and accepts "1e3" only when it is a whole number."""
+    try:
+        return int(text)
+    except ValueError:
+        value = float(text)
+        if value.is_integer():
+            return int(value)
+        raise
+
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def resolve_device(name: str):
+    """'auto' picks CUDA when present; 'cuda' without CUDA is a user error, not a crash later."""
+    import torch
+
+    name = (name or "auto").lower()
+    if name not in DEVICES and not name.startswith("cuda:"):
+        raise OptionError(f"--device: unknown device {name!r}; accepted: {', '.join(DEVICES)}")
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise OptionError("--device: cuda was asked for but torch sees no CUDA device; use --device cpu")
+    return torch.device(name)
+
+
+def check_positive(value: float | int | None, option: str, *, allow_zero: bool = False):
+    """Validate a scalar option; returns it unchanged."""
+    if value is None:
+        return value
+    if (value < 0) or (value == 0 and not allow_zero):
+        need = "a non-negative number" if allow_zero else "a positive number"
+        raise OptionError(f"{option}: expected {need}, got {value}")
+    return value
+
+
+# Annotated option types: one definition each, reused by every command so help and env vars agree.
+SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (data subsets, inits, prior draws).")]
+SeedsOpt = Annotated[str, typer.Option("--seeds", help="Comma-separated seeds, e.g. 0,1,2.")]
+DeviceOpt = Annotated[
+    str, typer.Option("--device", help="auto (CUDA when present), cpu or cuda.", show_default=True)
+]
+DataDirOpt = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--data-dir",
+        envvar="BENCH_DATA_DIR",
+        help="Folder with the MNIST IDX files (or torchvision's MNIST/raw). Env: BENCH_DATA_DIR.",
+    ),
+]
+OutOpt = Annotated[Path, typer.Option("--out", help="Folder for reports and figures.")]
+TrackingUriOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--tracking-uri",
+        envvar="MLFLOW_TRACKING_URI",
+        help="MLflow tracking URI (sqlite:///x.db, http://host:5000). Default: MLflow's own default.",
+    ),
+]
+ExperimentOpt = Annotated[Optional[str], typer.Option("--experiment", help="MLflow experiment name.")]
+NoTrackOpt = Annotated[bool, typer.Option("--no-track", help="Do not log to MLflow.")]
+
+
+def default_out() -> Path:
+    return Path(os.environ.get("BENCH_OUT", "reports"))

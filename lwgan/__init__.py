@@ -1,0 +1,1 @@
+"""LSGAN, LWGAN and Iso-LWGAN: models, losses, trainers and the generator-variant registry."""
