@@ -38,7 +38,7 @@ def _root(
 
 # Subcommand modules in bench/commands/, each with `register(app)`. Each module is light (typer
 # only); torch and mlflow are imported inside the commands so `bench --help` is instant.
-COMMANDS = ("data",)
+COMMANDS: tuple[str, ...] = ()
 
 
 def _attach() -> None:
