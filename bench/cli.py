@@ -5,8 +5,14 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
+
+try:  # typer >= 0.20 vendors click; older releases use click itself
+    from typer._click import exceptions as _cx
+    from typer._click import echo
+except ImportError:  # pragma: no cover
+    from click import exceptions as _cx
+    from click import echo
 
 from bench import __version__
 from bench.errors import BenchError
@@ -55,21 +61,23 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app; user errors become `error: ...` on one line and exit code 2."""
     try:
         result = app(args=argv, prog_name="bench", standalone_mode=False)
-    except click.exceptions.UsageError as e:
+    except _cx.NoArgsIsHelpError:
+        return 0  # typer has already printed the help
+    except _cx.UsageError as e:
         cmd = e.ctx.command_path if e.ctx is not None else "bench"
         msg = " ".join(e.format_message().split())
-        click.echo(f"{cmd}: error: {msg} (see '{cmd} --help')", err=True)
+        echo(f"{cmd}: error: {msg} (see '{cmd} --help')", err=True)
         return 2
     except BenchError as e:
-        click.echo(f"error: {' '.join(str(e).split())}", err=True)
+        echo(f"error: {' '.join(str(e).split())}", err=True)
         return e.exit_code
-    except click.exceptions.Abort:
-        click.echo("interrupted", err=True)
+    except _cx.Abort:
+        echo("interrupted", err=True)
         return 130
     except KeyboardInterrupt:
-        click.echo("interrupted: finished work was kept", err=True)
+        echo("interrupted: finished work was kept", err=True)
         return 130
-    except click.exceptions.Exit as e:
+    except typer.Exit as e:
         return e.exit_code
     return result if isinstance(result, int) else 0
 
