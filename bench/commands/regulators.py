@@ -1,0 +1,58 @@
+"""`bench regulators`: print the latent-regulator registry (name, kind, hyperparameter, source)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+EPILOG = """Examples:
+
+  bench regulators
+
+  bench regulators --kind resample --paper-only
+"""
+
+
+def regulators_cmd(
+    kind: Annotated[
+        str | None, typer.Option("--kind", help="Show only one kind: loss or resample.")
+    ] = None,
+    paper_only: Annotated[
+        bool, typer.Option("--paper-only", help="Hide the extras (the author's later code).")
+    ] = False,
+) -> None:
+    """List every latent regulator of the recovery study: what it is, what its swept
+    hyperparameter means, where it comes from; extras are marked. Priors are listed below."""
+    from rich.console import Console
+    from rich.table import Table
+
+    import regulators
+    from bench.options import OptionError
+
+    if kind is not None and kind not in regulators.KINDS:
+        raise OptionError(f"--kind: unknown kind {kind!r}; accepted: {', '.join(regulators.KINDS)}")
+    table = Table(title="Latent regulators")
+    table.add_column("name", no_wrap=True)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("hyperparameter", no_wrap=True)
+    table.add_column("options / needs", no_wrap=True)
+    table.add_column("source / description")
+    table.add_column("extra", no_wrap=True)
+    for name in regulators.names(include_extras=not paper_only, kind=kind):
+        reg = regulators.get(name)
+        opts = [f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in reg.options.items()]
+        opts += [f"needs {k}=" for k in getattr(reg, "context", ())]
+        opts = ", ".join(opts)
+        table.add_row(name, reg.kind, reg.hyperparameter, opts or "-", reg.description, "extra" if reg.extra else "")
+    console = Console()
+    console.print(table)
+    priors = "; ".join(
+        f"{p}{' (default)' if p == regulators.DEFAULT_PRIOR else ''}: {regulators.get_prior(p).description}"
+        for p in regulators.prior_names()
+    )
+    console.print(f"priors: {priors}", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("regulators", epilog=EPILOG)(regulators_cmd)
