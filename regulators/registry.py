@@ -65,7 +65,11 @@ class ResampleRegulator(Regulator):
         """Per-element replacement probability, z's shape; hp broadcasts to z.shape[:-1]."""
         hp = torch.as_tensor(hp, dtype=z.dtype, device=z.device)
         lead = tuple(z.shape[:-1])
-        if tuple(torch.broadcast_shapes(hp.shape, lead)) != lead:
+        try:
+            fits = tuple(torch.broadcast_shapes(hp.shape, lead)) == lead
+        except RuntimeError:
+            fits = False
+        if not fits:
             raise ValueError(
                 f"{self.name}: hp of shape {tuple(hp.shape)} does not broadcast to z.shape[:-1] = {lead}"
                 " (for z [cells, images, d] give hp as [cells, 1])"
