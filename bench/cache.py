@@ -105,7 +105,7 @@ def _versions() -> dict:
 
     from bench import __version__
 
-    out = {"torch": torch.__version__, "python": platform.python_version(), "lwgan-bench": __version__}
+    out = {"torch": str(torch.__version__), "python": platform.python_version(), "lwgan-bench": __version__}
     try:
         out["numpy"] = metadata.version("numpy")
     except metadata.PackageNotFoundError:
@@ -120,8 +120,11 @@ def _plain(obj: Any, where: str) -> Any:
     import numpy as np
     import torch
 
-    if obj is None or isinstance(obj, (bool, int, float, str, bytes, torch.Tensor, torch.Size)):
+    if obj is None or isinstance(obj, (torch.Tensor, torch.Size)):
         return obj
+    for base in (bool, int, float, str, bytes):  # str/int subclasses (enums, TorchVersion) unpickle
+        if isinstance(obj, base):  # only as their own class, which weights_only refuses
+            return base(obj)
     if isinstance(obj, (torch.dtype, torch.device)):
         return obj
     if isinstance(obj, np.generic):
@@ -150,8 +153,9 @@ def _metric_summary(metrics: Any) -> dict:
     out = {}
     if isinstance(metrics, dict):
         for k, v in metrics.items():
-            if isinstance(v, (bool, int, float, str)):
-                out[str(k)] = v
+            base = next((b for b in (bool, int, float, str) if isinstance(v, b)), None)
+            if base is not None:
+                out[str(k)] = base(v)
             elif hasattr(v, "item") and getattr(v, "numel", lambda: 1)() == 1:
                 out[str(k)] = v.item()
     return out
