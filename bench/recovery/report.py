@@ -168,14 +168,14 @@ def render(result: SweepResult, *, facts_md: str, models_md: str, markdown_table
         "",
         "## Setup",
         "",
-        f"- Grid `{s.grid}`: {len(result.cells)} cells, {len({c.run_id for c in result.cells})} distinct runs "
-        f"(weight-0 cells of tables 1-4 share the four `none` baseline runs); regulators: {', '.join(s.regulators)}.",
-        f"- {s.images} test images (fixed subset, subset seed {s.subset_seed}), {s.steps} Adam steps, "
+        (f"- Grid `{s.grid}`: {len(result.cells)} cells, {len({c.run_id for c in result.cells})} distinct runs "
+        f"(weight-0 cells of tables 1-4 share the four `none` baseline runs); regulators: {', '.join(s.regulators)}."),
+        (f"- {s.images} test images (fixed subset, subset seed {s.subset_seed}), {s.steps} Adam steps, "
         f"{s.restarts} restart(s), recovery seeds {', '.join(map(str, s.seeds))}; prior {s.prior}; "
-        f"Wasserstein/energy prior sample m = {s.prior_samples or 'd_z'}; diff = mean absolute pixel error.",
+        f"Wasserstein/energy prior sample m = {s.prior_samples or 'd_z'}; diff = mean absolute pixel error."),
         f"- Cells: {', '.join(f'{k} {v}' for k, v in status.items())}"
         + (" (the sweep was interrupted; `--resume` finishes it)" if result.interrupted else "") + ".",
-        f"- Accuracy: % of recovered images the frozen classifier labels as the target's digit; "
+        "- Accuracy: % of recovered images the frozen classifier labels as the target's digit; "
         + ("[95% bootstrap interval over images]." if len(s.seeds) == 1 else "mean ± sd over seeds."),
         "",
         "## Models",
@@ -184,16 +184,16 @@ def render(result: SweepResult, *, facts_md: str, models_md: str, markdown_table
         "",
         "## Verdict on the paper's conclusion",
         "",
-        f"The paper: the Wasserstein regulator (best 94.7%) and the log-normal density (best 95.5%) are the best; "
-        f"the unregulated baseline peaks at 75.8%.",
+        ("The paper: the Wasserstein regulator (best 94.7%) and the log-normal density (best 95.5%) are the "
+         "best; the unregulated baseline peaks at 75.8%."),
         "",
         f"**{v.outcome}**: {v.reason}.",
         "",
         f"Rule: {VERDICT_RULE}",
         "",
-        f"Agreement of the measured grid with the paper's over all cells: Spearman rho = {rho:.2f} "
+        (f"Agreement of the measured grid with the paper's over all cells: Spearman rho = {rho:.2f} "
         f"(p = {p:.2g}, {n} cells). Absolute numbers depend on the trained GAN; the ranking of regulators "
-        "and the shape of each grid are what a reproduction can confirm or refute.",
+        "and the shape of each grid are what a reproduction can confirm or refute."),
         "",
         "## Best cell per regulator",
         "",
@@ -241,9 +241,9 @@ def render(result: SweepResult, *, facts_md: str, models_md: str, markdown_table
     out += [
         "## Other measurements",
         "",
-        "Every cell's l1 and l2 pixel error (per-image norms, averaged), mean absolute error, mean and "
+        ("Every cell's l1 and l2 pixel error (per-image norms, averaged), mean absolute error, mean and "
         "variance of the recovered latent elements and the KS p-value against the prior are in the "
-        "results CSV beside this report and in each MLflow child run.",
+        "results CSV beside this report and in each MLflow child run."),
         "",
     ]
     return "\n".join(out)

@@ -13,9 +13,9 @@ import hashlib
 import json
 import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import torch
 
@@ -219,7 +219,7 @@ def run_sweep(
     test_labels: torch.Tensor,
     store: CellStore,
     resume: bool = False,
-    device: torch.device = torch.device("cpu"),
+    device: torch.device | None = None,
     max_batch: int = DEFAULT_MAX_BATCH,
     progress: ProgressFn = null_progress,
     on_result: Callable[[RunResult], None] | None = None,
@@ -231,6 +231,7 @@ def run_sweep(
     finished; the returned result then has `interrupted=True`.
     """
     t0 = time.perf_counter()
+    device = torch.device(device or "cpu")
     cells = settings.cells()
     runs = unique_runs(cells)
     ids = select_images(test_labels, settings.images, settings.subset_seed)
@@ -254,12 +255,11 @@ def run_sweep(
     finished = 0
     interrupted = False
     for seed, reg, group in todo:
-        base = finished
+        base, size = finished, len(group) * settings.steps
 
-        def chunk_progress(task, done, total_chunk, **info):
-            # recover_cells counts steps of its regulator groups; map onto the sweep's total.
-            progress("recover", base + int(done * len(group) * settings.steps / max(total_chunk, 1)), total,
-                     regulator=reg, seed=seed)
+        def chunk_progress(task, done, total_chunk, base=base, size=size, reg=reg, seed=seed, **info):
+            # recover_cells counts the steps of its own chunk; map them onto the sweep's total.
+            progress("recover", base + int(done * size / max(total_chunk, 1)), total, regulator=reg, seed=seed)
 
         try:
             chunk = run_chunk(generator, discriminator, classifier, targets, labels, ids, group, seed, settings,
@@ -267,7 +267,7 @@ def run_sweep(
         except KeyboardInterrupt:
             interrupted = True
             break
-        except Exception as e:  # a failed chunk is recorded and the sweep goes on
+        except Exception as e:  # noqa: BLE001 - a failed chunk is recorded and the sweep goes on
             msg = f"{type(e).__name__}: {e}"
             chunk = [RunResult(run.id, run.regulator, run.lr, run.hp, seed, error=msg) for run in group]
         for r in chunk:
