@@ -105,7 +105,11 @@ def _versions() -> dict:
 
     from bench import __version__
 
-    out = {"torch": str(torch.__version__), "python": platform.python_version(), "lwgan-bench": __version__}
+    out = {
+        "torch": str(torch.__version__),
+        "python": platform.python_version(),
+        "lwgan-bench": __version__,
+    }
     try:
         out["numpy"] = metadata.version("numpy")
     except metadata.PackageNotFoundError:
@@ -209,7 +213,9 @@ def _entry(path: Path, meta: dict, sha: str, size: int, **extra) -> CacheEntry:
     )
 
 
-def _mismatch(meta: dict, kind: str, key: str, config: dict, fingerprint: str, seed: int) -> str | None:
+def _mismatch(
+    meta: dict, kind: str, key: str, config: dict, fingerprint: str, seed: int
+) -> str | None:
     """The first field of meta that differs from what was asked, as a reason; None if all match."""
     if meta.get("format") != FORMAT_VERSION:
         return f"format version {meta.get('format')!r}, expected {FORMAT_VERSION}"
@@ -230,7 +236,9 @@ def _mismatch(meta: dict, kind: str, key: str, config: dict, fingerprint: str, s
     return None
 
 
-def load_checkpoint(path: str | os.PathLike, expect_key: str | None = None) -> tuple[dict, CacheEntry]:
+def load_checkpoint(
+    path: str | os.PathLike, expect_key: str | None = None
+) -> tuple[dict, CacheEntry]:
     """Load one checkpoint a user named; anything wrong raises CacheError with a one-line message.
 
     Besides `expect_key`, the key is recomputed from the stored meta, so a file whose meta was
@@ -250,9 +258,14 @@ def load_checkpoint(path: str | os.PathLike, expect_key: str | None = None) -> t
 
 
 def save_checkpoint(
-    path: str | os.PathLike, kind: str, config: dict, data_fingerprint: str, seed: int, payload: dict
+    path: str | os.PathLike,
+    kind: str,
+    config: dict,
+    data_fingerprint: str,
+    seed: int,
+    payload: dict,
 ) -> tuple[dict, CacheEntry]:
-    """Write payload + meta atomically; returns the payload as stored (numpy converted) and entry."""
+    """Write payload + meta atomically; returns (payload as stored, numpy converted; entry)."""
     path = Path(path)
     payload = _plain(payload, "payload")
     key = cache_key(kind, config, data_fingerprint, seed)
@@ -311,7 +324,9 @@ def train_or_load(
             on_event(f"{reason}; retraining {kind}")
     payload = train()
     if not isinstance(payload, dict):
-        raise TypeError(f"train() for {kind!r} must return a dict payload, got {type(payload).__name__}")
+        raise TypeError(
+            f"train() for {kind!r} must return a dict payload, got {type(payload).__name__}"
+        )
     payload, entry = save_checkpoint(path, kind, config, data_fingerprint, seed, payload)
     entry.retrained_because = reason
     return payload, entry
