@@ -158,7 +158,7 @@ def facts_markdown(facts: RunFacts, *, title: str = "Run facts") -> str:
         ("device", facts.device),
         ("wall time", _duration(facts.wall_time_s)),
         ("date (UTC)", facts.date),
-        ("versions", ", ".join(f"{k} {v}" for k, v in facts.versions.items()) or MISSING),
+        ("versions", ", ".join(f"{k} {v}" for k, v in sorted(facts.versions.items())) or MISSING),
     ]
     parts = [f"## {title}", "", markdown_table(rows, headers=["fact", "value"])]
     if facts.checkpoints:
