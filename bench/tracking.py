@@ -1,0 +1,407 @@
+"""MLflow tracking: one parent run per command invocation, one nested child run per grid cell.
+
+    with start_sweep("recover", experiment=None, tracking_uri=uri, params={...}, tags=run_tags(
+            device, seeds)) as sweep:
+        for cell in cells:
+            sweep.log_child(cell.name, params=..., metrics=..., histories={"loss": curve})
+        sweep.set_tags({"best_child": best})
+
+The parent ends FINISHED, FAILED on an exception, KILLED on Ctrl-C. Children are logged after the
+fact with MlflowClient.log_batch (a few sqlite transactions each), so logging never slows the work.
+`enabled=False` gives the same API doing nothing (--no-track, tests). mlflow is imported only when
+tracking is on: `bench ... --no-track` does not pay its import time.
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import os
+import socket
+import time
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from bench.errors import BenchError
+from bench.report import command_line, device_name, git_state, versions
+
+# MLflow's per-request limits (mlflow.utils.validation): a batch holds at most 1000 metrics and
+# 100 params and 100 tags, 1000 entities in all; values are truncated to what the store accepts.
+_MAX_METRICS, _MAX_PARAMS_TAGS, _MAX_ENTITIES = 1000, 100, 1000
+_MAX_PARAM_LEN, _MAX_TAG_LEN = 6000, 8000
+_SCHEMES = ("sqlite", "http", "https", "file", "postgresql", "mysql", "mssql", "databricks", "uc")
+_CONNECT_TIMEOUT_S = 5.0
+
+
+class TrackingError(BenchError):
+    """The tracking URI or server cannot be used; one line naming --tracking-uri."""
+
+
+def _one_line(text: Any, limit: int = 300) -> str:
+    s = " ".join(str(text).split())
+    return s if len(s) <= limit else s[: limit - 3] + "..."
+
+
+# --- tags ---------------------------------------------------------------------------------------
+
+
+def base_tags(command: str | None = None) -> dict[str, str]:
+    """What every parent run records whatever the command: git commit, versions, command line."""
+    commit, dirty = git_state()
+    tags = {f"version.{k}": v for k, v in versions().items()}
+    tags["command_line"] = command if command is not None else command_line()
+    tags["mlflow.source.name"] = tags["command_line"][:_MAX_TAG_LEN]
+    tags["mlflow.source.type"] = "LOCAL"
+    try:
+        tags["mlflow.user"] = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry in some containers
+        pass
+    if commit is not None:
+        tags["git_commit"] = commit
+        tags["mlflow.source.git.commit"] = commit  # shown by the MLflow UI
+        if dirty is not None:
+            tags["git_dirty"] = str(dirty).lower()
+    return tags
+
+
+def run_tags(device: Any, seeds: Sequence[int] | int, *, command: str | None = None) -> dict:
+    """Tags for a parent run: git commit, package versions, device, seeds, command line."""
+    seeds = [seeds] if isinstance(seeds, int) else list(seeds)
+    return {
+        **base_tags(command),
+        "device": device_name(device),
+        "seeds": ",".join(str(int(s)) for s in seeds),
+    }
+
+
+# --- quiet MLflow -------------------------------------------------------------------------------
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence MLflow's own chatter (db migration logs, 'View run at' lines, warnings) while it
+    runs, restoring the caller's settings afterwards so nothing outside a sweep changes."""
+    import mlflow  # noqa: F401 - its import configures its loggers; adjust them after that
+
+    loggers = [logging.getLogger(n) for n in ("mlflow", "alembic", "sqlalchemy", "urllib3")]
+    levels = [lg.level for lg in loggers]
+    old_env = os.environ.get("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT")
+    os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", module=r"mlflow(\.|$)")
+            warnings.filterwarnings("ignore", module=r"(alembic|sqlalchemy|pydantic)(\.|$)")
+            yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+        if old_env is None:
+            os.environ.pop("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", None)
+        else:
+            os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = old_env
+
+
+# --- conversions -------------------------------------------------------------------------------
+
+
+def _metric_value(key: str, value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"metric {key!r}: {value!r} is not a number") from None
+
+
+def _history(key: str, values: Any) -> list[tuple[int, float]]:
+    """A history as (step, value): a sequence (step = index) or a mapping step -> value."""
+    if isinstance(values, Mapping):
+        return [(int(s), _metric_value(key, v)) for s, v in values.items()]
+    if hasattr(values, "tolist"):  # numpy array or CPU tensor: one conversion, not one per item
+        values = values.tolist()
+    return [(i, _metric_value(key, v)) for i, v in enumerate(values)]
+
+
+def _batches(client: Any, run_id: str, params: dict, metrics: list, tags: dict) -> None:
+    """log_batch in chunks within MLflow's per-request limits."""
+    from mlflow.entities import Param, RunTag
+
+    ps = [Param(str(k), str(v)[:_MAX_PARAM_LEN]) for k, v in params.items()]
+    ts = [RunTag(str(k), str(v)[:_MAX_TAG_LEN]) for k, v in tags.items()]
+    ms = list(metrics)
+    while ps or ts or ms:
+        p, ps = ps[:_MAX_PARAMS_TAGS], ps[_MAX_PARAMS_TAGS:]
+        t, ts = ts[:_MAX_PARAMS_TAGS], ts[_MAX_PARAMS_TAGS:]
+        room = min(_MAX_METRICS, _MAX_ENTITIES - len(p) - len(t))
+        m, ms = ms[:room], ms[room:]
+        client.log_batch(run_id, metrics=m, params=p, tags=t)
+
+
+def _metrics(metrics: Mapping | None, histories: Mapping | None, step: int | None) -> list:
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    out = [
+        Metric(str(k), _metric_value(k, v), now, 0 if step is None else int(step))
+        for k, v in (metrics or {}).items()
+    ]
+    for k, values in (histories or {}).items():
+        out += [Metric(str(k), v, now, s) for s, v in _history(k, values)]
+    return out
+
+
+# --- the sweep -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Sweep:
+    """A parent run. With `enabled=False` every method is a no-op and ids are None."""
+
+    enabled: bool = False
+    client: Any = None
+    tracking_uri: str | None = None
+    experiment: str | None = None
+    experiment_id: str | None = None
+    run_id: str | None = None
+    children: list[str] = field(default_factory=list)  # child run ids, in logging order
+    failed_children: int = 0
+
+    def _call(self, what: str, fn, *args, **kwargs):
+        try:
+            with _quiet():
+                return fn(*args, **kwargs)
+        except (BenchError, ValueError, TypeError):
+            raise
+        except Exception as e:  # noqa: BLE001 - MLflow/sqlalchemy/requests errors: one line
+            raise TrackingError(
+                f"--tracking-uri {self.tracking_uri}: {what} failed ({type(e).__name__}: "
+                f"{_one_line(e)})"
+            ) from None
+
+    @property
+    def url(self) -> str | None:
+        """The run's page when the tracking URI is an MLflow server."""
+        if not (self.enabled and self.tracking_uri and self.tracking_uri.startswith("http")):
+            return None
+        base = self.tracking_uri.rstrip("/")
+        return f"{base}/#/experiments/{self.experiment_id}/runs/{self.run_id}"
+
+    def log_child(
+        self,
+        name: str,
+        *,
+        params: Mapping | None = None,
+        metrics: Mapping | None = None,
+        tags: Mapping | None = None,
+        status: str = "FINISHED",
+        artifacts: Sequence[str | Path] = (),
+        histories: Mapping[str, Any] | None = None,
+        error: str | None = None,
+    ) -> str | None:
+        """Log one finished (or failed) cell as a child run; returns its run id.
+
+        `histories={"loss": [...]}` logs each value at step = index. `error=` marks the child
+        FAILED with an `error` tag (one line); the sweep goes on.
+        """
+        if error is not None:
+            status = "FAILED"
+        if status not in ("FINISHED", "FAILED", "KILLED"):
+            raise ValueError(
+                f"log_child: status must be FINISHED, FAILED or KILLED, got {status!r}"
+            )
+        if status == "FAILED":
+            self.failed_children += 1
+        if not self.enabled:
+            return None
+        ms = _metrics(metrics, histories, None)  # convert before creating the run: fail early
+        all_tags = {str(k): v for k, v in (tags or {}).items()}
+        all_tags["mlflow.parentRunId"] = self.run_id
+        if error is not None:
+            all_tags["error"] = _one_line(error, 1000)
+        paths = [Path(a) for a in artifacts]
+        for p in paths:
+            if not p.is_file():
+                raise ValueError(f"log_child: artifact {p} is not a file")
+        run = self._call(
+            "creating a child run",
+            self.client.create_run,
+            self.experiment_id,
+            run_name=name,
+            # Tags go in with the run: one sqlite transaction fewer per child (each costs an fsync).
+            tags={k: str(v)[:_MAX_TAG_LEN] for k, v in all_tags.items()},
+        )
+        rid = run.info.run_id
+        self.children.append(rid)
+        self._call("logging a child run", _batches, self.client, rid, dict(params or {}), ms, {})
+        for p in paths:
+            self._call(f"logging artifact {p.name}", self.client.log_artifact, rid, str(p))
+        self._call("ending a child run", self.client.set_terminated, rid, status)
+        return rid
+
+    def log_metrics(self, metrics: Mapping, step: int | None = None) -> None:
+        if self.enabled:
+            ms = _metrics(metrics, None, step)
+            self._call("logging metrics", _batches, self.client, self.run_id, {}, ms, {})
+
+    def log_history(self, histories: Mapping[str, Any]) -> None:
+        """Metric histories on the parent run (e.g. the GAN's training curves)."""
+        if self.enabled:
+            ms = _metrics(None, histories, None)
+            self._call("logging histories", _batches, self.client, self.run_id, {}, ms, {})
+
+    def log_params(self, params: Mapping) -> None:
+        if self.enabled:
+            self._call("logging params", _batches, self.client, self.run_id, dict(params), [], {})
+
+    def set_tags(self, tags: Mapping) -> None:
+        if self.enabled:
+            self._call("setting tags", _batches, self.client, self.run_id, {}, [], dict(tags))
+
+    def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
+        if self.enabled:
+            if not Path(path).is_file():
+                raise ValueError(f"log_artifact: {path} is not a file")
+            self._call(
+                f"logging artifact {Path(path).name}",
+                self.client.log_artifact,
+                self.run_id,
+                str(path),
+                artifact_path,
+            )
+
+
+def _scheme(uri: str | None) -> str:
+    scheme = urlparse(uri or "").scheme.split("+")[0].lower()  # postgresql+psycopg2 -> postgresql
+    return "" if len(scheme) <= 1 else scheme  # '' for paths, also Windows drive letters
+
+
+def _check_uri(uri: str | None) -> None:
+    """Fail fast on a server that is not there: MLflow would retry it for minutes."""
+    if _scheme(uri) not in ("http", "https"):
+        return
+    parsed = urlparse(uri)
+    if not parsed.hostname:
+        raise TrackingError(f"--tracking-uri {uri}: no host; expected http://host:port")
+    try:
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    except ValueError:
+        raise TrackingError(f"--tracking-uri {uri}: bad port; expected http://host:port") from None
+    try:
+        with socket.create_connection((parsed.hostname, port), timeout=_CONNECT_TIMEOUT_S):
+            pass
+    except OSError as e:
+        raise TrackingError(
+            f"--tracking-uri {uri}: cannot connect to {parsed.hostname}:{port} "
+            f"({_one_line(e.strerror or e)}); start the server or use sqlite:///mlflow.db"
+        ) from None
+
+
+def _experiment_id(client: Any, name: str, artifact_location: str | None) -> str:
+    from mlflow.exceptions import MlflowException
+
+    exp = client.get_experiment_by_name(name)
+    if exp is None:
+        try:
+            return client.create_experiment(name, artifact_location=artifact_location)
+        except MlflowException:  # created meanwhile by a concurrent command
+            exp = client.get_experiment_by_name(name)
+            if exp is None:
+                raise
+    if exp.lifecycle_stage == "deleted":
+        raise TrackingError(
+            f"--experiment {name}: this experiment is deleted in the tracking store; restore it "
+            "(mlflow experiments restore) or choose another --experiment name"
+        )
+    return exp.experiment_id
+
+
+@contextmanager
+def start_sweep(
+    command: str,
+    *,
+    experiment: str | None = None,
+    tracking_uri: str | None = None,
+    params: Mapping | None = None,
+    tags: Mapping | None = None,
+    enabled: bool = True,
+    run_name: str | None = None,
+    artifact_location: str | None = None,
+) -> Iterator[Sweep]:
+    """Open the parent run for one command invocation; see the module docstring.
+
+    tracking_uri None uses MLflow's own default (MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in
+    the working directory). The experiment defaults to the command name. `artifact_location` only
+    applies when the experiment is created.
+    """
+    if not enabled:
+        yield Sweep(enabled=False, tracking_uri=tracking_uri, experiment=experiment or command)
+        return
+    _check_uri(tracking_uri)
+    name = experiment or command
+    sweep = Sweep(enabled=True, tracking_uri=tracking_uri, experiment=name)
+
+    def setup() -> None:
+        from mlflow.tracking import MlflowClient
+
+        client = MlflowClient(tracking_uri=tracking_uri)
+        sweep.client = client
+        sweep.tracking_uri = client.tracking_uri
+        sweep.experiment_id = _experiment_id(client, name, artifact_location)
+        all_tags = {
+            **base_tags(),
+            "command": command,
+            **{str(k): v for k, v in (tags or {}).items()},
+        }
+        run = client.create_run(sweep.experiment_id, run_name=run_name or command)
+        sweep.run_id = run.info.run_id
+        _batches(client, sweep.run_id, dict(params or {}), [], all_tags)
+
+    try:
+        with _quiet():
+            setup()
+    except BenchError:
+        raise
+    except Exception as e:  # noqa: BLE001 - any failure here means the URI/store is unusable
+        scheme = _scheme(tracking_uri)
+        if scheme and scheme not in _SCHEMES:
+            raise TrackingError(
+                f"--tracking-uri {tracking_uri}: unknown scheme {scheme!r}; accepted: "
+                "sqlite:///path.db, http(s)://host:port, file:/path, postgresql://, mysql://"
+            ) from None
+        raise TrackingError(
+            f"--tracking-uri {tracking_uri or 'default'}: cannot use the tracking store "
+            f"({type(e).__name__}: {_one_line(e)})"
+        ) from None
+
+    def finish(status: str, error: str | None = None) -> None:
+        with _quiet():
+            if error is not None:
+                _batches(sweep.client, sweep.run_id, {}, [], {"error": _one_line(error, 1000)})
+            sweep.client.set_terminated(sweep.run_id, status)
+
+    try:
+        yield sweep
+    except KeyboardInterrupt:
+        _finish_quietly(finish, "KILLED", "interrupted (KeyboardInterrupt)")
+        raise
+    except BaseException as e:
+        _finish_quietly(finish, "FAILED", f"{type(e).__name__}: {e}")
+        raise
+    else:
+        sweep._call("ending the parent run", finish, "FINISHED")
+
+
+def _finish_quietly(finish, status: str, error: str) -> None:
+    """End the parent run while an exception is on its way out: never mask that exception."""
+    try:
+        finish(status, error)
+    except Exception:  # noqa: BLE001, S110 - the original error matters more than this one
+        pass
+
+
+__all__ = ["Sweep", "TrackingError", "base_tags", "run_tags", "start_sweep"]
