@@ -1,0 +1,193 @@
+"""The primal-dual LWGAN trainer (and the autoencoder objective of the published Iso-LWGAN run).
+
+Per iteration: a rank r uniform on 1..z_max; iter_d critic steps maximising
+E f(G(Q(X))) - E f(G(Z_r)) - lambda_gp GP; then iter_gq encoder+generator steps minimising
+E||X - G(Q(X))|| + E f(G(Q(X))) - E f(G(Z_r)) + lambda_mmd MMD + lambda_iso ISO + lambda_rank r.
+Adam throughout, a multi-step learning-rate decay, loss curves kept per iteration on the device
+and copied to the host only at the end (and at the sparse progress reports).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import torch
+
+from bench.progress import ProgressFn, null_progress
+from lwgan import losses
+from lwgan.model import LWGAN, LWGANConfig, build_lwgan, load_lwgan, model_state
+from lwgan.networks import prior_sample
+
+HISTORY_KEYS = ("rank", "critic_gap", "grad_penalty", "recon", "mmd", "iso", "loss_gq")
+
+
+@dataclass
+class TrainResult:
+    history: dict[str, list[float]]  # one value per iteration for each of HISTORY_KEYS
+    iterations: int
+    wall_time_s: float
+
+    def final(self, window: int = 50) -> dict[str, float]:
+        """Means over the last `window` iterations: a steadier summary than the last step."""
+        out = {}
+        for k, v in self.history.items():
+            if k != "rank" and v:
+                tail = v[-window:]
+                out[k] = float(sum(tail) / len(tail))
+        return out
+
+
+def _sampler(data: torch.Tensor, batch_size: int, generator: torch.Generator):
+    n = data.shape[0]
+
+    def batch() -> torch.Tensor:
+        return data[torch.randint(n, (batch_size,), generator=generator, device=data.device)]
+
+    return batch
+
+
+def _optimisers(model: LWGAN, cfg: LWGANConfig):
+    opt = {"betas": cfg.betas, "weight_decay": cfg.weight_decay}
+    lr_d = cfg.lr if cfg.lr_d is None else cfg.lr_d
+    opts = [
+        torch.optim.Adam(model.Q.parameters(), lr=cfg.lr, **opt),
+        torch.optim.Adam(model.G.parameters(), lr=cfg.lr, **opt),
+        torch.optim.Adam(model.D.parameters(), lr=lr_d, **opt),
+    ]
+    milestones = sorted({max(1, math.ceil(cfg.iterations * s)) for s in cfg.lr_milestones})
+    # The autoencoder objective never steps the critic, so it gets no schedule either.
+    used = opts if cfg.objective == "lwgan" else opts[:2]
+    scheds = [torch.optim.lr_scheduler.MultiStepLR(o, milestones, gamma=cfg.lr_gamma) for o in used]
+    return opts, scheds
+
+
+def train_lwgan(
+    model: LWGAN,
+    data: torch.Tensor,
+    cfg: LWGANConfig | None = None,
+    *,
+    seed: int = 0,
+    progress: ProgressFn = null_progress,
+    progress_every: int = 50,
+    task: str = "train lwgan",
+) -> TrainResult:
+    """Train `model` in place on `data` ([n, D] or [n, 1, 28, 28], any device: moved to the model's).
+
+    Deterministic given `seed` (ranks, batches, prior draws, interpolation weights and generator
+    noise all come from generators seeded by it).
+    """
+    cfg = cfg or model.cfg
+    device = model.device
+    data = data.to(device=device, dtype=torch.float32)
+    gen = torch.Generator(device=device).manual_seed(seed)
+    # Ranks for every iteration up front on the host: using r as a Python int needs no device sync.
+    ranks = torch.randint(
+        1, cfg.z_max + 1, (cfg.iterations,), generator=torch.Generator().manual_seed(seed)
+    )
+    ranks = ranks.tolist()
+    batch = _sampler(data, cfg.batch_size, gen)
+    (opt_q, opt_g, opt_d), scheds = _optimisers(model, cfg)
+    Q, G, D = model.Q, model.G, model.D
+    n, z_max = cfg.batch_size, cfg.z_max
+    zero = torch.zeros((), device=device)
+    hist: dict[str, list[torch.Tensor]] = {k: [] for k in HISTORY_KEYS}
+    mmd_from = math.floor(cfg.iterations * cfg.mmd_start)
+    lwgan = cfg.objective == "lwgan"
+    model.train()
+    t0 = time.perf_counter()
+
+    for it in range(cfg.iterations):
+        r = ranks[it] if lwgan else z_max  # the autoencoder always uses the full latent
+        gap = gp = zero
+
+        if lwgan:  # dual step(s): the critic
+            D.requires_grad_(True)
+            burst = it < cfg.critic_warmup or (
+                cfg.critic_burst_every and it % cfg.critic_burst_every == 0
+            )
+            for _ in range(cfg.critic_burst if burst else cfg.iter_d):
+                # One batch serves the gap and the penalty's interpolates (the public code draws a
+                # second batch for the penalty: same expectation, twice the forward passes).
+                with torch.no_grad():
+                    post = G(Q(batch(), r), generator=gen)
+                    fake = G(prior_sample(n, z_max, r, generator=gen, device=device), generator=gen)
+                gap = losses.critic_gap(D(post, r), D(fake, r))
+                alpha = torch.rand(n, generator=gen, device=device)
+                gp = losses.gradient_penalty(lambda x, r=r: D(x, r), fake, post, alpha).mean()
+                opt_d.zero_grad(set_to_none=True)
+                (-gap + cfg.lambda_gp * gp).backward()
+                opt_d.step()
+            D.requires_grad_(False)
+
+        for _ in range(cfg.iter_gq):  # primal step(s): encoder and generator
+            x = batch()
+            z = Q(x, r)
+            post = G(z, generator=gen)
+            recon = losses.reconstruction_l2(x, post).mean()
+            loss = recon
+            mmd = iso = zero
+            if lwgan:
+                fake = G(prior_sample(n, z_max, r, generator=gen, device=device), generator=gen)
+                gap = losses.critic_gap(D(post, r), D(fake, r))
+                loss = loss + gap + cfg.lambda_rank * r
+                if cfg.lambda_mmd > 0 and it >= mmd_from:
+                    # MMD on the batch already encoded (the public code encodes a second batch:
+                    # same expectation, one more encoder pass per step).
+                    z_prior = prior_sample(n, z_max, r, generator=gen, device=device)
+                    mmd = losses.imq_mmd(z, z_prior)
+                    loss = loss + cfg.lambda_mmd * mmd
+            if cfg.lambda_iso > 0:
+                iso = losses.isometric_loss(z, post)
+                loss = loss + cfg.lambda_iso * iso
+            opt_q.zero_grad(set_to_none=True)
+            opt_g.zero_grad(set_to_none=True)
+            loss.backward()
+            opt_q.step()
+            opt_g.step()
+
+        for s in scheds:
+            s.step()
+        values = (float(r), gap, gp, recon, mmd, iso, loss)
+        for k, v in zip(HISTORY_KEYS, values):
+            hist[k].append(v.detach() if isinstance(v, torch.Tensor) else torch.tensor(v))
+        if (it + 1) % progress_every == 0 or it + 1 == cfg.iterations:
+            progress(
+                task, it + 1, cfg.iterations, recon=float(recon.detach()), gap=float(gap.detach())
+            )
+
+    D.requires_grad_(True)
+    model.eval()
+    history = {k: torch.stack([v.to(device) for v in vs]).cpu().tolist() for k, vs in hist.items()}
+    return TrainResult(history, cfg.iterations, time.perf_counter() - t0)
+
+
+def load_or_train_lwgan(
+    cfg: LWGANConfig,
+    data: torch.Tensor,
+    *,
+    data_fingerprint: str,
+    seed: int = 0,
+    device=None,
+    kind: str = "lwgan",
+    retrain: bool = False,
+    progress: ProgressFn = null_progress,
+    task: str = "train lwgan",
+):
+    """Train through the model cache (bench.cache), or load the cached checkpoint.
+
+    Returns (model in eval mode on `device`, payload dict with "metrics" and "history", CacheEntry).
+    """
+    from bench.cache import train_or_load
+
+    def train() -> dict:
+        model = build_lwgan(cfg, seed=seed, device=device)
+        result = train_lwgan(model, data, cfg, seed=seed, progress=progress, task=task)
+        metrics = {**result.final(), "wall_time_s": result.wall_time_s}
+        return {"state": model_state(model), "metrics": metrics, "history": result.history}
+
+    payload, entry = train_or_load(
+        kind, cfg.to_dict(), data_fingerprint, seed, train, retrain=retrain
+    )
+    return load_lwgan(cfg, payload["state"], device=device), payload, entry
