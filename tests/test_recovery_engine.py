@@ -35,6 +35,8 @@ class TinyD(nn.Module):
         with torch.no_grad():
             for p in self.parameters():
                 p.copy_(torch.randn(p.shape, generator=gen) * 0.05)
+        # spectral norm as in the LSGAN's D: the engine caches the parametrised weight
+        self.lin = nn.utils.parametrizations.spectral_norm(self.lin)
 
     def forward(self, x):
         return self.lin(x.flatten(1)).squeeze(1)
@@ -58,6 +60,8 @@ def reference(G, D, reg, target, z0, cell, *, steps, seed, rows, row, m, prior):
     prior sample per step (and one for the final loss), or one reg.resample call on [rows, d_z] per
     step; this row takes its own row of each.
     """
+    G.eval()
+    D.eval()  # as the author's Keras models at inference: no power iteration, running BN stats
     z = z0.clone().requires_grad_(True)
     opt = torch.optim.Adam([z], lr=cell.lr)
     g = cell_generator(seed, cell.run_id, "cpu")

@@ -206,7 +206,8 @@ def recover_cells(
 
     done: dict[str, CellRecovery] = {}
     total = steps * len(groups)
-    with _frozen(generator, discriminator):
+    # cached(): parametrised weights (D's spectral norm) are computed once, not at every forward
+    with _frozen(generator, discriminator), torch.nn.utils.parametrize.cached():
         for k, (name, group) in enumerate(groups.items()):
             t0 = time.perf_counter()
             tick = _ticker(progress, k * steps, total, len(group))
@@ -249,7 +250,8 @@ def _recover_group(G, D, name, runs, z0, target_rows, *, n, restarts, steps, see
     ).to(device=device, dtype=torch.float32).view(steps, C, 1, 1)
 
     z = z0.unsqueeze(0).repeat(C, 1, 1)
-    exp_avg, exp_avg_sq, grad = torch.zeros_like(z), torch.zeros_like(z), torch.empty_like(z)
+    exp_avg, exp_avg_sq = torch.zeros_like(z), torch.zeros_like(z)
+    grad = torch.empty_like(z) if len(blocks) > 1 else None
     history = torch.zeros(steps, C, device=device)
     for t in range(steps):
         u = draw_u() if needs_u else None
@@ -258,7 +260,10 @@ def _recover_group(G, D, name, runs, z0, target_rows, *, n, restarts, steps, see
             obj = _objective(G, D, reg, zb, target_rows[r0:r1], None if weight is None else weight[c0:c1],
                              None if u is None else u[c0:c1, r0:r1])
             (gb,) = torch.autograd.grad(obj.sum(), zb)
-            grad[c0:c1, r0:r1] = gb
+            if len(blocks) == 1:
+                grad = gb
+            else:
+                grad[c0:c1, r0:r1] = gb
             history[t, c0:c1] += obj.detach().sum(1)
         # torch.optim.Adam (single-tensor path), same operations in the same order; addcdiv's
         # value * t1 / t2 becomes (t1 * value) / t2 with a per-cell value.
