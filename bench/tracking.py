@@ -282,6 +282,7 @@ def _scheme(uri: str | None) -> str:
 
 def _check_uri(uri: str | None) -> None:
     """Fail fast on a server that is not there: MLflow would retry it for minutes."""
+    uri = uri or os.environ.get("MLFLOW_TRACKING_URI")  # what MLflow itself would use
     if _scheme(uri) not in ("http", "https"):
         return
     parsed = urlparse(uri)
