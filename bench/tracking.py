@@ -237,11 +237,24 @@ class Sweep:
         )
         rid = run.info.run_id
         self.children.append(rid)
-        self._call("logging a child run", _batches, self.client, rid, dict(params or {}), ms, {})
-        for p in paths:
-            self._call(f"logging artifact {p.name}", self.client.log_artifact, rid, str(p))
+        try:
+            self._call(
+                "logging a child run", _batches, self.client, rid, dict(params or {}), ms, {}
+            )
+            for p in paths:
+                self._call(f"logging artifact {p.name}", self.client.log_artifact, rid, str(p))
+        except BaseException:
+            # Ctrl-C or a store error half way: do not leave the child RUNNING forever.
+            _finish_quietly(lambda s, e: self._end(rid, s, e), "KILLED", "logging interrupted")
+            raise
         self._call("ending a child run", self.client.set_terminated, rid, status)
         return rid
+
+    def _end(self, run_id: str, status: str, error: str | None = None) -> None:
+        with _quiet():
+            if error is not None:
+                _batches(self.client, run_id, {}, [], {"error": _one_line(error, 1000)})
+            self.client.set_terminated(run_id, status)
 
     def log_metrics(self, metrics: Mapping, step: int | None = None) -> None:
         if self.enabled:
@@ -380,10 +393,7 @@ def start_sweep(
         ) from None
 
     def finish(status: str, error: str | None = None) -> None:
-        with _quiet():
-            if error is not None:
-                _batches(sweep.client, sweep.run_id, {}, [], {"error": _one_line(error, 1000)})
-            sweep.client.set_terminated(sweep.run_id, status)
+        sweep._end(sweep.run_id, status, error)
 
     try:
         yield sweep

@@ -186,6 +186,25 @@ def test_parent_killed_on_ctrl_c_and_failed_on_error(store):
     assert child.info.status == "FINISHED" and child.data.metrics["discrepancy"] == 1.2
 
 
+def test_child_interrupted_while_logging_is_not_left_running(store, monkeypatch):
+    uri, tmp = store
+    (tmp / "a.txt").write_text("a")
+    with (
+        pytest.raises(KeyboardInterrupt),
+        start_sweep("recover", tracking_uri=uri, experiment="interrupt") as sweep,
+    ):
+
+        def ctrl_c(*args, **kwargs):
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(sweep.client, "log_artifact", ctrl_c)
+        sweep.log_child("cell", metrics={"accuracy": 1.0}, artifacts=[tmp / "a.txt"])
+    client = MlflowClient(tracking_uri=uri)
+    (child,) = _children(client, client.get_run(sweep.run_id)).values()
+    assert child.info.status == "KILLED" and child.data.tags["error"] == "logging interrupted"
+    assert client.get_run(sweep.run_id).info.status == "KILLED"
+
+
 def test_disabled_sweep_is_a_no_op(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
@@ -286,7 +305,7 @@ def mlflow_server(_server_process) -> str:
         time.sleep(0.5)
 
 
-def test_sweep_against_mlflow_server(mlflow_server, tmp_path, monkeypatch):
+def test_sweep_against_mlflow_server(mlflow_server, tmp_path, monkeypatch, capfd):
     monkeypatch.chdir(tmp_path)
     art = tmp_path / "curve.csv"
     art.write_text("step,loss\n0,1.0\n")
@@ -294,6 +313,7 @@ def test_sweep_against_mlflow_server(mlflow_server, tmp_path, monkeypatch):
         cid = sweep.log_child(
             "cell", params={"lr": 0.01}, histories={"loss": [3.0, 2.0, 1.0]}, artifacts=[art]
         )
+    assert capfd.readouterr() == ("", "")  # no "View run ... at" lines
     assert sweep.url == f"{mlflow_server}/#/experiments/{sweep.experiment_id}/runs/{sweep.run_id}"
     client = MlflowClient(tracking_uri=mlflow_server)
     parent = client.get_run(sweep.run_id)
