@@ -250,17 +250,29 @@ def test_bad_uris_fail_fast_with_one_line(store):
     assert time.monotonic() - start < 20
 
 
-def test_bad_metric_is_a_programming_error(store):
+def test_bad_metric_or_param_is_a_programming_error(store):
     uri, _ = store
-    with start_sweep("recover", tracking_uri=uri) as sweep, pytest.raises(ValueError, match="'a"):
-        sweep.log_child("x", metrics={"acc": "high"})
-    assert sweep.children == []  # validated before any run was created
+    with start_sweep("recover", tracking_uri=uri, params={"a": 1}) as sweep:
+        with pytest.raises(ValueError, match="metric 'acc'"):
+            sweep.log_child("x", metrics={"acc": "high"})
+        assert sweep.children == []  # validated before any run was created
+        with pytest.raises(ValueError, match="MLflow rejected"):
+            sweep.log_child("y", params={"bad key!": 1})
+        with pytest.raises(ValueError, match="Changing param values"):
+            sweep.log_params({"a": 2})
+    client = MlflowClient(tracking_uri=uri)
+    (child,) = _children(client, client.get_run(sweep.run_id)).values()
+    assert child.info.status == "FAILED" and "logging failed" in child.data.tags["error"]
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _server_process(tmp_path_factory):
+def _server_process(tmp_path_factory, request):
     """Start `mlflow server` on a free loopback port when this module starts (it takes seconds
-    to boot, so it boots while the other tests run); stop it when the module ends."""
+    to boot, so it boots while the other tests run); stop it when the module ends. Not started
+    when the server test is deselected."""
+    if not any(item.name == "test_sweep_against_mlflow_server" for item in request.session.items):
+        yield None
+        return
     where = tmp_path_factory.mktemp("server")
     port = _free_port()
     log = open(where / "server.log", "wb")  # noqa: SIM115 - closed in the finally below
