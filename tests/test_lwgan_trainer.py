@@ -1,0 +1,152 @@
+"""The primal-dual trainer: it learns, it is deterministic, its checkpoints round-trip."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from bench.atomic import atomic_torch_save
+from bench.errors import BenchError
+from lwgan.model import LWGANConfig, build_lwgan, load_lwgan, model_state
+from lwgan.trainer import HISTORY_KEYS, load_or_train_lwgan, train_lwgan
+
+TINY = {
+    "x_shape": (2,), "z_max": 3, "width_q": 4, "width_g": 4, "width_d": 4, "batch_size": 64,
+    "iterations": 6, "iter_d": 2, "critic_warmup": 1, "critic_burst": 3, "critic_burst_every": 0,
+    "lr": 1e-2,
+}  # fmt: skip
+
+
+def _segment(n=512, seed=0):
+    """Points on a segment in the plane: intrinsic dimension 1."""
+    t = torch.rand(n, 1, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+    return torch.cat([t, 0.5 * t], dim=1)
+
+
+def _recon(model, x, rank):
+    with torch.no_grad():
+        return float((x - model.G(model.Q(x, rank))).norm(dim=1).mean())
+
+
+def test_a_few_steps_lower_the_reconstruction_loss():
+    cfg = LWGANConfig(**{**TINY, "iterations": 60, "width_q": 8, "width_g": 8})
+    x = _segment()
+    model = build_lwgan(cfg, seed=0)
+    before = _recon(model, x, 3)
+    result = train_lwgan(model, x, cfg, seed=0)
+    assert _recon(model, x, 3) < 0.5 * before
+    recon = result.history["recon"]
+    assert sum(recon[-10:]) / 10 < sum(recon[:10]) / 10
+
+
+def test_history_per_iteration_and_progress_reports():
+    cfg = LWGANConfig(**{**TINY, "mmd_start": 0.5})
+    calls = []
+    model = build_lwgan(cfg, seed=0)
+    res = train_lwgan(
+        model, _segment(), cfg, seed=0, progress_every=2, progress=lambda *a, **k: calls.append(a)
+    )
+    assert set(res.history) == set(HISTORY_KEYS)
+    assert all(len(v) == cfg.iterations for v in res.history.values())
+    assert set(res.history["rank"]) <= {1.0, 2.0, 3.0}
+    # MMD is off for the first half (the public code's schedule), on afterwards.
+    assert res.history["mmd"][:3] == [0.0, 0.0, 0.0] and all(v != 0 for v in res.history["mmd"][3:])
+    assert all(v == 0 for v in res.history["iso"])  # lambda_iso = 0: the term is not computed
+    assert calls == [("train lwgan", 2, 6), ("train lwgan", 4, 6), ("train lwgan", 6, 6)]
+
+
+def _params(model):
+    return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+
+def test_deterministic_under_a_seed():
+    cfg = LWGANConfig(**{**TINY, "noise_dim": 2, "sigma_noise": 0.1, "lambda_iso": 1.0})
+    runs = []
+    for seed in (0, 0, 1):
+        model = build_lwgan(cfg, seed=seed)
+        runs.append((train_lwgan(model, _segment(), cfg, seed=seed).history, _params(model)))
+    assert runs[0][0] == runs[1][0] and torch.equal(runs[0][1], runs[1][1])
+    assert not torch.equal(runs[0][1], runs[2][1])
+    assert any(v > 0 for v in runs[0][0]["iso"])
+
+
+def test_autoencoder_objective_leaves_the_critic_alone_and_uses_the_full_rank():
+    cfg = LWGANConfig(**{**TINY, "objective": "autoencoder", "lambda_iso": 1.0})
+    model = build_lwgan(cfg, seed=0)
+    d_before = [p.clone() for p in model.D.parameters()]
+    q_before = [p.clone() for p in model.Q.parameters()]
+    res = train_lwgan(model, _segment(), cfg, seed=0)
+    assert all(torch.equal(a, b) for a, b in zip(d_before, model.D.parameters()))
+    assert not all(torch.equal(a, b) for a, b in zip(q_before, model.Q.parameters()))
+    assert set(res.history["rank"]) == {3.0}
+    assert all(v == 0 for v in res.history["critic_gap"] + res.history["mmd"])
+    # Its loss is reconstruction + lambda_iso * isometric, nothing else.
+    for rec, iso, tot in zip(res.history["recon"], res.history["iso"], res.history["loss_gq"]):
+        assert tot == pytest.approx(rec + iso, rel=1e-5)
+
+
+def test_checkpoint_round_trip_gives_the_same_outputs(tmp_path):
+    cfg = LWGANConfig(**{**TINY, "noise_dim": 2, "sigma_noise": 0.1})
+    model = build_lwgan(cfg, seed=3)
+    train_lwgan(model, _segment(), cfg, seed=3)
+    atomic_torch_save(tmp_path / "m.pt", model_state(model))
+    again = load_lwgan(cfg, torch.load(tmp_path / "m.pt", weights_only=True))
+    x, eps = _segment(16, seed=9), torch.randn(16, 2)
+    for r in (1, 3):
+        assert torch.equal(model.Q(x, r), again.Q(x, r))
+        assert torch.equal(model.D(x, r), again.D(x, r))
+    z = model.Q(x, 2)
+    assert torch.equal(model.G(z, eps), again.G(z, eps))
+
+
+def test_model_cache_trains_once_then_loads():
+    cfg = LWGANConfig(**TINY)
+    x = _segment()
+    m1, p1, e1 = load_or_train_lwgan(cfg, x, data_fingerprint="seg", seed=0)
+    m2, p2, e2 = load_or_train_lwgan(cfg, x, data_fingerprint="seg", seed=0)
+    assert not e1.loaded and e2.loaded and e1.sha256 == e2.sha256
+    assert p2["history"]["recon"] == p1["history"]["recon"]
+    assert p2["metrics"]["recon"] == pytest.approx(p1["metrics"]["recon"])
+    xs = _segment(8, seed=5)
+    assert torch.equal(m1.reconstruct(xs, 2), m2.reconstruct(xs, 2))
+    # A different config is a different checkpoint.
+    _, _, e3 = load_or_train_lwgan(
+        dataclasses.replace(cfg, lambda_gp=1.0), x, data_fingerprint="seg"
+    )
+    assert not e3.loaded and e3.key != e1.key
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("objective", "vae"), ("iter_d", 0), ("lambda_iso", -1.0), ("x_shape", (1, 28, 28, 1))],
+)
+def test_bad_config_names_the_field(field, value):
+    with pytest.raises(BenchError, match=field):
+        LWGANConfig(**{**TINY, field: value})
+
+
+def test_conv_model_trains_a_step_on_images():
+    cfg = LWGANConfig(
+        **{
+            **TINY,
+            "x_shape": (1, 28, 28),
+            "width_q": 2,
+            "width_g": 2,
+            "width_d": 2,
+            "iterations": 2,
+        }
+    )
+    x = torch.rand(32, 1, 28, 28) * 2 - 1
+    model = build_lwgan(cfg, seed=0)
+    res = train_lwgan(model, x, cfg, seed=0)
+    assert len(res.history["recon"]) == 2
+    assert model.sample(5, 2).shape == (5, 1, 28, 28)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_trains_on_cuda():
+    cfg = LWGANConfig(**{**TINY, "noise_dim": 2, "sigma_noise": 0.1, "lambda_iso": 1.0})
+    model = build_lwgan(cfg, seed=0, device="cuda")
+    res = train_lwgan(model, _segment(), cfg, seed=0)
+    assert len(res.history["recon"]) == cfg.iterations
+    assert model.device.type == "cuda"
