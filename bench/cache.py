@@ -246,6 +246,11 @@ def load_checkpoint(
     """
     path = Path(path)
     meta, payload, sha, size = _read(path)
+    if meta.get("format") != FORMAT_VERSION:
+        raise CacheError(
+            f"checkpoint {path}: cache format {meta.get('format')!r}, this version reads "
+            f"{FORMAT_VERSION}; delete it to retrain"
+        )
     try:
         recomputed = cache_key(meta["kind"], meta["config"], meta["data_fingerprint"], meta["seed"])
     except (KeyError, TypeError, ValueError):

@@ -167,6 +167,11 @@ def test_load_checkpoint_errors_are_one_line_bench_errors(tmp_path):
     with pytest.raises(CacheError, match="does not hash to its key"):
         load_checkpoint(tmp_path / "edited.pt")
 
+    obj["meta"]["format"] = 0
+    torch.save(obj, tmp_path / "old.pt")
+    with pytest.raises(CacheError, match="cache format 0, this version reads 1"):
+        load_checkpoint(tmp_path / "old.pt")
+
     (tmp_path / "half.pt").write_bytes(e.path.read_bytes()[:100])
     with pytest.raises(CacheError, match="unreadable") as exc:
         load_checkpoint(tmp_path / "half.pt")
