@@ -31,7 +31,22 @@ _KIND_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 class CacheError(BenchError):
-    """A checkpoint that cannot be used: unreadable, truncated, or not the one asked for."""
+    """A checkpoint that cannot be used: unreadable, truncated, or not the one asked for.
+
+    `reason` is the message without the file's path (for tables that already show the file)."""
+
+    def __init__(self, message: str, reason: str | None = None):
+        super().__init__(message)
+        self.reason = reason or message
+
+
+def _load_failure(e: Exception) -> str:
+    """torch.load's error in a few words: its weights-only refusals run to a page of advice."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(e))  # torch bolds part of its message
+    if "WeightsUnpickler error:" in text:
+        text = text.split("WeightsUnpickler error:", 1)[1].split(". ")[0]
+        return f"holds objects outside weights_only's safe set ({' '.join(text.split())[:160]})"
+    return f"{type(e).__name__}: {' '.join(text.split())[:160]}"
 
 
 @dataclass
@@ -188,12 +203,11 @@ def _read(path: Path, *, mmap: bool = False) -> tuple[dict, dict, str, int]:
     except FileNotFoundError:
         raise CacheError(f"checkpoint {path}: file not found") from None
     except Exception as e:  # noqa: BLE001 - torch.load raises many types for a bad file
-        msg = " ".join(str(e).split())[:200]
-        raise CacheError(
-            f"checkpoint {path}: unreadable ({type(e).__name__}: {msg}); delete it to retrain"
-        ) from None
+        reason = f"unreadable ({_load_failure(e)}); delete it to retrain"
+        raise CacheError(f"checkpoint {path}: {reason}", reason) from None
     if not (isinstance(obj, dict) and isinstance(obj.get("meta"), dict) and "payload" in obj):
-        raise CacheError(f"checkpoint {path}: not a lwgan-bench cache file (no meta/payload)")
+        reason = "not a lwgan-bench cache file (no meta/payload)"
+        raise CacheError(f"checkpoint {path}: {reason}", reason)
     return obj["meta"], obj["payload"], h.hexdigest(), size
 
 
@@ -359,7 +373,7 @@ def list_entries(root: Path | None = None) -> list[CacheEntry]:
                     created=created.isoformat(timespec="seconds"),
                     metrics={},
                     sha256="",
-                    error=str(e),
+                    error=e.reason,
                 )
             )
     out.sort(key=lambda e: e.created, reverse=True)
