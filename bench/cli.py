@@ -8,11 +8,11 @@ import sys
 import typer
 
 try:  # typer >= 0.20 vendors click; older releases use click itself
-    from typer._click import exceptions as _cx
     from typer._click import echo
+    from typer._click import exceptions as _cx
 except ImportError:  # pragma: no cover
-    from click import exceptions as _cx
     from click import echo
+    from click import exceptions as _cx
 
 from bench import __version__
 from bench.errors import BenchError
@@ -44,7 +44,7 @@ def _root(
 
 # Subcommand modules in bench/commands/, each with `register(app)`. Each module is light (typer
 # only); torch and mlflow are imported inside the commands so `bench --help` is instant.
-COMMANDS: tuple[str, ...] = ("data", "regulators", "models")
+COMMANDS: tuple[str, ...] = ("data", "regulators", "models", "train", "recover")
 
 
 def _attach() -> None:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated, Callable, Optional, Sequence, TypeVar
+from typing import Annotated, TypeVar
 
 import typer
 
@@ -44,7 +45,7 @@ def parse_list(
         items = [str(s) for s in text]
     if not items and not allow_empty:
         raise OptionError(f"{option}: expected a comma-separated list, got {text!r}")
-    kind = {float: "numbers", int: "integers", str: "names"}.get(cast, "values")
+    kind = {float: "numbers", int: "integers", parse_int: "integers", str: "names"}.get(cast, "values")
     out: list[T] = []
     for item in items:
         if choices is not None and item not in choices:
@@ -92,7 +93,7 @@ def resolve_device(name: str):
     return torch.device(name)
 
 
-def check_positive(value: float | int | None, option: str, *, allow_zero: bool = False):
+def check_positive(value: float | None, option: str, *, allow_zero: bool = False):
     """Validate a scalar option; returns it unchanged."""
     if value is None:
         return value
@@ -109,7 +110,7 @@ DeviceOpt = Annotated[
     str, typer.Option("--device", help="auto (CUDA when present), cpu or cuda.", show_default=True)
 ]
 DataDirOpt = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option(
         "--data-dir",
         envvar="BENCH_DATA_DIR",
@@ -118,14 +119,14 @@ DataDirOpt = Annotated[
 ]
 OutOpt = Annotated[Path, typer.Option("--out", help="Folder for reports and figures.")]
 TrackingUriOpt = Annotated[
-    Optional[str],
+    str | None,
     typer.Option(
         "--tracking-uri",
         envvar="MLFLOW_TRACKING_URI",
         help="MLflow tracking URI (sqlite:///x.db, http://host:5000). Default: MLflow's own default.",
     ),
 ]
-ExperimentOpt = Annotated[Optional[str], typer.Option("--experiment", help="MLflow experiment name.")]
+ExperimentOpt = Annotated[str | None, typer.Option("--experiment", help="MLflow experiment name.")]
 NoTrackOpt = Annotated[bool, typer.Option("--no-track", help="Do not log to MLflow.")]
 
 

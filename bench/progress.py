@@ -7,8 +7,9 @@ The callback signature is `progress(task: str, done: int, total: int, **info)`. 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator, Protocol
+from typing import Protocol
 
 
 class ProgressFn(Protocol):

@@ -20,7 +20,7 @@ def test_parse_list_ints_and_sequences():
         ("", {}, "expected a comma-separated list"),
         ("0,-1", {"minimum": 0}, "below the minimum 0"),
         ("nan", {}, "not a finite number"),
-        ("1.5", {"cast": parse_int}, "expected comma-separated values"),
+        ("1.5", {"cast": parse_int}, "expected comma-separated integers"),
         ("a,x", {"cast": str, "choices": ["a", "b"]}, "accepted: a, b"),
         ("3", {"maximum": 2}, "above the maximum 2"),
     ],

@@ -110,6 +110,8 @@ def best_cells(summary: pd.DataFrame) -> pd.DataFrame:
                 "paper_best_cell": "n/a" if p is None else f"lr {fmt(p['learning_rate'])}, hp {fmt(p['hyperparameter'])}",
                 "paper_accuracy": math.nan if p is None else p["paper_accuracy"],
                 "_lo": math.nan if m is None else m["accuracy_lo"],
+                "_lr": math.nan if m is None else m["learning_rate"],
+                "_hp": math.nan if m is None else m["hyperparameter"],
                 "_hi": math.nan if m is None else m["accuracy_hi"],
             }
         )
@@ -198,7 +200,7 @@ def render(result: SweepResult, *, facts_md: str, models_md: str, markdown_table
         "## Best cell per regulator",
         "",
         markdown_table(
-            best.drop(columns=["_lo", "_hi", "measured_accuracy"]).rename(
+            best.drop(columns=["_lo", "_hi", "_lr", "_hp", "measured_accuracy"]).rename(
                 columns={"measured_ci": "measured accuracy %", "paper_accuracy": "paper accuracy %"}
             ),
             floatfmt=".1f",
