@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 import regulators
-from bench.recovery import Cell, expand_grid, recover_cells, unique_runs
+from bench.recovery import DEFAULT_MAX_BATCH, Cell, expand_grid, recover_cells, unique_runs
 
 
 def build_models(latent_dim: int) -> tuple[nn.Module, nn.Module, str]:
@@ -174,7 +174,7 @@ def main() -> None:
     p.add_argument("--hp", default="0.1,1")
     p.add_argument("--subset", type=int, default=5, help="images timed in the per-image loop")
     p.add_argument("--latent-dim", type=int, default=256)
-    p.add_argument("--max-batch", type=int, default=8192)
+    p.add_argument("--max-batch", type=int, default=None, help="rows per forward pass (default: the engine's)")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--full-paper", action="store_true", help="time the paper grid (124 cells)")
     args = p.parse_args()
@@ -182,6 +182,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     args.images = args.images or (1000 if args.full_paper else 200)
     args.steps = args.steps or (200 if args.full_paper else 20)
+    args.max_batch = args.max_batch or DEFAULT_MAX_BATCH
 
     G, D, desc = build_models(args.latent_dim)
     fl = flops_per_row(G, args.latent_dim)
