@@ -6,17 +6,18 @@ over rows of each row's own objective, mean |x - G(z)| + weight * R(z), so the g
 is exactly the gradient of its own problem: recovering the chunk equals recovering every image
 alone with torch.optim.Adam (tests/test_recovery_engine.py checks this against that loop).
 
-Randomness, chosen so a cell's result depends only on (seed, its run id, the image ids):
+Randomness, chosen so a cell's result depends only on (seed, its run id, the image ids, restarts):
 - z0 of (image, restart) comes from a CPU generator seeded by (seed, image id, restart): every cell
   starts from the same z0 for the same image (common random numbers make cells comparable), on
   every device.
 - Per-step draws (the prior sample of wasserstein/energy/..., the resampling draws) come from one
   generator per cell seeded by (seed, run id), drawn for all of the cell's rows in a fixed order.
-  A cell therefore gives the same z alone or in any chunk. This is the one per-cell Python loop
+  A cell therefore gives the same z alone or in any chunk (up to float rounding: BLAS sums a
+  row's products in an order that may depend on the batch size). This is the one per-cell loop
   inside a step: it only draws random numbers; all compute is batched over the chunk.
 - Memory is bounded by evaluating the objective in blocks of at most `max_batch` rows (whole cells
-  when they fit, else row ranges of one cell); blocks only split the work, so results never
-  depend on max_batch.
+  when they fit, else row ranges of one cell); blocks only split the work, so max_batch changes
+  results only through that same float rounding.
 
 Resampling regulators replace z after each Adam step and leave Adam's moments and step count as
 they are: what the author's code does (tf.Variable.assign after apply_gradients) and what a torch
