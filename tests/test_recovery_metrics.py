@@ -10,14 +10,15 @@ from torch import nn
 
 from bench.recovery.engine import CellRecovery
 from bench.recovery.grid import Cell
-from bench.recovery.metrics import bootstrap_ci, latent_stats, pixel_errors, predict, score_cell
+from bench.recovery.metrics import latent_stats, pixel_errors, predict, score_cell
+from bench.report import bootstrap_ci
 
 
 @pytest.mark.parametrize("kind", ["binary", "continuous"])
 def test_bootstrap_matches_scipy_percentile(kind):
     rng = np.random.default_rng(0)
     x = (rng.random(300) < 0.7).astype(float) * 100 if kind == "binary" else rng.exponential(2.0, 300)
-    lo, hi = bootstrap_ci(x, n_boot=20_000, seed=1)
+    _, lo, hi = bootstrap_ci(x, n_boot=20_000, seed=1)
     ref = scipy.stats.bootstrap((x,), np.mean, n_resamples=20_000, method="percentile",
                                 confidence_level=0.95, random_state=2).confidence_interval
     se = x.std() / math.sqrt(x.size)  # Monte Carlo error of either endpoint is a small part of se
@@ -30,10 +31,10 @@ def test_bootstrap_matches_scipy_percentile(kind):
 def test_bootstrap_of_accuracy_is_binomial():
     # resampling n items with k correct: the correct count is Binomial(n, k/n)
     correct = np.r_[np.ones(160), np.zeros(40)] * 100
-    lo, hi = bootstrap_ci(correct, n_boot=20_000, seed=0)
+    _, lo, hi = bootstrap_ci(correct, n_boot=20_000, seed=0)
     b = scipy.stats.binom(200, 0.8)
     assert abs(lo - b.ppf(0.025) / 2) <= 0.51 and abs(hi - b.ppf(0.975) / 2) <= 0.51
-    assert bootstrap_ci(np.full(50, 100.0)) == (100.0, 100.0)
+    assert tuple(bootstrap_ci(np.full(50, 100.0))) == (100.0, 100.0, 100.0)
 
 
 def test_pixel_errors_by_hand():

@@ -22,28 +22,9 @@ import numpy as np
 import torch
 
 import regulators
+from bench.report import bootstrap_ci
 
 BOOT_SAMPLES = 10_000
-LEVEL = 0.95
-
-
-def bootstrap_ci(values, *, n_boot: int = BOOT_SAMPLES, level: float = LEVEL, seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean of `values` (resampling items with replacement).
-
-    Replicates are drawn in blocks of whole index matrices, so memory stays near 32 MB.
-    """
-    x = np.asarray(values, dtype=np.float64).ravel()
-    n = x.size
-    if n == 0:
-        return math.nan, math.nan
-    rng = np.random.default_rng(seed)
-    block = max(1, 4_000_000 // n)
-    means = np.concatenate(
-        [x[rng.integers(0, n, size=(min(block, n_boot - s), n))].mean(1) for s in range(0, n_boot, block)]
-    )
-    alpha = (1 - level) / 2
-    lo, hi = np.percentile(means, [100 * alpha, 100 * (1 - alpha)])
-    return float(lo), float(hi)
 
 
 @torch.no_grad()
@@ -105,7 +86,7 @@ def score_cell(
     """All metrics of one CellRecovery against its targets [n, 1, 28, 28] and labels [n]."""
     pred = predict(classifier, rec.images_rec, batch_size=batch_size, device=device)
     correct = (pred == labels.cpu().long()).double().numpy() * 100
-    lo, hi = bootstrap_ci(correct, n_boot=n_boot, seed=seed)
+    _, lo, hi = bootstrap_ci(correct, n_boot=n_boot, seed=seed)
     scores = {
         "accuracy": float(correct.mean()),
         "accuracy_lo": lo,
