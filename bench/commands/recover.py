@@ -173,7 +173,7 @@ def _print_summary(output) -> None:
     console = Console()
     console.print(table)
     v = verdict(best)
-    console.print(f"verdict on the paper's conclusion: [bold]{v.outcome}[/] ({v.reason})")
+    console.print(f"verdict on the paper's conclusion: [bold]{v.label}[/] ({v.rule})")
     failed = sum(not r.ok for r in output.result.results.values())
     if failed:
         console.print(f"[yellow]{failed} run(s) failed[/]: see the report")

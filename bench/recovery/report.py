@@ -9,12 +9,12 @@ conclusion (the Wasserstein and log-normal density regulators are the best), wit
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import pandas as pd
 
 from bench.recovery.grid import LOSS_TABLES, fmt
 from bench.recovery.sweep import SweepResult
+from bench.report import Verdict  # (label, rule): here the rule states why
 
 METRICS = ("accuracy", "accuracy_lo", "accuracy_hi", "l1", "l2", "mae", "z_mean", "z_var", "ks_pvalue",
            "final_loss", "n_nonfinite", "wall_s")
@@ -118,12 +118,6 @@ def best_cells(summary: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values("measured_accuracy", ascending=False, na_position="last")
 
 
-@dataclass
-class Verdict:
-    outcome: str  # reproduced | not reproduced | inconclusive
-    reason: str
-
-
 VERDICT_RULE = (
     "Rank regulators (baseline `none` included) by the accuracy of their best cell. Reproduced: "
     "wasserstein and log_normal_density are the top two. Inconclusive: one of them is in the top "
@@ -189,7 +183,7 @@ def render(result: SweepResult, *, facts_md: str, models_md: str, markdown_table
         ("The paper: the Wasserstein regulator (best 94.7%) and the log-normal density (best 95.5%) are the "
          "best; the unregulated baseline peaks at 75.8%."),
         "",
-        f"**{v.outcome}**: {v.reason}.",
+        f"**{v.label}**: {v.rule}.",
         "",
         f"Rule: {VERDICT_RULE}",
         "",
