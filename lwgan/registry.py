@@ -38,6 +38,17 @@ class GeneratorSpec:
         keys = ["objective", "z_max", "lambda_iso", "noise_dim", "sigma_noise", "iterations"]
         return {k: getattr(c, k) for k in keys}
 
+    def key_text(self) -> str:
+        """key_config() in a few words: 'lwgan, z_max 16, iso 1, noise 10 x 0.1, 50000 it'."""
+        k = self.key_config()
+        if self.family == "lsgan":
+            return f"{k['arch']}, d_z {k['latent_dim']}, {k['epochs']} epochs"
+        noise = f"noise {k['noise_dim']} x {k['sigma_noise']:g}" if k["noise_dim"] else "no noise"
+        return (
+            f"{k['objective']}, z_max {k['z_max']}, iso {k['lambda_iso']:g}, {noise}, "
+            f"{k['iterations']} it"
+        )
+
 
 @dataclass(frozen=True)
 class _Entry:
@@ -78,6 +89,47 @@ def _merge(name: str, config_cls, defaults: dict, overrides: dict) -> dict:
             f"generator {name!r}: unknown setting(s) {', '.join(unknown)}; valid: {', '.join(sorted(fields))}"
         )
     return {**defaults, **{k: v for k, v in overrides.items() if v is not None}}
+
+
+# ------------------------------------------------------------------------------ LSGAN family
+def _lsgan_spec(name: str, defaults: dict, overrides: dict) -> GeneratorSpec:
+    # Imported here so the registry (and `bench generators`) works without building an LSGAN.
+    from lwgan import lsgan
+
+    cfg = lsgan.LSGANConfig(**_merge(name, lsgan.LSGANConfig, defaults, overrides))
+    return GeneratorSpec(
+        name=name,
+        family="lsgan",
+        data_kind="mnist",
+        description=_REGISTRY[name].description,
+        config=cfg,
+        build=partial(_build_lsgan, cfg),
+        load_or_train=partial(_load_or_train_lsgan, cfg),
+    )
+
+
+def _build_lsgan(cfg, *, seed: int = 0, device=None):
+    import torch
+
+    from lwgan import lsgan
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        G, D = lsgan.build_lsgan(cfg)
+    return G.to(device or "cpu"), D.to(device or "cpu")
+
+
+def _load_or_train_lsgan(cfg, data, **kwargs):
+    from lwgan import lsgan
+
+    return lsgan.load_or_train_lsgan(cfg, data, **kwargs)
+
+
+@register_generator(
+    "lsgan", data_kind="mnist", description="LSGAN of the latent-recovery study (Cho)"
+)
+def lsgan_variant(**overrides) -> GeneratorSpec:
+    return _lsgan_spec("lsgan", {}, overrides)
 
 
 # ------------------------------------------------------------------------------ LWGAN family
@@ -193,47 +245,6 @@ def test_autoencoder_iso(**overrides) -> GeneratorSpec:
         "noise_dim": 2,
     }
     return _lwgan_spec("test-autoencoder-iso", defaults, overrides)
-
-
-# ------------------------------------------------------------------------------ LSGAN family
-def _lsgan_spec(name: str, defaults: dict, overrides: dict) -> GeneratorSpec:
-    # Imported here so the registry (and `bench generators`) works without building an LSGAN.
-    from lwgan import lsgan
-
-    cfg = lsgan.LSGANConfig(**_merge(name, lsgan.LSGANConfig, defaults, overrides))
-    return GeneratorSpec(
-        name=name,
-        family="lsgan",
-        data_kind="mnist",
-        description=_REGISTRY[name].description,
-        config=cfg,
-        build=partial(_build_lsgan, cfg),
-        load_or_train=partial(_load_or_train_lsgan, cfg),
-    )
-
-
-def _build_lsgan(cfg, *, seed: int = 0, device=None):
-    import torch
-
-    from lwgan import lsgan
-
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        G, D = lsgan.build_lsgan(cfg)
-    return G.to(device or "cpu"), D.to(device or "cpu")
-
-
-def _load_or_train_lsgan(cfg, data, **kwargs):
-    from lwgan import lsgan
-
-    return lsgan.load_or_train_lsgan(cfg, data, **kwargs)
-
-
-@register_generator(
-    "lsgan", data_kind="mnist", description="LSGAN of the latent-recovery study (Cho)"
-)
-def lsgan_variant(**overrides) -> GeneratorSpec:
-    return _lsgan_spec("lsgan", {}, overrides)
 
 
 @register_generator("test-lsgan", data_kind="mnist", description="tiny LSGAN for tests")

@@ -163,31 +163,50 @@ def train_lwgan(
     return TrainResult(history, cfg.iterations, time.perf_counter() - t0)
 
 
+def training_tensor(data) -> torch.Tensor:
+    """The training set of `data`: a tensor as is, SyntheticData.train, or MNIST's training images
+    as pixels in [-1, 1]."""
+    if isinstance(data, torch.Tensor):
+        return data
+    if hasattr(data, "train_images"):
+        from bench.data import to_pixels
+
+        return to_pixels(data.train_images)
+    return data.train
+
+
 def load_or_train_lwgan(
     cfg: LWGANConfig,
-    data: torch.Tensor,
+    data,
     *,
-    data_fingerprint: str,
+    data_fingerprint: str | None = None,
     seed: int = 0,
     device=None,
     kind: str = "lwgan",
     retrain: bool = False,
     progress: ProgressFn = null_progress,
     task: str = "train lwgan",
+    on_event=None,
 ):
     """Train through the model cache (bench.cache), or load the cached checkpoint.
 
+    `data` is a tensor (then `data_fingerprint` is required), a SyntheticData or an MNIST (their
+    own fingerprint keys the cache unless `data_fingerprint` is given).
     Returns (model in eval mode on `device`, payload dict with "metrics" and "history", CacheEntry).
     """
     from bench.cache import train_or_load
 
+    fingerprint = data_fingerprint or getattr(data, "fingerprint", None)
+    if fingerprint is None:
+        raise ValueError("load_or_train_lwgan: a tensor needs data_fingerprint= to key the cache")
+
     def train() -> dict:
         model = build_lwgan(cfg, seed=seed, device=device)
-        result = train_lwgan(model, data, cfg, seed=seed, progress=progress, task=task)
+        result = train_lwgan(model, training_tensor(data), cfg, seed=seed, progress=progress, task=task)
         metrics = {**result.final(), "wall_time_s": result.wall_time_s}
         return {"state": model_state(model), "metrics": metrics, "history": result.history}
 
     payload, entry = train_or_load(
-        kind, cfg.to_dict(), data_fingerprint, seed, train, retrain=retrain
+        kind, cfg.to_dict(), fingerprint, seed, train, retrain=retrain, on_event=on_event
     )
     return load_lwgan(cfg, payload["state"], device=device), payload, entry

@@ -1,0 +1,166 @@
+"""`bench rank` (LWGAN's intrinsic-dimension estimate on data of known dimension) and
+`bench generators` (the generator-variant registry)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bench.options import (
+    DeviceOpt,
+    ExperimentOpt,
+    NoTrackOpt,
+    OptionError,
+    OutOpt,
+    SeedsOpt,
+    TrackingUriOpt,
+    check_positive,
+    parse_int,
+    parse_list,
+)
+
+RANK_EPILOG = """Examples:
+
+  bench rank                                   # swissroll, scurve, hyperplane x seeds 0,1,2
+
+  bench rank --dataset swissroll --seeds 0 --no-track
+
+  bench rank --iterations 10000 --iter-d 20 --lr 2e-4 --device cuda   # closer to the public code
+"""
+
+
+def rank_cmd(
+    dataset: Annotated[str, typer.Option("--dataset", help="Comma list of synthetic datasets with a known intrinsic dimension.")] = "swissroll,scurve,hyperplane",
+    seeds: SeedsOpt = "0,1,2",
+    generator: Annotated[str, typer.Option("--generator", help="LWGAN-family variant to train (see `bench generators`).")] = "lwgan",
+    z_max: Annotated[int | None, typer.Option("--z-max", help="Largest rank scored (default per dataset: swissroll 5, scurve 5, hyperplane 7, as the public code).")] = None,
+    iterations: Annotated[int | None, typer.Option("--iterations", help="Primal-dual iterations (default 1500).")] = None,
+    iter_d: Annotated[int | None, typer.Option("--iter-d", help="Critic steps per iteration.")] = None,
+    iter_gq: Annotated[int | None, typer.Option("--iter-gq", help="Encoder/generator steps per iteration.")] = None,
+    lr: Annotated[float | None, typer.Option("--lr", help="Adam learning rate.")] = None,
+    width: Annotated[int | None, typer.Option("--width", help="Structural width of Q, G and f (hidden layers are 1x..8x).")] = None,
+    batch_size: Annotated[int | None, typer.Option("--batch-size", help="Training batch size.")] = None,
+    lambda_mmd: Annotated[float | None, typer.Option("--lambda-mmd", help="Weight of the MMD term.")] = None,
+    lambda_gp: Annotated[float | None, typer.Option("--lambda-gp", help="Weight of the gradient penalty.")] = None,
+    reps: Annotated[int, typer.Option("--reps", help="Evaluations of the rank score on fresh held-out batches.")] = 20,
+    eval_batch: Annotated[int, typer.Option("--eval-batch", help="Points per evaluation.")] = 512,
+    workers: Annotated[int | None, typer.Option("--workers", help="Cells trained in parallel processes (default: the CPU cores, 1 on CUDA).")] = None,
+    retrain: Annotated[bool, typer.Option("--retrain", help="Retrain even if a cached checkpoint exists.")] = False,
+    device: DeviceOpt = "auto",
+    out: OutOpt = Path("reports"),
+    tracking_uri: TrackingUriOpt = None,
+    experiment: ExperimentOpt = None,
+    no_track: NoTrackOpt = False,
+) -> None:  # fmt: skip
+    """Train LWGAN on data of known intrinsic dimension, estimate the dimension by the penalised
+    rank score, and report it beside the truth and beside MLE and TwoNN on the same data."""
+    import os
+
+    from bench.data import SYNTHETIC
+
+    datasets = parse_list(dataset, option="--dataset", cast=str, choices=list(SYNTHETIC))
+    seed_list = parse_list(seeds, option="--seeds", cast=parse_int, minimum=0)
+    for value, option in ((z_max, "--z-max"), (iterations, "--iterations"), (iter_d, "--iter-d"),
+                          (iter_gq, "--iter-gq"), (lr, "--lr"), (width, "--width"),
+                          (batch_size, "--batch-size"), (reps, "--reps"), (eval_batch, "--eval-batch"),
+                          (workers, "--workers")):  # fmt: skip
+        check_positive(value, option)
+    check_positive(lambda_mmd, "--lambda-mmd", allow_zero=True)
+    check_positive(lambda_gp, "--lambda-gp", allow_zero=True)
+    if reps < 2:
+        raise OptionError(f"--reps: expected at least 2 (the penalty needs a standard error), got {reps}")
+    if batch_size is not None and batch_size < 2:
+        raise OptionError(f"--batch-size: expected at least 2, got {batch_size}")
+    from lwgan.registry import generator_names, get_generator
+
+    # The rank score needs the critic and the MMD: the autoencoder objective trains neither.
+    lw = [g for g in generator_names()
+          if get_generator(g).family == "lwgan" and get_generator(g).config.objective == "lwgan"]  # fmt: skip
+    if generator not in lw:
+        raise OptionError(f"--generator: {generator!r} is not an LWGAN-objective variant; accepted: {', '.join(lw)}")
+
+    from rich.console import Console
+
+    from bench.experiments.rank import RankSettings, run_rank_experiment
+    from bench.options import resolve_device
+    from bench.progress import rich_progress
+    from bench.report import command_line
+
+    dev = resolve_device(device)
+    overrides = {
+        "iterations": iterations, "iter_d": iter_d, "iter_gq": iter_gq, "lr": lr,
+        "width_q": width, "width_g": width, "width_d": width, "batch_size": batch_size,
+        "lambda_mmd": lambda_mmd, "lambda_gp": lambda_gp,
+    }  # fmt: skip
+    settings = RankSettings(
+        datasets=tuple(datasets), seeds=tuple(seed_list), generator=generator, z_max=z_max,
+        overrides={k: v for k, v in overrides.items() if v is not None}, reps=reps,
+        eval_batch=eval_batch,
+    )  # fmt: skip
+    for d in datasets:  # a bad combination (e.g. --z-max with a conv variant) fails before training
+        settings.spec(d, SYNTHETIC[d].ambient_dim)
+    cells = len(datasets) * len(seed_list)
+    if workers is None:
+        workers = 1 if dev.type == "cuda" else min(os.cpu_count() or 1, cells)
+    console = Console(stderr=True)
+    console.print(f"[bold]bench rank[/]: {len(datasets)} dataset(s) x {len(seed_list)} seed(s) on {dev}, "
+                  f"{min(workers, cells)} worker(s)")  # fmt: skip
+    try:
+        with rich_progress(console) as progress:
+            output = run_rank_experiment(
+                settings, out=out, device=dev, workers=workers, retrain=retrain, track=not no_track,
+                tracking_uri=tracking_uri, experiment=experiment, command=command_line(),
+                progress=progress,
+            )  # fmt: skip
+    except KeyboardInterrupt:
+        console.print("interrupted: trained checkpoints are cached; rerun to reuse them", style="yellow")
+        raise typer.Exit(130) from None
+    _print_rank(output)
+
+
+def _print_rank(output) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from bench.experiments.rank import summary_frame
+
+    table = Table(title="Intrinsic dimension: LWGAN rank score vs MLE and TwoNN")
+    cols = ["dataset", "seed", "truth", "lwgan", "mle", "twonn"]
+    for col in cols:
+        table.add_column(col, justify="left" if col == "dataset" else "right")
+    for c in output.results.cells:
+        ok = "[green]" if c.correct else "[red]"
+        table.add_row(c.dataset, str(c.seed), str(c.truth), f"{ok}{c.estimate}[/]", f"{c.mle:.2f}", f"{c.twonn:.2f}")
+    console = Console()
+    console.print(table)
+    for _, row in summary_frame(output.results).iterrows():
+        console.print(f"{row['dataset']}: LWGAN correct {row['lwgan correct']} -> [bold]{row['verdict']}[/]")
+    console.print(f"report: {output.report}\nresults: {output.csv}")
+    for p in output.figures:
+        console.print(f"figure: {p}")
+    if output.parent_run_id:
+        console.print(f"MLflow parent run: {output.parent_run_id}" + (f" ({output.run_url})" if output.run_url else ""))
+    console.print(f"wall time: {output.results.wall_time_s / 60:.1f} min")
+
+
+def generators_cmd() -> None:
+    """List the generator variants: name, data kind, key configuration, description."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from lwgan.registry import generator_names, get_generator
+
+    table = Table(title="Generator variants (use the name with --generator)")
+    for col in ("name", "family", "data kind", "key config", "description"):
+        table.add_column(col, no_wrap=col in ("name", "family", "data kind"))
+    for name in generator_names():
+        spec = get_generator(name)
+        table.add_row(name, spec.family, spec.data_kind, spec.key_text(), spec.description)
+    Console().print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("rank", epilog=RANK_EPILOG)(rank_cmd)
+    app.command("generators")(generators_cmd)
