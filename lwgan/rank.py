@@ -9,6 +9,7 @@ is argmin_s mean score(s) + lambda_hat * s.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,6 +17,7 @@ import torch
 
 from bench.progress import ProgressFn, null_progress
 from lwgan import losses
+from lwgan.model import LWGAN
 from lwgan.networks import rank_mask
 
 COMPONENTS = ("critic_gap", "recon", "grad_penalty", "mmd")
@@ -75,6 +77,52 @@ def _score_batch(
     return torch.stack((gap, recon, gp.detach().view(R, n).mean(1), mmd))
 
 
+def refit_critic(
+    model,
+    data: torch.Tensor,
+    *,
+    steps: int,
+    batch_size: int,
+    seed: int = 0,
+    progress: ProgressFn = null_progress,
+    task: str = "refit critic",
+):
+    """A copy of `model` whose critic is trained further, for every rank at once, against the
+    final (frozen) encoder and generator.
+
+    The critic gap in the score stands for the sup over critics for the final Q and G; the public
+    code keeps training between evaluations for this. Here only the critic is refitted (`steps`
+    Adam steps on all ranks batched, the training lr and lambda_gp); Q and G are shared with
+    `model` and never changed, and `model`'s own critic is left as it was.
+    """
+    cfg = model.cfg
+    dev = model.device
+    critic = copy.deepcopy(model.D).train()
+    refit = LWGAN(cfg, model.Q, model.G, critic)
+    gen = torch.Generator(device=dev).manual_seed(seed + 7919)  # apart from the scoring stream
+    lr = cfg.lr if cfg.lr_d is None else cfg.lr_d
+    opt = torch.optim.Adam(critic.parameters(), lr=lr, betas=cfg.betas)
+    R, n = cfg.z_max, batch_size
+    rank = torch.arange(1, R + 1, device=dev).repeat_interleave(n)
+    mask = rank_mask(rank, R * n, R, dev)
+    for i in range(steps):
+        x = data[torch.randint(data.shape[0], (R * n,), generator=gen, device=dev)]
+        with torch.no_grad():
+            post = model.G(model.Q(x, rank), generator=gen)
+            fake = model.G(torch.randn(R * n, R, generator=gen, device=dev) * mask, generator=gen)
+        # Every rank's gap is a mean over its n rows: their sum is R times the mean over all rows.
+        gap = R * (critic(post, rank).mean() - critic(fake, rank).mean())
+        alpha = torch.rand(R * n, generator=gen, device=dev)
+        gp = losses.gradient_penalty(lambda y: critic(y, rank), fake, post, alpha)
+        opt.zero_grad(set_to_none=True)
+        (-gap + cfg.lambda_gp * R * gp.mean()).backward()
+        opt.step()
+        if (i + 1) % 25 == 0 or i + 1 == steps:
+            progress(task, i + 1, steps)
+    critic.eval()
+    return refit
+
+
 def score_ranks(
     model,
     data: torch.Tensor,
@@ -82,11 +130,17 @@ def score_ranks(
     reps: int = 50,
     batch_size: int = 512,
     lambda_mmd: float | None = None,
+    critic_steps: int = 0,
+    critic_data: torch.Tensor | None = None,
     seed: int = 0,
     progress: ProgressFn = null_progress,
     task: str = "rank score",
 ) -> RankScores:
-    """Evaluate the score of every rank on `reps` fresh batches of `data` and select the rank."""
+    """Evaluate the score of every rank on `reps` fresh batches of `data` and select the rank.
+
+    critic_steps > 0 first refits a copy of the critic to the final Q and G (`refit_critic`) on
+    `critic_data` (default `data`; pass the training set to keep the scoring batches unseen).
+    """
     if reps < 2:
         raise ValueError(
             "score_ranks: reps must be >= 2 (the standard error needs two evaluations)"
@@ -95,8 +149,14 @@ def score_ranks(
     lambda_mmd = cfg.lambda_mmd if lambda_mmd is None else lambda_mmd
     dev = model.device
     data = data.to(device=dev, dtype=torch.float32)
-    gen = torch.Generator(device=dev).manual_seed(seed)
     model.eval()
+    if critic_steps > 0:
+        fit_on = data if critic_data is None else critic_data.to(device=dev, dtype=torch.float32)
+        model = refit_critic(
+            model, fit_on, steps=critic_steps, batch_size=batch_size, seed=seed, progress=progress,
+            task=task.replace("score", "critic"),
+        )  # fmt: skip
+    gen = torch.Generator(device=dev).manual_seed(seed)
     rows = []
     for i in range(reps):  # repeated evaluations: each is one batched pass over all ranks
         x = data[torch.randint(data.shape[0], (batch_size,), generator=gen, device=dev)]

@@ -46,6 +46,7 @@ def rank_cmd(
     lambda_gp: Annotated[float | None, typer.Option("--lambda-gp", help="Weight of the gradient penalty.")] = None,
     reps: Annotated[int, typer.Option("--reps", help="Evaluations of the rank score on fresh held-out batches.")] = 20,
     eval_batch: Annotated[int, typer.Option("--eval-batch", help="Points per evaluation.")] = 512,
+    critic_steps: Annotated[int, typer.Option("--critic-steps", help="Before scoring, refit a copy of the critic to the final encoder and generator for this many steps (0: score with the trained critic).")] = 200,
     workers: Annotated[int | None, typer.Option("--workers", help="Cells trained in parallel processes (default: the CPU cores, 1 on CUDA).")] = None,
     retrain: Annotated[bool, typer.Option("--retrain", help="Retrain even if a cached checkpoint exists.")] = False,
     device: DeviceOpt = "auto",
@@ -68,9 +69,12 @@ def rank_cmd(
                           (workers, "--workers")):  # fmt: skip
         check_positive(value, option)
     check_positive(lambda_mmd, "--lambda-mmd", allow_zero=True)
+    check_positive(critic_steps, "--critic-steps", allow_zero=True)
     check_positive(lambda_gp, "--lambda-gp", allow_zero=True)
     if reps < 2:
-        raise OptionError(f"--reps: expected at least 2 (the penalty needs a standard error), got {reps}")
+        raise OptionError(
+            f"--reps: expected at least 2 (the penalty needs a standard error), got {reps}"
+        )
     if batch_size is not None and batch_size < 2:
         raise OptionError(f"--batch-size: expected at least 2, got {batch_size}")
     from lwgan.registry import generator_names, get_generator
@@ -79,7 +83,9 @@ def rank_cmd(
     lw = [g for g in generator_names()
           if get_generator(g).family == "lwgan" and get_generator(g).config.objective == "lwgan"]  # fmt: skip
     if generator not in lw:
-        raise OptionError(f"--generator: {generator!r} is not an LWGAN-objective variant; accepted: {', '.join(lw)}")
+        raise OptionError(
+            f"--generator: {generator!r} is not an LWGAN-objective variant; accepted: {', '.join(lw)}"
+        )
 
     from rich.console import Console
 
@@ -97,7 +103,7 @@ def rank_cmd(
     settings = RankSettings(
         datasets=tuple(datasets), seeds=tuple(seed_list), generator=generator, z_max=z_max,
         overrides={k: v for k, v in overrides.items() if v is not None}, reps=reps,
-        eval_batch=eval_batch,
+        eval_batch=eval_batch, critic_steps=critic_steps,
     )  # fmt: skip
     for d in datasets:  # a bad combination (e.g. --z-max with a conv variant) fails before training
         settings.spec(d, SYNTHETIC[d].ambient_dim)
@@ -115,7 +121,9 @@ def rank_cmd(
                 progress=progress,
             )  # fmt: skip
     except KeyboardInterrupt:
-        console.print("interrupted: trained checkpoints are cached; rerun to reuse them", style="yellow")
+        console.print(
+            "interrupted: trained checkpoints are cached; rerun to reuse them", style="yellow"
+        )
         raise typer.Exit(130) from None
     _print_rank(output)
 
@@ -132,16 +140,28 @@ def _print_rank(output) -> None:
         table.add_column(col, justify="left" if col == "dataset" else "right")
     for c in output.results.cells:
         ok = "[green]" if c.correct else "[red]"
-        table.add_row(c.dataset, str(c.seed), str(c.truth), f"{ok}{c.estimate}[/]", f"{c.mle:.2f}", f"{c.twonn:.2f}")
+        table.add_row(
+            c.dataset,
+            str(c.seed),
+            str(c.truth),
+            f"{ok}{c.estimate}[/]",
+            f"{c.mle:.2f}",
+            f"{c.twonn:.2f}",
+        )
     console = Console()
     console.print(table)
     for _, row in summary_frame(output.results).iterrows():
-        console.print(f"{row['dataset']}: LWGAN correct {row['lwgan correct']} -> [bold]{row['verdict']}[/]")
+        console.print(
+            f"{row['dataset']}: LWGAN correct {row['lwgan correct']} -> [bold]{row['verdict']}[/]"
+        )
     console.print(f"report: {output.report}\nresults: {output.csv}")
     for p in output.figures:
         console.print(f"figure: {p}")
     if output.parent_run_id:
-        console.print(f"MLflow parent run: {output.parent_run_id}" + (f" ({output.run_url})" if output.run_url else ""))
+        console.print(
+            f"MLflow parent run: {output.parent_run_id}"
+            + (f" ({output.run_url})" if output.run_url else "")
+        )
     console.print(f"wall time: {output.results.wall_time_s / 60:.1f} min")
 
 
