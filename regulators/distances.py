@@ -67,8 +67,9 @@ def _torch_route(kind: str, z: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         return ((fz * (1 - fu) + fu * (1 - fz)) * gaps).sum(-1)
     s = 2 * ((fz - fu).square() * gaps).sum(-1)
     # At identical samples the square root has no derivative: take 0 (a subgradient), not NaN.
+    # s * 0 there rather than a constant 0, so that a NaN row stays NaN.
     positive = s > 0
-    return torch.where(positive, torch.where(positive, s, torch.ones_like(s)).sqrt(), torch.zeros_like(s))
+    return torch.where(positive, torch.where(positive, s, torch.ones_like(s)).sqrt(), s * 0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -127,7 +128,13 @@ def _ramp(r: int, n: int, row_step: int) -> np.ndarray:
 
 
 def _rows(kind, z, u, value, grad_z, grad_u):
-    """One chunk of rows: value [r] and, where given, the derivatives grad_z [r, d], grad_u [r, m]."""
+    """One chunk of rows: value [r] and, where given, the derivatives grad_z [r, d], grad_u [r, m].
+    NaN and inf make their rows NaN or inf by design, without numpy's warnings."""
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        _rows_unchecked(kind, z, u, value, grad_z, grad_u)
+
+
+def _rows_unchecked(kind, z, u, value, grad_z, grad_u):
     r, d = z.shape
     m = u.shape[1]
     dt = z.dtype
