@@ -1,0 +1,347 @@
+"""`bench isometry`: does the isometric term make latent and generated distances agree?
+
+Iso-LWGAN experiment 1 (SPEC part B): two Gaussians; per lambda_iso and seed, train LWGAN (or the
+as-published autoencoder objective) and measure on held-out points the mean absolute
+pairwise-distance discrepancy |‖z_i - z_j‖ - ‖G(z_i) - G(z_j)‖|, z = Q(x), beside the paper's
+1.20 (lambda 0) and 0.02-0.03 (lambda > 0); also reconstruction, the energy distance of samples to
+held-out points, the estimated rank and latent interpolations (the paper's Figure 1).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from bench.experiments.common import (
+    ExperimentOutput,
+    ToyResults,
+    ToySettings,
+    figure_links,
+    fmt_seeds,
+    plot_histories,
+    pyplot,
+    recipe_markdown,
+    reference_value,
+    run_toy_experiment,
+    save_figure,
+    seed_summary,
+    setting_key,
+)
+from bench.progress import ProgressFn, null_progress
+
+DATASET = "two_gaussians"
+DEFAULT_LAMBDAS = (0.0, 0.5, 1.0, 2.0)
+RATIO = 10.0  # lambda 0 must be at least this many times the lambda > 0 discrepancies
+CEILING = 0.1  # ... and those must lie within [0, CEILING]
+VERDICT_RULE = (
+    f"per objective, on the means over seeds: reproduced if the lambda_iso = 0 discrepancy is at "
+    f"least {RATIO:g}x every lambda_iso > 0 one and every lambda_iso > 0 one lies within "
+    f"[0, {CEILING:g}] (the paper: 1.20 against 0.02-0.03); not reproduced otherwise; "
+    "inconclusive without lambda_iso = 0 and at least one lambda_iso > 0 in the grid"
+)
+
+
+def isometry_settings(
+    lambdas=DEFAULT_LAMBDAS, seeds=(0, 1, 2), objectives=("lwgan",), **kwargs
+) -> ToySettings:
+    """The toy grid of this experiment (every ToySettings field can be given)."""
+    return ToySettings(dataset=DATASET, objectives=tuple(objectives), lambdas=tuple(lambdas),
+                       sigmas=(0.0,), seeds=tuple(seeds), **kwargs)  # fmt: skip
+
+
+def summary(results: ToyResults) -> list[dict]:
+    """One row per (objective, lambda_iso): every metric's mean and t-interval over seeds."""
+    rows = results.rows()
+    by = ["objective", "lambda_iso"]
+    metrics = ("discrepancy", "recon", "energy", "interp_irregularity")
+    tables = {m: seed_summary(rows, by, m) for m in metrics}
+    out = []
+    for i, base in enumerate(tables["discrepancy"]):
+        key = (base["objective"], base["lambda_iso"])
+        ranks = [r["rank_estimate"] for r in rows if (r["objective"], r["lambda_iso"]) == key]
+        out.append({
+            "objective": key[0], "lambda_iso": key[1],
+            **{m: tables[m][i] for m in metrics},
+            "ranks": ranks,
+            "paper": reference_value("isometry", setting_key("lambda_iso", key[1]), "paper text"),
+            "run_log": reference_value("isometry", setting_key("lambda_iso", key[1]), "authors'"),
+        })  # fmt: skip
+    return out
+
+
+def verdicts(results: ToyResults) -> dict[str, tuple[str, str]]:
+    """objective -> (label, the numbers the rule saw)."""
+    out = {}
+    rows = summary(results)
+    for obj in results.settings.objectives:
+        mine = [r for r in rows if r["objective"] == obj]
+        zero = [r["discrepancy"]["value"] for r in mine if r["lambda_iso"] == 0]
+        pos = {r["lambda_iso"]: r["discrepancy"]["value"] for r in mine if r["lambda_iso"] > 0}
+        if not zero or not pos:
+            out[obj] = ("inconclusive", "the grid lacks lambda_iso = 0 or a lambda_iso > 0")
+            continue
+        worst = max(pos.values())
+        ratio = zero[0] / worst if worst > 0 else float("inf")
+        in_band = all(0 <= v <= CEILING for v in pos.values())
+        ok = ratio >= RATIO and in_band
+        detail = (
+            f"lambda 0: {zero[0]:.3f}; lambda > 0: "
+            + ", ".join(f"{lam:g}: {v:.3f}" for lam, v in pos.items())
+            + f"; ratio {ratio:.1f}x (needs >= {RATIO:g}); "
+            + f"{'all' if in_band else 'not all'} within [0, {CEILING:g}]"
+        )
+        out[obj] = ("reproduced" if ok else "not reproduced", detail)
+    return out
+
+
+# ------------------------------------------------------------------------------------ figures
+
+
+def _grid(results: ToyResults):
+    s = results.settings
+    first = s.seeds[0]
+    cells = {(c.objective, c.lambda_iso): c for c in results.cells if c.seed == first}
+    plt = pyplot()
+    fig, axes = plt.subplots(len(s.objectives), len(s.lambdas), squeeze=False,
+                             figsize=(2.9 * len(s.lambdas), 2.9 * len(s.objectives)))  # fmt: skip
+    return cells, fig, axes, np.asarray(results.heldout)
+
+
+def plot_interpolations(results: ToyResults, path: Path) -> list[Path]:
+    """The paper's Figure 1: decoded straight latent lines (10 steps, colour = position) between
+    held-out points, one panel per (objective, lambda_iso), first seed."""
+    cells, fig, axes, h = _grid(results)
+    for i, obj in enumerate(results.settings.objectives):
+        for j, lam in enumerate(results.settings.lambdas):
+            ax, c = axes[i][j], cells[(obj, lam)]
+            ax.scatter(h[:, 0], h[:, 1], s=2, c="0.8")
+            for p in np.asarray(c.interp):
+                ax.plot(p[:, 0], p[:, 1], c="0.3", lw=0.6)
+                ax.scatter(p[:, 0], p[:, 1], c=np.linspace(0, 1, len(p)), cmap="viridis", s=12,
+                           zorder=3)  # fmt: skip
+            ax.set_title(f"{obj}, λ={lam:g}\ndiscrepancy {c.discrepancy:.3f}", fontsize=8)
+            ax.tick_params(labelsize=6)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def plot_samples(results: ToyResults, path: Path) -> list[Path]:
+    """Held-out data against G(Z_r) per (objective, lambda_iso), first seed."""
+    cells, fig, axes, h = _grid(results)
+    for i, obj in enumerate(results.settings.objectives):
+        for j, lam in enumerate(results.settings.lambdas):
+            ax, c = axes[i][j], cells[(obj, lam)]
+            s = np.asarray(c.samples)
+            ax.scatter(h[:, 0], h[:, 1], s=2, c="0.6", label="held-out")
+            ax.scatter(s[:, 0], s[:, 1], s=2, c="C0", alpha=0.4, label="G(Z)")
+            ax.set_title(f"{obj}, λ={lam:g}\nenergy distance {c.energy:.3f}", fontsize=8)
+            ax.tick_params(labelsize=6)
+    axes[0][0].legend(fontsize=6, markerscale=3)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def plot_discrepancy(results: ToyResults, path: Path) -> list[Path]:
+    """Measured discrepancy per lambda_iso (mean and t-interval over seeds) beside the paper's."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(4.6, 3.4))
+    rows = summary(results)
+    for k, obj in enumerate(results.settings.objectives):
+        mine = [r for r in rows if r["objective"] == obj]
+        x = np.array([r["lambda_iso"] for r in mine]) + 0.03 * k
+        d = [r["discrepancy"] for r in mine]
+        y = np.array([v["value"] for v in d])
+        err = np.array([[v["value"] - v["lo"], v["hi"] - v["value"]] for v in d]).T
+        ax.errorbar(x, y, yerr=np.nan_to_num(err), marker="o", capsize=3, label=f"measured, {obj}")
+    ax.plot([0], [1.20], "k*", ms=10, label="paper: 1.20 at λ=0")
+    pos = [lam for lam in results.settings.lambdas if lam > 0]
+    if pos:
+        ax.fill_between([min(pos) - 0.1, max(pos) + 0.1], 0.02, 0.03, color="k", alpha=0.3,
+                        label="paper: 0.02-0.03")  # fmt: skip
+    ax.set_yscale("symlog", linthresh=0.01)
+    ax.set_xlabel("λ_iso")
+    ax.set_ylabel("mean |latent - generated distance|")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def draw(results: ToyResults, out: Path) -> list[Path]:
+    out = Path(out)
+    first = results.settings.seeds[0]
+    hist = {f"{c.objective} λ={c.lambda_iso:g}": c.history for c in results.cells if c.seed == first}
+    return [
+        *plot_interpolations(results, out / "isometry_interpolations"),
+        *plot_samples(results, out / "isometry_samples"),
+        *plot_discrepancy(results, out / "isometry_discrepancy"),
+        *plot_histories(hist, ("recon", "iso", "critic_gap", "mmd"), out / "isometry_losses",
+                        title=f"training curves, seed {first}"),
+    ]  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------- report
+
+
+def _delta(value: float, paper: str | None) -> float:
+    """measured - paper where the paper gives one number (not a range)."""
+    from bench.report import parse_reference
+
+    ref = parse_reference(paper) if paper else None
+    return value - ref[0] if ref and ref[0] == ref[1] else float("nan")
+
+
+def eval_rank_text(s: ToySettings) -> str:
+    if s.eval_rank == "max":
+        return f"r = z_max = {s.z_max}"
+    if s.eval_rank == "estimate":
+        return "r = LWGAN's estimated rank (z_max for the autoencoder)"
+    return f"r = {s.eval_rank}"
+
+
+def _fmt_ranks(ranks) -> str:
+    return "n/a (no critic)" if all(r is None for r in ranks) else ", ".join(map(str, ranks))
+
+
+def render(results: ToyResults, facts, figures) -> str:
+    """The markdown report: a pure function of the results, the run facts and the figure paths."""
+    from bench.report import facts_markdown, markdown_table
+
+    s = results.settings
+    rows = summary(results)
+    verdict_rows = [{"objective": o, "verdict": v, "numbers": d} for o, (v, d) in verdicts(results).items()]
+    paper_rows = [{
+        "objective": r["objective"], "lambda_iso": f"{r['lambda_iso']:g}",
+        "measured discrepancy (mean [95% t-interval])": fmt_seeds(r["discrepancy"], 3),
+        "paper": r["paper"] or "n/a", "authors' run log (one batch)": r["run_log"] or "n/a",
+        "delta vs paper": _delta(r["discrepancy"]["value"], r["paper"]),
+    } for r in rows]  # fmt: skip
+    other_rows = [{
+        "objective": r["objective"], "lambda_iso": f"{r['lambda_iso']:g}",
+        "reconstruction ‖x - G(Q(x))‖": fmt_seeds(r["recon"], 3),
+        "energy distance G(Z) vs held-out": fmt_seeds(r["energy"], 3),
+        "interpolation irregularity": fmt_seeds(r["interp_irregularity"], 3),
+        "estimated rank (per seed)": _fmt_ranks(r["ranks"]),
+    } for r in rows]  # fmt: skip
+    cell_rows = [{
+        "objective": c.objective, "lambda_iso": f"{c.lambda_iso:g}", "seed": c.seed,
+        "eval rank": c.eval_rank,
+        "discrepancy [bootstrap 95%]": f"{c.discrepancy:.4f} [{c.discrepancy_lo:.4f}, {c.discrepancy_hi:.4f}]",
+        "reconstruction": f"{c.recon:.3f} [{c.recon_lo:.3f}, {c.recon_hi:.3f}]",
+        "energy": f"{c.energy:.3f} [{c.energy_lo:.3f}, {c.energy_hi:.3f}]",
+        "rank": c.rank_estimate, "train s": c.train_time_s, "cached": c.loaded,
+        "checkpoint": c.checkpoint_sha256[:12],
+    } for c in results.cells]  # fmt: skip
+    by_rank = []
+    for obj in s.objectives:
+        for lam in s.lambdas:
+            cs = [c for c in results.cells if c.objective == obj and c.lambda_iso == lam]
+            mean = np.mean([c.discrepancy_by_rank for c in cs], axis=0)
+            by_rank.append({"objective": obj, "lambda_iso": f"{lam:g}",
+                            **{f"r={i + 1}": float(v) for i, v in enumerate(mean)}})  # fmt: skip
+    published = "autoencoder" in s.objectives
+    parts = [
+        "# Isometric regularisation: latent against generated distances (Iso-LWGAN experiment 1)",
+        "",
+        (
+            f"Two Gaussians at (2, 2) and (-2, -2), covariance 0.5 I ({DATASET}: 2,000 training "
+            "and 500 held-out points, drawn anew for each seed). For each lambda_iso and seed the "
+            "model is trained and measured on the held-out points: the discrepancy is the mean "
+            "over pairs i != j of | ‖z_i - z_j‖ - ‖G(z_i) - G(z_j)‖ |, z = Q(x, r), at the "
+            f"evaluation rank, {eval_rank_text(s)}. Objectives: `lwgan` is the full LWGAN objective (critic, MMD, rank "
+            "penalty) plus lambda_iso times the isometric loss; `autoencoder` is the as-published "
+            "setup (reconstruction + isometric term only, one rank, no critic)."
+        ),
+        "",
+        "## Verdict",
+        "",
+        markdown_table(verdict_rows),
+        "",
+        f"Rule: {VERDICT_RULE}.",
+        "",
+        "## Discrepancy beside the paper",
+        "",
+        (
+            "Mean over seeds with a 95% Student-t interval over seeds (n/a with one seed). The "
+            "paper's figures are from its text; the authors' run log measured one training "
+            "batch of an autoencoder."
+        ),
+        "",
+        markdown_table(paper_rows, floatfmt={"delta vs paper": "+.3f"}),
+        "",
+        figure_links(figures, "isometry_discrepancy", "Measured discrepancy against lambda_iso "
+                     "beside the paper's (symlog scale)"),
+        "",
+        "## Reconstruction, sample quality, rank",
+        "",
+        (
+            "Reconstruction is the mean held-out ‖x - G(Q(x, r))‖; the energy distance "
+            "(sqrt(2E‖X-Y‖ - E‖X-X'‖ - E‖Y-Y'‖)) compares "
+            f"{s.n_samples} draws G(Z_r) with the held-out points; the interpolation "
+            "irregularity is the std/mean of step lengths along decoded straight latent lines "
+            f"between {s.interp_pairs} held-out pairs (0: constant speed). The rank is LWGAN's "
+            "rank-score estimate (intrinsic dimension 2)."
+            + (" The autoencoder has no prior matching, so its G(Z) draws are not expected to "
+               "look like the data." if published else "")
+        ),
+        "",
+        markdown_table(other_rows),
+        "",
+        figure_links(figures, "isometry_interpolations", "Latent interpolations per lambda_iso "
+                     "(the paper's Figure 1), first seed: 10 steps, colour = position"),
+        "",
+        figure_links(figures, "isometry_samples", "Held-out data against generated points, first seed"),
+        "",
+        figure_links(figures, "isometry_losses", "Training curves (smoothed), first seed"),
+        "",
+        "## Per seed",
+        "",
+        "Intervals are percentile bootstraps over held-out points (pairs resampled through points).",
+        "",
+        markdown_table(cell_rows, floatfmt={"train s": ".0f"}),
+        "",
+        "Discrepancy at every rank r of Q(x, r) (mean over seeds; the autoencoder trains r = z_max only):",
+        "",
+        markdown_table(by_rank, floatfmt=".3f"),
+        "",
+        "## Training",
+        "",
+        recipe_markdown(s),
+        "",
+        facts_markdown(facts),
+    ]
+    return "\n".join(parts)
+
+
+def summary_metrics(results: ToyResults) -> dict:
+    out = {}
+    for r in summary(results):
+        out[f"discrepancy_{r['objective']}_lam{r['lambda_iso']:g}"] = r["discrepancy"]["value"]
+    for obj, (label, _) in verdicts(results).items():
+        out[f"reproduced_{obj}"] = float(label == "reproduced")
+    return out
+
+
+def run_isometry_experiment(
+    settings: ToySettings,
+    *,
+    out: Path,
+    device="cpu",
+    retrain: bool = False,
+    track: bool = True,
+    tracking_uri: str | None = None,
+    experiment: str | None = None,
+    command: str | None = None,
+    progress: ProgressFn = null_progress,
+    on_event=None,
+) -> ExperimentOutput:
+    """Train/measure every cell, log MLflow runs, write `<out>/isometry.md`, CSV and figures."""
+    params = {"dataset": settings.dataset, "lambdas": ",".join(f"{v:g}" for v in settings.lambdas),
+              "seeds": ",".join(map(str, settings.seeds)), "objectives": ",".join(settings.objectives),
+              "z_max": settings.z_max, "eval_rank": settings.eval_rank,
+              **{f"train.{k}": v for k, v in settings.recipe().items()}}  # fmt: skip
+    return run_toy_experiment(
+        "isometry", settings, out=out, render=render, draw=draw, summary_metrics=summary_metrics,
+        params=params, device=device, retrain=retrain, track=track, tracking_uri=tracking_uri,
+        experiment=experiment, command=command, progress=progress, on_event=on_event,
+    )  # fmt: skip

@@ -1,0 +1,324 @@
+"""`bench stochastic`: does noise injection make the generator's outputs diverse?
+
+Iso-LWGAN experiment 2 (SPEC part B): three clusters; per sigma_noise and seed, train LWGAN with
+the partially stochastic generator G(z, eps) = net([z ; sigma_noise eps]), eps ~ N(0, I_2), and
+measure on held-out inputs the diversity (mean pairwise l2 between 10 draws of G(z, eps) for the
+same z = Q(x)), the reconstruction loss, the mode coverage (share of samples nearest each cluster
+centre) and the energy distance to held-out data, beside the published 0.0000 / 0.0057 / 0.0195
+(the paper's Figure 2 is the diversity figure).
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+
+from bench.experiments.common import (
+    ExperimentOutput,
+    ToyResults,
+    ToySettings,
+    figure_links,
+    fmt_seeds,
+    plot_histories,
+    pyplot,
+    recipe_markdown,
+    reference_value,
+    run_toy_experiment,
+    save_figure,
+    seed_summary,
+    setting_key,
+)
+from bench.progress import ProgressFn, null_progress
+
+DATASET = "three_clusters"
+# SPEC part B, experiment 2 (bench/data/synthetic.py samples around the same centres; a test
+# checks that the two agree).
+CENTRES = ((0.0, 0.0), (3.0, 3.0), (-3.0, 3.0))
+DEFAULT_SIGMAS = (0.0, 0.1, 0.5)
+NOISE_DIM = 2  # k = 2 noise channels for 2-D data (SPEC)
+ZERO = 1e-6  # a deterministic generator's diversity is exactly 0; allow float round-off
+VERDICT_RULE = (
+    f"per objective: reproduced if the diversity at sigma_noise = 0 is 0 (below {ZERO:g}) for every "
+    "seed and the mean diversity over seeds increases strictly with sigma_noise across the grid "
+    "(the published run: 0.0000, 0.0057, 0.0195); not reproduced otherwise; inconclusive without "
+    "sigma_noise = 0 and at least one sigma_noise > 0 in the grid. The size of the diversity "
+    "depends on the training and is shown beside the published numbers, not judged"
+)
+
+
+def stochastic_settings(
+    sigmas=DEFAULT_SIGMAS, seeds=(0, 1, 2), objectives=("lwgan",), lambda_iso: float = 0.0, **kwargs
+) -> ToySettings:
+    """The toy grid of this experiment; lambda_iso 0 isolates the noise (as in the published run)."""
+    kwargs.setdefault("noise_dim", NOISE_DIM)
+    return ToySettings(dataset=DATASET, objectives=tuple(objectives), lambdas=(float(lambda_iso),),
+                       sigmas=tuple(sigmas), seeds=tuple(seeds), centres=CENTRES, **kwargs)  # fmt: skip
+
+
+def summary(results: ToyResults) -> list[dict]:
+    """One row per (objective, sigma_noise): every metric's mean and t-interval over seeds."""
+    rows = results.rows()
+    by = ["objective", "sigma_noise"]
+    metrics = ("diversity", "recon", "energy")
+    tables = {m: seed_summary(rows, by, m) for m in metrics}
+    out = []
+    for i, base in enumerate(tables["diversity"]):
+        key = (base["objective"], base["sigma_noise"])
+        cells = [c for c in results.cells if (c.objective, c.sigma_noise) == key]
+        shares = np.mean([c.mode_shares for c in cells], axis=0)
+        out.append({
+            "objective": key[0], "sigma_noise": key[1],
+            **{m: tables[m][i] for m in metrics},
+            "diversity_per_seed": [c.diversity for c in cells],
+            "shares": shares.tolist(),
+            "balance": float(shares.min() * len(shares)),  # 1: every mode gets 1/K of the samples
+            "ranks": [c.rank_estimate for c in cells],
+            "published": reference_value("stochastic", setting_key("sigma_noise", key[1]), "authors'"),
+        })  # fmt: skip
+    return out
+
+
+def verdicts(results: ToyResults) -> dict[str, tuple[str, str]]:
+    out = {}
+    rows = summary(results)
+    for obj in results.settings.objectives:
+        mine = sorted((r for r in rows if r["objective"] == obj), key=lambda r: r["sigma_noise"])
+        zero = [r for r in mine if r["sigma_noise"] == 0]
+        if not zero or len(mine) < 2:
+            out[obj] = ("inconclusive", "the grid lacks sigma_noise = 0 or a sigma_noise > 0")
+            continue
+        zero_ok = all(abs(v) < ZERO for v in zero[0]["diversity_per_seed"])
+        means = [r["diversity"]["value"] for r in mine]
+        rising = all(b > a for a, b in itertools.pairwise(means))
+        detail = (
+            ", ".join(f"σ={r['sigma_noise']:g}: {r['diversity']['value']:.4f}" for r in mine)
+            + f"; zero at σ=0: {'yes' if zero_ok else 'no'}; strictly increasing: "
+            + ("yes" if rising else "no")
+        )
+        out[obj] = ("reproduced" if zero_ok and rising else "not reproduced", detail)
+    return out
+
+
+# ------------------------------------------------------------------------------------ figures
+
+
+def _first(results: ToyResults) -> dict:
+    first = results.settings.seeds[0]
+    return {(c.objective, c.sigma_noise): c for c in results.cells if c.seed == first}
+
+
+def plot_diversity(results: ToyResults, path: Path) -> list[Path]:
+    """The paper's Figure 2: for five held-out inputs, 10 draws of G(z, eps) each, drawn as
+    offsets from their input's mean draw on one scale for every sigma_noise (first seed); the last
+    panel is the diversity against sigma_noise (mean and t-interval over seeds) beside the
+    published run's."""
+    s = results.settings
+    cells = _first(results)
+    plt = pyplot()
+    fig, axes = plt.subplots(len(s.objectives), len(s.sigmas) + 1, squeeze=False,
+                             figsize=(2.8 * (len(s.sigmas) + 1), 2.8 * len(s.objectives)))  # fmt: skip
+    spread = max(
+        (np.abs(np.asarray(c.draw_sets) - np.asarray(c.draw_sets).mean(1, keepdims=True)).max()
+         for c in cells.values()), default=0.0,
+    )  # fmt: skip
+    lim = max(spread * 1.15, 1e-3)
+    rows = summary(results)
+    for i, obj in enumerate(s.objectives):
+        for j, sig in enumerate(s.sigmas):
+            ax, c = axes[i][j], cells[(obj, sig)]
+            d = np.asarray(c.draw_sets)
+            off = d - d.mean(axis=1, keepdims=True)
+            for k in range(len(off)):
+                ax.scatter(off[k, :, 0], off[k, :, 1], s=10, color=f"C{k}", alpha=0.8)
+            ax.set_xlim(-lim, lim)
+            ax.set_ylim(-lim, lim)
+            ax.set_title(f"{obj}, σ={sig:g}\ndiversity {c.diversity:.4f}", fontsize=8)
+            ax.tick_params(labelsize=6)
+        ax = axes[i][-1]
+        mine = [r for r in rows if r["objective"] == obj]
+        x = [r["sigma_noise"] for r in mine]
+        d = [r["diversity"] for r in mine]
+        err = np.array([[v["value"] - v["lo"], v["hi"] - v["value"]] for v in d]).T
+        ax.errorbar(x, [v["value"] for v in d], yerr=np.nan_to_num(err), marker="o", capsize=3,
+                    label="measured")  # fmt: skip
+        pub = [(r["sigma_noise"], float(r["published"])) for r in mine if r["published"]]
+        if pub:
+            ax.plot(*zip(*pub), "k*", ms=8, label="published run")
+        ax.set_xlabel("σ_noise", fontsize=8)
+        ax.set_title("diversity", fontsize=8)
+        ax.legend(fontsize=6)
+        ax.tick_params(labelsize=6)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def plot_samples(results: ToyResults, path: Path) -> list[Path]:
+    """Held-out data against G(Z_r, eps) per (objective, sigma_noise), first seed, with the
+    cluster centres and the mode shares."""
+    s = results.settings
+    cells = _first(results)
+    h = np.asarray(results.heldout)
+    plt = pyplot()
+    fig, axes = plt.subplots(len(s.objectives), len(s.sigmas), squeeze=False,
+                             figsize=(2.9 * len(s.sigmas), 2.9 * len(s.objectives)))  # fmt: skip
+    cx = np.asarray(CENTRES)
+    for i, obj in enumerate(s.objectives):
+        for j, sig in enumerate(s.sigmas):
+            ax, c = axes[i][j], cells[(obj, sig)]
+            p = np.asarray(c.samples)
+            ax.scatter(h[:, 0], h[:, 1], s=2, c="0.6", label="held-out")
+            ax.scatter(p[:, 0], p[:, 1], s=2, c="C0", alpha=0.4, label="G(Z, eps)")
+            ax.scatter(cx[:, 0], cx[:, 1], marker="x", c="k", s=30, label="centres")
+            shares = "/".join(f"{v:.2f}" for v in c.mode_shares)
+            ax.set_title(f"{obj}, σ={sig:g}\nshares {shares}, energy {c.energy:.3f}", fontsize=7)
+            ax.tick_params(labelsize=6)
+    axes[0][0].legend(fontsize=6, markerscale=3)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def draw(results: ToyResults, out: Path) -> list[Path]:
+    out = Path(out)
+    first = results.settings.seeds[0]
+    hist = {f"{c.objective} σ={c.sigma_noise:g}": c.history for c in results.cells if c.seed == first}
+    return [
+        *plot_diversity(results, out / "stochastic_diversity"),
+        *plot_samples(results, out / "stochastic_samples"),
+        *plot_histories(hist, ("recon", "critic_gap", "mmd", "iso"), out / "stochastic_losses",
+                        title=f"training curves, seed {first}"),
+    ]  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------- report
+
+
+def render(results: ToyResults, facts, figures) -> str:
+    """The markdown report: a pure function of the results, the run facts and the figure paths."""
+    from bench.report import facts_markdown, markdown_table
+
+    s = results.settings
+    rows = summary(results)
+    lam = s.lambdas[0]
+    verdict_rows = [{"objective": o, "verdict": v, "numbers": d} for o, (v, d) in verdicts(results).items()]
+    div_rows = [{
+        "objective": r["objective"], "sigma_noise": f"{r['sigma_noise']:g}",
+        "measured diversity (mean [95% t-interval])": fmt_seeds(r["diversity"], 4),
+        "per seed": ", ".join(f"{v:.4f}" for v in r["diversity_per_seed"]),
+        "published run": r["published"] or "n/a",
+    } for r in rows]  # fmt: skip
+    other_rows = [{
+        "objective": r["objective"], "sigma_noise": f"{r['sigma_noise']:g}",
+        "reconstruction ‖x - G(Q(x), eps)‖": fmt_seeds(r["recon"], 3),
+        "energy distance G(Z, eps) vs held-out": fmt_seeds(r["energy"], 3),
+        "mode shares " + " / ".join(f"({a:g},{b:g})" for a, b in CENTRES): " / ".join(
+            f"{v:.3f}" for v in r["shares"]),
+        "balance (min share x 3)": r["balance"],
+        "estimated rank (per seed)": "n/a (no critic)" if all(x is None for x in r["ranks"])
+        else ", ".join(map(str, r["ranks"])),
+    } for r in rows]  # fmt: skip
+    cell_rows = [{
+        "objective": c.objective, "sigma_noise": f"{c.sigma_noise:g}", "seed": c.seed,
+        "diversity [bootstrap 95%]": f"{c.diversity:.5f} [{c.diversity_lo:.5f}, {c.diversity_hi:.5f}]",
+        "reconstruction": f"{c.recon:.3f} [{c.recon_lo:.3f}, {c.recon_hi:.3f}]",
+        "energy": f"{c.energy:.3f} [{c.energy_lo:.3f}, {c.energy_hi:.3f}]",
+        "mode shares": " / ".join(f"{v:.3f}" for v in c.mode_shares),
+        "rank": c.rank_estimate, "train s": c.train_time_s, "cached": c.loaded,
+        "checkpoint": c.checkpoint_sha256[:12],
+    } for c in results.cells]  # fmt: skip
+    parts = [
+        "# Partially stochastic generator: output diversity (Iso-LWGAN experiment 2)",
+        "",
+        (
+            f"Three clusters centred at (0, 0), (3, 3), (-3, 3), std 0.5 ({DATASET}: 1,500 "
+            "training and 500 held-out points, drawn anew for each seed). The generator is "
+            f"G(z, eps) = net([z ; sigma_noise eps]) with eps ~ N(0, I_{s.noise_dim}) drawn anew at "
+            f"every call; lambda_iso = {lam:g}"
+            + (" (the noise alone, as in the published run; `--lambda-iso` adds the isometric "
+               "term)" if lam == 0 else "")
+            + f". The diversity of one held-out input x is the mean l2 distance over the pairs of "
+            f"{s.draws} draws G(z, eps_1..{s.draws}) at z = Q(x, r), r = "
+            + (f"z_max = {s.z_max}" if s.eval_rank == "max" else str(s.eval_rank))
+            + f"; the table averages it over all {len(results.heldout)} held-out inputs (the "
+            "published run used 5 inputs)."
+        ),
+        "",
+        "## Verdict",
+        "",
+        markdown_table(verdict_rows),
+        "",
+        f"Rule: {VERDICT_RULE}.",
+        "",
+        "## Diversity beside the published run",
+        "",
+        "Mean over seeds with a 95% Student-t interval over seeds (n/a with one seed).",
+        "",
+        markdown_table(div_rows),
+        "",
+        figure_links(figures, "stochastic_diversity", "Output diversity under varying noise "
+                     "levels (the paper's Figure 2): 10 draws for each of 5 inputs as offsets from "
+                     "their mean, first seed; right: diversity against sigma_noise"),
+        "",
+        "## Reconstruction, mode coverage, sample quality",
+        "",
+        (
+            f"Reconstruction is the mean held-out ‖x - G(Q(x, r), eps)‖ with fresh noise; {s.n_samples} "
+            "draws G(Z_r, eps) give the mode shares (share of draws nearest each centre; the data "
+            "has 1/3 each) and the energy distance to the held-out points."
+        ),
+        "",
+        markdown_table(other_rows, floatfmt={"balance (min share x 3)": ".3f"}),
+        "",
+        figure_links(figures, "stochastic_samples", "Held-out data against generated points, first seed"),
+        "",
+        figure_links(figures, "stochastic_losses", "Training curves (smoothed), first seed"),
+        "",
+        "## Per seed",
+        "",
+        "Intervals are percentile bootstraps over held-out inputs (energy: over both samples).",
+        "",
+        markdown_table(cell_rows, floatfmt={"train s": ".0f"}),
+        "",
+        "## Training",
+        "",
+        recipe_markdown(s),
+        "",
+        facts_markdown(facts),
+    ]
+    return "\n".join(parts)
+
+
+def summary_metrics(results: ToyResults) -> dict:
+    out = {}
+    for r in summary(results):
+        out[f"diversity_{r['objective']}_sig{r['sigma_noise']:g}"] = r["diversity"]["value"]
+    for obj, (label, _) in verdicts(results).items():
+        out[f"reproduced_{obj}"] = float(label == "reproduced")
+    return out
+
+
+def run_stochastic_experiment(
+    settings: ToySettings,
+    *,
+    out: Path,
+    device="cpu",
+    retrain: bool = False,
+    track: bool = True,
+    tracking_uri: str | None = None,
+    experiment: str | None = None,
+    command: str | None = None,
+    progress: ProgressFn = null_progress,
+    on_event=None,
+) -> ExperimentOutput:
+    """Train/measure every cell, log MLflow runs, write `<out>/stochastic.md`, CSV and figures."""
+    params = {"dataset": settings.dataset, "sigmas": ",".join(f"{v:g}" for v in settings.sigmas),
+              "seeds": ",".join(map(str, settings.seeds)), "objectives": ",".join(settings.objectives),
+              "lambda_iso": settings.lambdas[0], "noise_dim": settings.noise_dim,
+              "z_max": settings.z_max, "eval_rank": settings.eval_rank,
+              **{f"train.{k}": v for k, v in settings.recipe().items()}}  # fmt: skip
+    return run_toy_experiment(
+        "stochastic", settings, out=out, render=render, draw=draw, summary_metrics=summary_metrics,
+        params=params, device=device, retrain=retrain, track=track, tracking_uri=tracking_uri,
+        experiment=experiment, command=command, progress=progress, on_event=on_event,
+    )  # fmt: skip

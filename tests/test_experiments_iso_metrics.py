@@ -1,0 +1,230 @@
+"""Iso-LWGAN experiment metrics and verdict rules against independent oracles: scipy, double loops,
+hand-computed cases and resamples materialised one by one."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+
+from bench.experiments import common, isometry, mnist, stochastic
+from bench.experiments.common import (
+    ToyCell,
+    ToyResults,
+    diversity_per_input,
+    energy_distance,
+    energy_distance_ci,
+    interpolate,
+    mode_shares,
+    pair_mean_ci,
+    step_irregularity,
+    t_interval,
+)
+
+# --- pairwise discrepancy and its bootstrap ----------------------------------------------------
+
+
+def test_discrepancy_matrix_mean_is_the_isometric_loss_by_double_loop():
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(7, 3, generator=g, dtype=torch.float64)
+    x = torch.randn(7, 5, generator=g, dtype=torch.float64)
+    a = common.discrepancy_matrix(z, x).numpy()
+    loop = [abs(float((z[i] - z[j]).norm() - (x[i] - x[j]).norm()))
+            for i in range(7) for j in range(7) if i != j]  # fmt: skip
+    assert pair_mean_ci(a, n_boot=10).value == pytest.approx(np.mean(loop), rel=1e-12)
+    # An isometry (a rotation and a shift, padded into more dimensions) has discrepancy 0.
+    q, _ = torch.linalg.qr(torch.randn(3, 3, generator=g, dtype=torch.float64))
+    iso = torch.cat([z @ q + 1.5, torch.zeros(7, 2, dtype=torch.float64)], dim=1)
+    assert pair_mean_ci(common.discrepancy_matrix(z, iso).numpy(), n_boot=10).value < 1e-6
+
+
+def test_pair_bootstrap_equals_materialised_resamples():
+    rng = np.random.default_rng(3)
+    a = rng.random((9, 9))  # not symmetric, diagonal not zero: the general case
+    ci = pair_mean_ci(a, n_boot=300, seed=5, level=0.9)
+    idx = np.random.default_rng(5).integers(0, 9, size=(300, 9))  # the same draws, as indices
+    boots = []
+    for row in idx:  # the resample as a new sample of 9 points: mean over positions p != q
+        sub = a[np.ix_(row, row)]
+        boots.append((sub.sum() - np.trace(sub)) / (9 * 8))
+    lo, hi = np.percentile(boots, [5, 95])
+    assert (ci.lo, ci.hi) == pytest.approx((lo, hi), rel=1e-12)
+
+
+# --- energy distance ---------------------------------------------------------------------------
+
+
+def test_energy_distance_equals_scipy_in_one_dimension():
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=40), rng.normal(0.7, 1.5, size=25)
+    assert energy_distance(x, y) == pytest.approx(stats.energy_distance(x, y), rel=1e-10)
+    assert energy_distance(x, x) == pytest.approx(0.0, abs=1e-7)
+
+
+def test_energy_distance_in_two_dimensions_by_brute_force():
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(12, 2)), rng.normal(1.0, 1.0, size=(8, 2))
+
+    def mean_dist(a, b):
+        return np.mean([np.linalg.norm(p - q) for p in a for q in b])
+
+    want = math.sqrt(2 * mean_dist(x, y) - mean_dist(x, x) - mean_dist(y, y))
+    assert energy_distance(x, y) == pytest.approx(want, rel=1e-12)
+
+
+def test_energy_bootstrap_equals_materialised_resamples():
+    rng = np.random.default_rng(2)
+    x, y = rng.normal(size=(10, 2)), rng.normal(0.5, 1.0, size=(7, 2))
+    ci = energy_distance_ci(x, y, n_boot=200, seed=9)
+    r = np.random.default_rng(9)
+    ix, iy = r.integers(0, 10, size=(200, 10)), r.integers(0, 7, size=(200, 7))
+    boots = [energy_distance(x[a], y[b]) for a, b in zip(ix, iy)]
+    assert (ci.lo, ci.hi) == pytest.approx(tuple(np.percentile(boots, [2.5, 97.5])), rel=1e-9)
+    assert ci.value == pytest.approx(energy_distance(x, y))
+
+
+# --- diversity, mode shares, interpolation -----------------------------------------------------
+
+
+def test_diversity_equals_double_loop_over_draw_pairs():
+    d = np.random.default_rng(4).normal(size=(3, 5, 2))
+    want = [np.mean([np.linalg.norm(d[i, a] - d[i, b]) for a, b in itertools.combinations(range(5), 2)])
+            for i in range(3)]  # fmt: skip
+    assert diversity_per_input(d) == pytest.approx(want, rel=1e-12)
+    assert diversity_per_input(np.ones((2, 10, 2))) == pytest.approx([0.0, 0.0])
+    with pytest.raises(ValueError):
+        diversity_per_input(np.ones((2, 1, 2)))
+
+
+def test_mode_shares_hand_case():
+    centres = [(0, 0), (3, 3), (-3, 3)]
+    samples = [(0.1, -0.2), (2.0, 2.5), (2.9, 3.3), (-10, 8), (1.4, 1.4), (0.2, 0.1)]
+    # nearest: 0, 1, 1, 2, 0 (1.4,1.4 is 1.98 from (0,0) and 2.26 from (3,3)), 0
+    assert mode_shares(samples, centres) == pytest.approx([3 / 6, 2 / 6, 1 / 6])
+    assert mode_shares([(5.0, 5.0)] * 4, centres) == pytest.approx([0, 1, 0])
+
+
+def test_interpolation_and_step_irregularity_hand_cases():
+    z0, z1 = torch.tensor([[0.0, 0.0]]), torch.tensor([[9.0, 3.0]])
+    line = interpolate(z0, z1, 4)
+    assert line[0].numpy() == pytest.approx(np.array([[0, 0], [3, 1], [6, 2], [9, 3]]), abs=1e-5)
+    assert step_irregularity(line.numpy()) == pytest.approx([0.0], abs=1e-6)  # constant speed
+    path = np.array([[[0.0], [1.0], [4.0]]])  # steps 1 and 3: sd 1, mean 2
+    assert step_irregularity(path) == pytest.approx([0.5])
+    assert step_irregularity(np.zeros((1, 5, 2))) == pytest.approx([0.0])  # a path that never moves
+
+
+def test_t_interval_matches_scipy_and_one_seed_has_no_interval():
+    v = [0.3, 0.5, 0.45]
+    lo, hi = stats.t.interval(0.95, 2, loc=np.mean(v), scale=stats.sem(v))
+    assert tuple(t_interval(v)) == pytest.approx((np.mean(v), lo, hi))
+    one = t_interval([0.7])
+    assert one.value == 0.7 and math.isnan(one.lo) and math.isnan(one.hi)
+
+
+# --- reference numbers and data --------------------------------------------------------------
+
+
+def test_reference_numbers_come_from_the_csv():
+    assert common.reference_value("isometry", "lambda_iso=0.0", "paper text") == "1.20"
+    assert common.reference_value("isometry", common.setting_key("lambda_iso", 2), "paper text") == "0.02-0.03"
+    assert common.reference_value("stochastic", common.setting_key("sigma_noise", 0.1), "authors'") == "0.0057"
+    # The mnist rows hold an unquoted comma in their metric text; the figures still parse.
+    assert common.reference_value("mnist", "base LWGAN", "paper text") == "5.62"
+    assert common.reference_value("mnist", "Iso-LWGAN", "paper text") == "5.76"
+    assert common.setting_key("lambda_iso", 0.25) == "lambda_iso=0.25"
+
+
+def test_stochastic_centres_are_the_datasets():
+    from bench.data import make_synthetic
+
+    d = make_synthetic("three_clusters", seed=0)
+    for k, centre in enumerate(stochastic.CENTRES):
+        mean = d.train[d.train_labels == k].mean(0).numpy()
+        assert mean == pytest.approx(centre, abs=0.1)
+
+
+# --- verdict rules on hand-made results --------------------------------------------------------
+
+
+def _cell(objective="lwgan", lam=0.0, sigma=0.0, seed=0, disc=0.0, div=0.0) -> ToyCell:
+    values = {f.name: 0.0 for f in dataclasses.fields(ToyCell)}
+    values.update(objective=objective, lambda_iso=lam, sigma_noise=sigma, seed=seed, eval_rank=3,
+                  discrepancy=disc, diversity=div, rank_estimate=None, lambda_hat=None,
+                  discrepancy_by_rank=[], mode_shares=[0.3, 0.3, 0.4], loaded=False,
+                  checkpoint_sha256="0" * 64, data_fingerprint="x", config={},
+                  train_metrics={}, history={})  # fmt: skip
+    return ToyCell(**values)
+
+
+def _results(cells, **settings) -> ToyResults:
+    s = common.ToySettings(dataset="two_gaussians", **settings)
+    return ToyResults(s, cells, 0.0, [], None)
+
+
+@pytest.mark.parametrize(
+    "zero, positive, label",
+    [
+        ((1.2, 1.1), (0.02, 0.03), "reproduced"),
+        ((0.5, 0.5), (0.05, 0.08), "not reproduced"),  # ratio 6.25 < 10
+        ((3.0, 3.0), (0.15, 0.2), "not reproduced"),  # ratio 15 but above 0.1
+    ],
+)
+def test_isometry_verdict_rule(zero, positive, label):
+    cells = [_cell(lam=0.0, seed=s, disc=v) for s, v in enumerate(zero)]
+    cells += [_cell(lam=1.0, seed=s, disc=v) for s, v in enumerate(positive)]
+    res = _results(cells, lambdas=(0.0, 1.0), seeds=(0, 1))
+    assert isometry.verdicts(res)["lwgan"][0] == label
+    only_positive = _results([c for c in cells if c.lambda_iso > 0], lambdas=(1.0,), seeds=(0, 1))
+    assert isometry.verdicts(only_positive)["lwgan"][0] == "inconclusive"
+
+
+@pytest.mark.parametrize(
+    "divs, label",
+    [
+        ((0.0, 0.005, 0.02), "reproduced"),
+        ((0.0, 0.02, 0.01), "not reproduced"),  # not increasing
+        ((1e-3, 0.005, 0.02), "not reproduced"),  # a deterministic generator must give 0
+    ],
+)
+def test_stochastic_verdict_rule(divs, label):
+    sigmas = (0.0, 0.1, 0.5)
+    cells = [_cell(sigma=s, div=d) for s, d in zip(sigmas, divs)]
+    res = _results(cells, sigmas=sigmas, seeds=(0,))
+    assert stochastic.verdicts(res)["lwgan"][0] == label
+
+
+def _mnist_cell(name, seed, per_image):
+    values = {f.name: 0.0 for f in dataclasses.fields(mnist.MnistCell)}
+    values.update(name=name, seed=seed, recon=float(np.mean(per_image)), recon_per_image=list(per_image),
+                  history={}, grid=[], config={}, train_metrics={}, loaded=False,
+                  checkpoint_sha256="0" * 64, rank_estimate=1)  # fmt: skip
+    return mnist.MnistCell(**values)
+
+
+def test_mnist_gap_paired_bootstrap_and_t_interval():
+    rng = np.random.default_rng(0)
+    base = rng.normal(5.6, 0.5, size=300)
+    settings = mnist.MnistSettings(budget="tiny", configs=(mnist.BASE, mnist.ISO), n_boot=500)
+    # One seed: a paired bootstrap of per-image differences; a constant +0.1 shift is certain.
+    res = mnist.MnistResults(settings, [_mnist_cell(mnist.BASE, 0, base),
+                                        _mnist_cell(mnist.ISO, 0, base + 0.1)], 0, {}, "x", 300)  # fmt: skip
+    g, lo, hi, how = mnist.recon_gap(res)
+    assert (g, lo, hi) == pytest.approx((0.1, 0.1, 0.1)) and "paired bootstrap" in how
+    assert mnist.mnist_verdict(res)[0] == "reproduced"
+    # Two seeds: a t-interval over the per-seed gaps (+0.2 and -0.1: contains 0).
+    cells = [_mnist_cell(mnist.BASE, 0, base), _mnist_cell(mnist.ISO, 0, base + 0.2),
+             _mnist_cell(mnist.BASE, 1, base), _mnist_cell(mnist.ISO, 1, base - 0.1)]  # fmt: skip
+    res2 = mnist.MnistResults(dataclasses.replace(settings, seeds=(0, 1)), cells, 0, {}, "x", 300)
+    g, lo, hi, how = mnist.recon_gap(res2)
+    want = stats.t.interval(0.95, 1, loc=0.05, scale=stats.sem([0.2, -0.1]))
+    assert (g, lo, hi) == pytest.approx((0.05, *want)) and "t-interval" in how
+    assert mnist.mnist_verdict(res2)[0] == "inconclusive"
+    res3 = mnist.MnistResults(settings, [_mnist_cell(mnist.BASE, 0, base),
+                                         _mnist_cell(mnist.ISO, 0, base - 0.3)], 0, {}, "x", 300)  # fmt: skip
+    assert mnist.mnist_verdict(res3)[0] == "not reproduced"
