@@ -1,6 +1,7 @@
 """Test isolation: every test gets its own cache folder and MLflow store; nothing is shared."""
 
 import os
+import shutil
 
 import pytest
 
@@ -9,9 +10,22 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 SHARED_MNIST = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "mnist")
 
 
+@pytest.fixture(scope="session")
+def _mlflow_template(tmp_path_factory):
+    """An empty MLflow sqlite store, migrated once: creating one runs alembic migrations (seconds),
+    so each test gets a copy of this instead. It holds the schema only, no runs."""
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    folder = tmp_path_factory.mktemp("mlflow-template")
+    store = SqlAlchemyStore(f"sqlite:///{folder / 'mlflow.db'}", str(folder / "mlruns"))
+    store.engine.dispose()
+    return folder / "mlflow.db"
+
+
 @pytest.fixture(autouse=True)
-def _isolated_env(tmp_path, monkeypatch):
+def _isolated_env(tmp_path, monkeypatch, _mlflow_template):
     monkeypatch.setenv("BENCH_CACHE_DIR", str(tmp_path / "cache"))
+    shutil.copy(_mlflow_template, tmp_path / "mlflow.db")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     monkeypatch.delenv("BENCH_DATA_DIR", raising=False)
     monkeypatch.chdir(tmp_path)

@@ -5,8 +5,15 @@ import dataclasses
 import pandas as pd
 import pytest
 
+import bench.classifier
 import bench.data
 from bench.cli import main
+
+
+@dataclasses.dataclass
+class TinyClassifierConfig(bench.classifier.ClassifierConfig):
+    width: int = 4
+    epochs: int = 1
 
 
 @pytest.fixture
@@ -22,6 +29,8 @@ def small_mnist(mnist_dir, monkeypatch):
         fingerprint="test-subset-1200",
     )
     monkeypatch.setattr(bench.data, "load_mnist", lambda *a, **k: small)
+    # A tiny scorer: this test checks the pipeline, not the classifier (tests/test_classifier.py does).
+    monkeypatch.setattr(bench.classifier, "ClassifierConfig", TinyClassifierConfig)
     return small
 
 
@@ -29,7 +38,7 @@ def test_recover_end_to_end(small_mnist, mnist_dir, tmp_path, capsys):
     out = tmp_path / "rep"
     argv = ["recover", "--regulator", "wasserstein,log_normal_density,truncated_normal_cutoff", "--grid", "quick",
             "--images", "12", "--steps", "4", "--seeds", "0,1", "--generator", "test-lsgan", "--device", "cpu",
-            "--data-dir", mnist_dir, "--out", str(out)]
+            "--data-dir", mnist_dir, "--out", str(out), "--quality-samples", "500"]
     assert main(argv) == 0
     captured = capsys.readouterr()
     assert "not cached, will train it now" in captured.err  # says what it does before it starts

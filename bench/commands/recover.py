@@ -50,6 +50,7 @@ def recover_cmd(
     max_batch: Annotated[int | None, typer.Option("--max-batch", help="Rows (cell x image x restart) per forward pass; bounds memory.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Keep the cells an earlier run of the same sweep finished; run the rest.")] = False,
     retrain: Annotated[bool, typer.Option("--retrain", help="Retrain the classifier and generator even if cached.")] = False,
+    quality_samples: Annotated[int, typer.Option("--quality-samples", help="Generator samples judged by the classifier (digit shares, Frechet distance).")] = 10_000,
     seed: SeedOpt = 0,
     device: DeviceOpt = "auto",
     data_dir: DataDirOpt = None,
@@ -81,7 +82,7 @@ def recover_cmd(
         lrs, hps, grid_name = [], [], grid
     for value, option in ((images, "--images"), (steps, "--steps"), (restarts, "--restarts"),
                           (latent_dim, "--latent-dim"), (prior_samples, "--prior-samples"),
-                          (max_batch, "--max-batch")):
+                          (max_batch, "--max-batch"), (quality_samples, "--quality-samples")):
         check_positive(value, option)
     if images > 10_000:
         raise OptionError(f"--images: expected 1..10000 (the MNIST test set), got {images}")
@@ -130,7 +131,7 @@ def recover_cmd(
 
     with rich_progress(console) as progress:
         models = load_models(generator, mnist, seed=seed, device=dev, progress=progress, on_event=event,
-                             retrain=retrain, **overrides)
+                             retrain=retrain, quality_samples=quality_samples, **overrides)
     f = models.facts
     console.print(f"  classifier test accuracy {f['classifier_test_accuracy']:.2f}%; generator Frechet "
                   f"{f['generator_frechet']:.2f}, smallest digit share {100 * f['generator_min_share']:.1f}% "
