@@ -280,12 +280,14 @@ def pyplot():
     return plt
 
 
-def save_figure(fig, path: str | Path) -> list[Path]:
-    """Write `path` as PDF and PNG (atomic), close the figure; returns [pdf, png]."""
+def save_figure(fig, path: str | Path, *, pdf: bool = True) -> list[Path]:
+    """Write `path` as PDF and PNG (atomic; PNG only with pdf=False), close the figure; returns
+    the paths written, the PDF first."""
     from bench.atomic import atomic_savefig
 
     path = Path(path).with_suffix(".pdf")
-    out = [atomic_savefig(fig, path), atomic_savefig(fig, path.with_suffix(".png"), dpi=130)]
+    out = [atomic_savefig(fig, path)] if pdf else []
+    out.append(atomic_savefig(fig, path.with_suffix(".png"), dpi=130))
     pyplot().close(fig)
     return out
 
@@ -576,13 +578,13 @@ def toy_child_record(cell: ToyCell) -> dict:
     metrics.update({f"mode_share_{i}": v for i, v in enumerate(cell.mode_shares)})
     metrics.update({f"train_{k}": v for k, v in cell.train_metrics.items()
                     if isinstance(v, (int, float))})  # fmt: skip
-    histories = {k: cell.history[k] for k in HISTORY_LOGGED if k in cell.history}
+    histories = {f"train/{k}": cell.history[k] for k in HISTORY_LOGGED if k in cell.history}
     tags = {"checkpoint_sha256": cell.checkpoint_sha256, "data_fingerprint": cell.data_fingerprint,
             "cached": str(cell.loaded).lower()}  # fmt: skip
     return {"params": params, "metrics": metrics, "histories": histories, "tags": tags}
 
 
-def plot_toy_cell(cell: ToyCell, heldout: Sequence, path: Path) -> list[Path]:
+def plot_toy_cell(cell: ToyCell, heldout: Sequence, path: Path, pdf: bool = True) -> list[Path]:
     """One cell at a glance (a child run's figure): held-out data against generated points with
     decoded latent lines, and the training curves."""
     plt = pyplot()
@@ -602,7 +604,7 @@ def plot_toy_cell(cell: ToyCell, heldout: Sequence, path: Path) -> list[Path]:
     b.set_title("training curves", fontsize=8)
     b.legend(fontsize=6)
     fig.tight_layout()
-    return save_figure(fig, path)
+    return save_figure(fig, path, pdf=pdf)
 
 
 @dataclass
@@ -653,7 +655,7 @@ def run_toy_experiment(
 
             heldout = make_synthetic(settings.dataset, seed=cell.seed).heldout
             stem = f"{cell.objective}_lam{cell.lambda_iso:g}_sig{cell.sigma_noise:g}_s{cell.seed}"
-            figs = plot_toy_cell(cell, heldout.numpy(), Path(tmp) / stem)
+            figs = plot_toy_cell(cell, heldout.numpy(), Path(tmp) / stem, pdf=False)
             sweep.log_child(cell.label, artifacts=figs, **toy_child_record(cell))
 
         results = run_toy(settings, device=device, retrain=retrain, progress=progress,

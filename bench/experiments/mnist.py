@@ -53,10 +53,10 @@ BUDGETS = {
                   "iter_d": 1, "critic_warmup": 1, "critic_burst": 2, "critic_burst_every": 0,
                   "lr": 5e-4},
         "eval_images": 200, "fd_samples": 200, "rank_reps": 2, "rank_batch": 16, "rank_critic_steps": 0,
-        "iso_images": 100, "interp_pairs": 8,
+        "iso_images": 100, "interp_pairs": 8, "classifier_epochs": 1,
     },
     "default": {
-        "train": {"width_q": 16, "width_g": 16, "width_d": 16, "batch_size": 64, "iterations": 700,
+        "train": {"width_q": 16, "width_g": 16, "width_d": 16, "batch_size": 64, "iterations": 1000,
                   "iter_d": 2, "critic_warmup": 10, "critic_burst": 20, "critic_burst_every": 200,
                   "lr": 5e-4, "lr_milestones": (0.6, 0.8, 0.9), "lr_gamma": 0.5},
         "eval_images": 10000, "fd_samples": 5000, "rank_reps": 5, "rank_batch": 64, "rank_critic_steps": 20,
@@ -280,8 +280,11 @@ def run_mnist(
     from bench.data import to_pixels
 
     t0 = time.perf_counter()
+    # The scorer's own settings (5 epochs), shared with `bench recover`; only "tiny" shortens it.
+    epochs = BUDGETS[settings.budget].get("classifier_epochs")
     clf, clf_entry = load_or_train_classifier(mnist, seed=settings.classifier_seed, device=device,
-                                              progress=progress, on_event=on_event)  # fmt: skip
+                                              epochs=epochs, progress=progress,
+                                              on_event=on_event)  # fmt: skip
     n = settings.eval_size("eval_images")
     test_x = to_pixels(mnist.test_images[:n])
     test_feats = features(clf, test_x)
@@ -358,24 +361,34 @@ def _slug(name: str) -> str:
     return "".join(ch if ch.isalnum() else "_" for ch in name.lower()).strip("_")
 
 
-def plot_interpolation_grid(cell: MnistCell, path: Path) -> list[Path]:
+def tile(grid: np.ndarray, pad: int = 2, gap: int = 6) -> np.ndarray:
+    """[rows, cols, 28, 28] -> one image: tiles `pad` apart, the two real end images set off from
+    the decoded steps by `gap` pixels; background white (+1)."""
+    rows, cols, h, w = grid.shape
+    starts, x = [], 0
+    for j in range(cols):
+        starts.append(x)
+        x += w + (gap if j in (0, cols - 2) else pad)
+    out = np.ones((rows * (h + pad) - pad, starts[-1] + w))
+    for i in range(rows):
+        for j in range(cols):
+            out[i * (h + pad) : i * (h + pad) + h, starts[j] : starts[j] + w] = grid[i, j]
+    return out
+
+
+def plot_interpolation_grid(cell: MnistCell, path: Path, pdf: bool = True) -> list[Path]:
     """Figures 3-4: rows are test-image pairs; columns are image a, 10 decoded points on the
-    straight latent line from Q(a) to Q(b), image b."""
+    straight latent line from Q(a) to Q(b), image b (one composed image: one artist, fast)."""
     plt = pyplot()
     g = np.asarray(cell.grid)
     rows, cols = g.shape[:2]
-    fig, axes = plt.subplots(rows, cols, figsize=(0.8 * cols, 0.85 * rows + 0.4), squeeze=False)
-    for i in range(rows):
-        for j in range(cols):
-            ax = axes[i][j]
-            ax.imshow(g[i, j], cmap="gray", vmin=-1, vmax=1)
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if i == 0:
-                ax.set_title("a" if j == 0 else "b" if j == cols - 1 else str(j), fontsize=7)
-    fig.suptitle(f"{cell.name} (seed {cell.seed}): latent interpolation, {cols - 2} steps", fontsize=8)
+    fig, ax = plt.subplots(figsize=(0.62 * cols + 0.3, 0.62 * rows + 0.5))
+    ax.imshow(tile(g), cmap="gray", vmin=-1, vmax=1, interpolation="nearest")
+    ax.set_axis_off()
+    ax.set_title(f"{cell.name} (seed {cell.seed}): image a | {cols - 2} decoded steps of the latent "
+                 "line | image b", fontsize=7)  # fmt: skip
     fig.tight_layout()
-    return save_figure(fig, path)
+    return save_figure(fig, path, pdf=pdf)
 
 
 def plot_recon(results: MnistResults, path: Path) -> list[Path]:
@@ -543,7 +556,7 @@ def _child_record(cell: MnistCell) -> dict:
                     if isinstance(v, (int, float))})  # fmt: skip
     from bench.experiments.common import HISTORY_LOGGED
 
-    histories = {k: cell.history[k] for k in HISTORY_LOGGED if k in cell.history}
+    histories = {f"train/{k}": cell.history[k] for k in HISTORY_LOGGED if k in cell.history}
     tags = {"checkpoint_sha256": cell.checkpoint_sha256, "cached": str(cell.loaded).lower()}
     return {"params": params, "metrics": metrics, "histories": histories, "tags": tags}
 
@@ -581,7 +594,7 @@ def run_mnist_experiment(
 
         def log_cell(cell: MnistCell) -> None:
             if track:
-                figs = plot_interpolation_grid(cell, Path(tmp) / f"{_slug(cell.name)}_s{cell.seed}")
+                figs = plot_interpolation_grid(cell, Path(tmp) / f"{_slug(cell.name)}_s{cell.seed}", pdf=False)
                 sweep.log_child(f"{cell.name} s{cell.seed}", artifacts=figs, **_child_record(cell))
 
         results = run_mnist(settings, mnist=mnist, device=device, retrain=retrain,

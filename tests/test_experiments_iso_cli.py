@@ -1,0 +1,149 @@
+"""`bench isometry`, `bench stochastic`, `bench mnist` end to end at tiny budgets (tiny nets, 20
+iterations, one seed), checking the reports, CSVs, figures and MLflow runs; bad values exit 2."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pandas as pd
+import pytest
+
+import bench.data
+from bench.cli import main
+
+TINY = ["--seeds", "0", "--iterations", "20", "--width", "4", "--rank-reps", "2",
+        "--critic-steps", "2", "--device", "cpu"]  # fmt: skip
+
+
+def _runs(experiment: str):
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    exp = client.get_experiment_by_name(experiment)
+    runs = client.search_runs([exp.experiment_id])
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert len(parents) == 1
+    assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parents[0].info.run_id}
+    return client, parents[0], children
+
+
+def test_isometry_both_objectives_end_to_end(tmp_path, capsys):
+    out = tmp_path / "rep"
+    assert main(["isometry", "--lambda", "0,1", "--objective", "both", "--out", str(out), *TINY]) == 0
+    assert "Isometry: verdict per objective" in capsys.readouterr().out
+
+    report = (out / "isometry.md").read_text()
+    for needle in ("## Verdict", "Rule:", "| lwgan ", "| autoencoder ", "1.20", "0.02-0.03",
+                   "1.2024", "95% Student-t", "bootstrap", "n/a (no critic)", "energy distance",
+                   "isometry_interpolations.png", "isometry_interpolations.pdf",
+                   "## Run facts", "Model checkpoints"):  # fmt: skip
+        assert needle in report, needle
+    csv = pd.read_csv(out / "isometry.csv")
+    assert len(csv) == 4  # 2 objectives x 2 lambdas x 1 seed
+    assert set(csv["objective"]) == {"lwgan", "autoencoder"}
+    assert (csv["discrepancy_lo"] <= csv["discrepancy"]).all()
+    assert (csv["discrepancy"] <= csv["discrepancy_hi"]).all()
+    assert (csv["discrepancy"] >= 0).all() and (csv["energy"] >= 0).all()
+    assert csv.loc[csv["objective"] == "lwgan", "rank_estimate"].between(1, 3).all()
+    assert csv.loc[csv["objective"] == "autoencoder", "rank_estimate"].isna().all()
+    for stem in ("isometry_interpolations", "isometry_samples", "isometry_discrepancy", "isometry_losses"):
+        assert (out / f"{stem}.pdf").stat().st_size > 0 and (out / f"{stem}.png").stat().st_size > 0
+
+    client, parent, children = _runs("isometry")
+    assert len(children) == 4
+    for c in children:
+        assert {"objective", "lambda_iso", "seed", "cfg.width_q"} <= set(c.data.params)
+        assert "discrepancy" in c.data.metrics
+        assert len(client.get_metric_history(c.info.run_id, "train/recon")) == 20  # one per iteration
+        assert any(a.path.endswith(".png") for a in client.list_artifacts(c.info.run_id))
+    assert {"isometry.md", "isometry.csv"} <= {a.path for a in client.list_artifacts(parent.info.run_id)}
+    assert "reproduced_lwgan" in parent.data.metrics
+
+    # A second run loads its models from the cache and measures the same numbers.
+    again_out = tmp_path / "again"
+    argv = ["isometry", "--lambda", "0,1", "--objective", "autoencoder", "--out", str(again_out), "--no-track"]
+    assert main([*argv, *TINY]) == 0
+    again = pd.read_csv(again_out / "isometry.csv")
+    assert again["loaded"].all()
+    first = csv[csv["objective"] == "autoencoder"].reset_index(drop=True)
+    pd.testing.assert_series_equal(again["discrepancy"], first["discrepancy"])
+
+
+def test_stochastic_end_to_end(tmp_path):
+    out = tmp_path / "rep"
+    assert main(["stochastic", "--sigma", "0,0.5", "--out", str(out), *TINY]) == 0
+    report = (out / "stochastic.md").read_text()
+    for needle in ("## Verdict", "Rule:", "0.0057", "0.0195", "mode shares", "stochastic_diversity.png",
+                   "energy distance", "## Run facts"):  # fmt: skip
+        assert needle in report, needle
+    csv = pd.read_csv(out / "stochastic.csv")
+    assert list(csv["sigma_noise"]) == [0.0, 0.5]
+    # A deterministic generator gives identical draws: diversity exactly 0.
+    assert csv.loc[0, "diversity"] == pytest.approx(0.0, abs=1e-9)
+    assert csv.loc[1, "diversity"] > 0
+    shares = csv[["mode_share_0", "mode_share_1", "mode_share_2"]].sum(axis=1)
+    assert shares.to_numpy() == pytest.approx([1.0, 1.0])
+    client, parent, children = _runs("stochastic")
+    assert "stochastic.md" in {a.path for a in client.list_artifacts(parent.info.run_id)}
+    assert len(children) == 2 and {"sigma_noise", "cfg.noise_dim"} <= set(children[0].data.params)
+    assert children[0].data.params["cfg.noise_dim"] == "2"
+
+
+@pytest.fixture
+def small_mnist(mnist_dir, monkeypatch):
+    full = bench.data.load_mnist(mnist_dir)
+    small = dataclasses.replace(
+        full, train_images=full.train_images[:1200], train_labels=full.train_labels[:1200],
+        test_images=full.test_images[:200], test_labels=full.test_labels[:200],
+        fingerprint="test-subset-1200",
+    )  # fmt: skip
+    monkeypatch.setattr(bench.data, "load_mnist", lambda *a, **k: small)
+    return small
+
+
+def test_mnist_tiny_budget_end_to_end(small_mnist, mnist_dir, tmp_path, capsys):
+    out = tmp_path / "rep"
+    argv = ["mnist", "--budget", "tiny", "--data-dir", mnist_dir, "--device", "cpu", "--threads", "1",
+            "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    assert "MNIST:" in capsys.readouterr().out
+    report = (out / "mnist.md").read_text()
+    for needle in ("A brief training budget", "## Verdict", "Rule:", "5.62", "5.76", "+ isometric",
+                   "+ noise", "Frechet floor", "Classifier (scorer): test accuracy",
+                   "mnist_interp_iso_lwgan.png", "mnist_losses.pdf", "## Run facts"):  # fmt: skip
+        assert needle in report, needle
+    csv = pd.read_csv(out / "mnist.csv")
+    assert list(csv["name"]) == ["base LWGAN", "+ isometric", "+ noise", "Iso-LWGAN"]
+    assert list(csv["lambda_iso"]) == [0, 1, 0, 1] and list(csv["sigma_noise"]) == [0, 0, 0.1, 0.1]
+    # Pixels in [-1, 1], 784 of them: a per-image l2 error lies in [0, 2 * 28].
+    assert csv["recon"].between(0, 56).all() and (csv["frechet"] >= 0).all()
+    assert csv["rank_estimate"].between(1, 16).all()
+    for stem in ("mnist_interp_base_lwgan", "mnist_interp_isometric", "mnist_interp_noise",
+                 "mnist_interp_iso_lwgan", "mnist_losses", "mnist_recon"):  # fmt: skip
+        assert (out / f"{stem}.pdf").stat().st_size > 0
+    client, parent, children = _runs("mnist")
+    assert len(children) == 4
+    assert all(len(client.get_metric_history(c.info.run_id, "train/loss_gq")) == 20 for c in children)
+    assert "recon_gap" in parent.data.metrics
+
+
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["isometry", "--lambda", "0,-1"], "--lambda: '-1' is below the minimum 0"),
+        (["isometry", "--objective", "gan"], "--objective: unknown value 'gan'; accepted: lwgan, autoencoder, both"),
+        (["isometry", "--seeds", "0,x"], "--seeds: 'x' is not valid"),
+        (["isometry", "--eval-rank", "7"], "--eval-rank: expected max, estimate or an integer in 1..3"),
+        (["isometry", "--iterations", "0"], "--iterations: expected a positive number"),
+        (["stochastic", "--sigma", "-0.1"], "--sigma: '-0.1' is below the minimum 0"),
+        (["stochastic", "--lambda-iso", "-2"], "--lambda-iso: expected a non-negative number"),
+        (["stochastic", "--objective", "vae"], "--objective: unknown value 'vae'"),
+        (["mnist", "--budget", "huge"], "--budget: expected tiny, default, long or a positive number"),
+        (["mnist", "--sigma", "-1"], "--sigma: expected a non-negative number"),
+    ],
+)
+def test_bad_values_exit_2_with_one_line(argv, needle, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err and "\n" not in err
