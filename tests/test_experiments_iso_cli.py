@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -47,6 +48,11 @@ def test_isometry_both_objectives_end_to_end(tmp_path, capsys):
     assert (csv["discrepancy"] >= 0).all() and (csv["energy"] >= 0).all()
     assert csv.loc[csv["objective"] == "lwgan", "rank_estimate"].between(1, 3).all()
     assert csv.loc[csv["objective"] == "autoencoder", "rank_estimate"].isna().all()
+    # The collapse baseline: the best constant map's error, E‖x - mean of the training points‖.
+    data = bench.data.make_synthetic("two_gaussians", seed=0)
+    trivial = np.linalg.norm(data.heldout.numpy() - data.train.numpy().mean(0), axis=1).mean()
+    assert csv["trivial_recon"].to_numpy() == pytest.approx(trivial, rel=1e-5)
+    assert (csv["collapsed"] == (csv["recon"] >= 0.9 * trivial)).all()
     for stem in ("isometry_interpolations", "isometry_samples", "isometry_discrepancy", "isometry_losses"):
         assert (out / f"{stem}.pdf").stat().st_size > 0 and (out / f"{stem}.png").stat().st_size > 0
 

@@ -55,6 +55,10 @@ PUBLIC_TOY = {
     "lr_gamma": 0.9,
 }
 HISTORY_LOGGED = ("recon", "critic_gap", "grad_penalty", "mmd", "iso", "loss_gq")
+# A model whose reconstruction error is at least this share of the best constant map's has
+# collapsed: a constant Q or G is trivially isometric (every distance 0), so the discrepancy of a
+# collapsed model says nothing about the geometry.
+COLLAPSE = 0.9
 OBJECTIVE_CHOICES = ("lwgan", "autoencoder", "both")
 
 
@@ -392,6 +396,8 @@ class ToyCell:
     diversity_lo: float
     diversity_hi: float
     interp_irregularity: float  # mean step std/mean along decoded latent lines
+    trivial_recon: float  # the reconstruction error of the best constant map, E‖x - mean‖
+    collapsed: bool  # recon >= COLLAPSE x trivial_recon: Q or G (nearly) constant
     rank_estimate: int | None  # LWGAN's rank score (None: the autoencoder has no critic)
     lambda_hat: float | None
     discrepancy_by_rank: list[float]
@@ -407,6 +413,7 @@ class ToyCell:
     # Plot data (not in the CSV): generated points, decoded latent lines, draws per input.
     samples: list = field(default_factory=list, repr=False)
     interp: list = field(default_factory=list, repr=False)
+    interp_ends: list = field(default_factory=list, repr=False)  # [P, 2, D]: the pairs' data points
     draw_sets: list = field(default_factory=list, repr=False)
 
     @property
@@ -414,7 +421,7 @@ class ToyCell:
         return f"{self.objective} λ={self.lambda_iso:g} σ={self.sigma_noise:g} s{self.seed}"
 
 
-PLOT_FIELDS = ("samples", "interp", "draw_sets", "history", "config", "train_metrics",
+PLOT_FIELDS = ("samples", "interp", "interp_ends", "draw_sets", "history", "config", "train_metrics",
                "discrepancy_by_rank", "mode_shares")  # fmt: skip
 
 
@@ -512,6 +519,7 @@ def toy_cell(
         line = interpolate(z[pairs[0]], z[pairs[1]], settings.interp_steps)
         paths = decode_lines(model, line, gen).view(settings.interp_pairs, settings.interp_steps, -1)
     shares = mode_shares(samples, settings.centres).tolist() if settings.centres else []
+    trivial = float((data.heldout - data.train.mean(0)).norm(dim=1).mean())
     metrics = dict(payload.get("metrics", {}))
     return ToyCell(
         objective=objective, lambda_iso=float(lambda_iso), sigma_noise=float(sigma), seed=seed,
@@ -521,6 +529,7 @@ def toy_cell(
         energy=energy.value, energy_lo=energy.lo, energy_hi=energy.hi,
         diversity=div.value, diversity_lo=div.lo, diversity_hi=div.hi,
         interp_irregularity=float(step_irregularity(paths.cpu().numpy()).mean()),
+        trivial_recon=trivial, collapsed=bool(recon.value >= COLLAPSE * trivial),
         rank_estimate=rank_est, lambda_hat=lam_hat, discrepancy_by_rank=by_rank,
         mode_shares=shares, train_time_s=float(metrics.get("wall_time_s", 0.0)),
         eval_time_s=time.perf_counter() - t0, loaded=entry.loaded,
@@ -528,6 +537,7 @@ def toy_cell(
         config=cfg.to_dict(), train_metrics=metrics,
         history={k: list(v) for k, v in payload.get("history", {}).items()},
         samples=samples.tolist(), interp=paths[:4].cpu().numpy().tolist(),
+        interp_ends=torch.stack([x[pairs[0][:4]], x[pairs[1][:4]]], dim=1).cpu().numpy().tolist(),
         draw_sets=draws[:5].cpu().numpy().tolist(),
     )  # fmt: skip
 
@@ -569,7 +579,8 @@ def toy_child_record(cell: ToyCell) -> dict:
         k: getattr(cell, k)
         for k in ("discrepancy", "discrepancy_lo", "discrepancy_hi", "recon", "recon_lo",
                   "recon_hi", "energy", "energy_lo", "energy_hi", "diversity", "diversity_lo",
-                  "diversity_hi", "interp_irregularity", "train_time_s", "eval_time_s")
+                  "diversity_hi", "interp_irregularity", "trivial_recon", "collapsed",
+                  "train_time_s", "eval_time_s")
     }  # fmt: skip
     if cell.rank_estimate is not None:
         metrics["rank_estimate"] = cell.rank_estimate
@@ -594,6 +605,8 @@ def plot_toy_cell(cell: ToyCell, heldout: Sequence, path: Path, pdf: bool = True
     a.scatter(s[:, 0], s[:, 1], s=3, c="C0", alpha=0.5, label="G(Z)")
     for p in np.asarray(cell.interp):
         a.plot(p[:, 0], p[:, 1], "-o", ms=2, lw=1, c="C3")
+    for e in np.asarray(cell.interp_ends):
+        a.plot(e[:, 0], e[:, 1], "kx", ms=5)
     a.set_title(f"{cell.label}: energy {cell.energy:.3f}", fontsize=8)
     a.legend(fontsize=6)
     for key in ("recon", "iso", "critic_gap", "mmd"):

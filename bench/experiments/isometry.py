@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.experiments.common import (
+    COLLAPSE,
     ExperimentOutput,
     ToyResults,
     ToySettings,
@@ -59,11 +60,12 @@ def summary(results: ToyResults) -> list[dict]:
     out = []
     for i, base in enumerate(tables["discrepancy"]):
         key = (base["objective"], base["lambda_iso"])
-        ranks = [r["rank_estimate"] for r in rows if (r["objective"], r["lambda_iso"]) == key]
+        mine = [r for r in rows if (r["objective"], r["lambda_iso"]) == key]
         out.append({
             "objective": key[0], "lambda_iso": key[1],
             **{m: tables[m][i] for m in metrics},
-            "ranks": ranks,
+            "ranks": [r["rank_estimate"] for r in mine],
+            "collapsed": sum(bool(r["collapsed"]) for r in mine),
             "paper": reference_value("isometry", setting_key("lambda_iso", key[1]), "paper text"),
             "run_log": reference_value("isometry", setting_key("lambda_iso", key[1]), "authors'"),
         })  # fmt: skip
@@ -85,11 +87,14 @@ def verdicts(results: ToyResults) -> dict[str, tuple[str, str]]:
         ratio = zero[0] / worst if worst > 0 else float("inf")
         in_band = all(0 <= v <= CEILING for v in pos.values())
         ok = ratio >= RATIO and in_band
+        collapsed = sum(r["collapsed"] for r in mine)
+        n = sum(r["discrepancy"]["n_seeds"] for r in mine)
         detail = (
             f"lambda 0: {zero[0]:.3f}; lambda > 0: "
             + ", ".join(f"{lam:g}: {v:.3f}" for lam, v in pos.items())
             + f"; ratio {ratio:.1f}x (needs >= {RATIO:g}); "
             + f"{'all' if in_band else 'not all'} within [0, {CEILING:g}]"
+            + (f"; caution: {collapsed} of {n} models collapsed (see below)" if collapsed else "")
         )
         out[obj] = ("reproduced" if ok else "not reproduced", detail)
     return out
@@ -120,7 +125,10 @@ def plot_interpolations(results: ToyResults, path: Path) -> list[Path]:
                 ax.plot(p[:, 0], p[:, 1], c="0.3", lw=0.6)
                 ax.scatter(p[:, 0], p[:, 1], c=np.linspace(0, 1, len(p)), cmap="viridis", s=12,
                            zorder=3)  # fmt: skip
-            ax.set_title(f"{obj}, λ={lam:g}\ndiscrepancy {c.discrepancy:.3f}", fontsize=8)
+            for e in np.asarray(c.interp_ends):  # the encoded data points themselves
+                ax.plot(e[:, 0], e[:, 1], "rx", ms=5, zorder=4)
+            ax.set_title(f"{obj}, λ={lam:g}\ndiscrepancy {c.discrepancy:.3f}"
+                         + (" (collapsed)" if c.collapsed else ""), fontsize=8)  # fmt: skip
             ax.tick_params(labelsize=6)
     fig.tight_layout()
     return save_figure(fig, path)
@@ -222,6 +230,7 @@ def render(results: ToyResults, facts, figures) -> str:
         "energy distance G(Z) vs held-out": fmt_seeds(r["energy"], 3),
         "interpolation irregularity": fmt_seeds(r["interp_irregularity"], 3),
         "estimated rank (per seed)": _fmt_ranks(r["ranks"]),
+        "collapsed seeds": f"{r['collapsed']} of {r['discrepancy']['n_seeds']}",
     } for r in rows]  # fmt: skip
     cell_rows = [{
         "objective": c.objective, "lambda_iso": f"{c.lambda_iso:g}", "seed": c.seed,
@@ -229,7 +238,8 @@ def render(results: ToyResults, facts, figures) -> str:
         "discrepancy [bootstrap 95%]": f"{c.discrepancy:.4f} [{c.discrepancy_lo:.4f}, {c.discrepancy_hi:.4f}]",
         "reconstruction": f"{c.recon:.3f} [{c.recon_lo:.3f}, {c.recon_hi:.3f}]",
         "energy": f"{c.energy:.3f} [{c.energy_lo:.3f}, {c.energy_hi:.3f}]",
-        "rank": c.rank_estimate, "train s": c.train_time_s, "cached": c.loaded,
+        "rank": c.rank_estimate, "collapsed": c.collapsed, "train s": c.train_time_s,
+        "cached": c.loaded,
         "checkpoint": c.checkpoint_sha256[:12],
     } for c in results.cells]  # fmt: skip
     by_rank = []
@@ -280,7 +290,11 @@ def render(results: ToyResults, facts, figures) -> str:
             f"{s.n_samples} draws G(Z_r) with the held-out points; the interpolation "
             "irregularity is the std/mean of step lengths along decoded straight latent lines "
             f"between {s.interp_pairs} held-out pairs (0: constant speed). The rank is LWGAN's "
-            "rank-score estimate (intrinsic dimension 2)."
+            "rank-score estimate (intrinsic dimension 2). A model has **collapsed** when its "
+            f"reconstruction error is at least {COLLAPSE:g} times that of the best constant map "
+            "(E‖x - mean‖ on the held-out points, about 2.9 here): a constant encoder or "
+            "generator has every distance 0 and so a discrepancy near 0 whatever the geometry, "
+            "which makes small discrepancies of collapsed models meaningless."
             + (" The autoencoder has no prior matching, so its G(Z) draws are not expected to "
                "look like the data." if published else "")
         ),
@@ -288,7 +302,8 @@ def render(results: ToyResults, facts, figures) -> str:
         markdown_table(other_rows),
         "",
         figure_links(figures, "isometry_interpolations", "Latent interpolations per lambda_iso "
-                     "(the paper's Figure 1), first seed: 10 steps, colour = position"),
+                     "(the paper's Figure 1), first seed: G along straight lines between Q(a) and "
+                     "Q(b) in 10 steps, colour = position; red x: the data points a and b"),
         "",
         figure_links(figures, "isometry_samples", "Held-out data against generated points, first seed"),
         "",

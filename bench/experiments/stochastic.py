@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.experiments.common import (
+    COLLAPSE,
     ExperimentOutput,
     ToyResults,
     ToySettings,
@@ -75,6 +76,7 @@ def summary(results: ToyResults) -> list[dict]:
             "shares": shares.tolist(),
             "balance": float(shares.min() * len(shares)),  # 1: every mode gets 1/K of the samples
             "ranks": [c.rank_estimate for c in cells],
+            "collapsed": sum(c.collapsed for c in cells),
             "published": reference_value("stochastic", setting_key("sigma_noise", key[1]), "authors'"),
         })  # fmt: skip
     return out
@@ -92,10 +94,13 @@ def verdicts(results: ToyResults) -> dict[str, tuple[str, str]]:
         zero_ok = all(abs(v) < ZERO for v in zero[0]["diversity_per_seed"])
         means = [r["diversity"]["value"] for r in mine]
         rising = all(b > a for a, b in itertools.pairwise(means))
+        collapsed = sum(r["collapsed"] for r in mine)
+        n = sum(r["diversity"]["n_seeds"] for r in mine)
         detail = (
             ", ".join(f"σ={r['sigma_noise']:g}: {r['diversity']['value']:.4f}" for r in mine)
             + f"; zero at σ=0: {'yes' if zero_ok else 'no'}; strictly increasing: "
             + ("yes" if rising else "no")
+            + (f"; caution: {collapsed} of {n} models collapsed" if collapsed else "")
         )
         out[obj] = ("reproduced" if zero_ok and rising else "not reproduced", detail)
     return out
@@ -217,6 +222,7 @@ def render(results: ToyResults, facts, figures) -> str:
         "balance (min share x 3)": r["balance"],
         "estimated rank (per seed)": "n/a (no critic)" if all(x is None for x in r["ranks"])
         else ", ".join(map(str, r["ranks"])),
+        "collapsed seeds": f"{r['collapsed']} of {r['diversity']['n_seeds']}",
     } for r in rows]  # fmt: skip
     cell_rows = [{
         "objective": c.objective, "sigma_noise": f"{c.sigma_noise:g}", "seed": c.seed,
@@ -224,7 +230,8 @@ def render(results: ToyResults, facts, figures) -> str:
         "reconstruction": f"{c.recon:.3f} [{c.recon_lo:.3f}, {c.recon_hi:.3f}]",
         "energy": f"{c.energy:.3f} [{c.energy_lo:.3f}, {c.energy_hi:.3f}]",
         "mode shares": " / ".join(f"{v:.3f}" for v in c.mode_shares),
-        "rank": c.rank_estimate, "train s": c.train_time_s, "cached": c.loaded,
+        "rank": c.rank_estimate, "collapsed": c.collapsed, "train s": c.train_time_s,
+        "cached": c.loaded,
         "checkpoint": c.checkpoint_sha256[:12],
     } for c in results.cells]  # fmt: skip
     parts = [
@@ -265,7 +272,11 @@ def render(results: ToyResults, facts, figures) -> str:
         (
             f"Reconstruction is the mean held-out ‖x - G(Q(x, r), eps)‖ with fresh noise; {s.n_samples} "
             "draws G(Z_r, eps) give the mode shares (share of draws nearest each centre; the data "
-            "has 1/3 each) and the energy distance to the held-out points."
+            "has 1/3 each) and the energy distance to the held-out points. A model has "
+            f"**collapsed** when its reconstruction error is at least {COLLAPSE:g} times that of "
+            "the best constant map (E‖x - mean‖ on the held-out points)."
+            + (" The autoencoder has no prior matching, so its G(Z) draws are not expected to "
+               "look like the data." if "autoencoder" in s.objectives else "")
         ),
         "",
         markdown_table(other_rows, floatfmt={"balance (min share x 3)": ".3f"}),
