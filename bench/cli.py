@@ -71,9 +71,11 @@ def main(argv: list[str] | None = None) -> int:
     except BenchError as e:
         echo(f"error: {' '.join(str(e).split())}", err=True)
         return e.exit_code
-    except _cx.Abort:
+    except typer.Abort:
         echo("interrupted", err=True)
         return 130
+    except BrokenPipeError:  # `bench ... | head`: the reader left; nothing more to say
+        return 0
     except KeyboardInterrupt:
         echo("interrupted: finished work was kept", err=True)
         return 130
