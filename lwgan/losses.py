@@ -69,13 +69,19 @@ def imq_mmd(
     return stat
 
 
-def isometric_loss(z: torch.Tensor, gz: torch.Tensor) -> torch.Tensor:
-    """Mean over pairs i != j of | ||z_i - z_j|| - ||G(z_i) - G(z_j)|| | (scalar)."""
-    n = z.shape[0]
-    dz = torch.cdist(z.flatten(1), z.flatten(1))
-    dx = torch.cdist(gz.flatten(1), gz.flatten(1))
+def isometric_loss(z: torch.Tensor, gz: torch.Tensor, groups: int = 1) -> torch.Tensor:
+    """Mean over pairs i != j of | ||z_i - z_j|| - ||G(z_i) - G(z_j)|| | (scalar).
+
+    Rows are samples (any trailing shape). With `groups` > 1 the rows form that many equal
+    consecutive groups (e.g. one per rank) and only pairs within a group count; the result is the
+    mean over groups.
+    """
+    zg = z.reshape(groups, z.shape[0] // groups, -1)
+    xg = gz.reshape(groups, gz.shape[0] // groups, -1)
+    n = zg.shape[1]
+    dz, dx = torch.cdist(zg, zg), torch.cdist(xg, xg)
     # The diagonal is 0 - 0 = 0, so summing everything and dividing by n(n-1) is the i != j mean.
-    return (dz - dx).abs().sum() / (n * (n - 1))
+    return (dz - dx).abs().sum() / (groups * n * (n - 1))
 
 
 def rank_penalty(rank, lambda_rank: float) -> torch.Tensor | float:

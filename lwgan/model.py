@@ -14,6 +14,7 @@ from lwgan import networks
 
 OBJECTIVES = ("lwgan", "autoencoder")
 ARCHS = ("auto", "mlp", "conv")
+RANK_SAMPLING = ("iteration", "all")
 
 
 @dataclass
@@ -50,6 +51,13 @@ class LWGANConfig:
     critic_burst: int = 100  # ... and so does every critic_burst_every-th iteration
     critic_burst_every: int = 100
     mmd_start: float = 0.5  # fraction of the iterations trained without the MMD term
+    # Fraction of the iterations trained without the critic (reconstruction + MMD only, a WAE
+    # warm start; the critic's warm-up burst starts when it is switched on). Public code: 0.
+    adversarial_start: float = 0.0
+    # "iteration": one rank r uniform on 1..z_max per iteration (SPEC, the public code); "all":
+    # every step averages the objective over all ranks, batch_size rows each (the same expected
+    # objective without the variance of switching ranks; z_max times the rows per step).
+    rank_sampling: str = "iteration"
     lr_milestones: tuple[float, ...] = field(default=(0.8, 0.85, 0.9, 0.95))
     lr_gamma: float = 0.9
 
@@ -76,6 +84,8 @@ def check_config(cfg: LWGANConfig) -> None:
 
     if cfg.objective not in OBJECTIVES:
         bad("objective", " or ".join(OBJECTIVES))
+    if cfg.rank_sampling not in RANK_SAMPLING:
+        bad("rank_sampling", " or ".join(RANK_SAMPLING))
     if cfg.arch not in ARCHS:
         bad("arch", ", ".join(ARCHS))
     if cfg.resolved_arch() == "conv" and cfg.x_shape != (1, 28, 28):
@@ -105,8 +115,9 @@ def check_config(cfg: LWGANConfig) -> None:
         bad("lr", "a positive number")
     if cfg.lr_d is not None and not (cfg.lr_d > 0 and math.isfinite(cfg.lr_d)):
         bad("lr_d", "a positive number or None (same as lr)")
-    if not 0 <= cfg.mmd_start <= 1:
-        bad("mmd_start", "a fraction in [0, 1]")
+    for name in ("mmd_start", "adversarial_start"):
+        if not 0 <= getattr(cfg, name) <= 1:
+            bad(name, "a fraction in [0, 1]")
     if not 0 < cfg.lr_gamma <= 1:
         bad("lr_gamma", "a number in (0, 1]")
     if any(not 0 <= m <= 1 for m in cfg.lr_milestones):

@@ -51,16 +51,21 @@ def _sampler(data: torch.Tensor, batch_size: int, generator: torch.Generator):
 def _optimisers(model: LWGAN, cfg: LWGANConfig):
     opt = {"betas": cfg.betas, "weight_decay": cfg.weight_decay}
     lr_d = cfg.lr if cfg.lr_d is None else cfg.lr_d
-    opts = [
+    return [
         torch.optim.Adam(model.Q.parameters(), lr=cfg.lr, **opt),
         torch.optim.Adam(model.G.parameters(), lr=cfg.lr, **opt),
         torch.optim.Adam(model.D.parameters(), lr=lr_d, **opt),
     ]
-    milestones = sorted({max(1, math.ceil(cfg.iterations * s)) for s in cfg.lr_milestones})
-    # The autoencoder objective never steps the critic, so it gets no schedule either.
-    used = opts if cfg.objective == "lwgan" else opts[:2]
-    scheds = [torch.optim.lr_scheduler.MultiStepLR(o, milestones, gamma=cfg.lr_gamma) for o in used]
-    return opts, scheds
+
+
+def _set_lr(opts, base: list[float], cfg: LWGANConfig, done: int) -> None:
+    """Multi-step decay: lr * gamma^(milestones passed after `done` iterations). Set directly
+    rather than by a scheduler, which would warn about the critic's optimiser while it rests."""
+    milestones = {max(1, math.ceil(cfg.iterations * s)) for s in cfg.lr_milestones}
+    factor = cfg.lr_gamma ** sum(done >= m for m in milestones)
+    for o, lr in zip(opts, base):
+        for group in o.param_groups:
+            group["lr"] = lr * factor
 
 
 def train_lwgan(
@@ -87,24 +92,35 @@ def train_lwgan(
         1, cfg.z_max + 1, (cfg.iterations,), generator=torch.Generator().manual_seed(seed)
     )
     ranks = ranks.tolist()
-    batch = _sampler(data, cfg.batch_size, gen)
-    (opt_q, opt_g, opt_d), scheds = _optimisers(model, cfg)
-    Q, G, D = model.Q, model.G, model.D
+    lwgan = cfg.objective == "lwgan"
     n, z_max = cfg.batch_size, cfg.z_max
+    # rank_sampling "all": every step covers every rank, batch_size rows each (one group per rank).
+    groups = z_max if lwgan and cfg.rank_sampling == "all" else 1
+    rows = n * groups
+    rank_rows = torch.arange(1, z_max + 1, device=device).repeat_interleave(n)
+    batch = _sampler(data, rows, gen)
+    opts = _optimisers(model, cfg)
+    opt_q, opt_g, opt_d = opts
+    base_lr = [o.param_groups[0]["lr"] for o in opts]
+    Q, G, D = model.Q, model.G, model.D
     zero = torch.zeros((), device=device)
     hist: dict[str, list[torch.Tensor]] = {k: [] for k in HISTORY_KEYS}
     mmd_from = math.floor(cfg.iterations * cfg.mmd_start)
-    lwgan = cfg.objective == "lwgan"
+    adv_from = math.floor(cfg.iterations * cfg.adversarial_start)
     model.train()
     t0 = time.perf_counter()
 
     for it in range(cfg.iterations):
-        r = ranks[it] if lwgan else z_max  # the autoencoder always uses the full latent
+        if groups > 1:
+            r, r_mean = rank_rows, (z_max + 1) / 2
+        else:  # the autoencoder always uses the full latent
+            r = r_mean = ranks[it] if lwgan else z_max
         gap = gp = zero
+        adversarial = lwgan and it >= adv_from
 
-        if lwgan:  # dual step(s): the critic
+        if adversarial:  # dual step(s): the critic
             D.requires_grad_(True)
-            burst = it < cfg.critic_warmup or (
+            burst = it - adv_from < cfg.critic_warmup or (
                 cfg.critic_burst_every and it % cfg.critic_burst_every == 0
             )
             for _ in range(cfg.critic_burst if burst else cfg.iter_d):
@@ -112,9 +128,11 @@ def train_lwgan(
                 # second batch for the penalty: same expectation, twice the forward passes).
                 with torch.no_grad():
                     post = G(Q(batch(), r), generator=gen)
-                    fake = G(prior_sample(n, z_max, r, generator=gen, device=device), generator=gen)
+                    fake = G(
+                        prior_sample(rows, z_max, r, generator=gen, device=device), generator=gen
+                    )
                 gap = losses.critic_gap(D(post, r), D(fake, r))
-                alpha = torch.rand(n, generator=gen, device=device)
+                alpha = torch.rand(rows, generator=gen, device=device)
                 gp = losses.gradient_penalty(lambda x, r=r: D(x, r), fake, post, alpha).mean()
                 opt_d.zero_grad(set_to_none=True)
                 (-gap + cfg.lambda_gp * gp).backward()
@@ -128,18 +146,21 @@ def train_lwgan(
             recon = losses.reconstruction_l2(x, post).mean()
             loss = recon
             mmd = iso = zero
-            if lwgan:
-                fake = G(prior_sample(n, z_max, r, generator=gen, device=device), generator=gen)
+            if adversarial:
+                fake = G(prior_sample(rows, z_max, r, generator=gen, device=device), generator=gen)
                 gap = losses.critic_gap(D(post, r), D(fake, r))
-                loss = loss + gap + cfg.lambda_rank * r
+                loss = loss + gap
+            if lwgan:
+                loss = loss + cfg.lambda_rank * r_mean
                 if cfg.lambda_mmd > 0 and it >= mmd_from:
                     # MMD on the batch already encoded (the public code encodes a second batch:
                     # same expectation, one more encoder pass per step).
-                    z_prior = prior_sample(n, z_max, r, generator=gen, device=device)
-                    mmd = losses.imq_mmd(z, z_prior)
+                    z_prior = prior_sample(rows, z_max, r, generator=gen, device=device)
+                    mmd = losses.imq_mmd(z.view(groups, n, z_max), z_prior.view(groups, n, z_max))
+                    mmd = mmd.mean()
                     loss = loss + cfg.lambda_mmd * mmd
             if cfg.lambda_iso > 0:
-                iso = losses.isometric_loss(z, post)
+                iso = losses.isometric_loss(z, post, groups=groups)
                 loss = loss + cfg.lambda_iso * iso
             opt_q.zero_grad(set_to_none=True)
             opt_g.zero_grad(set_to_none=True)
@@ -147,9 +168,8 @@ def train_lwgan(
             opt_q.step()
             opt_g.step()
 
-        for s in scheds:
-            s.step()
-        values = (float(r), gap, gp, recon, mmd, iso, loss)
+        _set_lr(opts, base_lr, cfg, it + 1)
+        values = (0.0 if groups > 1 else float(r), gap, gp, recon, mmd, iso, loss)
         for k, v in zip(HISTORY_KEYS, values):
             hist[k].append(v.detach() if isinstance(v, torch.Tensor) else torch.tensor(v))
         if (it + 1) % progress_every == 0 or it + 1 == cfg.iterations:
@@ -202,7 +222,9 @@ def load_or_train_lwgan(
 
     def train() -> dict:
         model = build_lwgan(cfg, seed=seed, device=device)
-        result = train_lwgan(model, training_tensor(data), cfg, seed=seed, progress=progress, task=task)
+        result = train_lwgan(
+            model, training_tensor(data), cfg, seed=seed, progress=progress, task=task
+        )
         metrics = {**result.final(), "wall_time_s": result.wall_time_s}
         return {"state": model_state(model), "metrics": metrics, "history": result.history}
 

@@ -133,3 +133,10 @@ def test_lsgan_losses_by_hand():
     # real: (0 + 1)/2 ; fake: (0 + 1)/2 -> mean of sums = (0+0 + 1+1)/2 = 1
     assert float(losses.lsgan_discriminator_loss(d_real, d_fake)) == pytest.approx(1.0)
     assert float(losses.lsgan_generator_loss(d_fake)) == pytest.approx(0.5)
+
+
+def test_isometric_loss_groups_count_only_pairs_within_a_group():
+    z, gz = _double(8, 2, seed=13), _double(8, 3, seed=14)
+    grouped = float(losses.isometric_loss(z, gz, groups=2))
+    expect = (_iso_loop(z[:4], gz[:4]) + _iso_loop(z[4:], gz[4:])) / 2
+    assert grouped == pytest.approx(expect, rel=1e-10)
