@@ -1,10 +1,13 @@
 """The LSGAN of the latent-recovery study: architectures, config, trainer, cached loader.
 
 The recovery sweep back-propagates to z through G for 124 cells x 1,000 images x 200 steps, so
-the default generator is a small MLP (about 1.2 MFLOP per image) that a CPU runs fast; what keeps
-it covering all ten digits is the training, not the size: a conv discriminator with spectral
-norm, batch norm in G (recalibrated after training so eval mode matches) and an EMA of G's
-weights. "cho" is the author's conv architecture (github.com/jeongik-jo/LatentRegulation), for GPUs.
+the default generator is a small MLP (256-256-512-784, 1.2 MFLOP per image) that a CPU runs fast.
+What keeps it covering all ten digits is the training, not the size: a minibatch-stddev feature
+in D (the largest single gain: without it a conv-D run made 26% ones and 0.1% zeros), batch norm
+in G (recalibrated after training so eval mode matches), an EMA of G's weights and a linear lr
+decay over the second half. An MLP D with it beat a conv D on digit coverage at half the cost
+(measurements in the docstring of LSGANConfig). "cho" is the author's conv architecture
+(github.com/jeongik-jo/LatentRegulation), for GPUs.
 """
 
 from __future__ import annotations
@@ -25,10 +28,19 @@ IMAGE_SHAPE = (1, 28, 28)
 
 @dataclass
 class LSGANConfig:
+    """Defaults chosen on MNIST, seed 0, judged by the classifier on 5,000 samples (CPU, 1 thread):
+    conv D (spectral norm), 12 epochs, no mbstd: min digit share 0.1% (zeros), FD 329;
+    conv D + mbstd, 8 epochs: min share 2.2%, FD 208, 65 CPU-s per epoch;
+    mlp D + mbstd, 8 epochs: min share 5.2%, FD 207, 34 CPU-s per epoch;
+    mlp D + mbstd, 20 epochs (the default): min share 8.2%, FD 85, 671 CPU-s in all."""
+
     arch: str = "mlp"  # key of ARCHITECTURES
     latent_dim: int = 256  # d_z of the author's code
     hidden: list[int] = field(default_factory=lambda: [256, 512])  # G's hidden widths (mlp)
-    d_width: int = 32  # channels of D's first conv; doubled once
+    d_width: int = 32  # mlp D: hidden widths 16x and 8x this (512, 256); conv D: first channels
+    d_arch: str = "mlp"  # the mlp architecture's discriminator: mlp | conv
+    d_mbstd: bool = True  # minibatch-stddev feature in D (see MinibatchStd)
+    d_lr: float | None = None  # D's learning rate when it differs from G's
     epochs: int = 20
     batch_size: int = 64
     lr: float = 2e-4  # both players, Adam
@@ -83,17 +95,55 @@ class MLPGenerator(nn.Module):
         return self.net(z).view(-1, *IMAGE_SHAPE)
 
 
+class MinibatchStd(nn.Module):
+    """Append the batch's mean per-feature standard deviation as one extra channel (ProGAN), so
+    D sees how varied a batch is and a collapsing G is penalised. In eval mode it appends the
+    running average of that statistic instead, so D(x) of one image never depends on the rest
+    of its batch (the recovery scores images independently)."""
+
+    def __init__(self, momentum: float = 0.01):
+        super().__init__()
+        self.momentum = momentum
+        self.register_buffer("running", torch.zeros(()))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training and x.shape[0] > 1:
+            s = x.std(dim=0, unbiased=False).mean()
+            with torch.no_grad():
+                self.running.lerp_(s.detach(), self.momentum)
+        else:
+            s = self.running
+        return torch.cat([x, s.expand(x.shape[0], 1, *x.shape[2:])], dim=1)
+
+
+class MLPDiscriminator(nn.Module):
+    """784 -> width*16 -> width*8 -> 1 with leaky ReLU (width 32: 512, 256)."""
+
+    def __init__(self, width: int = 32, mbstd: bool = True):
+        super().__init__()
+        h1, h2 = 16 * width, 8 * width
+        self.net = nn.Sequential(
+            nn.Flatten(), nn.Linear(784, h1), nn.LeakyReLU(0.2), nn.Linear(h1, h2),
+            nn.LeakyReLU(0.2), *([MinibatchStd()] if mbstd else []),
+            nn.Linear(h2 + int(mbstd), 1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).squeeze(1)
+
+
 class ConvDiscriminator(nn.Module):
     """Two strided 4x4 convs (28 -> 14 -> 7) with spectral norm and leaky ReLU, then a linear
     score. No batch norm, so D(x) of one image never depends on the rest of its batch."""
 
-    def __init__(self, width: int = 64):
+    def __init__(self, width: int = 32, mbstd: bool = True):
         super().__init__()
         sn = nn.utils.parametrizations.spectral_norm
         self.net = nn.Sequential(
             sn(nn.Conv2d(1, width, 4, 2, 1)), nn.LeakyReLU(0.2),
             sn(nn.Conv2d(width, 2 * width, 4, 2, 1)), nn.LeakyReLU(0.2),
-            nn.Flatten(), sn(nn.Linear(2 * width * 49, 1)),
+            *([MinibatchStd()] if mbstd else []),
+            nn.Flatten(), sn(nn.Linear((2 * width + int(mbstd)) * 49, 1)),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -102,7 +152,10 @@ class ConvDiscriminator(nn.Module):
 
 @register("mlp")
 def _mlp(cfg: LSGANConfig) -> tuple[nn.Module, nn.Module]:
-    return MLPGenerator(cfg.latent_dim, list(cfg.hidden)), ConvDiscriminator(cfg.d_width)
+    disc = {"mlp": MLPDiscriminator, "conv": ConvDiscriminator}
+    if cfg.d_arch not in disc:
+        raise ValueError(f"d_arch {cfg.d_arch!r}: valid: {', '.join(disc)}")
+    return MLPGenerator(cfg.latent_dim, list(cfg.hidden)), disc[cfg.d_arch](cfg.d_width, cfg.d_mbstd)
 
 
 # ------------------------------------------------------------------------------- cho (GPU)
@@ -194,12 +247,15 @@ def train_lsgan(
     seed: int,
     device: torch.device,
     progress: ProgressFn = null_progress,
+    on_epoch: Callable[[int, nn.Module, nn.Module], None] | None = None,
 ) -> tuple[nn.Module, nn.Module, dict[str, list[float]]]:
     """Train G and D on float images [N, 1, 28, 28] in [-1, 1] with the LSGAN losses.
 
     Returns (generator, discriminator, history) with both models in eval mode and frozen; the
     generator is the EMA of G's weights when cfg.ema > 0. history: mean "d_loss" and "g_loss"
-    per epoch and "seconds" per epoch. Deterministic for a seed on a given device."""
+    per epoch and "seconds" per epoch. Deterministic for a seed on a given device.
+    `on_epoch(epoch, g_ema, d)` is called after each epoch (models in train mode; for monitoring:
+    copy before changing them)."""
     if images.dim() != 4 or tuple(images.shape[1:]) != IMAGE_SHAPE or not images.is_floating_point():
         raise ValueError(f"train_lsgan: expected float images [N, 1, 28, 28], got "
                          f"{tuple(images.shape)} {images.dtype}")
@@ -218,7 +274,7 @@ def train_lsgan(
     g, d = g.to(device), d.to(device)
     g_ema = copy.deepcopy(g).requires_grad_(False) if cfg.ema > 0 else g
     opt_g = torch.optim.Adam(g.parameters(), lr=cfg.lr, betas=tuple(cfg.betas))
-    opt_d = torch.optim.Adam(d.parameters(), lr=cfg.lr, betas=tuple(cfg.betas))
+    opt_d = torch.optim.Adam(d.parameters(), lr=cfg.d_lr or cfg.lr, betas=tuple(cfg.betas))
 
     def lr_at(step: int) -> float:
         if step < decay_from:
@@ -261,6 +317,8 @@ def train_lsgan(
         history["d_loss"].append(m[0])
         history["g_loss"].append(m[1])
         history["seconds"].append(time.perf_counter() - t0)
+        if on_epoch is not None:
+            on_epoch(epoch + 1, g_ema, d)
     if g_ema is not g:  # the EMA copy has the live model's buffers only as of the copy
         g_ema.load_state_dict({**g_ema.state_dict(), **dict(g.named_buffers())})
     recalibrate_batchnorm(g_ema, cfg.latent_dim, cfg.bn_calibration_batches, max(bs, 256), zgen,

@@ -44,6 +44,29 @@ def test_every_architecture_has_the_contract_shapes(arch):
     assert d(x).shape == (3,) and d(torch.rand(2, 1, 28, 28)).shape == (2,)
 
 
+@pytest.mark.parametrize("d_arch", ["conv", "mlp"])
+@pytest.mark.parametrize("mbstd", [True, False])
+def test_discriminators_score_each_image_alone_in_eval_mode(d_arch, mbstd):
+    _, d = build_lsgan(LSGANConfig(d_arch=d_arch, d_mbstd=mbstd, d_width=8))
+    x = torch.rand(6, 1, 28, 28) * 2 - 1
+    d.train()
+    d(x)  # a training forward moves the minibatch-stddev running statistic
+    d.eval()
+    batch = d(x)
+    alone = torch.cat([d(x[i:i + 1]) for i in range(6)])
+    assert batch.shape == (6,) and torch.allclose(batch, alone, atol=1e-6)
+
+
+def test_minibatch_std_feature_by_hand():
+    layer = lsgan.MinibatchStd(momentum=0.5)
+    x = torch.tensor([[1.0, 0.0], [3.0, 4.0]])  # per-feature population std: 1 and 2 -> mean 1.5
+    out = layer(x)
+    assert torch.allclose(out, torch.tensor([[1.0, 0.0, 1.5], [3.0, 4.0, 1.5]]))
+    assert layer.running == pytest.approx(0.75)  # halfway from 0 to 1.5
+    layer.eval()
+    assert torch.allclose(layer(x[:1]), torch.tensor([[1.0, 0.0, 0.75]]))
+
+
 def test_registry_rejects_unknown_and_duplicate_names():
     with pytest.raises(ValueError, match="mlp"):
         lsgan.get("nope")
