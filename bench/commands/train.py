@@ -82,8 +82,10 @@ def classifier(
     retrain: RetrainOpt = False,
     epochs: EpochsOpt = None,
 ) -> None:
-    """Train (or load) the frozen MNIST classifier that scores recovered images; print its test
-    accuracy (the recovery study needs at least 99.3%)."""
+    """Train (or load) the frozen MNIST classifier that scores recovered images.
+
+    Prints its accuracy on the 10,000 test images; the recovery study needs at least 99.3%.
+    """
     from rich.console import Console
 
     from bench.classifier import load_or_train_classifier
@@ -125,9 +127,12 @@ def lsgan(
     ] = 10000,
     out: OutOpt = None,
 ) -> None:
-    """Train (or load) the LSGAN of the recovery study; score it with the classifier (Frechet
-    distance to the test set in its feature space, share of each digit) and save a sample grid
-    to OUT/lsgan-samples.png and .pdf."""
+    """Train (or load) the LSGAN of the recovery study and score its samples.
+
+    The classifier (trained or loaded first) judges --samples generated images: the Frechet
+    distance to the test set in its feature space and the share of each digit. A grid of 100
+    samples sorted by predicted digit goes to OUT/lsgan-samples.png and .pdf.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -198,6 +203,8 @@ def register(app: typer.Typer) -> None:
     group = typer.Typer(
         help="Train (or load from the model cache) the LSGAN and the MNIST classifier.",
         no_args_is_help=True,
+        epilog="Examples:\n\n  bench train classifier --data-dir ../shared/data/mnist\n\n"
+        "  bench train lsgan --data-dir ../shared/data/mnist --out reports/",
     )
     group.command("lsgan", epilog=LSGAN_EPILOG)(lsgan)
     group.command("classifier", epilog=CLASSIFIER_EPILOG)(classifier)
