@@ -52,3 +52,18 @@ def test_resolve_device():
     if not torch.cuda.is_available():
         with pytest.raises(OptionError, match="no CUDA"):
             resolve_device("cuda")
+
+
+def test_atomic_write_gives_a_plain_file_mode(tmp_path):
+    import os
+
+    from bench.atomic import atomic_write_text
+
+    mask = os.umask(0o022)
+    try:
+        path = atomic_write_text(tmp_path / "r.md", "x")
+    finally:
+        os.umask(mask)
+    assert path.read_text() == "x"
+    assert path.stat().st_mode & 0o777 == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["r.md"]  # no temp file left
