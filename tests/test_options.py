@@ -61,9 +61,9 @@ def test_atomic_write_gives_a_plain_file_mode(tmp_path):
 
     mask = os.umask(0o022)
     try:
-        path = atomic_write_text(tmp_path / "r.md", "x")
+        path = atomic_write_text(tmp_path / "out" / "r.md", "x")
     finally:
         os.umask(mask)
     assert path.read_text() == "x"
     assert path.stat().st_mode & 0o777 == 0o644
-    assert [p.name for p in tmp_path.iterdir()] == ["r.md"]  # no temp file left
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["r.md"]  # no temp file left
