@@ -18,7 +18,6 @@ from bench.experiments.common import (
     ToyResults,
     diversity_per_input,
     energy_distance,
-    energy_distance_ci,
     interpolate,
     mode_shares,
     pair_mean_ci,
@@ -75,17 +74,6 @@ def test_energy_distance_in_two_dimensions_by_brute_force():
 
     want = math.sqrt(2 * mean_dist(x, y) - mean_dist(x, x) - mean_dist(y, y))
     assert energy_distance(x, y) == pytest.approx(want, rel=1e-12)
-
-
-def test_energy_bootstrap_equals_materialised_resamples():
-    rng = np.random.default_rng(2)
-    x, y = rng.normal(size=(10, 2)), rng.normal(0.5, 1.0, size=(7, 2))
-    ci = energy_distance_ci(x, y, n_boot=200, seed=9)
-    r = np.random.default_rng(9)
-    ix, iy = r.integers(0, 10, size=(200, 10)), r.integers(0, 7, size=(200, 7))
-    boots = [energy_distance(x[a], y[b]) for a, b in zip(ix, iy)]
-    assert (ci.lo, ci.hi) == pytest.approx(tuple(np.percentile(boots, [2.5, 97.5])), rel=1e-9)
-    assert ci.value == pytest.approx(energy_distance(x, y))
 
 
 # --- diversity, mode shares, interpolation -----------------------------------------------------

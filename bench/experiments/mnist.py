@@ -407,10 +407,12 @@ def plot_recon(results: MnistResults, path: Path) -> list[Path]:
         ax.bar(i, v["value"], color="C0", alpha=0.7)
         ax.errorbar(i, v["value"], yerr=[[v["value"] - lo], [hi - v["value"]]], color="k", capsize=3)
         if r["paper"]:
-            ax.plot(i, float(r["paper"]), "r*", ms=10, label="paper" if i == 0 else None)
+            ax.plot(i, float(r["paper"]), "r*", ms=10, label="paper")
     ax.set_xticks(x, [r["name"] for r in rows], fontsize=7)
     ax.set_ylabel("mean per-image ‖x - G(Q(x))‖")
-    ax.legend(fontsize=7)
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:  # one entry for the paper's stars
+        ax.legend(handles[:1], labels[:1], fontsize=7)
     fig.tight_layout()
     return save_figure(fig, path)
 
