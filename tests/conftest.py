@@ -25,8 +25,10 @@ def _mlflow_template(tmp_path_factory):
 @pytest.fixture(autouse=True)
 def _isolated_env(tmp_path, monkeypatch, _mlflow_template):
     monkeypatch.setenv("BENCH_CACHE_DIR", str(tmp_path / "cache"))
-    shutil.copy(_mlflow_template, tmp_path / "mlflow.db")
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    # Beside tmp_path, not in it: tests that check what a command leaves in its folder see no store.
+    db = tmp_path.parent / f"{tmp_path.name}.mlflow.db"
+    shutil.copy(_mlflow_template, db)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{db}")
     monkeypatch.delenv("BENCH_DATA_DIR", raising=False)
     monkeypatch.chdir(tmp_path)
 
