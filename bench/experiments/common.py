@@ -55,9 +55,9 @@ PUBLIC_TOY = {
     "lr_gamma": 0.9,
 }
 HISTORY_LOGGED = ("recon", "critic_gap", "grad_penalty", "mmd", "iso", "loss_gq")
-# A model whose reconstruction error is at least this share of the best constant map's has
-# collapsed: a constant Q or G is trivially isometric (every distance 0), so the discrepancy of a
-# collapsed model says nothing about the geometry.
+# A model whose reconstruction error is at least this share of that of the constant map at the
+# data mean has collapsed: a constant Q or G is trivially isometric (every distance 0), so the
+# discrepancy of a collapsed model says nothing about the geometry.
 COLLAPSE = 0.9
 OBJECTIVE_CHOICES = ("lwgan", "autoencoder", "both")
 
@@ -381,7 +381,7 @@ class ToyCell:
     diversity_lo: float
     diversity_hi: float
     interp_irregularity: float  # mean step std/mean along decoded latent lines
-    trivial_recon: float  # the reconstruction error of the best constant map, E‖x - mean‖
+    trivial_recon: float  # the error of the constant map at the training mean, E‖x - mean‖
     collapsed: bool  # recon >= COLLAPSE x trivial_recon: Q or G (nearly) constant
     rank_estimate: int | None  # LWGAN's rank score (None: the autoencoder has no critic)
     lambda_hat: float | None

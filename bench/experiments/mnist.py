@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.experiments.common import (
+    COLLAPSE,
     ExperimentOutput,
     decode_lines,
     figure_links,
@@ -137,6 +138,8 @@ class MnistCell:
     discrepancy_lo: float
     discrepancy_hi: float
     interp_irregularity: float
+    trivial_recon: float  # the error of the constant map at the mean training image
+    collapsed: bool  # recon >= COLLAPSE x trivial_recon
     rank_estimate: int
     lambda_hat: float
     train_time_s: float
@@ -251,12 +254,15 @@ def mnist_cell(
     ends_a, ends_b = x[pairs[0][:k]].view(k, 1, 28, 28), x[pairs[1][:k]].view(k, 1, 28, 28)
     grid = torch.cat([ends_a, paths[:k], ends_b], dim=1)
     ci = bootstrap_ci(recon, n_boot=settings.n_boot, seed=seed)
+    mean_image = to_pixels(mnist.train_images[:10000]).mean(0, keepdim=True)
+    trivial = float((x - mean_image).flatten(1).norm(dim=1).mean())
     metrics = dict(payload.get("metrics", {}))
     return MnistCell(
         name=name, seed=seed, lambda_iso=cfg.lambda_iso, sigma_noise=cfg.sigma_noise, eval_rank=r,
         recon=ci.value, recon_lo=ci.lo, recon_hi=ci.hi, frechet=frechet,
         discrepancy=disc.value, discrepancy_lo=disc.lo, discrepancy_hi=disc.hi,
         interp_irregularity=float(step_irregularity(paths.numpy()).mean()),
+        trivial_recon=trivial, collapsed=bool(ci.value >= COLLAPSE * trivial),
         rank_estimate=scores.estimate, lambda_hat=scores.lambda_hat,
         train_time_s=float(metrics.get("wall_time_s", 0.0)), eval_time_s=time.perf_counter() - t0,
         loaded=entry.loaded, checkpoint_sha256=entry.sha256, config=cfg.to_dict(),
@@ -351,7 +357,9 @@ def mnist_verdict(results: MnistResults) -> tuple[str, str]:
         return "inconclusive", "needs both base LWGAN and Iso-LWGAN"
     g, lo, hi, how = gap
     label = "reproduced" if lo > 0 else "not reproduced" if hi < 0 else "inconclusive"
-    return label, f"gap {g:+.3f} [{lo:+.3f}, {hi:+.3f}] ({how}); paper +0.14"
+    detail = f"gap {g:+.3f} [{lo:+.3f}, {hi:+.3f}] ({how}); paper +0.14"
+    bad = sorted({c.name for c in results.cells if c.name in (BASE, ISO) and c.collapsed})
+    return label, detail + (f"; caution: {' and '.join(bad)} collapsed" if bad else "")
 
 
 # ------------------------------------------------------------------------------------ figures
@@ -457,6 +465,8 @@ def render(results: MnistResults, facts, figures) -> str:
         "isometry discrepancy": fmt_seeds(r["discrepancy"], 3),
         "interpolation irregularity": fmt_seeds(r["interp_irregularity"], 3),
         "estimated rank": ", ".join(map(str, r["ranks"])),
+        "collapsed": ", ".join("yes" if c.collapsed else "no" for c in results.cells
+                               if c.name == r["name"]),
         "wall time (s)": fmt_seeds(r["wall_time_s"], 0),
     } for r in rows]  # fmt: skip
     cell_rows = [{
@@ -464,7 +474,8 @@ def render(results: MnistResults, facts, figures) -> str:
         "reconstruction [bootstrap 95%]": f"{c.recon:.3f} [{c.recon_lo:.3f}, {c.recon_hi:.3f}]",
         "Frechet": c.frechet,
         "discrepancy [bootstrap 95%]": f"{c.discrepancy:.3f} [{c.discrepancy_lo:.3f}, {c.discrepancy_hi:.3f}]",
-        "rank": c.rank_estimate, "λ_hat": c.lambda_hat, "train s": c.train_time_s,
+        "rank": c.rank_estimate, "λ_hat": c.lambda_hat, "collapsed": c.collapsed,
+        "train s": c.train_time_s,
         "eval s": c.eval_time_s, "cached": c.loaded, "checkpoint": c.checkpoint_sha256[:12],
     } for c in results.cells]  # fmt: skip
     clf = results.classifier
@@ -512,7 +523,11 @@ def render(results: MnistResults, facts, figures) -> str:
         "",
         (
             f"Frechet floor: {clf['floor_images']} real training images against the same test "
-            f"images give {clf['frechet_floor']:.2f}. Wall time = training + evaluation."
+            f"images give {clf['frechet_floor']:.2f}. Wall time = training + evaluation. A model "
+            f"has **collapsed** when its reconstruction error is at least {COLLAPSE:g} times that "
+            "of the constant map at the mean training image ("
+            + (f"{results.cells[0].trivial_recon:.2f}" if results.cells else "n/a")
+            + "); a constant generator is trivially isometric, so its discrepancy means nothing."
         ),
         "",
         markdown_table(metric_rows, floatfmt={"λ_iso": "g", "σ_noise": "g"}),
@@ -552,7 +567,7 @@ def _child_record(cell: MnistCell) -> dict:
     metrics = {k: getattr(cell, k) for k in (
         "recon", "recon_lo", "recon_hi", "frechet", "discrepancy", "discrepancy_lo",
         "discrepancy_hi", "interp_irregularity", "rank_estimate", "lambda_hat", "train_time_s",
-        "eval_time_s")}  # fmt: skip
+        "eval_time_s", "trivial_recon", "collapsed")}  # fmt: skip
     metrics["wall_time_s"] = cell.wall_time_s
     metrics.update({f"train_{k}": v for k, v in cell.train_metrics.items()
                     if isinstance(v, (int, float))})  # fmt: skip

@@ -274,7 +274,7 @@ def render(results: ToyResults, facts, figures) -> str:
             "draws G(Z_r, eps) give the mode shares (share of draws nearest each centre; the data "
             "has 1/3 each) and the energy distance to the held-out points. A model has "
             f"**collapsed** when its reconstruction error is at least {COLLAPSE:g} times that of "
-            "the best constant map (E‖x - mean‖ on the held-out points)."
+            "the constant map at the training mean (E‖x - mean‖ on the held-out points)."
             + (" The autoencoder has no prior matching, so its G(Z) draws are not expected to "
                "look like the data." if "autoencoder" in s.objectives else "")
         ),
