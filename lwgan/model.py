@@ -58,6 +58,7 @@ class LWGANConfig:
     # every step averages the objective over all ranks, batch_size rows each (the same expected
     # objective without the variance of switching ranks; z_max times the rows per step).
     rank_sampling: str = "iteration"
+    critic_reuse: bool = False  # one batch of G(Q(X)), G(Z) per iteration for all critic steps
     lr_milestones: tuple[float, ...] = field(default=(0.8, 0.85, 0.9, 0.95))
     lr_gamma: float = 0.9
 

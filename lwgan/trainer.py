@@ -123,14 +123,16 @@ def train_lwgan(
             burst = it - adv_from < cfg.critic_warmup or (
                 cfg.critic_burst_every and it % cfg.critic_burst_every == 0
             )
-            for _ in range(cfg.critic_burst if burst else cfg.iter_d):
+            for step in range(cfg.critic_burst if burst else cfg.iter_d):
                 # One batch serves the gap and the penalty's interpolates (the public code draws a
                 # second batch for the penalty: same expectation, twice the forward passes).
-                with torch.no_grad():
-                    post = G(Q(batch(), r), generator=gen)
-                    fake = G(
-                        prior_sample(rows, z_max, r, generator=gen, device=device), generator=gen
-                    )
+                # critic_reuse: Q and G are frozen in this phase, so one batch per iteration may
+                # serve every critic step (fresh interpolation weights each time).
+                if step == 0 or not cfg.critic_reuse:
+                    with torch.no_grad():
+                        post = G(Q(batch(), r), generator=gen)
+                        z_fake = prior_sample(rows, z_max, r, generator=gen, device=device)
+                        fake = G(z_fake, generator=gen)
                 gap = losses.critic_gap(D(post, r), D(fake, r))
                 alpha = torch.rand(rows, generator=gen, device=device)
                 gp = losses.gradient_penalty(lambda x, r=r: D(x, r), fake, post, alpha).mean()

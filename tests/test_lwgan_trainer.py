@@ -202,3 +202,15 @@ def test_learning_rate_decays_at_the_milestones():
     expect = [[1, 1, 2], [1, 1, 2], [0.1, 0.1, 0.2], [0.1, 0.1, 0.2], [0.01, 0.01, 0.02],
               [0.01, 0.01, 0.02]]  # fmt: skip
     assert [v for row in seen for v in row] == pytest.approx([v for row in expect for v in row])
+
+
+@pytest.mark.parametrize("reuse, calls", [(False, 3 + 1), (True, 1 + 1)])
+def test_critic_reuse_encodes_one_batch_per_iteration(reuse, calls):
+    # iter_d 3 critic steps + 1 primal step per iteration; with reuse the critic phase encodes once.
+    cfg = LWGANConfig(**{**TINY, "iterations": 2, "critic_warmup": 0, "iter_d": 3,
+                         "critic_reuse": reuse})  # fmt: skip
+    model = build_lwgan(cfg, seed=0)
+    seen = []
+    model.Q.register_forward_hook(lambda *a: seen.append(1))
+    train_lwgan(model, _segment(), cfg, seed=0)
+    assert len(seen) == 2 * calls

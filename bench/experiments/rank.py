@@ -57,6 +57,10 @@ PUBLIC_TOY = {
     "critic_burst_every": 100,
     "lr_milestones": (0.8, 0.85, 0.9, 0.95),
     "lr_gamma": 0.9,
+    "mmd_start": 0.5,
+    "adversarial_start": 0.0,
+    "rank_sampling": "iteration",
+    "critic_reuse": False,
 }
 HISTORY_LOGGED = ("recon", "critic_gap", "grad_penalty", "mmd", "loss_gq")
 
