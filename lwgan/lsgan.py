@@ -32,7 +32,9 @@ class LSGANConfig:
     conv D (spectral norm), 12 epochs, no mbstd: min digit share 0.1% (zeros), FD 329;
     conv D + mbstd, 8 epochs: min share 2.2%, FD 208, 65 CPU-s per epoch;
     mlp D + mbstd, 8 epochs: min share 5.2%, FD 207, 34 CPU-s per epoch;
-    mlp D + mbstd, 20 epochs (the default): min share 8.2%, FD 85, 671 CPU-s in all."""
+    mlp D + mbstd, 20 epochs (the default): min share 8.2%, FD 85, 671 CPU-s in all.
+    `bench train lsgan` with the default (10,000 samples): every digit 8.1-11.9%, FD 85.3
+    (real training images score 1.7), 350 CPU-s of training on one thread."""
 
     arch: str = "mlp"  # key of ARCHITECTURES
     latent_dim: int = 256  # d_z of the author's code
