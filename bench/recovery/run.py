@@ -29,6 +29,10 @@ from bench.recovery.sweep import (
 # see reports/ and the closing notes of the issues). Only used to tell the user what to expect.
 EST_TRAIN_MINUTES = {"classifier": 4, "lsgan": 15}
 
+# The scorer is one fixed model: `--seed` varies the generator and the image subset, never the judge,
+# so accuracies from runs with different seeds stay comparable.
+SCORER_SEED = 0
+
 
 @dataclass
 class RecoverModels:
@@ -63,8 +67,9 @@ def model_plan(generator: str, mnist, *, seed: int = 0, **overrides) -> list[dic
 
         raise BenchError(f"--generator: {generator!r} is not an MNIST generator for recovery; use lsgan")
     out = []
-    for kind, config in (("classifier", asdict(ClassifierConfig())), ("lsgan", config_dict(spec.config))):
-        path = entry_path(kind, cache_key(kind, config, mnist.fingerprint, seed))
+    for kind, config, kseed in (("classifier", asdict(ClassifierConfig()), SCORER_SEED),
+                                ("lsgan", config_dict(spec.config), seed)):
+        path = entry_path(kind, cache_key(kind, config, mnist.fingerprint, kseed))
         out.append({"kind": kind, "cached": path.exists(), "path": path,
                     "est_minutes": EST_TRAIN_MINUTES.get(kind)})
     return out
@@ -88,7 +93,7 @@ def load_models(
     from lwgan.registry import get_generator
 
     spec = get_generator(generator, **overrides)
-    classifier, c_entry = load_or_train_classifier(mnist, seed=seed, device=device, progress=progress,
+    classifier, c_entry = load_or_train_classifier(mnist, seed=SCORER_SEED, device=device, progress=progress,
                                                    retrain=retrain, on_event=on_event)
     G, D, g_entry = spec.load_or_train(mnist, seed=seed, device=device, progress=progress, retrain=retrain,
                                        on_event=on_event)
