@@ -25,9 +25,10 @@ from bench.recovery.sweep import (
     run_sweep,
 )
 
-# Training times of the default models on 2 CPU cores (measured when the defaults were chosen;
-# see reports/ and the closing notes of the issues). Only used to tell the user what to expect.
-EST_TRAIN_MINUTES = {"classifier": 4, "lsgan": 15}
+# Training times of the default models on 2 otherwise idle CPU cores, rounded up (measured on the
+# cold-cache run of `bench recover --grid paper` of 2026-11-22: classifier 163 s, lsgan 235 s).
+# Only used to tell the user what to expect before training starts.
+EST_TRAIN_MINUTES = {"classifier": 3, "lsgan": 4}
 
 # The scorer is one fixed model: `--seed` varies the generator and the image subset, never the judge,
 # so accuracies from runs with different seeds stay comparable.
@@ -131,6 +132,12 @@ def models_markdown(m: RecoverModels) -> str:
         f"- Generator config: `{json.dumps(f['generator_config'], sort_keys=True)}`.",
         "- Checkpoints (sha256): " + ", ".join(f"{k} `{v[:16]}`" for k, v in m.checkpoints.items()) + ".",
     ]
+    times = [(name, f.get(key)) for name, key in (("classifier", "classifier_train_seconds"),
+                                                  (f["generator"], "generator_train_seconds"))]
+    if any(t is not None for _, t in times):
+        lines.append("- Training time of each checkpoint when it was trained (not part of this run's wall time "
+                     "if it was loaded from the cache): "
+                     + ", ".join(f"{n} {t:.0f} s" for n, t in times if t is not None) + ".")
     return "\n".join(lines)
 
 
