@@ -68,3 +68,32 @@ def test_parallel_workers_give_the_same_cells_as_sequential():
         assert (a.dataset, a.seed) == (b.dataset, b.seed)
         assert a.history == b.history and a.mean == pytest.approx(b.mean, rel=1e-6)
         assert a.estimate == b.estimate
+
+
+def test_public_schedule_is_the_public_codes_run_toy_settings():
+    # Oracle: run_toy.sh of github.com/yixuan/LWGAN, typed in by hand (SPEC part B).
+    swiss = RankSettings(schedule="public").spec("swissroll", 2).config
+    assert (swiss.iterations, swiss.iter_gq, swiss.iter_d) == (5000, 5, 20)
+    assert (swiss.width_q, swiss.width_g, swiss.width_d, swiss.batch_size) == (64, 64, 64, 512)
+    assert (swiss.lr, swiss.lambda_mmd, swiss.lambda_rank, swiss.lambda_gp) == (2e-4, 1.0, 0.01, 5.0)
+    assert swiss.lr_milestones == (0.8, 0.85, 0.9, 0.95) and swiss.lr_gamma == 0.9
+    assert (swiss.critic_warmup, swiss.critic_burst, swiss.critic_burst_every) == (100, 100, 100)
+    assert swiss.adversarial_start == 0.0 and not swiss.critic_reuse and swiss.z_max == 5
+    for name, ambient, z_max in (("scurve", 3, 5), ("hyperplane", 5, 7)):
+        cfg = RankSettings(schedule="public").spec(name, ambient).config
+        assert (cfg.iterations, cfg.iter_gq, cfg.iter_d, cfg.z_max) == (10000, 1, 20, z_max)
+    # Options still override the schedule, and the default schedule is a different one.
+    assert RankSettings(schedule="public", overrides={"iterations": 7}).spec("scurve", 3).config.iterations == 7
+    assert RankSettings().spec("swissroll", 2).config.iterations != 5000
+
+
+def test_rank_public_schedule_from_the_cli(tmp_path, capsys):
+    args = ["rank", "--schedule", "public", "--dataset", "swissroll", "--seeds", "0", "--device", "cpu",
+            "--out", str(tmp_path), "--no-track", *TINY]  # fmt: skip
+    assert main(args) == 0
+    report = (tmp_path / "rank" / "rank.md").read_text()
+    assert "Schedule `public`" in report
+    capsys.readouterr()
+    assert main(["rank", "--schedule", "fast", "--no-track"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "--schedule" in err and "public" in err

@@ -27,7 +27,7 @@ RANK_EPILOG = """Examples:
 
   bench rank --dataset swissroll --seeds 0 --no-track
 
-  bench rank --iterations 10000 --iter-d 20 --lr 2e-4 --device cuda   # closer to the public code
+  bench rank --schedule public --device cuda   # the public code's toy settings (hours on a CPU)
 """
 
 
@@ -36,7 +36,8 @@ def rank_cmd(
     seeds: SeedsOpt = "0,1,2",
     generator: Annotated[str, typer.Option("--generator", help="LWGAN-family variant to train (see `bench generators`).")] = "lwgan",
     z_max: Annotated[int | None, typer.Option("--z-max", help="Largest rank scored (default per dataset: swissroll 5, scurve 5, hyperplane 7, as the public code).")] = None,
-    iterations: Annotated[int | None, typer.Option("--iterations", help="Primal-dual iterations (default 1500).")] = None,
+    schedule: Annotated[str, typer.Option("--schedule", help="Training settings: default (fits 20 min on 2 CPU cores) or public (the public code's toy settings, for a GPU). The options below override either.")] = "default",
+    iterations: Annotated[int | None, typer.Option("--iterations", help="Primal-dual iterations (default schedule: 6000).")] = None,
     iter_d: Annotated[int | None, typer.Option("--iter-d", help="Critic steps per iteration.")] = None,
     iter_gq: Annotated[int | None, typer.Option("--iter-gq", help="Encoder/generator steps per iteration.")] = None,
     lr: Annotated[float | None, typer.Option("--lr", help="Adam learning rate.")] = None,
@@ -60,8 +61,11 @@ def rank_cmd(
     import os
 
     from bench.data import SYNTHETIC
+    from bench.experiments.rank import SCHEDULES
 
     datasets = parse_list(dataset, option="--dataset", cast=str, choices=list(SYNTHETIC))
+    if schedule not in SCHEDULES:
+        raise OptionError(f"--schedule: expected one of {', '.join(SCHEDULES)}, got {schedule!r}")
     seed_list = parse_list(seeds, option="--seeds", cast=parse_int, minimum=0)
     for value, option in ((z_max, "--z-max"), (iterations, "--iterations"), (iter_d, "--iter-d"),
                           (iter_gq, "--iter-gq"), (lr, "--lr"), (width, "--width"),
@@ -103,7 +107,7 @@ def rank_cmd(
     settings = RankSettings(
         datasets=tuple(datasets), seeds=tuple(seed_list), generator=generator, z_max=z_max,
         overrides={k: v for k, v in overrides.items() if v is not None}, reps=reps,
-        eval_batch=eval_batch, critic_steps=critic_steps,
+        eval_batch=eval_batch, critic_steps=critic_steps, schedule=schedule,
     )  # fmt: skip
     for d in datasets:  # a bad combination (e.g. --z-max with a conv variant) fails before training
         settings.spec(d, SYNTHETIC[d].ambient_dim)
