@@ -14,8 +14,7 @@ with --images/--steps below 1000/200 it also extrapolates linearly to the full s
     .venv/bin/python benchmarks/recovery_throughput.py                 # ~1-2 minutes on 2 cores
     .venv/bin/python benchmarks/recovery_throughput.py --full-paper    # the real thing (~20 min)
 
-Random weights are fine for speed: the default LSGAN architecture of lwgan/lsgan.py when
-present, else an MLP 256-512-1024-784.
+Random weights are fine for speed: the default LSGAN architecture of lwgan/lsgan.py.
 """
 
 from __future__ import annotations
@@ -33,16 +32,8 @@ from bench.recovery import DEFAULT_MAX_BATCH, Cell, expand_grid, recover_cells, 
 
 
 def build_models(latent_dim: int) -> tuple[nn.Module, nn.Module, str]:
-    try:
-        from lwgan.lsgan import LSGANConfig, build_lsgan
-    except ImportError:
-        G = nn.Sequential(
-            nn.Linear(latent_dim, 256), nn.ReLU(), nn.Linear(256, 512), nn.ReLU(),
-            nn.Linear(512, 1024), nn.ReLU(), nn.Linear(1024, 784), nn.Tanh(), nn.Unflatten(1, (1, 28, 28)),
-        )
-        G.latent_dim = latent_dim
-        D = nn.Sequential(nn.Flatten(), nn.Linear(784, 512), nn.LeakyReLU(0.2), nn.Linear(512, 1), nn.Flatten(0))
-        return G, D, f"MLP {latent_dim}-256-512-1024-784 (lwgan.lsgan not found)"
+    from lwgan.lsgan import LSGANConfig, build_lsgan
+
     cfg = LSGANConfig(latent_dim=latent_dim)
     G, D = build_lsgan(cfg)
     if not hasattr(G, "latent_dim"):
