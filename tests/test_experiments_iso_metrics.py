@@ -216,3 +216,9 @@ def test_mnist_gap_paired_bootstrap_and_t_interval():
     res3 = mnist.MnistResults(settings, [_mnist_cell(mnist.BASE, 0, base),
                                          _mnist_cell(mnist.ISO, 0, base - 0.3)], 0, {}, "x", 300)  # fmt: skip
     assert mnist.mnist_verdict(res3)[0] == "not reproduced"
+    # A collapsed model (constant output) makes the sign of the gap meaningless: inconclusive.
+    flat = _mnist_cell(mnist.ISO, 0, base + 0.1)
+    flat.collapsed = True
+    label, detail = mnist.mnist_verdict(mnist.MnistResults(settings, [_mnist_cell(mnist.BASE, 0, base), flat],
+                                                           0, {}, "x", 300))  # fmt: skip
+    assert label == "inconclusive" and "collapsed: Iso-LWGAN" in detail
