@@ -170,6 +170,10 @@ def test_isometry_verdict_rule(zero, positive, label):
     assert isometry.verdicts(res)["lwgan"][0] == label
     only_positive = _results([c for c in cells if c.lambda_iso > 0], lambdas=(1.0,), seeds=(0, 1))
     assert isometry.verdicts(only_positive)["lwgan"][0] == "inconclusive"
+    # A collapsed lambda_iso > 0 model cannot support "reproduced"; it cannot rescue "not reproduced".
+    cells[-1].collapsed = True
+    res = _results(cells, lambdas=(0.0, 1.0), seeds=(0, 1))
+    assert isometry.verdicts(res)["lwgan"][0] == ("inconclusive" if label == "reproduced" else label)
 
 
 @pytest.mark.parametrize(

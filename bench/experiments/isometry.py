@@ -39,7 +39,9 @@ VERDICT_RULE = (
     f"per objective, on the means over seeds: reproduced if the lambda_iso = 0 discrepancy is at "
     f"least {RATIO:g}x every lambda_iso > 0 one and every lambda_iso > 0 one lies within "
     f"[0, {CEILING:g}] (the paper: 1.20 against 0.02-0.03); not reproduced otherwise; "
-    "inconclusive without lambda_iso = 0 and at least one lambda_iso > 0 in the grid"
+    "inconclusive without lambda_iso = 0 and at least one lambda_iso > 0 in the grid, or when the "
+    "rule would say reproduced but a lambda_iso > 0 model collapsed (a constant map is trivially "
+    "isometric, so its small discrepancy is no evidence)"
 )
 
 
@@ -96,7 +98,8 @@ def verdicts(results: ToyResults) -> dict[str, tuple[str, str]]:
             + f"{'all' if in_band else 'not all'} within [0, {CEILING:g}]"
             + (f"; caution: {collapsed} of {n} models collapsed (see below)" if collapsed else "")
         )
-        out[obj] = ("reproduced" if ok else "not reproduced", detail)
+        collapsed_pos = sum(r["collapsed"] for r in mine if r["lambda_iso"] > 0)
+        out[obj] = ("not reproduced" if not ok else "inconclusive" if collapsed_pos else "reproduced", detail)
     return out
 
 
