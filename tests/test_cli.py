@@ -31,6 +31,7 @@ def test_console_script_exit_code():
         [sys.executable, "-c", "import sys; from bench.cli import main; sys.exit(main(['--bogus']))"],
         capture_output=True,
         text=True,
+        check=False,  # the exit code is what this test checks
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr

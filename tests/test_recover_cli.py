@@ -96,3 +96,15 @@ def test_recover_bad_input_exits_2_with_one_line(args, needle, capsys):
     assert main(["recover", *args]) == 2
     err = capsys.readouterr().err.strip()
     assert needle in err and "\n" not in err and "Traceback" not in err
+
+
+def test_the_scorer_does_not_depend_on_seed():
+    # --seed picks the generator (and the image subset), never the classifier that judges them.
+    from types import SimpleNamespace
+
+    from bench.recovery.run import model_plan
+
+    mnist = SimpleNamespace(fingerprint="x")
+    plans = [{p["kind"]: p["path"] for p in model_plan("lsgan", mnist, seed=s)} for s in (0, 3)]
+    assert plans[0]["classifier"] == plans[1]["classifier"]
+    assert plans[0]["lsgan"] != plans[1]["lsgan"]

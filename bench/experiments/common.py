@@ -59,6 +59,11 @@ HISTORY_LOGGED = ("recon", "critic_gap", "grad_penalty", "mmd", "iso", "loss_gq"
 # data mean has collapsed: a constant Q or G is trivially isometric (every distance 0), so the
 # discrepancy of a collapsed model says nothing about the geometry.
 COLLAPSE = 0.9
+
+
+def is_collapsed(recon: float, trivial_recon: float) -> bool:
+    """recon >= COLLAPSE x the constant map's error: Q or G is (nearly) constant."""
+    return bool(recon >= COLLAPSE * trivial_recon)
 OBJECTIVE_CHOICES = ("lwgan", "autoencoder", "both")
 
 
@@ -514,7 +519,7 @@ def toy_cell(
         energy=energy,
         diversity=div.value, diversity_lo=div.lo, diversity_hi=div.hi,
         interp_irregularity=float(step_irregularity(paths.cpu().numpy()).mean()),
-        trivial_recon=trivial, collapsed=bool(recon.value >= COLLAPSE * trivial),
+        trivial_recon=trivial, collapsed=is_collapsed(recon.value, trivial),
         rank_estimate=rank_est, lambda_hat=lam_hat, discrepancy_by_rank=by_rank,
         mode_shares=shares, train_time_s=float(metrics.get("wall_time_s", 0.0)),
         eval_time_s=time.perf_counter() - t0, loaded=entry.loaded,

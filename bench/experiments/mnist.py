@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.classifier import SCORER_SEED
 from bench.experiments.common import (
     COLLAPSE,
     ExperimentOutput,
@@ -25,6 +26,7 @@ from bench.experiments.common import (
     figure_links,
     fmt_seeds,
     interpolate,
+    is_collapsed,
     pair_mean_ci,
     plot_histories,
     pyplot,
@@ -82,7 +84,7 @@ VERDICT_RULE = (
     "(5.76 - 5.62 = +0.14; Iso-LWGAN reconstructs slightly worse after brief training). Reproduced "
     "if the 95% interval of the measured gap lies above 0, not reproduced if it lies below 0, "
     "inconclusive if it contains 0, a model is missing, or either model collapsed in any seed "
-    "(reconstruction at least 0.9 times the constant map's). Interval: Student-t over the per-seed "
+    f"(reconstruction at least {COLLAPSE:g} times the constant map's). Interval: Student-t over the per-seed "
     "gaps with two or more seeds, else a paired bootstrap over test images of the per-image "
     "differences (both models see the same images)"
 )
@@ -99,7 +101,7 @@ class MnistSettings:
     noise_dim: int = 10  # k = 10 noise channels for MNIST (SPEC)
     eval_rank: int | str = "max"  # "max" (z_max), "estimate" or an int
     overrides: dict = field(default_factory=dict)  # LWGANConfig fields over the budget
-    classifier_seed: int = 0
+    classifier_seed: int = SCORER_SEED
     n_boot: int = 1000
 
     def __post_init__(self):
@@ -190,6 +192,14 @@ def _rank(setting, z_max: int, estimate: int) -> int:
     return int(setting)
 
 
+def eval_pixels(mnist, settings: MnistSettings):
+    """(evaluation test images, first 10,000 training images) as pixels in [-1, 1]."""
+    from bench.data import to_pixels
+
+    test = to_pixels(mnist.test_images[: settings.eval_size("eval_images")])
+    return test, to_pixels(mnist.train_images[:10000])
+
+
 def mnist_cell(
     name: str,
     seed: int,
@@ -198,16 +208,20 @@ def mnist_cell(
     mnist,
     classifier,
     test_features,
+    test_x=None,
+    train_x=None,
     device="cpu",
     retrain: bool = False,
     progress: ProgressFn = null_progress,
     on_event: Callable[[str], None] | None = None,
 ) -> MnistCell:
-    """Train (or load) one configuration and measure it on the evaluation test images."""
+    """Train (or load) one configuration and measure it on the evaluation test images.
+
+    test_x / train_x: the evaluation test images and the first 10,000 training images as pixels
+    (`eval_pixels`); computed here when not given, so a grid converts them once."""
     import torch
 
     from bench.classifier import features, frechet_distance
-    from bench.data import to_pixels
     from bench.experiments.common import discrepancy_matrix
     from bench.report import bootstrap_ci
     from lwgan.networks import prior_sample
@@ -221,11 +235,13 @@ def mnist_cell(
         task=f"{name} s{seed}: train", on_event=on_event,
     )  # fmt: skip
     t0 = time.perf_counter()
-    x = to_pixels(mnist.test_images[: settings.eval_size("eval_images")])
+    if test_x is None or train_x is None:
+        test_x, train_x = eval_pixels(mnist, settings)
+    x = test_x
     steps = settings.eval_size("rank_critic_steps")
     scores = score_ranks(
         model, x, reps=settings.eval_size("rank_reps"), batch_size=settings.eval_size("rank_batch"),
-        seed=seed, critic_steps=steps, critic_data=to_pixels(mnist.train_images[:10000]) if steps else None,
+        seed=seed, critic_steps=steps, critic_data=train_x if steps else None,
         progress=progress, task=f"{name} s{seed}: rank score",
     )  # fmt: skip
     r = _rank(settings.eval_rank, cfg.z_max, scores.estimate)
@@ -259,15 +275,14 @@ def mnist_cell(
     ends_a, ends_b = x[pairs[0][:k]].view(k, 1, 28, 28), x[pairs[1][:k]].view(k, 1, 28, 28)
     grid = torch.cat([ends_a, paths[:k], ends_b], dim=1)
     ci = bootstrap_ci(recon, n_boot=settings.n_boot, seed=seed)
-    mean_image = to_pixels(mnist.train_images[:10000]).mean(0, keepdim=True)
-    trivial = float((x - mean_image).flatten(1).norm(dim=1).mean())
+    trivial = float((x - train_x.mean(0, keepdim=True)).flatten(1).norm(dim=1).mean())
     metrics = dict(payload.get("metrics", {}))
     return MnistCell(
         name=name, seed=seed, lambda_iso=cfg.lambda_iso, sigma_noise=cfg.sigma_noise, eval_rank=r,
         recon=ci.value, recon_lo=ci.lo, recon_hi=ci.hi, frechet=frechet,
         discrepancy=disc.value, discrepancy_lo=disc.lo, discrepancy_hi=disc.hi,
         interp_irregularity=float(step_irregularity(paths.numpy()).mean()),
-        trivial_recon=trivial, collapsed=bool(ci.value >= COLLAPSE * trivial),
+        trivial_recon=trivial, collapsed=is_collapsed(ci.value, trivial),
         rank_estimate=scores.estimate, lambda_hat=scores.lambda_hat,
         train_time_s=float(metrics.get("wall_time_s", 0.0)), eval_time_s=time.perf_counter() - t0,
         loaded=entry.loaded, checkpoint_sha256=entry.sha256, config=cfg.to_dict(),
@@ -297,7 +312,7 @@ def run_mnist(
                                               epochs=epochs, progress=progress,
                                               on_event=on_event)  # fmt: skip
     n = settings.eval_size("eval_images")
-    test_x = to_pixels(mnist.test_images[:n])
+    test_x, train_x = eval_pixels(mnist, settings)
     test_feats = features(clf, test_x)
     # The floor: real training images against the same test images (same count as the samples).
     k = min(settings.eval_size("fd_samples"), len(mnist.train_images))
@@ -307,7 +322,8 @@ def run_mnist(
     progress("models", 0, len(jobs))
     for name, seed in jobs:
         cell = mnist_cell(name, seed, settings, mnist=mnist, classifier=clf,
-                          test_features=test_feats, device=device, retrain=retrain,
+                          test_features=test_feats, test_x=test_x, train_x=train_x,
+                          device=device, retrain=retrain,
                           progress=progress, on_event=on_event)  # fmt: skip
         cells.append(cell)
         progress("models", len(cells), len(jobs))

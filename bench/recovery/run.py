@@ -30,10 +30,6 @@ from bench.recovery.sweep import (
 # Only used to tell the user what to expect before training starts.
 EST_TRAIN_MINUTES = {"classifier": 3, "lsgan": 4}
 
-# The scorer is one fixed model: `--seed` varies the generator and the image subset, never the judge,
-# so accuracies from runs with different seeds stay comparable.
-SCORER_SEED = 0
-
 
 @dataclass
 class RecoverModels:
@@ -58,7 +54,7 @@ class RecoverOutput:
 def model_plan(generator: str, mnist, *, seed: int = 0, **overrides) -> list[dict]:
     """Which models the sweep needs and whether each is cached (nothing is loaded or trained)."""
     from bench.cache import cache_key, entry_path
-    from bench.classifier import ClassifierConfig
+    from bench.classifier import SCORER_SEED, ClassifierConfig
     from lwgan.lsgan import config_dict
     from lwgan.registry import get_generator
 
@@ -89,7 +85,7 @@ def load_models(
     **overrides,
 ) -> RecoverModels:
     """Train or load the classifier and the generator, then measure the generator's quality."""
-    from bench.classifier import generator_quality, load_or_train_classifier
+    from bench.classifier import SCORER_SEED, generator_quality, load_or_train_classifier
     from bench.data import to_pixels
     from lwgan.registry import get_generator
 
@@ -132,12 +128,12 @@ def models_markdown(m: RecoverModels) -> str:
         f"- Generator config: `{json.dumps(f['generator_config'], sort_keys=True)}`.",
         "- Checkpoints (sha256): " + ", ".join(f"{k} `{v[:16]}`" for k, v in m.checkpoints.items()) + ".",
     ]
-    times = [(name, f.get(key)) for name, key in (("classifier", "classifier_train_seconds"),
-                                                  (f["generator"], "generator_train_seconds"))]
-    if any(t is not None for _, t in times):
+    times = [f"{name} {f[key]:.0f} s" for name, key in (("classifier", "classifier_train_seconds"),
+                                                        (f["generator"], "generator_train_seconds"))
+             if f.get(key) is not None]
+    if times:
         lines.append("- Training time of each checkpoint when it was trained (not part of this run's wall time "
-                     "if it was loaded from the cache): "
-                     + ", ".join(f"{n} {t:.0f} s" for n, t in times if t is not None) + ".")
+                     "if it was loaded from the cache): " + ", ".join(times) + ".")
     return "\n".join(lines)
 
 
