@@ -58,12 +58,19 @@ class LWGANConfig:
     # every step averages the objective over all ranks, batch_size rows each (the same expected
     # objective without the variance of switching ranks; z_max times the rows per step).
     rank_sampling: str = "iteration"
+    max_rank: int | None = None  # ranks drawn on 1..max_rank (None: z_max)
+    # A schedule of several phases: each is a dict of overrides of the training fields below
+    # (PHASE_FIELDS), run in order, each with fresh optimisers and its own learning-rate decay
+    # (e.g. a rank-1 warm start, a WAE phase, then the adversarial phase). Empty: one phase, this
+    # config as it is.
+    phases: tuple[dict, ...] = ()
     critic_reuse: bool = False  # one batch of G(Q(X)), G(Z) per iteration for all critic steps
     lr_milestones: tuple[float, ...] = field(default=(0.8, 0.85, 0.9, 0.95))
     lr_gamma: float = 0.9
 
     def __post_init__(self):
         self.x_shape = tuple(int(s) for s in self.x_shape)
+        self.phases = tuple(dict(p) for p in self.phases)
         self.betas = tuple(float(b) for b in self.betas)
         self.lr_milestones = tuple(float(m) for m in self.lr_milestones)
         check_config(self)
@@ -75,6 +82,26 @@ class LWGANConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    def phase_configs(self) -> list[LWGANConfig]:
+        """The phases to train, each a complete config (this one alone when `phases` is empty)."""
+        if not self.phases:
+            return [self]
+        return [dataclasses.replace(self, phases=(), **p) for p in self.phases]
+
+    @property
+    def total_iterations(self) -> int:
+        return sum(p.iterations for p in self.phase_configs())
+
+
+# What a phase may override: training settings, never the architecture or the objective.
+PHASE_FIELDS = frozenset(
+    {
+        "iterations", "batch_size", "lr", "lr_d", "betas", "weight_decay", "iter_d", "iter_gq",
+        "critic_warmup", "critic_burst", "critic_burst_every", "mmd_start", "adversarial_start",
+        "rank_sampling", "max_rank", "critic_reuse", "lr_milestones", "lr_gamma",
+    }
+)  # fmt: skip
 
 
 def check_config(cfg: LWGANConfig) -> None:
@@ -116,6 +143,19 @@ def check_config(cfg: LWGANConfig) -> None:
         bad("lr", "a positive number")
     if cfg.lr_d is not None and not (cfg.lr_d > 0 and math.isfinite(cfg.lr_d)):
         bad("lr_d", "a positive number or None (same as lr)")
+    if cfg.max_rank is not None and not 1 <= cfg.max_rank <= cfg.z_max:
+        bad("max_rank", f"None or an integer in 1..z_max ({cfg.z_max})")
+    for i, phase in enumerate(cfg.phases):
+        unknown = sorted(set(phase) - PHASE_FIELDS)
+        if unknown:
+            raise BenchError(
+                f"lwgan config phases[{i}]: cannot override {', '.join(unknown)}; "
+                f"a phase sets only {', '.join(sorted(PHASE_FIELDS))}"
+            )
+        try:
+            check_config(dataclasses.replace(cfg, phases=(), **phase))
+        except BenchError as e:
+            raise BenchError(f"phases[{i}]: {e}") from None
     for name in ("mmd_start", "adversarial_start"):
         if not 0 <= getattr(cfg, name) <= 1:
             bad(name, "a fraction in [0, 1]")

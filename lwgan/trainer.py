@@ -80,41 +80,68 @@ def train_lwgan(
 ) -> TrainResult:
     """Train `model` in place on `data` ([n, D] or [n, 1, 28, 28], any device: moved to the model's).
 
-    Deterministic given `seed` (ranks, batches, prior draws, interpolation weights and generator
-    noise all come from generators seeded by it).
+    The phases of `cfg` (cfg.phase_configs()) run in order, each with fresh optimisers and its own
+    learning-rate decay; the history runs on across them. Deterministic given `seed` (ranks,
+    batches, prior draws, interpolation weights and generator noise all come from generators
+    seeded by it, which also run on across the phases).
     """
     cfg = cfg or model.cfg
     device = model.device
     data = data.to(device=device, dtype=torch.float32)
     gen = torch.Generator(device=device).manual_seed(seed)
-    # Ranks for every iteration up front on the host: using r as a Python int needs no device sync.
-    ranks = torch.randint(
-        1, cfg.z_max + 1, (cfg.iterations,), generator=torch.Generator().manual_seed(seed)
-    )
-    ranks = ranks.tolist()
+    host = torch.Generator().manual_seed(seed)  # ranks, drawn on the host: no device sync
+    hist: dict[str, list[torch.Tensor]] = {k: [] for k in HISTORY_KEYS}
+    total, done = cfg.total_iterations, 0
+    model.train()
+    t0 = time.perf_counter()
+    for phase in cfg.phase_configs():
+
+        def report(i: int, recon, gap, phase=phase, offset=done) -> None:
+            if (offset + i) % progress_every == 0 or i == phase.iterations:
+                progress(task, offset + i, total, recon=float(recon), gap=float(gap))
+
+        _train_phase(model, data, phase, gen, host, hist, report)
+        done += phase.iterations
+    model.D.requires_grad_(True)
+    model.eval()
+    history = {k: torch.stack([v.to(device) for v in vs]).cpu().tolist() for k, vs in hist.items()}
+    return TrainResult(history, total, time.perf_counter() - t0)
+
+
+def _train_phase(
+    model: LWGAN,
+    data: torch.Tensor,
+    cfg: LWGANConfig,
+    gen: torch.Generator,
+    host: torch.Generator,
+    hist: dict[str, list[torch.Tensor]],
+    report,
+) -> None:
+    """One phase of the schedule: `cfg.iterations` primal-dual iterations, appended to `hist`."""
+    device = model.device
+    top = cfg.max_rank or cfg.z_max  # ranks drawn on 1..top
+    ranks = torch.randint(1, top + 1, (cfg.iterations,), generator=host).tolist()
     lwgan = cfg.objective == "lwgan"
     n, z_max = cfg.batch_size, cfg.z_max
     # rank_sampling "all": every step covers every rank, batch_size rows each (one group per rank).
-    groups = z_max if lwgan and cfg.rank_sampling == "all" else 1
+    groups = top if lwgan and cfg.rank_sampling == "all" else 1
     rows = n * groups
-    rank_rows = torch.arange(1, z_max + 1, device=device).repeat_interleave(n)
+    rank_rows = torch.arange(1, top + 1, device=device).repeat_interleave(n)
     batch = _sampler(data, rows, gen)
     opts = _optimisers(model, cfg)
     opt_q, opt_g, opt_d = opts
     base_lr = [o.param_groups[0]["lr"] for o in opts]
     Q, G, D = model.Q, model.G, model.D
     zero = torch.zeros((), device=device)
-    hist: dict[str, list[torch.Tensor]] = {k: [] for k in HISTORY_KEYS}
     mmd_from = math.floor(cfg.iterations * cfg.mmd_start)
     adv_from = math.floor(cfg.iterations * cfg.adversarial_start)
-    model.train()
-    t0 = time.perf_counter()
 
     for it in range(cfg.iterations):
         if groups > 1:
-            r, r_mean = rank_rows, (z_max + 1) / 2
+            r, r_mean = rank_rows, (top + 1) / 2
         else:  # the autoencoder always uses the full latent
             r = r_mean = ranks[it] if lwgan else z_max
+
         gap = gp = zero
         adversarial = lwgan and it >= adv_from
 
@@ -174,15 +201,7 @@ def train_lwgan(
         values = (0.0 if groups > 1 else float(r), gap, gp, recon, mmd, iso, loss)
         for k, v in zip(HISTORY_KEYS, values):
             hist[k].append(v.detach() if isinstance(v, torch.Tensor) else torch.tensor(v))
-        if (it + 1) % progress_every == 0 or it + 1 == cfg.iterations:
-            progress(
-                task, it + 1, cfg.iterations, recon=float(recon.detach()), gap=float(gap.detach())
-            )
-
-    D.requires_grad_(True)
-    model.eval()
-    history = {k: torch.stack([v.to(device) for v in vs]).cpu().tolist() for k, vs in hist.items()}
-    return TrainResult(history, cfg.iterations, time.perf_counter() - t0)
+        report(it + 1, recon.detach(), gap.detach())
 
 
 def training_tensor(data) -> torch.Tensor:

@@ -97,3 +97,37 @@ def test_rank_public_schedule_from_the_cli(tmp_path, capsys):
     assert main(["rank", "--schedule", "fast", "--no-track"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "--schedule" in err and "public" in err
+
+
+def test_overrides_of_a_phased_schedule():
+    from bench.experiments.rank import with_overrides
+
+    cfg = {"lr": 1.0, "width_g": 8, "iterations": 40, "phases": (
+        {"iterations": 10, "max_rank": 1, "lr": 5.0}, {"iterations": 30, "lr": 2.0})}  # fmt: skip
+    # The total is shared out 1:3; a training field goes to every phase; others to the base.
+    out = with_overrides(cfg, {"iterations": 8, "lr": 0.5, "iter_d": 2, "width_g": 4})
+    assert out["phases"] == (
+        {"iterations": 2, "max_rank": 1, "lr": 0.5, "iter_d": 2},
+        {"iterations": 6, "lr": 0.5, "iter_d": 2},
+    )
+    assert (out["iterations"], out["width_g"], out["lr"]) == (8, 4, 0.5)
+    assert with_overrides(cfg, {})["phases"] == cfg["phases"]
+    # Every phase keeps at least one iteration; unphased configs are plain dict updates.
+    assert [p["iterations"] for p in with_overrides(cfg, {"iterations": 1})["phases"]] == [1, 1]
+    assert with_overrides({"lr": 1.0, "iterations": 5}, {"iterations": 7}) == {"lr": 1.0, "iterations": 7}
+
+
+def test_default_schedule_phases_and_their_report_table():
+    from bench.experiments.rank import phase_rows
+
+    cfg = RankSettings().spec("swissroll", 2).config
+    phases = cfg.phase_configs()
+    assert [p.max_rank for p in phases] == [1, None, None]  # a rank-1 warm start first
+    assert [p.adversarial_start for p in phases] == [1.0, 1.0, 0.0]  # the critic only at the end
+    assert cfg.total_iterations == cfg.iterations == sum(p.iterations for p in phases)
+    rows = phase_rows({**cfg.to_dict(), "phases": (
+        {"iterations": 10, "max_rank": 1, "adversarial_start": 1.0, "mmd_start": 0.0},
+        {"iterations": 10, "adversarial_start": 0.5, "mmd_start": 0.0},
+    )})  # fmt: skip
+    assert [(r["ranks"], r["critic"], r["MMD"]) for r in rows] == [
+        ("1", "off", "on"), ("1..5", "from iteration 6", "on")]

@@ -214,3 +214,59 @@ def test_critic_reuse_encodes_one_batch_per_iteration(reuse, calls):
     model.Q.register_forward_hook(lambda *a: seen.append(1))
     train_lwgan(model, _segment(), cfg, seed=0)
     assert len(seen) == 2 * calls
+
+
+def test_one_phase_equal_to_the_config_trains_exactly_as_no_phases():
+    cfg = LWGANConfig(**{**TINY, "mmd_start": 0.5})
+    phased = dataclasses.replace(cfg, phases=({"iterations": cfg.iterations},))
+    a, b = build_lwgan(cfg, seed=3), build_lwgan(phased, seed=3)
+    ha = train_lwgan(a, _segment(), cfg, seed=3).history
+    hb = train_lwgan(b, _segment(), phased, seed=3).history
+    assert ha == hb
+    assert torch.equal(_params(a), _params(b))
+
+
+def test_phases_run_in_order_with_their_own_settings():
+    # Phase 1: rank 1 only, no critic, MMD on; phase 2: every rank, critic from its 3rd iteration.
+    cfg = LWGANConfig(**{**TINY, "z_max": 3, "phases": (
+        {"iterations": 5, "max_rank": 1, "adversarial_start": 1.0, "mmd_start": 0.0},
+        {"iterations": 6, "adversarial_start": 0.5, "mmd_start": 0.0, "lr": 1e-3},
+    )})  # fmt: skip
+    assert cfg.total_iterations == 11
+    calls = []
+    model = build_lwgan(cfg, seed=0)
+    d0 = _params(model.D)
+    res = train_lwgan(model, _segment(), cfg, seed=0, progress_every=5,
+                      progress=lambda *a, **k: calls.append(a))  # fmt: skip
+    h = res.history
+    assert all(len(v) == 11 for v in h.values())
+    assert h["rank"][:5] == [1.0] * 5 and set(h["rank"][5:]) > {1.0}  # 6 draws on 1..3
+    assert h["critic_gap"][:8] == [0.0] * 8 and all(g != 0 for g in h["critic_gap"][8:])
+    assert all(v != 0 for v in h["mmd"])
+    assert not torch.equal(d0, _params(model.D))
+    assert calls == [("train lwgan", 5, 11), ("train lwgan", 10, 11), ("train lwgan", 11, 11)]
+
+
+def test_a_rank_one_phase_leaves_the_other_latent_coordinates_untrained():
+    # Q's outputs 2..z_max are masked at rank 1, so only rank-1 codes reach G: G's weights on
+    # latent inputs 2..z_max get no gradient and stay as initialised.
+    cfg = LWGANConfig(**{**TINY, "max_rank": 1, "adversarial_start": 1.0, "mmd_start": 0.0})
+    model = build_lwgan(cfg, seed=0)
+    w0 = model.G.body[0].weight.detach().clone()  # [width, z_max]
+    train_lwgan(model, _segment(), cfg, seed=0)
+    w1 = model.G.body[0].weight.detach()
+    assert torch.equal(w0[:, 1:], w1[:, 1:]) and not torch.equal(w0[:, 0], w1[:, 0])
+
+
+@pytest.mark.parametrize(
+    "phases, message",
+    [
+        (({"iterations": 3, "width_g": 8},), "cannot override width_g"),
+        (({"iterations": 3}, {"lr": -1.0}), "phases[1]: lwgan config lr=-1.0"),
+        (({"max_rank": 4},), "max_rank=4"),
+    ],
+)
+def test_bad_phases_are_refused_naming_the_phase(phases, message):
+    with pytest.raises(BenchError) as e:
+        LWGANConfig(**{**TINY, "phases": phases})
+    assert message in str(e.value)
