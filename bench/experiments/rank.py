@@ -538,8 +538,10 @@ def rank_markdown(results: RankResults, facts, figure: Path) -> str:
     ]
     if cfg.get("phases"):
         parts += [
-            "The schedule's phases, in order (each with fresh optimisers and its own step decay; "
-            "a setting given per phase is listed as a / b / c above):",
+            (
+                "The schedule's phases, in order (each with fresh optimisers and its own step "
+                "decay; a setting given per phase is listed as a / b / c above):"
+            ),
             "",
             markdown_table(phase_rows(cfg)),
             "",
