@@ -81,7 +81,14 @@ class LWGANConfig:
         return "conv" if len(self.x_shape) == 3 else "mlp"
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """The fields as a dict (the cache key of a trained model is made from it). Fields added
+        after the first checkpoints are left out at their neutral value, so a config that does not
+        use them keeps the key, and the cached checkpoint, it had before they existed."""
+        d = dataclasses.asdict(self)
+        for name, neutral in LATER_FIELDS.items():
+            if d[name] == neutral:
+                del d[name]
+        return d
 
     def phase_configs(self) -> list[LWGANConfig]:
         """The phases to train, each a complete config (this one alone when `phases` is empty)."""
@@ -93,6 +100,8 @@ class LWGANConfig:
     def total_iterations(self) -> int:
         return sum(p.iterations for p in self.phase_configs())
 
+
+LATER_FIELDS = {"max_rank": None, "phases": ()}  # name: value that leaves training as before
 
 # What a phase may override: training settings, never the architecture or the objective.
 PHASE_FIELDS = frozenset(

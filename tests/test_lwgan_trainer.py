@@ -270,3 +270,11 @@ def test_bad_phases_are_refused_naming_the_phase(phases, message):
     with pytest.raises(BenchError) as e:
         LWGANConfig(**{**TINY, "phases": phases})
     assert message in str(e.value)
+
+
+def test_fields_added_later_leave_old_configs_dict_and_cache_key_unchanged():
+    cfg = LWGANConfig(**TINY)
+    full = dataclasses.asdict(cfg)
+    assert cfg.to_dict() == {k: v for k, v in full.items() if k not in ("max_rank", "phases")}
+    used = LWGANConfig(**{**TINY, "max_rank": 2, "phases": ({"iterations": 2},)})
+    assert used.to_dict()["max_rank"] == 2 and used.to_dict()["phases"] == ({"iterations": 2},)
