@@ -114,7 +114,11 @@ def test_overrides_of_a_phased_schedule():
     assert with_overrides(cfg, {})["phases"] == cfg["phases"]
     # Every phase keeps at least one iteration; unphased configs are plain dict updates.
     assert [p["iterations"] for p in with_overrides(cfg, {"iterations": 1})["phases"]] == [1, 1]
-    assert with_overrides({"lr": 1.0, "iterations": 5}, {"iterations": 7}) == {"lr": 1.0, "iterations": 7}
+    assert with_overrides({"lr": 1.0, "iterations": 5}, {"iterations": 7}) == {
+        "lr": 1.0, "iterations": 7, "phases": ()}
+    # A schedule of its own replaces the phases, and the overrides apply to it.
+    one = with_overrides(cfg, {"phases": ({"iterations": 5},), "lr": 0.1})
+    assert one["phases"] == ({"iterations": 5, "lr": 0.1},) and one["iterations"] == 5
 
 
 def test_default_schedule_phases_and_their_report_table():

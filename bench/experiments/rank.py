@@ -97,12 +97,12 @@ def public_schedule(dataset: str) -> dict:
 def with_overrides(cfg: dict, overrides: dict) -> dict:
     """`cfg` with `overrides` applied. In a phased schedule a training field is set in every phase,
     except `iterations`, the total, which is shared out in the phases' proportions."""
-    phases = cfg.get("phases", ())
+    over = dict(overrides)
+    phases = over.pop("phases", cfg.get("phases", ()))  # a whole new schedule may be given
     if not phases:
-        return {**cfg, **overrides}
+        return {**cfg, **over, "phases": ()}
     from lwgan.model import PHASE_FIELDS
 
-    over = dict(overrides)
     total = over.pop("iterations", None)
     shared = {k: over.pop(k) for k in list(over) if k in PHASE_FIELDS}
     planned = sum(p["iterations"] for p in phases)
