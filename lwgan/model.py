@@ -161,8 +161,8 @@ def check_config(cfg: LWGANConfig) -> None:
                 f"lwgan config phases[{i}]: cannot override {', '.join(unknown)}; "
                 f"a phase sets only {', '.join(sorted(PHASE_FIELDS))}"
             )
-        try:
-            check_config(dataclasses.replace(cfg, phases=(), **phase))
+        try:  # the phase's whole config: replace() runs __post_init__, which checks it
+            dataclasses.replace(cfg, phases=(), **phase)
         except BenchError as e:
             raise BenchError(f"phases[{i}]: {e}") from None
     for name in ("mmd_start", "adversarial_start"):

@@ -147,7 +147,6 @@ def _train_phase(
             r, r_mean = rank_rows, (top + 1) / 2
         else:  # the autoencoder always uses the full latent
             r = r_mean = ranks[it] if lwgan else z_max
-
         gap = gp = zero
         adversarial = lwgan and it >= adv_from
 
