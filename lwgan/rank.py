@@ -5,11 +5,18 @@ For each s = 1..z_max and each of `reps` fresh batches:
 (the gradient penalty unweighted and the MMD weighted by lambda_mmd, as in the public LWGAN code).
 lambda_hat = (standard error of the mean score at the unpenalised argmin) ** 0.8 and the estimate
 is argmin_s mean score(s) + lambda_hat * s.
+
+Two protocols for the evaluations. `score_ranks` (the harness's default): the trained encoder and
+generator are frozen, a copy of the critic is refitted to them, and the evaluations differ only in
+their batches. `score_ranks_training` (the public code's): training goes on between evaluations,
+so the standard error, and with it lambda_hat, also carries the model's own fluctuation.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,8 +24,9 @@ import torch
 
 from bench.progress import ProgressFn, null_progress
 from lwgan import losses
-from lwgan.model import LWGAN
+from lwgan.model import LWGAN, LWGANConfig
 from lwgan.networks import rank_mask
+from lwgan.trainer import train_lwgan
 
 COMPONENTS = ("critic_gap", "recon", "grad_penalty", "mmd")
 
@@ -91,17 +99,20 @@ def refit_critic(
     final (frozen) encoder and generator.
 
     The critic gap in the score stands for the sup over critics for the final Q and G; the public
-    code keeps training between evaluations for this. Here only the critic is refitted (`steps`
-    Adam steps on all ranks batched, the training lr and lambda_gp); Q and G are shared with
-    `model` and never changed, and `model`'s own critic is left as it was.
+    code keeps training between evaluations for this (`score_ranks_training`). Here only the
+    critic is refitted (`steps` Adam steps on all ranks batched, at the critic's learning rate and
+    betas of the last training phase, and lambda_gp); Q and G are shared with `model` and never
+    changed, and `model`'s own critic is left as it was.
     """
     cfg = model.cfg
     dev = model.device
     critic = copy.deepcopy(model.D).train()
     refit = LWGAN(cfg, model.Q, model.G, critic)
     gen = torch.Generator(device=dev).manual_seed(seed + 7919)  # apart from the scoring stream
-    lr = cfg.lr if cfg.lr_d is None else cfg.lr_d
-    opt = torch.optim.Adam(critic.parameters(), lr=lr, betas=cfg.betas)
+    # The top-level lr of a phased config trains nothing: the last phase's is the critic's own.
+    last = cfg.phase_configs()[-1]
+    lr = last.lr if last.lr_d is None else last.lr_d
+    opt = torch.optim.Adam(critic.parameters(), lr=lr, betas=last.betas)
     R, n = cfg.z_max, batch_size
     rank = torch.arange(1, R + 1, device=dev).repeat_interleave(n)
     mask = rank_mask(rank, R * n, R, dev)
@@ -159,14 +170,83 @@ def score_ranks(
     gen = torch.Generator(device=dev).manual_seed(seed)
     rows = []
     for i in range(reps):  # repeated evaluations: each is one batched pass over all ranks
-        x = data[torch.randint(data.shape[0], (batch_size,), generator=gen, device=dev)]
-        src = torch.randn(batch_size, cfg.z_max, generator=gen, device=dev)
-        alpha = torch.rand(batch_size, generator=gen, device=dev)
-        rows.append(_score_batch(model, x, src, alpha, lambda_mmd, gen))
+        rows.append(_evaluate(model, data, batch_size, lambda_mmd, gen))
         progress(task, i + 1, reps)
+    return _select(rows, cfg.z_max)
+
+
+def _evaluate(model, data: torch.Tensor, batch_size: int, lambda_mmd: float, gen) -> torch.Tensor:
+    """One evaluation on a fresh batch of `data` (the same draws, in the same order, under
+    either protocol): [4, R]."""
+    dev = data.device
+    x = data[torch.randint(data.shape[0], (batch_size,), generator=gen, device=dev)]
+    src = torch.randn(batch_size, model.cfg.z_max, generator=gen, device=dev)
+    alpha = torch.rand(batch_size, generator=gen, device=dev)
+    return _score_batch(model, x, src, alpha, lambda_mmd, gen)
+
+
+def _select(rows: list[torch.Tensor], z_max: int) -> RankScores:
     comp = torch.stack(rows).cpu().double().numpy()  # [reps, 4, R]
     components = {k: comp[:, j, :] for j, k in enumerate(COMPONENTS)}
     scores = comp.sum(axis=1)
-    ranks = list(range(1, cfg.z_max + 1))
+    ranks = list(range(1, z_max + 1))
     sel = select_rank(scores, ranks)
     return RankScores(ranks=ranks, scores=scores, components=components, **sel)
+
+
+def scoring_config(cfg: LWGANConfig, iterations: int) -> LWGANConfig:
+    """The training that goes on while the public code scores: its last phase's settings at the
+    learning rate its step decay ended on (the schedulers stay there), the critic trained
+    max(20, iter_d) steps every iteration with no bursts, the MMD and the critic on, every rank."""
+    last = cfg.phase_configs()[-1]
+    passed = {max(1, math.ceil(last.iterations * m)) for m in last.lr_milestones}
+    decay = last.lr_gamma ** len(passed)  # every milestone lies within the phase
+    return dataclasses.replace(
+        last, iterations=iterations, lr=last.lr * decay,
+        lr_d=None if last.lr_d is None else last.lr_d * decay, lr_milestones=(),
+        mmd_start=0.0, adversarial_start=0.0, critic_warmup=0, critic_burst_every=0,
+        iter_d=max(20, last.iter_d), max_rank=None, rank_sampling="iteration",
+    )  # fmt: skip
+
+
+def score_ranks_training(
+    model,
+    data: torch.Tensor,
+    *,
+    train_data: torch.Tensor,
+    reps: int = 50,
+    every: int = 20,
+    batch_size: int = 512,
+    lambda_mmd: float | None = None,
+    seed: int = 0,
+    progress: ProgressFn = null_progress,
+    task: str = "rank score",
+) -> RankScores:
+    """The public LWGAN code's protocol: a copy of `model` goes on training on `train_data`
+    (`scoring_config`, reps * every primal-dual iterations with fresh Adam optimisers; the public
+    code keeps its optimisers' state) and every `every` iterations the score of every rank is
+    evaluated on a fresh batch of `data`. `model` itself is left as it was."""
+    if reps < 2:
+        raise ValueError(
+            "score_ranks_training: reps must be >= 2 (the standard error needs two evaluations)"
+        )
+    if every < 1:
+        raise ValueError(f"score_ranks_training: every must be >= 1, got {every}")
+    lambda_mmd = model.cfg.lambda_mmd if lambda_mmd is None else lambda_mmd
+    dev = model.device
+    data = data.to(device=dev, dtype=torch.float32)
+    work = copy.deepcopy(model)
+    gen = torch.Generator(device=dev).manual_seed(seed)
+    rows: list[torch.Tensor] = []
+
+    def evaluate(_task, done, _total, **_info) -> None:
+        if done % every == 0:  # the trainer reports every `every` iterations and at the end
+            rows.append(_evaluate(work, data, batch_size, lambda_mmd, gen))
+            progress(task, len(rows), reps)
+
+    # The training draws from its own stream, apart from the evaluation batches.
+    train_lwgan(
+        work, train_data, scoring_config(model.cfg, reps * every), seed=seed + 7919,
+        progress=evaluate, progress_every=every,
+    )  # fmt: skip
+    return _select(rows, model.cfg.z_max)

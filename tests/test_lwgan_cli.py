@@ -89,14 +89,32 @@ def test_public_schedule_is_the_public_codes_run_toy_settings():
 
 def test_rank_public_schedule_from_the_cli(tmp_path, capsys):
     args = ["rank", "--schedule", "public", "--dataset", "swissroll", "--seeds", "0", "--device", "cpu",
-            "--out", str(tmp_path), "--no-track", *TINY]  # fmt: skip
+            "--out", str(tmp_path), "--no-track", "--every", "2", *TINY]  # fmt: skip
     assert main(args) == 0
     report = (tmp_path / "rank" / "rank.md").read_text()
-    assert "Schedule `public`" in report
+    # The public schedule scores as the public code does unless told otherwise.
+    assert "Schedule `public`" in report and "protocol `training`" in report
+    assert main([*args[:-len(TINY) - 2], *TINY, "--protocol", "refit"]) == 0
+    assert "protocol `refit`" in (tmp_path / "rank" / "rank.md").read_text()
     capsys.readouterr()
     assert main(["rank", "--schedule", "fast", "--no-track"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "--schedule" in err and "public" in err
+    for bad in (["--protocol", "bootstrap"], ["--every", "0"]):
+        assert main(["rank", "--no-track", *bad]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and bad[0] in err
+
+
+def test_parent_run_params_carry_the_schedules_settings():
+    from bench.experiments.rank import PUBLIC_TOY, schedule_params
+
+    public = schedule_params(RankSettings(schedule="public", overrides={"lr": 1e-3}))
+    # The public code's settings, not only the overrides (they were all a parent run showed).
+    assert public["iter_d"] == 20 and public["batch_size"] == 512 and public["lr"] == 1e-3
+    assert set(public) == set(PUBLIC_TOY) and "5000" in public["iterations"]
+    default = schedule_params(RankSettings(overrides={"iter_d": 3}))
+    assert default["iter_d"] == 3 and len(default["phases"]) == 3
 
 
 def test_overrides_of_a_phased_schedule():

@@ -107,3 +107,83 @@ def test_refit_critic_improves_its_objective_and_touches_nothing_else():
     assert _critic_objective(refit, x, src, alpha, lam) > _critic_objective(
         model, x, src, alpha, lam
     )
+
+
+def test_training_protocol_with_a_vanishing_lr_is_the_frozen_score():
+    """Oracle: when the training between evaluations cannot move the weights (lr 1e-30), the
+    public code's protocol evaluates the very batches the frozen protocol does (one stream, the
+    same draws), so the scores agree; the training has its own stream and consumes none of it."""
+    from lwgan.rank import score_ranks_training
+
+    cfg = LWGANConfig(x_shape=(3,), z_max=4, width_q=4, width_g=4, width_d=4, noise_dim=2, lr=1e-30)
+    model = build_lwgan(cfg, seed=1)
+    data = torch.randn(300, 3, generator=torch.Generator().manual_seed(2))
+    frozen = score_ranks(model, data[:200], reps=3, batch_size=32, seed=5)
+    trained = score_ranks_training(
+        model, data[:200], train_data=data[200:], reps=3, every=2, batch_size=32, seed=5
+    )
+    assert np.allclose(trained.scores, frozen.scores, rtol=1e-5, atol=1e-7)
+    assert trained.estimate == frozen.estimate
+
+
+def test_training_protocol_trains_a_copy_between_evaluations():
+    from lwgan.rank import score_ranks_training
+
+    model = _tiny_model(noise_dim=2)
+    data = torch.randn(300, 3, generator=torch.Generator().manual_seed(2))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    seen = []
+    a = score_ranks_training(
+        model, data[:200], train_data=data[200:], reps=4, every=3, batch_size=32, seed=5,
+        progress=lambda task, done, total, **_: seen.append((done, total)),
+    )  # fmt: skip
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert seen == [(1, 4), (2, 4), (3, 4), (4, 4)] and a.scores.shape == (4, 4)
+    assert np.allclose(sum(a.components[k] for k in COMPONENTS), a.scores)
+    # The model moved between evaluations: the same batches score differently than frozen.
+    frozen = score_ranks(model, data[:200], reps=4, batch_size=32, seed=5)
+    assert not np.allclose(a.scores[1:], frozen.scores[1:])
+    b = score_ranks_training(
+        model, data[:200], train_data=data[200:], reps=4, every=3, batch_size=32, seed=5
+    )
+    assert np.array_equal(a.scores, b.scores)
+    with pytest.raises(ValueError):
+        score_ranks_training(model, data, train_data=data, reps=1)
+
+
+def test_scoring_config_by_hand():
+    """The public code's schedulers end on lr * gamma^(milestones); scoring trains from there with
+    max(20, iter_d) critic steps, no bursts, the MMD and critic on, every rank."""
+    from lwgan.rank import scoring_config
+
+    cfg = LWGANConfig(
+        iterations=100, lr=1e-3, lr_milestones=(0.5, 0.75), lr_gamma=0.5, iter_d=5,
+        phases=({"iterations": 10, "max_rank": 1, "lr": 9.0},
+                {"iterations": 40, "lr": 2e-3, "lr_d": 4e-3, "mmd_start": 0.5}),
+    )  # fmt: skip
+    s = scoring_config(cfg, 60)
+    assert s.iterations == 60 and s.phases == () and s.lr_milestones == ()
+    assert s.lr == pytest.approx(2e-3 * 0.25) and s.lr_d == pytest.approx(4e-3 * 0.25)
+    assert s.iter_d == 20 and s.critic_warmup == 0 and s.critic_burst_every == 0
+    assert s.mmd_start == 0 and s.adversarial_start == 0 and s.max_rank is None
+    assert scoring_config(LWGANConfig(iter_d=30, lr_milestones=()), 5).iter_d == 30
+    assert scoring_config(LWGANConfig(iter_d=30, lr_milestones=()), 5).lr == 2e-4
+
+
+def test_refit_uses_the_learning_rate_the_critic_last_trained_at():
+    """In a phased config the top-level lr trains nothing; the refit must take the last phase's
+    (a refit at the top-level 1e-4 instead of the last phase's 2e-4 once changed every score)."""
+    from lwgan.rank import refit_critic
+
+    data = torch.randn(400, 3, generator=torch.Generator().manual_seed(3))
+    base = {"x_shape": (3,), "z_max": 2, "width_q": 8, "width_g": 8, "width_d": 8}
+    plain = build_lwgan(LWGANConfig(**base, lr=3e-3, lr_d=None), seed=1)
+    phased = build_lwgan(
+        LWGANConfig(**base, lr=1e-4, phases=({"iterations": 5, "lr": 9.0}, {"lr": 3e-3})), seed=1
+    )
+    a = refit_critic(plain, data, steps=5, batch_size=32, seed=0).D.state_dict()
+    b = refit_critic(phased, data, steps=5, batch_size=32, seed=0).D.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    other = build_lwgan(LWGANConfig(**base, lr=1e-4), seed=1)
+    c = refit_critic(other, data, steps=5, batch_size=32, seed=0).D.state_dict()
+    assert not all(torch.equal(a[k], c[k]) for k in a)

@@ -27,7 +27,10 @@ RANK_EPILOG = """Examples:
 
   bench rank --dataset swissroll --seeds 0 --no-track
 
-  bench rank --schedule public --device cuda   # the public code's toy settings (hours on a CPU)
+  bench rank --schedule public --device cuda   # the public code's toy settings and rank-score
+                                               # protocol (hours on a CPU)
+
+  bench rank --protocol training               # default training, the public code's scoring
 """
 
 
@@ -45,9 +48,11 @@ def rank_cmd(
     batch_size: Annotated[int | None, typer.Option("--batch-size", help="Training batch size.")] = None,
     lambda_mmd: Annotated[float | None, typer.Option("--lambda-mmd", help="Weight of the MMD term.")] = None,
     lambda_gp: Annotated[float | None, typer.Option("--lambda-gp", help="Weight of the gradient penalty.")] = None,
-    reps: Annotated[int, typer.Option("--reps", help="Evaluations of the rank score on fresh held-out batches.")] = 20,
+    protocol: Annotated[str | None, typer.Option("--protocol", help="How the rank score is evaluated: refit (encoder and generator frozen, the critic refitted; the default schedule's) or training (the public code's: training goes on between evaluations; the public schedule's).")] = None,
+    reps: Annotated[int | None, typer.Option("--reps", help="Evaluations of the rank score on fresh held-out batches (default: 20 with refit, 50 with training, as the public code).")] = None,
     eval_batch: Annotated[int, typer.Option("--eval-batch", help="Points per evaluation.")] = 512,
-    critic_steps: Annotated[int, typer.Option("--critic-steps", help="Before scoring, refit a copy of the critic to the final encoder and generator for this many steps (0: score with the trained critic).")] = 200,
+    critic_steps: Annotated[int, typer.Option("--critic-steps", help="Protocol refit: before scoring, refit a copy of the critic to the final encoder and generator for this many steps (0: score with the trained critic).")] = 200,
+    every: Annotated[int, typer.Option("--every", help="Protocol training: primal-dual iterations between evaluations.")] = 20,
     workers: Annotated[int | None, typer.Option("--workers", help="Cells trained in parallel processes (default: the CPU cores, 1 on CUDA).")] = None,
     retrain: Annotated[bool, typer.Option("--retrain", help="Retrain even if a cached checkpoint exists.")] = False,
     device: DeviceOpt = "auto",
@@ -61,16 +66,20 @@ def rank_cmd(
     import os
 
     from bench.data import SYNTHETIC
-    from bench.experiments.rank import SCHEDULES
+    from bench.experiments.rank import PROTOCOL_REPS, PROTOCOLS, SCHEDULE_PROTOCOL, SCHEDULES
 
     datasets = parse_list(dataset, option="--dataset", cast=str, choices=list(SYNTHETIC))
     if schedule not in SCHEDULES:
         raise OptionError(f"--schedule: expected one of {', '.join(SCHEDULES)}, got {schedule!r}")
+    protocol = protocol or SCHEDULE_PROTOCOL[schedule]
+    if protocol not in PROTOCOLS:
+        raise OptionError(f"--protocol: expected one of {', '.join(PROTOCOLS)}, got {protocol!r}")
+    reps = PROTOCOL_REPS[protocol] if reps is None else reps
     seed_list = parse_list(seeds, option="--seeds", cast=parse_int, minimum=0)
     for value, option in ((z_max, "--z-max"), (iterations, "--iterations"), (iter_d, "--iter-d"),
                           (iter_gq, "--iter-gq"), (lr, "--lr"), (width, "--width"),
                           (batch_size, "--batch-size"), (reps, "--reps"), (eval_batch, "--eval-batch"),
-                          (workers, "--workers")):  # fmt: skip
+                          (workers, "--workers"), (every, "--every")):  # fmt: skip
         check_positive(value, option)
     check_positive(lambda_mmd, "--lambda-mmd", allow_zero=True)
     check_positive(critic_steps, "--critic-steps", allow_zero=True)
@@ -107,7 +116,8 @@ def rank_cmd(
     settings = RankSettings(
         datasets=tuple(datasets), seeds=tuple(seed_list), generator=generator, z_max=z_max,
         overrides={k: v for k, v in overrides.items() if v is not None}, reps=reps,
-        eval_batch=eval_batch, critic_steps=critic_steps, schedule=schedule,
+        eval_batch=eval_batch, protocol=protocol, critic_steps=critic_steps, every=every,
+        schedule=schedule,
     )  # fmt: skip
     for d in datasets:  # a bad combination (e.g. --z-max with a conv variant) fails before training
         settings.spec(d, SYNTHETIC[d].ambient_dim)

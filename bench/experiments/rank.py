@@ -82,6 +82,12 @@ PUBLIC_TOY = {
 }
 HISTORY_LOGGED = ("recon", "critic_gap", "grad_penalty", "mmd", "loss_gq")
 SCHEDULES = ("default", "public")
+# How the rank score's evaluations are made (lwgan.rank): "refit" freezes the trained encoder and
+# generator and refits a copy of the critic; "training" is the public code's, training goes on
+# between evaluations. Each schedule's own protocol and evaluation count are the defaults.
+PROTOCOLS = ("refit", "training")
+SCHEDULE_PROTOCOL = {"default": "refit", "public": "training"}
+PROTOCOL_REPS = {"refit": 20, "training": 50}
 
 
 def public_schedule(dataset: str) -> dict:
@@ -127,7 +133,9 @@ class RankSettings:
     schedule: str = "default"  # "default": RANK_TRAINING (CPU budget); "public": public_schedule
     reps: int = 20  # evaluations of the rank score (fresh held-out batches)
     eval_batch: int = 512
-    critic_steps: int = 200  # refit a copy of the critic to the final Q, G before scoring
+    protocol: str = "refit"  # PROTOCOLS
+    critic_steps: int = 200  # "refit": refit a copy of the critic to the final Q, G before scoring
+    every: int = 20  # "training": primal-dual iterations between evaluations (public code: 20)
     mle_k: tuple[int, int] = (10, 20)
 
     def z_max_for(self, dataset: str, ambient: int) -> int:
@@ -138,6 +146,8 @@ class RankSettings:
 
         if self.schedule not in SCHEDULES:
             raise ValueError(f"unknown schedule {self.schedule!r}; valid: {', '.join(SCHEDULES)}")
+        if self.protocol not in PROTOCOLS:
+            raise ValueError(f"unknown protocol {self.protocol!r}; valid: {', '.join(PROTOCOLS)}")
         base = RANK_TRAINING if self.schedule == "default" else public_schedule(dataset)
         cfg = {**base, "x_shape": (ambient,), "z_max": self.z_max_for(dataset, ambient)}
         return get_generator(self.generator, **with_overrides(cfg, self.overrides))
@@ -194,7 +204,7 @@ def rank_cell(
 
     from bench.data import make_synthetic
     from lwgan.intrinsic_dim import mle_dimension, twonn_dimension
-    from lwgan.rank import score_ranks
+    from lwgan.rank import score_ranks, score_ranks_training
 
     data = make_synthetic(dataset, seed=seed)
     spec = settings.spec(dataset, data.ambient_dim)
@@ -204,11 +214,17 @@ def rank_cell(
         task=f"{tag}: train",
     )  # fmt: skip
     t0 = time.perf_counter()
-    scores = score_ranks(
-        model, data.heldout, reps=settings.reps, batch_size=settings.eval_batch, seed=seed,
-        critic_steps=settings.critic_steps, critic_data=data.train, progress=progress,
-        task=f"{tag}: score",
-    )  # fmt: skip
+    if settings.protocol == "training":
+        scores = score_ranks_training(
+            model, data.heldout, train_data=data.train, reps=settings.reps, every=settings.every,
+            batch_size=settings.eval_batch, seed=seed, progress=progress, task=f"{tag}: score",
+        )  # fmt: skip
+    else:
+        scores = score_ranks(
+            model, data.heldout, reps=settings.reps, batch_size=settings.eval_batch, seed=seed,
+            critic_steps=settings.critic_steps, critic_data=data.train, progress=progress,
+            task=f"{tag}: score",
+        )  # fmt: skip
     score_time = time.perf_counter() - t0
     k1, k2 = settings.mle_k
     return RankCell(
@@ -493,9 +509,8 @@ def rank_markdown(results: RankResults, facts, figure: Path) -> str:
             "LWGAN (Qiu, Gao and Wang; SPEC part B) trained on data with a known intrinsic dimension; "
             "the rank score is evaluated for every s = 1..z_max on fresh held-out batches and the "
             "estimate is argmin_s mean score(s) + lambda_hat s, lambda_hat = (standard error at the "
-            f"unpenalised argmin)^0.8 ({s.reps} evaluations of {s.eval_batch} points; before "
-            f"scoring, a copy of the critic is refitted to the final encoder and generator for "
-            f"{s.critic_steps} steps on the training points). MLE "
+            f"unpenalised argmin)^0.8 ({s.reps} evaluations of {s.eval_batch} points; "
+            f"{protocol_text(s)}). MLE "
             f"(Levina-Bickel, k = {s.mle_k[0]}..{s.mle_k[1]}) and TwoNN (Facco et al., 10% discarded) "
             "run on the same training points."
         ),
@@ -603,6 +618,30 @@ def _child_record(cell: RankCell) -> dict:
     return {"params": params, "metrics": metrics, "histories": histories, "tags": tags}
 
 
+def protocol_text(s: RankSettings) -> str:
+    """How the evaluations were made, for the report."""
+    if s.protocol == "training":
+        return (
+            f"protocol `training`, the public code's: training goes on between evaluations, "
+            f"{s.every} primal-dual iterations apart, at the learning rate the schedule ended on "
+            f"with the critic trained at least 20 steps per iteration; the trained model is "
+            f"left as it was"
+        )
+    if s.critic_steps == 0:
+        return "protocol `refit` with no refit: the trained encoder, generator and critic, frozen"
+    return (
+        f"protocol `refit`: the trained encoder and generator frozen, a copy of the critic "
+        f"refitted to them for {s.critic_steps} steps on the training points"
+    )
+
+
+def schedule_params(settings: RankSettings) -> dict:
+    """The training settings of a sweep, for the parent run: the schedule's own (the public one's
+    per-dataset values as "5000 (swissroll), 10000") with the user's overrides over them."""
+    base = RANK_TRAINING if settings.schedule == "default" else PUBLIC_TOY
+    return {**base, **settings.overrides}
+
+
 def run_rank_experiment(
     settings: RankSettings,
     *,
@@ -626,10 +665,10 @@ def run_rank_experiment(
     params = {
         "datasets": ",".join(settings.datasets), "seeds": ",".join(map(str, settings.seeds)),
         "generator": settings.generator, "z_max": settings.z_max, "reps": settings.reps,
-        "eval_batch": settings.eval_batch, "critic_steps": settings.critic_steps,
+        "eval_batch": settings.eval_batch, "protocol": settings.protocol,
+        "critic_steps": settings.critic_steps, "every": settings.every,
         "workers": workers, "schedule": settings.schedule,
-        **{f"train.{k}": v for k, v in {**(RANK_TRAINING if settings.schedule == "default" else {}),
-                                        **settings.overrides}.items()},
+        **{f"train.{k}": v for k, v in schedule_params(settings).items()},
     }  # fmt: skip
     tags = run_tags(device, settings.seeds, command=command)
     with start_sweep("rank", experiment=experiment, tracking_uri=tracking_uri, params=params,
