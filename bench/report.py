@@ -43,8 +43,14 @@ def versions(packages: Sequence[str] = _PACKAGES) -> dict[str, str]:
     return out
 
 
-def git_state(repo: str | Path | None = None) -> tuple[str | None, bool | None]:
-    """(commit, dirty) of the repository holding this package; (None, None) when not in git."""
+def git_state(
+    repo: str | Path | None = None, *, exclude: str | Path | None = None
+) -> tuple[str | None, bool | None]:
+    """(commit, dirty) of the repository holding this package; (None, None) when not in git.
+
+    `exclude`: a folder whose changes do not count, the run's own output folder: a run that
+    rewrites committed reports would otherwise call its own checkout dirty.
+    """
     repo = Path(repo) if repo is not None else Path(__file__).resolve().parents[1]
 
     def git(*args: str) -> str | None:
@@ -63,7 +69,14 @@ def git_state(repo: str | Path | None = None) -> tuple[str | None, bool | None]:
     commit = git("rev-parse", "HEAD")
     if commit is None:
         return None, None
-    status = git("status", "--porcelain", "--untracked-files=no")
+    spec = []
+    if exclude is not None:
+        try:
+            rel = Path(exclude).resolve().relative_to(repo.resolve())
+            spec = ["--", ".", f":(exclude){rel.as_posix()}"] if rel.parts else []
+        except ValueError:  # outside the repository: nothing of it is tracked
+            pass
+    status = git("status", "--porcelain", "--untracked-files=no", *spec)
     return commit, (None if status is None else bool(status))
 
 
@@ -97,7 +110,7 @@ class RunFacts:
     device: str
     versions: dict[str, str]
     checkpoints: dict[str, str] = field(default_factory=dict)  # model name -> sha256
-    dirty: bool | None = None  # uncommitted changes to tracked files when the run started
+    dirty: bool | None = None  # uncommitted changes to tracked files outside the run's output
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -117,9 +130,11 @@ def collect_facts(
     wall_time_s: float | None = None,
     command: str | None = None,
     date: str | None = None,
+    out: str | Path | None = None,
 ) -> RunFacts:
-    """Gather what a report must state to be reproducible; every field can be given explicitly."""
-    commit, dirty = git_state()
+    """Gather what a report must state to be reproducible; every field can be given explicitly.
+    `out`: the run's output folder, whose changes do not make the checkout dirty (git_state)."""
+    commit, dirty = git_state(exclude=out)
     seeds = [int(seeds)] if isinstance(seeds, (int, np.integer)) else [int(s) for s in seeds]
     return RunFacts(
         command=command if command is not None else command_line(),

@@ -240,3 +240,27 @@ def test_writers_are_atomic_and_return_paths(tmp_path):
     assert json.loads(js.read_text()) == {"x": 0.5, "arr": [0, 1, 2], "p": "/a"}
     leftovers = [p.name for p in tmp_path.rglob("*.tmp")]
     assert leftovers == []
+
+
+def test_git_state_ignores_the_runs_own_output_folder(tmp_path):
+    """A run that rewrites committed reports is not a dirty checkout; any other change is."""
+    from bench.report import git_state
+
+    repo = tmp_path / "repo"
+    (repo / "reports").mkdir(parents=True)
+    (repo / "code.py").write_text("x = 1\n")
+    (repo / "reports" / "r.md").write_text("old\n")
+
+    def git(*args):
+        subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
+
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "init")
+    assert git_state(repo)[1] is False
+    (repo / "reports" / "r.md").write_text("new\n")
+    assert git_state(repo)[1] is True
+    assert git_state(repo, exclude=repo / "reports")[1] is False
+    assert git_state(repo, exclude=tmp_path / "elsewhere")[1] is True  # outside: no effect
+    (repo / "code.py").write_text("x = 2\n")
+    assert git_state(repo, exclude=repo / "reports")[1] is True

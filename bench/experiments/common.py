@@ -665,7 +665,7 @@ def run_toy_experiment(
                           on_cell=log_cell, on_event=on_event)  # fmt: skip
         figures = draw(results, out)
         csv = write_csv(results.rows(), out / f"{name}.csv")
-        facts = toy_facts(results, device, command)
+        facts = toy_facts(results, device, command, out)
         report = write_report(out, name, render(results, facts, figures))
         sweep.log_metrics({**summary_metrics(results), "wall_time_s": results.wall_time_s})
         for path in (*figures, csv, report):
@@ -681,7 +681,7 @@ def figure_links(figures: Sequence[Path], stem: str, caption: str) -> str:
     return text + (f"\n\n{caption} ([PDF]({pdf}))" if pdf else "")
 
 
-def toy_facts(results: ToyResults, device, command: str | None):
+def toy_facts(results: ToyResults, device, command: str | None, out: Path | None = None):
     from bench.report import collect_facts
 
     return collect_facts(
@@ -691,6 +691,7 @@ def toy_facts(results: ToyResults, device, command: str | None):
         checkpoints={c.label: c.checkpoint_sha256 for c in results.cells},
         wall_time_s=results.wall_time_s,
         command=command,
+        out=out,
     )
 
 

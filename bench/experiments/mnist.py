@@ -645,7 +645,7 @@ def run_mnist_experiment(
             seeds=settings.seeds, data_fingerprint=results.data_fingerprint, device=device,
             checkpoints={"classifier": results.classifier["sha256"],
                          **{f"{c.name} s{c.seed}": c.checkpoint_sha256 for c in results.cells}},
-            wall_time_s=results.wall_time_s, command=command,
+            wall_time_s=results.wall_time_s, command=command, out=out,
         )  # fmt: skip
         report = write_report(out, "mnist", render(results, facts, figures))
         label, _ = mnist_verdict(results)

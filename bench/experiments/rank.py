@@ -691,6 +691,7 @@ def run_rank_experiment(
             checkpoints={f"{c.dataset} s{c.seed}": c.checkpoint_sha256 for c in results.cells},
             wall_time_s=results.wall_time_s,
             command=command,
+            out=out,
         )
         report = write_report(out_dir, "rank", rank_markdown(results, facts, figures[0]))
         summary = summary_frame(results)

@@ -224,7 +224,8 @@ def run_recover(
         cells = cell_frame(result)
         csv_path = write_csv(cells, out / f"{name}.csv")
         facts = collect_facts(seeds=list(settings.seeds), data_fingerprint=mnist.fingerprint, device=device,
-                              checkpoints=models.checkpoints, wall_time_s=result.wall_time_s, command=command)
+                              checkpoints=models.checkpoints, wall_time_s=result.wall_time_s, command=command,
+                              out=out)
         md = render(result, facts_md=facts_markdown(facts), models_md=models_markdown(models),
                     markdown_table=markdown_table)
         best = best_cells(summary_frame(cells))
