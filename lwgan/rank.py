@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,9 +25,10 @@ from bench.progress import ProgressFn, null_progress
 from lwgan import losses
 from lwgan.model import LWGAN, LWGANConfig
 from lwgan.networks import rank_mask
-from lwgan.trainer import train_lwgan
+from lwgan.trainer import lr_decay, train_lwgan
 
 COMPONENTS = ("critic_gap", "recon", "grad_penalty", "mmd")
+SCORING_ITER_D = 20  # the public code trains the critic max(20, iter_d) steps while it scores
 
 
 @dataclass
@@ -199,13 +199,12 @@ def scoring_config(cfg: LWGANConfig, iterations: int) -> LWGANConfig:
     learning rate its step decay ended on (the schedulers stay there), the critic trained
     max(20, iter_d) steps every iteration with no bursts, the MMD and the critic on, every rank."""
     last = cfg.phase_configs()[-1]
-    passed = {max(1, math.ceil(last.iterations * m)) for m in last.lr_milestones}
-    decay = last.lr_gamma ** len(passed)  # every milestone lies within the phase
+    decay = lr_decay(last, last.iterations)
     return dataclasses.replace(
         last, iterations=iterations, lr=last.lr * decay,
         lr_d=None if last.lr_d is None else last.lr_d * decay, lr_milestones=(),
         mmd_start=0.0, adversarial_start=0.0, critic_warmup=0, critic_burst_every=0,
-        iter_d=max(20, last.iter_d), max_rank=None, rank_sampling="iteration",
+        iter_d=max(SCORING_ITER_D, last.iter_d), max_rank=None, rank_sampling="iteration",
     )  # fmt: skip
 
 

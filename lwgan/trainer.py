@@ -58,11 +58,16 @@ def _optimisers(model: LWGAN, cfg: LWGANConfig):
     ]
 
 
-def _set_lr(opts, base: list[float], cfg: LWGANConfig, done: int) -> None:
-    """Multi-step decay: lr * gamma^(milestones passed after `done` iterations). Set directly
-    rather than by a scheduler, which would warn about the critic's optimiser while it rests."""
+def lr_decay(cfg: LWGANConfig, done: int) -> float:
+    """The multi-step decay factor after `done` iterations: gamma^(milestones passed)."""
     milestones = {max(1, math.ceil(cfg.iterations * s)) for s in cfg.lr_milestones}
-    factor = cfg.lr_gamma ** sum(done >= m for m in milestones)
+    return cfg.lr_gamma ** sum(done >= m for m in milestones)
+
+
+def _set_lr(opts, base: list[float], cfg: LWGANConfig, done: int) -> None:
+    """lr * lr_decay(cfg, done). Set directly rather than by a scheduler, which would warn about
+    the critic's optimiser while it rests."""
+    factor = lr_decay(cfg, done)
     for o, lr in zip(opts, base):
         for group in o.param_groups:
             group["lr"] = lr * factor

@@ -627,12 +627,14 @@ def _child_record(cell: RankCell) -> dict:
 
 def protocol_text(s: RankSettings) -> str:
     """How the evaluations were made, for the report."""
+    from lwgan.rank import SCORING_ITER_D
+
     if s.protocol == "training":
         return (
             f"protocol `training`, the public code's: training goes on between evaluations, "
             f"{s.every} primal-dual iterations apart, at the learning rate the schedule ended on "
-            f"with the critic trained at least 20 steps per iteration; the trained model is "
-            f"left as it was"
+            f"with the critic trained at least {SCORING_ITER_D} steps per iteration; the trained "
+            f"model is left as it was"
         )
     if s.critic_steps == 0:
         return "protocol `refit` with no refit: the trained encoder, generator and critic, frozen"
