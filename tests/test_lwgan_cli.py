@@ -6,9 +6,9 @@ import pytest
 from bench.cli import main
 from bench.experiments.rank import RankSettings, run_rank
 
-TINY = ["--iterations", "3", "--width", "2", "--batch-size", "32", "--reps", "2",
-        "--eval-batch", "32", "--z-max", "2", "--workers", "1"]  # fmt: skip
-TINY_OVERRIDES = {"iterations": 3, "width_q": 2, "width_g": 2, "width_d": 2, "batch_size": 32,
+TINY = ["--iterations", "4", "--width", "2", "--batch-size", "32", "--reps", "2",
+        "--eval-batch", "32", "--z-max", "2", "--workers", "1", "--critic-steps", "5"]  # fmt: skip
+TINY_OVERRIDES = {"iterations": 4, "width_q": 2, "width_g": 2, "width_d": 2, "batch_size": 32,
                   "critic_warmup": 1, "critic_burst": 2}  # fmt: skip
 
 
@@ -44,8 +44,8 @@ def test_rank_end_to_end_with_mlflow(tmp_path, capsys):
     assert len(parents) == 1 and len(children) == 2
     child = children[0]
     assert {"estimate", "truth", "mle", "twonn", "lambda_hat"} <= set(child.data.metrics)
-    assert child.data.params["cfg.iterations"] == "3"
-    assert len(client.get_metric_history(child.info.run_id, "recon")) == 3  # per iteration
+    assert child.data.params["cfg.iterations"] == "4"  # one per phase
+    assert len(client.get_metric_history(child.info.run_id, "recon")) == 4  # per iteration
     assert any(a.path.endswith(".pdf") for a in client.list_artifacts(child.info.run_id))
 
 
@@ -114,7 +114,7 @@ def test_parent_run_params_carry_the_schedules_settings():
     assert public["iter_d"] == 20 and public["batch_size"] == 512 and public["lr"] == 1e-3
     assert set(public) == set(PUBLIC_TOY) and "5000" in public["iterations"]
     default = schedule_params(RankSettings(overrides={"iter_d": 3}))
-    assert default["iter_d"] == 3 and len(default["phases"]) == 3
+    assert default["iter_d"] == 3 and len(default["phases"]) == 4
 
 
 def test_overrides_of_a_phased_schedule():
@@ -144,8 +144,10 @@ def test_default_schedule_phases_and_their_report_table():
 
     cfg = RankSettings().spec("swissroll", 2).config
     phases = cfg.phase_configs()
-    assert [p.max_rank for p in phases] == [1, None, None]  # a rank-1 warm start first
-    assert [p.adversarial_start for p in phases] == [1.0, 1.0, 0.0]  # the critic only at the end
+    assert [p.max_rank for p in phases] == [1, None, None, None]  # a rank-1 warm start first
+    # The critic only in phase 3; phase 4 fits the reconstructions again before scoring.
+    assert [p.adversarial_start for p in phases] == [1.0, 1.0, 0.0, 1.0]
+    assert phases[3].lr == phases[2].lr and phases[3].lambda_mmd > 0
     assert cfg.total_iterations == cfg.iterations == sum(p.iterations for p in phases)
     rows = phase_rows({**cfg.to_dict(), "phases": (
         {"iterations": 10, "max_rank": 1, "adversarial_start": 1.0, "mmd_start": 0.0},
