@@ -40,7 +40,7 @@ def rank_cmd(
     generator: Annotated[str, typer.Option("--generator", help="LWGAN-family variant to train (see `bench generators`).")] = "lwgan",
     z_max: Annotated[int | None, typer.Option("--z-max", help="Largest rank scored (default per dataset: swissroll 5, scurve 5, hyperplane 7, as the public code).")] = None,
     schedule: Annotated[str, typer.Option("--schedule", help="Training settings: default (fits 20 min on 2 CPU cores) or public (the public code's toy settings, for a GPU). The options below override either.")] = "default",
-    iterations: Annotated[int | None, typer.Option("--iterations", help="Total primal-dual iterations (default schedule: 10000 in four phases; a new total is shared out in their proportions).")] = None,
+    iterations: Annotated[int | None, typer.Option("--iterations", help="Total primal-dual iterations (default schedule: 9000 in four phases; a new total is shared out in their proportions).")] = None,
     iter_d: Annotated[int | None, typer.Option("--iter-d", help="Critic steps per iteration.")] = None,
     iter_gq: Annotated[int | None, typer.Option("--iter-gq", help="Encoder/generator steps per iteration.")] = None,
     lr: Annotated[float | None, typer.Option("--lr", help="Adam learning rate (of every phase of the default schedule).")] = None,

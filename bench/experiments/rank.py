@@ -50,7 +50,7 @@ Z_MAX_EXTRA = 3  # other datasets: ambient dimension + 3
 RANK_PHASES = (
     {"iterations": 3000, "max_rank": 1, "lr": 5e-3, "adversarial_start": 1.0, "mmd_start": 0.0},
     {"iterations": 3000, "lr": 2e-3, "adversarial_start": 1.0, "mmd_start": 0.0},
-    {"iterations": 3000, "lr": 2e-4, "adversarial_start": 0.0, "mmd_start": 0.0},
+    {"iterations": 2000, "lr": 2e-4, "adversarial_start": 0.0, "mmd_start": 0.0},
     {"iterations": 1000, "lr": 2e-4, "adversarial_start": 1.0, "mmd_start": 0.0},
 )
 RANK_TRAINING = {
