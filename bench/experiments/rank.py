@@ -35,18 +35,20 @@ Z_MAX_EXTRA = 3  # other datasets: ambient dimension + 3
 # 2. every rank, reconstruction + MMD: the higher ranks learn to share G's rank-1 axis.
 # 3. the full LWGAN objective (critic, 5 steps per iteration on one encoded batch, with a
 #    burst at its start and every 100th iteration), at the public code's learning rate.
-# 4. every rank, reconstruction + MMD again, at phase 3's learning rate (about 12 s a cell). The rank-1 code
-#    of the Swiss roll unrolls the spiral in pieces (Q jumps at about three places along it, the
-#    folds of the encoder's initial projection), so G(Z_1) bridges the pieces; phase 3's critic
-#    term then pulls the reconstructions towards the bridges and raised the rank-1
-#    reconstruction from 0.065-0.084 to 0.087-0.345 (seeds 0-2) while rank 2's stayed near 0.05.
-#    This phase brings it back (0.042, 0.143, 0.068) before the ranks are scored.
-# Measured on the nine default cells (phases 1-3 cached from reports/rank at d5222df, phase 4 and
-# a 1,000-step critic refit added by hand): truth in swissroll 2/3 (seed 1's phase 3 diverged),
-# scurve 3/3, hyperplane 3/3. Without phase 4 the Swiss roll was 1/3 under refits of 200, 1,000
-# or 2,000 steps. The 200-step refit scored before left most Swiss-roll critic gaps negative (the
-# critic had not caught up with the final encoder and generator; seed 2: -0.06 at rank 2 after
-# 200 steps, +0.06 after 2,000), so the gap told the ranks little.
+# 4. every rank, reconstruction + MMD again, at phase 3's learning rate (about 12 s a cell). The
+#    rank-1 code of the Swiss roll unrolls the spiral in pieces (Q jumps at about three places
+#    along it, the folds of the encoder's initial projection), so G(Z_1) bridges the pieces, and
+#    phase 3's critic term pulls the reconstructions towards the bridges: with a 3,000-iteration
+#    phase 3 the rank-1 reconstruction rose from 0.065-0.084 to 0.087-0.345 (seeds 0-2) while
+#    rank 2's stayed near 0.05; this phase brought it back to 0.042, 0.143, 0.068.
+# Measured cold on 2 idle cores (reports/rank/): 17.6 min, peak RSS 0.55 GB; truth in swissroll
+# 2/3, scurve 3/3, hyperplane 3/3 (3,000 iterations in phase 3: the same, in 23.1 min). The
+# Swiss roll wins narrowly (rank 1's score within lambda_hat of rank 2's: 0.053 against 0.051,
+# 0.111 against 0.114); seed 1's adversarial phase leaves every rank's critic gap near 0.22.
+# Without phase 4 the Swiss roll was 1/3 under refits of 200, 1,000 or 2,000 steps. The critic
+# must be refitted for long (`critic_steps` 1,000): the 200 steps used before left most
+# Swiss-roll critic gaps negative (seed 2, rank 2: -0.06 after 200 steps, +0.06 after 2,000), so
+# the gap, the term that separates the ranks, told them little.
 RANK_PHASES = (
     {"iterations": 3000, "max_rank": 1, "lr": 5e-3, "adversarial_start": 1.0, "mmd_start": 0.0},
     {"iterations": 3000, "lr": 2e-3, "adversarial_start": 1.0, "mmd_start": 0.0},
