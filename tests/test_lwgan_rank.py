@@ -9,6 +9,7 @@ import torch
 
 from lwgan import losses
 from lwgan.model import LWGANConfig, build_lwgan
+from lwgan.networks import rank_mask
 from lwgan.rank import COMPONENTS, _score_batch, score_ranks, select_rank
 
 
@@ -111,8 +112,6 @@ def test_refit_critic_improves_its_objective_and_touches_nothing_else():
 
 class _IdentityEncoder(torch.nn.Module):
     def forward(self, x, rank):
-        from lwgan.networks import rank_mask
-
         return x * rank_mask(rank, x.shape[0], x.shape[1], x.device)
 
 
