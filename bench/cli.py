@@ -16,6 +16,7 @@ except ImportError:  # pragma: no cover
 
 from bench import __version__
 from bench.errors import BenchError
+from lwgan.errors import ConfigError
 
 app = typer.Typer(
     name="bench",
@@ -38,13 +39,21 @@ def _root(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
+    plugin: list[str] = typer.Option(  # noqa: B008 - typer declares options this way
+        [], "--plugin", help="Import a module (name or .py path) that registers regulators, "
+        "generators or experiments; repeat or comma-separate. Also: BENCH_PLUGINS, entry points.",
+    ),
 ) -> None:
     """lwgan-bench: reproduce latent-regulation recovery and (Iso-)LWGAN experiments, logged to MLflow."""
+    from bench import plugins
+
+    plugins.load_all(plugin)
 
 
 # Subcommand modules in bench/commands/, each with `register(app)`. Each module is light (typer
 # only); torch and mlflow are imported inside the commands so `bench --help` is instant.
-COMMANDS: tuple[str, ...] = ("data", "regulators", "models", "train", "recover", "lwgan", "iso")
+COMMANDS: tuple[str, ...] = ("data", "regulators", "models", "train", "recover", "lwgan", "iso",
+                             "experiments")
 
 
 def _attach() -> None:
@@ -71,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     except BenchError as e:
         echo(f"error: {' '.join(str(e).split())}", err=True)
         return e.exit_code
+    except ConfigError as e:  # a bad model setting or an unknown generator / recipe name
+        echo(f"error: {' '.join(str(e).split())}", err=True)
+        return 2
     except typer.Abort:
         echo("interrupted", err=True)
         return 130

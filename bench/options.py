@@ -40,11 +40,14 @@ def parse_list(
     if text is None:
         items: list[str] = []
     elif isinstance(text, str):
-        items = [s.strip() for s in text.split(",") if s.strip()]
+        items = [s.strip() for s in text.split(",")] if text.strip() else []
     else:
-        items = [str(s) for s in text]
+        items = [str(s).strip() for s in text]
     if not items and not allow_empty:
         raise OptionError(f"{option}: expected a comma-separated list, got {text!r}")
+    if any(not item for item in items):
+        raise OptionError(f"{option}: empty element in {text!r}; give comma-separated values "
+                          "without empty places (e.g. 0,1,2)")  # fmt: skip
     kind = {float: "numbers", int: "integers", parse_int: "integers", str: "names"}.get(cast, "values")
     out: list[T] = []
     for item in items:
@@ -128,6 +131,22 @@ TrackingUriOpt = Annotated[
 ]
 ExperimentOpt = Annotated[str | None, typer.Option("--experiment", help="MLflow experiment name.")]
 NoTrackOpt = Annotated[bool, typer.Option("--no-track", help="Do not log to MLflow.")]
+ResumeOpt = Annotated[
+    bool,
+    typer.Option("--resume", help="Keep the cells an earlier run of the same sweep finished (under "
+                 "OUT/runs/); run only the rest."),
+]  # fmt: skip
+RetrainOpt = Annotated[bool, typer.Option("--retrain", help="Train the models again even when cached.")]
+WorkersOpt = Annotated[
+    int | None,
+    typer.Option("--workers", help="Local worker processes running cells in parallel (default: the "
+                 "CPU cores for experiments of one-thread models, else 1; 1 on CUDA)."),
+]  # fmt: skip
+ThreadsOpt = Annotated[
+    int | None,
+    typer.Option("--threads", help="torch CPU threads per process (default: the cores shared "
+                 "among the workers; one process: torch's own)."),
+]  # fmt: skip
 
 
 def default_out() -> Path:

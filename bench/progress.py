@@ -1,23 +1,17 @@
 """Progress reporting: library code calls a plain callback; the CLI turns it into rich bars.
 
-The callback signature is `progress(task: str, done: int, total: int, **info)`. `task` names a bar
-("train lsgan", "recover"); `done` out of `total` units; `info` holds numbers worth showing
-(a loss, a rate). Library code never prints; it calls this, or `null_progress` by default.
+The callback (`ProgressFn`, `null_progress`) is defined in the model library (lwgan.progress) so
+the trainers need nothing from the harness; this module adds `rich_progress()` for the CLI.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Protocol
 
+from lwgan.progress import ProgressFn, null_progress
 
-class ProgressFn(Protocol):
-    def __call__(self, task: str, done: int, total: int, **info: float) -> None: ...
-
-
-def null_progress(task: str, done: int, total: int, **info: float) -> None:
-    """The default callback: report nothing."""
+__all__ = ["ProgressFn", "null_progress", "rich_progress"]
 
 
 @contextmanager
@@ -53,6 +47,3 @@ def rich_progress(console=None, transient: bool = False) -> Iterator[ProgressFn]
 
     with bars:
         yield report
-
-
-Callback = Callable[..., None]

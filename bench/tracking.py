@@ -28,7 +28,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from bench.errors import BenchError
-from bench.report import command_line, device_name, git_state, versions
+from bench.facts import command_line, device_name, git_state, versions
 
 # MLflow's per-request limits (mlflow.utils.validation): a batch holds at most 1000 metrics and
 # 100 params and 100 tags, 1000 entities in all; values are truncated to what the store accepts.
@@ -45,9 +45,6 @@ class TrackingError(BenchError):
 def _one_line(text: Any, limit: int = 300) -> str:
     s = " ".join(str(text).split())
     return s if len(s) <= limit else s[: limit - 3] + "..."
-
-
-# --- tags ---------------------------------------------------------------------------------------
 
 
 def base_tags(command: str | None = None) -> dict[str, str]:
@@ -72,14 +69,8 @@ def base_tags(command: str | None = None) -> dict[str, str]:
 def run_tags(device: Any, seeds: Sequence[int] | int, *, command: str | None = None) -> dict:
     """Tags for a parent run: git commit, package versions, device, seeds, command line."""
     seeds = [seeds] if isinstance(seeds, int) else list(seeds)
-    return {
-        **base_tags(command),
-        "device": device_name(device),
-        "seeds": ",".join(str(int(s)) for s in seeds),
-    }
-
-
-# --- quiet MLflow -------------------------------------------------------------------------------
+    return {**base_tags(command), "device": device_name(device),
+            "seeds": ",".join(str(int(s)) for s in seeds)}  # fmt: skip
 
 
 @contextmanager
@@ -106,9 +97,6 @@ def _quiet() -> Iterator[None]:
             os.environ.pop("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", None)
         else:
             os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = old_env
-
-
-# --- conversions -------------------------------------------------------------------------------
 
 
 def _metric_value(key: str, value: Any) -> float:
@@ -146,16 +134,11 @@ def _metrics(metrics: Mapping | None, histories: Mapping | None, step: int | Non
     from mlflow.entities import Metric
 
     now = int(time.time() * 1000)
-    out = [
-        Metric(str(k), _metric_value(k, v), now, 0 if step is None else int(step))
-        for k, v in (metrics or {}).items()
-    ]
+    out = [Metric(str(k), _metric_value(k, v), now, 0 if step is None else int(step))
+           for k, v in (metrics or {}).items()]  # fmt: skip
     for k, values in (histories or {}).items():
         out += [Metric(str(k), v, now, s) for s, v in _history(k, values)]
     return out
-
-
-# --- the sweep -----------------------------------------------------------------------------------
 
 
 @dataclass
@@ -181,10 +164,8 @@ class Sweep:
             if getattr(e, "error_code", None) == "INVALID_PARAMETER_VALUE":
                 # A bad key or a changed param value: the caller's bug, not the store's.
                 raise ValueError(f"MLflow rejected {what}: {_one_line(e)}") from None
-            raise TrackingError(
-                f"--tracking-uri {self.tracking_uri}: {what} failed ({type(e).__name__}: "
-                f"{_one_line(e)})"
-            ) from None
+            raise TrackingError(f"--tracking-uri {self.tracking_uri}: {what} failed "
+                                f"({type(e).__name__}: {_one_line(e)})") from None  # fmt: skip
 
     @property
     def url(self) -> str | None:
@@ -214,9 +195,7 @@ class Sweep:
         if error is not None:
             status = "FAILED"
         if status not in ("FINISHED", "FAILED", "KILLED"):
-            raise ValueError(
-                f"log_child: status must be FINISHED, FAILED or KILLED, got {status!r}"
-            )
+            raise ValueError(f"log_child: status must be FINISHED, FAILED or KILLED, got {status!r}")
         if status == "FAILED":
             self.failed_children += 1
         if not self.enabled:
@@ -230,32 +209,21 @@ class Sweep:
         for p in paths:
             if not p.is_file():
                 raise ValueError(f"log_child: artifact {p} is not a file")
-        run = self._call(
-            "creating a child run",
-            self.client.create_run,
-            self.experiment_id,
-            run_name=name,
-            # Tags go in with the run: one sqlite transaction fewer per child (each costs an fsync).
-            tags={k: str(v)[:_MAX_TAG_LEN] for k, v in all_tags.items()},
-        )
+        # Tags go in with the run: one sqlite transaction fewer per child (each costs an fsync).
+        run = self._call("creating a child run", self.client.create_run, self.experiment_id,
+                         run_name=name, tags={k: str(v)[:_MAX_TAG_LEN] for k, v in all_tags.items()})  # fmt: skip
         rid = run.info.run_id
         self.children.append(rid)
         try:
-            self._call(
-                "logging a child run", _batches, self.client, rid, dict(params or {}), ms, {}
-            )
+            self._call("logging a child run", _batches, self.client, rid, dict(params or {}), ms, {})
             for p in paths:
                 self._call(f"logging artifact {p.name}", self.client.log_artifact, rid, str(p))
         except BaseException as e:
             # Ctrl-C or an error half way: do not leave the child RUNNING forever.
             interrupted = isinstance(e, KeyboardInterrupt)
-            _finish_quietly(
-                lambda st, msg: self._end(rid, st, msg),
-                "KILLED" if interrupted else "FAILED",
-                "logging interrupted"
-                if interrupted
-                else f"logging failed: {type(e).__name__}: {e}",
-            )
+            why = "logging interrupted" if interrupted else f"logging failed: {type(e).__name__}: {e}"
+            _finish_quietly(lambda st, msg: self._end(rid, st, msg),
+                            "KILLED" if interrupted else "FAILED", why)  # fmt: skip
             raise
         self._call("ending a child run", self.client.set_terminated, rid, status)
         return rid
@@ -271,12 +239,6 @@ class Sweep:
             ms = _metrics(metrics, None, step)
             self._call("logging metrics", _batches, self.client, self.run_id, {}, ms, {})
 
-    def log_history(self, histories: Mapping[str, Any]) -> None:
-        """Metric histories on the parent run (e.g. the GAN's training curves)."""
-        if self.enabled:
-            ms = _metrics(None, histories, None)
-            self._call("logging histories", _batches, self.client, self.run_id, {}, ms, {})
-
     def log_params(self, params: Mapping) -> None:
         if self.enabled:
             self._call("logging params", _batches, self.client, self.run_id, dict(params), [], {})
@@ -289,13 +251,8 @@ class Sweep:
         if self.enabled:
             if not Path(path).is_file():
                 raise ValueError(f"log_artifact: {path} is not a file")
-            self._call(
-                f"logging artifact {Path(path).name}",
-                self.client.log_artifact,
-                self.run_id,
-                str(path),
-                artifact_path,
-            )
+            self._call(f"logging artifact {Path(path).name}", self.client.log_artifact,
+                       self.run_id, str(path), artifact_path)  # fmt: skip
 
 
 def _scheme(uri: str | None) -> str:
@@ -323,6 +280,22 @@ def _check_uri(uri: str | None) -> None:
             f"--tracking-uri {uri}: cannot connect to {parsed.hostname}:{port} "
             f"({_one_line(e.strerror or e)}); start the server or use sqlite:///mlflow.db"
         ) from None
+
+
+def preflight(uri: str | None) -> None:
+    """Before any work: an unreachable server or an sqlite store in a folder that cannot be
+    written is a TrackingError now, not after the models have trained."""
+    _check_uri(uri)
+    uri = uri or os.environ.get("MLFLOW_TRACKING_URI") or "sqlite:///mlflow.db"
+    if _scheme(uri) == "sqlite":
+        from bench.outputs import OutputError, probe_dir
+
+        db = Path(uri.split(":///", 1)[-1]) if ":///" in uri else None
+        if db is not None and str(db) not in ("", ":memory:"):
+            try:
+                probe_dir(db.parent if str(db.parent) else ".", "--tracking-uri")
+            except OutputError as e:
+                raise TrackingError(str(e)) from None
 
 
 def _experiment_id(client: Any, name: str, artifact_location: str | None) -> str:
@@ -376,11 +349,7 @@ def start_sweep(
         sweep.client = client
         sweep.tracking_uri = client.tracking_uri
         sweep.experiment_id = _experiment_id(client, name, artifact_location)
-        all_tags = {
-            **base_tags(),
-            "command": command,
-            **{str(k): v for k, v in (tags or {}).items()},
-        }
+        all_tags = {**base_tags(), "command": command, **{str(k): v for k, v in (tags or {}).items()}}
         run = client.create_run(sweep.experiment_id, run_name=run_name or command)
         sweep.run_id = run.info.run_id
         _batches(client, sweep.run_id, dict(params or {}), [], all_tags)
@@ -425,4 +394,4 @@ def _finish_quietly(finish, status: str, error: str) -> None:
         pass
 
 
-__all__ = ["Sweep", "TrackingError", "base_tags", "run_tags", "start_sweep"]
+__all__ = ["Sweep", "TrackingError", "base_tags", "preflight", "run_tags", "start_sweep"]

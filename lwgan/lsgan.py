@@ -20,8 +20,8 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import nn
 
-from bench.progress import ProgressFn, null_progress
 from lwgan.losses import lsgan_discriminator_loss, lsgan_generator_loss
+from lwgan.progress import ProgressFn, null_progress
 
 IMAGE_SHAPE = (1, 28, 28)
 
@@ -76,6 +76,27 @@ def get(name: str) -> Builder:
 def build_lsgan(cfg: LSGANConfig) -> tuple[nn.Module, nn.Module]:
     """(generator [N, latent_dim] -> [N, 1, 28, 28] in [-1, 1], discriminator images -> [N])."""
     return get(cfg.arch)(cfg)
+
+
+class LSGAN(nn.Module):
+    """G and D of one trained LSGAN together (the trick-discriminator regulator needs D), so every
+    generator family loads as one module with a `.G`."""
+
+    def __init__(self, cfg: LSGANConfig, G: nn.Module, D: nn.Module):
+        super().__init__()
+        self.cfg, self.G, self.D = cfg, G, D
+
+    @property
+    def latent_dim(self) -> int:
+        return self.cfg.latent_dim
+
+
+def build_lsgan_model(cfg: LSGANConfig, *, seed: int = 0, device=None) -> LSGAN:
+    """Fresh G and D initialised from `seed` without touching the global RNG state."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        G, D = build_lsgan(cfg)
+    return LSGAN(cfg, G, D).to(device or "cpu")
 
 
 # ----------------------------------------------------------------------------- default: mlp
@@ -336,58 +357,21 @@ def config_dict(cfg: LSGANConfig) -> dict:
     return out
 
 
-def load_lsgan(cfg: LSGANConfig, state: dict, device: torch.device | str = "cpu"
-               ) -> tuple[nn.Module, nn.Module]:
-    """Rebuild (G, D) from a payload's {"generator": ..., "discriminator": ...} state dicts,
-    in eval mode and frozen, on `device`."""
+def load_lsgan(cfg: LSGANConfig, state: dict, device: torch.device | str = "cpu") -> LSGAN:
+    """Rebuild the LSGAN from a checkpoint's {"generator": ..., "discriminator": ...} state
+    dicts, in eval mode and frozen, on `device`."""
     g, d = build_lsgan(cfg)
     g.load_state_dict(state["generator"])
     d.load_state_dict(state["discriminator"])
     g, d = g.to(device), d.to(device)
     _freeze(g, d)
-    return g, d
+    return LSGAN(cfg, g, d)
 
 
-def _cpu_state(module: nn.Module) -> dict:
-    return {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
-
-
-def load_or_train_lsgan(
-    cfg: LSGANConfig,
-    mnist,
-    *,
-    seed: int = 0,
-    device: torch.device | str | None = None,
-    progress: ProgressFn = null_progress,
-    retrain: bool = False,
-    data_fingerprint: str | None = None,
-    on_event: Callable[[str], None] | None = None,
-):
-    """Train the LSGAN on MNIST's training images through the model cache, or load it.
-
-    `mnist` is a bench.data.MNIST (its fingerprint keys the cache; `data_fingerprint` overrides
-    it). Returns (generator, discriminator, CacheEntry), both models in eval mode and frozen on
-    `device`. The payload holds both state dicts, the per-epoch history and the metrics
-    (train_seconds, final d_loss and g_loss)."""
-    from bench.cache import train_or_load
-    from bench.data import to_pixels
-
-    device = torch.device(device or "cpu")
-    fingerprint = data_fingerprint or mnist.fingerprint
-
-    def train() -> dict:
-        t0 = time.perf_counter()
-        g, d, history = train_lsgan(cfg, to_pixels(mnist.train_images), seed=seed, device=device,
-                                    progress=progress)
-        metrics = {"train_seconds": time.perf_counter() - t0, "d_loss": history["d_loss"][-1],
-                   "g_loss": history["g_loss"][-1], "device": device.type}
-        return {"state": {"generator": _cpu_state(g), "discriminator": _cpu_state(d)},
-                "history": history, "metrics": metrics}
-
-    payload, entry = train_or_load("lsgan", config_dict(cfg), fingerprint, seed, train,
-                                   retrain=retrain, on_event=on_event)
-    g, d = load_lsgan(cfg, payload["state"], device)
-    return g, d, entry
+def lsgan_state(g: nn.Module, d: nn.Module) -> dict:
+    """The checkpoint's state: both state dicts on the CPU."""
+    return {name: {k: v.detach().cpu().clone() for k, v in m.state_dict().items()}
+            for name, m in (("generator", g), ("discriminator", d))}  # fmt: skip
 
 
 def generator_flops(generator: nn.Module, latent_dim: int | None = None) -> int:

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from bench.errors import BenchError
 from lwgan import networks
+from lwgan.errors import ConfigError
 
 OBJECTIVES = ("lwgan", "autoencoder")
 ARCHS = ("auto", "mlp", "conv")
@@ -117,7 +117,7 @@ def check_config(cfg: LWGANConfig) -> None:
     """Reject values the trainer cannot run, naming the field (a user can set most of them)."""
 
     def bad(name, accepted):
-        raise BenchError(f"lwgan config {name}={getattr(cfg, name)!r}: expected {accepted}")
+        raise ConfigError(f"lwgan config {name}={getattr(cfg, name)!r}: expected {accepted}")
 
     if cfg.objective not in OBJECTIVES:
         bad("objective", " or ".join(OBJECTIVES))
@@ -157,14 +157,14 @@ def check_config(cfg: LWGANConfig) -> None:
     for i, phase in enumerate(cfg.phases):
         unknown = sorted(set(phase) - PHASE_FIELDS)
         if unknown:
-            raise BenchError(
+            raise ConfigError(
                 f"lwgan config phases[{i}]: cannot override {', '.join(unknown)}; "
                 f"a phase sets only {', '.join(sorted(PHASE_FIELDS))}"
             )
         try:  # the phase's whole config: replace() runs __post_init__, which checks it
             dataclasses.replace(cfg, phases=(), **phase)
-        except BenchError as e:
-            raise BenchError(f"phases[{i}]: {e}") from None
+        except ConfigError as e:
+            raise ConfigError(f"phases[{i}]: {e}") from None
     for name in ("mmd_start", "adversarial_start"):
         if not 0 <= getattr(cfg, name) <= 1:
             bad(name, "a fraction in [0, 1]")

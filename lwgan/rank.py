@@ -21,10 +21,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from bench.progress import ProgressFn, null_progress
 from lwgan import losses
 from lwgan.model import LWGAN, LWGANConfig
 from lwgan.networks import rank_mask
+from lwgan.progress import ProgressFn, null_progress
 from lwgan.trainer import lr_decay, train_lwgan
 
 COMPONENTS = ("critic_gap", "recon", "grad_penalty", "mmd")

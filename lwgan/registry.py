@@ -1,10 +1,15 @@
-"""Generator variants by the names a user types: each gives its constructor, training config and
-data kind. `get_generator(name, **overrides)` returns a GeneratorSpec; None overrides are ignored
-(so CLI options left unset fall through to the variant's defaults), unknown keys are an error.
+"""Generator variants by the names a user types, timm-style: `get_generator("iso-lwgan.mnist")`.
 
-    spec = get_generator("iso-lwgan", iterations=2000)
-    model = spec.build(seed=0, device=device)                       # fresh networks
-    model, payload, entry = spec.load_or_train(data, data_fingerprint=fp, seed=0, device=device)
+A variant is an architecture family plus its knobs (the isometric weight, the noise, the
+objective); the part after the dot names a training recipe (lwgan.recipes). The name alone takes
+the family's default recipe (`mnist`), so `iso-lwgan` is `iso-lwgan.mnist`. Overrides of None
+mean "not set" and never replace a registered default; an unknown field is a ConfigError.
+
+    spec = get_generator("lwgan.rank", x_shape=(2,), z_max=5)
+    model = spec.build(seed=0)          # fresh networks: an LWGAN (Q, G, D) or an LSGAN (G, D)
+
+Training through the model cache is the harness's job (bench.models.load_or_train); the model
+cache keys a trained model by `spec.cache_kind` (the variant name) and the full config.
 """
 
 from __future__ import annotations
@@ -12,48 +17,58 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
-from bench.errors import BenchError
+from lwgan.errors import ConfigError
+from lwgan.recipes import get_recipe
+
+DEFAULT_RECIPE = "mnist"
 
 
 @dataclass(frozen=True)
 class GeneratorSpec:
-    name: str
-    family: str  # "lwgan" (LWGANConfig) or "lsgan" (lwgan.lsgan.LSGANConfig)
-    data_kind: str  # "mnist" or "synthetic" (what this config's networks take as input)
+    name: str  # as asked for: "iso-lwgan.rank"
+    variant: str  # "iso-lwgan"; also the model cache's kind
+    recipe: str
+    family: str  # "lwgan" (LWGANConfig) or "lsgan" (LSGANConfig)
     description: str
     config: Any
-    build: Callable[..., Any]  # build(seed=0, device=None) -> the model
-    load_or_train: Callable[
-        ..., Any
-    ]  # (data, *, data_fingerprint, seed, device, retrain, progress)
 
-    def key_config(self) -> dict:
-        """The few settings that tell the variants apart (for `bench generators`)."""
-        c = self.config
+    @property
+    def cache_kind(self) -> str:
+        return self.variant
+
+    @property
+    def data_kind(self) -> str:
+        """"mnist" or "synthetic": what this config's networks take as input."""
+        if self.family == "lsgan" or self.config.resolved_arch() == "conv":
+            return "mnist"
+        return "synthetic"
+
+    def build(self, *, seed: int = 0, device=None):
+        """Fresh networks initialised from `seed`, without touching the global RNG state."""
         if self.family == "lsgan":
-            return {"arch": c.arch, "latent_dim": c.latent_dim, "epochs": c.epochs}
-        keys = ["objective", "z_max", "lambda_iso", "noise_dim", "sigma_noise", "iterations"]
-        return {k: getattr(c, k) for k in keys}
+            from lwgan.lsgan import build_lsgan_model
+
+            return build_lsgan_model(self.config, seed=seed, device=device)
+        from lwgan.model import build_lwgan
+
+        return build_lwgan(self.config, seed=seed, device=device)
 
     def key_text(self) -> str:
-        """key_config() in a few words: 'lwgan, z_max 16, iso 1, noise 10 x 0.1, 50000 it'."""
-        k = self.key_config()
+        """The settings that tell variants apart, in a few words (for `bench generators`)."""
+        c = self.config
         if self.family == "lsgan":
-            return f"{k['arch']}, d_z {k['latent_dim']}, {k['epochs']} epochs"
-        noise = f"noise {k['noise_dim']} x {k['sigma_noise']:g}" if k["noise_dim"] else "no noise"
-        return (
-            f"{k['objective']}, z_max {k['z_max']}, iso {k['lambda_iso']:g}, {noise}, "
-            f"{k['iterations']} it"
-        )
+            return f"{c.arch}, d_z {c.latent_dim}, {c.epochs} epochs"
+        noise = f"noise {c.noise_dim} x {c.sigma_noise:g}" if c.noise_dim else "no noise"
+        return (f"{c.objective}, z_max {c.z_max}, iso {c.lambda_iso:g}, {noise}, "
+                f"{c.total_iterations} it")  # fmt: skip
 
 
 @dataclass(frozen=True)
 class _Entry:
     name: str
-    data_kind: str
+    family: str
     description: str
     factory: Callable[..., GeneratorSpec]
 
@@ -61,194 +76,99 @@ class _Entry:
 _REGISTRY: dict[str, _Entry] = {}
 
 
-def register_generator(name: str, *, data_kind: str, description: str):
+def register_generator(name: str, *, family: str, description: str):
+    """Decorator: register `fn(recipe, **overrides) -> GeneratorSpec` as variant `name`."""
+    if "." in name:
+        raise ValueError(f"generator variant {name!r}: a dot separates the recipe; use '-'")
+
     def deco(fn: Callable[..., GeneratorSpec]):
         if name in _REGISTRY:
             raise ValueError(f"generator variant {name!r} registered twice")
-        _REGISTRY[name] = _Entry(name, data_kind, description, fn)
+        _REGISTRY[name] = _Entry(name, family, description, fn)
         return fn
 
     return deco
 
 
-def generator_names() -> list[str]:
-    return list(_REGISTRY)
+def generator_names(family: str | None = None) -> list[str]:
+    return [n for n, e in _REGISTRY.items() if family is None or e.family == family]
+
+
+def variant_info(name: str) -> _Entry:
+    variant = name.split(".", 1)[0]
+    if variant not in _REGISTRY:
+        raise ConfigError(f"unknown generator {variant!r}; valid: {', '.join(_REGISTRY)}")
+    return _REGISTRY[variant]
 
 
 def get_generator(name: str, **overrides) -> GeneratorSpec:
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown generator {name!r}; valid: {', '.join(_REGISTRY)}")
-    return _REGISTRY[name].factory(**overrides)
+    """The spec of `variant[.recipe]` with `overrides` (None values ignored) on top."""
+    entry = variant_info(name)
+    recipe = name.split(".", 1)[1] if "." in name else DEFAULT_RECIPE
+    return entry.factory(recipe, **overrides)
 
 
-def _merge(name: str, config_cls, defaults: dict, overrides: dict) -> dict:
+def _merge(name: str, config_cls, layers: list[dict]) -> dict:
     fields = {f.name for f in dataclasses.fields(config_cls)}
-    unknown = sorted(set(overrides) - fields)
-    if unknown:
-        raise BenchError(
-            f"generator {name!r}: unknown setting(s) {', '.join(unknown)}; valid: {', '.join(sorted(fields))}"
-        )
-    return {**defaults, **{k: v for k, v in overrides.items() if v is not None}}
+    out: dict = {}
+    for layer in layers:
+        unknown = sorted(set(layer) - fields)
+        if unknown:
+            raise ConfigError(f"generator {name!r}: unknown setting(s) {', '.join(unknown)}; "
+                              f"valid: {', '.join(sorted(fields))}")  # fmt: skip
+        out.update({k: v for k, v in layer.items() if v is not None})
+    return out
 
 
-# ------------------------------------------------------------------------------ LSGAN family
-def _lsgan_spec(name: str, defaults: dict, overrides: dict) -> GeneratorSpec:
-    # Imported here so the registry (and `bench generators`) works without building an LSGAN.
-    from lwgan import lsgan
-
-    cfg = lsgan.LSGANConfig(**_merge(name, lsgan.LSGANConfig, defaults, overrides))
-    return GeneratorSpec(
-        name=name,
-        family="lsgan",
-        data_kind="mnist",
-        description=_REGISTRY[name].description,
-        config=cfg,
-        build=partial(_build_lsgan, cfg),
-        load_or_train=partial(_load_or_train_lsgan, cfg),
-    )
+def _spec(variant: str, recipe: str, knobs: dict, overrides: dict) -> GeneratorSpec:
+    """The one builder of every variant: recipe <- variant knobs <- caller's overrides."""
+    entry = _REGISTRY[variant]
+    r = get_recipe(entry.family, recipe)
+    if entry.family == "lsgan":
+        from lwgan.lsgan import LSGANConfig as config_cls
+    else:
+        from lwgan.model import LWGANConfig as config_cls
+    cfg = config_cls(**_merge(variant, config_cls, [r.settings, knobs, overrides]))
+    name = variant if recipe == DEFAULT_RECIPE else f"{variant}.{recipe}"
+    return GeneratorSpec(name, variant, recipe, entry.family, entry.description, cfg)
 
 
-def _build_lsgan(cfg, *, seed: int = 0, device=None):
-    import torch
-
-    from lwgan import lsgan
-
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        G, D = lsgan.build_lsgan(cfg)
-    return G.to(device or "cpu"), D.to(device or "cpu")
+@register_generator("lsgan", family="lsgan", description="LSGAN of the latent-recovery study (Cho)")
+def lsgan(recipe: str = DEFAULT_RECIPE, **overrides) -> GeneratorSpec:
+    return _spec("lsgan", recipe, {}, overrides)
 
 
-def _load_or_train_lsgan(cfg, data, **kwargs):
-    from lwgan import lsgan
+@register_generator("lwgan", family="lwgan", description="LWGAN: adaptive latent rank (Qiu et al.)")
+def lwgan(recipe: str = DEFAULT_RECIPE, **overrides) -> GeneratorSpec:
+    return _spec("lwgan", recipe, {}, overrides)
 
-    return lsgan.load_or_train_lsgan(cfg, data, **kwargs)
+
+@register_generator("iso-lwgan", family="lwgan", description="LWGAN + isometric loss (lambda_iso 1)")
+def iso_lwgan(recipe: str = DEFAULT_RECIPE, **overrides) -> GeneratorSpec:
+    return _spec("iso-lwgan", recipe, {"lambda_iso": 1.0}, overrides)
 
 
 @register_generator(
-    "lsgan", data_kind="mnist", description="LSGAN of the latent-recovery study (Cho)"
-)
-def lsgan_variant(**overrides) -> GeneratorSpec:
-    return _lsgan_spec("lsgan", {}, overrides)
-
-
-# ------------------------------------------------------------------------------ LWGAN family
-def _lwgan_spec(name: str, defaults: dict, overrides: dict) -> GeneratorSpec:
-    from lwgan.model import LWGANConfig, build_lwgan
-    from lwgan.trainer import load_or_train_lwgan
-
-    cfg = LWGANConfig(**_merge(name, LWGANConfig, defaults, overrides))
-    return GeneratorSpec(
-        name=name,
-        family="lwgan",
-        data_kind="mnist" if cfg.resolved_arch() == "conv" else "synthetic",
-        description=_REGISTRY[name].description,
-        config=cfg,
-        build=partial(build_lwgan, cfg),
-        load_or_train=partial(load_or_train_lwgan, cfg, kind=name),
-    )
-
-
-# MNIST settings of the public LWGAN code (run_mnist.sh, single digit): conv nets, z_max 16,
-# batch 256, lr 1e-4, 5 critic steps, lambda_rank 0.002; k = 10 noise channels for MNIST (SPEC).
-_MNIST = {
-    "x_shape": (1, 28, 28),
-    "z_max": 16,
-    "width_q": 64,
-    "width_g": 64,
-    "width_d": 64,
-    "batch_size": 256,
-    "lr": 1e-4,
-    "iter_d": 5,
-    "iter_gq": 1,
-    "lambda_rank": 0.002,
-    "iterations": 50000,
-}
-# A few-second variant for tests: 2-D data, tiny MLPs, a handful of iterations.
-_TEST = {
-    "x_shape": (2,),
-    "z_max": 3,
-    "width_q": 4,
-    "width_g": 4,
-    "width_d": 4,
-    "batch_size": 32,
-    "iterations": 5,
-    "iter_d": 2,
-    "critic_warmup": 1,
-    "critic_burst": 3,
-    "critic_burst_every": 0,
-}
-
-
-@register_generator(
-    "lwgan", data_kind="mnist", description="LWGAN: adaptive latent rank (Qiu et al.)"
-)
-def lwgan(**overrides) -> GeneratorSpec:
-    return _lwgan_spec("lwgan", {**_MNIST}, overrides)
-
-
-@register_generator(
-    "iso-lwgan", data_kind="mnist", description="LWGAN + isometric loss (lambda_iso 1)"
-)
-def iso_lwgan(**overrides) -> GeneratorSpec:
-    return _lwgan_spec("iso-lwgan", {**_MNIST, "lambda_iso": 1.0}, overrides)
-
-
-@register_generator(
-    "iso-lwgan-stochastic",
-    data_kind="mnist",
+    "iso-lwgan-stochastic", family="lwgan",
     description="Iso-LWGAN: isometric loss + noise injection (lambda_iso 1, sigma_noise 0.1)",
-)
-def iso_lwgan_stochastic(**overrides) -> GeneratorSpec:
-    defaults = {**_MNIST, "lambda_iso": 1.0, "sigma_noise": 0.1, "noise_dim": 10}
-    return _lwgan_spec("iso-lwgan-stochastic", defaults, overrides)
+)  # fmt: skip
+def iso_lwgan_stochastic(recipe: str = DEFAULT_RECIPE, **overrides) -> GeneratorSpec:
+    knobs = {"lambda_iso": 1.0, "sigma_noise": 0.1, "noise_dim": 10}
+    return _spec("iso-lwgan-stochastic", recipe, knobs, overrides)
 
 
 @register_generator(
-    "autoencoder-iso",
-    data_kind="mnist",
+    "autoencoder", family="lwgan",
+    description="reconstruction (+ isometric term) only: no critic, MMD or rank",
+)  # fmt: skip
+def autoencoder(recipe: str = DEFAULT_RECIPE, **overrides) -> GeneratorSpec:
+    return _spec("autoencoder", recipe, {"objective": "autoencoder"}, overrides)
+
+
+@register_generator(
+    "autoencoder-iso", family="lwgan",
     description="As published: autoencoder + isometric loss + noise; no critic, MMD or rank",
-)
-def autoencoder_iso(**overrides) -> GeneratorSpec:
-    defaults = {
-        **_MNIST,
-        "objective": "autoencoder",
-        "lambda_iso": 1.0,
-        "sigma_noise": 0.1,
-        "noise_dim": 10,
-    }
-    return _lwgan_spec("autoencoder-iso", defaults, overrides)
-
-
-@register_generator("test-lwgan", data_kind="synthetic", description="tiny LWGAN for tests")
-def test_lwgan(**overrides) -> GeneratorSpec:
-    return _lwgan_spec("test-lwgan", {**_TEST}, overrides)
-
-
-@register_generator(
-    "test-iso-lwgan-stochastic", data_kind="synthetic", description="tiny Iso-LWGAN for tests"
-)
-def test_iso_lwgan_stochastic(**overrides) -> GeneratorSpec:
-    defaults = {**_TEST, "lambda_iso": 1.0, "sigma_noise": 0.1, "noise_dim": 2}
-    return _lwgan_spec("test-iso-lwgan-stochastic", defaults, overrides)
-
-
-@register_generator(
-    "test-autoencoder-iso", data_kind="synthetic", description="tiny iso autoencoder for tests"
-)
-def test_autoencoder_iso(**overrides) -> GeneratorSpec:
-    defaults = {
-        **_TEST,
-        "objective": "autoencoder",
-        "lambda_iso": 1.0,
-        "sigma_noise": 0.1,
-        "noise_dim": 2,
-    }
-    return _lwgan_spec("test-autoencoder-iso", defaults, overrides)
-
-
-@register_generator("test-lsgan", data_kind="mnist", description="tiny LSGAN for tests")
-def test_lsgan(**overrides) -> GeneratorSpec:
-    return _lsgan_spec(
-        "test-lsgan", {"latent_dim": 8, "hidden": [16], "d_width": 4, "epochs": 1}, overrides
-    )
+)  # fmt: skip
+def autoencoder_iso(recipe: str = DEFAULT_RECIPE, **overrides) -> GeneratorSpec:
+    knobs = {"objective": "autoencoder", "lambda_iso": 1.0, "sigma_noise": 0.1, "noise_dim": 10}
+    return _spec("autoencoder-iso", recipe, knobs, overrides)

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 import torch
 
-from bench.progress import ProgressFn, null_progress
 from lwgan import losses
-from lwgan.model import LWGAN, LWGANConfig, build_lwgan, load_lwgan, model_state
+from lwgan.model import LWGAN, LWGANConfig
 from lwgan.networks import prior_sample
+from lwgan.progress import ProgressFn, null_progress
 
 HISTORY_KEYS = ("rank", "critic_gap", "grad_penalty", "recon", "mmd", "iso", "loss_gq")
 
@@ -212,54 +212,3 @@ def _train_phase(
         for j, v in enumerate(values):
             curves[it, j] = v.detach() if isinstance(v, torch.Tensor) else v
         report(it + 1, recon.detach(), gap.detach())
-
-
-def training_tensor(data) -> torch.Tensor:
-    """The training set of `data`: a tensor as is, SyntheticData.train, or MNIST's training images
-    as pixels in [-1, 1]."""
-    if isinstance(data, torch.Tensor):
-        return data
-    if hasattr(data, "train_images"):
-        from bench.data import to_pixels
-
-        return to_pixels(data.train_images)
-    return data.train
-
-
-def load_or_train_lwgan(
-    cfg: LWGANConfig,
-    data,
-    *,
-    data_fingerprint: str | None = None,
-    seed: int = 0,
-    device=None,
-    kind: str = "lwgan",
-    retrain: bool = False,
-    progress: ProgressFn = null_progress,
-    task: str = "train lwgan",
-    on_event=None,
-):
-    """Train through the model cache (bench.cache), or load the cached checkpoint.
-
-    `data` is a tensor (then `data_fingerprint` is required), a SyntheticData or an MNIST (their
-    own fingerprint keys the cache unless `data_fingerprint` is given).
-    Returns (model in eval mode on `device`, payload dict with "metrics" and "history", CacheEntry).
-    """
-    from bench.cache import train_or_load
-
-    fingerprint = data_fingerprint or getattr(data, "fingerprint", None)
-    if fingerprint is None:
-        raise ValueError("load_or_train_lwgan: a tensor needs data_fingerprint= to key the cache")
-
-    def train() -> dict:
-        model = build_lwgan(cfg, seed=seed, device=device)
-        result = train_lwgan(
-            model, training_tensor(data), cfg, seed=seed, progress=progress, task=task
-        )
-        metrics = {**result.final(), "wall_time_s": result.wall_time_s}
-        return {"state": model_state(model), "metrics": metrics, "history": result.history}
-
-    payload, entry = train_or_load(
-        kind, cfg.to_dict(), fingerprint, seed, train, retrain=retrain, on_event=on_event
-    )
-    return load_lwgan(cfg, payload["state"], device=device), payload, entry

@@ -48,7 +48,8 @@ class LossRegulator(Regulator):
         missing = [k for k in self.context if context.get(k) is None]
         if missing:
             raise TypeError(f"regulator {self.name!r} needs {', '.join(k + '=' for k in missing)}")
-        return self.fn(z, **context)
+        # Only the keys it declared: a regulator written as fn(z) works beside fn(z, **_).
+        return self.fn(z, **{k: context[k] for k in self.context})
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -12,6 +12,7 @@ import torch
 
 from bench import cache
 from bench.cache import CacheError, cache_key, list_entries, load_checkpoint, train_or_load
+from bench.checkpoint import payload_digest
 from bench.errors import BenchError
 
 
@@ -20,6 +21,7 @@ def _tiny_payload(seed: int = 0) -> dict:
     net = torch.nn.Linear(3, 2)
     with torch.no_grad():
         net.weight.copy_(torch.randn(2, 3, generator=g))
+        net.bias.copy_(torch.randn(2, generator=g))
     return {
         "state": {"net": net.state_dict()},
         "metrics": {"accuracy": 99.4, "loss": 0.25},
@@ -98,13 +100,13 @@ def test_train_then_load_round_trip(tmp_path):
     p1, e1 = train_or_load("lsgan", CFG, "fp", 0, t, root=tmp_path)
     assert t.calls == 1 and not e1.loaded and e1.retrained_because is None
     assert e1.path == tmp_path / "lsgan" / f"{cache_key('lsgan', CFG, 'fp', 0)}.pt"
-    assert e1.sha256 == hashlib.sha256(e1.path.read_bytes()).hexdigest()
+    assert e1.digest == payload_digest(_tiny_payload(0)["state"]) and len(e1.digest) == 64
     assert e1.size_bytes == e1.path.stat().st_size
     assert e1.metrics == {"accuracy": 99.4, "loss": 0.25}
 
     p2, e2 = train_or_load("lsgan", CFG, "fp", 0, t, root=tmp_path)
     assert t.calls == 1 and e2.loaded
-    assert e2.sha256 == e1.sha256 and e2.key == e1.key
+    assert e2.digest == e1.digest and e2.key == e1.key
     w1, w2 = p1["state"]["net"]["weight"], p2["state"]["net"]["weight"]
     assert torch.equal(w1, w2) and p2["steps"] == 7
     # The stored state dict loads into a fresh module.
@@ -147,7 +149,63 @@ def test_corrupt_file_is_reported_and_retrained(tmp_path, damage):
     _, e2 = train_or_load("lsgan", CFG, "fp", 0, t, root=tmp_path, on_event=events.append)
     assert t.calls == 2 and not e2.loaded
     assert "unreadable" in e2.retrained_because and events
-    assert load_checkpoint(e2.path)[1].sha256 == e2.sha256
+    assert load_checkpoint(e2.path)[1].digest == e2.digest
+
+
+def _flip_a_weight_byte(path: Path, tensor: torch.Tensor) -> None:
+    """Change one byte inside a stored tensor's data: the zip still opens and torch.load still
+    succeeds (it checks no checksum), only the numbers differ."""
+    data = bytearray(path.read_bytes())
+    raw = tensor.contiguous().view(torch.uint8).numpy().tobytes()
+    at = bytes(data).find(raw)
+    assert at > 0 and bytes(data).find(raw, at + 1) == -1  # the tensor's bytes, once
+    data[at + len(raw) // 2] ^= 0x10
+    path.write_bytes(bytes(data))
+
+
+def test_one_changed_byte_inside_a_tensor_is_detected_and_retrained(tmp_path):
+    t = Trainer()
+    _, e = train_or_load("lsgan", CFG, "fp", 0, t, root=tmp_path)
+    weight = _tiny_payload(0)["state"]["net"]["weight"]
+    _flip_a_weight_byte(e.path, weight)
+    torch.load(e.path, weights_only=True)  # the damage is invisible to torch itself
+    # The plan says so before any run (it reads and verifies the file), then the run retrains.
+    assert cache.status("lsgan", CFG, "fp", 0, root=tmp_path).startswith("corrupt")
+    assert cache.status("lsgan", CFG, "fp", 0, root=tmp_path).endswith("will retrain")
+    events: list[str] = []
+    payload, e2 = train_or_load("lsgan", CFG, "fp", 0, t, root=tmp_path, on_event=events.append)
+    assert t.calls == 2 and not e2.loaded and "corrupt" in e2.retrained_because
+    assert len(events) == 1 and "does not match the digest" in events[0]
+    assert torch.equal(payload["state"]["net"]["weight"], weight)
+    assert cache.status("lsgan", CFG, "fp", 0, root=tmp_path) == "cached"
+    with pytest.raises(CacheError, match="corrupt"):
+        _flip_a_weight_byte(e2.path, weight)
+        load_checkpoint(e2.path)
+    assert {x.key: x for x in list_entries(tmp_path)}[e.key].error.startswith("corrupt")
+
+
+def test_a_checkpoint_written_before_digests_is_upgraded_on_first_load(tmp_path):
+    t = Trainer()
+    _, e = train_or_load("lsgan", CFG, "fp", 0, t, root=tmp_path)
+    obj = torch.load(e.path, weights_only=True)
+    del obj["meta"]["digest"], obj["meta"]["content_sha256"]  # as earlier versions wrote them
+    torch.save(obj, e.path)
+    assert cache.status("lsgan", CFG, "fp", 0, root=tmp_path) == "cached"
+    events: list[str] = []
+    _, e2 = train_or_load("lsgan", CFG, "fp", 0, t, root=tmp_path, on_event=events.append)
+    assert t.calls == 1 and e2.loaded and e2.digest == e.digest
+    meta = torch.load(e.path, weights_only=True)["meta"]
+    assert meta["digest"] == e.digest and meta["content_sha256"] == payload_digest(_tiny_payload(0))
+
+
+def test_identical_trainings_have_the_same_digest_though_their_files_differ(tmp_path):
+    _, a = train_or_load("lsgan", CFG, "fp", 0, Trainer(), root=tmp_path / "a")
+    timed = lambda: {**_tiny_payload(0), "metrics": {"wall_time_s": 12.3}}
+    _, b = train_or_load("lsgan", CFG, "fp", 0, timed, root=tmp_path / "b")
+    assert a.digest == b.digest  # same weights; the timing differs, and so do the files
+    assert a.path.read_bytes() != b.path.read_bytes()
+    _, c = train_or_load("lsgan", CFG, "fp", 0, Trainer(seed=1), root=tmp_path / "c")
+    assert c.digest != a.digest
 
 
 def test_load_checkpoint_errors_are_one_line_bench_errors(tmp_path):
@@ -240,7 +298,7 @@ def test_interrupted_write_keeps_old_checkpoint_and_no_temp_file(tmp_path, monke
 
     assert sorted(p.name for p in old.path.parent.iterdir()) == [old.path.name]
     payload, e = load_checkpoint(old.path, expect_key=old.key)
-    assert e.sha256 == old.sha256
+    assert e.digest == old.digest
     assert torch.equal(
         payload["state"]["net"]["weight"], _tiny_payload(0)["state"]["net"]["weight"]
     )
@@ -288,7 +346,7 @@ def test_list_entries_reads_meta_and_flags_corrupt(tmp_path):
     entries = {e.key: e for e in list_entries(tmp_path)}
     assert set(entries) == {a.key, b.key, "deadbeefdeadbeef"}
     assert entries[a.key].metrics == {"accuracy": 99.4, "loss": 0.25}
-    assert entries[a.key].sha256 == a.sha256 and entries[a.key].kind == "lsgan"
+    assert entries[a.key].digest == a.digest and entries[a.key].kind == "lsgan"
     assert entries[b.key].metrics == {"fid": 3.5} and entries[b.key].error is None
     assert entries["deadbeefdeadbeef"].error.startswith("unreadable")
     assert str(bad) not in entries["deadbeefdeadbeef"].error  # the table shows the file already
@@ -312,7 +370,7 @@ def test_bench_models_lists_and_reports_empty(tmp_path, capsys, monkeypatch):
     (tmp_path / "lsgan" / "0000000000000000.pt").write_bytes(b"junk")
     code, out, _ = _run_cli(["models", "--cache-dir", str(tmp_path)], capsys)
     assert code == 0
-    assert a.key in out and "lsgan" in out and "accuracy=99.4" in out and a.sha256[:12] in out
+    assert a.key in out and "lsgan" in out and "accuracy=99.4" in out and a.digest[:12] in out
     assert "0000000000000000" in out and "unreadable" in out
     assert "2 checkpoint(s), 1 unreadable" in out
 

@@ -179,7 +179,7 @@ def test_cache_round_trip_gives_identical_outputs():
     cfg = ClassifierConfig(width=4, epochs=1, batch_size=64)
     a, ea = load_or_train_classifier(m, seed=0, device="cpu", cfg=cfg)
     b, eb = load_or_train_classifier(m, seed=0, device="cpu", cfg=cfg)
-    assert not ea.loaded and eb.loaded and ea.sha256 == eb.sha256
+    assert not ea.loaded and eb.loaded and ea.digest == eb.digest
     assert 0 <= eb.metrics["test_accuracy"] <= 100
     assert eb.metrics["test_accuracy"] == pytest.approx(
         accuracy(b, pixels(m.test_images), m.test_labels))

@@ -32,7 +32,7 @@ def _runs(experiment: str):
 def test_isometry_both_objectives_end_to_end(tmp_path, capsys):
     out = tmp_path / "rep"
     assert main(["isometry", "--lambda", "0,1", "--objective", "both", "--out", str(out), *TINY]) == 0
-    assert "Isometry: verdict per objective" in capsys.readouterr().out
+    assert "isometry: verdicts" in capsys.readouterr().out
 
     report = (out / "isometry.md").read_text()
     for needle in ("## Verdict", "Rule:", "| lwgan ", "| autoencoder ", "1.20", "0.02-0.03",
@@ -113,7 +113,7 @@ def test_mnist_tiny_budget_end_to_end(small_mnist, mnist_dir, tmp_path, capsys):
     argv = ["mnist", "--budget", "tiny", "--data-dir", mnist_dir, "--device", "cpu", "--threads", "1",
             "--out", str(out)]  # fmt: skip
     assert main(argv) == 0
-    assert "MNIST:" in capsys.readouterr().out
+    assert "mnist: verdicts" in capsys.readouterr().out
     report = (out / "mnist.md").read_text()
     for needle in ("A brief training budget", "## Verdict", "Rule:", "5.62", "5.76", "+ isometric",
                    "+ noise", "Frechet floor", "Classifier (scorer): test accuracy",
@@ -147,9 +147,29 @@ def test_mnist_tiny_budget_end_to_end(small_mnist, mnist_dir, tmp_path, capsys):
         (["stochastic", "--objective", "vae"], "--objective: unknown value 'vae'"),
         (["mnist", "--budget", "huge"], "--budget: expected tiny, default, long or a positive number"),
         (["mnist", "--sigma", "-1"], "--sigma: expected a non-negative number"),
+        (["isometry", "--seeds", "1,,2"], "--seeds: empty element in '1,,2'"),
+        (["stochastic", "--sigma", "0,0.1,"], "--sigma: empty element"),
+        (["isometry", "--workers", "0"], "--workers: expected a positive number"),
     ],
 )
 def test_bad_values_exit_2_with_one_line(argv, needle, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert needle in err and "\n" not in err
+
+
+def test_bad_output_paths_exit_2_before_any_training(tmp_path, capsys):
+    blocker = tmp_path / "a-regular-file"
+    blocker.write_text("x")
+    cache = tmp_path / "cache"  # the per-test BENCH_CACHE_DIR (conftest)
+    assert main(["stochastic", "--out", str(blocker / "out"), *TINY]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "--out" in err and "Traceback" not in err
+    assert not cache.exists() or not any(cache.rglob("*.pt"))  # nothing was trained
+    assert main(["data", "--out", "/proc/forbidden/out"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "/proc/forbidden/out" in err and "Traceback" not in err
+    # A report path that is a folder is refused before the run too.
+    (tmp_path / "rep" / "isometry.md").mkdir(parents=True)
+    assert main(["isometry", "--out", str(tmp_path / "rep"), *TINY]) == 2
+    assert "isometry.md is a folder" in capsys.readouterr().err

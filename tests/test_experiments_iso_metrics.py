@@ -12,18 +12,17 @@ import pytest
 import torch
 from scipy import stats
 
-from bench.experiments import common, isometry, mnist, stochastic
-from bench.experiments.common import (
-    ToyCell,
-    ToyResults,
+from bench.experiments import isometry, metrics, mnist, reference, stochastic
+from bench.experiments.metrics import (
     diversity_per_input,
     energy_distance,
     interpolate,
     mode_shares,
-    pair_mean_ci,
     step_irregularity,
-    t_interval,
 )
+from bench.experiments.toy import ToyCell
+from bench.pipeline import Results
+from bench.stats import pair_mean_ci, t_interval
 
 # --- pairwise discrepancy and its bootstrap ----------------------------------------------------
 
@@ -32,14 +31,14 @@ def test_discrepancy_matrix_mean_is_the_isometric_loss_by_double_loop():
     g = torch.Generator().manual_seed(0)
     z = torch.randn(7, 3, generator=g, dtype=torch.float64)
     x = torch.randn(7, 5, generator=g, dtype=torch.float64)
-    a = common.discrepancy_matrix(z, x).numpy()
+    a = metrics.discrepancy_matrix(z, x).numpy()
     loop = [abs(float((z[i] - z[j]).norm() - (x[i] - x[j]).norm()))
             for i in range(7) for j in range(7) if i != j]  # fmt: skip
     assert pair_mean_ci(a, n_boot=10).value == pytest.approx(np.mean(loop), rel=1e-12)
     # An isometry (a rotation and a shift, padded into more dimensions) has discrepancy 0.
     q, _ = torch.linalg.qr(torch.randn(3, 3, generator=g, dtype=torch.float64))
     iso = torch.cat([z @ q + 1.5, torch.zeros(7, 2, dtype=torch.float64)], dim=1)
-    assert pair_mean_ci(common.discrepancy_matrix(z, iso).numpy(), n_boot=10).value < 1e-6
+    assert pair_mean_ci(metrics.discrepancy_matrix(z, iso).numpy(), n_boot=10).value < 1e-6
 
 
 def test_pair_bootstrap_equals_materialised_resamples():
@@ -119,13 +118,13 @@ def test_t_interval_matches_scipy_and_one_seed_has_no_interval():
 
 
 def test_reference_numbers_come_from_the_csv():
-    assert common.reference_value("isometry", "lambda_iso=0.0", "paper text") == "1.20"
-    assert common.reference_value("isometry", common.setting_key("lambda_iso", 2), "paper text") == "0.02-0.03"
-    assert common.reference_value("stochastic", common.setting_key("sigma_noise", 0.1), "authors'") == "0.0057"
+    assert reference.reference_value("isometry", "lambda_iso=0.0", "paper text") == "1.20"
+    assert reference.reference_value("isometry", reference.setting_key("lambda_iso", 2), "paper text") == "0.02-0.03"
+    assert reference.reference_value("stochastic", reference.setting_key("sigma_noise", 0.1), "authors'") == "0.0057"
     # The mnist rows hold an unquoted comma in their metric text; the figures still parse.
-    assert common.reference_value("mnist", "base LWGAN", "paper text") == "5.62"
-    assert common.reference_value("mnist", "Iso-LWGAN", "paper text") == "5.76"
-    assert common.setting_key("lambda_iso", 0.25) == "lambda_iso=0.25"
+    assert reference.reference_value("mnist", "base LWGAN", "paper text") == "5.62"
+    assert reference.reference_value("mnist", "Iso-LWGAN", "paper text") == "5.76"
+    assert reference.setting_key("lambda_iso", 0.25) == "lambda_iso=0.25"
 
 
 def test_stochastic_centres_are_the_datasets():
@@ -140,19 +139,27 @@ def test_stochastic_centres_are_the_datasets():
 # --- verdict rules on hand-made results --------------------------------------------------------
 
 
-def _cell(objective="lwgan", lam=0.0, sigma=0.0, seed=0, disc=0.0, div=0.0) -> ToyCell:
+def _results(experiment: str, settings, records) -> Results:
+    """Results as the pipeline saves them, from hand-made records."""
+    cells = [{"key": str(i), "cell": {}, "status": "finished", "record": r, "error": None,
+              "resumed": False} for i, r in enumerate(records)]  # fmt: skip
+    res = Results(experiment, dataclasses.asdict(settings), cells)
+    return Results.from_json(res.to_json())  # as a report sees them
+
+
+def _cell(objective="lwgan", lam=0.0, sigma=0.0, seed=0, disc=0.0, div=0.0, collapsed=False) -> dict:
     values = {f.name: 0.0 for f in dataclasses.fields(ToyCell)}
-    values.update(objective=objective, lambda_iso=lam, sigma_noise=sigma, seed=seed, eval_rank=3,
-                  discrepancy=disc, diversity=div, rank_estimate=None, lambda_hat=None,
-                  discrepancy_by_rank=[], mode_shares=[0.3, 0.3, 0.4], loaded=False,
-                  checkpoint_sha256="0" * 64, data_fingerprint="x", config={},
-                  train_metrics={}, history={})  # fmt: skip
-    return ToyCell(**values)
+    values.update(dataset="two_gaussians", objective=objective, lambda_iso=lam, sigma_noise=sigma,
+                  seed=seed, eval_rank=3, discrepancy=disc, diversity=div, rank_estimate=None,
+                  lambda_hat=None, discrepancy_by_rank=[], mode_shares=[0.3, 0.3, 0.4], loaded=False,
+                  checkpoint="0" * 64, data_fingerprint="x", collapsed=collapsed, samples=[],
+                  interp=[], interp_ends=[], draw_sets=[])  # fmt: skip
+    return dataclasses.asdict(ToyCell(**values))
 
 
-def _results(cells, **settings) -> ToyResults:
-    s = common.ToySettings(dataset="two_gaussians", **settings)
-    return ToyResults(s, cells, 0.0, [], None)
+def _label(verdicts) -> str:
+    (v,) = [v for v in verdicts if v.claim == "lwgan objective"]
+    return v.label
 
 
 @pytest.mark.parametrize(
@@ -166,14 +173,15 @@ def _results(cells, **settings) -> ToyResults:
 def test_isometry_verdict_rule(zero, positive, label):
     cells = [_cell(lam=0.0, seed=s, disc=v) for s, v in enumerate(zero)]
     cells += [_cell(lam=1.0, seed=s, disc=v) for s, v in enumerate(positive)]
-    res = _results(cells, lambdas=(0.0, 1.0), seeds=(0, 1))
-    assert isometry.verdicts(res)["lwgan"][0] == label
-    only_positive = _results([c for c in cells if c.lambda_iso > 0], lambdas=(1.0,), seeds=(0, 1))
-    assert isometry.verdicts(only_positive)["lwgan"][0] == "inconclusive"
+    settings = isometry.IsometrySettings(lambdas=(0.0, 1.0), seeds=(0, 1))
+    assert _label(isometry.verdicts(_results("isometry", settings, cells))) == label
+    only = isometry.IsometrySettings(lambdas=(1.0,), seeds=(0, 1))
+    positive_only = _results("isometry", only, [c for c in cells if c["lambda_iso"] > 0])
+    assert _label(isometry.verdicts(positive_only)) == "inconclusive"
     # A collapsed lambda_iso > 0 model cannot support "reproduced"; it cannot rescue "not reproduced".
-    cells[-1].collapsed = True
-    res = _results(cells, lambdas=(0.0, 1.0), seeds=(0, 1))
-    assert isometry.verdicts(res)["lwgan"][0] == ("inconclusive" if label == "reproduced" else label)
+    cells[-1]["collapsed"] = True
+    res = _results("isometry", settings, cells)
+    assert _label(isometry.verdicts(res)) == ("inconclusive" if label == "reproduced" else label)
 
 
 @pytest.mark.parametrize(
@@ -187,16 +195,22 @@ def test_isometry_verdict_rule(zero, positive, label):
 def test_stochastic_verdict_rule(divs, label):
     sigmas = (0.0, 0.1, 0.5)
     cells = [_cell(sigma=s, div=d) for s, d in zip(sigmas, divs)]
-    res = _results(cells, sigmas=sigmas, seeds=(0,))
-    assert stochastic.verdicts(res)["lwgan"][0] == label
+    res = _results("stochastic", stochastic.StochasticSettings(sigmas=sigmas, seeds=(0,)), cells)
+    assert _label(stochastic.verdicts(res)) == label
 
 
-def _mnist_cell(name, seed, per_image):
+def _mnist_cell(name, seed, per_image, collapsed=False) -> dict:
     values = {f.name: 0.0 for f in dataclasses.fields(mnist.MnistCell)}
     values.update(name=name, seed=seed, recon=float(np.mean(per_image)), recon_per_image=list(per_image),
-                  history={}, grid=[], config={}, train_metrics={}, loaded=False,
-                  checkpoint_sha256="0" * 64, rank_estimate=1)  # fmt: skip
-    return mnist.MnistCell(**values)
+                  grid=[], config={}, loaded=False, checkpoint="0" * 64, rank_estimate=1,
+                  collapsed=collapsed)  # fmt: skip
+    return dataclasses.asdict(mnist.MnistCell(**values))
+
+
+def _mnist_verdict(settings, cells):
+    res = _results("mnist", settings, cells)
+    (v,) = mnist.EXPERIMENT.verdicts(res)
+    return res, v
 
 
 def test_mnist_gap_paired_bootstrap_and_t_interval():
@@ -204,25 +218,21 @@ def test_mnist_gap_paired_bootstrap_and_t_interval():
     base = rng.normal(5.6, 0.5, size=300)
     settings = mnist.MnistSettings(budget="tiny", configs=(mnist.BASE, mnist.ISO), n_boot=500)
     # One seed: a paired bootstrap of per-image differences; a constant +0.1 shift is certain.
-    res = mnist.MnistResults(settings, [_mnist_cell(mnist.BASE, 0, base),
-                                        _mnist_cell(mnist.ISO, 0, base + 0.1)], 0, {}, "x", 300)  # fmt: skip
+    res, v = _mnist_verdict(settings, [_mnist_cell(mnist.BASE, 0, base), _mnist_cell(mnist.ISO, 0, base + 0.1)])
     g, lo, hi, how = mnist.recon_gap(res)
     assert (g, lo, hi) == pytest.approx((0.1, 0.1, 0.1)) and "paired bootstrap" in how
-    assert mnist.mnist_verdict(res)[0] == "reproduced"
+    assert v.label == "reproduced"
     # Two seeds: a t-interval over the per-seed gaps (+0.2 and -0.1: contains 0).
     cells = [_mnist_cell(mnist.BASE, 0, base), _mnist_cell(mnist.ISO, 0, base + 0.2),
              _mnist_cell(mnist.BASE, 1, base), _mnist_cell(mnist.ISO, 1, base - 0.1)]  # fmt: skip
-    res2 = mnist.MnistResults(dataclasses.replace(settings, seeds=(0, 1)), cells, 0, {}, "x", 300)
+    res2, v2 = _mnist_verdict(dataclasses.replace(settings, seeds=(0, 1)), cells)
     g, lo, hi, how = mnist.recon_gap(res2)
     want = stats.t.interval(0.95, 1, loc=0.05, scale=stats.sem([0.2, -0.1]))
     assert (g, lo, hi) == pytest.approx((0.05, *want)) and "t-interval" in how
-    assert mnist.mnist_verdict(res2)[0] == "inconclusive"
-    res3 = mnist.MnistResults(settings, [_mnist_cell(mnist.BASE, 0, base),
-                                         _mnist_cell(mnist.ISO, 0, base - 0.3)], 0, {}, "x", 300)  # fmt: skip
-    assert mnist.mnist_verdict(res3)[0] == "not reproduced"
+    assert v2.label == "inconclusive"
+    _, v3 = _mnist_verdict(settings, [_mnist_cell(mnist.BASE, 0, base), _mnist_cell(mnist.ISO, 0, base - 0.3)])
+    assert v3.label == "not reproduced"
     # A collapsed model (constant output) makes the sign of the gap meaningless: inconclusive.
-    flat = _mnist_cell(mnist.ISO, 0, base + 0.1)
-    flat.collapsed = True
-    label, detail = mnist.mnist_verdict(mnist.MnistResults(settings, [_mnist_cell(mnist.BASE, 0, base), flat],
-                                                           0, {}, "x", 300))  # fmt: skip
-    assert label == "inconclusive" and "collapsed: Iso-LWGAN" in detail
+    flat = _mnist_cell(mnist.ISO, 0, base + 0.1, collapsed=True)
+    _, v4 = _mnist_verdict(settings, [_mnist_cell(mnist.BASE, 0, base), flat])
+    assert v4.label == "inconclusive" and "collapsed: Iso-LWGAN" in v4.numbers

@@ -13,7 +13,6 @@ from lwgan.lsgan import (
     LSGANConfig,
     build_lsgan,
     generator_flops,
-    load_or_train_lsgan,
     recalibrate_batchnorm,
     train_lsgan,
 )
@@ -154,18 +153,23 @@ def fake_mnist(n=128):
 
 
 def test_cache_round_trip_gives_identical_outputs():
-    cfg = LSGANConfig(**TINY, epochs=1)
+    from bench.models import load_or_train
+    from lwgan.registry import get_generator
+
+    spec = get_generator("lsgan", **TINY, epochs=1)
     m = fake_mnist()
-    g1, d1, e1 = load_or_train_lsgan(cfg, m, seed=0, device="cpu")
-    g2, d2, e2 = load_or_train_lsgan(cfg, m, seed=0, device="cpu")
-    assert not e1.loaded and e2.loaded and e1.key == e2.key
-    assert {"train_seconds", "d_loss", "g_loss"} <= set(e2.metrics)
+    t1 = load_or_train(spec, m, seed=0, device="cpu")
+    t2 = load_or_train(spec, m, seed=0, device="cpu")
+    assert not t1.entry.loaded and t2.entry.loaded and t1.entry.key == t2.entry.key
+    assert t1.entry.digest == t2.entry.digest  # the content digest of what was saved and loaded
+    assert {"train_seconds", "d_loss", "g_loss"} <= set(t2.entry.metrics)
     z = torch.randn(10, 8)
     x = torch.rand(10, 1, 28, 28) * 2 - 1
+    (g1, d1), (g2, d2) = (t1.model.G, t1.model.D), (t2.model.G, t2.model.D)
     assert torch.equal(g1(z), g2(z)) and torch.equal(d1(x), d2(x))
     assert not g2.training and not any(p.requires_grad for p in d2.parameters())
-    _, _, e3 = load_or_train_lsgan(LSGANConfig(**TINY, epochs=2), m, seed=0, device="cpu")
-    assert not e3.loaded and e3.key != e1.key
+    t3 = load_or_train(get_generator("lsgan", **TINY, epochs=2), m, seed=0, device="cpu")
+    assert not t3.entry.loaded and t3.entry.key != t1.entry.key
 
 
 def test_cli_trains_scores_and_saves_a_grid(monkeypatch, capsys, tmp_path):

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from bench.cli import main
-from bench.experiments.rank import RankSettings, run_rank
+from bench.experiments.rank import RankSettings
 
 TINY = ["--iterations", "4", "--width", "2", "--batch-size", "32", "--reps", "2",
         "--eval-batch", "32", "--z-max", "2", "--workers", "1", "--critic-steps", "5"]  # fmt: skip
@@ -24,7 +24,7 @@ def test_rank_end_to_end_with_mlflow(tmp_path, capsys):
     args = ["rank", "--dataset", "swissroll,scurve", "--seeds", "0", "--device", "cpu",
             "--out", str(tmp_path / "out"), "--tracking-uri", uri, "--experiment", "t", *TINY]  # fmt: skip
     assert main(args) == 0
-    out_dir = tmp_path / "out" / "rank"
+    out_dir = tmp_path / "out"
     report = (out_dir / "rank.md").read_text()
     for text in ("## Verdict", "swissroll", "scurve", "MLE", "TwoNN", "Rule:", "## Run facts"):
         assert text in report
@@ -45,8 +45,8 @@ def test_rank_end_to_end_with_mlflow(tmp_path, capsys):
     child = children[0]
     assert {"estimate", "truth", "mle", "twonn", "lambda_hat"} <= set(child.data.metrics)
     assert child.data.params["cfg.iterations"] == "4"  # one per phase
-    assert len(client.get_metric_history(child.info.run_id, "recon")) == 4  # per iteration
-    assert any(a.path.endswith(".pdf") for a in client.list_artifacts(child.info.run_id))
+    assert len(client.get_metric_history(child.info.run_id, "train/recon")) == 4  # per iteration
+    assert any(a.path.endswith(".png") for a in client.list_artifacts(child.info.run_id))
 
 
 def test_rank_bad_options_are_one_line_errors(capsys):
@@ -58,16 +58,20 @@ def test_rank_bad_options_are_one_line_errors(capsys):
     assert main(["rank", "--reps", "1", "--no-track"]) == 2
 
 
-def test_parallel_workers_give_the_same_cells_as_sequential():
+def test_parallel_workers_give_the_same_cells_as_sequential(tmp_path):
+    from bench.pipeline import RunOptions, run_experiment
+
     settings = RankSettings(datasets=("swissroll",), seeds=(0, 1), z_max=2, reps=2, eval_batch=32,
-                            overrides=TINY_OVERRIDES)  # fmt: skip
-    seq = run_rank(settings)
-    par = run_rank(settings, workers=2, retrain=True)
-    assert not any(c.loaded for c in par.cells)  # trained again in the workers, not loaded
-    for a, b in zip(seq.cells, par.cells):
-        assert (a.dataset, a.seed) == (b.dataset, b.seed)
-        assert a.history == b.history and a.mean == pytest.approx(b.mean, rel=1e-6)
-        assert a.estimate == b.estimate
+                            critic_steps=5, overrides=TINY_OVERRIDES)  # fmt: skip
+    seq = run_experiment("rank", settings, RunOptions(out=tmp_path / "a", workers=1, track=False))
+    par = run_experiment("rank", settings, RunOptions(out=tmp_path / "b", workers=2, track=False,
+                                                      retrain=True))  # fmt: skip
+    assert par.workers == 2
+    assert not any(r["loaded"] for r in par.results.records())  # trained again in the workers
+    for a, b in zip(seq.results.records(), par.results.records()):
+        assert (a["dataset"], a["seed"]) == (b["dataset"], b["seed"])
+        assert a["histories"] == b["histories"] and a["mean"] == pytest.approx(b["mean"], rel=1e-6)
+        assert a["estimate"] == b["estimate"] and a["checkpoint"] == b["checkpoint"]
 
 
 def test_public_schedule_is_the_public_codes_run_toy_settings():
@@ -91,11 +95,11 @@ def test_rank_public_schedule_from_the_cli(tmp_path, capsys):
     args = ["rank", "--schedule", "public", "--dataset", "swissroll", "--seeds", "0", "--device", "cpu",
             "--out", str(tmp_path), "--no-track", "--every", "2", *TINY]  # fmt: skip
     assert main(args) == 0
-    report = (tmp_path / "rank" / "rank.md").read_text()
+    report = (tmp_path / "rank.md").read_text()
     # The public schedule scores as the public code does unless told otherwise.
     assert "Schedule `public`" in report and "protocol `training`" in report
     assert main([*args[:-len(TINY) - 2], *TINY, "--protocol", "refit"]) == 0
-    assert "protocol `refit`" in (tmp_path / "rank" / "rank.md").read_text()
+    assert "protocol `refit`" in (tmp_path / "rank.md").read_text()
     capsys.readouterr()
     assert main(["rank", "--schedule", "fast", "--no-track"]) == 2
     err = capsys.readouterr().err.strip()
@@ -107,18 +111,20 @@ def test_rank_public_schedule_from_the_cli(tmp_path, capsys):
 
 
 def test_parent_run_params_carry_the_schedules_settings():
-    from bench.experiments.rank import PUBLIC_TOY, schedule_params
+    from bench.experiments.rank import params
+    from lwgan.recipes import PUBLIC_TOY
 
-    public = schedule_params(RankSettings(schedule="public", overrides={"lr": 1e-3}))
+    public = params(RankSettings(schedule="public", overrides={"lr": 1e-3}))
     # The public code's settings, not only the overrides (they were all a parent run showed).
-    assert public["iter_d"] == 20 and public["batch_size"] == 512 and public["lr"] == 1e-3
-    assert set(public) == set(PUBLIC_TOY) and "5000" in public["iterations"]
-    default = schedule_params(RankSettings(overrides={"iter_d": 3}))
-    assert default["iter_d"] == 3 and len(default["phases"]) == 4
+    assert public["train.iter_d"] == 20 and public["train.batch_size"] == 512
+    assert public["train.lr"] == 1e-3
+    assert set(public) == {f"train.{k}" for k in PUBLIC_TOY} and "5000" in public["train.iterations"]
+    default = params(RankSettings(overrides={"iter_d": 3}))
+    assert default["train.iter_d"] == 3 and len(default["train.phases"]) == 4
 
 
 def test_overrides_of_a_phased_schedule():
-    from bench.experiments.rank import with_overrides
+    from lwgan.recipes import with_overrides
 
     cfg = {"lr": 1.0, "width_g": 8, "iterations": 40, "phases": (
         {"iterations": 10, "max_rank": 1, "lr": 5.0}, {"iterations": 30, "lr": 2.0})}  # fmt: skip
@@ -140,7 +146,7 @@ def test_overrides_of_a_phased_schedule():
 
 
 def test_default_schedule_phases_and_their_report_table():
-    from bench.experiments.rank import phase_rows
+    from bench.experiments.rank_report import phase_rows
 
     cfg = RankSettings().spec("swissroll", 2).config
     phases = cfg.phase_configs()

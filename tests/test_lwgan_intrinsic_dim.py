@@ -65,3 +65,25 @@ def test_duplicates_are_dropped_and_bad_arguments_refused():
         idim.mle_dimension(LINE, k1=3, k2=5)  # 5 neighbours of 4 points
     with pytest.raises(ValueError):
         idim.twonn_dimension(LINE, method="nope")
+
+
+@pytest.mark.parametrize("name", ["swissroll", "scurve", "hyperplane"])
+def test_mle_and_twonn_equal_scikit_dimension(name):
+    """The reference implementations (scikit-dimension) as the oracle: Levina-Bickel's pointwise
+    MLE averaged over points ('mean') and over k, its harmonic form ('mle'), and TwoNN's fit."""
+    import warnings
+
+    skdim = pytest.importorskip("skdim")
+    from bench.data import make_synthetic
+
+    x = make_synthetic(name, seed=0, n_train=600).train.numpy().astype(np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref_mean = np.mean([skdim.id.MLE().fit(x, n_neighbors=k, comb="mean").dimension_
+                            for k in range(10, 21)])  # fmt: skip
+        ref_harmonic = np.mean([skdim.id.MLE().fit(x, n_neighbors=k, comb="mle").dimension_
+                                for k in range(10, 21)])  # fmt: skip
+        ref_twonn = skdim.id.TwoNN(discard_fraction=0.1).fit(x).dimension_
+    assert idim.mle_dimension(x, 10, 20) == pytest.approx(ref_mean, rel=1e-10)
+    assert idim.mle_dimension(x, 10, 20, aggregate="harmonic") == pytest.approx(ref_harmonic, rel=1e-10)
+    assert idim.twonn_dimension(x) == pytest.approx(ref_twonn, rel=1e-10)

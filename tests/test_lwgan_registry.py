@@ -1,10 +1,13 @@
-"""The generator-variant registry: every entry builds and runs; overrides; errors."""
+"""The generator-variant registry and its training recipes: every entry builds and runs; a name
+may carry a recipe after a dot; overrides; errors; the cache keys of the recipes are those of
+the dict merges they stand for."""
 
 import pytest
 import torch
 
-from bench.errors import BenchError
-from lwgan import registry
+from lwgan import recipes
+from lwgan.errors import ConfigError
+from lwgan.recipes import RECIPES, recipe_names, register_recipe
 from lwgan.registry import generator_names, get_generator, register_generator
 
 # The full-size MNIST variants are built at a small width: the test is about wiring, not size.
@@ -15,32 +18,33 @@ def test_the_names_a_user_types_are_registered():
     for name in ("lsgan", "lwgan", "iso-lwgan", "iso-lwgan-stochastic", "autoencoder-iso"):
         assert name in generator_names()
         assert get_generator(name).data_kind == "mnist"
+    assert set(generator_names(family="lsgan")) == {"lsgan"}
 
 
-@pytest.mark.parametrize("name", generator_names())
-def test_every_variant_builds_and_generates_the_right_shape(name):
-    spec = get_generator(name)
-    spec = get_generator(name, **SMALL[spec.family])
-    assert spec.name == name and spec.description
-    if spec.family == "lsgan":
-        G, D = spec.build(seed=0)
-        G.eval()
-        x = G(torch.randn(3, spec.config.latent_dim))
-        assert x.shape == (3, 1, 28, 28)
-        assert D(x).shape[0] == 3
+@pytest.mark.parametrize("name", [f"{v}.{r}" for v in generator_names()
+                                  for f, r in RECIPES if f == get_generator(v).family])  # fmt: skip
+def test_every_variant_with_every_recipe_builds_and_generates_the_right_shape(name):
+    family = get_generator(name.split(".")[0]).family
+    small = SMALL[family] if "mnist" in name or family == "lsgan" else {}
+    spec = get_generator(name, **small)
+    assert spec.name == name.removesuffix(".mnist") and spec.description
+    assert spec.cache_kind == name.split(".")[0]
+    if family == "lsgan":
+        model = spec.build(seed=0)
+        model.G.eval()
+        x = model.G(torch.randn(3, spec.config.latent_dim))
+        assert x.shape == (3, 1, 28, 28) and model.D(x).shape[0] == 3
         return
     cfg = spec.config
     model = spec.build(seed=0)
-    x_shape = (1, 28, 28) if spec.data_kind == "mnist" else cfg.x_shape
-    assert tuple(cfg.x_shape) == x_shape
     x = model.sample(3, cfg.z_max)
-    assert x.shape == (3, *x_shape)
+    assert x.shape == (3, *cfg.x_shape)
     z = model.Q(x, 1)
     assert z.shape == (3, cfg.z_max) and (z[:, 1:] == 0).all()
     assert model.D(x, 1).shape == (3,)
 
 
-def test_variant_defaults_and_overrides():
+def test_variant_knobs_recipes_and_overrides():
     iso = get_generator("iso-lwgan").config
     sto = get_generator("iso-lwgan-stochastic").config
     ae = get_generator("autoencoder-iso").config
@@ -49,6 +53,11 @@ def test_variant_defaults_and_overrides():
     assert (iso.lambda_iso, iso.sigma_noise) == (1.0, 0.0)
     assert (sto.lambda_iso, sto.sigma_noise, sto.noise_dim) == (1.0, 0.1, 10)
     assert (ae.objective, ae.lambda_iso, ae.sigma_noise) == ("autoencoder", 1.0, 0.1)
+    # The name alone is the `mnist` recipe; another recipe changes only training settings.
+    assert get_generator("iso-lwgan") == get_generator("iso-lwgan.mnist")
+    rank = get_generator("iso-lwgan.rank", x_shape=(2,), z_max=5).config
+    assert rank.lambda_iso == 1.0 and len(rank.phases) == 4 and rank.width_q == 32
+    assert get_generator("lwgan.mnist-public").config.iterations == 50000
     # None means "not given": the default stays; a value replaces it; the data kind follows x_shape.
     assert get_generator("iso-lwgan", lambda_iso=None).config.lambda_iso == 1.0
     toy = get_generator("iso-lwgan", lambda_iso=0.5, x_shape=(2,), z_max=3)
@@ -56,25 +65,48 @@ def test_variant_defaults_and_overrides():
     assert toy.config.resolved_arch() == "mlp"
 
 
+def test_a_spec_is_exactly_the_merge_of_recipe_knobs_and_overrides():
+    """The oracle: the config written out by hand as LWGANConfig's defaults updated by the
+    recipe's dict, the variant's knobs and the overrides, in that order."""
+    from lwgan.model import LWGANConfig
+
+    over = {"iterations": 300, "lr": 5e-4, "x_shape": (2,), "z_max": 3}
+    want = LWGANConfig(**{**recipes.TOY, "lambda_iso": 1.0, "sigma_noise": 0.1, "noise_dim": 10, **over})
+    assert get_generator("iso-lwgan-stochastic.toy", **over).config == want
+    mnist = LWGANConfig(**{**recipes.MNIST_PUBLIC, "width_q": 16, "width_g": 16, "width_d": 16,
+                           "batch_size": 64, "iterations": 1500, "iter_d": 2, "critic_warmup": 10,
+                           "critic_burst": 20, "critic_burst_every": 200, "lr": 2e-4,
+                           "lr_milestones": (0.6, 0.8, 0.9), "lr_gamma": 0.5})  # fmt: skip
+    assert get_generator("lwgan").config == mnist
+
+
 def test_errors():
-    with pytest.raises(ValueError, match="iso-lwgan"):  # lists the valid names
+    with pytest.raises(ConfigError, match="iso-lwgan"):  # lists the valid names
         get_generator("iso-lwgann")
-    with pytest.raises(BenchError, match="lambda_isoo"):
+    with pytest.raises(ConfigError, match="mnist-tiny"):  # an unknown recipe lists the family's
+        get_generator("lwgan.nope")
+    with pytest.raises(ConfigError, match="lambda_isoo"):
         get_generator("iso-lwgan", lambda_isoo=1.0)
-    with pytest.raises(BenchError, match="sigma_noise"):
+    with pytest.raises(ConfigError, match="sigma_noise"):
         get_generator("iso-lwgan-stochastic", sigma_noise=-1.0)
     with pytest.raises(ValueError, match="twice"):
-        register_generator("lwgan", data_kind="mnist", description="again")(lambda **kw: None)
-    assert registry._REGISTRY["lwgan"].description.startswith("LWGAN")  # unchanged
+        register_generator("lwgan", family="lwgan", description="again")(lambda **kw: None)
+    with pytest.raises(ValueError, match="dot"):
+        register_generator("my.gan", family="lwgan", description="x")
+    with pytest.raises(ValueError, match="twice"):
+        register_recipe("rank", family="lwgan", description="again")
+    assert "rank" in recipe_names("lwgan") and "test" in recipe_names("lsgan")
 
 
-def test_spec_load_or_train_goes_through_the_cache():
+def test_load_or_train_goes_through_the_cache_with_one_return_type():
     from bench.data import make_synthetic
+    from bench.models import Trained, load_or_train
 
     data = make_synthetic("swissroll", seed=0, n_train=256, n_heldout=16)
-    spec = get_generator("test-lwgan", x_shape=(2,))
-    m1, _, e1 = spec.load_or_train(data, seed=0)
-    m2, _, e2 = spec.load_or_train(data, seed=0)
-    assert not e1.loaded and e2.loaded and e1.kind == "test-lwgan"
-    assert torch.equal(m1.sample(4, generator=torch.Generator().manual_seed(0)),
-                       m2.sample(4, generator=torch.Generator().manual_seed(0)))  # fmt: skip
+    spec = get_generator("lwgan.test", x_shape=(2,))
+    t1 = load_or_train(spec, data, seed=0)
+    t2 = load_or_train(spec, data, seed=0)
+    assert isinstance(t2, Trained) and not t1.entry.loaded and t2.entry.loaded
+    assert t1.entry.kind == "lwgan" and t1.train_seconds > 0
+    g = torch.Generator().manual_seed(0)
+    assert torch.equal(t1.model.sample(4, generator=g), t2.model.sample(4, generator=torch.Generator().manual_seed(0)))

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from bench.atomic import atomic_torch_save
-from bench.errors import BenchError
+from lwgan.errors import ConfigError
 from lwgan.model import LWGANConfig, build_lwgan, load_lwgan, model_state
-from lwgan.trainer import HISTORY_KEYS, load_or_train_lwgan, train_lwgan
+from lwgan.trainer import HISTORY_KEYS, train_lwgan
 
 TINY = {
     "x_shape": (2,), "z_max": 3, "width_q": 4, "width_g": 4, "width_d": 4, "batch_size": 64,
@@ -100,20 +100,21 @@ def test_checkpoint_round_trip_gives_the_same_outputs(tmp_path):
 
 
 def test_model_cache_trains_once_then_loads():
-    cfg = LWGANConfig(**TINY)
+    from bench.models import load_or_train
+    from lwgan.registry import get_generator
+
+    spec = get_generator("lwgan.test", **TINY)
     x = _segment()
-    m1, p1, e1 = load_or_train_lwgan(cfg, x, data_fingerprint="seg", seed=0)
-    m2, p2, e2 = load_or_train_lwgan(cfg, x, data_fingerprint="seg", seed=0)
-    assert not e1.loaded and e2.loaded and e1.sha256 == e2.sha256
-    assert p2["history"]["recon"] == p1["history"]["recon"]
-    assert p2["metrics"]["recon"] == pytest.approx(p1["metrics"]["recon"])
+    t1 = load_or_train(spec, x, data_fingerprint="seg", seed=0)
+    t2 = load_or_train(spec, x, data_fingerprint="seg", seed=0)
+    assert not t1.entry.loaded and t2.entry.loaded and t1.entry.digest == t2.entry.digest
+    assert t2.history["recon"] == t1.history["recon"]
+    assert t2.metrics["recon"] == pytest.approx(t1.metrics["recon"])
     xs = _segment(8, seed=5)
-    assert torch.equal(m1.reconstruct(xs, 2), m2.reconstruct(xs, 2))
+    assert torch.equal(t1.model.reconstruct(xs, 2), t2.model.reconstruct(xs, 2))
     # A different config is a different checkpoint.
-    _, _, e3 = load_or_train_lwgan(
-        dataclasses.replace(cfg, lambda_gp=1.0), x, data_fingerprint="seg"
-    )
-    assert not e3.loaded and e3.key != e1.key
+    t3 = load_or_train(get_generator("lwgan.test", **TINY, lambda_gp=1.0), x, data_fingerprint="seg")
+    assert not t3.entry.loaded and t3.entry.key != t1.entry.key
 
 
 @pytest.mark.parametrize(
@@ -121,7 +122,7 @@ def test_model_cache_trains_once_then_loads():
     [("objective", "vae"), ("iter_d", 0), ("lambda_iso", -1.0), ("x_shape", (1, 28, 28, 1))],
 )
 def test_bad_config_names_the_field(field, value):
-    with pytest.raises(BenchError, match=field):
+    with pytest.raises(ConfigError, match=field):
         LWGANConfig(**{**TINY, field: value})
 
 
@@ -267,7 +268,7 @@ def test_a_rank_one_phase_leaves_the_other_latent_coordinates_untrained():
     ],
 )
 def test_bad_phases_are_refused_naming_the_phase(phases, message):
-    with pytest.raises(BenchError) as e:
+    with pytest.raises(ConfigError) as e:
         LWGANConfig(**{**TINY, "phases": phases})
     assert message in str(e.value)
 

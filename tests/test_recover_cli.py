@@ -34,15 +34,16 @@ def small_mnist(mnist_dir, monkeypatch):
     return small
 
 
-def test_recover_end_to_end(small_mnist, mnist_dir, tmp_path, capsys):
+def test_recover_end_to_end(small_mnist, mnist_dir, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
     out = tmp_path / "rep"
     argv = ["recover", "--regulator", "wasserstein,log_normal_density,truncated_normal_cutoff", "--grid", "quick",
-            "--images", "12", "--steps", "4", "--seeds", "0,1", "--generator", "test-lsgan", "--device", "cpu",
+            "--images", "12", "--steps", "4", "--seeds", "0,1", "--generator", "lsgan.test", "--device", "cpu",
             "--data-dir", mnist_dir, "--out", str(out), "--quality-samples", "500"]
     assert main(argv) == 0
     captured = capsys.readouterr()
     assert "not cached, will train it now" in captured.err  # says what it does before it starts
-    assert "verdict on the paper's conclusion" in captured.out
+    assert "recover: verdicts" in captured.out and "wasserstein and log_normal_density" in captured.out
 
     csv = pd.read_csv(out / "recover-quick.csv")
     assert len(csv) == 6 * 2  # two quick cells per regulator x two seeds
@@ -53,7 +54,7 @@ def test_recover_end_to_end(small_mnist, mnist_dir, tmp_path, capsys):
 
     report = (out / "recover-quick.md").read_text()
     for needle in ("Table 1: Wasserstein distance", "Table 4: log-normal density", "Table 6: truncated normal",
-                   "Spearman", "## Verdict", "Rule:", "Classifier (scorer): test accuracy", "Checkpoints (sha256)",
+                   "Spearman", "## Verdict", "Rule:", "Classifier (scorer): test accuracy", "Checkpoints (content digest)",
                    "Run facts", "94.7"):
         assert needle in report, needle
     assert (out / "recover-quick-best.png").stat().st_size > 0
@@ -73,12 +74,27 @@ def test_recover_end_to_end(small_mnist, mnist_dir, tmp_path, capsys):
         assert {"regulator", "learning_rate", "hyperparameter", "generator", "seed"} <= set(c.data.params)
         assert "accuracy" in c.data.metrics
     assert "best_regulator" in parents[0].data.tags
-    assert {a.path for a in client.list_artifacts(parents[0].info.run_id)} >= {"recover-quick.md", "recover-quick.csv"}
+    assert {a.path for a in client.list_artifacts(parents[0].info.run_id)} >= {
+        "recover-quick.md", "recover-quick.csv", "recover-quick.json"}
 
     # A second run with --resume recovers nothing again: every cell comes from the store.
     assert main(argv + ["--resume", "--no-track"]) == 0
     again = pd.read_csv(out / "recover-quick.csv")
     pd.testing.assert_series_equal(again["accuracy"], csv["accuracy"])
+    assert "12 already finished" in capsys.readouterr().err
+
+    # The report rebuilds from its saved results byte for byte.
+    assert main(["report", str(out / "recover-quick.json"), "--out", str(tmp_path / "rebuilt")]) == 0
+    assert (tmp_path / "rebuilt" / "recover-quick.md").read_bytes() == (out / "recover-quick.md").read_bytes()
+
+    # --seed picks the generator (and the image subset), never the classifier that judges them.
+    from bench.pipeline import load
+
+    assert main([*argv[:-2], "--quality-samples", "200", "--seed", "1", "--no-track",
+                 "--out", str(tmp_path / "seed1")]) == 0  # fmt: skip
+    a = load(out / "recover-quick.json").context["checkpoints"]
+    b = load(tmp_path / "seed1" / "recover-quick.json").context["checkpoints"]
+    assert a["classifier"] == b["classifier"] and a["lsgan.test"] != b["lsgan.test"]
 
 
 @pytest.mark.parametrize(
@@ -98,13 +114,92 @@ def test_recover_bad_input_exits_2_with_one_line(args, needle, capsys):
     assert needle in err and "\n" not in err and "Traceback" not in err
 
 
-def test_the_scorer_does_not_depend_on_seed():
-    # --seed picks the generator (and the image subset), never the classifier that judges them.
-    from types import SimpleNamespace
+PLUGIN = """
+import regulators
 
-    from bench.recovery.run import model_plan
 
-    mnist = SimpleNamespace(fingerprint="x")
-    plans = [{p["kind"]: p["path"] for p in model_plan("lsgan", mnist, seed=s)} for s in (0, 3)]
-    assert plans[0]["classifier"] == plans[1]["classifier"]
-    assert plans[0]["lsgan"] != plans[1]["lsgan"]
+@regulators.register("plugin_l1", kind="loss", hyperparameter="weight",
+                     description="mean |z| (a plugin's regulator, for the tests)")
+def plugin_l1(z):
+    return z.abs().mean(-1)
+"""
+
+
+def test_a_plugin_regulator_is_listed_and_used_by_recover(small_mnist, mnist_dir, tmp_path, capsys, monkeypatch):
+    from bench import plugins
+
+    path = tmp_path / "my_regulator.py"
+    path.write_text(PLUGIN)
+    monkeypatch.setenv("COLUMNS", "200")
+    try:
+        assert main(["--plugin", str(path), "regulators"]) == 0
+        assert "plugin_l1" in capsys.readouterr().out
+        out = tmp_path / "rep"
+        assert main(["recover", "--regulator", "plugin_l1,none", "--lr", "0.1", "--hp", "0.5",
+                     "--images", "8", "--steps", "3", "--generator", "lsgan.test", "--device", "cpu",
+                     "--data-dir", mnist_dir, "--out", str(out), "--no-track",
+                     "--quality-samples", "200"]) == 0  # fmt: skip
+        csv = pd.read_csv(out / "recover-explicit.csv")
+        row = csv[csv["regulator"] == "plugin_l1"]
+        assert len(row) == 1 and row["status"].iloc[0] == "finished"
+        assert 0 <= row["accuracy"].iloc[0] <= 100
+        capsys.readouterr()
+        # A second registration of the name is a one-line error naming the plugin.
+        dup = tmp_path / "dup.py"
+        dup.write_text(PLUGIN)
+        assert main(["--plugin", str(dup), "regulators"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and "dup.py" in err and "registered twice" in err
+    finally:
+        import regulators
+
+        regulators.registry.REGISTRY.pop("plugin_l1", None)
+        plugins._LOADED[:] = [p for p in plugins._LOADED if not p.endswith((".py",))]
+
+
+def test_plugins_from_the_environment_and_failing_imports(tmp_path, capsys, monkeypatch):
+    from bench import plugins
+
+    broken = tmp_path / "broken.py"
+    broken.write_text("import not_a_module_anywhere\n")
+    assert main(["--plugin", str(broken), "regulators"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "broken.py" in err and "not_a_module_anywhere" in err
+    assert main(["--plugin", "no.such.module", "experiments"]) == 2
+    assert "no.such.module" in capsys.readouterr().err
+    good = tmp_path / "env_plugin.py"
+    good.write_text(PLUGIN.replace("plugin_l1", "env_l1"))
+    monkeypatch.setenv("BENCH_PLUGINS", str(good))
+    try:
+        assert main(["regulators"]) == 0
+        assert "env_l1" in capsys.readouterr().out
+    finally:
+        import regulators
+
+        regulators.registry.REGISTRY.pop("env_l1", None)
+        plugins._LOADED[:] = [p for p in plugins._LOADED if not p.endswith(".py")]
+
+
+def test_plugins_from_an_installed_entry_point(tmp_path, capsys, monkeypatch):
+    """A package that declares the entry point group `lwgan_bench.plugins` (here a .dist-info
+    folder on sys.path, as pip would install it) is loaded without any option."""
+    import sys
+
+    from bench import plugins
+
+    (tmp_path / "ep_plugin.py").write_text(PLUGIN.replace("plugin_l1", "ep_l1"))
+    dist = tmp_path / "ep_plugin-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: ep-plugin\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[lwgan_bench.plugins]\nmine = ep_plugin\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("COLUMNS", "200")
+    try:
+        assert main(["regulators"]) == 0
+        assert "ep_l1" in capsys.readouterr().out
+    finally:
+        import regulators
+
+        regulators.registry.REGISTRY.pop("ep_l1", None)
+        plugins._LOADED[:] = [p for p in plugins._LOADED if p != "entry point mine"]
+        sys.modules.pop("ep_plugin", None)

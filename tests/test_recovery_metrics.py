@@ -11,7 +11,7 @@ from torch import nn
 from bench.recovery.engine import CellRecovery
 from bench.recovery.grid import Cell
 from bench.recovery.metrics import latent_stats, pixel_errors, predict, score_cell
-from bench.report import bootstrap_ci
+from bench.stats import bootstrap_ci
 
 
 @pytest.mark.parametrize("kind", ["binary", "continuous"])

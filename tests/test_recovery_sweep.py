@@ -1,13 +1,20 @@
-"""The sweep: resume after an interruption loses nothing and redoes nothing; failures are recorded."""
+"""A recovery chunk, the sweep's unit of work: one plain record per grid cell, shared runs
+recovered once, images packed losslessly; the fixed image subset."""
 
-import math
-
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from bench.recovery import sweep as sweep_mod
-from bench.recovery.sweep import CellStore, RecoverSettings, run_sweep, select_images
+from bench.recovery.grid import expand_grid
+from bench.recovery.sweep import (
+    RecoverSettings,
+    pack_images,
+    run_chunk,
+    select_images,
+    unpack_images,
+)
 
 
 class TinyG(nn.Module):
@@ -59,13 +66,6 @@ SETTINGS = RecoverSettings(
 )
 
 
-def _run(models, data, store, **kw):
-    G, D, C = models
-    images, labels = data
-    return run_sweep(SETTINGS, generator=G, discriminator=D, classifier=C, test_images=images,
-                     test_labels=labels, store=store, **kw)
-
-
 def test_select_images_is_fixed_and_seeded():
     labels = torch.zeros(100, dtype=torch.long)
     a = select_images(labels, 10, 0)
@@ -73,62 +73,29 @@ def test_select_images_is_fixed_and_seeded():
     assert a != select_images(labels, 10, 1)
 
 
-def test_resume_after_interrupt_loses_nothing_and_redoes_nothing(models, data, tmp_path, monkeypatch):
-    full = _run(models, data, CellStore(tmp_path / "full"))
-    # 3 regulators x hp {0, 1} at one lr: wasserstein/log_normal hp 0 -> one shared `none` run;
-    # logistic_cutoff hp 0 and 1 are its own runs: 5 distinct runs x 2 seeds.
-    assert len(full.results) == 10 and all(r.ok for r in full.results.values())
-
-    recovered = []
+def test_run_chunk_gives_one_plain_record_per_cell_and_recovers_shared_runs_once(models, data, monkeypatch):
+    G, D, C = models
+    images, labels = data
+    cells = expand_grid(([0.1], [0.0, 1.0]), ["wasserstein", "log_normal_density"])
+    # hp 0 of both is the shared `none` baseline: 3 distinct runs behind 4 cells.
+    runs = []
     real = sweep_mod.recover_cells
-
-    def counting(G, D, targets, runs, **kw):
-        if len(recovered) >= 3:  # the 4th chunk is interrupted mid-way
-            raise KeyboardInterrupt
-        recovered.append((kw["seed"], [r.id for r in runs]))
-        return real(G, D, targets, runs, **kw)
-
-    monkeypatch.setattr(sweep_mod, "recover_cells", counting)
-    store = CellStore(tmp_path / "resumed")
-    part = _run(models, data, store)
-    assert part.interrupted
-    first = {(rid, seed) for seed, ids in recovered for rid in ids}
-    assert set(part.results) == first
-
-    recovered.clear()
-    monkeypatch.setattr(sweep_mod, "recover_cells", lambda *a, **kw: (recovered.append((kw["seed"], [r.id for r in a[3]])), real(*a, **kw))[1])
-    rest = _run(models, data, store, resume=True)
-    redone = {(rid, seed) for seed, ids in recovered for rid in ids}
-    assert not (redone & first), "resume recomputed finished cells"
-    assert redone | first == set(full.results)
-    assert not rest.interrupted
-    for key, r in full.results.items():
-        assert rest.results[key].metrics["accuracy"] == r.metrics["accuracy"]
-        assert rest.results[key].metrics["l1"] == pytest.approx(r.metrics["l1"], rel=1e-6)
-    assert sum(r.resumed for r in rest.results.values()) == len(first)
+    monkeypatch.setattr(sweep_mod, "recover_cells",
+                        lambda G, D, t, cells, **kw: (runs.append(len({c.run_id for c in cells})), real(G, D, t, cells, **kw))[1])  # fmt: skip
+    records = run_chunk(G, D, C, images[:6], labels[:6], list(range(6)), cells, 0, SETTINGS,
+                        device=torch.device("cpu"))  # fmt: skip
+    assert len(records) == 4 and runs == [3]
+    shared = [r for r, c in zip(records, cells) if c.shared]
+    assert len(shared) == 2 and shared[0]["accuracy"] == shared[1]["accuracy"]
+    assert shared[0]["histories"] == shared[1]["histories"] and shared[0]["run_id"] == "none|lr=0.1|hp=0"
+    for r in records:
+        assert 0 <= r["accuracy"] <= 100 and r["n_images"] == 6
+        assert len(r["histories"]["loss"]) == SETTINGS.steps
+        assert unpack_images(r["preview"]).shape == (6, 28, 28)
 
 
-def test_failed_chunk_is_recorded_and_sweep_goes_on(models, data, tmp_path, monkeypatch):
-    real = sweep_mod.recover_cells
-
-    def flaky(G, D, targets, runs, **kw):
-        if runs[0].regulator == "logistic_cutoff":
-            raise RuntimeError("boom")
-        return real(G, D, targets, runs, **kw)
-
-    monkeypatch.setattr(sweep_mod, "recover_cells", flaky)
-    store = CellStore(tmp_path / "s")
-    res = _run(models, data, store)
-    failed = [r for r in res.results.values() if not r.ok]
-    assert failed and all(r.regulator == "logistic_cutoff" and "boom" in r.error for r in failed)
-    assert any(r.ok for r in res.results.values())
-    # Failed cells are not stored, so a resume retries them.
-    assert store.load(failed[0].run_id, failed[0].seed) is None
-
-
-def test_store_round_trips_nonfinite_metrics(tmp_path):
-    store = CellStore(tmp_path)
-    r = sweep_mod.RunResult("x|lr=1|hp=0", "x", 1.0, 0.0, 0, metrics={"l1": math.nan, "l2": math.inf, "accuracy": 10.0})
-    store.save(r)
-    back = store.load(r.run_id, 0)
-    assert math.isnan(back.metrics["l1"]) and back.metrics["l2"] == math.inf and back.resumed
+def test_images_pack_and_unpack_exactly():
+    x = torch.rand(3, 1, 28, 28) * 2 - 1
+    back = unpack_images(pack_images(x))
+    want = ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).reshape(3, 28, 28).numpy()
+    np.testing.assert_array_equal(back, want)

@@ -39,8 +39,11 @@ def data(
 
     from bench.atomic import atomic_savefig
     from bench.data import MD5, load_mnist, sample_grid
+    from bench.outputs import probe_files
     from bench.progress import rich_progress
 
+    target = Path(out or default_out()) / "mnist-samples.png"
+    probe_files([target])  # before the download: a bad --out costs nothing
     console = Console()
     with ExitStack() as stack:
         bars = []
@@ -92,7 +95,7 @@ def data(
     ax.set_yticks([14 + 28 * d for d in range(10)], [str(d) for d in range(10)])
     ax.set_xticks([])
     ax.set_title("MNIST training set: first 10 images of each digit")
-    path = atomic_savefig(fig, Path(out or default_out()) / "mnist-samples.png", dpi=100, bbox_inches="tight")
+    path = atomic_savefig(fig, target, dpi=100, bbox_inches="tight")
     plt.close(fig)
     console.print(f"wrote {path}")
 

@@ -14,8 +14,12 @@ from bench.options import (
     NoTrackOpt,
     OptionError,
     OutOpt,
+    ResumeOpt,
+    RetrainOpt,
     SeedsOpt,
+    ThreadsOpt,
     TrackingUriOpt,
+    WorkersOpt,
     check_positive,
     parse_int,
     parse_list,
@@ -74,18 +78,11 @@ CriticStepsOpt = Annotated[
     typer.Option("--critic-steps", help="Before the rank score, refit a copy of the critic to the "
                  "final encoder and generator for this many steps (0: the trained critic)."),
 ]  # fmt: skip
-ThreadsOpt = Annotated[
-    int | None,
-    typer.Option("--threads", help="torch CPU threads (toy default 1: the small MLPs run fastest "
-                 "on one; mnist default: torch's own)."),
-]  # fmt: skip
-RetrainOpt = Annotated[bool, typer.Option("--retrain", help="Train again even when cached.")]
-
-
 def _objectives(objective: str) -> tuple[str, ...]:
     if objective not in OBJECTIVES:
         raise OptionError(f"--objective: unknown value {objective!r}; accepted: {', '.join(OBJECTIVES)}")
     return ("lwgan", "autoencoder") if objective == "both" else (objective,)
+
 
 
 def _eval_rank(text: str, z_max: int) -> int | str:
@@ -100,15 +97,6 @@ def _eval_rank(text: str, z_max: int) -> int | str:
     return r
 
 
-def _threads(threads: int | None, default: int | None) -> None:
-    check_positive(threads, "--threads")
-    n = threads if threads is not None else default
-    if n is not None:
-        import torch
-
-        torch.set_num_threads(n)
-
-
 def _toy_common(seeds, iterations, width, z_max, rank_reps, critic_steps) -> tuple[int, ...]:
     check_positive(critic_steps, "--critic-steps", allow_zero=True)
     for value, option in ((iterations, "--iterations"), (width, "--width"), (z_max, "--z-max"),
@@ -117,38 +105,6 @@ def _toy_common(seeds, iterations, width, z_max, rank_reps, critic_steps) -> tup
     if rank_reps < 2:
         raise OptionError(f"--rank-reps: expected at least 2 (a standard error needs two), got {rank_reps}")
     return tuple(parse_list(seeds, option="--seeds", cast=parse_int, minimum=0))
-
-
-def _run(console, fn, **kwargs):
-    """Run a library experiment with rich bars on stderr and cache notices printed."""
-    from bench.progress import rich_progress
-    from bench.report import command_line
-
-    def event(msg: str) -> None:
-        console.print(f"  {msg}", highlight=False)
-
-    with rich_progress(console) as progress:
-        return fn(command=command_line(), progress=progress, on_event=event, **kwargs)
-
-
-def _print_output(output, rows: list[dict], title: str) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console()
-    table = Table(title=title, title_justify="left")
-    for col in rows[0] if rows else []:
-        table.add_column(col)
-    for r in rows:
-        table.add_row(*(str(v) for v in r.values()))
-    console.print(table)
-    console.print(f"report: {output.report}\nresults: {output.csv}")
-    for p in output.figures:
-        if p.suffix == ".pdf":
-            console.print(f"figure: {p}")
-    if output.parent_run_id:
-        console.print(f"MLflow parent run: {output.parent_run_id}" + (f" ({output.run_url})" if output.run_url else ""))
-    console.print(f"wall time: {output.results.wall_time_s / 60:.1f} min")
 
 
 def isometry_cmd(
@@ -161,7 +117,9 @@ def isometry_cmd(
     eval_rank: EvalRankOpt = "max",
     rank_reps: RankRepsOpt = 10,
     critic_steps: CriticStepsOpt = 100,
+    workers: WorkersOpt = None,
     threads: ThreadsOpt = None,
+    resume: ResumeOpt = False,
     retrain: RetrainOpt = False,
     device: DeviceOpt = "auto",
     out: OutOpt = Path("reports"),
@@ -176,25 +134,16 @@ def isometry_cmd(
     seed_list = _toy_common(seeds, iterations, width, z_max, rank_reps, critic_steps)
     rank = _eval_rank(eval_rank, z_max)
 
-    from rich.console import Console
+    from bench.commands.common import run
+    from bench.experiments.isometry import IsometrySettings
 
-    from bench.experiments.isometry import isometry_settings, run_isometry_experiment, verdicts
-    from bench.options import resolve_device
-
-    _threads(threads, 1)
-    dev = resolve_device(device)
     extra = {k: v for k, v in (("iterations", iterations), ("width", width)) if v is not None}
-    settings = isometry_settings(lams, seed_list, objectives, z_max=z_max, eval_rank=rank,
-                                 rank_reps=rank_reps, rank_critic_steps=critic_steps, **extra)  # fmt: skip
-    console = Console(stderr=True)
-    console.print(f"[bold]bench isometry[/]: {len(settings.cells())} models ({len(objectives)} "
-                  f"objective(s) x {len(lams)} lambda_iso x {len(seed_list)} seed(s)), "
-                  f"{settings.iterations} iterations each, on {dev}")  # fmt: skip
-    output = _run(console, run_isometry_experiment, settings=settings, out=out, device=dev,
-                  retrain=retrain, track=not no_track, tracking_uri=tracking_uri,
-                  experiment=experiment)  # fmt: skip
-    rows = [{"objective": o, "verdict": v, "numbers": d} for o, (v, d) in verdicts(output.results).items()]
-    _print_output(output, rows, "Isometry: verdict per objective")
+    settings = IsometrySettings(lambdas=tuple(lams), seeds=seed_list, objectives=objectives,
+                                z_max=z_max, eval_rank=rank, rank_reps=rank_reps,
+                                rank_critic_steps=critic_steps, **extra)  # fmt: skip
+    run("isometry", settings, out=out, device=device, resume=resume, retrain=retrain,
+        workers=workers, threads=threads, tracking_uri=tracking_uri, experiment=experiment,
+        no_track=no_track)  # fmt: skip
 
 
 def stochastic_cmd(
@@ -208,7 +157,9 @@ def stochastic_cmd(
     eval_rank: EvalRankOpt = "max",
     rank_reps: RankRepsOpt = 10,
     critic_steps: CriticStepsOpt = 100,
+    workers: WorkersOpt = None,
     threads: ThreadsOpt = None,
+    resume: ResumeOpt = False,
     retrain: RetrainOpt = False,
     device: DeviceOpt = "auto",
     out: OutOpt = Path("reports"),
@@ -224,29 +175,17 @@ def stochastic_cmd(
     seed_list = _toy_common(seeds, iterations, width, z_max, rank_reps, critic_steps)
     rank = _eval_rank(eval_rank, z_max)
 
-    from rich.console import Console
+    from bench.commands.common import run
+    from bench.experiments.stochastic import StochasticSettings
 
-    from bench.experiments.stochastic import (
-        run_stochastic_experiment,
-        stochastic_settings,
-        verdicts,
-    )
-    from bench.options import resolve_device
-
-    _threads(threads, 1)
-    dev = resolve_device(device)
     extra = {k: v for k, v in (("iterations", iterations), ("width", width)) if v is not None}
-    settings = stochastic_settings(sigma_list, seed_list, objectives, lambda_iso, z_max=z_max,
-                                   eval_rank=rank, rank_reps=rank_reps, rank_critic_steps=critic_steps, **extra)  # fmt: skip
-    console = Console(stderr=True)
-    console.print(f"[bold]bench stochastic[/]: {len(settings.cells())} models ({len(objectives)} "
-                  f"objective(s) x {len(sigma_list)} sigma_noise x {len(seed_list)} seed(s)), "
-                  f"{settings.iterations} iterations each, on {dev}")  # fmt: skip
-    output = _run(console, run_stochastic_experiment, settings=settings, out=out, device=dev,
-                  retrain=retrain, track=not no_track, tracking_uri=tracking_uri,
-                  experiment=experiment)  # fmt: skip
-    rows = [{"objective": o, "verdict": v, "numbers": d} for o, (v, d) in verdicts(output.results).items()]
-    _print_output(output, rows, "Stochastic generator: verdict per objective")
+    settings = StochasticSettings(sigmas=tuple(sigma_list), lambdas=(float(lambda_iso),),
+                                  seeds=seed_list, objectives=objectives, z_max=z_max,
+                                  eval_rank=rank, rank_reps=rank_reps,
+                                  rank_critic_steps=critic_steps, **extra)  # fmt: skip
+    run("stochastic", settings, out=out, device=device, resume=resume, retrain=retrain,
+        workers=workers, threads=threads, tracking_uri=tracking_uri, experiment=experiment,
+        no_track=no_track)  # fmt: skip
 
 
 def mnist_cmd(
@@ -255,7 +194,9 @@ def mnist_cmd(
     lambda_iso: Annotated[float, typer.Option("--lambda-iso", help="Isometric weight of the models with the term on.")] = 1.0,
     sigma: Annotated[float, typer.Option("--sigma", help="sigma_noise of the models with noise on.")] = 0.1,
     eval_rank: EvalRankOpt = "max",
+    workers: WorkersOpt = None,
     threads: ThreadsOpt = None,
+    resume: ResumeOpt = False,
     retrain: RetrainOpt = False,
     device: DeviceOpt = "auto",
     data_dir: DataDirOpt = None,
@@ -281,30 +222,14 @@ def mnist_cmd(
     check_positive(sigma, "--sigma", allow_zero=True)
     rank = _eval_rank(eval_rank, 16)
 
-    from rich.console import Console
+    from bench.commands.common import run
+    from bench.experiments.mnist import MnistSettings
 
-    from bench.data import load_mnist
-    from bench.experiments.mnist import MnistSettings, mnist_verdict, run_mnist_experiment
-    from bench.options import resolve_device
-
-    _threads(threads, None)
-    dev = resolve_device(device)
     settings = MnistSettings(budget=budget, iterations=iterations, seeds=seed_list,
                              lambda_iso=lambda_iso, sigma_noise=sigma, eval_rank=rank)  # fmt: skip
-    train = settings.train_overrides()
-    console = Console(stderr=True)
-    mnist = load_mnist(data_dir)
-    console.print(f"[bold]bench mnist[/]: {len(settings.configs) * len(seed_list)} models (2x2 "
-                  f"ablation x {len(seed_list)} seed(s)), budget {settings.budget}: "
-                  f"{train['iterations']} iterations of batch {train['batch_size']} each, on {dev}")  # fmt: skip
-    output = _run(console, run_mnist_experiment, settings=settings, mnist=mnist, out=out,
-                  device=dev, retrain=retrain, track=not no_track, tracking_uri=tracking_uri,
-                  experiment=experiment)  # fmt: skip
-    label, detail = mnist_verdict(output.results)
-    rows = [{"model": c.name, "seed": c.seed, "recon": f"{c.recon:.3f}",
-             "frechet": f"{c.frechet:.2f}", "rank": c.rank_estimate,
-             "discrepancy": f"{c.discrepancy:.3f}"} for c in output.results.cells]  # fmt: skip
-    _print_output(output, rows, f"MNIST: {label} ({detail})")
+    run("mnist", settings, out=out, device=device, resume=resume, retrain=retrain, workers=workers,
+        threads=threads, data_dir=data_dir, tracking_uri=tracking_uri, experiment=experiment,
+        no_track=no_track)  # fmt: skip
 
 
 def register(app: typer.Typer) -> None:

@@ -1,5 +1,5 @@
 """`bench rank` (LWGAN's intrinsic-dimension estimate on data of known dimension) and
-`bench generators` (the generator-variant registry)."""
+`bench generators` (the generator-variant and recipe registries)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,12 @@ from bench.options import (
     NoTrackOpt,
     OptionError,
     OutOpt,
+    ResumeOpt,
+    RetrainOpt,
     SeedsOpt,
+    ThreadsOpt,
     TrackingUriOpt,
+    WorkersOpt,
     check_positive,
     parse_int,
     parse_list,
@@ -53,8 +57,10 @@ def rank_cmd(
     eval_batch: Annotated[int, typer.Option("--eval-batch", help="Points per evaluation.")] = 512,
     critic_steps: Annotated[int, typer.Option("--critic-steps", help="Protocol refit: before scoring, refit a copy of the critic to the final encoder and generator for this many steps (0: score with the trained critic).")] = 1000,
     every: Annotated[int, typer.Option("--every", help="Protocol training: primal-dual iterations between evaluations.")] = 20,
-    workers: Annotated[int | None, typer.Option("--workers", help="Cells trained in parallel processes (default: the CPU cores, 1 on CUDA).")] = None,
-    retrain: Annotated[bool, typer.Option("--retrain", help="Retrain even if a cached checkpoint exists.")] = False,
+    workers: WorkersOpt = None,
+    threads: ThreadsOpt = None,
+    resume: ResumeOpt = False,
+    retrain: RetrainOpt = False,
     device: DeviceOpt = "auto",
     out: OutOpt = Path("reports"),
     tracking_uri: TrackingUriOpt = None,
@@ -63,8 +69,6 @@ def rank_cmd(
 ) -> None:  # fmt: skip
     """Train LWGAN on data of known intrinsic dimension, estimate the dimension by the penalised
     rank score, and report it beside the truth and beside MLE and TwoNN on the same data."""
-    import os
-
     from bench.data import SYNTHETIC
     from bench.experiments.rank import PROTOCOL_REPS, PROTOCOLS, SCHEDULE_PROTOCOL, SCHEDULES
 
@@ -79,7 +83,7 @@ def rank_cmd(
     for value, option in ((z_max, "--z-max"), (iterations, "--iterations"), (iter_d, "--iter-d"),
                           (iter_gq, "--iter-gq"), (lr, "--lr"), (width, "--width"),
                           (batch_size, "--batch-size"), (reps, "--reps"), (eval_batch, "--eval-batch"),
-                          (workers, "--workers"), (every, "--every")):  # fmt: skip
+                          (every, "--every"),):  # fmt: skip
         check_positive(value, option)
     check_positive(lambda_mmd, "--lambda-mmd", allow_zero=True)
     check_positive(critic_steps, "--critic-steps", allow_zero=True)
@@ -93,21 +97,14 @@ def rank_cmd(
     from lwgan.registry import generator_names, get_generator
 
     # The rank score needs the critic and the MMD: the autoencoder objective trains neither.
-    lw = [g for g in generator_names()
-          if get_generator(g).family == "lwgan" and get_generator(g).config.objective == "lwgan"]  # fmt: skip
+    lw = [g for g in generator_names(family="lwgan") if get_generator(g).config.objective == "lwgan"]
     if generator not in lw:
         raise OptionError(
             f"--generator: {generator!r} is not an LWGAN-objective variant; accepted: {', '.join(lw)}"
         )
 
-    from rich.console import Console
+    from bench.experiments.rank import RankSettings
 
-    from bench.experiments.rank import RankSettings, run_rank_experiment
-    from bench.options import resolve_device
-    from bench.progress import rich_progress
-    from bench.report import command_line
-
-    dev = resolve_device(device)
     overrides = {
         "iterations": iterations, "iter_d": iter_d, "iter_gq": iter_gq, "lr": lr,
         "width_q": width, "width_g": width, "width_d": width, "batch_size": batch_size,
@@ -121,78 +118,36 @@ def rank_cmd(
     )  # fmt: skip
     for d in datasets:  # a bad combination (e.g. --z-max with a conv variant) fails before training
         settings.spec(d, SYNTHETIC[d].ambient_dim)
-    cells = len(datasets) * len(seed_list)
-    if workers is None:
-        workers = 1 if dev.type == "cuda" else min(os.cpu_count() or 1, cells)
-    console = Console(stderr=True)
-    console.print(f"[bold]bench rank[/]: {len(datasets)} dataset(s) x {len(seed_list)} seed(s) on {dev}, "
-                  f"{min(workers, cells)} worker(s)")  # fmt: skip
-    try:
-        with rich_progress(console) as progress:
-            output = run_rank_experiment(
-                settings, out=out, device=dev, workers=workers, retrain=retrain, track=not no_track,
-                tracking_uri=tracking_uri, experiment=experiment, command=command_line(),
-                progress=progress,
-            )  # fmt: skip
-    except KeyboardInterrupt:
-        console.print(
-            "interrupted: trained checkpoints are cached; rerun to reuse them", style="yellow"
-        )
-        raise typer.Exit(130) from None
-    _print_rank(output)
+    from bench.commands.common import run
 
-
-def _print_rank(output) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    from bench.experiments.rank import summary_frame
-
-    table = Table(title="Intrinsic dimension: LWGAN rank score vs MLE and TwoNN")
-    cols = ["dataset", "seed", "truth", "lwgan", "mle", "twonn"]
-    for col in cols:
-        table.add_column(col, justify="left" if col == "dataset" else "right")
-    for c in output.results.cells:
-        ok = "[green]" if c.correct else "[red]"
-        table.add_row(
-            c.dataset,
-            str(c.seed),
-            str(c.truth),
-            f"{ok}{c.estimate}[/]",
-            f"{c.mle:.2f}",
-            f"{c.twonn:.2f}",
-        )
-    console = Console()
-    console.print(table)
-    for _, row in summary_frame(output.results).iterrows():
-        console.print(
-            f"{row['dataset']}: LWGAN correct {row['lwgan correct']} -> [bold]{row['verdict']}[/]"
-        )
-    console.print(f"report: {output.report}\nresults: {output.csv}")
-    for p in output.figures:
-        console.print(f"figure: {p}")
-    if output.parent_run_id:
-        console.print(
-            f"MLflow parent run: {output.parent_run_id}"
-            + (f" ({output.run_url})" if output.run_url else "")
-        )
-    console.print(f"wall time: {output.results.wall_time_s / 60:.1f} min")
+    run("rank", settings, out=out, device=device, resume=resume, retrain=retrain, workers=workers,
+        threads=threads, tracking_uri=tracking_uri, experiment=experiment, no_track=no_track)  # fmt: skip
 
 
 def generators_cmd() -> None:
-    """List the generator variants: name, data kind, key configuration, description."""
+    """List the generator variants and the training recipes a name may carry after a dot
+    (`lwgan.rank`, `iso-lwgan.mnist-tiny`)."""
     from rich.console import Console
     from rich.table import Table
 
-    from lwgan.registry import generator_names, get_generator
+    from lwgan.recipes import RECIPES
+    from lwgan.registry import DEFAULT_RECIPE, generator_names, get_generator
 
-    table = Table(title="Generator variants (use the name with --generator)")
+    table = Table(title="Generator variants (use the name with --generator; the name alone takes "
+                  f"the recipe `{DEFAULT_RECIPE}`)")  # fmt: skip
     for col in ("name", "family", "data kind", "key config", "description"):
         table.add_column(col, no_wrap=col in ("name", "family", "data kind"))
     for name in generator_names():
         spec = get_generator(name)
         table.add_row(name, spec.family, spec.data_kind, spec.key_text(), spec.description)
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    recipes = Table(title="Training recipes (variant.recipe, e.g. lwgan.rank)")
+    for col in ("recipe", "family", "description"):
+        recipes.add_column(col, no_wrap=col != "description")
+    for r in RECIPES.values():
+        recipes.add_row(r.name, r.family, r.description)
+    console.print(recipes)
 
 
 def register(app: typer.Typer) -> None:

@@ -47,7 +47,7 @@ def register(app: typer.Typer) -> None:
         epilog="Example: bench models --cache-dir ~/.cache/lwgan-bench",
     )
     def models(cache_dir: CacheDirOpt = None) -> None:
-        """List the cached model checkpoints: kind, key, size, date, key metrics and file hash.
+        """List the cached model checkpoints: kind, key, size, date, key metrics and content digest.
 
         Unreadable files are listed in red with the reason; delete them and the next run retrains.
         """
@@ -64,8 +64,8 @@ def register(app: typer.Typer) -> None:
             console.print(f"No cached models in {root}.")
             return
         table = Table(title=f"Cached models in {root}", title_justify="left")
-        for col in ("kind", "key", "size", "created (UTC)", "metrics", "sha256"):
-            table.add_column(col, no_wrap=col in ("key", "sha256", "size"))
+        for col in ("kind", "key", "size", "created (UTC)", "metrics", "digest"):
+            table.add_column(col, no_wrap=col in ("key", "digest", "size"))
         for e in entries:
             date = e.created.replace("T", " ").split("+")[0]
             if e.error:
@@ -73,7 +73,7 @@ def register(app: typer.Typer) -> None:
                 table.add_row(e.kind, e.key, _size(e.size_bytes), date, why, "")
             else:
                 table.add_row(
-                    e.kind, e.key, _size(e.size_bytes), date, _metrics(e.metrics), e.sha256[:12]
+                    e.kind, e.key, _size(e.size_bytes), date, _metrics(e.metrics), e.digest[:12]
                 )
         console.print(table)
         bad = sum(1 for e in entries if e.error)

@@ -14,9 +14,13 @@ from bench.options import (
     NoTrackOpt,
     OptionError,
     OutOpt,
+    ResumeOpt,
+    RetrainOpt,
     SeedOpt,
     SeedsOpt,
+    ThreadsOpt,
     TrackingUriOpt,
+    WorkersOpt,
     check_positive,
     parse_int,
     parse_list,
@@ -48,9 +52,11 @@ def recover_cmd(
     arch: Annotated[str | None, typer.Option("--arch", help="LSGAN architecture: mlp (default, CPU) or cho (the author's, for GPUs).")] = None,
     prior_samples: Annotated[int | None, typer.Option("--prior-samples", help="m, the size of the fresh prior sample of the Wasserstein/energy regulators (default d_z; the author's code: 1,000).")] = None,
     max_batch: Annotated[int | None, typer.Option("--max-batch", help="Rows (cell x image x restart) per forward pass; bounds memory.")] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Keep the cells an earlier run of the same sweep finished; run the rest.")] = False,
-    retrain: Annotated[bool, typer.Option("--retrain", help="Retrain the classifier and generator even if cached.")] = False,
     quality_samples: Annotated[int, typer.Option("--quality-samples", help="Generator samples judged by the classifier (digit shares, Frechet distance).")] = 10_000,
+    resume: ResumeOpt = False,
+    retrain: RetrainOpt = False,
+    workers: WorkersOpt = None,
+    threads: ThreadsOpt = None,
     seed: SeedOpt = 0,
     device: DeviceOpt = "auto",
     data_dir: DataDirOpt = None,
@@ -87,103 +93,30 @@ def recover_cmd(
     if images > 10_000:
         raise OptionError(f"--images: expected 1..10000 (the MNIST test set), got {images}")
     seed_list = parse_list(seeds, option="--seeds", cast=parse_int, minimum=0)
-    from lwgan.registry import generator_names, get_generator
+    from lwgan.registry import generator_names
 
-    mnist_gens = [g for g in generator_names() if get_generator(g).family == "lsgan"]
-    if generator not in mnist_gens:
+    mnist_gens = generator_names(family="lsgan")
+    if generator.split(".")[0] not in mnist_gens:
         raise OptionError(f"--generator: {generator!r} is not a recovery generator; accepted: {', '.join(mnist_gens)}")
 
-    from rich.console import Console
-
-    from bench.data import load_mnist
-    from bench.options import resolve_device
-    from bench.progress import rich_progress
-    from bench.recovery.run import load_models, model_plan, run_recover
+    from bench.recovery.engine import DEFAULT_MAX_BATCH
     from bench.recovery.sweep import RecoverSettings
-    from bench.report import command_line
 
-    console = Console(stderr=True)
-    dev = resolve_device(device)
     settings = RecoverSettings(regulators=tuple(names), grid=grid_name, lrs=tuple(lrs), hps=tuple(hps),
                                images=images, subset_seed=seed, steps=steps, restarts=restarts,
-                               seeds=tuple(seed_list), generator=generator, prior_samples=prior_samples)
+                               seeds=tuple(seed_list), generator=generator, latent_dim=latent_dim,
+                               arch=arch, prior_samples=prior_samples, quality_samples=quality_samples,
+                               max_batch=max_batch or DEFAULT_MAX_BATCH)  # fmt: skip
     try:
-        cells = settings.cells()
+        settings.cells()
     except ValueError as e:
         raise OptionError(f"--grid: {e}") from None
-    overrides = {"latent_dim": latent_dim, "arch": arch}
-    mnist = load_mnist(data_dir)
+    settings.spec()  # a bad --latent-dim/--arch is a one-line ConfigError now, not after loading
+    from bench.commands.common import run
 
-    # Say what will happen before it starts (training may take a while on a CPU).
-    plan = model_plan(generator, mnist, seed=seed, **overrides)
-    runs = len({c.run_id for c in cells})
-    console.print(f"[bold]bench recover[/]: {len(cells)} cells ({runs} distinct runs) x {len(seed_list)} seed(s) x "
-                  f"{images} images x {steps} steps x {restarts} restart(s) on {dev}; regulators: {', '.join(names)}")
-    for p in plan:
-        if p["cached"] and not retrain:
-            console.print(f"  {p['kind']}: cached ({p['path']})")
-        else:
-            est = f", about {p['est_minutes']} min on 2 CPU cores" if p["est_minutes"] else ""
-            console.print(f"  {p['kind']}: not cached, will train it now{est}")
-
-    def event(msg: str) -> None:
-        console.print(f"  {msg}", highlight=False)
-
-    with rich_progress(console) as progress:
-        models = load_models(generator, mnist, seed=seed, device=dev, progress=progress, on_event=event,
-                             retrain=retrain, quality_samples=quality_samples, **overrides)
-    f = models.facts
-    console.print(f"  classifier test accuracy {f['classifier_test_accuracy']:.2f}%; generator Frechet "
-                  f"{f['generator_frechet']:.2f}, smallest digit share {100 * f['generator_min_share']:.1f}% "
-                  f"(digit {f['generator_min_share_digit']})")
-    if f["generator_min_share"] < 0.05:
-        console.print("  [yellow]warning[/]: the generator under-produces a digit (<5% of samples); recovery "
-                      "accuracy on it is capped")
-
-    from bench.recovery.run import estimate_sweep_seconds
-
-    est = estimate_sweep_seconds(settings, models, mnist, device=dev)
-    console.print(f"  sweep: about {est / 60:.0f} min (timed on a few steps here)")
-    try:
-        with rich_progress(console) as progress:
-            output = run_recover(settings, mnist=mnist, models=models, out=out, device=dev, resume=resume,
-                                 max_batch=max_batch, track=not no_track, tracking_uri=tracking_uri,
-                                 experiment=experiment, command=command_line(), progress=progress,
-                                 on_event=event)
-    except KeyboardInterrupt:
-        console.print(f"interrupted: finished cells are kept under {out / 'recover-runs'}; "
-                      "rerun the same command with --resume to finish", style="yellow")
-        raise typer.Exit(130) from None
-    _print_summary(output)
-
-
-def _print_summary(output) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    from bench.recovery.report import best_cells, cell_frame, summary_frame, verdict
-
-    frame = summary_frame(cell_frame(output.result))
-    best = best_cells(frame)
-    table = Table(title="Best cell per regulator (accuracy %, measured vs paper)")
-    for col in ("regulator", "measured best cell", "measured", "paper best cell", "paper"):
-        table.add_column(col)
-    for _, b in best.iterrows():
-        paper = "" if b["paper_accuracy"] != b["paper_accuracy"] else f"{b['paper_accuracy']:.1f}"
-        table.add_row(b["regulator"], b["measured_best_cell"], b["measured_ci"], b["paper_best_cell"], paper)
-    console = Console()
-    console.print(table)
-    v = verdict(best)
-    console.print(f"verdict on the paper's conclusion: [bold]{v.label}[/] ({v.rule})")
-    failed = sum(not r.ok for r in output.result.results.values())
-    if failed:
-        console.print(f"[yellow]{failed} run(s) failed[/]: see the report")
-    console.print(f"report: {output.report}\nresults: {output.csv}")
-    for p in output.figures:
-        console.print(f"figure: {p}")
-    if output.parent_run_id:
-        console.print(f"MLflow parent run: {output.parent_run_id}" + (f" ({output.run_url})" if output.run_url else ""))
-    console.print(f"wall time: {output.result.wall_time_s / 60:.1f} min")
+    run("recover", settings, out=out, device=device, resume=resume, retrain=retrain, workers=workers,
+        threads=threads, data_dir=data_dir, tracking_uri=tracking_uri, experiment=experiment,
+        no_track=no_track)  # fmt: skip
 
 
 def register(app: typer.Typer) -> None:

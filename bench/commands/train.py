@@ -61,7 +61,7 @@ def _entry_rows(entry) -> list[tuple[str, str]]:
     how = "loaded from cache" if entry.loaded else "trained"
     if entry.retrained_because:
         how += f" ({entry.retrained_because})"
-    return [("checkpoint", str(entry.path)), ("sha256", entry.sha256[:16]), ("status", how)]
+    return [("checkpoint", str(entry.path)), ("content digest", entry.digest[:16]), ("status", how)]
 
 
 def _table(title: str, rows: list[tuple[str, str]]):
@@ -144,8 +144,11 @@ def lsgan(
     from bench.classifier import generator_quality, load_or_train_classifier, predict
     from bench.data import load_mnist, to_pixels
     from bench.errors import BenchError
+    from bench.models import load_or_train
     from bench.options import check_positive, resolve_device
-    from lwgan.lsgan import ARCHITECTURES, LSGANConfig, generator_flops, load_or_train_lsgan
+    from bench.outputs import probe_dir
+    from lwgan.lsgan import ARCHITECTURES, generator_flops
+    from lwgan.registry import get_generator
 
     _check_epochs(epochs)
     check_positive(samples, "--samples")
@@ -153,7 +156,9 @@ def lsgan(
         raise BenchError(f"--arch: unknown architecture {arch!r}; accepted: "
                          f"{', '.join(ARCHITECTURES)}")
     dev = resolve_device(device)
-    cfg = LSGANConfig(**{k: v for k, v in {"arch": arch, "epochs": epochs}.items() if v is not None})
+    spec = get_generator("lsgan", arch=arch, epochs=epochs)
+    cfg = spec.config
+    folder = probe_dir(Path(out or default_out()))
     console = Console()
     mnist = load_mnist(data_dir)
     warn = lambda msg: console.print(f"[yellow]{msg}[/]")
@@ -161,8 +166,9 @@ def lsgan(
     with stack:
         clf, _ = load_or_train_classifier(mnist, seed=0, device=dev, progress=progress,
                                           on_event=warn)
-        g, _, entry = load_or_train_lsgan(cfg, mnist, seed=seed, device=dev, progress=progress,
-                                          retrain=retrain, on_event=warn)
+        trained = load_or_train(spec, mnist, seed=seed, device=dev, progress=progress,
+                                retrain=retrain, on_event=warn)  # fmt: skip
+    g, entry = trained.model.G, trained.entry
     test = to_pixels(mnist.test_images)
     q = generator_quality(g, clf, test, n=samples, seed=seed)
     m = entry.metrics
@@ -192,7 +198,6 @@ def lsgan(
     ax.imshow(grid.numpy(), cmap="gray", vmin=-1, vmax=1, interpolation="nearest")
     ax.set_axis_off()
     ax.set_title(f"LSGAN ({cfg.arch}, seed {seed}): 100 samples sorted by predicted digit")
-    folder = Path(out or default_out())
     for suffix in ("png", "pdf"):
         path = atomic_savefig(fig, folder / f"lsgan-samples.{suffix}", dpi=100, bbox_inches="tight")
         console.print(f"wrote {path}")

@@ -1,2 +1,7 @@
-"""LWGAN / Iso-LWGAN experiments: each module is a library function returning a results object,
-plus the report it writes. The `bench` commands only parse options, call them and print."""
+"""The built-in experiments, each one module registered with the pipeline (bench.pipeline).
+
+Importing this package registers them: `bench experiments` lists them, and every `bench`
+command runs one of them through `bench.pipeline.run_experiment`.
+"""
+
+from bench.experiments import isometry, mnist, rank, recover, stochastic  # noqa: F401

@@ -9,27 +9,22 @@ held-out points, the estimated rank and latent interpolations (the paper's Figur
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from bench.experiments.common import (
-    COLLAPSE,
-    ExperimentOutput,
-    ToyResults,
-    ToySettings,
-    figure_links,
-    fmt_seeds,
-    plot_histories,
-    pyplot,
-    recipe_markdown,
-    reference_value,
-    run_toy_experiment,
-    save_figure,
-    seed_summary,
-    setting_key,
-)
-from bench.progress import ProgressFn, null_progress
+from bench.experiments import toy
+from bench.experiments.metrics import COLLAPSE
+from bench.experiments.reference import reference_value, setting_key
+from bench.experiments.toy import ToySettings, recipe_markdown, toy_cells
+from bench.facts import RunFacts, facts_markdown
+from bench.figures import figure_link, plot_histories, pyplot, save_figure
+from bench.pipeline import Experiment, Results, register
+from bench.report import format_seeds, markdown_table
+from bench.stats import seed_summary
+from bench.verdict import Verdict
+from bench.verdict import rows as verdict_rows
 
 DATASET = "two_gaussians"
 DEFAULT_LAMBDAS = (0.0, 0.5, 1.0, 2.0)
@@ -45,17 +40,17 @@ VERDICT_RULE = (
 )
 
 
-def isometry_settings(
-    lambdas=DEFAULT_LAMBDAS, seeds=(0, 1, 2), objectives=("lwgan",), **kwargs
-) -> ToySettings:
-    """The toy grid of this experiment (every ToySettings field can be given)."""
-    return ToySettings(dataset=DATASET, objectives=tuple(objectives), lambdas=tuple(lambdas),
-                       sigmas=(0.0,), seeds=tuple(seeds), **kwargs)  # fmt: skip
+@dataclass(frozen=True)
+class IsometrySettings(ToySettings):
+    """Two Gaussians; lambda_iso x seeds x objectives (every ToySettings field can be given)."""
+
+    dataset: str = DATASET
+    lambdas: tuple[float, ...] = DEFAULT_LAMBDAS
 
 
-def summary(results: ToyResults) -> list[dict]:
+def summary(results: Results) -> list[dict]:
     """One row per (objective, lambda_iso): every metric's mean and t-interval over seeds."""
-    rows = results.rows()
+    rows = [vars(c) for c in toy_cells(results)]
     by = ["objective", "lambda_iso"]
     metrics = ("discrepancy", "recon", "energy", "interp_irregularity")
     tables = {m: seed_summary(rows, by, m) for m in metrics}
@@ -74,16 +69,17 @@ def summary(results: ToyResults) -> list[dict]:
     return out
 
 
-def verdicts(results: ToyResults) -> dict[str, tuple[str, str]]:
-    """objective -> (label, the numbers the rule saw)."""
-    out = {}
+def verdicts(results: Results) -> list[Verdict]:
+    """One verdict per objective."""
+    out = []
     rows = summary(results)
-    for obj in results.settings.objectives:
+    for obj in results.settings_obj().objectives:
         mine = [r for r in rows if r["objective"] == obj]
         zero = [r["discrepancy"]["value"] for r in mine if r["lambda_iso"] == 0]
         pos = {r["lambda_iso"]: r["discrepancy"]["value"] for r in mine if r["lambda_iso"] > 0}
         if not zero or not pos:
-            out[obj] = ("inconclusive", "the grid lacks lambda_iso = 0 or a lambda_iso > 0")
+            out.append(Verdict(f"{obj} objective", "inconclusive", VERDICT_RULE,
+                               "the grid lacks lambda_iso = 0 or a lambda_iso > 0"))  # fmt: skip
             continue
         worst = max(pos.values())
         ratio = zero[0] / worst if worst > 0 else float("inf")
@@ -104,31 +100,34 @@ def verdicts(results: ToyResults) -> dict[str, tuple[str, str]]:
             label = "inconclusive"  # the small discrepancies may be those of constant maps
         else:
             label = "reproduced"
-        out[obj] = (label, detail)
+        out.append(Verdict(f"{obj} objective", label, VERDICT_RULE, detail))
     return out
 
 
 # ------------------------------------------------------------------------------------ figures
 
 
-def _grid(results: ToyResults):
-    s = results.settings
+def _grid(results: Results):
+    s = results.settings_obj()
     first = s.seeds[0]
-    cells = {(c.objective, c.lambda_iso): c for c in results.cells if c.seed == first}
+    cells = {(c.objective, c.lambda_iso): c for c in toy_cells(results) if c.seed == first}
     plt = pyplot()
     fig, axes = plt.subplots(len(s.objectives), len(s.lambdas), squeeze=False,
                              figsize=(2.9 * len(s.lambdas), 2.9 * len(s.objectives)))  # fmt: skip
-    return cells, fig, axes, np.asarray(results.heldout)
+    return cells, fig, axes, np.asarray(results.context["heldout"])
 
 
-def plot_interpolations(results: ToyResults, path: Path) -> list[Path]:
+def plot_interpolations(results: Results, path: Path) -> list[Path]:
     """The paper's Figure 1: decoded straight latent lines (10 steps, colour = position) between
     held-out points, one panel per (objective, lambda_iso), first seed."""
     cells, fig, axes, h = _grid(results)
-    for i, obj in enumerate(results.settings.objectives):
-        for j, lam in enumerate(results.settings.lambdas):
-            ax, c = axes[i][j], cells[(obj, lam)]
+    s = results.settings_obj()
+    for i, obj in enumerate(s.objectives):
+        for j, lam in enumerate(s.lambdas):
+            ax, c = axes[i][j], cells.get((obj, lam))
             ax.scatter(h[:, 0], h[:, 1], s=2, c="0.8")
+            if c is None:  # a failed cell
+                continue
             for p in np.asarray(c.interp):
                 ax.plot(p[:, 0], p[:, 1], c="0.3", lw=0.6)
                 ax.scatter(p[:, 0], p[:, 1], c=np.linspace(0, 1, len(p)), cmap="viridis", s=12,
@@ -142,12 +141,15 @@ def plot_interpolations(results: ToyResults, path: Path) -> list[Path]:
     return save_figure(fig, path)
 
 
-def plot_samples(results: ToyResults, path: Path) -> list[Path]:
+def plot_samples(results: Results, path: Path) -> list[Path]:
     """Held-out data against G(Z_r) per (objective, lambda_iso), first seed."""
     cells, fig, axes, h = _grid(results)
-    for i, obj in enumerate(results.settings.objectives):
-        for j, lam in enumerate(results.settings.lambdas):
-            ax, c = axes[i][j], cells[(obj, lam)]
+    settings = results.settings_obj()
+    for i, obj in enumerate(settings.objectives):
+        for j, lam in enumerate(settings.lambdas):
+            ax, c = axes[i][j], cells.get((obj, lam))
+            if c is None:  # a failed cell
+                continue
             s = np.asarray(c.samples)
             ax.scatter(h[:, 0], h[:, 1], s=2, c="0.6", label="held-out")
             ax.scatter(s[:, 0], s[:, 1], s=2, c="C0", alpha=0.4, label="G(Z)")
@@ -158,12 +160,13 @@ def plot_samples(results: ToyResults, path: Path) -> list[Path]:
     return save_figure(fig, path)
 
 
-def plot_discrepancy(results: ToyResults, path: Path) -> list[Path]:
+def plot_discrepancy(results: Results, path: Path) -> list[Path]:
     """Measured discrepancy per lambda_iso (mean and t-interval over seeds) beside the paper's."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(4.6, 3.4))
     rows = summary(results)
-    for k, obj in enumerate(results.settings.objectives):
+    settings = results.settings_obj()
+    for k, obj in enumerate(settings.objectives):
         mine = [r for r in rows if r["objective"] == obj]
         x = np.array([r["lambda_iso"] for r in mine]) + 0.03 * k
         d = [r["discrepancy"] for r in mine]
@@ -171,7 +174,7 @@ def plot_discrepancy(results: ToyResults, path: Path) -> list[Path]:
         err = np.array([[v["value"] - v["lo"], v["hi"] - v["value"]] for v in d]).T
         ax.errorbar(x, y, yerr=np.nan_to_num(err), marker="o", capsize=3, label=f"measured, {obj}")
     ax.plot([0], [1.20], "k*", ms=10, label="paper: 1.20 at λ=0")
-    pos = [lam for lam in results.settings.lambdas if lam > 0]
+    pos = [lam for lam in settings.lambdas if lam > 0]
     if pos:
         ax.fill_between([min(pos) - 0.1, max(pos) + 0.1], 0.02, 0.03, color="k", alpha=0.3,
                         label="paper: 0.02-0.03")  # fmt: skip
@@ -183,10 +186,11 @@ def plot_discrepancy(results: ToyResults, path: Path) -> list[Path]:
     return save_figure(fig, path)
 
 
-def draw(results: ToyResults, out: Path) -> list[Path]:
+def figures(results: Results, out: Path) -> list[Path]:
     out = Path(out)
-    first = results.settings.seeds[0]
-    hist = {f"{c.objective} λ={c.lambda_iso:g}": c.history for c in results.cells if c.seed == first}
+    first = results.settings_obj().seeds[0]
+    hist = {f"{r['objective']} λ={r['lambda_iso']:g}": toy.curves(r) for r in results.records()
+            if r["seed"] == first}  # fmt: skip
     return [
         *plot_interpolations(results, out / "isometry_interpolations"),
         *plot_samples(results, out / "isometry_samples"),
@@ -219,24 +223,23 @@ def _fmt_ranks(ranks) -> str:
     return "n/a (no critic)" if all(r is None for r in ranks) else ", ".join(map(str, ranks))
 
 
-def render(results: ToyResults, facts, figures) -> str:
-    """The markdown report: a pure function of the results, the run facts and the figure paths."""
-    from bench.report import facts_markdown, markdown_table
+def render(results: Results) -> str:
+    """The markdown report: a pure function of the saved results."""
 
-    s = results.settings
+    s = results.settings_obj()
+    cells = toy_cells(results)
     rows = summary(results)
-    verdict_rows = [{"objective": o, "verdict": v, "numbers": d} for o, (v, d) in verdicts(results).items()]
     paper_rows = [{
         "objective": r["objective"], "lambda_iso": f"{r['lambda_iso']:g}",
-        "measured discrepancy (mean [95% t-interval])": fmt_seeds(r["discrepancy"], 3),
+        "measured discrepancy (mean [95% t-interval])": format_seeds(r["discrepancy"], 3),
         "paper": r["paper"] or "n/a", "authors' run log (one batch)": r["run_log"] or "n/a",
         "delta vs paper": _delta(r["discrepancy"]["value"], r["paper"]),
     } for r in rows]  # fmt: skip
     other_rows = [{
         "objective": r["objective"], "lambda_iso": f"{r['lambda_iso']:g}",
-        "reconstruction ‖x - G(Q(x))‖": fmt_seeds(r["recon"], 3),
-        "energy distance G(Z) vs held-out": fmt_seeds(r["energy"], 3),
-        "interpolation irregularity": fmt_seeds(r["interp_irregularity"], 3),
+        "reconstruction ‖x - G(Q(x))‖": format_seeds(r["recon"], 3),
+        "energy distance G(Z) vs held-out": format_seeds(r["energy"], 3),
+        "interpolation irregularity": format_seeds(r["interp_irregularity"], 3),
         "estimated rank (per seed)": _fmt_ranks(r["ranks"]),
         "collapsed seeds": f"{r['collapsed']} of {r['discrepancy']['n_seeds']}",
     } for r in rows]  # fmt: skip
@@ -248,12 +251,14 @@ def render(results: ToyResults, facts, figures) -> str:
         "energy": c.energy,
         "rank": c.rank_estimate, "collapsed": c.collapsed, "train s": c.train_time_s,
         "cached": c.loaded,
-        "checkpoint": c.checkpoint_sha256[:12],
-    } for c in results.cells]  # fmt: skip
+        "checkpoint": c.checkpoint[:12],
+    } for c in cells]  # fmt: skip
     by_rank = []
     for obj in s.objectives:
         for lam in s.lambdas:
-            cs = [c for c in results.cells if c.objective == obj and c.lambda_iso == lam]
+            cs = [c for c in cells if c.objective == obj and c.lambda_iso == lam]
+            if not cs:
+                continue
             mean = np.mean([c.discrepancy_by_rank for c in cs], axis=0)
             by_rank.append({"objective": obj, "lambda_iso": f"{lam:g}",
                             **{f"r={i + 1}": float(v) for i, v in enumerate(mean)}})  # fmt: skip
@@ -273,7 +278,7 @@ def render(results: ToyResults, facts, figures) -> str:
         "",
         "## Verdict",
         "",
-        markdown_table(verdict_rows),
+        markdown_table(verdict_rows(results.verdict_objs())),
         "",
         f"Rule: {VERDICT_RULE}.",
         "",
@@ -287,7 +292,7 @@ def render(results: ToyResults, facts, figures) -> str:
         "",
         markdown_table(paper_rows, floatfmt={"delta vs paper": "+.3f"}),
         "",
-        figure_links(figures, "isometry_discrepancy", "Measured discrepancy against lambda_iso "
+        figure_link("isometry_discrepancy", "Measured discrepancy against lambda_iso "
                      "beside the paper's (symlog scale)"),
         "",
         "## Reconstruction, sample quality, rank",
@@ -309,13 +314,13 @@ def render(results: ToyResults, facts, figures) -> str:
         "",
         markdown_table(other_rows),
         "",
-        figure_links(figures, "isometry_interpolations", "Latent interpolations per lambda_iso "
+        figure_link("isometry_interpolations", "Latent interpolations per lambda_iso "
                      "(the paper's Figure 1), first seed: G along straight lines between Q(a) and "
                      "Q(b) in 10 steps, colour = position; red x: the data points a and b"),
         "",
-        figure_links(figures, "isometry_samples", "Held-out data against generated points, first seed"),
+        figure_link("isometry_samples", "Held-out data against generated points, first seed"),
         "",
-        figure_links(figures, "isometry_losses", "Training curves (smoothed), first seed"),
+        figure_link("isometry_losses", "Training curves (smoothed), first seed"),
         "",
         "## Per seed",
         "",
@@ -333,40 +338,25 @@ def render(results: ToyResults, facts, figures) -> str:
         "",
         recipe_markdown(s),
         "",
-        facts_markdown(facts),
+        facts_markdown(RunFacts.from_dict(results.facts)),
     ]
     return "\n".join(parts)
 
 
-def summary_metrics(results: ToyResults) -> dict:
+def summary_metrics(results: Results) -> dict:
     out = {}
     for r in summary(results):
         out[f"discrepancy_{r['objective']}_lam{r['lambda_iso']:g}"] = r["discrepancy"]["value"]
-    for obj, (label, _) in verdicts(results).items():
-        out[f"reproduced_{obj}"] = float(label == "reproduced")
+    for v in results.verdict_objs():
+        out[f"reproduced_{v.claim.split()[0]}"] = float(v.label == "reproduced")
     return out
 
 
-def run_isometry_experiment(
-    settings: ToySettings,
-    *,
-    out: Path,
-    device="cpu",
-    retrain: bool = False,
-    track: bool = True,
-    tracking_uri: str | None = None,
-    experiment: str | None = None,
-    command: str | None = None,
-    progress: ProgressFn = null_progress,
-    on_event=None,
-) -> ExperimentOutput:
-    """Train/measure every cell, log MLflow runs, write `<out>/isometry.md`, CSV and figures."""
-    params = {"dataset": settings.dataset, "lambdas": ",".join(f"{v:g}" for v in settings.lambdas),
-              "seeds": ",".join(map(str, settings.seeds)), "objectives": ",".join(settings.objectives),
-              "z_max": settings.z_max, "eval_rank": settings.eval_rank,
-              **{f"train.{k}": v for k, v in settings.recipe().items()}}  # fmt: skip
-    return run_toy_experiment(
-        "isometry", settings, out=out, render=render, draw=draw, summary_metrics=summary_metrics,
-        params=params, device=device, retrain=retrain, track=track, tracking_uri=tracking_uri,
-        experiment=experiment, command=command, progress=progress, on_event=on_event,
-    )  # fmt: skip
+EXPERIMENT = register(Experiment(
+    name="isometry",
+    description="Iso-LWGAN exp. 1: latent vs generated distances on two Gaussians per lambda_iso",
+    settings=IsometrySettings, cells=toy.cells, run_cell=toy.run_cell, render=render,
+    verdicts=verdicts, figures=figures, prepare=toy.prepare, rows=toy.rows, cell_name=toy.cell_name,
+    params=toy.params, summary_metrics=summary_metrics, cell_figures=toy.cell_figure,
+    workers="cores",
+))  # fmt: skip

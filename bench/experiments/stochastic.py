@@ -11,27 +11,22 @@ centre) and the energy distance to held-out data, beside the published 0.0000 / 
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from bench.experiments.common import (
-    COLLAPSE,
-    ExperimentOutput,
-    ToyResults,
-    ToySettings,
-    figure_links,
-    fmt_seeds,
-    plot_histories,
-    pyplot,
-    recipe_markdown,
-    reference_value,
-    run_toy_experiment,
-    save_figure,
-    seed_summary,
-    setting_key,
-)
-from bench.progress import ProgressFn, null_progress
+from bench.experiments import toy
+from bench.experiments.metrics import COLLAPSE
+from bench.experiments.reference import reference_value, setting_key
+from bench.experiments.toy import ToySettings, recipe_markdown, toy_cells
+from bench.facts import RunFacts, facts_markdown
+from bench.figures import figure_link, plot_histories, pyplot, save_figure
+from bench.pipeline import Experiment, Results, register
+from bench.report import format_seeds, markdown_table
+from bench.stats import seed_summary
+from bench.verdict import Verdict
+from bench.verdict import rows as verdict_rows
 
 DATASET = "three_clusters"
 # SPEC part B, experiment 2 (bench/data/synthetic.py samples around the same centres; a test
@@ -49,47 +44,52 @@ VERDICT_RULE = (
 )
 
 
-def stochastic_settings(
-    sigmas=DEFAULT_SIGMAS, seeds=(0, 1, 2), objectives=("lwgan",), lambda_iso: float = 0.0, **kwargs
-) -> ToySettings:
-    """The toy grid of this experiment; lambda_iso 0 isolates the noise (as in the published run)."""
-    kwargs.setdefault("noise_dim", NOISE_DIM)
-    return ToySettings(dataset=DATASET, objectives=tuple(objectives), lambdas=(float(lambda_iso),),
-                       sigmas=tuple(sigmas), seeds=tuple(seeds), centres=CENTRES, **kwargs)  # fmt: skip
+@dataclass(frozen=True)
+class StochasticSettings(ToySettings):
+    """Three clusters; sigma_noise x seeds x objectives, lambda_iso 0 by default (the noise
+    alone, as in the published run); every ToySettings field can be given."""
+
+    dataset: str = DATASET
+    sigmas: tuple[float, ...] = DEFAULT_SIGMAS
+    noise_dim: int = NOISE_DIM
+    centres: tuple[tuple[float, float], ...] | None = CENTRES
 
 
-def summary(results: ToyResults) -> list[dict]:
+def summary(results: Results) -> list[dict]:
     """One row per (objective, sigma_noise): every metric's mean and t-interval over seeds."""
-    rows = results.rows()
+    cells = toy_cells(results)
+    rows = [vars(c) for c in cells]
     by = ["objective", "sigma_noise"]
     metrics = ("diversity", "recon", "energy")
     tables = {m: seed_summary(rows, by, m) for m in metrics}
     out = []
     for i, base in enumerate(tables["diversity"]):
         key = (base["objective"], base["sigma_noise"])
-        cells = [c for c in results.cells if (c.objective, c.sigma_noise) == key]
-        shares = np.mean([c.mode_shares for c in cells], axis=0)
+        mine = [c for c in cells if (c.objective, c.sigma_noise) == key]
+        shares = np.mean([c.mode_shares for c in mine], axis=0)
         out.append({
             "objective": key[0], "sigma_noise": key[1],
             **{m: tables[m][i] for m in metrics},
-            "diversity_per_seed": [c.diversity for c in cells],
+            "diversity_per_seed": [c.diversity for c in mine],
             "shares": shares.tolist(),
             "balance": float(shares.min() * len(shares)),  # 1: every mode gets 1/K of the samples
-            "ranks": [c.rank_estimate for c in cells],
-            "collapsed": sum(c.collapsed for c in cells),
+            "ranks": [c.rank_estimate for c in mine],
+            "collapsed": sum(c.collapsed for c in mine),
             "published": reference_value("stochastic", setting_key("sigma_noise", key[1]), "authors'"),
         })  # fmt: skip
     return out
 
 
-def verdicts(results: ToyResults) -> dict[str, tuple[str, str]]:
-    out = {}
+def verdicts(results: Results) -> list[Verdict]:
+    """One verdict per objective."""
+    out = []
     rows = summary(results)
-    for obj in results.settings.objectives:
+    for obj in results.settings_obj().objectives:
         mine = sorted((r for r in rows if r["objective"] == obj), key=lambda r: r["sigma_noise"])
         zero = [r for r in mine if r["sigma_noise"] == 0]
         if not zero or len(mine) < 2:
-            out[obj] = ("inconclusive", "the grid lacks sigma_noise = 0 or a sigma_noise > 0")
+            out.append(Verdict(f"{obj} objective", "inconclusive", VERDICT_RULE,
+                               "the grid lacks sigma_noise = 0 or a sigma_noise > 0"))  # fmt: skip
             continue
         zero_ok = all(abs(v) < ZERO for v in zero[0]["diversity_per_seed"])
         means = [r["diversity"]["value"] for r in mine]
@@ -102,24 +102,25 @@ def verdicts(results: ToyResults) -> dict[str, tuple[str, str]]:
             + ("yes" if rising else "no")
             + (f"; caution: {collapsed} of {n} models collapsed" if collapsed else "")
         )
-        out[obj] = ("reproduced" if zero_ok and rising else "not reproduced", detail)
+        label = "reproduced" if zero_ok and rising else "not reproduced"
+        out.append(Verdict(f"{obj} objective", label, VERDICT_RULE, detail))
     return out
 
 
 # ------------------------------------------------------------------------------------ figures
 
 
-def _first(results: ToyResults) -> dict:
-    first = results.settings.seeds[0]
-    return {(c.objective, c.sigma_noise): c for c in results.cells if c.seed == first}
+def _first(results: Results) -> dict:
+    first = results.settings_obj().seeds[0]
+    return {(c.objective, c.sigma_noise): c for c in toy_cells(results) if c.seed == first}
 
 
-def plot_diversity(results: ToyResults, path: Path) -> list[Path]:
+def plot_diversity(results: Results, path: Path) -> list[Path]:
     """The paper's Figure 2: for five held-out inputs, 10 draws of G(z, eps) each, drawn as
     offsets from their input's mean draw on one scale for every sigma_noise (first seed); the last
     panel is the diversity against sigma_noise (mean and t-interval over seeds) beside the
     published run's."""
-    s = results.settings
+    s = results.settings_obj()
     cells = _first(results)
     plt = pyplot()
     fig, axes = plt.subplots(len(s.objectives), len(s.sigmas) + 1, squeeze=False,
@@ -132,7 +133,9 @@ def plot_diversity(results: ToyResults, path: Path) -> list[Path]:
     rows = summary(results)
     for i, obj in enumerate(s.objectives):
         for j, sig in enumerate(s.sigmas):
-            ax, c = axes[i][j], cells[(obj, sig)]
+            ax, c = axes[i][j], cells.get((obj, sig))
+            if c is None:  # a failed cell
+                continue
             d = np.asarray(c.draw_sets)
             off = d - d.mean(axis=1, keepdims=True)
             for k in range(len(off)):
@@ -159,19 +162,21 @@ def plot_diversity(results: ToyResults, path: Path) -> list[Path]:
     return save_figure(fig, path)
 
 
-def plot_samples(results: ToyResults, path: Path) -> list[Path]:
+def plot_samples(results: Results, path: Path) -> list[Path]:
     """Held-out data against G(Z_r, eps) per (objective, sigma_noise), first seed, with the
     cluster centres and the mode shares."""
-    s = results.settings
+    s = results.settings_obj()
     cells = _first(results)
-    h = np.asarray(results.heldout)
+    h = np.asarray(results.context["heldout"])
     plt = pyplot()
     fig, axes = plt.subplots(len(s.objectives), len(s.sigmas), squeeze=False,
                              figsize=(2.9 * len(s.sigmas), 2.9 * len(s.objectives)))  # fmt: skip
     cx = np.asarray(CENTRES)
     for i, obj in enumerate(s.objectives):
         for j, sig in enumerate(s.sigmas):
-            ax, c = axes[i][j], cells[(obj, sig)]
+            ax, c = axes[i][j], cells.get((obj, sig))
+            if c is None:  # a failed cell
+                continue
             p = np.asarray(c.samples)
             ax.scatter(h[:, 0], h[:, 1], s=2, c="0.6", label="held-out")
             ax.scatter(p[:, 0], p[:, 1], s=2, c="C0", alpha=0.4, label="G(Z, eps)")
@@ -184,10 +189,11 @@ def plot_samples(results: ToyResults, path: Path) -> list[Path]:
     return save_figure(fig, path)
 
 
-def draw(results: ToyResults, out: Path) -> list[Path]:
+def figures(results: Results, out: Path) -> list[Path]:
     out = Path(out)
-    first = results.settings.seeds[0]
-    hist = {f"{c.objective} σ={c.sigma_noise:g}": c.history for c in results.cells if c.seed == first}
+    first = results.settings_obj().seeds[0]
+    hist = {f"{r['objective']} σ={r['sigma_noise']:g}": toy.curves(r) for r in results.records()
+            if r["seed"] == first}  # fmt: skip
     return [
         *plot_diversity(results, out / "stochastic_diversity"),
         *plot_samples(results, out / "stochastic_samples"),
@@ -199,24 +205,22 @@ def draw(results: ToyResults, out: Path) -> list[Path]:
 # ------------------------------------------------------------------------------------- report
 
 
-def render(results: ToyResults, facts, figures) -> str:
-    """The markdown report: a pure function of the results, the run facts and the figure paths."""
-    from bench.report import facts_markdown, markdown_table
-
-    s = results.settings
+def render(results: Results) -> str:
+    """The markdown report: a pure function of the saved results."""
+    s = results.settings_obj()
+    cells = toy_cells(results)
     rows = summary(results)
     lam = s.lambdas[0]
-    verdict_rows = [{"objective": o, "verdict": v, "numbers": d} for o, (v, d) in verdicts(results).items()]
     div_rows = [{
         "objective": r["objective"], "sigma_noise": f"{r['sigma_noise']:g}",
-        "measured diversity (mean [95% t-interval])": fmt_seeds(r["diversity"], 4),
+        "measured diversity (mean [95% t-interval])": format_seeds(r["diversity"], 4),
         "per seed": ", ".join(f"{v:.4f}" for v in r["diversity_per_seed"]),
         "published run": r["published"] or "n/a",
     } for r in rows]  # fmt: skip
     other_rows = [{
         "objective": r["objective"], "sigma_noise": f"{r['sigma_noise']:g}",
-        "reconstruction ‖x - G(Q(x), eps)‖": fmt_seeds(r["recon"], 3),
-        "energy distance G(Z, eps) vs held-out": fmt_seeds(r["energy"], 3),
+        "reconstruction ‖x - G(Q(x), eps)‖": format_seeds(r["recon"], 3),
+        "energy distance G(Z, eps) vs held-out": format_seeds(r["energy"], 3),
         "mode shares " + " / ".join(f"({a:g},{b:g})" for a, b in CENTRES): " / ".join(
             f"{v:.3f}" for v in r["shares"]),
         "balance (min share x 3)": r["balance"],
@@ -232,8 +236,8 @@ def render(results: ToyResults, facts, figures) -> str:
         "mode shares": " / ".join(f"{v:.3f}" for v in c.mode_shares),
         "rank": c.rank_estimate, "collapsed": c.collapsed, "train s": c.train_time_s,
         "cached": c.loaded,
-        "checkpoint": c.checkpoint_sha256[:12],
-    } for c in results.cells]  # fmt: skip
+        "checkpoint": c.checkpoint[:12],
+    } for c in cells]  # fmt: skip
     parts = [
         "# Partially stochastic generator: output diversity (Iso-LWGAN experiment 2)",
         "",
@@ -247,13 +251,13 @@ def render(results: ToyResults, facts, figures) -> str:
             + f". The diversity of one held-out input x is the mean l2 distance over the pairs of "
             f"{s.draws} draws G(z, eps_1..{s.draws}) at z = Q(x, r), r = "
             + (f"z_max = {s.z_max}" if s.eval_rank == "max" else str(s.eval_rank))
-            + f"; the table averages it over all {len(results.heldout)} held-out inputs (the "
+            + f"; the table averages it over all {len(results.context['heldout'])} held-out inputs (the "
             "published run used 5 inputs)."
         ),
         "",
         "## Verdict",
         "",
-        markdown_table(verdict_rows),
+        markdown_table(verdict_rows(results.verdict_objs())),
         "",
         f"Rule: {VERDICT_RULE}.",
         "",
@@ -263,7 +267,7 @@ def render(results: ToyResults, facts, figures) -> str:
         "",
         markdown_table(div_rows),
         "",
-        figure_links(figures, "stochastic_diversity", "Output diversity under varying noise "
+        figure_link("stochastic_diversity", "Output diversity under varying noise "
                      "levels (the paper's Figure 2): 10 draws for each of 5 inputs as offsets from "
                      "their mean, first seed; right: diversity against sigma_noise"),
         "",
@@ -281,9 +285,9 @@ def render(results: ToyResults, facts, figures) -> str:
         "",
         markdown_table(other_rows, floatfmt={"balance (min share x 3)": ".3f"}),
         "",
-        figure_links(figures, "stochastic_samples", "Held-out data against generated points, first seed"),
+        figure_link("stochastic_samples", "Held-out data against generated points, first seed"),
         "",
-        figure_links(figures, "stochastic_losses", "Training curves (smoothed), first seed"),
+        figure_link("stochastic_losses", "Training curves (smoothed), first seed"),
         "",
         "## Per seed",
         "",
@@ -297,41 +301,25 @@ def render(results: ToyResults, facts, figures) -> str:
         "",
         recipe_markdown(s),
         "",
-        facts_markdown(facts),
+        facts_markdown(RunFacts.from_dict(results.facts)),
     ]
     return "\n".join(parts)
 
 
-def summary_metrics(results: ToyResults) -> dict:
+def summary_metrics(results: Results) -> dict:
     out = {}
     for r in summary(results):
         out[f"diversity_{r['objective']}_sig{r['sigma_noise']:g}"] = r["diversity"]["value"]
-    for obj, (label, _) in verdicts(results).items():
-        out[f"reproduced_{obj}"] = float(label == "reproduced")
+    for v in results.verdict_objs():
+        out[f"reproduced_{v.claim.split()[0]}"] = float(v.label == "reproduced")
     return out
 
 
-def run_stochastic_experiment(
-    settings: ToySettings,
-    *,
-    out: Path,
-    device="cpu",
-    retrain: bool = False,
-    track: bool = True,
-    tracking_uri: str | None = None,
-    experiment: str | None = None,
-    command: str | None = None,
-    progress: ProgressFn = null_progress,
-    on_event=None,
-) -> ExperimentOutput:
-    """Train/measure every cell, log MLflow runs, write `<out>/stochastic.md`, CSV and figures."""
-    params = {"dataset": settings.dataset, "sigmas": ",".join(f"{v:g}" for v in settings.sigmas),
-              "seeds": ",".join(map(str, settings.seeds)), "objectives": ",".join(settings.objectives),
-              "lambda_iso": settings.lambdas[0], "noise_dim": settings.noise_dim,
-              "z_max": settings.z_max, "eval_rank": settings.eval_rank,
-              **{f"train.{k}": v for k, v in settings.recipe().items()}}  # fmt: skip
-    return run_toy_experiment(
-        "stochastic", settings, out=out, render=render, draw=draw, summary_metrics=summary_metrics,
-        params=params, device=device, retrain=retrain, track=track, tracking_uri=tracking_uri,
-        experiment=experiment, command=command, progress=progress, on_event=on_event,
-    )  # fmt: skip
+EXPERIMENT = register(Experiment(
+    name="stochastic",
+    description="Iso-LWGAN exp. 2: output diversity of the partially stochastic generator per sigma_noise",
+    settings=StochasticSettings, cells=toy.cells, run_cell=toy.run_cell, render=render,
+    verdicts=verdicts, figures=figures, prepare=toy.prepare, rows=toy.rows, cell_name=toy.cell_name,
+    params=toy.params, summary_metrics=summary_metrics, cell_figures=toy.cell_figure,
+    workers="cores",
+))  # fmt: skip

@@ -15,14 +15,13 @@ from bench.recovery.engine import (
     recover_cells,
 )
 from bench.recovery.grid import GRIDS, Cell, cell_id, expand_grid, paper_rows, unique_runs
-from bench.recovery.metrics import bootstrap_ci, latent_stats, pixel_errors, predict, score_cell
+from bench.recovery.metrics import latent_stats, pixel_errors, predict, score_cell
 
 __all__ = [
     "DEFAULT_MAX_BATCH",
     "GRIDS",
     "Cell",
     "CellRecovery",
-    "bootstrap_ci",
     "cell_generator",
     "cell_id",
     "derive_seed",

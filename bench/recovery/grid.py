@@ -13,6 +13,7 @@ import csv
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 
 PAPER_CSV = "wasserstein_latent_regulation_tables.csv"
@@ -76,6 +77,7 @@ def paper_rows() -> list[dict]:
     return rows
 
 
+@cache
 def _paper_index() -> dict[str, tuple[str, float]]:
     """cell id -> (table, paper accuracy); weight-0 loss cells also indexed as `none` baselines."""
     index: dict[str, tuple[str, float]] = {}
@@ -87,6 +89,11 @@ def _paper_index() -> dict[str, tuple[str, float]]:
         if r["table"] in LOSS_TABLES and r["hyperparameter"] == 0:
             index.setdefault(cell_id(BASELINE, r["learning_rate"], 0.0), ("table1-4", r["accuracy_percent"]))
     return index
+
+
+def make_cell(regulator: str, lr: float, hp: float) -> Cell:
+    """The grid cell (regulator, lr, hp) with its paper table, paper accuracy and shared run."""
+    return _make(regulator, lr, hp, _kind(regulator), _paper_index())
 
 
 def _kind(name: str) -> str:

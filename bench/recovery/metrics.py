@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 import regulators
-from bench.report import bootstrap_ci
+from bench.stats import bootstrap_ci
 
 BOOT_SAMPLES = 10_000
 

@@ -1,5 +1,5 @@
-"""The recovery report: a pure function of a SweepResult (plus model facts), so it can be rebuilt
-from the saved cells at any time without rerunning anything.
+"""The recovery report: a pure function of the saved results, so it can be rebuilt at any time
+without rerunning anything (`bench report recover-paper.json`).
 
 What it says: each paper table's measured grid beside the paper's, the best cell per regulator,
 the Spearman rank correlation between measured and paper cells, and a verdict on the paper's
@@ -9,12 +9,14 @@ conclusion (the Wasserstein and log-normal density regulators are the best), wit
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from bench.recovery.grid import LOSS_TABLES, fmt
-from bench.recovery.sweep import SweepResult
-from bench.report import Verdict  # (label, rule): here the rule states why
+from bench.figures import figure_link
+from bench.recovery.grid import LOSS_TABLES, fmt, make_cell
+from bench.verdict import Verdict
 
 METRICS = ("accuracy", "accuracy_lo", "accuracy_hi", "l1", "l2", "mae", "z_mean", "z_var", "ks_pvalue",
            "final_loss", "n_nonfinite", "wall_s")
@@ -29,28 +31,34 @@ TABLE_TITLES = {
 }
 
 
-def cell_frame(result: SweepResult) -> pd.DataFrame:
+def cell_frame(results) -> pd.DataFrame:
     """One row per (grid cell, seed): the cell, the paper's number, every measured metric."""
     rows = []
-    for cell in result.cells:
-        for seed in result.settings.seeds:
-            r = result.result(cell, seed)
-            row = {
-                "table": cell.table or "",
-                "regulator": cell.regulator,
-                "learning_rate": cell.lr,
-                "hyperparameter": cell.hp,
-                "seed": seed,
-                "run_id": cell.run_id,
-                "shared_baseline": cell.shared,
-                "paper_accuracy": cell.paper_accuracy if cell.paper_accuracy is not None else math.nan,
-                "status": "missing" if r is None else ("failed" if not r.ok else "finished"),
-                "error": "" if r is None or r.ok else r.error,
-            }
-            for m in METRICS:
-                row[m] = float(r.metrics.get(m, math.nan)) if r is not None and r.ok else math.nan
-            rows.append(row)
+    for c in results.cells:
+        d = c["cell"]
+        cell = make_cell(d["regulator"], d["learning_rate"], d["hyperparameter"])
+        r = c["record"] or {}
+        row = {
+            "table": cell.table or "",
+            "regulator": cell.regulator,
+            "learning_rate": cell.lr,
+            "hyperparameter": cell.hp,
+            "seed": d["seed"],
+            "run_id": cell.run_id,
+            "shared_baseline": cell.shared,
+            "paper_accuracy": cell.paper_accuracy if cell.paper_accuracy is not None else math.nan,
+            "status": c["status"],
+            "error": c["error"] or "",
+        }
+        for m in METRICS:
+            row[m] = float(r.get(m, math.nan)) if c["status"] == "finished" else math.nan
+        rows.append(row)
     return pd.DataFrame(rows)
+
+
+def rows(results) -> pd.DataFrame:
+    """The CSV: cell_frame (one row per grid cell and seed)."""
+    return cell_frame(results)
 
 
 def summary_frame(cells: pd.DataFrame) -> pd.DataFrame:
@@ -126,64 +134,76 @@ VERDICT_RULE = (
 )
 
 
+CLAIM = "wasserstein and log_normal_density are the best regulators"
+
+
 def verdict(best: pd.DataFrame) -> Verdict:
     fin = best[best["measured_accuracy"].notna()].reset_index(drop=True)
     names = list(fin["regulator"])
+
+    def out(label: str, numbers: str) -> Verdict:
+        return Verdict(CLAIM, label, VERDICT_RULE, numbers)
+
     if not all(n in names for n in PAPER_BEST) or len(fin) < 3:
-        return Verdict("inconclusive", "the grid does not hold the best cells of both regulators and a competitor")
+        return out("inconclusive", "the grid does not hold the best cells of both regulators and a competitor")
     top2 = names[:2]
     if set(top2) == set(PAPER_BEST):
-        return Verdict("reproduced", f"the top two regulators are {top2[0]} and {top2[1]}")
+        return out("reproduced", f"the top two regulators are {top2[0]} and {top2[1]}")
     inside = [n for n in PAPER_BEST if n in top2]
     if inside:
         other = next(n for n in PAPER_BEST if n not in top2)
         second = fin.iloc[1]
         acc = float(fin.loc[fin["regulator"] == other, "measured_accuracy"].iloc[0])
         if acc >= second["_lo"]:
-            return Verdict(
-                "inconclusive",
-                f"{inside[0]} is in the top two; {other} ({acc:.1f}) is within the interval of "
-                f"second-ranked {second['regulator']} [{second['_lo']:.1f}, {second['_hi']:.1f}]",
-            )
-    return Verdict("not reproduced", f"the top two regulators are {top2[0]} and {top2[1]}")
+            return out("inconclusive",
+                       f"{inside[0]} is in the top two; {other} ({acc:.1f}) is within the interval of "
+                       f"second-ranked {second['regulator']} [{second['_lo']:.1f}, {second['_hi']:.1f}]")  # fmt: skip
+    return out("not reproduced", f"the top two regulators are {top2[0]} and {top2[1]}")
 
 
-def render(result: SweepResult, *, facts_md: str, models_md: str, markdown_table) -> str:
-    """The whole report as markdown. `markdown_table(df, ...)` renders a table (bench.report)."""
-    s = result.settings
-    cells = cell_frame(result)
+def verdicts(results) -> list[Verdict]:
+    return [verdict(best_cells(summary_frame(cell_frame(results))))]
+
+
+def render(results) -> str:
+    """The whole report as markdown, from the saved results alone."""
+    from bench.facts import RunFacts, facts_markdown
+    from bench.report import markdown_table
+
+    s = results.settings_obj()
+    cells = cell_frame(results)
     summary = summary_frame(cells)
     best = best_cells(summary)
-    v = verdict(best)
+    (v,) = results.verdict_objs()
+    grid = s.cells()
     rho, p, n = spearman(summary)  # the 124 paper cells (shared baselines once per table, as printed)
     status = cells["status"].value_counts().to_dict()
     out = [
         "# Latent vector recovery: tables 1-6 of Cho, *Wasserstein latent regulation loss*",
         "",
-        facts_md,
+        facts_markdown(RunFacts.from_dict(results.facts)),
         "",
         "## Setup",
         "",
-        (f"- Grid `{s.grid}`: {len(result.cells)} cells, {len({c.run_id for c in result.cells})} distinct runs "
-        f"(weight-0 cells of tables 1-4 share the four `none` baseline runs); regulators: {', '.join(s.regulators)}."),
+        (f"- Grid `{s.grid}`: {len(grid)} cells, {len({c.run_id for c in grid})} distinct runs "
+        f"(weight-0 cells of tables 1-4 share the four `none` baseline runs); regulators: {', '.join(s.names())}."),
         (f"- {s.images} test images (fixed subset, subset seed {s.subset_seed}), {s.steps} Adam steps, "
         f"{s.restarts} restart(s), recovery seeds {', '.join(map(str, s.seeds))}; prior {s.prior}; "
         f"Wasserstein/energy prior sample m = {s.prior_samples or 'd_z'}; diff = mean absolute pixel error."),
-        f"- Cells: {', '.join(f'{k} {v}' for k, v in status.items())}"
-        + (" (the sweep was interrupted; `--resume` finishes it)" if result.interrupted else "") + ".",
+        f"- Cells: {', '.join(f'{k} {v}' for k, v in status.items())}.",
         "- Accuracy: % of recovered images the frozen classifier labels as the target's digit; "
         + ("[95% bootstrap interval over images]." if len(s.seeds) == 1 else "mean ± sd over seeds."),
         "",
         "## Models",
         "",
-        models_md,
+        models_markdown(results),
         "",
         "## Verdict on the paper's conclusion",
         "",
         ("The paper: the Wasserstein regulator (best 94.7%) and the log-normal density (best 95.5%) are the "
          "best; the unregulated baseline peaks at 75.8%."),
         "",
-        f"**{v.label}**: {v.rule}.",
+        f"**{v.label}**: {v.numbers}.",
         "",
         f"Rule: {VERDICT_RULE}",
         "",
@@ -242,4 +262,54 @@ def render(result: SweepResult, *, facts_md: str, models_md: str, markdown_table
         "results CSV beside this report and in each MLflow child run."),
         "",
     ]
-    return "\n".join(out)
+    out.append(figure_link(f"recover-{s.grid}-best", "Targets (top row) and their recoveries in the "
+                           "best cell of each regulator, first seed"))  # fmt: skip
+    return "\n".join(out) + "\n"
+
+
+def models_markdown(results) -> str:
+    """The scorer and the generator: accuracy, Frechet distance, digit shares, checkpoints."""
+    import json
+
+    f = results.context
+    generator = results.settings["generator"]
+    shares = f.get("generator_digit_shares") or []
+    share_txt = ", ".join(f"{d}: {100 * s:.1f}%" for d, s in enumerate(shares))
+    lines = [
+        (f"- Classifier (scorer): test accuracy {f['classifier_test_accuracy']:.2f}% on the 10,000 MNIST test "
+        "images (trained on the training set only; the paper's: 99.4%)."),
+        (f"- Generator `{generator}`: Frechet distance to the test set in the classifier's feature space "
+        f"{f['generator_frechet']:.2f}; digit shares among {f['generator_quality_samples']:,} samples: {share_txt} "
+        f"(minimum {100 * f['generator_min_share']:.1f}%, digit {f['generator_min_share_digit']}); "
+        f"{f['generator_mflop_per_image']:.2f} MFLOP per image forward."),
+        f"- Generator config: `{json.dumps(f['generator_config'], sort_keys=True)}`.",
+        "- Checkpoints (content digest): " + ", ".join(f"{k} `{v[:16]}`" for k, v in f["checkpoints"].items()) + ".",
+    ]
+    times = [f"{name} {f[key]:.0f} s" for name, key in (("classifier", "classifier_train_seconds"),
+                                                        (generator, "generator_train_seconds"))
+             if f.get(key) is not None]
+    if times:
+        lines.append("- Training time of each checkpoint when it was trained (not part of this run's wall time "
+                     "if it was loaded from the cache): " + ", ".join(times) + ".")
+    return "\n".join(lines)
+
+
+def figures(results, out: Path) -> list[Path]:
+    """Targets and the recoveries of each regulator's best cell (first seed), as PDF and PNG."""
+    from bench.figures import image_rows, save_figure
+    from bench.recovery.sweep import unpack_images
+
+    seed = results.settings["seeds"][0]
+    records = {(c["cell"]["regulator"], c["cell"]["learning_rate"], c["cell"]["hyperparameter"]): c["record"]
+               for c in results.cells if c["status"] == "finished" and c["cell"]["seed"] == seed}  # fmt: skip
+    best = best_cells(summary_frame(cell_frame(results)))
+    rows_ = []
+    for _, b in best[best["measured_accuracy"].notna()].iterrows():
+        r = records.get((b["regulator"], b["_lr"], b["_hp"]))
+        if r is not None and r.get("preview"):
+            rows_.append((f"{b['regulator']}\n{b['measured_best_cell']}", unpack_images(r["preview"])))
+    if not rows_:
+        return []
+    targets = np.asarray(results.context["target_preview"], dtype=np.uint8)
+    fig = image_rows(targets, rows_, title="Targets and recoveries, best cell per regulator")
+    return save_figure(fig, Path(out) / f"recover-{results.settings['grid']}-best", dpi=150)

@@ -1,0 +1,150 @@
+"""`bench experiments` (the experiment registry) and `bench report` (rebuild a report from its
+saved results, without rerunning anything)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bench.options import (
+    DataDirOpt,
+    DeviceOpt,
+    ExperimentOpt,
+    NoTrackOpt,
+    OutOpt,
+    ResumeOpt,
+    RetrainOpt,
+    ThreadsOpt,
+    TrackingUriOpt,
+    WorkersOpt,
+)
+
+REPORT_EPILOG = """Examples:
+
+  bench report reports/isometry.json                  # rewrite reports/isometry.md, .csv, figures
+
+  bench report reports/recover-paper.json --out /tmp/rebuilt
+"""
+
+
+def experiments_cmd() -> None:
+    """List the registered experiments (built in, or added by a plugin) with what each does."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from bench.pipeline import get, names
+
+    table = Table(title="Experiments (each runs through one pipeline; add your own with --plugin)")
+    for col in ("name", "description", "settings"):
+        table.add_column(col, no_wrap=col == "name")
+    for name in names():
+        exp = get(name)
+        table.add_row(name, exp.description, exp.settings.__name__)
+    Console().print(table)
+
+
+def report_cmd(
+    results: Annotated[Path, typer.Argument(help="A results file a run saved (<report>.json).")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Folder to write into (default: the file's own).")
+    ] = None,
+) -> None:
+    """Rebuild a report's markdown, CSV and figures from its saved results; the markdown is byte
+    for byte what the run wrote."""
+    from rich.console import Console
+
+    from bench.pipeline import rebuild
+
+    written = rebuild(results, out)
+    console = Console()
+    console.print(f"report: {written['report']}\nresults: {written['csv']}")
+    for p in written["figures"]:
+        if p.suffix == ".pdf":
+            console.print(f"figure: {p}")
+
+
+
+
+RUN_EPILOG = """Examples:
+
+  bench run isometry --set lambdas=0,1 --set seeds=0 --set iterations=300
+
+  bench --plugin my_experiment.py run my-experiment --set n=5 --resume
+"""
+
+
+def _setting(cls, text: str) -> tuple[str, object]:
+    """`field=value` -> (field, value typed as the field's default: lists are comma-separated)."""
+    import dataclasses
+    import json
+
+    from bench.options import OptionError
+
+    name, sep, raw = text.partition("=")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    if not sep or name not in fields:
+        raise OptionError(f"--set {text!r}: expected FIELD=VALUE with FIELD one of {', '.join(fields)}")
+    f = fields[name]
+    default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+
+    def parse(item: str):
+        try:
+            return json.loads(item)
+        except ValueError:
+            return item  # a bare word is a string
+
+    if isinstance(default, tuple):
+        items = [s.strip() for s in raw.split(",")] if raw.strip() else []
+        if any(not s for s in items):
+            raise OptionError(f"--set {text!r}: empty element in the list")
+        return name, tuple(parse(s) for s in items)
+    value = parse(raw)
+    if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    return name, value
+
+
+def run_cmd(
+    name: Annotated[str, typer.Argument(help="A registered experiment (see `bench experiments`).")],
+    set_: Annotated[list[str], typer.Option("--set", help="Override one setting: FIELD=VALUE (lists comma-separated). Repeatable.")] = [],  # noqa: B006
+    seeds: Annotated[str | None, typer.Option("--seeds", help="Shorthand for --set seeds=...")] = None,
+    resume: ResumeOpt = False,
+    retrain: RetrainOpt = False,
+    workers: WorkersOpt = None,
+    threads: ThreadsOpt = None,
+    device: DeviceOpt = "auto",
+    data_dir: DataDirOpt = None,
+    out: OutOpt = Path("reports"),
+    tracking_uri: TrackingUriOpt = None,
+    experiment: ExperimentOpt = None,
+    no_track: NoTrackOpt = False,
+) -> None:  # fmt: skip
+    """Run any registered experiment with its default settings, or some changed with --set."""
+    import dataclasses
+
+    from bench.commands.common import run
+    from bench.options import OptionError
+    from bench.pipeline import get
+
+    try:
+        exp = get(name)
+    except ValueError as e:
+        raise OptionError(f"bench run: {e}") from None
+    changes = dict(_setting(exp.settings, text) for text in set_)
+    if seeds is not None:
+        changes["seeds"] = _setting(exp.settings, f"seeds={seeds}")[1]
+    try:
+        settings = dataclasses.replace(exp.settings(), **changes)
+    except (TypeError, ValueError) as e:
+        raise OptionError(f"--set: {' '.join(str(e).split())}") from None
+    run(name, settings, out=out, device=device, resume=resume, retrain=retrain, workers=workers,
+        threads=threads, data_dir=data_dir, tracking_uri=tracking_uri, experiment=experiment,
+        no_track=no_track)  # fmt: skip
+
+
+def register(app: typer.Typer) -> None:
+    app.command("experiments")(experiments_cmd)
+    app.command("run", epilog=RUN_EPILOG)(run_cmd)
+    app.command("report", epilog=REPORT_EPILOG)(report_cmd)

@@ -1,0 +1,182 @@
+"""Provenance of a run: command line, commit, versions, device, seeds, data and checkpoints.
+
+`collect_facts` gathers them when a run ends; `RunFacts` round-trips through the results JSON so
+a report rebuilt later states exactly what the run stated; `facts_markdown` is its section.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import platform
+import shlex
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.report import MISSING, markdown_table
+
+_PACKAGES = ("lwgan-bench", "torch", "mlflow", "numpy", "scipy", "pandas")
+
+
+def versions(packages: Sequence[str] = _PACKAGES) -> dict[str, str]:
+    """Installed versions by distribution name (no imports: asking costs milliseconds)."""
+    from importlib import metadata
+
+    out = {"python": platform.python_version()}
+    for name in packages:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def git_state(
+    repo: str | Path | None = None, *, exclude: str | Path | None = None
+) -> tuple[str | None, bool | None]:
+    """(commit, dirty) of the repository holding this package; (None, None) when not in git.
+
+    `exclude`: a folder whose changes do not count, the run's own output folder: a run that
+    rewrites committed reports would otherwise call its own checkout dirty.
+    """
+    repo = Path(repo) if repo is not None else Path(__file__).resolve().parents[1]
+
+    def git(*args: str) -> str | None:
+        try:
+            r = subprocess.run(
+                ["git", "-C", str(repo), *args],
+                check=False,
+                capture_output=True,
+                text=True,
+                timeout=10,
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return r.stdout.strip() if r.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    if commit is None:
+        return None, None
+    spec = []
+    if exclude is not None:
+        try:
+            rel = Path(exclude).resolve().relative_to(repo.resolve())
+            spec = ["--", ".", f":(exclude){rel.as_posix()}"] if rel.parts else []
+        except ValueError:  # outside the repository: nothing of it is tracked
+            pass
+    status = git("status", "--porcelain", "--untracked-files=no", *spec)
+    return commit, (None if status is None else bool(status))
+
+
+def command_line(argv: Sequence[str] | None = None) -> str:
+    """The command as the user typed it: `bench recover --lr 0.1`, not the script's full path."""
+    argv = list(sys.argv if argv is None else argv)
+    if not argv:
+        return ""
+    prog = Path(argv[0]).name
+    return shlex.join([prog if prog == "bench" else argv[0], *argv[1:]])
+
+
+def device_name(device: Any) -> str:
+    """'cpu', or 'cuda:0 (NVIDIA H100 80GB HBM3)' when torch is loaded and the device is CUDA."""
+    name = str(device)
+    torch = sys.modules.get("torch")
+    if name.startswith("cuda") and torch is not None and torch.cuda.is_available():
+        index = torch.device(name).index or 0
+        return f"{name} ({torch.cuda.get_device_name(index)})"
+    return name
+
+
+@dataclass
+class RunFacts:
+    command: str
+    commit: str | None
+    seeds: list[int]
+    data_fingerprint: str | None
+    wall_time_s: float | None
+    date: str  # ISO 8601, UTC, when the run finished
+    device: str
+    versions: dict[str, str]
+    checkpoints: dict[str, str] = field(default_factory=dict)  # model name -> content digest
+    dirty: bool | None = None  # uncommitted changes to tracked files outside the run's output
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> RunFacts:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+def collect_facts(
+    *,
+    seeds: Sequence[int] | int = (),
+    data_fingerprint: str | None = None,
+    device: Any = "cpu",
+    checkpoints: Mapping[str, str] | None = None,
+    wall_time_s: float | None = None,
+    command: str | None = None,
+    date: str | None = None,
+    out: str | Path | None = None,
+) -> RunFacts:
+    """Gather what a report must state to be reproducible; every field can be given explicitly.
+    `out`: the run's output folder, whose changes do not make the checkout dirty (git_state)."""
+    commit, dirty = git_state(exclude=out)
+    seeds = [int(seeds)] if isinstance(seeds, (int, np.integer)) else [int(s) for s in seeds]
+    return RunFacts(
+        command=command if command is not None else command_line(),
+        commit=commit,
+        seeds=seeds,
+        data_fingerprint=data_fingerprint,
+        wall_time_s=None if wall_time_s is None else float(wall_time_s),
+        date=date or _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        device=device_name(device),
+        versions=versions(),
+        checkpoints=dict(checkpoints or {}),
+        dirty=dirty,
+    )
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None or not math.isfinite(seconds):
+        return MISSING
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    h, rem = divmod(round(seconds), 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}h {m:02d}m {s:02d}s" if h else f"{m}m {s:02d}s"
+
+
+def facts_markdown(facts: RunFacts, *, title: str = "Run facts") -> str:
+    """A '## Run facts' section: command, commit, seeds, data, device, time, versions, hashes."""
+    commit = MISSING if facts.commit is None else f"`{facts.commit}`"
+    if facts.commit is not None and facts.dirty:
+        commit += " (with uncommitted changes)"
+    rows = [
+        ("command", f"`{facts.command}`" if facts.command else MISSING),
+        ("commit", commit),
+        ("seeds", ", ".join(str(s) for s in facts.seeds) or MISSING),
+        ("data fingerprint", f"`{facts.data_fingerprint}`" if facts.data_fingerprint else MISSING),
+        ("device", facts.device),
+        ("wall time", _duration(facts.wall_time_s)),
+        ("date (UTC)", facts.date),
+        ("versions", ", ".join(f"{k} {v}" for k, v in sorted(facts.versions.items())) or MISSING),
+    ]
+    parts = [f"## {title}", "", markdown_table(rows, headers=["fact", "value"])]
+    if facts.checkpoints:
+        ck = [(name, f"`{digest}`") for name, digest in facts.checkpoints.items()]
+        parts += [
+            "",
+            ("Model checkpoints (digest: sha256 of the weights, the same for two identical "
+             "trainings):"),
+            "",
+            markdown_table(ck, headers=["model", "digest"]),
+        ]
+    return "\n".join(parts) + "\n"

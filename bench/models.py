@@ -1,0 +1,134 @@
+"""Trained generators through the model cache: one entry point and one return type for every family.
+
+    spec = get_generator("iso-lwgan.mnist")
+    trained = load_or_train(spec, mnist, seed=0, device=device)
+    trained.model.G          # LWGAN (Q, G, D) or LSGAN (G, D): a `.G` either way, in eval mode
+    trained.entry.digest     # the checkpoint's content digest, which reports cite
+
+The model library (lwgan/) defines the networks and trainers; this module adds what a harness
+needs around them: the data they train on, the cache key, and the checkpoint's payload layout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from bench import cache
+from bench.cache import CacheEntry
+from bench.progress import ProgressFn, null_progress
+
+
+@dataclass
+class Trained:
+    spec: Any  # lwgan.registry.GeneratorSpec
+    model: torch.nn.Module
+    entry: CacheEntry
+    metrics: dict = field(default_factory=dict)
+    history: dict = field(default_factory=dict)
+
+    @property
+    def train_seconds(self) -> float | None:
+        """Training time when the checkpoint was made (LWGANs record wall_time_s, LSGANs
+        train_seconds; None for a checkpoint that predates both)."""
+        m = self.metrics
+        value = m.get("wall_time_s", m.get("train_seconds"))
+        return None if value is None else float(value)
+
+
+def training_tensor(data) -> torch.Tensor:
+    """The training set of `data`: a tensor as is, SyntheticData.train, or MNIST's training
+    images as pixels in [-1, 1]."""
+    if isinstance(data, torch.Tensor):
+        return data
+    if hasattr(data, "train_images"):
+        from bench.data import to_pixels
+
+        return to_pixels(data.train_images)
+    return data.train
+
+
+def cache_config(spec) -> dict:
+    """The config dict the cache key is made from (unchanged since the first checkpoints)."""
+    if spec.family == "lsgan":
+        from lwgan.lsgan import config_dict
+
+        return config_dict(spec.config)
+    return spec.config.to_dict()
+
+
+def _fingerprint(data, data_fingerprint: str | None) -> str:
+    fingerprint = data_fingerprint or getattr(data, "fingerprint", None)
+    if fingerprint is None:
+        raise ValueError("load_or_train: a tensor needs data_fingerprint= to key the cache")
+    return fingerprint
+
+
+def status(spec, data_fingerprint: str, seed: int) -> str:
+    """"cached", "not cached" or "<why>, will retrain" (the file is read and verified)."""
+    return cache.status(spec.cache_kind, cache_config(spec), data_fingerprint, seed)
+
+
+def _train_lwgan(spec, data, seed, device, progress, task) -> dict:
+    from lwgan.model import build_lwgan, model_state
+    from lwgan.trainer import train_lwgan
+
+    model = build_lwgan(spec.config, seed=seed, device=device)
+    result = train_lwgan(model, training_tensor(data), spec.config, seed=seed, progress=progress,
+                         task=task)  # fmt: skip
+    metrics = {**result.final(), "wall_time_s": result.wall_time_s}
+    return {"state": model_state(model), "metrics": metrics, "history": result.history}
+
+
+def _train_lsgan(spec, data, seed, device, progress, task) -> dict:
+    import time
+
+    from lwgan.lsgan import lsgan_state, train_lsgan
+
+    t0 = time.perf_counter()
+    g, d, history = train_lsgan(spec.config, training_tensor(data), seed=seed, device=device,
+                                progress=progress)  # fmt: skip
+    metrics = {"train_seconds": time.perf_counter() - t0, "d_loss": history["d_loss"][-1],
+               "g_loss": history["g_loss"][-1], "device": device.type}  # fmt: skip
+    return {"state": lsgan_state(g, d), "history": history, "metrics": metrics}
+
+
+def load_or_train(
+    spec,
+    data,
+    *,
+    seed: int = 0,
+    device=None,
+    retrain: bool = False,
+    progress: ProgressFn = null_progress,
+    on_event: Callable[[str], None] | None = None,
+    task: str | None = None,
+    data_fingerprint: str | None = None,
+) -> Trained:
+    """Train `spec` on `data` through the model cache, or load the cached checkpoint.
+
+    `data` is a tensor (then `data_fingerprint` is required), a SyntheticData or an MNIST (their
+    own fingerprint keys the cache unless `data_fingerprint` is given). The model comes back in
+    eval mode on `device`.
+    """
+    device = torch.device(device or "cpu")
+    task = task or f"train {spec.name}"
+    trainer = _train_lsgan if spec.family == "lsgan" else _train_lwgan
+    payload, entry = cache.train_or_load(
+        spec.cache_kind, cache_config(spec), _fingerprint(data, data_fingerprint), seed,
+        lambda: trainer(spec, data, seed, device, progress, task), retrain=retrain,
+        on_event=on_event,
+    )  # fmt: skip
+    if spec.family == "lsgan":
+        from lwgan.lsgan import load_lsgan
+
+        model = load_lsgan(spec.config, payload["state"], device)
+    else:
+        from lwgan.model import load_lwgan
+
+        model = load_lwgan(spec.config, payload["state"], device=device)
+    return Trained(spec, model, entry, dict(payload.get("metrics", {})),
+                   {k: list(v) for k, v in payload.get("history", {}).items()})  # fmt: skip

@@ -1,0 +1,109 @@
+"""Where the chunks of a sweep run: in this process, or in local worker processes.
+
+`execute` yields (chunk, records) as each chunk finishes, or (chunk, exception) when its work
+raised: the caller records those cells as failed and the sweep goes on. Workers only compute:
+they return plain records and never touch MLflow or the result store (the driver writes both).
+Every worker is a fresh (spawned) process that loads the run's plugins, imports the experiment by
+name and gets the Context by pickle, so what runs there is exactly what runs here.
+"""
+
+from __future__ import annotations
+
+import os
+import queue as queue_mod
+from collections.abc import Iterator
+
+_PROCESS_MEMO: dict = {}  # a worker's heavy objects (data, models), kept across its chunks
+
+
+def default_workers(exp, device: str, cells: int) -> int:
+    """The cores when an experiment's cells run on one thread each, else one process."""
+    if exp.workers != "cores" or str(device).startswith("cuda"):
+        return 1
+    return max(1, min(os.cpu_count() or 1, cells))
+
+
+def execute(exp, chunks: list[list[dict]], ctx, *, workers: int = 1) -> Iterator[tuple]:
+    """Run every chunk; yields (chunk, records | Exception) in completion order."""
+    workers = max(1, min(int(workers), len(chunks)))
+    if ctx.threads is None and exp.workers == "cores":
+        # Cells of one-thread models run on one thread however many workers there are, so a
+        # cell's numbers do not depend on --workers.
+        ctx.threads = 1
+    if workers == 1:
+        yield from _serial(exp, chunks, ctx)
+    else:
+        yield from _parallel(exp, chunks, ctx, workers)
+
+
+def _serial(exp, chunks, ctx) -> Iterator[tuple]:
+    import torch
+
+    before = torch.get_num_threads()
+    if ctx.threads:
+        torch.set_num_threads(ctx.threads)
+    try:
+        for chunk in chunks:
+            try:
+                records = exp.chunk(chunk, ctx)
+            except Exception as e:  # noqa: BLE001 - a failed chunk is recorded; the sweep goes on
+                yield chunk, e
+            else:
+                yield chunk, records
+    finally:
+        torch.set_num_threads(before)
+
+
+def _work(name: str, chunk: list[dict], ctx, messages) -> list[dict]:
+    """A worker's job: one chunk of experiment `name`, progress and notices sent to the driver."""
+    import torch
+
+    from bench import plugins
+    from bench.pipeline.registry import get
+
+    for spec in ctx.plugins:
+        plugins.load(spec)
+    if ctx.threads:
+        torch.set_num_threads(ctx.threads)
+    ctx._memo = _PROCESS_MEMO
+    ctx.progress = lambda task, done, total, **info: messages.put(("progress", task, done, total, info))
+    ctx.event = lambda message: messages.put(("event", message))
+    return get(name).chunk(chunk, ctx)
+
+
+def _parallel(exp, chunks, ctx, workers: int) -> Iterator[tuple]:
+    import multiprocessing as mp
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    if ctx.threads is None:
+        ctx.threads = max(1, (os.cpu_count() or 1) // workers)
+    mp_ctx = mp.get_context("spawn")  # no fork of a process that has started torch's thread pools
+    progress, event = ctx.progress, ctx.event
+
+    def drain(messages) -> None:
+        while True:
+            try:
+                msg = messages.get_nowait()
+            except queue_mod.Empty:
+                return
+            if msg[0] == "progress":
+                progress(msg[1], msg[2], msg[3], **msg[4])
+            else:
+                event(msg[1])
+
+    with mp_ctx.Manager() as manager, ProcessPoolExecutor(workers, mp_context=mp_ctx) as pool:
+        messages = manager.Queue()
+        pending = {pool.submit(_work, exp.name, chunk, ctx, messages): chunk for chunk in chunks}
+        try:
+            while pending:
+                finished, _ = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+                drain(messages)
+                for fut in finished:
+                    chunk = pending.pop(fut)
+                    error = fut.exception()
+                    yield (chunk, error) if error is not None else (chunk, fut.result())
+        except BaseException:
+            for fut in pending:
+                fut.cancel()
+            raise
+        drain(messages)

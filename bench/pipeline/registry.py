@@ -1,0 +1,126 @@
+"""The experiment registry: a name, its settings, its cells, its unit of work and its report.
+
+An experiment is one module that builds an `Experiment` and calls `register` on it. The pipeline
+(bench.pipeline.run) runs any registered experiment the same way: cells -> run_cell (or
+run_chunk) -> records -> Results -> verdicts, render, figures. See ARCHITECTURE.md, "Add an
+experiment in one file".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+def _no_verdicts(results) -> list:
+    return []
+
+
+def _no_figures(results, out: Path) -> list[Path]:
+    return []
+
+
+def default_cell_name(cell: dict) -> str:
+    """`a=1|b=x`: the cell's fields in order (the key of its stored result and its MLflow run)."""
+    return "|".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in cell.items())
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """What the pipeline needs to run, store, report and track one experiment.
+
+    Required:
+    - settings: a flat dataclass with commented defaults (every field JSON-able);
+    - cells(settings) -> list of plain dicts, one per unit of the grid;
+    - run_cell(cell, ctx) -> record: a plain function of its inputs returning plain data (dicts,
+      lists, numbers, strings), so it can run in another process or on another machine; or
+      run_chunk(cells, ctx) -> records, for work batched over several cells (see chunk_key);
+    - render(results) -> markdown: a pure function of the saved results.
+    Optional: verdicts(results) -> [Verdict]; figures(results, out) -> paths written;
+    prepare(ctx) -> plain facts computed once in the driver before the cells (models to train,
+    scorer accuracy), saved with the results; plan(ctx) -> lines saying what will happen, before
+    any work; rows(results) -> CSV rows; cell_name(cell); report_name(settings);
+    params(settings) -> extra MLflow params; summary_metrics(results); cell_figures(cell,
+    record, folder) -> figure paths attached to the cell's MLflow run.
+
+    Records: top-level numbers are logged as the cell's MLflow metrics; `histories` (name ->
+    list, one value per `history_every` iterations), `params` and `tags` (dicts) go to MLflow as
+    such; everything else is data for the report.
+    """
+
+    name: str
+    description: str  # one line, for `bench experiments`
+    settings: type
+    cells: Callable[[Any], list[dict]]
+    render: Callable[[Any], str]
+    run_cell: Callable[[dict, Any], dict] | None = None
+    run_chunk: Callable[[list[dict], Any], list[dict]] | None = None
+    chunk_key: Callable[[dict], Any] | None = None  # cells with equal keys share a chunk
+    verdicts: Callable[[Any], list] = _no_verdicts
+    figures: Callable[[Any, Path], list[Path]] = _no_figures
+    prepare: Callable[[Any], dict] | None = None
+    plan: Callable[[Any], list[str]] | None = None
+    rows: Callable[[Any], list[dict]] | None = None
+    cell_name: Callable[[dict], str] = default_cell_name
+    report_name: Callable[[Any], str] | None = None  # default: the experiment's name
+    params: Callable[[Any], dict] | None = None
+    summary_metrics: Callable[[Any], dict] | None = None
+    cell_figures: Callable[[dict, dict, Path], list[Path]] | None = None
+    # Default number of local worker processes: "cores" when a cell runs on one thread (small
+    # models), "one" when a cell uses the whole machine (batched engines, convnets).
+    workers: str = "one"
+
+    def __post_init__(self):
+        if (self.run_cell is None) == (self.run_chunk is None):
+            raise ValueError(f"experiment {self.name!r}: give run_cell or run_chunk (one of them)")
+        if self.workers not in ("one", "cores"):
+            raise ValueError(f"experiment {self.name!r}: workers must be 'one' or 'cores'")
+
+    def report(self, settings) -> str:
+        return self.report_name(settings) if self.report_name else self.name
+
+    def chunk(self, cells: list[dict], ctx) -> list[dict]:
+        """Run one chunk of cells; one record per cell, in order."""
+        if self.run_chunk is not None:
+            records = self.run_chunk(cells, ctx)
+            if len(records) != len(cells):
+                raise ValueError(f"{self.name}: run_chunk returned {len(records)} records for "
+                                 f"{len(cells)} cells")  # fmt: skip
+            return records
+        return [self.run_cell(c, ctx) for c in cells]
+
+
+_REGISTRY: dict[str, Experiment] = {}
+
+
+def register(experiment: Experiment) -> Experiment:
+    """Add an experiment; a name registered twice is an error (at import time)."""
+    if experiment.name in _REGISTRY:
+        raise ValueError(f"experiment {experiment.name!r} is registered twice")
+    _REGISTRY[experiment.name] = experiment
+    return experiment
+
+
+def unregister(name: str) -> None:
+    """Remove an experiment (tests register throwaway ones)."""
+    _REGISTRY.pop(name, None)
+
+
+def _builtins() -> None:
+    import bench.experiments  # noqa: F401 - importing registers the built-in experiments
+
+
+def names() -> list[str]:
+    _builtins()
+    return list(_REGISTRY)
+
+
+def get(name: str) -> Experiment:
+    """The experiment `name`; an unknown name raises ValueError listing the valid ones."""
+    _builtins()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown experiment {name!r}; valid: {', '.join(_REGISTRY)}") from None

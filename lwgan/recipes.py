@@ -1,0 +1,227 @@
+"""Training recipes: named sets of training settings a generator variant is combined with.
+
+A generator name may carry a recipe after a dot, timm-style: `lwgan.rank` is the LWGAN variant
+trained with the `rank` recipe, `iso-lwgan.mnist-tiny` the Iso-LWGAN variant with the tiny MNIST
+budget. A recipe is a dict of config fields of its family (LWGANConfig or LSGANConfig); the
+variant adds its own knobs (lambda_iso, noise, objective) and the caller's overrides go on top.
+The config a (variant, recipe, overrides) gives is exactly the dict merge of the three, so the
+model cache key of a trained model depends only on the settings, never on how they were named.
+
+Where a recipe departs from the public code's settings it says why and what was measured.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lwgan.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    family: str  # "lwgan" or "lsgan": whose config fields `settings` sets
+    description: str
+    settings: dict
+
+
+RECIPES: dict[tuple[str, str], Recipe] = {}
+
+
+def register_recipe(name: str, *, family: str, description: str, **settings) -> Recipe:
+    """Add a recipe; a (family, name) pair registered twice is an error."""
+    if (family, name) in RECIPES:
+        raise ValueError(f"recipe {name!r} of family {family!r} registered twice")
+    recipe = Recipe(name, family, description, dict(settings))
+    RECIPES[(family, name)] = recipe
+    return recipe
+
+
+def get_recipe(family: str, name: str) -> Recipe:
+    try:
+        return RECIPES[(family, name)]
+    except KeyError:
+        valid = ", ".join(n for f, n in RECIPES if f == family)
+        raise ConfigError(f"unknown {family} recipe {name!r}; valid: {valid}") from None
+
+
+def recipe_names(family: str | None = None) -> list[str]:
+    return [n for f, n in RECIPES if family is None or f == family]
+
+
+# ------------------------------------------------------------------------------------ MNIST
+# The public LWGAN code's MNIST settings (run_mnist.sh, single digit): conv nets, z_max 16, batch
+# 256, lr 1e-4, 5 critic steps, lambda_rank 0.002. A GPU schedule (50,000 iterations).
+MNIST_PUBLIC = {
+    "x_shape": (1, 28, 28),
+    "z_max": 16,
+    "width_q": 64,
+    "width_g": 64,
+    "width_d": 64,
+    "batch_size": 256,
+    "lr": 1e-4,
+    "iter_d": 5,
+    "iter_gq": 1,
+    "lambda_rank": 0.002,
+    "iterations": 50000,
+}
+register_recipe(
+    "mnist-public", family="lwgan", description="the public LWGAN code's MNIST settings (GPU)",
+    **MNIST_PUBLIC,
+)  # fmt: skip
+# `bench mnist --budget default`: fits 30 minutes for the four ablation models on 2 CPU cores.
+# lr 2e-4: the base LWGAN's output saturates to a blank image at lr 5e-4 (test recon 18.6 after
+# 1,000 iterations), and so it does with a 30% reconstruction-only warm start at 5e-4 and 1e-3
+# (17.6, blank by iteration 200). Measured on one idle core, base LWGAN at lr 2e-4: 1,000
+# iterations in 206 s, test recon 13.07 and still falling, hence 1,500 iterations.
+register_recipe(
+    "mnist", family="lwgan", description="brief CPU budget of `bench mnist` (1,500 iterations)",
+    **{**MNIST_PUBLIC, "width_q": 16, "width_g": 16, "width_d": 16, "batch_size": 64,
+       "iterations": 1500, "iter_d": 2, "critic_warmup": 10, "critic_burst": 20,
+       "critic_burst_every": 200, "lr": 2e-4, "lr_milestones": (0.6, 0.8, 0.9), "lr_gamma": 0.5},
+)  # fmt: skip
+register_recipe(
+    "mnist-tiny", family="lwgan", description="seconds-long MNIST budget for tests",
+    **{**MNIST_PUBLIC, "width_q": 4, "width_g": 4, "width_d": 4, "batch_size": 16,
+       "iterations": 20, "iter_d": 1, "critic_warmup": 1, "critic_burst": 2,
+       "critic_burst_every": 0, "lr": 5e-4},
+)  # fmt: skip
+register_recipe(
+    "mnist-long", family="lwgan", description="a longer MNIST budget, for a GPU",
+    **{**MNIST_PUBLIC, "width_q": 32, "width_g": 32, "width_d": 32, "batch_size": 128,
+       "iterations": 10000, "iter_d": 5, "critic_warmup": 25, "critic_burst": 100,
+       "critic_burst_every": 500, "lr": 2e-4},
+)  # fmt: skip
+
+# ------------------------------------------------------------------------------ toy data
+# The public code's toy settings (run_toy.sh; SPEC part B). `bench rank --schedule public` trains
+# the Swiss roll with 5,000 iterations of 5 encoder/generator steps (the others: 10,000 of 1).
+PUBLIC_TOY = {
+    "width_q": 64,
+    "width_g": 64,
+    "width_d": 64,
+    "batch_size": 512,
+    "iterations": 10000,
+    "iter_d": 20,
+    "iter_gq": 1,
+    "lr": 2e-4,
+    "lambda_rank": 0.01,
+    "critic_warmup": 100,
+    "critic_burst": 100,
+    "critic_burst_every": 100,
+    "lr_milestones": (0.8, 0.85, 0.9, 0.95),
+    "lr_gamma": 0.9,
+    "mmd_start": 0.5,
+    "adversarial_start": 0.0,
+    "rank_sampling": "iteration",
+    "critic_reuse": False,
+}
+register_recipe(
+    "public-toy", family="lwgan", description="the public LWGAN code's toy settings (GPU)",
+    **PUBLIC_TOY,
+)  # fmt: skip
+
+# The toy recipe of `bench isometry` and `bench stochastic`: the public toy settings scaled to fit
+# about 10 minutes for 12 trainings on 2 CPU cores (each is an option).
+TOY = {
+    "width_q": 16,
+    "width_g": 16,
+    "width_d": 16,
+    "batch_size": 256,
+    "iterations": 1500,
+    "iter_d": 3,
+    "iter_gq": 1,
+    "lr": 1e-3,
+    "critic_warmup": 20,
+    "critic_burst": 30,
+    "critic_burst_every": 100,
+    "lr_milestones": (0.5, 0.65, 0.8, 0.9),
+    "lr_gamma": 0.5,
+}
+register_recipe("toy", family="lwgan", description="CPU toy budget of the Iso-LWGAN toys", **TOY)
+
+# The schedule of `bench rank`, chosen so 9 trainings fit 20 minutes on 2 CPU cores. Four
+# phases, each with fresh Adam optimisers and its own step decay (halving at 70, 80, 90 and 95%
+# of the phase):
+# 1. rank 1 only, reconstruction + MMD (a WAE) at a high learning rate. The Swiss roll's
+#    rank-1 code must unroll the spiral into one Gaussian coordinate; trained with every rank at
+#    once from the start, G serves the 2-D codes of ranks >= 2 first and never unrolls it (rank-1
+#    reconstruction 0.42-0.45 after 3,000 WAE iterations, 0.04-0.05 after this phase).
+# 2. every rank, reconstruction + MMD: the higher ranks learn to share G's rank-1 axis.
+# 3. the full LWGAN objective (critic, 5 steps per iteration on one encoded batch, with a
+#    burst at its start and every 100th iteration), at the public code's learning rate.
+# 4. every rank, reconstruction + MMD again, at phase 3's learning rate (about 12 s a cell). The
+#    rank-1 code of the Swiss roll unrolls the spiral in pieces (Q jumps at about three places
+#    along it, the folds of the encoder's initial projection), so G(Z_1) bridges the pieces, and
+#    phase 3's critic term pulls the reconstructions towards the bridges: with a 3,000-iteration
+#    phase 3 the rank-1 reconstruction rose from 0.065-0.084 to 0.087-0.345 (seeds 0-2) while
+#    rank 2's stayed near 0.05; this phase brought it back to 0.042, 0.143, 0.068.
+# Measured cold on 2 idle cores: 17.6 min, peak RSS 0.55 GB; truth in swissroll 2/3, scurve 3/3,
+# hyperplane 3/3 (3,000 iterations in phase 3: the same, in 23.1 min). The Swiss roll wins
+# narrowly (rank 1's score within lambda_hat of rank 2's); seed 1's adversarial phase leaves every
+# rank's critic gap near 0.22. Without phase 4 the Swiss roll was 1/3. The top-level lr 1e-4
+# trains nothing (every phase sets its own); it is kept so the cache keys of models trained
+# before recipes existed are unchanged.
+RANK_PHASES = (
+    {"iterations": 3000, "max_rank": 1, "lr": 5e-3, "adversarial_start": 1.0, "mmd_start": 0.0},
+    {"iterations": 3000, "lr": 2e-3, "adversarial_start": 1.0, "mmd_start": 0.0},
+    {"iterations": 2000, "lr": 2e-4, "adversarial_start": 0.0, "mmd_start": 0.0},
+    {"iterations": 1000, "lr": 2e-4, "adversarial_start": 1.0, "mmd_start": 0.0},
+)
+RANK = {
+    "width_q": 32,
+    "width_g": 32,
+    "width_d": 32,
+    "batch_size": 256,
+    "lr": 1e-4,
+    "iter_d": 5,
+    "iter_gq": 1,
+    "lambda_rank": 0.01,
+    "critic_warmup": 20,
+    "critic_burst": 50,
+    "critic_burst_every": 100,
+    "critic_reuse": True,
+    "lr_milestones": (0.7, 0.8, 0.9, 0.95),
+    "lr_gamma": 0.5,
+    "iterations": sum(p["iterations"] for p in RANK_PHASES),
+    "phases": RANK_PHASES,
+}
+register_recipe("rank", family="lwgan", description="four-phase CPU schedule of `bench rank`", **RANK)
+
+# A few-second recipe for tests: 2-D data, tiny MLPs, a handful of iterations.
+register_recipe(
+    "test", family="lwgan", description="tiny, for tests",
+    x_shape=(2,), z_max=3, width_q=4, width_g=4, width_d=4, batch_size=32, iterations=5, iter_d=2,
+    critic_warmup=1, critic_burst=3, critic_burst_every=0,
+)  # fmt: skip
+
+# ------------------------------------------------------------------------------------ LSGAN
+# LSGANConfig's defaults are the recovery study's measured MNIST recipe (see its docstring).
+register_recipe("mnist", family="lsgan", description="the recovery study's LSGAN (20 epochs, CPU)")
+register_recipe(
+    "test", family="lsgan", description="tiny, for tests",
+    latent_dim=8, hidden=[16], d_width=4, epochs=1,
+)  # fmt: skip
+
+
+def with_overrides(cfg: dict, overrides: dict) -> dict:
+    """`cfg` (LWGANConfig fields) with `overrides` applied. In a phased schedule a training field
+    is set in every phase, except `iterations`, the total, which is shared out in the phases'
+    proportions (so `--iterations 4500` halves each phase of the rank recipe)."""
+    from lwgan.model import PHASE_FIELDS
+
+    over = dict(overrides)
+    phases = over.pop("phases", cfg.get("phases", ()))  # a whole new schedule may be given
+    if not phases:
+        return {**cfg, **over, "phases": ()}
+    total = over.pop("iterations", None)
+    shared = {k: over.pop(k) for k in list(over) if k in PHASE_FIELDS}
+    planned = sum(p["iterations"] for p in phases)
+    new = []
+    for p in phases:
+        p = {**p, **shared}
+        if total is not None:
+            p["iterations"] = max(1, round(total * p["iterations"] / planned))
+        new.append(p)
+    iterations = sum(p["iterations"] for p in new)
+    return {**cfg, **shared, **over, "iterations": iterations, "phases": tuple(new)}
