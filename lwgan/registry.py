@@ -120,7 +120,7 @@ def _merge(name: str, config_cls, layers: list[dict]) -> dict:
     return out
 
 
-def _spec(variant: str, recipe: str, knobs: dict, overrides: dict) -> GeneratorSpec:
+def variant_spec(variant: str, recipe: str, knobs: dict, overrides: dict) -> GeneratorSpec:
     """The one builder of every variant: recipe <- variant knobs <- caller's overrides."""
     entry = _REGISTRY[variant]
     r = get_recipe(entry.family, recipe)
@@ -135,17 +135,17 @@ def _spec(variant: str, recipe: str, knobs: dict, overrides: dict) -> GeneratorS
 
 @register_generator("lsgan", family="lsgan", description="LSGAN of the latent-recovery study (Cho)")
 def lsgan(recipe: str = DEFAULT_RECIPE, **overrides) -> GeneratorSpec:
-    return _spec("lsgan", recipe, {}, overrides)
+    return variant_spec("lsgan", recipe, {}, overrides)
 
 
 @register_generator("lwgan", family="lwgan", description="LWGAN: adaptive latent rank (Qiu et al.)")
 def lwgan(recipe: str = DEFAULT_RECIPE, **overrides) -> GeneratorSpec:
-    return _spec("lwgan", recipe, {}, overrides)
+    return variant_spec("lwgan", recipe, {}, overrides)
 
 
 @register_generator("iso-lwgan", family="lwgan", description="LWGAN + isometric loss (lambda_iso 1)")
 def iso_lwgan(recipe: str = DEFAULT_RECIPE, **overrides) -> GeneratorSpec:
-    return _spec("iso-lwgan", recipe, {"lambda_iso": 1.0}, overrides)
+    return variant_spec("iso-lwgan", recipe, {"lambda_iso": 1.0}, overrides)
 
 
 @register_generator(
@@ -154,7 +154,7 @@ def iso_lwgan(recipe: str = DEFAULT_RECIPE, **overrides) -> GeneratorSpec:
 )  # fmt: skip
 def iso_lwgan_stochastic(recipe: str = DEFAULT_RECIPE, **overrides) -> GeneratorSpec:
     knobs = {"lambda_iso": 1.0, "sigma_noise": 0.1, "noise_dim": 10}
-    return _spec("iso-lwgan-stochastic", recipe, knobs, overrides)
+    return variant_spec("iso-lwgan-stochastic", recipe, knobs, overrides)
 
 
 @register_generator(
@@ -162,7 +162,7 @@ def iso_lwgan_stochastic(recipe: str = DEFAULT_RECIPE, **overrides) -> Generator
     description="reconstruction (+ isometric term) only: no critic, MMD or rank",
 )  # fmt: skip
 def autoencoder(recipe: str = DEFAULT_RECIPE, **overrides) -> GeneratorSpec:
-    return _spec("autoencoder", recipe, {"objective": "autoencoder"}, overrides)
+    return variant_spec("autoencoder", recipe, {"objective": "autoencoder"}, overrides)
 
 
 @register_generator(
@@ -171,4 +171,4 @@ def autoencoder(recipe: str = DEFAULT_RECIPE, **overrides) -> GeneratorSpec:
 )  # fmt: skip
 def autoencoder_iso(recipe: str = DEFAULT_RECIPE, **overrides) -> GeneratorSpec:
     knobs = {"objective": "autoencoder", "lambda_iso": 1.0, "sigma_noise": 0.1, "noise_dim": 10}
-    return _spec("autoencoder-iso", recipe, knobs, overrides)
+    return variant_spec("autoencoder-iso", recipe, knobs, overrides)

@@ -17,10 +17,9 @@ import numpy as np
 from bench.experiments import toy
 from bench.experiments.metrics import COLLAPSE
 from bench.experiments.reference import reference_value, setting_key
-from bench.experiments.toy import ToySettings, recipe_markdown, toy_cells
-from bench.facts import RunFacts, facts_markdown
-from bench.figures import figure_link, plot_histories, pyplot, save_figure
-from bench.pipeline import Experiment, Results, register
+from bench.experiments.toy import ToySettings, toy_cells
+from bench.figures import figure_link, pyplot, save_figure
+from bench.pipeline import Results
 from bench.report import format_seeds, markdown_table
 from bench.stats import seed_summary
 from bench.verdict import Verdict
@@ -188,15 +187,12 @@ def plot_discrepancy(results: Results, path: Path) -> list[Path]:
 
 def figures(results: Results, out: Path) -> list[Path]:
     out = Path(out)
-    first = results.settings_obj().seeds[0]
-    hist = {f"{r['objective']} λ={r['lambda_iso']:g}": toy.curves(r) for r in results.records()
-            if r["seed"] == first}  # fmt: skip
     return [
         *plot_interpolations(results, out / "isometry_interpolations"),
         *plot_samples(results, out / "isometry_samples"),
         *plot_discrepancy(results, out / "isometry_discrepancy"),
-        *plot_histories(hist, ("recon", "iso", "critic_gap", "mmd"), out / "isometry_losses",
-                        title=f"training curves, seed {first}"),
+        *toy.plot_losses(results, out / "isometry_losses", ("recon", "iso", "critic_gap", "mmd"),
+                         "lambda_iso", "λ"),
     ]  # fmt: skip
 
 
@@ -334,29 +330,16 @@ def render(results: Results) -> str:
         "",
         markdown_table(by_rank, floatfmt=".3f"),
         "",
-        "## Training",
-        "",
-        recipe_markdown(s),
-        "",
-        facts_markdown(RunFacts.from_dict(results.facts)),
+        *toy.report_tail(results),
     ]
     return "\n".join(parts)
 
 
 def summary_metrics(results: Results) -> dict:
-    out = {}
-    for r in summary(results):
-        out[f"discrepancy_{r['objective']}_lam{r['lambda_iso']:g}"] = r["discrepancy"]["value"]
-    for v in results.verdict_objs():
-        out[f"reproduced_{v.claim.split()[0]}"] = float(v.label == "reproduced")
-    return out
+    return toy.summary_metrics(results, summary(results), "discrepancy", "lambda_iso", "lam")
 
 
-EXPERIMENT = register(Experiment(
-    name="isometry",
-    description="Iso-LWGAN exp. 1: latent vs generated distances on two Gaussians per lambda_iso",
-    settings=IsometrySettings, cells=toy.cells, run_cell=toy.run_cell, render=render,
-    verdicts=verdicts, figures=figures, prepare=toy.prepare, rows=toy.rows, cell_name=toy.cell_name,
-    params=toy.params, summary_metrics=summary_metrics, cell_figures=toy.cell_figure,
-    workers="cores",
-))  # fmt: skip
+EXPERIMENT = toy.experiment(
+    "isometry", "Iso-LWGAN exp. 1: latent vs generated distances on two Gaussians per lambda_iso", IsometrySettings,
+    render=render, verdicts=verdicts, figures=figures, summary_metrics=summary_metrics,
+)

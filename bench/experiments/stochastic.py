@@ -19,10 +19,9 @@ import numpy as np
 from bench.experiments import toy
 from bench.experiments.metrics import COLLAPSE
 from bench.experiments.reference import reference_value, setting_key
-from bench.experiments.toy import ToySettings, recipe_markdown, toy_cells
-from bench.facts import RunFacts, facts_markdown
-from bench.figures import figure_link, plot_histories, pyplot, save_figure
-from bench.pipeline import Experiment, Results, register
+from bench.experiments.toy import ToySettings, toy_cells
+from bench.figures import figure_link, pyplot, save_figure
+from bench.pipeline import Results
 from bench.report import format_seeds, markdown_table
 from bench.stats import seed_summary
 from bench.verdict import Verdict
@@ -191,14 +190,11 @@ def plot_samples(results: Results, path: Path) -> list[Path]:
 
 def figures(results: Results, out: Path) -> list[Path]:
     out = Path(out)
-    first = results.settings_obj().seeds[0]
-    hist = {f"{r['objective']} σ={r['sigma_noise']:g}": toy.curves(r) for r in results.records()
-            if r["seed"] == first}  # fmt: skip
     return [
         *plot_diversity(results, out / "stochastic_diversity"),
         *plot_samples(results, out / "stochastic_samples"),
-        *plot_histories(hist, ("recon", "critic_gap", "mmd", "iso"), out / "stochastic_losses",
-                        title=f"training curves, seed {first}"),
+        *toy.plot_losses(results, out / "stochastic_losses", ("recon", "critic_gap", "mmd", "iso"),
+                         "sigma_noise", "σ"),
     ]  # fmt: skip
 
 
@@ -297,29 +293,16 @@ def render(results: Results) -> str:
         "",
         markdown_table(cell_rows, floatfmt={"train s": ".0f", "energy": ".3f"}),
         "",
-        "## Training",
-        "",
-        recipe_markdown(s),
-        "",
-        facts_markdown(RunFacts.from_dict(results.facts)),
+        *toy.report_tail(results),
     ]
     return "\n".join(parts)
 
 
 def summary_metrics(results: Results) -> dict:
-    out = {}
-    for r in summary(results):
-        out[f"diversity_{r['objective']}_sig{r['sigma_noise']:g}"] = r["diversity"]["value"]
-    for v in results.verdict_objs():
-        out[f"reproduced_{v.claim.split()[0]}"] = float(v.label == "reproduced")
-    return out
+    return toy.summary_metrics(results, summary(results), "diversity", "sigma_noise", "sig")
 
 
-EXPERIMENT = register(Experiment(
-    name="stochastic",
-    description="Iso-LWGAN exp. 2: output diversity of the partially stochastic generator per sigma_noise",
-    settings=StochasticSettings, cells=toy.cells, run_cell=toy.run_cell, render=render,
-    verdicts=verdicts, figures=figures, prepare=toy.prepare, rows=toy.rows, cell_name=toy.cell_name,
-    params=toy.params, summary_metrics=summary_metrics, cell_figures=toy.cell_figure,
-    workers="cores",
-))  # fmt: skip
+EXPERIMENT = toy.experiment(
+    "stochastic", "Iso-LWGAN exp. 2: output diversity of the partially stochastic generator per sigma_noise", StochasticSettings,
+    render=render, verdicts=verdicts, figures=figures, summary_metrics=summary_metrics,
+)

@@ -23,6 +23,7 @@ from bench.experiments.metrics import (
     step_irregularity,
 )
 from bench.figures import binned, pyplot, save_figure, smooth
+from bench.pipeline import Experiment, register
 from lwgan.recipes import PUBLIC_TOY, TOY
 
 HISTORY_LOGGED = ("recon", "critic_gap", "grad_penalty", "mmd", "iso", "loss_gq")
@@ -326,3 +327,40 @@ def recipe_markdown(s: ToySettings) -> str:
 def params(s: ToySettings) -> dict:
     """The training recipe as used, for the parent run."""
     return {f"train.{k}": v for k, v in s.recipe().items()}
+
+
+def summary_metrics(results, summary: list[dict], metric: str, key: str, tag: str) -> dict:
+    """The parent run's metrics: `metric` per (objective, `key`) from the report's summary rows,
+    and reproduced_<objective> (1 or 0) per verdict."""
+    means = {f"{metric}_{r['objective']}_{tag}{r[key]:g}": r[metric]["value"] for r in summary}
+    return {**means, **{f"reproduced_{v.claim.split()[0]}": float(v.label == "reproduced")
+                        for v in results.verdict_objs()}}  # fmt: skip
+
+
+def plot_losses(results, path: Path, keys: tuple[str, ...], knob: str, symbol: str) -> list[Path]:
+    """Training curves of the first seed, one line per (objective, `knob`)."""
+    from bench.figures import plot_histories
+
+    first = results.settings_obj().seeds[0]
+    hist = {f"{r['objective']} {symbol}={r[knob]:g}": curves(r) for r in results.records()
+            if r["seed"] == first}  # fmt: skip
+    return plot_histories(hist, keys, path, title=f"training curves, seed {first}")
+
+
+def report_tail(results) -> list[str]:
+    """The last sections of both toy reports: the training settings and the run facts."""
+    from bench.facts import RunFacts, facts_markdown
+
+    return ["## Training", "", recipe_markdown(results.settings_obj()), "",
+            facts_markdown(RunFacts.from_dict(results.facts))]  # fmt: skip
+
+
+def experiment(name: str, description: str, settings: type, **parts) -> Experiment:
+    """Register a toy experiment: its own settings, report, verdicts and figures (`parts`) on the
+    shared toy cells, unit of work, CSV rows and MLflow figure. Cells train one-thread MLPs, so
+    they run one per core by default."""
+    return register(Experiment(
+        name=name, description=description, settings=settings, cells=cells, run_cell=run_cell,
+        prepare=prepare, rows=rows, cell_name=cell_name, params=params, cell_figures=cell_figure,
+        workers="cores", **parts,
+    ))  # fmt: skip
