@@ -83,6 +83,17 @@ def _train_lwgan(spec, data, seed, device, progress, task) -> dict:
     return {"state": model_state(model), "metrics": metrics, "history": result.history}
 
 
+def _train_published(spec, data, seed, device, progress, task) -> dict:
+    from lwgan.published import build_published, model_state, train_published
+
+    model = build_published(spec.config, seed=seed, device=device)
+    out = train_published(model, training_tensor(data), spec.config, seed=seed, progress=progress,
+                          task=task)  # fmt: skip
+    final = {k: float(sum(v[-20:]) / len(v[-20:])) for k, v in out["history"].items()}
+    return {"state": model_state(model), "metrics": {**final, "wall_time_s": out["wall_time_s"]},
+            "history": out["history"]}  # fmt: skip
+
+
 def _train_lsgan(spec, data, seed, device, progress, task) -> dict:
     import time
 
@@ -116,7 +127,7 @@ def load_or_train(
     """
     device = torch.device(device or "cpu")
     task = task or f"train {spec.name}"
-    trainer = _train_lsgan if spec.family == "lsgan" else _train_lwgan
+    trainer = {"lsgan": _train_lsgan, "published": _train_published}.get(spec.family, _train_lwgan)
     payload, entry = cache.train_or_load(
         spec.cache_kind, cache_config(spec), _fingerprint(data, data_fingerprint), seed,
         lambda: trainer(spec, data, seed, device, progress, task), retrain=retrain,
@@ -126,6 +137,10 @@ def load_or_train(
         from lwgan.lsgan import load_lsgan
 
         model = load_lsgan(spec.config, payload["state"], device)
+    elif spec.family == "published":
+        from lwgan.published import load_published
+
+        model = load_published(spec.config, payload["state"], device=device)
     else:
         from lwgan.model import load_lwgan
 

@@ -195,6 +195,21 @@ register_recipe(
     critic_warmup=1, critic_burst=3, critic_burst_every=0,
 )  # fmt: skip
 
+# -------------------------------------------------------------------------------- published
+# The authors' published run (lwgan.published): their src/train.py and config/experiment_params.py.
+register_recipe(
+    "toy", family="published", description="the published toy runs (20 epochs, batch 128, Adam 1e-3)",
+    data="toy", z_dim=3, hidden=64, epochs=20, batch_size=128, lr=1e-3,
+)  # fmt: skip
+register_recipe(
+    "mnist", family="published", description="the published MNIST run (5 epochs, batch 128, Adam 1e-3)",
+    data="mnist", z_dim=20, hidden=256, epochs=5, batch_size=128, lr=1e-3,
+)  # fmt: skip
+register_recipe(
+    "test", family="published", description="tiny, for tests",
+    data="toy", z_dim=3, hidden=4, epochs=1, batch_size=32, lr=1e-3,
+)  # fmt: skip
+
 # ------------------------------------------------------------------------------------ LSGAN
 # LSGANConfig's defaults are the recovery study's measured MNIST recipe (see its docstring).
 register_recipe("mnist", family="lsgan", description="the recovery study's LSGAN (20 epochs, CPU)")

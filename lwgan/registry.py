@@ -30,7 +30,7 @@ class GeneratorSpec:
     name: str  # as asked for: "iso-lwgan.rank"
     variant: str  # "iso-lwgan"; also the model cache's kind
     recipe: str
-    family: str  # "lwgan" (LWGANConfig) or "lsgan" (LSGANConfig)
+    family: str  # "lwgan" (LWGANConfig), "lsgan" (LSGANConfig) or "published" (PublishedConfig)
     description: str
     config: Any
 
@@ -41,6 +41,8 @@ class GeneratorSpec:
     @property
     def data_kind(self) -> str:
         """"mnist" or "synthetic": what this config's networks take as input."""
+        if self.family == "published":
+            return "mnist" if self.config.data == "mnist" else "synthetic"
         if self.family == "lsgan" or self.config.resolved_arch() == "conv":
             return "mnist"
         return "synthetic"
@@ -51,6 +53,10 @@ class GeneratorSpec:
             from lwgan.lsgan import build_lsgan_model
 
             return build_lsgan_model(self.config, seed=seed, device=device)
+        if self.family == "published":
+            from lwgan.published import build_published
+
+            return build_published(self.config, seed=seed, device=device)
         from lwgan.model import build_lwgan
 
         return build_lwgan(self.config, seed=seed, device=device)
@@ -60,6 +66,9 @@ class GeneratorSpec:
         c = self.config
         if self.family == "lsgan":
             return f"{c.arch}, d_z {c.latent_dim}, {c.epochs} epochs"
+        if self.family == "published":
+            noise = f"noise {c.noise_dim} x {c.sigma_noise:g}" if c.noise_dim else "no noise"
+            return f"autoencoder ({c.data}), z {c.z_dim}, iso {c.lambda_iso:g}, {noise}, {c.epochs} epochs"
         noise = f"noise {c.noise_dim} x {c.sigma_noise:g}" if c.noise_dim else "no noise"
         return (f"{c.objective}, z_max {c.z_max}, iso {c.lambda_iso:g}, {noise}, "
                 f"{c.total_iterations} it")  # fmt: skip
@@ -126,6 +135,8 @@ def variant_spec(variant: str, recipe: str, knobs: dict, overrides: dict) -> Gen
     r = get_recipe(entry.family, recipe)
     if entry.family == "lsgan":
         from lwgan.lsgan import LSGANConfig as config_cls
+    elif entry.family == "published":
+        from lwgan.published import PublishedConfig as config_cls
     else:
         from lwgan.model import LWGANConfig as config_cls
     cfg = config_cls(**_merge(variant, config_cls, [r.settings, knobs, overrides]))
@@ -172,3 +183,19 @@ def autoencoder(recipe: str = DEFAULT_RECIPE, **overrides) -> GeneratorSpec:
 def autoencoder_iso(recipe: str = DEFAULT_RECIPE, **overrides) -> GeneratorSpec:
     knobs = {"objective": "autoencoder", "lambda_iso": 1.0, "sigma_noise": 0.1, "noise_dim": 10}
     return variant_spec("autoencoder-iso", recipe, knobs, overrides)
+
+
+@register_generator(
+    "published", family="published",
+    description="the authors' published run: a plain autoencoder (+ isometric term, noise)",
+)  # fmt: skip
+def published(recipe: str = DEFAULT_RECIPE, **overrides) -> GeneratorSpec:
+    return variant_spec("published", recipe, {}, overrides)
+
+
+@register_generator(
+    "published-iso", family="published",
+    description="the published run's Iso model: isometric term 1 and noise 10 x 0.1",
+)  # fmt: skip
+def published_iso(recipe: str = DEFAULT_RECIPE, **overrides) -> GeneratorSpec:
+    return variant_spec("published-iso", recipe, {"lambda_iso": 1.0, "sigma_noise": 0.1, "noise_dim": 10}, overrides)

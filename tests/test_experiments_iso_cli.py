@@ -35,19 +35,24 @@ def test_isometry_both_objectives_end_to_end(tmp_path, capsys):
     assert "isometry: verdicts" in capsys.readouterr().out
 
     report = (out / "isometry.md").read_text()
-    for needle in ("## Verdict", "Rule:", "| lwgan ", "| autoencoder ", "1.20", "0.02-0.03",
+    for needle in ("## Verdict", "Rule:", "| lwgan ", "| published ", "1.20", "0.02-0.03",
                    "1.2024", "95% Student-t", "bootstrap", "n/a (no critic)", "energy distance",
+                   "one training batch, as the authors measured", "collapsed models",
                    "isometry_interpolations.png", "isometry_interpolations.pdf",
                    "## Run facts", "Model checkpoints"):  # fmt: skip
         assert needle in report, needle
     csv = pd.read_csv(out / "isometry.csv")
     assert len(csv) == 4  # 2 objectives x 2 lambdas x 1 seed
-    assert set(csv["objective"]) == {"lwgan", "autoencoder"}
+    assert set(csv["objective"]) == {"lwgan", "published"}
     assert (csv["discrepancy_lo"] <= csv["discrepancy"]).all()
     assert (csv["discrepancy"] <= csv["discrepancy_hi"]).all()
     assert (csv["discrepancy"] >= 0).all() and (csv["energy"] >= 0).all()
     assert csv.loc[csv["objective"] == "lwgan", "rank_estimate"].between(1, 3).all()
-    assert csv.loc[csv["objective"] == "autoencoder", "rank_estimate"].isna().all()
+    assert csv.loc[csv["objective"] == "published", "rank_estimate"].isna().all()
+    # The authors' measurement, one batch of 128 over all 128 x 128 entries, and ours agree in size.
+    assert (csv["batch_discrepancy"] >= 0).all()
+    pub = csv[csv["objective"] == "published"].set_index("lambda_iso")
+    assert pub.loc[1.0, "discrepancy"] < pub.loc[0.0, "discrepancy"]  # the term does its job
     # The collapse baseline: the best constant map's error, E‖x - mean of the training points‖.
     data = bench.data.make_synthetic("two_gaussians", seed=0)
     trivial = np.linalg.norm(data.heldout.numpy() - data.train.numpy().mean(0), axis=1).mean()
@@ -59,9 +64,12 @@ def test_isometry_both_objectives_end_to_end(tmp_path, capsys):
     client, parent, children = _runs("isometry")
     assert len(children) == 4
     for c in children:
-        assert {"objective", "lambda_iso", "seed", "cfg.width_q"} <= set(c.data.params)
-        assert "discrepancy" in c.data.metrics
-        assert len(client.get_metric_history(c.info.run_id, "train/recon")) == 20  # one per iteration
+        assert {"objective", "lambda_iso", "seed"} <= set(c.data.params)
+        assert "discrepancy" in c.data.metrics and "batch_discrepancy" in c.data.metrics
+        # LWGAN: one point per iteration (20); published: 20 epochs of 16 batches in 250 bins of 2
+        steps = 20 if c.data.params["objective"] == "lwgan" else 160
+        assert len(client.get_metric_history(c.info.run_id, "train/recon")) == steps
+        assert ("cfg.width_q" if c.data.params["objective"] == "lwgan" else "cfg.hidden") in c.data.params
         assert any(a.path.endswith(".png") for a in client.list_artifacts(c.info.run_id))
     assert {"isometry.md", "isometry.csv"} <= {a.path for a in client.list_artifacts(parent.info.run_id)}
     assert "reproduced_lwgan" in parent.data.metrics
@@ -72,7 +80,7 @@ def test_isometry_both_objectives_end_to_end(tmp_path, capsys):
     assert main([*argv, *TINY]) == 0
     again = pd.read_csv(again_out / "isometry.csv")
     assert again["loaded"].all()
-    first = csv[csv["objective"] == "autoencoder"].reset_index(drop=True)
+    first = csv[csv["objective"] == "published"].reset_index(drop=True)
     pd.testing.assert_series_equal(again["discrepancy"], first["discrepancy"])
 
 
@@ -84,16 +92,20 @@ def test_stochastic_end_to_end(tmp_path):
                    "energy distance", "## Run facts"):  # fmt: skip
         assert needle in report, needle
     csv = pd.read_csv(out / "stochastic.csv")
-    assert list(csv["sigma_noise"]) == [0.0, 0.5]
-    # A deterministic generator gives identical draws: diversity exactly 0.
-    assert csv.loc[0, "diversity"] == pytest.approx(0.0, abs=1e-9)
-    assert csv.loc[1, "diversity"] > 0
+    assert list(csv["objective"]) == ["lwgan", "lwgan", "published", "published"]
+    assert list(csv["sigma_noise"]) == [0.0, 0.5, 0.0, 0.5]
+    # A deterministic generator gives identical draws: diversity exactly 0, both ways of measuring.
+    for i in (0, 2):
+        assert csv.loc[i, "diversity"] == pytest.approx(0.0, abs=1e-9)
+        assert csv.loc[i, "batch_diversity"] == pytest.approx(0.0, abs=1e-9)
+    assert (csv.loc[[1, 3], "diversity"] > 0).all() and (csv.loc[[1, 3], "batch_diversity"] > 0).all()
+    assert (csv["loss_spread"] >= 0).all()
     shares = csv[["mode_share_0", "mode_share_1", "mode_share_2"]].sum(axis=1)
-    assert shares.to_numpy() == pytest.approx([1.0, 1.0])
+    assert shares.to_numpy() == pytest.approx([1.0] * 4)
     client, parent, children = _runs("stochastic")
     assert "stochastic.md" in {a.path for a in client.list_artifacts(parent.info.run_id)}
-    assert len(children) == 2 and {"sigma_noise", "cfg.noise_dim"} <= set(children[0].data.params)
-    assert children[0].data.params["cfg.noise_dim"] == "2"
+    assert len(children) == 4 and all("cfg.noise_dim" in c.data.params for c in children)
+    assert {c.data.params["cfg.noise_dim"] for c in children} == {"2"}
 
 
 @pytest.fixture
@@ -115,30 +127,35 @@ def test_mnist_tiny_budget_end_to_end(small_mnist, mnist_dir, tmp_path, capsys):
     assert main(argv) == 0
     assert "mnist: verdicts" in capsys.readouterr().out
     report = (out / "mnist.md").read_text()
-    for needle in ("A brief training budget", "## Verdict", "Rule:", "5.62", "5.76", "+ isometric",
+    for needle in ("brief training budget", "## Verdict", "Rule:", "5.62", "5.76", "+ isometric",
                    "+ noise", "Frechet floor", "Classifier (scorer): test accuracy",
-                   "mnist_interp_iso_lwgan.png", "mnist_losses.pdf", "## Run facts"):  # fmt: skip
+                   "mnist_interp_lwgan_iso_lwgan.png", "mnist_interp_published_iso_lwgan.png",
+                   "mnist_losses.pdf", "## Run facts", "one training batch, as the authors measured"):  # fmt: skip
         assert needle in report, needle
     csv = pd.read_csv(out / "mnist.csv")
-    assert list(csv["name"]) == ["base LWGAN", "+ isometric", "+ noise", "Iso-LWGAN"]
-    assert list(csv["lambda_iso"]) == [0, 1, 0, 1] and list(csv["sigma_noise"]) == [0, 0, 0.1, 0.1]
+    assert list(csv["name"]) == ["base LWGAN", "+ isometric", "+ noise", "Iso-LWGAN"] * 2
+    assert list(csv["objective"]) == ["lwgan"] * 4 + ["published"] * 4
+    assert list(csv["lambda_iso"]) == [0, 1, 0, 1] * 2 and list(csv["sigma_noise"]) == [0, 0, 0.1, 0.1] * 2
     # Pixels in [-1, 1], 784 of them: a per-image l2 error lies in [0, 2 * 28].
     assert csv["recon"].between(0, 56).all() and (csv["frechet"] >= 0).all()
-    assert csv["rank_estimate"].between(1, 16).all()
-    for stem in ("mnist_interp_base_lwgan", "mnist_interp_isometric", "mnist_interp_noise",
-                 "mnist_interp_iso_lwgan", "mnist_losses", "mnist_recon"):  # fmt: skip
+    assert csv["batch_recon"].between(0, 56).all()
+    assert csv["rank_estimate"][:4].between(1, 16).all() and csv["rank_estimate"][4:].isna().all()
+    for stem in ("mnist_interp_lwgan_base_lwgan", "mnist_interp_lwgan_isometric",
+                 "mnist_interp_lwgan_noise", "mnist_interp_published_iso_lwgan", "mnist_losses",
+                 "mnist_recon"):  # fmt: skip
         assert (out / f"{stem}.pdf").stat().st_size > 0
     client, parent, children = _runs("mnist")
-    assert len(children) == 4
-    assert all(len(client.get_metric_history(c.info.run_id, "train/loss_gq")) == 20 for c in children)
-    assert "recon_gap" in parent.data.metrics
+    assert len(children) == 8
+    lw = [c for c in children if c.data.params["objective"] == "lwgan"]
+    assert all(len(client.get_metric_history(c.info.run_id, "train/loss_gq")) == 20 for c in lw)
+    assert "reproduced_lwgan" in parent.data.metrics and "reproduced_published" in parent.data.metrics
 
 
 @pytest.mark.parametrize(
     "argv, needle",
     [
         (["isometry", "--lambda", "0,-1"], "--lambda: '-1' is below the minimum 0"),
-        (["isometry", "--objective", "gan"], "--objective: unknown value 'gan'; accepted: lwgan, autoencoder, both"),
+        (["isometry", "--objective", "gan"], "--objective: unknown value 'gan'; accepted: lwgan, published, both"),
         (["isometry", "--seeds", "0,x"], "--seeds: 'x' is not valid"),
         (["isometry", "--eval-rank", "7"], "--eval-rank: expected max, estimate or an integer in 1..3"),
         (["isometry", "--iterations", "0"], "--iterations: expected a positive number"),

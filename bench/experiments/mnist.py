@@ -51,9 +51,16 @@ STEPS = 10  # interpolation steps (the paper's grids)
 FIGURE_PAIRS = 4  # rows of each interpolation grid
 
 
+OBJECTIVES = ("lwgan", "published")
+BATCH = 128  # the published run measured its reconstruction on one shuffled training batch
+
+
 @dataclass(frozen=True)
 class MnistSettings:
     budget: str = "default"  # tiny | default | long: training recipe and evaluation sizes
+    # lwgan: the full LWGAN objective under the budget; published: the authors' run exactly (a
+    # plain MLP autoencoder, 5 epochs; the budget does not apply to it).
+    objectives: tuple[str, ...] = OBJECTIVES
     iterations: int | None = None  # overrides the budget's training iterations
     seeds: tuple[int, ...] = (0,)
     configs: tuple[str, ...] = tuple(CONFIGS)  # which of the 2x2 ablation to run
@@ -84,18 +91,21 @@ class MnistSettings:
     def eval_size(self, key: str) -> int:
         return int(EVAL[self.budget][key])
 
-    def spec(self, name: str):
+    def spec(self, name: str, objective: str = "lwgan"):
         from lwgan.registry import get_generator
 
         variant, iso, noise = CONFIGS[name]
         knobs = {"lambda_iso": self.lambda_iso if iso else 0.0,
                  "sigma_noise": self.sigma_noise if noise else 0.0,
                  "noise_dim": self.noise_dim if noise else 0}  # fmt: skip
+        if objective == "published":
+            return get_generator("published.mnist", **knobs)
         return get_generator(f"{variant}.{RECIPES[self.budget]}", **{**self.train_overrides(), **knobs})
 
 
 @dataclass
 class MnistCell:
+    objective: str
     name: str
     seed: int
     lambda_iso: float
@@ -104,6 +114,7 @@ class MnistCell:
     recon: float  # mean per-image ‖x - G(Q(x))‖_2 over the evaluation test images, pixels in [-1, 1]
     recon_lo: float
     recon_hi: float
+    batch_recon: float  # as the authors measured: one shuffled batch of 128 training images
     frechet: float  # G(Z_r) against the evaluation test images, classifier feature space
     discrepancy: float  # mean |‖z_i - z_j‖ - ‖G_i - G_j‖| over pairs of test images
     discrepancy_lo: float
@@ -111,8 +122,8 @@ class MnistCell:
     interp_irregularity: float
     trivial_recon: float  # the error of the constant map at the mean training image
     collapsed: bool  # recon >= COLLAPSE x trivial_recon
-    rank_estimate: int
-    lambda_hat: float
+    rank_estimate: int | None  # None: the published autoencoder has no critic to score ranks
+    lambda_hat: float | None
     train_time_s: float
     eval_time_s: float
     loaded: bool
@@ -135,11 +146,12 @@ def mnist_cells(results) -> list[MnistCell]:
 
 
 def cells(s: MnistSettings) -> list[dict]:
-    return [{"model": c, "seed": int(seed)} for c in s.configs for seed in s.seeds]
+    return [{"objective": o, "model": c, "seed": int(seed)} for o in s.objectives
+            for c in s.configs for seed in s.seeds]  # fmt: skip
 
 
 def cell_name(cell: dict) -> str:
-    return f"{cell['model']} s{cell['seed']}"
+    return f"{cell['objective']}: {cell['model']} s{cell['seed']}"
 
 
 def _rank(setting, z_max: int, estimate: int) -> int:
@@ -181,11 +193,11 @@ def plan(ctx) -> list[str]:
     s: MnistSettings = ctx.settings
     train = s.train_overrides()
     fp = ctx.mnist().fingerprint
-    lines = [(f"{len(s.configs) * len(s.seeds)} models (2x2 ablation x {len(s.seeds)} seed(s)), "
-              f"budget {s.budget}: {train['iterations']} iterations of batch {train['batch_size']} "
-              "each")]  # fmt: skip
+    lines = [(f"{len(cells(s))} models (2x2 ablation x {len(s.seeds)} seed(s) x objectives "
+              f"{', '.join(s.objectives)}); lwgan budget {s.budget}: {train['iterations']} "
+              f"iterations of batch {train['batch_size']} each; published: 5 epochs of batch 128")]  # fmt: skip
     for c in cells(s):
-        lines.append(f"  {cell_name(c)}: {status(s.spec(c['model']), fp, c['seed'])}")
+        lines.append(f"  {cell_name(c)}: {status(s.spec(c['model'], c['objective']), fp, c['seed'])}")
     return lines
 
 
@@ -220,22 +232,26 @@ def run_cell(cell: dict, ctx) -> dict:
     from lwgan.rank import score_ranks
 
     s: MnistSettings = ctx.settings
-    name, seed = cell["model"], cell["seed"]
+    objective, name, seed = cell["objective"], cell["model"], cell["seed"]
     dev = ctx.torch_device
-    spec = s.spec(name)
+    spec = s.spec(name, objective)
     cfg = spec.config
+    tag = cell_name(cell)
     trained = load_or_train(spec, ctx.mnist(), seed=seed, device=dev, retrain=ctx.retrain,
-                            progress=ctx.progress, task=f"{name} s{seed}: train", on_event=ctx.event)  # fmt: skip
+                            progress=ctx.progress, task=f"{tag}: train", on_event=ctx.event)  # fmt: skip
     model = trained.model
     t0 = time.perf_counter()
     x, train_x, test_features = _pixels(ctx)
-    steps = s.eval_size("rank_critic_steps")
-    scores = score_ranks(
-        model, x, reps=s.eval_size("rank_reps"), batch_size=s.eval_size("rank_batch"), seed=seed,
-        critic_steps=steps, critic_data=train_x if steps else None, progress=ctx.progress,
-        task=f"{name} s{seed}: rank score",
-    )  # fmt: skip
-    r = _rank(s.eval_rank, cfg.z_max, scores.estimate)
+    estimate = lam_hat = None
+    if objective == "lwgan":  # the rank score needs the critic, which the published run has not
+        steps = s.eval_size("rank_critic_steps")
+        scores = score_ranks(
+            model, x, reps=s.eval_size("rank_reps"), batch_size=s.eval_size("rank_batch"),
+            seed=seed, critic_steps=steps, critic_data=train_x if steps else None,
+            progress=ctx.progress, task=f"{tag}: rank score",
+        )  # fmt: skip
+        estimate, lam_hat = scores.estimate, scores.lambda_hat
+    r = _rank(s.eval_rank, cfg.z_max, estimate if estimate is not None else cfg.z_max)
     gen = torch.Generator(device=dev).manual_seed(seed)
     chunk = 500
     with torch.no_grad():
@@ -261,6 +277,10 @@ def run_cell(cell: dict, ctx) -> dict:
                               generator=torch.Generator().manual_seed(seed))  # fmt: skip
         line = interpolate(z[pairs[0]], z[pairs[1]], STEPS).to(dev)
         paths = decode_lines(model, line, gen).view(-1, STEPS, 28, 28).cpu()
+        # As the authors measured: one shuffled batch of 128 training images (noise on, if any).
+        idx = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(seed + 2))[:BATCH]
+        xb = train_x[idx].to(dev)
+        batch_recon = float((xb - model.G(model.Q(xb, r), generator=gen)).flatten(1).norm(dim=1).mean())
     frechet = frechet_distance(features(_scorer(ctx)[0], fake), test_features)
     k = min(FIGURE_PAIRS, len(paths))
     ends_a, ends_b = x[pairs[0][:k]].view(k, 1, 28, 28), x[pairs[1][:k]].view(k, 1, 28, 28)
@@ -268,12 +288,13 @@ def run_cell(cell: dict, ctx) -> dict:
     ci = bootstrap_ci(recon, n_boot=s.n_boot, seed=seed)
     trivial = float((x - train_x.mean(0, keepdim=True)).flatten(1).norm(dim=1).mean())
     result = MnistCell(
-        name=name, seed=seed, lambda_iso=cfg.lambda_iso, sigma_noise=cfg.sigma_noise, eval_rank=r,
-        recon=ci.value, recon_lo=ci.lo, recon_hi=ci.hi, frechet=frechet,
+        objective=objective, name=name, seed=seed, lambda_iso=cfg.lambda_iso,
+        sigma_noise=cfg.sigma_noise, eval_rank=r, recon=ci.value, recon_lo=ci.lo, recon_hi=ci.hi,
+        batch_recon=batch_recon, frechet=frechet,
         discrepancy=disc.value, discrepancy_lo=disc.lo, discrepancy_hi=disc.hi,
         interp_irregularity=float(step_irregularity(paths.numpy()).mean()),
         trivial_recon=trivial, collapsed=is_collapsed(ci.value, trivial),
-        rank_estimate=scores.estimate, lambda_hat=scores.lambda_hat,
+        rank_estimate=estimate, lambda_hat=lam_hat,
         train_time_s=float(trained.train_seconds or 0.0), eval_time_s=time.perf_counter() - t0,
         loaded=trained.entry.loaded, checkpoint=trained.entry.digest, config=cfg.to_dict(),
         recon_per_image=recon.tolist(),
@@ -281,26 +302,28 @@ def run_cell(cell: dict, ctx) -> dict:
         grid=((grid.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).numpy().tolist(),
     )  # fmt: skip
     return {**asdict(result), "wall_time_s": result.wall_time_s,
-            **mlflow_extras(trained, cfg, cell_name(cell))}  # fmt: skip
+            **mlflow_extras(trained, cfg, tag)}  # fmt: skip
 
 
-def recon_gap(results):
-    """(gap, lo, hi, how) of recon(Iso-LWGAN) - recon(base LWGAN), or None if one is missing."""
+def recon_gaps(results, objective: str) -> dict | None:
+    """recon(Iso-LWGAN) - recon(base LWGAN) of one objective: per seed, the gap with a paired
+    bootstrap interval over the same test images; over seeds, the mean gap with a t-interval
+    (None with one seed). None when base or Iso-LWGAN is missing."""
     from bench.stats import paired_bootstrap_ci, t_interval
 
-    all_cells = mnist_cells(results)
-    base = {c.seed: c for c in all_cells if c.name == BASE}
-    iso = {c.seed: c for c in all_cells if c.name == ISO}
+    mine = [c for c in mnist_cells(results) if c.objective == objective]
+    base = {c.seed: c for c in mine if c.name == BASE}
+    iso = {c.seed: c for c in mine if c.name == ISO}
     seeds = sorted(set(base) & set(iso))
     if not seeds:
         return None
-    if len(seeds) >= 2:
-        ci = t_interval([iso[s].recon - base[s].recon for s in seeds])
-        return ci.value, ci.lo, ci.hi, f"t-interval over {len(seeds)} seeds"
-    s = seeds[0]
-    a, b = np.asarray(iso[s].recon_per_image), np.asarray(base[s].recon_per_image)
-    ci = paired_bootstrap_ci(a, b, n_boot=results.settings_obj().n_boot, seed=s)
-    return ci.value, ci.lo, ci.hi, f"paired bootstrap over {len(a)} test images"
+    n_boot = results.settings_obj().n_boot
+    per_seed = {}
+    for s in seeds:
+        a, b = np.asarray(iso[s].recon_per_image), np.asarray(base[s].recon_per_image)
+        per_seed[s] = tuple(paired_bootstrap_ci(a, b, n_boot=n_boot, seed=s))
+    over = tuple(t_interval([iso[s].recon - base[s].recon for s in seeds])) if len(seeds) > 1 else None
+    return {"per_seed": per_seed, "over_seeds": over, "images": len(base[seeds[0]].recon_per_image)}
 
 
 def params(s: MnistSettings) -> dict:

@@ -1,6 +1,11 @@
 """The toy engine of `bench isometry` and `bench stochastic`: one cell = (objective, lambda_iso,
 sigma_noise, seed), trained through the model cache and measured on held-out points.
 
+Two objectives side by side: `lwgan`, the full LWGAN objective the paper states (critic, MMD,
+rank) plus the isometric term, and `published`, the authors' public run exactly (lwgan.published:
+a plain autoencoder with the isometric term and the noise, their nets, optimiser and epochs).
+Every cell is also measured as the authors measured it: on one shuffled training batch.
+
 `run_cell` is the unit of work of both experiments: a plain function of the cell and the
 context that returns a plain record (every measurement, the plot data its report draws, and the
 curves and configuration its MLflow run logs).
@@ -10,7 +15,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
 
 from bench.experiments.metrics import (
     decode_lines,
@@ -22,12 +26,15 @@ from bench.experiments.metrics import (
     mode_shares,
     step_irregularity,
 )
-from bench.figures import binned, pyplot, save_figure, smooth
+from bench.figures import binned
 from bench.pipeline import Experiment, register
-from lwgan.recipes import PUBLIC_TOY, TOY
+from lwgan.recipes import TOY
 
-HISTORY_LOGGED = ("recon", "critic_gap", "grad_penalty", "mmd", "iso", "loss_gq")
-OBJECTIVES = ("lwgan", "autoencoder")
+HISTORY_LOGGED = ("recon", "critic_gap", "grad_penalty", "mmd", "iso", "loss_gq", "loss")
+OBJECTIVES = ("lwgan", "published")
+ALIASES = {"autoencoder": "published"}  # the name the published objective had before
+BATCH = 128  # the published run's batch: its metrics are measured on one shuffled batch
+BATCH_INPUTS = 5  # ... and its diversity on that batch's first five inputs
 
 
 @dataclass(frozen=True)
@@ -35,7 +42,7 @@ class ToySettings:
     """A grid of toy cells: objectives x lambda_iso x sigma_noise x seeds on one dataset."""
 
     dataset: str = "two_gaussians"
-    objectives: tuple[str, ...] = ("lwgan",)  # lwgan (full objective) and/or autoencoder
+    objectives: tuple[str, ...] = OBJECTIVES  # lwgan (the full objective) and/or published
     lambdas: tuple[float, ...] = (0.0,)  # lambda_iso values
     sigmas: tuple[float, ...] = (0.0,)  # sigma_noise values
     seeds: tuple[int, ...] = (0, 1, 2)  # data draw, initialisation and evaluation, per cell
@@ -46,7 +53,9 @@ class ToySettings:
     overrides: dict = field(default_factory=dict)  # LWGANConfig fields over the recipe
     eval_rank: int | str = "max"  # rank of Q(x, r) and Z_r when measuring: "max", "estimate", int
     rank_reps: int = 10  # fresh held-out batches of the rank score (LWGAN objective only)
-    rank_critic_steps: int = 100  # refit a copy of the critic to the final Q, G before scoring
+    # Refit a copy of the critic to the final Q, G before scoring the ranks: `bench rank` found
+    # 1,000 steps necessary (200 left most Swiss-roll critic gaps negative, unconverged).
+    rank_critic_steps: int = 1000
     n_samples: int = 500  # generated points for the energy distance and the mode shares
     draws: int = 10  # G(z, eps) draws per input for the diversity (SPEC: 10)
     interp_pairs: int = 64  # held-out pairs for the interpolation irregularity
@@ -63,11 +72,14 @@ class ToySettings:
                 **self.overrides}  # fmt: skip
 
     def spec(self, objective: str, lambda_iso: float, sigma: float, ambient: int):
-        """The generator variant `<objective>.toy` with this cell's knobs."""
+        """`lwgan.toy` (the harness's toy recipe) or `published.toy` (the authors' run, whose
+        training settings are fixed) with this cell's knobs."""
         from lwgan.registry import get_generator
 
-        knobs = {"x_shape": (ambient,), "z_max": self.z_max, "lambda_iso": float(lambda_iso),
-                 "sigma_noise": float(sigma), "noise_dim": self.noise_dim}  # fmt: skip
+        knobs = {"lambda_iso": float(lambda_iso), "sigma_noise": float(sigma), "noise_dim": self.noise_dim}
+        if objective == "published":
+            return get_generator("published.toy", z_dim=self.z_max, **knobs)
+        knobs.update(x_shape=(ambient,), z_max=self.z_max)
         return get_generator(f"{objective}.toy", **{**self.recipe(), **knobs, **self.overrides})
 
 
@@ -102,6 +114,14 @@ class ToyCell:
     # not a mean over points, and its percentile bootstrap is biased upward (repeated points in a
     # resample look like a worse fit), so its spread is shown over seeds only.
     energy: float
+    # As the authors measured, on one shuffled training batch of 128: the discrepancy averaged
+    # over all 128 x 128 entries (the diagonal's zeros included), and the diversity of 10 draws
+    # for each of the batch's first 5 inputs.
+    batch_discrepancy: float
+    batch_diversity: float
+    # Stability: the standard deviation of the per-step training reconstruction loss over the
+    # last quarter of training (a loss that still jumps about has not settled).
+    loss_spread: float
     diversity: float  # mean over held-out inputs of the mean pairwise l2 of `draws` G(z, eps)
     diversity_lo: float
     diversity_hi: float
@@ -185,11 +205,13 @@ def run_cell(cell: dict, ctx) -> dict:
     nb = s.n_boot
     with torch.no_grad():
         by_rank, mats = [], {}
-        for rank in range(1, cfg.z_max + 1):  # z_max is a handful: one pass per rank
+        # The published autoencoder has one latent size: its Q ignores the rank.
+        for rank in range(1, cfg.z_max + 1) if objective == "lwgan" else [r]:
             z = model.Q(x, rank)
             out = model.G(z, generator=gen)
             mats[rank] = (z, out)
             by_rank.append(float(discrepancy_matrix(z, out).sum() / (len(x) * (len(x) - 1))))
+        by_rank = by_rank if objective == "lwgan" else []
         z, out = mats[r]
         disc = pair_mean_ci(discrepancy_matrix(z, out).cpu().numpy(), nb, seed)
         recon = bootstrap_ci((x - out).norm(dim=1).cpu().numpy(), n_boot=nb, seed=seed)
@@ -203,6 +225,7 @@ def run_cell(cell: dict, ctx) -> dict:
         pairs = torch.randint(len(x), (2, s.interp_pairs), generator=pg)
         line = interpolate(z[pairs[0]], z[pairs[1]], s.interp_steps)
         paths = decode_lines(model, line, gen).view(s.interp_pairs, s.interp_steps, -1)
+        batch_disc, batch_div = batch_metrics(model, data.train, r, k, seed, gen)
     shares = mode_shares(samples, s.centres).tolist() if s.centres else []
     trivial = float((data.heldout - data.train.mean(0)).norm(dim=1).mean())
     result = ToyCell(
@@ -210,6 +233,8 @@ def run_cell(cell: dict, ctx) -> dict:
         discrepancy=disc.value, discrepancy_lo=disc.lo, discrepancy_hi=disc.hi,
         recon=recon.value, recon_lo=recon.lo, recon_hi=recon.hi, energy=energy,
         diversity=div.value, diversity_lo=div.lo, diversity_hi=div.hi,
+        batch_discrepancy=batch_disc, batch_diversity=batch_div,
+        loss_spread=loss_spread(trained.history.get("recon", [])),
         interp_irregularity=float(step_irregularity(paths.cpu().numpy()).mean()),
         trivial_recon=trivial, collapsed=is_collapsed(recon.value, trivial),
         rank_estimate=rank_est, lambda_hat=lam_hat,
@@ -221,6 +246,33 @@ def run_cell(cell: dict, ctx) -> dict:
         draw_sets=draws[:5].cpu().numpy().tolist(),
     )  # fmt: skip
     return {**asdict(result), **mlflow_extras(trained, cfg, tag)}
+
+
+def batch_metrics(model, train, rank: int, draws: int, seed: int, gen) -> tuple[float, float]:
+    """The published run's measurements, made its way: one shuffled training batch of 128 (the
+    first batch of a fresh shuffle); the discrepancy is the mean over all 128 x 128 entries, the
+    diagonal's zeros included; the diversity is that of `draws` draws for each of the batch's
+    first 5 inputs (mean pairwise l2 among a point's draws, averaged over the 5)."""
+    import torch
+
+    dev = next(model.parameters()).device
+    idx = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed + 2))[:BATCH]
+    x = train[idx].to(dev)
+    z = model.Q(x, rank)
+    out = model.G(z, generator=gen).flatten(1)
+    disc = float((torch.cdist(z, z) - torch.cdist(out, out)).abs().mean())
+    first = z[:BATCH_INPUTS].repeat_interleave(draws, dim=0)
+    sets = model.G(first, generator=gen).view(BATCH_INPUTS, draws, -1)
+    return disc, float(diversity_per_input(sets.cpu().numpy()).mean())
+
+
+def loss_spread(curve, share: float = 0.25) -> float:
+    """Standard deviation of a per-step training loss over its last `share` of steps."""
+    import numpy as np
+
+    v = np.asarray(curve, dtype=float)
+    tail = v[-max(2, round(len(v) * share)):] if len(v) >= 2 else v
+    return float(tail.std(ddof=1)) if len(tail) >= 2 else float("nan")
 
 
 def mlflow_extras(trained, cfg, label: str) -> dict:
@@ -239,10 +291,17 @@ def mlflow_extras(trained, cfg, label: str) -> dict:
     }  # fmt: skip
 
 
-def curves(record: dict) -> dict:
-    """A record's binned training curves by short name, with their bin width (figures.plot_histories)."""
-    out = {k.removeprefix("train/"): v for k, v in (record.get("histories") or {}).items()}
-    return {**out, "every": record.get("history_every", 1)}
+def experiment(name: str, description: str, settings: type, **parts) -> Experiment:
+    """Register a toy experiment: its own settings, report, verdicts and figures (`parts`) on the
+    shared toy cells, unit of work, CSV rows and MLflow figure. Cells train one-thread MLPs, so
+    they run one per core by default."""
+    from bench.experiments import toy_report as tr
+
+    return register(Experiment(
+        name=name, description=description, settings=settings, cells=cells, run_cell=run_cell,
+        prepare=prepare, rows=tr.rows, cell_name=cell_name, params=tr.params,
+        cell_figures=tr.cell_figure, workers="cores", **parts,
+    ))  # fmt: skip
 
 
 def prepare(ctx) -> dict:
@@ -251,116 +310,3 @@ def prepare(ctx) -> dict:
 
     s: ToySettings = ctx.settings
     return {"heldout": make_synthetic(s.dataset, seed=s.seeds[0]).heldout.tolist()}
-
-
-def rows(results) -> list[dict]:
-    """One CSV row per cell: the scalar measurements, per-rank discrepancies and mode shares."""
-    out = []
-    for c in results.cells:
-        if c["status"] != "finished":
-            out.append({**c["cell"], "status": c["status"], "error": c["error"]})
-            continue
-        cell = ToyCell.from_record(c["record"])
-        row = {f.name: getattr(cell, f.name) for f in fields(cell) if f.name not in PLOT_FIELDS}
-        row["checkpoint"] = cell.checkpoint[:16]
-        row.update({f"discrepancy_rank{r}": v for r, v in enumerate(cell.discrepancy_by_rank, 1)})
-        row.update({f"mode_share_{i}": v for i, v in enumerate(cell.mode_shares)})
-        out.append({**row, "status": "finished", "error": ""})
-    return out
-
-
-def cell_figure(cell: dict, record: dict, folder: Path) -> list[Path]:
-    """One cell at a glance (its MLflow run's figure): held-out data against generated points
-    with decoded latent lines, and the training curves."""
-    import numpy as np
-
-    from bench.data import make_synthetic
-
-    c = ToyCell.from_record(record)
-    plt = pyplot()
-    fig, (a, b) = plt.subplots(1, 2, figsize=(8.0, 3.6))
-    h = make_synthetic(c.dataset, seed=c.seed).heldout.numpy()
-    s = np.asarray(c.samples)
-    a.scatter(h[:, 0], h[:, 1], s=3, c="0.7", label="held-out")
-    a.scatter(s[:, 0], s[:, 1], s=3, c="C0", alpha=0.5, label="G(Z)")
-    for p in np.asarray(c.interp):
-        a.plot(p[:, 0], p[:, 1], "-o", ms=2, lw=1, c="C3")
-    for e in np.asarray(c.interp_ends):
-        a.plot(e[:, 0], e[:, 1], "kx", ms=5)
-    a.set_title(f"{c.label}: energy {c.energy:.3f}", fontsize=8)
-    a.legend(fontsize=6)
-    hist = curves(record)
-    for key in ("recon", "iso", "critic_gap", "mmd"):
-        v = hist.get(key)
-        if v and any(v):
-            b.plot(np.arange(1, len(v) + 1) * hist["every"], smooth(v, max(1, len(v) // 50)), lw=1,
-                   label=key)  # fmt: skip
-    b.set_xlabel("iteration")
-    b.set_title("training curves", fontsize=8)
-    b.legend(fontsize=6)
-    fig.tight_layout()
-    stem = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in c.label)
-    return save_figure(fig, folder / stem, pdf=False)
-
-
-def recipe_markdown(s: ToySettings) -> str:
-    """The training settings used and where they depart from the public code's toy settings."""
-    from bench.report import markdown_table
-
-    used = s.recipe()
-    rows_ = [(k, str(used[k]), str(PUBLIC_TOY.get(k, "")))
-             for k in TOY if str(used[k]) != str(PUBLIC_TOY.get(k))]  # fmt: skip
-    extra = [(k, str(v), "") for k, v in s.overrides.items() if k not in TOY]
-    text = (
-        f"z_max {s.z_max} (the published toy runs' z_dim 3), noise channels k = "
-        f"{s.noise_dim}, evaluation rank `{s.eval_rank}`, {s.rank_reps} "
-        f"rank-score evaluations, {s.n_samples} generated points, {s.draws} draws "
-        f"per input, {s.interp_pairs} interpolation pairs of {s.interp_steps} steps, "
-        f"{s.n_boot} bootstrap resamples; the rank score refits a copy of the critic for "
-        f"{s.rank_critic_steps} steps first (as `bench rank` does). Training settings that depart from the public "
-        "LWGAN code's toy settings (to fit the CPU budget; each is an option or an override):"
-    )
-    table = markdown_table(rows_ + extra, headers=["setting", "used", "public code"])
-    return text + "\n\n" + table + "\n"
-
-
-def params(s: ToySettings) -> dict:
-    """The training recipe as used, for the parent run."""
-    return {f"train.{k}": v for k, v in s.recipe().items()}
-
-
-def summary_metrics(results, summary: list[dict], metric: str, key: str, tag: str) -> dict:
-    """The parent run's metrics: `metric` per (objective, `key`) from the report's summary rows,
-    and reproduced_<objective> (1 or 0) per verdict."""
-    means = {f"{metric}_{r['objective']}_{tag}{r[key]:g}": r[metric]["value"] for r in summary}
-    return {**means, **{f"reproduced_{v.claim.split()[0]}": float(v.label == "reproduced")
-                        for v in results.verdict_objs()}}  # fmt: skip
-
-
-def plot_losses(results, path: Path, keys: tuple[str, ...], knob: str, symbol: str) -> list[Path]:
-    """Training curves of the first seed, one line per (objective, `knob`)."""
-    from bench.figures import plot_histories
-
-    first = results.settings_obj().seeds[0]
-    hist = {f"{r['objective']} {symbol}={r[knob]:g}": curves(r) for r in results.records()
-            if r["seed"] == first}  # fmt: skip
-    return plot_histories(hist, keys, path, title=f"training curves, seed {first}")
-
-
-def report_tail(results) -> list[str]:
-    """The last sections of both toy reports: the training settings and the run facts."""
-    from bench.facts import RunFacts, facts_markdown
-
-    return ["## Training", "", recipe_markdown(results.settings_obj()), "",
-            facts_markdown(RunFacts.from_dict(results.facts))]  # fmt: skip
-
-
-def experiment(name: str, description: str, settings: type, **parts) -> Experiment:
-    """Register a toy experiment: its own settings, report, verdicts and figures (`parts`) on the
-    shared toy cells, unit of work, CSV rows and MLflow figure. Cells train one-thread MLPs, so
-    they run one per core by default."""
-    return register(Experiment(
-        name=name, description=description, settings=settings, cells=cells, run_cell=run_cell,
-        prepare=prepare, rows=rows, cell_name=cell_name, params=params, cell_figures=cell_figure,
-        workers="cores", **parts,
-    ))  # fmt: skip

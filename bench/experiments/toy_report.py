@@ -1,0 +1,119 @@
+"""What the two toy reports (`bench isometry`, `bench stochastic`) share: the CSV rows, a cell's
+MLflow figure, the loss curves, the training section, the parent run's metrics."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from pathlib import Path
+
+from bench.experiments.toy import PLOT_FIELDS, ToyCell, ToySettings
+from bench.figures import pyplot, save_figure, smooth
+from lwgan.recipes import PUBLIC_TOY, TOY
+
+
+def curves(record: dict) -> dict:
+    """A record's binned training curves by short name, with their bin width (figures.plot_histories)."""
+    out = {k.removeprefix("train/"): v for k, v in (record.get("histories") or {}).items()}
+    return {**out, "every": record.get("history_every", 1)}
+
+
+def rows(results) -> list[dict]:
+    """One CSV row per cell: the scalar measurements, per-rank discrepancies and mode shares."""
+    out = []
+    for c in results.cells:
+        if c["status"] != "finished":
+            out.append({**c["cell"], "status": c["status"], "error": c["error"]})
+            continue
+        cell = ToyCell.from_record(c["record"])
+        row = {f.name: getattr(cell, f.name) for f in fields(cell) if f.name not in PLOT_FIELDS}
+        row["checkpoint"] = cell.checkpoint[:16]
+        row.update({f"discrepancy_rank{r}": v for r, v in enumerate(cell.discrepancy_by_rank, 1)})
+        row.update({f"mode_share_{i}": v for i, v in enumerate(cell.mode_shares)})
+        out.append({**row, "status": "finished", "error": ""})
+    return out
+
+
+def cell_figure(cell: dict, record: dict, folder: Path) -> list[Path]:
+    """One cell at a glance (its MLflow run's figure): held-out data against generated points
+    with decoded latent lines, and the training curves."""
+    import numpy as np
+
+    from bench.data import make_synthetic
+
+    c = ToyCell.from_record(record)
+    plt = pyplot()
+    fig, (a, b) = plt.subplots(1, 2, figsize=(8.0, 3.6))
+    h = make_synthetic(c.dataset, seed=c.seed).heldout.numpy()
+    s = np.asarray(c.samples)
+    a.scatter(h[:, 0], h[:, 1], s=3, c="0.7", label="held-out")
+    a.scatter(s[:, 0], s[:, 1], s=3, c="C0", alpha=0.5, label="G(Z)")
+    for p in np.asarray(c.interp):
+        a.plot(p[:, 0], p[:, 1], "-o", ms=2, lw=1, c="C3")
+    for e in np.asarray(c.interp_ends):
+        a.plot(e[:, 0], e[:, 1], "kx", ms=5)
+    a.set_title(f"{c.label}: energy {c.energy:.3f}", fontsize=8)
+    a.legend(fontsize=6)
+    hist = curves(record)
+    for key in ("recon", "iso", "critic_gap", "mmd"):
+        v = hist.get(key)
+        if v and any(v):
+            b.plot(np.arange(1, len(v) + 1) * hist["every"], smooth(v, max(1, len(v) // 50)), lw=1,
+                   label=key)  # fmt: skip
+    b.set_xlabel("iteration")
+    b.set_title("training curves", fontsize=8)
+    b.legend(fontsize=6)
+    fig.tight_layout()
+    stem = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in c.label)
+    return save_figure(fig, folder / stem, pdf=False)
+
+
+def recipe_markdown(s: ToySettings) -> str:
+    """The training settings used and where they depart from the public code's toy settings."""
+    from bench.report import markdown_table
+
+    used = s.recipe()
+    rows_ = [(k, str(used[k]), str(PUBLIC_TOY.get(k, "")))
+             for k in TOY if str(used[k]) != str(PUBLIC_TOY.get(k))]  # fmt: skip
+    extra = [(k, str(v), "") for k, v in s.overrides.items() if k not in TOY]
+    text = (
+        f"z_max {s.z_max} (the published toy runs' z_dim 3), noise channels k = "
+        f"{s.noise_dim}, evaluation rank `{s.eval_rank}`, {s.rank_reps} "
+        f"rank-score evaluations, {s.n_samples} generated points, {s.draws} draws "
+        f"per input, {s.interp_pairs} interpolation pairs of {s.interp_steps} steps, "
+        f"{s.n_boot} bootstrap resamples; the rank score refits a copy of the critic for "
+        f"{s.rank_critic_steps} steps first (as `bench rank` does). Training settings that depart from the public "
+        "LWGAN code's toy settings (to fit the CPU budget; each is an option or an override):"
+    )
+    table = markdown_table(rows_ + extra, headers=["setting", "used", "public code"])
+    return text + "\n\n" + table + "\n"
+
+
+def params(s: ToySettings) -> dict:
+    """The training recipe as used, for the parent run."""
+    return {f"train.{k}": v for k, v in s.recipe().items()}
+
+
+def summary_metrics(results, summary: list[dict], metric: str, key: str, tag: str) -> dict:
+    """The parent run's metrics: `metric` per (objective, `key`) from the report's summary rows,
+    and reproduced_<objective> (1 or 0) per verdict."""
+    means = {f"{metric}_{r['objective']}_{tag}{r[key]:g}": r[metric]["value"] for r in summary}
+    return {**means, **{f"reproduced_{v.claim.split()[0]}": float(v.label == "reproduced")
+                        for v in results.verdict_objs()}}  # fmt: skip
+
+
+def plot_losses(results, path: Path, keys: tuple[str, ...], knob: str, symbol: str) -> list[Path]:
+    """Training curves of the first seed, one line per (objective, `knob`)."""
+    from bench.figures import plot_histories
+
+    first = results.settings_obj().seeds[0]
+    hist = {f"{r['objective']} {symbol}={r[knob]:g}": curves(r) for r in results.records()
+            if r["seed"] == first}  # fmt: skip
+    return plot_histories(hist, keys, path, title=f"training curves, seed {first}")
+
+
+def report_tail(results) -> list[str]:
+    """The last sections of both toy reports: the training settings and the run facts."""
+    from bench.facts import RunFacts, facts_markdown
+
+    return ["## Training", "", recipe_markdown(results.settings_obj()), "",
+            facts_markdown(RunFacts.from_dict(results.facts))]  # fmt: skip
