@@ -11,7 +11,7 @@ from lwgan.recipes import RECIPES, recipe_names, register_recipe
 from lwgan.registry import generator_names, get_generator, register_generator
 
 # The full-size MNIST variants are built at a small width: the test is about wiring, not size.
-SMALL = {"lwgan": {"width_q": 2, "width_g": 2, "width_d": 2}, "lsgan": {}}
+SMALL = {"lwgan": {"width_q": 2, "width_g": 2, "width_d": 2}, "lsgan": {}, "published": {"hidden": 4}}
 
 
 def test_the_names_a_user_types_are_registered():
