@@ -51,6 +51,10 @@ class LWGANConfig:
     critic_burst: int = 100  # ... and so does every critic_burst_every-th iteration
     critic_burst_every: int = 100
     mmd_start: float = 0.5  # fraction of the iterations trained without the MMD term
+    # Fraction of the iterations trained without the isometric term (a reconstruction warm start:
+    # from a near-constant initial map the isometric term's gradient shrinks Q faster than G can
+    # grow, and the pair settles on the constant map; see bench isometry's report).
+    iso_start: float = 0.0
     # Fraction of the iterations trained without the critic (reconstruction + MMD only, a WAE
     # warm start; the critic's warm-up burst starts when it is switched on). Public code: 0.
     adversarial_start: float = 0.0
@@ -101,13 +105,15 @@ class LWGANConfig:
         return sum(p.iterations for p in self.phase_configs())
 
 
-LATER_FIELDS = {"max_rank": None, "phases": ()}  # name: value that leaves training as before
+# name: the value that leaves training as before (so older configs keep their cache keys)
+LATER_FIELDS = {"max_rank": None, "phases": (), "iso_start": 0.0}
 
 # What a phase may override: training settings, never the architecture or the objective.
 PHASE_FIELDS = frozenset(
     {
         "iterations", "batch_size", "lr", "lr_d", "betas", "weight_decay", "iter_d", "iter_gq",
         "critic_warmup", "critic_burst", "critic_burst_every", "mmd_start", "adversarial_start",
+        "iso_start",
         "rank_sampling", "max_rank", "critic_reuse", "lr_milestones", "lr_gamma",
     }
 )  # fmt: skip
@@ -165,7 +171,7 @@ def check_config(cfg: LWGANConfig) -> None:
             dataclasses.replace(cfg, phases=(), **phase)
         except ConfigError as e:
             raise ConfigError(f"phases[{i}]: {e}") from None
-    for name in ("mmd_start", "adversarial_start"):
+    for name in ("mmd_start", "adversarial_start", "iso_start"):
         if not 0 <= getattr(cfg, name) <= 1:
             bad(name, "a fraction in [0, 1]")
     if not 0 < cfg.lr_gamma <= 1:

@@ -141,6 +141,7 @@ def _train_phase(
     Q, G, D = model.Q, model.G, model.D
     zero = torch.zeros((), device=device)
     mmd_from = math.floor(cfg.iterations * cfg.mmd_start)
+    iso_from = math.floor(cfg.iterations * cfg.iso_start)
     adv_from = math.floor(cfg.iterations * cfg.adversarial_start)
     # Written in place each iteration (no host sync). A list of per-iteration 0-d tensors instead
     # grew the process by about 0.2 MB per adversarial iteration (2.6 GB over a bench rank cell).
@@ -198,7 +199,7 @@ def _train_phase(
                     mmd = losses.imq_mmd(z.view(groups, n, z_max), z_prior.view(groups, n, z_max))
                     mmd = mmd.mean()
                     loss = loss + cfg.lambda_mmd * mmd
-            if cfg.lambda_iso > 0:
+            if cfg.lambda_iso > 0 and it >= iso_from:
                 iso = losses.isometric_loss(z, post, groups=groups)
                 loss = loss + cfg.lambda_iso * iso
             opt_q.zero_grad(set_to_none=True)

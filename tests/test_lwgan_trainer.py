@@ -276,6 +276,14 @@ def test_bad_phases_are_refused_naming_the_phase(phases, message):
 def test_fields_added_later_leave_old_configs_dict_and_cache_key_unchanged():
     cfg = LWGANConfig(**TINY)
     full = dataclasses.asdict(cfg)
-    assert cfg.to_dict() == {k: v for k, v in full.items() if k not in ("max_rank", "phases")}
+    assert cfg.to_dict() == {k: v for k, v in full.items() if k not in ("max_rank", "phases", "iso_start")}
     used = LWGANConfig(**{**TINY, "max_rank": 2, "phases": ({"iterations": 2},)})
     assert used.to_dict()["max_rank"] == 2 and used.to_dict()["phases"] == ({"iterations": 2},)
+
+
+def test_iso_start_trains_the_first_share_without_the_isometric_term():
+    cfg = LWGANConfig(**{**TINY, "iterations": 10, "lambda_iso": 1.0, "iso_start": 0.4})
+    res = train_lwgan(build_lwgan(cfg, seed=0), _segment(), cfg, seed=0)
+    assert res.history["iso"][:4] == [0.0] * 4 and all(v > 0 for v in res.history["iso"][4:])
+    # Left at 0 it is not part of the config's dict: older checkpoints keep their cache keys.
+    assert "iso_start" not in LWGANConfig(**TINY).to_dict() and cfg.to_dict()["iso_start"] == 0.4

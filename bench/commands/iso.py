@@ -74,6 +74,11 @@ EvalRankOpt = Annotated[
                  "estimate (LWGAN's estimated rank) or an integer."),
 ]  # fmt: skip
 RankRepsOpt = Annotated[int, typer.Option("--rank-reps", help="Fresh held-out batches of the rank score.")]
+IsoStartOpt = Annotated[
+    float | None,
+    typer.Option("--iso-start", help="LWGAN objective: fraction of training without the isometric "
+                 "term, a warm start (default 0.2; 0 trains with it from the first step)."),
+]  # fmt: skip
 CriticStepsOpt = Annotated[
     int,
     typer.Option("--critic-steps", help="Before the rank score, refit a copy of the critic to the "
@@ -120,6 +125,7 @@ def isometry_cmd(
     eval_rank: EvalRankOpt = "max",
     rank_reps: RankRepsOpt = 10,
     critic_steps: CriticStepsOpt = 1000,
+    iso_start: IsoStartOpt = None,
     workers: WorkersOpt = None,
     threads: ThreadsOpt = None,
     resume: ResumeOpt = False,
@@ -141,6 +147,10 @@ def isometry_cmd(
     from bench.experiments.isometry import IsometrySettings
 
     extra = {k: v for k, v in (("iterations", iterations), ("width", width)) if v is not None}
+    if iso_start is not None:
+        if not 0 <= iso_start <= 1:
+            raise OptionError(f"--iso-start: expected a fraction in [0, 1], got {iso_start}")
+        extra["overrides"] = {"iso_start": iso_start}
     settings = IsometrySettings(lambdas=tuple(lams), seeds=seed_list, objectives=objectives,
                                 z_max=z_max, eval_rank=rank, rank_reps=rank_reps,
                                 rank_critic_steps=critic_steps, **extra)  # fmt: skip
@@ -160,6 +170,7 @@ def stochastic_cmd(
     eval_rank: EvalRankOpt = "max",
     rank_reps: RankRepsOpt = 10,
     critic_steps: CriticStepsOpt = 1000,
+    iso_start: IsoStartOpt = None,
     workers: WorkersOpt = None,
     threads: ThreadsOpt = None,
     resume: ResumeOpt = False,
@@ -182,6 +193,10 @@ def stochastic_cmd(
     from bench.experiments.stochastic import StochasticSettings
 
     extra = {k: v for k, v in (("iterations", iterations), ("width", width)) if v is not None}
+    if iso_start is not None:
+        if not 0 <= iso_start <= 1:
+            raise OptionError(f"--iso-start: expected a fraction in [0, 1], got {iso_start}")
+        extra["overrides"] = {"iso_start": iso_start}
     settings = StochasticSettings(sigmas=tuple(sigma_list), lambdas=(float(lambda_iso),),
                                   seeds=seed_list, objectives=objectives, z_max=z_max,
                                   eval_rank=rank, rank_reps=rank_reps,

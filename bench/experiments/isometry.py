@@ -321,6 +321,7 @@ def render(results: Results) -> str:
         "",
         figure_link("isometry_losses", "Training curves (smoothed), first seed"),
         "",
+        *toy_report.diagnosis(results, "lambdas", "lambda_iso"),
         "## Per seed",
         "",
         ("Intervals are percentile bootstraps over held-out points (pairs resampled through "

@@ -308,6 +308,7 @@ def render(results: Results) -> str:
         "",
         figure_link("stochastic_losses", "Training curves (smoothed), first seed"),
         "",
+        *toy_report.diagnosis(results, "sigmas", "sigma_noise"),
         "## Per seed",
         "",
         ("Intervals are percentile bootstraps over held-out inputs; the energy distance has none "

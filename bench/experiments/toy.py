@@ -122,6 +122,17 @@ class ToyCell:
     # Stability: the standard deviation of the per-step training reconstruction loss over the
     # last quarter of training (a loss that still jumps about has not settled).
     loss_spread: float
+    # Collapse diagnosis. early_recon: the training reconstruction over the first tenth of
+    # training (a model stuck near the constant map from the start shows it there). The stated
+    # LWGAN objective at the trained model and eval rank r, from the rank score's evaluations
+    # (refitted critic): recon + critic gap + lambda_mmd MMD + lambda_iso discrepancy +
+    # lambda_rank r (None for the published autoencoder, which has no critic). Latent and data
+    # distances between the two modes' centres (two_gaussians only): the isometric term asks
+    # the latent gap to equal the data's, the MMD asks the latent codes to be N(0, I).
+    early_recon: float
+    objective_value: float | None
+    latent_mode_gap: float | None
+    data_mode_gap: float | None
     diversity: float  # mean over held-out inputs of the mean pairwise l2 of `draws` G(z, eps)
     diversity_lo: float
     diversity_hi: float
@@ -201,6 +212,9 @@ def run_cell(cell: dict, ctx) -> dict:
         )  # fmt: skip
         rank_est, lam_hat = scores.estimate, scores.lambda_hat
     r = _eval_rank(s.eval_rank, cfg.z_max, rank_est)
+    terms = None
+    if objective == "lwgan":  # the stated objective's terms at rank r (the penalty is the critic's)
+        terms = {k: float(v[:, r - 1].mean()) for k, v in scores.components.items() if k != "grad_penalty"}
     gen = torch.Generator(device=dev).manual_seed(seed)
     nb = s.n_boot
     with torch.no_grad():
@@ -226,6 +240,7 @@ def run_cell(cell: dict, ctx) -> dict:
         line = interpolate(z[pairs[0]], z[pairs[1]], s.interp_steps)
         paths = decode_lines(model, line, gen).view(s.interp_pairs, s.interp_steps, -1)
         batch_disc, batch_div = batch_metrics(model, data.train, r, k, seed, gen)
+        gaps = mode_gaps(z, x, data.heldout_labels)
     shares = mode_shares(samples, s.centres).tolist() if s.centres else []
     trivial = float((data.heldout - data.train.mean(0)).norm(dim=1).mean())
     result = ToyCell(
@@ -235,6 +250,10 @@ def run_cell(cell: dict, ctx) -> dict:
         diversity=div.value, diversity_lo=div.lo, diversity_hi=div.hi,
         batch_discrepancy=batch_disc, batch_diversity=batch_div,
         loss_spread=loss_spread(trained.history.get("recon", [])),
+        early_recon=early(trained.history.get("recon", [])),
+        objective_value=None if terms is None else (
+            sum(terms.values()) + float(lam) * disc.value + cfg.lambda_rank * r),
+        latent_mode_gap=gaps[0], data_mode_gap=gaps[1],
         interp_irregularity=float(step_irregularity(paths.cpu().numpy()).mean()),
         trivial_recon=trivial, collapsed=is_collapsed(recon.value, trivial),
         rank_estimate=rank_est, lambda_hat=lam_hat,
@@ -264,6 +283,23 @@ def batch_metrics(model, train, rank: int, draws: int, seed: int, gen) -> tuple[
     first = z[:BATCH_INPUTS].repeat_interleave(draws, dim=0)
     sets = model.G(first, generator=gen).view(BATCH_INPUTS, draws, -1)
     return disc, float(diversity_per_input(sets.cpu().numpy()).mean())
+
+
+def mode_gaps(z, x, labels) -> tuple[float | None, float | None]:
+    """Distances between the centres of the two modes, in the latent codes and in the data."""
+    if labels is None or int(labels.max()) != 1:
+        return None, None
+    lab = labels.to(z.device)
+    return (float((z[lab == 0].mean(0) - z[lab == 1].mean(0)).norm()),
+            float((x[lab == 0].mean(0) - x[lab == 1].mean(0)).norm()))  # fmt: skip
+
+
+def early(curve, share: float = 0.1) -> float:
+    """Mean of a per-step training loss over its first `share` of steps."""
+    import numpy as np
+
+    v = np.asarray(curve, dtype=float)
+    return float(v[: max(1, round(len(v) * share))].mean()) if len(v) else float("nan")
 
 
 def loss_spread(curve, share: float = 0.25) -> float:
