@@ -13,7 +13,7 @@ from lwgan import networks
 from lwgan.errors import ConfigError
 
 OBJECTIVES = ("lwgan", "autoencoder")
-ARCHS = ("auto", "mlp", "conv")
+ARCHS = ("auto", "mlp", "conv", "mlp-image")
 RANK_SAMPLING = ("iteration", "all")
 
 
@@ -131,8 +131,8 @@ def check_config(cfg: LWGANConfig) -> None:
         bad("rank_sampling", " or ".join(RANK_SAMPLING))
     if cfg.arch not in ARCHS:
         bad("arch", ", ".join(ARCHS))
-    if cfg.resolved_arch() == "conv" and cfg.x_shape != (1, 28, 28):
-        bad("x_shape", "(1, 28, 28) for the conv architecture")
+    if cfg.resolved_arch() in ("conv", "mlp-image") and cfg.x_shape != (1, 28, 28):
+        bad("x_shape", f"(1, 28, 28) for the {cfg.resolved_arch()} architecture")
     if cfg.resolved_arch() == "mlp" and len(cfg.x_shape) != 1:
         bad("x_shape", "(D,) for the MLP architecture")
     for name in ("z_max", "width_q", "width_g", "width_d", "iterations", "iter_d", "iter_gq"):
@@ -209,7 +209,11 @@ def build_lwgan(cfg: LWGANConfig, *, seed: int = 0, device=None) -> LWGAN:
     device = torch.device("cpu") if device is None else torch.device(device)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        if cfg.resolved_arch() == "conv":
+        if cfg.resolved_arch() == "mlp-image":
+            Q = networks.ImageMLPEncoder(784, cfg.z_max, cfg.width_q)
+            G = networks.image_mlp_generator(cfg.z_max, cfg.width_g, cfg.noise_dim, cfg.sigma_noise)
+            D = networks.ImageMLPCritic(784, cfg.z_max, cfg.width_d)
+        elif cfg.resolved_arch() == "conv":
             Q = networks.ConvEncoder(cfg.z_max, cfg.width_q)
             G = networks.conv_generator(cfg.z_max, cfg.width_g, cfg.noise_dim, cfg.sigma_noise)
             D = networks.ConvCritic(cfg.z_max, cfg.width_d)

@@ -126,6 +126,27 @@ def mlp_generator(
 # --- MNIST (1 x 28 x 28, pixels in [-1, 1]) ---------------------------------------------------
 
 
+class ImageMLPEncoder(MLPEncoder):
+    """The MLP encoder on flattened images (arch "mlp-image": CPU-cheap MNIST nets)."""
+
+    def forward(self, x: torch.Tensor, rank) -> torch.Tensor:
+        return super().forward(x.flatten(1), rank)
+
+
+class ImageMLPCritic(MLPCritic):
+    def forward(self, x: torch.Tensor, rank) -> torch.Tensor:
+        return super().forward(x.flatten(1), rank)
+
+
+def image_mlp_generator(z_max: int, width: int = 64, noise_dim: int = 0, sigma_noise: float = 0.0,
+                        shape: tuple[int, ...] = (1, 28, 28)):  # fmt: skip
+    """The MLP generator with a tanh output reshaped to an image (pixels in [-1, 1])."""
+    size = int(torch.tensor(shape).prod())
+    body = nn.Sequential(mlp(z_max + noise_dim, [width, 2 * width, 4 * width, 8 * width], size, nn.SiLU()),
+                         nn.Tanh(), nn.Unflatten(1, shape))  # fmt: skip
+    return Generator(body, z_max, noise_dim, sigma_noise)
+
+
 def _conv_features(width: int) -> nn.Sequential:
     act = nn.LeakyReLU(0.1)
     return nn.Sequential(  # 28 -> 14 -> 7 -> 4

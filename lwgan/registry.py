@@ -43,7 +43,7 @@ class GeneratorSpec:
         """"mnist" or "synthetic": what this config's networks take as input."""
         if self.family == "published":
             return "mnist" if self.config.data == "mnist" else "synthetic"
-        if self.family == "lsgan" or self.config.resolved_arch() == "conv":
+        if self.family == "lsgan" or self.config.resolved_arch() in ("conv", "mlp-image"):
             return "mnist"
         return "synthetic"
 
