@@ -155,6 +155,22 @@ def run_cell(cell: dict, ctx) -> dict:
     return {**asdict(result), "correct": float(result.correct), **extras}
 
 
+def plan(ctx) -> list[str]:
+    """The models to train, cached or not (each file read and verified)."""
+    from bench.data import make_synthetic
+    from bench.models import status
+
+    s: RankSettings = ctx.settings
+    states = {}
+    for c in cells(s):
+        data = make_synthetic(c["dataset"], seed=c["seed"])
+        states[cell_name(c)] = status(s.spec(c["dataset"], data.ambient_dim), data.fingerprint, c["seed"])
+    cached = sum(v == "cached" for v in states.values())
+    lines = [(f"{len(states)} models (schedule {s.schedule}, {', '.join(s.datasets)} x {len(s.seeds)} "
+             f"seed(s)): {cached} cached, {len(states) - cached} to train")]  # fmt: skip
+    return lines + [f"  {n}: {v}" for n, v in states.items() if v not in ("cached", "not cached")]
+
+
 def params(s: RankSettings) -> dict:
     """The schedule's training settings, for the parent run (the public one's per-dataset values
     as "5000 (swissroll), 10000"), with the user's overrides over them."""
@@ -170,6 +186,6 @@ EXPERIMENT = register(Experiment(
     description="LWGAN's intrinsic-dimension estimate on Swiss roll, S-curve and hyperplane",
     settings=RankSettings, cells=cells, run_cell=run_cell, render=rank_report.render,
     verdicts=rank_report.verdicts, figures=rank_report.figures, rows=rank_report.rows,
-    cell_name=cell_name, params=params, summary_metrics=rank_report.summary_metrics,
+    cell_name=cell_name, params=params, plan=plan, summary_metrics=rank_report.summary_metrics,
     cell_figures=rank_report.cell_figure, workers="cores",
 ))  # fmt: skip

@@ -335,9 +335,29 @@ def experiment(name: str, description: str, settings: type, **parts) -> Experime
 
     return register(Experiment(
         name=name, description=description, settings=settings, cells=cells, run_cell=run_cell,
-        prepare=prepare, rows=tr.rows, cell_name=cell_name, params=tr.params,
+        prepare=prepare, plan=plan, rows=tr.rows, cell_name=cell_name, params=tr.params,
         cell_figures=tr.cell_figure, workers="cores", **parts,
     ))  # fmt: skip
+
+
+def plan(ctx) -> list[str]:
+    """What will be trained: the cells' models, cached or not (each file read and verified)."""
+    from bench.data import make_synthetic
+    from bench.models import status
+
+    s: ToySettings = ctx.settings
+    states = {}
+    for c in cells(s):
+        data = make_synthetic(s.dataset, seed=c["seed"])
+        spec = s.spec(c["objective"], c["lambda_iso"], c["sigma_noise"], data.ambient_dim)
+        states[cell_name(c)] = status(spec, data.fingerprint, c["seed"])
+    counts = {k: sum(v == k for v in states.values()) for k in ("cached", "not cached")}
+    other = {name: v for name, v in states.items() if v not in counts}
+    lines = [(f"{len(states)} models ({', '.join(s.objectives)} x lambda_iso {', '.join(f'{v:g}' for v in s.lambdas)} "
+             f"x sigma_noise {', '.join(f'{v:g}' for v in s.sigmas)} x {len(s.seeds)} seed(s)): "
+             f"{counts['cached']} cached, {counts['not cached'] + len(other)} to train (LWGAN "
+             f"{s.iterations} iterations each; the published run 20 epochs)")]  # fmt: skip
+    return lines + [f"  {name}: {v}" for name, v in other.items()]
 
 
 def prepare(ctx) -> dict:
