@@ -147,63 +147,82 @@ def _results(experiment: str, settings, records) -> Results:
     return Results.from_json(res.to_json())  # as a report sees them
 
 
-def _cell(objective="lwgan", lam=0.0, sigma=0.0, seed=0, disc=0.0, div=0.0, collapsed=False) -> dict:
+def _cell(objective="lwgan", lam=0.0, sigma=0.0, seed=0, disc=0.0, div=0.0, collapsed=False, spread=0.01) -> dict:
     values = {f.name: 0.0 for f in dataclasses.fields(ToyCell)}
     values.update(dataset="two_gaussians", objective=objective, lambda_iso=lam, sigma_noise=sigma,
                   seed=seed, eval_rank=3, discrepancy=disc, diversity=div, rank_estimate=None,
                   lambda_hat=None, discrepancy_by_rank=[], mode_shares=[0.3, 0.3, 0.4], loaded=False,
                   checkpoint="0" * 64, data_fingerprint="x", collapsed=collapsed, samples=[],
-                  interp=[], interp_ends=[], draw_sets=[])  # fmt: skip
+                  interp=[], interp_ends=[], draw_sets=[], loss_spread=spread, objective_value=None,
+                  latent_mode_gap=None, data_mode_gap=None)  # fmt: skip
     return dataclasses.asdict(ToyCell(**values))
 
 
-def _label(verdicts) -> str:
-    (v,) = [v for v in verdicts if v.claim == "lwgan objective"]
+def _label(verdicts, objective="lwgan") -> str:
+    (v,) = [v for v in verdicts if v.claim.startswith(f"{objective} objective")]
     return v.label
+
+
+ISO = isometry.IsometrySettings(lambdas=(0.0, 1.0), seeds=(0, 1, 2), objectives=("lwgan",))
 
 
 @pytest.mark.parametrize(
     "zero, positive, label",
     [
-        ((1.2, 1.1), (0.02, 0.03), "reproduced"),
-        ((0.5, 0.5), (0.05, 0.08), "not reproduced"),  # ratio 6.25 < 10
-        ((3.0, 3.0), (0.15, 0.2), "not reproduced"),  # ratio 15 but above 0.1
+        ((1.2, 1.0, 0.8), (0.02, 0.03, 0.025), "reproduced"),
+        ((0.05, 0.06, 0.04), (0.05, 0.07, 0.03), "not reproduced"),  # no drop
+        ((2.0, 0.05, 1.0), (0.02, 0.03, 0.025), "not reproduced"),  # one seed's ratio near 1
     ],
 )
-def test_isometry_verdict_rule(zero, positive, label):
+def test_isometry_verdict_is_a_paired_log_ratio_over_seeds(zero, positive, label):
     cells = [_cell(lam=0.0, seed=s, disc=v) for s, v in enumerate(zero)]
     cells += [_cell(lam=1.0, seed=s, disc=v) for s, v in enumerate(positive)]
-    settings = isometry.IsometrySettings(lambdas=(0.0, 1.0), seeds=(0, 1))
-    assert _label(isometry.verdicts(_results("isometry", settings, cells))) == label
-    only = isometry.IsometrySettings(lambdas=(1.0,), seeds=(0, 1))
-    positive_only = _results("isometry", only, [c for c in cells if c["lambda_iso"] > 0])
-    assert _label(isometry.verdicts(positive_only)) == "inconclusive"
-    # A collapsed lambda_iso > 0 model cannot support "reproduced"; it cannot rescue "not reproduced".
+    res = _results("isometry", ISO, cells)
+    # Oracle: the t-interval of the per-seed log ratios, by scipy.
+    logs = np.log(np.array(zero) / np.array(positive))
+    lo, hi = stats.t.interval(0.95, 2, loc=logs.mean(), scale=stats.sem(logs))
+    mean, got_lo, got_hi, n = isometry.drop_factors(res, "lwgan")[1.0]
+    assert (mean, got_lo, got_hi, n) == pytest.approx((logs.mean(), lo, hi, 3))
+    assert (lo > 0) == (label == "reproduced")
+    assert _label(isometry.verdicts(res)) == label
+    # Without lambda_iso = 0, with one seed, or with a collapsed model: inconclusive.
+    only = isometry.IsometrySettings(lambdas=(1.0,), seeds=(0, 1, 2), objectives=("lwgan",))
+    assert _label(isometry.verdicts(_results("isometry", only, cells[3:]))) == "inconclusive"
+    one = isometry.IsometrySettings(lambdas=(0.0, 1.0), seeds=(0,), objectives=("lwgan",))
+    assert _label(isometry.verdicts(_results("isometry", one, [cells[0], cells[3]]))) == "inconclusive"
     cells[-1]["collapsed"] = True
-    res = _results("isometry", settings, cells)
-    assert _label(isometry.verdicts(res)) == ("inconclusive" if label == "reproduced" else label)
+    assert _label(isometry.verdicts(_results("isometry", ISO, cells))) == "inconclusive"
+
+
+STO = stochastic.StochasticSettings(sigmas=(0.0, 0.1, 0.5), seeds=(0, 1, 2), objectives=("lwgan",))
 
 
 @pytest.mark.parametrize(
-    "divs, label",
+    "divs, spreads, label",
     [
-        ((0.0, 0.005, 0.02), "reproduced"),
-        ((0.0, 0.02, 0.01), "not reproduced"),  # not increasing
-        ((1e-3, 0.005, 0.02), "not reproduced"),  # a deterministic generator must give 0
+        (((0, 0, 0), (0.005, 0.006, 0.0055), (0.02, 0.022, 0.021)),
+         ((0.010, 0.012, 0.011), (0.011, 0.013, 0.012), (0.015, 0.020, 0.018)), "reproduced"),
+        (((0, 0, 0), (0.02, 0.021, 0.022), (0.01, 0.012, 0.011)), ((0.01,) * 3,) * 3, "not reproduced"),
+        (((1e-3, 0, 0), (0.005, 0.006, 0.0055), (0.02, 0.022, 0.021)), ((0.01,) * 3,) * 3, "not reproduced"),
+        # diversity rises, but the loss over the last quarter jumps about 3x as much as at sigma 0
+        (((0, 0, 0), (0.005, 0.006, 0.0055), (0.02, 0.022, 0.021)),
+         ((0.01,) * 3, (0.01,) * 3, (0.03, 0.031, 0.032)), "not reproduced"),
     ],
 )
-def test_stochastic_verdict_rule(divs, label):
-    sigmas = (0.0, 0.1, 0.5)
-    cells = [_cell(sigma=s, div=d) for s, d in zip(sigmas, divs)]
-    res = _results("stochastic", stochastic.StochasticSettings(sigmas=sigmas, seeds=(0,)), cells)
+def test_stochastic_verdict_diversity_and_stability(divs, spreads, label):
+    cells = [_cell(sigma=sig, seed=s, div=d, spread=sp) for sig, ds, sps in zip(STO.sigmas, divs, spreads)
+             for s, (d, sp) in enumerate(zip(ds, sps))]  # fmt: skip
+    res = _results("stochastic", STO, cells)
     assert _label(stochastic.verdicts(res)) == label
+    cells[0]["collapsed"] = True
+    assert _label(stochastic.verdicts(_results("stochastic", STO, cells))) == "inconclusive"
 
 
 def _mnist_cell(name, seed, per_image, collapsed=False) -> dict:
     values = {f.name: 0.0 for f in dataclasses.fields(mnist.MnistCell)}
-    values.update(name=name, seed=seed, recon=float(np.mean(per_image)), recon_per_image=list(per_image),
-                  grid=[], config={}, loaded=False, checkpoint="0" * 64, rank_estimate=1,
-                  collapsed=collapsed)  # fmt: skip
+    values.update(objective="lwgan", name=name, seed=seed, recon=float(np.mean(per_image)),
+                  recon_per_image=list(per_image), grid=[], config={}, loaded=False,
+                  checkpoint="0" * 64, rank_estimate=1, collapsed=collapsed)  # fmt: skip
     return dataclasses.asdict(mnist.MnistCell(**values))
 
 
@@ -213,23 +232,27 @@ def _mnist_verdict(settings, cells):
     return res, v
 
 
-def test_mnist_gap_paired_bootstrap_and_t_interval():
+def test_mnist_gap_paired_per_seed_and_over_seeds():
     rng = np.random.default_rng(0)
     base = rng.normal(5.6, 0.5, size=300)
-    settings = mnist.MnistSettings(budget="tiny", configs=(mnist.BASE, mnist.ISO), n_boot=500)
+    settings = mnist.MnistSettings(budget="tiny", configs=(mnist.BASE, mnist.ISO), n_boot=500,
+                                   objectives=("lwgan",))  # fmt: skip
     # One seed: a paired bootstrap of per-image differences; a constant +0.1 shift is certain.
     res, v = _mnist_verdict(settings, [_mnist_cell(mnist.BASE, 0, base), _mnist_cell(mnist.ISO, 0, base + 0.1)])
-    g, lo, hi, how = mnist.recon_gap(res)
-    assert (g, lo, hi) == pytest.approx((0.1, 0.1, 0.1)) and "paired bootstrap" in how
+    gaps = mnist.recon_gaps(res, "lwgan")
+    assert gaps["per_seed"][0] == pytest.approx((0.1, 0.1, 0.1)) and gaps["over_seeds"] is None
     assert v.label == "reproduced"
     # Two seeds: a t-interval over the per-seed gaps (+0.2 and -0.1: contains 0).
     cells = [_mnist_cell(mnist.BASE, 0, base), _mnist_cell(mnist.ISO, 0, base + 0.2),
              _mnist_cell(mnist.BASE, 1, base), _mnist_cell(mnist.ISO, 1, base - 0.1)]  # fmt: skip
     res2, v2 = _mnist_verdict(dataclasses.replace(settings, seeds=(0, 1)), cells)
-    g, lo, hi, how = mnist.recon_gap(res2)
     want = stats.t.interval(0.95, 1, loc=0.05, scale=stats.sem([0.2, -0.1]))
-    assert (g, lo, hi) == pytest.approx((0.05, *want)) and "t-interval" in how
+    assert mnist.recon_gaps(res2, "lwgan")["over_seeds"] == pytest.approx((0.05, *want))
     assert v2.label == "inconclusive"
+    # Three seeds, +0.1, +0.12, +0.11: the t-interval and every paired interval above 0.
+    cells3 = [c for s, g in enumerate((0.1, 0.12, 0.11))
+              for c in (_mnist_cell(mnist.BASE, s, base), _mnist_cell(mnist.ISO, s, base + g))]  # fmt: skip
+    assert _mnist_verdict(dataclasses.replace(settings, seeds=(0, 1, 2)), cells3)[1].label == "reproduced"
     _, v3 = _mnist_verdict(settings, [_mnist_cell(mnist.BASE, 0, base), _mnist_cell(mnist.ISO, 0, base - 0.3)])
     assert v3.label == "not reproduced"
     # A collapsed model (constant output) makes the sign of the gap meaningless: inconclusive.
