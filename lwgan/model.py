@@ -210,9 +210,9 @@ def build_lwgan(cfg: LWGANConfig, *, seed: int = 0, device=None) -> LWGAN:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         if cfg.resolved_arch() == "mlp-image":
-            Q = networks.ImageMLPEncoder(784, cfg.z_max, cfg.width_q)
+            Q = networks.ImageMLPEncoder(cfg.z_max, cfg.width_q)
             G = networks.image_mlp_generator(cfg.z_max, cfg.width_g, cfg.noise_dim, cfg.sigma_noise)
-            D = networks.ImageMLPCritic(784, cfg.z_max, cfg.width_d)
+            D = networks.ImageMLPCritic(cfg.z_max, cfg.width_d)
         elif cfg.resolved_arch() == "conv":
             Q = networks.ConvEncoder(cfg.z_max, cfg.width_q)
             G = networks.conv_generator(cfg.z_max, cfg.width_g, cfg.noise_dim, cfg.sigma_noise)

@@ -126,25 +126,38 @@ def mlp_generator(
 # --- MNIST (1 x 28 x 28, pixels in [-1, 1]) ---------------------------------------------------
 
 
-class ImageMLPEncoder(MLPEncoder):
-    """The MLP encoder on flattened images (arch "mlp-image": CPU-cheap MNIST nets)."""
+class ImageMLPEncoder(nn.Module):
+    """Arch "mlp-image", CPU-cheap MNIST nets shaped as the published run's: one hidden layer of
+    `width` units (ReLU) on the flattened image, the rank one-hot beside every layer's input."""
+
+    def __init__(self, z_max: int, width: int = 256):
+        super().__init__()
+        self.z_max = z_max
+        self.net = CondMLP(784, [width], z_max, z_max, nn.ReLU())
 
     def forward(self, x: torch.Tensor, rank) -> torch.Tensor:
-        return super().forward(x.flatten(1), rank)
+        n, dev = x.shape[0], x.device
+        return self.net(x.flatten(1), rank_onehot(rank, n, self.z_max, dev)) * rank_mask(rank, n, self.z_max, dev)
 
 
-class ImageMLPCritic(MLPCritic):
+class ImageMLPCritic(nn.Module):
+    def __init__(self, z_max: int, width: int = 256):
+        super().__init__()
+        self.z_max = z_max
+        self.net = CondMLP(784, [width], 1, z_max, nn.LeakyReLU(0.2))
+
     def forward(self, x: torch.Tensor, rank) -> torch.Tensor:
-        return super().forward(x.flatten(1), rank)
+        return self.net(x.flatten(1), rank_thermometer(rank, x.shape[0], self.z_max, x.device)).view(-1)
 
 
-def image_mlp_generator(z_max: int, width: int = 64, noise_dim: int = 0, sigma_noise: float = 0.0,
-                        shape: tuple[int, ...] = (1, 28, 28)):  # fmt: skip
-    """The MLP generator with a tanh output reshaped to an image (pixels in [-1, 1])."""
-    size = int(torch.tensor(shape).prod())
-    body = nn.Sequential(mlp(z_max + noise_dim, [width, 2 * width, 4 * width, 8 * width], size, nn.SiLU()),
-                         nn.Tanh(), nn.Unflatten(1, shape))  # fmt: skip
+def image_mlp_generator(z_max: int, width: int = 256, noise_dim: int = 0, sigma_noise: float = 0.0):
+    """(z [+ noise]) -> width ReLU -> 784 tanh, reshaped to 1 x 28 x 28 (pixels in [-1, 1])."""
+    body = nn.Sequential(mlp(z_max + noise_dim, [width], 784, nn.ReLU()), nn.Tanh(),
+                         nn.Unflatten(1, (1, 28, 28)))  # fmt: skip
     return Generator(body, z_max, noise_dim, sigma_noise)
+
+
+# --- MNIST conv nets (1 x 28 x 28, pixels in [-1, 1]) -----------------------------------------
 
 
 def _conv_features(width: int) -> nn.Sequential:

@@ -122,7 +122,7 @@ def small_mnist(mnist_dir, monkeypatch):
 
 def test_mnist_tiny_budget_end_to_end(small_mnist, mnist_dir, tmp_path, capsys):
     out = tmp_path / "rep"
-    argv = ["mnist", "--budget", "tiny", "--data-dir", mnist_dir, "--device", "cpu", "--threads", "1",
+    argv = ["mnist", "--budget", "tiny", "--seeds", "0", "--workers", "1", "--data-dir", mnist_dir, "--device", "cpu",
             "--out", str(out)]  # fmt: skip
     assert main(argv) == 0
     assert "mnist: verdicts" in capsys.readouterr().out
@@ -162,7 +162,7 @@ def test_mnist_tiny_budget_end_to_end(small_mnist, mnist_dir, tmp_path, capsys):
         (["stochastic", "--sigma", "-0.1"], "--sigma: '-0.1' is below the minimum 0"),
         (["stochastic", "--lambda-iso", "-2"], "--lambda-iso: expected a non-negative number"),
         (["stochastic", "--objective", "vae"], "--objective: unknown value 'vae'"),
-        (["mnist", "--budget", "huge"], "--budget: expected tiny, default, long or a positive number"),
+        (["mnist", "--budget", "huge"], "--budget: expected default, public, tiny, public-tiny or a positive number"),
         (["mnist", "--sigma", "-1"], "--sigma: expected a non-negative number"),
         (["isometry", "--seeds", "1,,2"], "--seeds: empty element in '1,,2'"),
         (["stochastic", "--sigma", "0,0.1,"], "--sigma: empty element"),
@@ -190,3 +190,22 @@ def test_bad_output_paths_exit_2_before_any_training(tmp_path, capsys):
     (tmp_path / "rep" / "isometry.md").mkdir(parents=True)
     assert main(["isometry", "--out", str(tmp_path / "rep"), *TINY]) == 2
     assert "isometry.md is a folder" in capsys.readouterr().err
+
+
+def test_mnist_public_schedule_is_the_public_codes_and_runs_at_tiny_size(small_mnist, mnist_dir, tmp_path):
+    """--budget public: the public LWGAN code's MNIST schedule (SPEC part B, typed in by hand),
+    run here at test size (--budget public-tiny: the same schedule, tiny nets and counts)."""
+    from bench.experiments.mnist import MnistSettings
+
+    cfg = MnistSettings(budget="public").spec("base LWGAN").config
+    assert (cfg.resolved_arch(), cfg.width_q, cfg.width_d, cfg.z_max, cfg.batch_size) == ("conv", 64, 64, 20, 256)
+    assert (cfg.lr, cfg.betas, cfg.iterations, cfg.iter_d, cfg.iter_gq) == (1e-4, (0.9, 0.999), 50000, 10, 3)
+    assert (cfg.lambda_mmd, cfg.lambda_gp, cfg.lambda_rank) == (1.0, 5.0, 0.0005)
+    assert (cfg.critic_warmup, cfg.critic_burst, cfg.critic_burst_every) == (25, 100, 100)
+    out = tmp_path / "pub"
+    argv = ["mnist", "--budget", "public-tiny", "--seeds", "0", "--workers", "1", "--objective", "lwgan", "--data-dir",
+            mnist_dir, "--device", "cpu", "--out", str(out), "--no-track"]  # fmt: skip
+    assert main(argv) == 0
+    csv = pd.read_csv(out / "mnist.csv")
+    assert len(csv) == 4 and set(csv["objective"]) == {"lwgan"} and csv["recon"].between(0, 56).all()
+    assert "public-tiny" in (out / "mnist.md").read_text()
