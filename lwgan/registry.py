@@ -178,7 +178,7 @@ def autoencoder(recipe: str = DEFAULT_RECIPE, **overrides) -> GeneratorSpec:
 
 @register_generator(
     "autoencoder-iso", family="lwgan",
-    description="As published: autoencoder + isometric loss + noise; no critic, MMD or rank",
+    description="the LWGAN trainer's autoencoder objective with the Iso-LWGAN knobs (the authors' exact run is `published-iso`)",
 )  # fmt: skip
 def autoencoder_iso(recipe: str = DEFAULT_RECIPE, **overrides) -> GeneratorSpec:
     knobs = {"objective": "autoencoder", "lambda_iso": 1.0, "sigma_noise": 0.1, "noise_dim": 10}

@@ -130,8 +130,21 @@ def test_mnist_tiny_budget_end_to_end(small_mnist, mnist_dir, tmp_path, capsys):
     for needle in ("brief training budget", "## Verdict", "Rule:", "5.62", "5.76", "+ isometric",
                    "+ noise", "Frechet floor", "Classifier (scorer): test accuracy",
                    "mnist_interp_lwgan_iso_lwgan.png", "mnist_interp_published_iso_lwgan.png",
-                   "mnist_losses.pdf", "## Run facts", "one training batch, as the authors measured"):  # fmt: skip
+                   "mnist_losses.pdf", "## Run facts", "one training batch, as the authors measured",
+                   "## Is the LWGAN credible", "The reference GAN (`lsgan.test`",
+                   "mnist_samples_lwgan_base_lwgan.png", "lowest digit share"):  # fmt: skip
         assert needle in report, needle
+    from bench.pipeline.results import load
+    from bench.recovery.sweep import unpack_images
+
+    results = load(out / "mnist.json")
+    for r in results.records():  # 200 draws: shares are counts / 200 summing to 1; 64 kept
+        shares = np.asarray(r["digit_shares"])
+        assert len(shares) == 10 and shares.sum() == pytest.approx(1)
+        assert np.allclose(shares * 200, np.round(shares * 200))
+        assert unpack_images(r["samples"]).shape == (64, 28, 28)
+    ref = results.context["reference_gan"]
+    assert ref["name"] == "lsgan.test" and ref["frechet"] > 0 and sum(ref["digit_shares"]) == pytest.approx(1)
     csv = pd.read_csv(out / "mnist.csv")
     assert list(csv["name"]) == ["base LWGAN", "+ isometric", "+ noise", "Iso-LWGAN"] * 2
     assert list(csv["objective"]) == ["lwgan"] * 4 + ["published"] * 4
@@ -142,7 +155,7 @@ def test_mnist_tiny_budget_end_to_end(small_mnist, mnist_dir, tmp_path, capsys):
     assert csv["rank_estimate"][:4].between(1, 16).all() and csv["rank_estimate"][4:].isna().all()
     for stem in ("mnist_interp_lwgan_base_lwgan", "mnist_interp_lwgan_isometric",
                  "mnist_interp_lwgan_noise", "mnist_interp_published_iso_lwgan", "mnist_losses",
-                 "mnist_recon"):  # fmt: skip
+                 "mnist_recon", "mnist_samples_lwgan_iso_lwgan", "mnist_samples_published_base_lwgan"):  # fmt: skip
         assert (out / f"{stem}.pdf").stat().st_size > 0
     client, parent, children = _runs("mnist")
     assert len(children) == 8

@@ -184,6 +184,26 @@ def test_ctrl_c_keeps_finished_cells_and_resume_redoes_none(plugin, tmp_path, mo
     assert [r["square"] for r in output.results.records()] == [1, 4, 9, 16, 25]
 
 
+def test_a_new_experiment_version_does_not_reuse_older_cells(plugin, tmp_path):
+    """--resume reuses the cells of the same version only: a bumped version measures anew."""
+    import dataclasses
+
+    from bench.pipeline import RunOptions, get, register, run_experiment, unregister
+
+    log = tmp_path / "calls.txt"
+    settings = get("tiny").settings(fail_on=0, log=str(log), values=(1, 2))
+    opts = RunOptions(out=tmp_path / "out", track=False, resume=True)
+    run_experiment("tiny", settings, opts)
+    run_experiment("tiny", settings, opts)
+    assert _calls(log) == [1, 2]  # the second run reused both
+    v2 = dataclasses.replace(get("tiny"), version=2)
+    unregister("tiny")
+    register(v2)
+    output = run_experiment("tiny", settings, opts)
+    assert _calls(log) == [1, 2, 1, 2] and not any(c["resumed"] for c in output.results.cells)
+    assert len(list((tmp_path / "out" / "runs").iterdir())) == 2  # the older store is kept
+
+
 def test_kill_9_loses_no_finished_cell(plugin, tmp_path):
     out, log = tmp_path / "out", tmp_path / "calls.txt"
     args = [sys.executable, "-m", "bench.cli", "--plugin", str(plugin), "run", "tiny", "--out", str(out),

@@ -44,12 +44,16 @@ RECIPES = {"default": "mnist", "public": "mnist-public", "tiny": "mnist-tiny",
 EVAL = {
     "tiny": {"eval_images": 200, "fd_samples": 200, "rank_reps": 2, "rank_batch": 16,
              "rank_critic_steps": 0, "iso_images": 100, "interp_pairs": 8, "classifier_epochs": 1},
-    "default": {"eval_images": 10000, "fd_samples": 5000, "rank_reps": 5, "rank_batch": 64,
+    "default": {"eval_images": 10000, "fd_samples": 10000, "rank_reps": 5, "rank_batch": 64,
                 "rank_critic_steps": 20, "iso_images": 1000, "interp_pairs": 64},
     "public": {"eval_images": 10000, "fd_samples": 10000, "rank_reps": 10, "rank_batch": 128,
                "rank_critic_steps": 200, "iso_images": 2000, "interp_pairs": 128},
 }  # fmt: skip
 EVAL["public-tiny"] = EVAL["tiny"]
+# The yardstick of the Frechet distance and digit shares: the recovery study's LSGAN (cached by
+# `bench recover`, about 4 min on 2 CPU cores otherwise), its tiny recipe for the tiny budgets.
+REFERENCE_GAN = {"default": "lsgan", "public": "lsgan", "tiny": "lsgan.test", "public-tiny": "lsgan.test"}
+SAMPLE_GRID = 64  # generated samples kept per model for the sample figure
 STEPS = 10  # interpolation steps (the paper's grids)
 FIGURE_PAIRS = 4  # rows of each interpolation grid
 
@@ -119,6 +123,7 @@ class MnistCell:
     recon_hi: float
     batch_recon: float  # as the authors measured: one shuffled batch of 128 training images
     frechet: float  # G(Z_r) against the evaluation test images, classifier feature space
+    digit_shares: list[float]  # of the same G(Z_r) draws, as the classifier labels them
     discrepancy: float  # mean |‖z_i - z_j‖ - ‖G_i - G_j‖| over pairs of test images
     discrepancy_lo: float
     discrepancy_hi: float
@@ -134,6 +139,11 @@ class MnistCell:
     config: dict = field(default_factory=dict, repr=False)
     recon_per_image: list[float] = field(default_factory=list, repr=False)  # the paired gap
     grid: list = field(default_factory=list, repr=False)  # uint8 [pairs, STEPS + 2, 28, 28]
+    samples: str = field(default="", repr=False)  # SAMPLE_GRID draws G(Z_r), base64 uint8
+
+    @property
+    def min_share(self) -> float:
+        return min(self.digit_shares)
 
     @property
     def wall_time_s(self) -> float:
@@ -141,7 +151,7 @@ class MnistCell:
 
     @classmethod
     def from_record(cls, record: dict) -> MnistCell:
-        return cls(**{f.name: record[f.name] for f in fields(cls)})
+        return cls(**{f.name: record[f.name] for f in fields(cls) if f.name in record})
 
 
 def mnist_cells(results) -> list[MnistCell]:
@@ -204,14 +214,26 @@ def plan(ctx) -> list[str]:
               + "; published: 5 epochs of batch 128 (about 10 s a model)")]  # fmt: skip
     for c in cells(s):
         lines.append(f"  {cell_name(c)}: {status(s.spec(c['model'], c['objective']), fp, c['seed'])}")
+    state = status(_reference_spec(s), fp, 0)
+    lines.append(f"  reference LSGAN ({REFERENCE_GAN[s.budget]}, Frechet yardstick): {state}"
+                 + ("" if state == "cached" or s.budget not in ("default", "public")
+                    else " (about 4 min on 2 CPU cores)"))  # fmt: skip
     return lines
 
 
+def _reference_spec(s: MnistSettings):
+    from lwgan.registry import get_generator
+
+    return get_generator(REFERENCE_GAN[s.budget])
+
+
 def prepare(ctx) -> dict:
-    """The scorer (trained if needed) and the Frechet floor: real training images against the
-    same test images (as many as the generated samples)."""
-    from bench.classifier import features, frechet_distance
+    """The scorer (trained if needed), the Frechet floor (real training images against the same
+    test images, as many as the generated samples) and the reference LSGAN's Frechet distance and
+    digit shares measured the same way (the scale a GAN reaches on this hardware)."""
+    from bench.classifier import features, frechet_distance, generator_quality
     from bench.data import to_pixels
+    from bench.models import load_or_train
 
     s: MnistSettings = ctx.settings
     mnist = ctx.mnist()
@@ -222,8 +244,17 @@ def prepare(ctx) -> dict:
     classifier = {"test_accuracy": entry.metrics.get("test_accuracy"), "digest": entry.digest,
                   "loaded": entry.loaded, "train_seconds": entry.metrics.get("train_seconds"),
                   "frechet_floor": floor, "floor_images": k}  # fmt: skip
-    return {"classifier": classifier, "data_fingerprint": mnist.fingerprint,
-            "checkpoints": {"classifier": entry.digest}, "eval_images": s.eval_size("eval_images"),
+    ref = load_or_train(_reference_spec(s), mnist, seed=0, device=ctx.torch_device,
+                        retrain=ctx.retrain, progress=ctx.progress, task="reference LSGAN: train",
+                        on_event=ctx.event)  # fmt: skip
+    quality = generator_quality(ref.model.G, _scorer(ctx)[0], _pixels(ctx)[0].to(ctx.torch_device),
+                                n=s.eval_size("fd_samples"), seed=0)  # fmt: skip
+    reference = {"name": REFERENCE_GAN[s.budget], "frechet": quality["frechet"],
+                 "digit_shares": quality["shares"], "samples": quality["n"],
+                 "digest": ref.entry.digest, "loaded": ref.entry.loaded}  # fmt: skip
+    return {"classifier": classifier, "reference_gan": reference, "data_fingerprint": mnist.fingerprint,
+            "checkpoints": {"classifier": entry.digest, "reference_gan": ref.entry.digest},
+            "eval_images": s.eval_size("eval_images"),
             "identity": {"data": mnist.fingerprint, "classifier": entry.digest}}  # fmt: skip
 
 
@@ -231,8 +262,9 @@ def run_cell(cell: dict, ctx) -> dict:
     """Train (or load) one configuration and measure it on the evaluation test images."""
     import torch
 
-    from bench.classifier import features, frechet_distance
+    from bench.classifier import digit_shares, features, frechet_distance, predict
     from bench.models import load_or_train
+    from bench.recovery.sweep import pack_images
     from bench.stats import bootstrap_ci, pair_mean_ci
     from lwgan.networks import prior_sample
     from lwgan.rank import score_ranks
@@ -287,7 +319,9 @@ def run_cell(cell: dict, ctx) -> dict:
         idx = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(seed + 2))[:BATCH]
         xb = train_x[idx].to(dev)
         batch_recon = float((xb - model.G(model.Q(xb, r), generator=gen)).flatten(1).norm(dim=1).mean())
-    frechet = frechet_distance(features(_scorer(ctx)[0], fake), test_features)
+    classifier = _scorer(ctx)[0]
+    frechet = frechet_distance(features(classifier, fake), test_features)
+    shares = digit_shares(predict(classifier, fake))
     k = min(FIGURE_PAIRS, len(paths))
     ends_a, ends_b = x[pairs[0][:k]].view(k, 1, 28, 28), x[pairs[1][:k]].view(k, 1, 28, 28)
     grid = torch.cat([ends_a, paths[:k], ends_b], dim=1)
@@ -296,7 +330,7 @@ def run_cell(cell: dict, ctx) -> dict:
     result = MnistCell(
         objective=objective, name=name, seed=seed, lambda_iso=cfg.lambda_iso,
         sigma_noise=cfg.sigma_noise, eval_rank=r, recon=ci.value, recon_lo=ci.lo, recon_hi=ci.hi,
-        batch_recon=batch_recon, frechet=frechet,
+        batch_recon=batch_recon, frechet=frechet, digit_shares=shares,
         discrepancy=disc.value, discrepancy_lo=disc.lo, discrepancy_hi=disc.hi,
         interp_irregularity=float(step_irregularity(paths.numpy()).mean()),
         trivial_recon=trivial, collapsed=is_collapsed(ci.value, trivial),
@@ -306,6 +340,7 @@ def run_cell(cell: dict, ctx) -> dict:
         recon_per_image=recon.tolist(),
         # pixels as bytes (0..255): the figure needs no more, and the results file stays small
         grid=((grid.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).numpy().tolist(),
+        samples=pack_images(fake[:SAMPLE_GRID]),
     )  # fmt: skip
     return {**asdict(result), "wall_time_s": result.wall_time_s,
             **mlflow_extras(trained, cfg, tag)}  # fmt: skip
@@ -344,4 +379,5 @@ EXPERIMENT = register(Experiment(
     rows=mnist_report.rows, cell_name=cell_name, params=params,
     summary_metrics=mnist_report.summary_metrics, cell_figures=mnist_report.cell_figure,
     workers="cores",  # the MLP nets run best one thread a model, one model a core
+    version=2,  # 2: digit shares and a sample grid per model, Frechet over 10,000 draws
 ))  # fmt: skip

@@ -44,8 +44,9 @@ def label_of(c) -> str:
 def summary(results) -> list[dict]:
     """One row per (objective, model): every metric's mean and t-interval over seeds."""
     cells = _cells(results)
-    rows = [{**vars(c), "wall_time_s": c.wall_time_s} for c in cells]
-    metrics = ("recon", "batch_recon", "frechet", "discrepancy", "interp_irregularity", "wall_time_s")
+    rows = [{**vars(c), "wall_time_s": c.wall_time_s, "min_share": c.min_share} for c in cells]
+    metrics = ("recon", "batch_recon", "frechet", "min_share", "discrepancy", "interp_irregularity",
+               "wall_time_s")
     tables = {m: seed_summary(rows, ["objective", "name"], m) for m in metrics}
     out = []
     for i, base in enumerate(tables["recon"]):
@@ -129,6 +130,24 @@ def plot_interpolation_grid(cell, path: Path, pdf: bool = True) -> list[Path]:
     return save_figure(fig, path, pdf=pdf)
 
 
+def plot_samples(cell, path: Path, pdf: bool = True) -> list[Path]:
+    """An 8 x 8 grid of the model's draws G(Z_r), Z ~ N(0, I) (the stored samples)."""
+    from bench.recovery.sweep import unpack_images
+
+    plt = pyplot()
+    imgs = unpack_images(cell.samples).astype(float) / 127.5 - 1
+    side = int(np.ceil(np.sqrt(len(imgs))))
+    g = np.ones((side * side, 28, 28))
+    g[: len(imgs)] = imgs
+    fig, ax = plt.subplots(figsize=(4.2, 4.5))
+    ax.imshow(tile(g.reshape(side, side, 28, 28), gap=2), cmap="gray", vmin=-1, vmax=1,
+              interpolation="nearest")  # fmt: skip
+    ax.set_axis_off()
+    ax.set_title(f"{label_of(cell)} (seed {cell.seed}): G(Z), Z ~ N(0, I_r)", fontsize=7)
+    fig.tight_layout()
+    return save_figure(fig, path, pdf=pdf)
+
+
 def plot_recon(results, path: Path) -> list[Path]:
     """Reconstruction error per configuration (mean and interval) beside the paper's."""
     plt = pyplot()
@@ -164,6 +183,8 @@ def figures(results, out: Path) -> list[Path]:
     for c in _cells(results):
         if c.seed == first:
             figs += plot_interpolation_grid(c, out / f"mnist_interp_{c.objective}_{_slug(c.name)}")
+            if c.samples:
+                figs += plot_samples(c, out / f"mnist_samples_{c.objective}_{_slug(c.name)}")
     hist = {f"{r['objective']}: {r['name']}": curves(r) for r in results.records() if r["seed"] == first}
     if not hist:
         return figs
@@ -201,6 +222,7 @@ def render(results) -> str:
         "λ_iso": mine(r)[0].lambda_iso,
         "σ_noise": mine(r)[0].sigma_noise,
         "Frechet (classifier features)": format_seeds(r["frechet"], 2),
+        "lowest digit share": f"{min(r['min_share']['per_seed']):.1%}",
         "isometry discrepancy": format_seeds(r["discrepancy"], 3),
         "interpolation irregularity": format_seeds(r["interp_irregularity"], 3),
         "estimated rank": "n/a (no critic)" if all(x is None for x in r["ranks"])
@@ -212,6 +234,7 @@ def render(results) -> str:
         "objective": c.objective, "model": c.name, "seed": c.seed, "eval rank": c.eval_rank,
         "reconstruction [bootstrap 95%]": f"{c.recon:.3f} [{c.recon_lo:.3f}, {c.recon_hi:.3f}]",
         "Frechet": c.frechet,
+        "lowest digit share": f"{c.min_share:.1%} (digit {int(np.argmin(c.digit_shares))})",
         "discrepancy [bootstrap 95%]": f"{c.discrepancy:.3f} [{c.discrepancy_lo:.3f}, {c.discrepancy_hi:.3f}]",
         "rank": c.rank_estimate, "λ_hat": c.lambda_hat, "collapsed": c.collapsed,
         "train s": c.train_time_s,
@@ -222,6 +245,10 @@ def render(results) -> str:
     grids = "\n\n".join(
         figure_link(f"mnist_interp_{c.objective}_{_slug(c.name)}", f"{label_of(c)}: latent interpolation grid")
         for c in cells if c.seed == first
+    )  # fmt: skip
+    samples = "\n\n".join(
+        figure_link(f"mnist_samples_{c.objective}_{_slug(c.name)}", f"{label_of(c)}: samples G(Z)")
+        for c in cells if c.seed == first and c.samples
     )  # fmt: skip
     lw = [c for c in cells if c.objective == "lwgan"]
     cfg = as_tuples(lw[0].config) if lw else {}
@@ -267,11 +294,19 @@ def render(results) -> str:
         "",
         figure_link("mnist_recon", "Reconstruction error per model; red stars: the paper"),
         "",
+        "## Is the LWGAN credible at this budget?",
+        "",
+        credibility(results),
+        "",
+        samples,
+        "",
         "## All models",
         "",
         (
             f"Frechet floor: {clf['floor_images']} real training images against the same test "
-            f"images give {clf['frechet_floor']:.2f}. Wall time = training + evaluation. A model "
+            f"images give {clf['frechet_floor']:.2f}. "
+            + _reference_text(results.context.get("reference_gan"))
+            + " Wall time = training + evaluation. A model "
             f"has **collapsed** when its reconstruction error is at least {COLLAPSE:g} times that "
             "of the constant map at the mean training image ("
             + (f"{cells[0].trivial_recon:.2f}" if cells else "n/a")
@@ -313,9 +348,44 @@ def render(results) -> str:
 
 
 
+def _reference_text(ref: dict | None) -> str:
+    if not ref:
+        return ""
+    return (f"The reference GAN (`{ref['name']}`, the recovery study's LSGAN) gives "
+            f"{ref['frechet']:.2f} over {ref['samples']} draws, lowest digit share "
+            f"{min(ref['digit_shares']):.1%}.")
+
+
+def credibility(results) -> str:
+    """Issue 14's bar for the `lwgan` base model, checked against numbers of the same run: test
+    reconstruction at most 1.2x the published autoencoder's, every digit at least 5% of the
+    draws, and the Frechet distance beside the reference LSGAN's and the data floor."""
+    rows = {(r["objective"], r["name"]): r for r in summary(results)}
+    base, pub = rows.get(("lwgan", BASE)), rows.get(("published", BASE))
+    if base is None:
+        return "No `lwgan` base LWGAN in this run."
+    clf, ref = results.context["classifier"], results.context.get("reference_gan")
+    lines = []
+    if pub is not None:
+        ratio = base["recon"]["value"] / pub["recon"]["value"]
+        lines.append({"check": "test reconstruction / the published autoencoder's (same run)",
+                      "measured": f"{base['recon']['value']:.3f} / {pub['recon']['value']:.3f} = {ratio:.2f}",
+                      "bar": "<= 1.2", "met": "yes" if ratio <= 1.2 else "no"})  # fmt: skip
+    low = min(base["min_share"]["per_seed"])
+    lines.append({"check": "lowest digit share of the draws (any seed)", "measured": f"{low:.1%}",
+                  "bar": ">= 5%", "met": "yes" if low >= 0.05 else "no"})  # fmt: skip
+    fd = format_seeds(base["frechet"], 1)
+    scale = f"data floor {clf['frechet_floor']:.2f}" + (f", LSGAN {ref['frechet']:.2f}" if ref else "")
+    lines.append({"check": "Frechet distance (classifier features)", "measured": fd,
+                  "bar": scale, "met": "shown"})  # fmt: skip
+    lines.append({"check": "estimated rank per seed", "measured": ", ".join(map(str, base["ranks"])),
+                  "bar": "-", "met": "shown"})  # fmt: skip
+    return markdown_table(lines)
+
+
 def rows(results) -> list[dict]:
     """The CSV: one row per cell, its scalar measurements (failed cells with their error)."""
-    skip = {"config", "recon_per_image", "grid", "histories", "params", "metrics", "tags",
+    skip = {"config", "recon_per_image", "grid", "samples", "histories", "params", "metrics", "tags",
             "checkpoints", "history_every"}
     out = []
     for c in results.cells:

@@ -43,7 +43,8 @@ class Experiment:
     scorer accuracy), saved with the results; plan(ctx) -> lines saying what will happen, before
     any work; rows(results) -> CSV rows; cell_name(cell); report_name(settings);
     params(settings) -> extra MLflow params; summary_metrics(results); cell_figures(cell,
-    record, folder) -> figure paths attached to the cell's MLflow run.
+    record, folder) -> figure paths attached to the cell's MLflow run; version (bump it when
+    run_cell measures differently, so --resume does not reuse older cells).
 
     Records: top-level numbers are logged as the cell's MLflow metrics; `histories` (name ->
     list, one value per `history_every` iterations), `params` and `tags` (dicts) go to MLflow as
@@ -71,6 +72,9 @@ class Experiment:
     # Default number of local worker processes: "cores" when a cell runs on one thread (small
     # models), "one" when a cell uses the whole machine (batched engines, convnets).
     workers: str = "one"
+    # Bump when run_cell measures differently (a new metric, another sample size): finished
+    # cells of another version are then not reused by --resume.
+    version: int = 1
 
     def __post_init__(self):
         if (self.run_cell is None) == (self.run_chunk is None):

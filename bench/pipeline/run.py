@@ -142,7 +142,7 @@ def run_experiment(
         event(line)
     if exp.prepare is not None:
         ctx.facts = cellstore.plain(exp.prepare(ctx), "prepare()")
-    key = cellstore.store_key(exp.name, settings_dict, ctx.facts.get("identity", {}))
+    key = cellstore.store_key(exp.name, settings_dict, ctx.facts.get("identity", {}), exp.version)
     cell_store = cellstore.CellStore(out / "runs" / f"{exp.report(settings)}-{key}")
 
     done: dict[str, dict] = {}

@@ -63,11 +63,13 @@ def loads(text: str) -> Any:
     return decode(json.loads(text))
 
 
-def store_key(experiment: str, settings: dict, identity: dict) -> str:
-    """16 hex digits naming a sweep: the experiment, its settings and whatever else its numbers
-    depend on (`identity`: model digests, a data fingerprint)."""
-    blob = dumps({"v": STORE_VERSION, "experiment": experiment, "settings": settings,
-                  "identity": identity})  # fmt: skip
+def store_key(experiment: str, settings: dict, identity: dict, version: int = 1) -> str:
+    """16 hex digits naming a sweep: the experiment and its version, its settings and whatever
+    else its numbers depend on (`identity`: model digests, a data fingerprint)."""
+    body = {"v": STORE_VERSION, "experiment": experiment, "settings": settings, "identity": identity}
+    if version != 1:  # version 1 keeps the keys of the stores written before versions existed
+        body["experiment_version"] = version
+    blob = dumps(body)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
