@@ -123,7 +123,6 @@ class MnistCell:
     recon_hi: float
     batch_recon: float  # as the authors measured: one shuffled batch of 128 training images
     frechet: float  # G(Z_r) against the evaluation test images, classifier feature space
-    digit_shares: list[float]  # of the same G(Z_r) draws, as the classifier labels them
     discrepancy: float  # mean |‖z_i - z_j‖ - ‖G_i - G_j‖| over pairs of test images
     discrepancy_lo: float
     discrepancy_hi: float
@@ -140,10 +139,13 @@ class MnistCell:
     recon_per_image: list[float] = field(default_factory=list, repr=False)  # the paired gap
     grid: list = field(default_factory=list, repr=False)  # uint8 [pairs, STEPS + 2, 28, 28]
     samples: str = field(default="", repr=False)  # SAMPLE_GRID draws G(Z_r), base64 uint8
+    # Of the same G(Z_r) draws as the Frechet distance, as the classifier labels them (empty in
+    # results saved before version 2).
+    digit_shares: list[float] = field(default_factory=list)
 
     @property
     def min_share(self) -> float:
-        return min(self.digit_shares)
+        return min(self.digit_shares) if self.digit_shares else float("nan")
 
     @property
     def wall_time_s(self) -> float:
