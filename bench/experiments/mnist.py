@@ -208,12 +208,17 @@ def plan(ctx) -> list[str]:
     s: MnistSettings = ctx.settings
     train = s.train_overrides()
     fp = ctx.mnist().fingerprint
-    est = {"default": 2.5}.get(s.budget)
+    # Measured 2026-12-01 on 2 CPU cores, two models at a time: 206-234 s a model (24 cells,
+    # 25.5 min in all with the published models and the evaluation).
+    est = {"default": 3.7}.get(s.budget)
+    n_lw = sum(c["objective"] == "lwgan" for c in cells(s))
     lines = [(f"{len(cells(s))} models (2x2 ablation x {len(s.seeds)} seed(s) x objectives "
               f"{', '.join(s.objectives)}); lwgan budget {s.budget}: {train['iterations']} "
               f"iterations of batch {train['batch_size']} each"
-              + (f" (about {est:g} min a model on one CPU core, measured)" if est else "")
-              + "; published: 5 epochs of batch 128 (about 10 s a model)")]  # fmt: skip
+              + (f" (about {est:g} min a model, two at a time on 2 CPU cores: about "
+                 f"{est * n_lw / 2:.0f} min for the {n_lw} to train, if none is cached)"
+                 if est and n_lw else "")
+              + "; published: 5 epochs of batch 128 (12-24 s a model)")]  # fmt: skip
     for c in cells(s):
         lines.append(f"  {cell_name(c)}: {status(s.spec(c['model'], c['objective']), fp, c['seed'])}")
     state = status(_reference_spec(s), fp, 0)
