@@ -28,7 +28,8 @@ def save_figure(fig, path: str | Path, *, pdf: bool = True, dpi: int = 130) -> l
     """Write `path` as PDF and PNG (atomic; PNG only with pdf=False), close the figure; returns
     the paths written, the PDF first."""
     path = Path(path).with_suffix(".pdf")
-    out = [atomic_savefig(fig, path)] if pdf else []
+    # No creation date: a rebuilt report's figures are byte-identical to the first ones.
+    out = [atomic_savefig(fig, path, metadata={"CreationDate": None})] if pdf else []
     out.append(atomic_savefig(fig, path.with_suffix(".png"), dpi=dpi))
     pyplot().close(fig)
     return out

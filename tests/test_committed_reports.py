@@ -1,0 +1,28 @@
+"""Every committed report is what the current code renders from its saved results: a report is a
+pure function of its JSON, so a change to a renderer that would alter a committed report shows
+up here (regenerate it with `bench report reports/X.json` and commit both)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPORTS = Path(__file__).resolve().parent.parent / "reports"
+SAVED = sorted(p for p in REPORTS.rglob("*.json") if "runs" not in p.relative_to(REPORTS).parts)
+
+
+def test_the_committed_reports_have_saved_results():
+    names = {p.relative_to(REPORTS).as_posix() for p in SAVED}
+    assert {"recover-paper.json", "rank.json", "isometry.json", "stochastic.json", "mnist.json"} <= names
+
+
+@pytest.mark.parametrize("path", SAVED, ids=lambda p: p.relative_to(REPORTS).as_posix())
+def test_a_committed_report_is_its_results_rendered(path):
+    from bench.pipeline import get
+    from bench.pipeline.results import load
+    from bench.pipeline.run import markdown
+
+    results = load(path)
+    committed = path.with_suffix(".md").read_text(encoding="utf-8")
+    assert markdown(get(results.experiment), results) == committed
