@@ -80,7 +80,8 @@ register_recipe(
     "mnist-public", family="lwgan", description="the public LWGAN code's MNIST schedule (a GPU one)",
     **MNIST_PUBLIC,
 )  # fmt: skip
-# `bench mnist --budget default`: a credible model on 2 CPU cores, about 2.5 minutes a model.
+# `bench mnist --budget default`: a credible model on 2 CPU cores (one alone: about 2.5 min; two
+# at a time, as bench mnist runs them: 3.5-4 min each).
 # MLP nets shaped as the published run's (one hidden layer of 256; arch mlp-image), z_max 20 as
 # the published run's latent, a reconstruction + MMD warm start (the critic from 25% of the
 # iterations), the isometric term from 25% too (iso_start: from the start both isometric models
