@@ -7,7 +7,7 @@ number of iterations (recipe `mnist`; `mnist-public` is the public LWGAN code's 
 reconstruction error (mean per-image l2 norm, pixels in [-1, 1]; the paper: 5.62 base against
 5.76 Iso-LWGAN), the Frechet distance of generated images to test images in the frozen MNIST
 classifier's feature space, the estimated rank, the mean isometry discrepancy, the interpolation
-irregularity and wall time. The report and figures are in mnist_report.py.
+irregularity and wall time. The report is in mnist_report.py, the figures in mnist_figures.py.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field, fields
 import numpy as np
 
 from bench.classifier import SCORER_SEED
-from bench.experiments import mnist_report
+from bench.experiments import mnist_figures, mnist_report
 from bench.experiments.metrics import (
     decode_lines,
     discrepancy_matrix,
@@ -382,9 +382,9 @@ EXPERIMENT = register(Experiment(
     name="mnist",
     description="Iso-LWGAN exp. 3: base LWGAN against Iso-LWGAN on MNIST, with the 2x2 ablation",
     settings=MnistSettings, cells=cells, run_cell=run_cell, render=mnist_report.render,
-    verdicts=mnist_report.verdicts, figures=mnist_report.figures, prepare=prepare, plan=plan,
+    verdicts=mnist_report.verdicts, figures=mnist_figures.figures, prepare=prepare, plan=plan,
     rows=mnist_report.rows, cell_name=cell_name, params=params,
-    summary_metrics=mnist_report.summary_metrics, cell_figures=mnist_report.cell_figure,
+    summary_metrics=mnist_report.summary_metrics, cell_figures=mnist_figures.cell_figure,
     workers="cores",  # the MLP nets run best one thread a model, one model a core
     version=2,  # 2: digit shares and a sample grid per model, Frechet over 10,000 draws
 ))  # fmt: skip
