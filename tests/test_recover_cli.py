@@ -43,7 +43,7 @@ def test_recover_end_to_end(small_mnist, mnist_dir, tmp_path, capsys, monkeypatc
     assert main(argv) == 0
     captured = capsys.readouterr()
     assert "not cached, will train it now" in captured.err  # says what it does before it starts
-    assert "recover: verdicts" in captured.out and "wasserstein and log_normal_density" in captured.out
+    assert "recover: verdicts" in captured.out and "(1) wasserstein is the best regulator" in captured.out
 
     csv = pd.read_csv(out / "recover-quick.csv")
     assert len(csv) == 6 * 2  # two quick cells per regulator x two seeds
@@ -54,8 +54,8 @@ def test_recover_end_to_end(small_mnist, mnist_dir, tmp_path, capsys, monkeypatc
 
     report = (out / "recover-quick.md").read_text()
     for needle in ("Table 1: Wasserstein distance", "Table 4: log-normal density", "Table 6: truncated normal",
-                   "Spearman", "## Verdict", "Rule:", "Classifier (scorer): test accuracy", "Checkpoints (content digest)",
-                   "Run facts", "94.7"):
+                   "Spearman", "## Verdict", "Rules. Each regulator at its best cell", "Classifier (scorer): test accuracy", "## Regulators x generators",
+                   "Run facts", "94.7", "Paired against wasserstein's best cell", "McNemar p"):
         assert needle in report, needle
     assert (out / "recover-quick-best.png").stat().st_size > 0
     assert (out / "recover-quick-best.pdf").stat().st_size > 0
@@ -71,7 +71,8 @@ def test_recover_end_to_end(small_mnist, mnist_dir, tmp_path, capsys, monkeypatc
     assert len(parents) == 1 and len(children) == 12
     assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parents[0].info.run_id}
     for c in children:
-        assert {"regulator", "learning_rate", "hyperparameter", "generator", "seed"} <= set(c.data.params)
+        assert {"regulator", "learning_rate", "hyperparameter", "generator", "generator_seed", "latent_rank",
+                "seed"} <= set(c.data.params)  # fmt: skip
         assert "accuracy" in c.data.metrics
     assert "best_regulator" in parents[0].data.tags
     assert {a.path for a in client.list_artifacts(parents[0].info.run_id)} >= {
@@ -87,14 +88,17 @@ def test_recover_end_to_end(small_mnist, mnist_dir, tmp_path, capsys, monkeypatc
     assert main(["report", str(out / "recover-quick.json"), "--out", str(tmp_path / "rebuilt")]) == 0
     assert (tmp_path / "rebuilt" / "recover-quick.md").read_bytes() == (out / "recover-quick.md").read_bytes()
 
-    # --seed picks the generator (and the image subset), never the classifier that judges them.
+    # --seed picks the image subset; --generator-seeds the generators' training seeds; neither
+    # the classifier that judges them.
     from bench.pipeline import load
 
-    assert main([*argv[:-2], "--quality-samples", "200", "--seed", "1", "--no-track",
+    assert main([*argv[:-2], "--quality-samples", "200", "--seed", "1", "--generator-seeds", "1", "--no-track",
                  "--out", str(tmp_path / "seed1")]) == 0  # fmt: skip
-    a = load(out / "recover-quick.json").context["checkpoints"]
-    b = load(tmp_path / "seed1" / "recover-quick.json").context["checkpoints"]
-    assert a["classifier"] == b["classifier"] and a["lsgan.test"] != b["lsgan.test"]
+    a = load(out / "recover-quick.json").context
+    b = load(tmp_path / "seed1" / "recover-quick.json").context
+    assert a["checkpoints"]["classifier"] == b["checkpoints"]["classifier"]
+    assert a["checkpoints"]["lsgan.test s0"] != b["checkpoints"]["lsgan.test s1"]
+    assert a["image_ids"] != b["image_ids"]
 
 
 @pytest.mark.parametrize(
@@ -203,3 +207,105 @@ def test_plugins_from_an_installed_entry_point(tmp_path, capsys, monkeypatch):
         regulators.registry.REGISTRY.pop("ep_l1", None)
         plugins._LOADED[:] = [p for p in plugins._LOADED if p != "entry point mine"]
         sys.modules.pop("ep_plugin", None)
+
+
+USER_GENERATOR = """
+import torch
+from torch import nn
+
+from bench.recovery.generators import UserGenerator
+
+
+def build():
+    # Zero weights until the checkpoint is loaded: an unloaded generator draws one grey image.
+    net = nn.Sequential(nn.Linear(5, 784), nn.Sigmoid())
+    nn.init.zeros_(net[0].weight)
+    nn.init.zeros_(net[0].bias)
+    return UserGenerator(generator=net, latent_dim=5, pixel_range=(0.0, 1.0), checkpoint=CHECKPOINT)
+"""
+
+
+def test_a_user_generator_module_end_to_end(small_mnist, mnist_dir, tmp_path, capsys):
+    import numpy as np
+    import torch
+
+    from bench.pipeline import load
+    from bench.recovery.sweep import unpack_images
+
+    ckpt = tmp_path / "weights.pt"
+    torch.manual_seed(0)
+    torch.save(torch.nn.Sequential(torch.nn.Linear(5, 784), torch.nn.Sigmoid()).state_dict(), ckpt)
+    module = tmp_path / "my_gen.py"
+    module.write_text(USER_GENERATOR.replace("CHECKPOINT", repr(str(ckpt))))
+    out = tmp_path / "rep"
+    assert main(["recover", "--generator", f"{module}:build", "--grid", "quick",
+                 "--regulator", "wasserstein,none,trick_discriminator", "--images", "12", "--steps", "3",
+                 "--device", "cpu", "--data-dir", mnist_dir, "--out", str(out), "--no-track",
+                 "--quality-samples", "200"]) == 0  # fmt: skip
+    csv = pd.read_csv(out / "recover-quick.csv")
+    # No discriminator in the module: trick_discriminator's cells are left out, said up front.
+    assert set(csv["regulator"]) == {"wasserstein", "none"} and set(csv["status"]) == {"finished"}
+    assert "no LSGAN discriminator" in capsys.readouterr().err
+    results = load(out / "recover-quick.json")
+    (model,) = results.context["models"].values()
+    assert model["family"] == "user" and model["latent_rank"] == 5
+    for r in results.records():  # the checkpoint's weights were loaded: the recoveries differ
+        assert np.ptp(unpack_images(r["preview"]).astype(float)) > 10
+    assert "| user " in (out / "recover-quick.md").read_text()
+
+
+def test_recovery_through_the_lwgan_family_at_tiny_size(small_mnist, mnist_dir, tmp_path, capsys, monkeypatch):
+    from mlflow.tracking import MlflowClient
+
+    from bench.pipeline import load
+
+    monkeypatch.setenv("COLUMNS", "200")
+    out = tmp_path / "rep"
+    gens = "lwgan.mnist-tiny,iso-lwgan.mnist-tiny,iso-lwgan-stochastic.mnist-tiny"
+    assert main(["recover", "--generator", gens, "--generator-seeds", "0,1", "--grid", "quick",
+                 "--regulator", "wasserstein,log_normal_density,none", "--images", "10", "--steps", "3",
+                 "--device", "cpu", "--data-dir", mnist_dir, "--out", str(out),
+                 "--quality-samples", "200"]) == 0  # fmt: skip
+    results = load(out / "recover-quick.json")
+    models = results.context["models"]
+    assert len(models) == 6
+    for m in models.values():  # recovery at the estimated rank by default
+        assert m["latent_rank"] == m["rank_estimate"] and 1 <= m["latent_rank"] <= m["z_max"]
+    assert models["iso-lwgan-stochastic.mnist-tiny s0"]["noise_dim"] > 0
+    report = (out / "recover-quick.md").read_text()
+    assert "## Does the isometric regulariser make recovery easier?" in report
+    assert "`iso-lwgan.mnist-tiny` against `lwgan.mnist-tiny`" in report
+    claims = [v.claim for v in results.verdict_objs()]
+    assert sum(c.startswith("iso-lwgan.mnist-tiny: (") for c in claims) == 5
+    assert any("isometric regulariser" in c for c in claims)
+    client = MlflowClient()
+    runs = client.search_runs([client.get_experiment_by_name("recover").experiment_id])
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert len(children) == 3 * 2 * 6  # 3 generators x 2 seeds x the quick grid's 6 cells
+    for c in children:
+        key = f"{c.data.params['generator']} s{c.data.params['generator_seed']}"
+        assert c.data.params["latent_rank"] == str(models[key]["latent_rank"])
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--generator", "lsgan,,lwgan"], "--generator: empty element"),
+        (["--generator", "nope"], "--generator: unknown generator 'nope'"),
+        (["--generator", "published"], "has no latent prior to recover from"),
+        (["--generator", "autoencoder-iso"], "has no latent prior to recover from"),
+        (["--generator", "lwgan.rank"], "is not an MNIST generator"),
+        (["--generator", "no_such_module_xyz:build"], "cannot import 'no_such_module_xyz'"),
+        (["--generator", "/nonexistent/gen.py:build"], "no such file"),
+        (["--generator", "json:nothing_here"], "has no function 'nothing_here'"),
+        (["--generator-seeds", "1,,2"], "--generator-seeds"),
+        (["--latent-rank", "0"], "--latent-rank: expected estimate, max or a positive integer"),
+        (["--noise", "sometimes"], "--noise: unknown value 'sometimes'"),
+        (["--targets", "train"], "--targets: unknown value 'train'"),
+    ],
+)
+def test_bad_generator_options_exit_2_before_any_work(args, needle, capsys, tmp_path):
+    assert main(["recover", *args, "--out", str(tmp_path / "never")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err and "\n" not in err and "Traceback" not in err
+    assert not (tmp_path / "never").exists()

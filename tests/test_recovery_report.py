@@ -1,38 +1,125 @@
-"""The recovery report's verdict rule and agreement statistic, on hand-made best-cell tables."""
+"""The recovery report's statistics on hand-made results: the paired comparison of two regulators
+against hand-worked numbers and scipy, the five claims' rules, the isometric question, the
+agreement statistic and the best-cell pick."""
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
-from bench.recovery.report import best_cells, spearman, verdict
+from bench.pipeline.results import Results
+from bench.recovery import compare
+from bench.recovery.metrics import pack_correct
+from bench.recovery.report import best_cells, spearman
 
-
-def _best(rows):
-    """rows: (regulator, accuracy, lo, hi)."""
-    return pd.DataFrame(
-        [{"regulator": r, "measured_accuracy": a, "_lo": lo, "_hi": hi} for r, a, lo, hi in rows]
-    ).sort_values("measured_accuracy", ascending=False)
-
-
-def test_reproduced_when_the_two_are_on_top():
-    v = verdict(_best([("log_normal_density", 95, 93, 97), ("wasserstein", 94, 92, 96), ("energy", 90, 88, 92)]))
-    assert v.label == "reproduced"
+N = 1000
 
 
-def test_inconclusive_when_the_other_is_within_the_second_interval():
-    v = verdict(_best([("wasserstein", 95, 93, 97), ("energy", 93, 91, 95), ("log_normal_density", 91.5, 89, 94)]))
-    assert v.label == "inconclusive"
+def _results(bits: dict, targets: str = "test") -> Results:
+    """bits: (generator, generator seed, regulator, lr, hp) -> bool [N], one recovery seed."""
+    cells = []
+    for (g, gs, reg, lr, hp), b in bits.items():
+        cell = {"generator": g, "generator_seed": gs, "regulator": reg, "learning_rate": lr,
+                "hyperparameter": hp, "seed": 0}  # fmt: skip
+        record = {"accuracy": float(np.mean(b) * 100), "correct": pack_correct(b), "n_images": len(b)}
+        cells.append({"key": str(cell), "cell": cell, "status": "finished", "record": record,
+                      "error": None, "resumed": False})  # fmt: skip
+    return Results("recover", {"targets": targets}, cells)
 
 
-def test_not_reproduced_when_clearly_beaten():
-    v = verdict(_best([("energy", 95, 94, 96), ("trick_discriminator", 94, 93, 95), ("wasserstein", 80, 78, 82),
-                       ("log_normal_density", 79, 77, 81)]))
-    assert v.label == "not reproduced"
+def _bits(rate: float, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).random(N) < rate
 
 
-def test_inconclusive_without_both_regulators():
-    assert verdict(_best([("wasserstein", 95, 93, 97), ("energy", 93, 91, 95)])).label == "inconclusive"
+def _flip(b: np.ndarray, down: int, up: int, seed: int) -> np.ndarray:
+    """b with `down` right answers made wrong and `up` wrong ones made right."""
+    rng, out = np.random.default_rng(seed), b.copy()
+    out[rng.choice(np.flatnonzero(b), down, replace=False)] = False
+    out[rng.choice(np.flatnonzero(~b), up, replace=False)] = True
+    return out
+
+
+def test_a_paired_difference_against_hand_counts_and_scipy():
+    w = _bits(0.9, 0)
+    e = _flip(w, 30, 10, 1)  # 30 discordant one way, 10 the other: 2.0 points behind
+    d = compare.diff(compare.Table(_results({("g", 0, "wasserstein", 0.1, 1.0): w,
+                                             ("g", 0, "energy", 0.1, 1.0): e})),
+                     ("g", "wasserstein"), ("g", "energy"))  # fmt: skip
+    value, lo, hi = d.per_seed[0]
+    assert value == pytest.approx(2.0) and d.over is None and (lo, hi) == d.interval
+    # Paired: only the 40 discordant images vary; the interval's half-width is about
+    # 1.96 x sd(d) / sqrt(N) with d in {-100, 0, +100}.
+    sd = np.std(np.where(w & ~e, 100.0, 0) - np.where(~w & e, 100.0, 0), ddof=1)
+    assert (hi - lo) / 2 == pytest.approx(1.96 * sd / np.sqrt(N), rel=0.15) and lo > 0
+    assert d.mcnemar_p[0] == pytest.approx(stats.binomtest(30, 40, 0.5).pvalue)
+
+
+def test_over_generator_seeds_the_interval_is_a_t_interval_of_the_per_seed_gaps():
+    bits = {}
+    for s, (down, up) in enumerate([(30, 10), (25, 5), (40, 10)]):
+        w = _bits(0.9, s)
+        bits[("g", s, "wasserstein", 0.1, 1.0)] = w
+        bits[("g", s, "energy", 0.1, 1.0)] = _flip(w, down, up, s + 10)
+    d = compare.diff(compare.Table(_results(bits)), ("g", "wasserstein"), ("g", "energy"))
+    gaps = [2.0, 2.0, 3.0]
+    assert [v[0] for v in d.per_seed.values()] == pytest.approx(gaps)
+    lo, hi = stats.t.interval(0.95, 2, loc=np.mean(gaps), scale=stats.sem(gaps))
+    assert d.over == pytest.approx((np.mean(gaps), lo, hi))
+
+
+def _paper_like(energy_ahead: bool = False) -> dict:
+    w = _bits(0.9, 0)
+    return {
+        ("g", 0, "none", 0.01, 0.0): _bits(0.6, 1),
+        ("g", 0, "wasserstein", 0.1, 1.0): w,
+        ("g", 0, "log_normal_density", 0.01, 1.0): _flip(w, 10, 10, 2),  # tied with wasserstein
+        ("g", 0, "energy", 0.1, 1.0): _flip(w, 0, 90, 3) if energy_ahead else _flip(w, 20, 0, 3),
+        ("g", 0, "logistic_cutoff", 0.1, 2.0): _bits(0.7, 4),
+        ("g", 0, "truncated_normal_cutoff", 0.1, 3.0): _bits(0.72, 5),
+    }
+
+
+REGS = ["none", "wasserstein", "energy", "log_normal_density", "logistic_cutoff", "truncated_normal_cutoff"]
+
+
+def test_the_five_claims_on_a_paper_like_grid():
+    labels = [v.label for v in compare.claim_verdicts(_results(_paper_like()), "g", REGS)]
+    assert labels == ["reproduced"] * 5
+
+
+def test_the_claims_fall_when_energy_is_clearly_ahead():
+    v = compare.claim_verdicts(_results(_paper_like(energy_ahead=True)), "g", REGS)
+    assert [x.label for x in v[:3]] == ["not reproduced", "not reproduced", "not reproduced"]
+    assert "energy - wasserstein" in v[0].numbers
+    assert [x.label for x in v[3:]] == ["reproduced", "reproduced"]
+
+
+def test_a_baseline_inside_the_noise_makes_claim_4_inconclusive():
+    bits = _paper_like()
+    bits[("g", 0, "logistic_cutoff", 0.1, 2.0)] = _flip(bits[("g", 0, "none", 0.01, 0.0)], 5, 5, 9)
+    assert compare.claim_verdicts(_results(bits), "g", REGS)[3].label == "inconclusive"
+
+
+def _iso(gaps: list[int]) -> dict:
+    """lwgan and iso-lwgan on the same images per generator seed, iso ahead by gaps[s] points."""
+    bits = {}
+    for s, gap in enumerate(gaps):
+        base = _bits(0.7, s)
+        bits[("lwgan", s, "wasserstein", 0.1, 1.0)] = base
+        up, down = max(gap, 0) * 10, max(-gap, 0) * 10
+        bits[("iso-lwgan", s, "wasserstein", 0.1, 1.0)] = _flip(base, down, up, s + 5)
+    return bits
+
+
+def test_the_isometric_question_over_generator_seeds():
+    (v,) = compare.iso_verdicts(_results(_iso([10, 11])), ["wasserstein"])
+    # t over two seeds: 10.5 +- 12.7 x 0.5 lies above 0, as does each seed's paired interval
+    assert v.label == "reproduced" and "iso-lwgan/wasserstein - lwgan/wasserstein: +10.5" in v.numbers
+    assert compare.iso_verdicts(_results(_iso([10, -10])), ["wasserstein"])[0].label == "inconclusive"
+    assert compare.iso_verdicts(_results(_iso([-6, -5, -7])), ["wasserstein"])[0].label == "not reproduced"
+    assert compare.iso_verdicts(_results(_iso([10, 11]), targets="generated"), ["wasserstein"]) == []
 
 
 def test_spearman_hand_computed_and_degenerate_cases():

@@ -7,7 +7,9 @@ import torch
 from torch import nn
 
 from bench.recovery import sweep as sweep_mod
+from bench.recovery.generators import RecoveryModel
 from bench.recovery.grid import expand_grid
+from bench.recovery.metrics import unpack_correct
 from bench.recovery.sweep import (
     RecoverSettings,
     pack_images,
@@ -82,7 +84,8 @@ def test_run_chunk_gives_one_plain_record_per_cell_and_recovers_shared_runs_once
     real = sweep_mod.recover_cells
     monkeypatch.setattr(sweep_mod, "recover_cells",
                         lambda G, D, t, cells, **kw: (runs.append(len({c.run_id for c in cells})), real(G, D, t, cells, **kw))[1])  # fmt: skip
-    records = run_chunk(G, D, C, images[:6], labels[:6], list(range(6)), cells, 0, SETTINGS,
+    model = RecoveryModel("tiny", 0, G, D, G.latent_dim, 0, "normal")
+    records = run_chunk(model, C, images[:6], labels[:6], list(range(6)), cells, 0, SETTINGS,
                         device=torch.device("cpu"))  # fmt: skip
     assert len(records) == 4 and runs == [3]
     shared = [r for r, c in zip(records, cells) if c.shared]
@@ -92,6 +95,8 @@ def test_run_chunk_gives_one_plain_record_per_cell_and_recovers_shared_runs_once
         assert 0 <= r["accuracy"] <= 100 and r["n_images"] == 6
         assert len(r["histories"]["loss"]) == SETTINGS.steps
         assert unpack_images(r["preview"]).shape == (6, 28, 28)
+        # per-image correctness, packed: its mean is the accuracy
+        assert unpack_correct(r["correct"], 6).mean() * 100 == pytest.approx(r["accuracy"])
 
 
 def test_images_pack_and_unpack_exactly():

@@ -18,14 +18,17 @@ from bench.recovery.grid import Cell, cell_id, make_cell
 from bench.recovery.sweep import PREVIEW, RecoverSettings, run_chunk, select_images, to_uint8
 
 # Training times of the default models on 2 otherwise idle CPU cores, rounded up (measured on the
-# cold-cache run of `bench recover --grid paper` of 2026-11-22: classifier 163 s, lsgan 235 s).
-# Only used to tell the user what to expect before training starts.
-EST_TRAIN_MINUTES = {"classifier": 3, "lsgan": 4}
+# cold-cache run of `bench recover --grid paper` of 2026-11-22: classifier 163 s, lsgan 235 s; an
+# MNIST LWGAN alone 141-150 s, 2026-12-01). Only used to tell the user what to expect.
+EST_TRAIN_MINUTES = {"classifier": 3, "lsgan": 4, "lwgan": 3}
 
 
 def cells(s: RecoverSettings) -> list[dict]:
-    return [{"regulator": c.regulator, "learning_rate": c.lr, "hyperparameter": c.hp, "seed": int(seed)}
-            for c in s.cells() for seed in s.seeds]  # fmt: skip
+    """Generator x generator seed x grid cell x recovery seed, one generator's cells together."""
+    return [{"generator": g, "generator_seed": int(gs), "regulator": c.regulator, "learning_rate": c.lr,
+             "hyperparameter": c.hp, "seed": int(seed)}
+            for g in s.generators for gs in s.generator_seeds for c in s.generator_cells(g)
+            for seed in s.seeds]  # fmt: skip
 
 
 def grid_cell(cell: dict) -> Cell:
@@ -33,46 +36,67 @@ def grid_cell(cell: dict) -> Cell:
     return make_cell(cell["regulator"], cell["learning_rate"], cell["hyperparameter"])
 
 
+def model_key(generator: str, generator_seed: int) -> str:
+    return f"{generator} s{generator_seed}"
+
+
 def cell_name(cell: dict) -> str:
-    return f"{cell_id(cell['regulator'], cell['learning_rate'], cell['hyperparameter'])}|seed={cell['seed']}"
+    return (f"{cell['generator']}|g{cell['generator_seed']}|"
+            f"{cell_id(cell['regulator'], cell['learning_rate'], cell['hyperparameter'])}|seed={cell['seed']}")  # fmt: skip
 
 
 def chunk_key(cell: dict) -> list:
-    """One chunk per (seed, regulator actually recovered): the engine batches a chunk's cells."""
-    return [cell["seed"], grid_cell(cell).run.regulator]
+    """One chunk per (generator, its seed, recovery seed, regulator actually recovered): the
+    engine batches a chunk's cells."""
+    return [cell["generator"], cell["generator_seed"], cell["seed"], grid_cell(cell).run.regulator]
 
 
-def _models(ctx):
-    """(classifier, classifier entry, trained generator), loaded once per process."""
+def _classifier(ctx):
+    """(classifier, its cache entry), loaded once per process."""
 
     def build():
         from bench.classifier import SCORER_SEED, load_or_train_classifier
-        from bench.models import load_or_train
 
-        s: RecoverSettings = ctx.settings
-        mnist = ctx.mnist()
-        classifier, entry = load_or_train_classifier(
-            mnist, seed=SCORER_SEED, device=ctx.torch_device, progress=ctx.progress,
-            retrain=ctx.retrain, on_event=ctx.event)  # fmt: skip
-        trained = load_or_train(s.spec(), mnist, seed=s.subset_seed, device=ctx.torch_device,
-                                retrain=ctx.retrain, progress=ctx.progress, on_event=ctx.event)  # fmt: skip
-        return classifier, entry, trained
+        return load_or_train_classifier(ctx.mnist(), seed=SCORER_SEED, device=ctx.torch_device,
+                                        progress=ctx.progress, retrain=ctx.retrain, on_event=ctx.event)  # fmt: skip
 
-    return ctx.memo("recover-models", build)
+    return ctx.memo("recover-classifier", build)
 
 
-def _targets(ctx):
-    """(image ids, target pixels, labels) of the fixed test-image subset, once per process."""
+def _model(ctx, generator: str, generator_seed: int):
+    """The RecoveryModel of (generator, seed), trained or loaded once per process."""
+    from bench.recovery import generators
 
-    def build():
+    s: RecoverSettings = ctx.settings
+    return ctx.memo(("recover-model", generator, generator_seed), lambda: generators.load(
+        generator, generator_seed, ctx.mnist(), device=ctx.torch_device, retrain=ctx.retrain,
+        latent_rank=s.latent_rank, latent_dim=s.latent_dim, arch=s.arch, prior=s.prior, progress=ctx.progress,
+        on_event=ctx.event))  # fmt: skip
+
+
+def _targets(ctx, model):
+    """(image ids, target pixels, labels, z*, eps*): the fixed test-image subset (z* and eps* None),
+    or with targets "generated" G(z*, eps*) for `images` draws of the model's prior, labelled by
+    the classifier. Once per process (per model for generated targets)."""
+    s: RecoverSettings = ctx.settings
+
+    def test():
         from bench.data import to_pixels
 
-        s: RecoverSettings = ctx.settings
         mnist = ctx.mnist()
         ids = select_images(mnist.test_labels, s.images, s.subset_seed)
-        return ids, to_pixels(mnist.test_images[ids]), mnist.test_labels[ids]
+        return ids, to_pixels(mnist.test_images[ids]), mnist.test_labels[ids], None, None
 
-    return ctx.memo("recover-targets", build)
+    def generated():
+        from bench.classifier import predict
+        from bench.recovery.generators import draw
+
+        z, eps, x = draw(model, s.images, s.subset_seed, tag="target")
+        return list(range(s.images)), x, predict(_classifier(ctx)[0], x).cpu(), z, eps
+
+    if s.targets == "test":
+        return ctx.memo("recover-targets", test)
+    return ctx.memo(("recover-span", model.name, model.seed), generated)
 
 
 def plan(ctx) -> list[str]:
@@ -81,121 +105,135 @@ def plan(ctx) -> list[str]:
 
     from bench.cache import status
     from bench.classifier import SCORER_SEED, ClassifierConfig
-    from bench.models import status as model_status
+    from bench.recovery import generators
 
     s: RecoverSettings = ctx.settings
     grid = s.cells()
     runs = len({c.run_id for c in grid})
     fp = ctx.mnist().fingerprint
-    lines = [(f"{len(grid)} cells ({runs} distinct runs) x {len(s.seeds)} seed(s) x {s.images} images "
-              f"x {s.steps} steps x {s.restarts} restart(s) on {ctx.device}; regulators: "
-              f"{', '.join(s.names())}")]  # fmt: skip
-    cfg = asdict(ClassifierConfig())
-    for kind, state in (("classifier", status("classifier", cfg, fp, SCORER_SEED)),
-                        (s.generator, model_status(s.spec(), fp, s.subset_seed))):  # fmt: skip
-        if state != "cached" or ctx.retrain:
-            est = EST_TRAIN_MINUTES.get(kind)
+    lines = [(f"{len(cells(s))} cells: {len(grid)} grid cells ({runs} distinct runs) x "
+              f"{len(s.generators)} generator(s) x {len(s.generator_seeds)} generator seed(s) x "
+              f"{len(s.seeds)} recovery seed(s); {s.images} {s.targets} images x {s.steps} steps x "
+              f"{s.restarts} restart(s) on {ctx.device}; regulators: {', '.join(s.names())}")]  # fmt: skip
+    for g in s.generators:
+        if len(s.generator_cells(g)) < len(grid):
+            lines.append(f"  {g}: no LSGAN discriminator, so trick_discriminator's cells are not run")
+    models = [("classifier", "classifier", status("classifier", asdict(ClassifierConfig()), fp, SCORER_SEED))]
+    overrides = {"latent_dim": s.latent_dim, "arch": s.arch}
+    models += [(model_key(g, gs), g, generators.status(g, gs, fp, **overrides))
+               for g in s.generators for gs in s.generator_seeds]  # fmt: skip
+    for key, kind, state in models:
+        if state not in ("cached", "user module") or ctx.retrain:
+            family = "classifier" if kind == "classifier" else ("lsgan" if kind.startswith("lsgan") else "lwgan")
+            est = EST_TRAIN_MINUTES.get(family)
             state = ("retrain requested" if ctx.retrain else state) + ", will train it now" + (
                 f" (about {est} min on 2 CPU cores)" if est else "")
-        lines.append(f"  {kind}: {state}")
+        lines.append(f"  {key}: {state}")
     return lines
 
 
 def prepare(ctx) -> dict:
-    """Train or load the scorer and the generator, judge the generator with the scorer, say how
-    long the sweep will take; the facts the report states about the models."""
-    from dataclasses import asdict
-
-    from bench.classifier import generator_quality
+    """Train or load the scorer and every generator, judge each generator with the scorer, say
+    how long the sweep will take; the facts the report states about the models."""
     from bench.data import to_pixels
-    from lwgan.lsgan import generator_flops
+    from bench.recovery import generators
 
     s: RecoverSettings = ctx.settings
     mnist = ctx.mnist()
-    classifier, c_entry, trained = _models(ctx)
-    G = trained.model.G
-    quality = generator_quality(G, classifier, to_pixels(mnist.test_images).to(ctx.torch_device),
-                                n=s.quality_samples, seed=s.subset_seed)  # fmt: skip
-    ids, targets, _ = _targets(ctx)
+    classifier, c_entry = _classifier(ctx)
+    test = to_pixels(mnist.test_images).to(ctx.torch_device)
+    models, digests = {}, {}
+    for g in s.generators:
+        for gs in s.generator_seeds:
+            m = _model(ctx, g, gs)
+            q = generators.quality(m, classifier, test, s.quality_samples, gs)
+            key = model_key(g, gs)
+            models[key] = {**m.facts, "generator": g, "generator_seed": gs, "latent_dim": m.latent_dim,
+                           "noise_dim": m.noise_dim, "prior": m.prior, "frechet": q["frechet"],
+                           "digit_shares": q["shares"], "min_share": q["min_share"],
+                           "min_share_digit": q["min_share_digit"], "quality_samples": q["n"]}  # fmt: skip
+            digests[key] = m.facts["digest"]
+            ctx.event(f"{key}: latent rank {m.latent_dim}, Frechet {q['frechet']:.2f}, smallest digit share "
+                      f"{100 * q['min_share']:.1f}% (digit {q['min_share_digit']})")  # fmt: skip
+            if q["min_share"] < 0.05:
+                ctx.event(f"warning: {key} under-produces a digit (<5% of samples); recovery accuracy on it is capped")
+    first = _model(ctx, s.generators[0], s.generator_seeds[0])
+    ids, targets, *_ = _targets(ctx, first)
     facts = {
         "classifier_test_accuracy": c_entry.metrics.get("test_accuracy"),
-        "generator_config": asdict(trained.spec.config),
-        "generator_frechet": quality["frechet"],
-        "generator_digit_shares": quality["shares"],
-        "generator_min_share": quality["min_share"],
-        "generator_min_share_digit": quality["min_share_digit"],
-        "generator_quality_samples": quality["n"],
-        "generator_mflop_per_image": generator_flops(G) / 1e6,
         "classifier_train_seconds": c_entry.metrics.get("train_seconds"),
-        "generator_train_seconds": trained.train_seconds,
+        "models": models,
         "image_ids": ids,
         "target_preview": to_uint8(targets[:PREVIEW]).tolist(),
         "data_fingerprint": mnist.fingerprint,
-        "checkpoints": {"classifier": c_entry.digest, s.generator: trained.entry.digest},
-        "identity": {"data": mnist.fingerprint, "classifier": c_entry.digest,
-                     "generator": trained.entry.digest},
+        "checkpoints": {"classifier": c_entry.digest, **digests},
+        "identity": {"data": mnist.fingerprint, "classifier": c_entry.digest, **digests},
     }  # fmt: skip
-    ctx.event(f"classifier test accuracy {facts['classifier_test_accuracy']:.2f}%; generator Frechet "
-              f"{quality['frechet']:.2f}, smallest digit share {100 * quality['min_share']:.1f}% "
-              f"(digit {quality['min_share_digit']})")  # fmt: skip
-    if quality["min_share"] < 0.05:
-        ctx.event("warning: the generator under-produces a digit (<5% of samples); recovery accuracy "
-                  "on it is capped")  # fmt: skip
-    ctx.event(f"sweep: about {estimate_seconds(ctx) / 60:.0f} min (timed on a few steps here)")
+    ctx.event(f"classifier test accuracy {facts['classifier_test_accuracy']:.2f}%; sweep: about "
+              f"{estimate_seconds(ctx) / 60:.0f} min (timed on a few steps here)")  # fmt: skip
     return facts
 
 
 def estimate_seconds(ctx, probe_images: int = 250, probe_steps: int = 3) -> float:
-    """Rough wall time of the sweep: time a few steps of each regulator on a small chunk here and
-    scale by its number of runs, images, restarts, steps and seeds. Costs a few seconds."""
+    """Rough wall time of the sweep: time a few steps of each regulator on a small chunk of each
+    generator here and scale by its number of runs, images, restarts, steps and seeds."""
     from bench.recovery.engine import recover_cells
     from bench.recovery.grid import unique_runs
 
     s: RecoverSettings = ctx.settings
-    _, _, trained = _models(ctx)
-    _, targets, _ = _targets(ctx)
-    n = min(probe_images, s.images)
-    by_reg: dict[str, list[Cell]] = {}
-    for r in unique_runs(s.cells()):
-        by_reg.setdefault(r.regulator, []).append(r)
     total = 0.0
-    for group in by_reg.values():
-        t0 = time.perf_counter()
-        recover_cells(trained.model.G, trained.model.D, targets[:n], group[:2], steps=probe_steps,
-                      prior=s.prior, prior_samples=s.prior_samples, device=ctx.torch_device)  # fmt: skip
-        per_row_step = (time.perf_counter() - t0) / (len(group[:2]) * n * probe_steps)
-        total += per_row_step * len(group) * s.images * s.restarts * s.steps
-    return total * len(s.seeds)
+    for g in s.generators:
+        model = _model(ctx, g, s.generator_seeds[0])
+        _, targets, *_ = _targets(ctx, model)
+        n = min(probe_images, s.images)
+        by_reg: dict[str, list[Cell]] = {}
+        for r in unique_runs(s.generator_cells(g)):
+            by_reg.setdefault(r.regulator, []).append(r)
+        for group in by_reg.values():
+            t0 = time.perf_counter()
+            recover_cells(model.G, model.D, targets[:n], group[:2], steps=probe_steps, prior=model.prior,
+                          prior_samples=s.prior_samples, latent_dim=model.latent_dim,
+                          noise_dim=model.noise_dim, device=ctx.torch_device)  # fmt: skip
+            per_row_step = (time.perf_counter() - t0) / (len(group[:2]) * n * probe_steps)
+            total += per_row_step * len(group) * s.images * s.restarts * s.steps
+    return total * len(s.seeds) * len(s.generator_seeds)
 
 
 def chunk(cells_: list[dict], ctx) -> list[dict]:
-    """Recover and score one chunk (one regulator's cells at one seed); a record per cell."""
+    """Recover and score one chunk (one regulator's cells of one generator at one seed)."""
     s: RecoverSettings = ctx.settings
-    classifier, _, trained = _models(ctx)
-    ids, targets, labels = _targets(ctx)
+    first = cells_[0]
+    classifier, _ = _classifier(ctx)
+    model = _model(ctx, first["generator"], first["generator_seed"])
+    ids, targets, labels, z_star, eps = _targets(ctx, model)
     grid = [grid_cell(c) for c in cells_]
-    records = run_chunk(trained.model.G, getattr(trained.model, "D", None), classifier, targets,
-                        labels, ids, grid, cells_[0]["seed"], s, device=ctx.torch_device,
-                        progress=ctx.progress)  # fmt: skip
+    records = run_chunk(model, classifier, targets, labels, ids, grid, first["seed"], s,
+                        device=ctx.torch_device, z_star=z_star,
+                        noise_rows=eps if model.noise_dim else None, progress=ctx.progress)  # fmt: skip
     out = []
     for c, r in zip(grid, records):
         params = {"table": c.table or "", "shared_baseline": c.shared, "run_id": c.run_id,
-                  "generator": s.generator, "images": s.images, "steps": s.steps,
-                  "restarts": s.restarts, "prior": s.prior, "prior_samples": s.prior_samples or "d_z"}  # fmt: skip
+                  "latent_rank": model.latent_dim, "images": s.images, "targets": s.targets,
+                  "steps": s.steps, "restarts": s.restarts, "prior": model.prior,
+                  "prior_samples": s.prior_samples or "d_z", "noise": s.noise if model.noise_dim else "none"}  # fmt: skip
         extra = {"paper_accuracy": c.paper_accuracy} if c.paper_accuracy is not None else {}
-        out.append({**r, **extra, "params": params})
+        out.append({**r, **extra, "latent_rank": model.latent_dim, "params": params})
     return out
 
 
 def summary_metrics(results) -> dict:
-    """The best cell: its accuracy as a metric, its regulator and cell as tags."""
-    best = report.best_cells(report.summary_frame(report.cell_frame(results)))
-    fin = best[best["measured_accuracy"].notna()]
-    if not len(fin):
-        return {}
-    top = fin.iloc[0]
-    return {"best_accuracy": float(top["measured_accuracy"]), "best_regulator": top["regulator"],
-            "best_cell": top["measured_best_cell"]}  # fmt: skip
+    """Per generator the best cell's accuracy as a metric; the first generator's best regulator
+    and cell as tags."""
+    out = {}
+    for i, g in enumerate(results.settings["generators"]):
+        best = report.best_cells(report.generator_summary(results, g))
+        fin = best[best["measured_accuracy"].notna()]
+        if len(fin):
+            top = fin.iloc[0]
+            out[f"best_accuracy_{g}"] = float(top["measured_accuracy"])
+            if i == 0:  # tags of the first generator's best cell
+                out.update(best_regulator=top["regulator"], best_cell=top["measured_best_cell"])
+    return out
 
 
 EXPERIMENT = register(Experiment(
@@ -205,4 +243,5 @@ EXPERIMENT = register(Experiment(
     render=report.render, verdicts=report.verdicts, figures=report.figures, prepare=prepare,
     plan=plan, rows=report.rows, cell_name=cell_name, report_name=lambda s: f"recover-{s.grid}",
     summary_metrics=summary_metrics,
+    version=2,  # 2: generators x generator seeds, per-image correctness, in-span targets
 ))  # fmt: skip

@@ -19,6 +19,12 @@ Randomness, chosen so a cell's result depends only on (seed, its run id, the ima
   when they fit, else row ranges of one cell); blocks only split the work, so max_batch changes
   results only through that same float rounding.
 
+A partially stochastic generator G(z, eps) (noise_dim > 0) gets its noise as an input: by default
+drawn once per (image, restart) from a generator seeded by (seed, image id, restart), like z0,
+and held fixed over the steps (SPEC part B), or given by the caller (`noise_rows`, e.g. the noise
+that made an in-span target); with noise="resample" drawn anew at every step from each cell's own
+stream, after the prior sample.
+
 Resampling regulators replace z after each Adam step and leave Adam's moments and step count as
 they are: what the author's code does (tf.Variable.assign after apply_gradients) and what a torch
 per-image loop does with `z.copy_(reg.resample(z, hp))` under no_grad.
@@ -83,6 +89,17 @@ def initial_latents(seed: int, image_ids: Sequence[int], restarts: int, d_z: int
     return torch.stack(rows)
 
 
+def initial_noise(seed: int, image_ids: Sequence[int], restarts: int, k: int) -> torch.Tensor:
+    """Fixed generator noise eps [len(image_ids) * restarts, k] ~ N(0, I), on the CPU; one
+    generator per (image, restart), as z0."""
+    rows = []
+    for i in image_ids:
+        for r in range(restarts):
+            g = torch.Generator().manual_seed(derive_seed(int(seed), "noise", int(i), r))
+            rows.append(torch.randn(k, generator=g))
+    return torch.stack(rows)
+
+
 def cell_generator(seed: int, run_id: str, device) -> torch.Generator:
     """The generator of a cell's per-step draws. Order of use, per step: the prior sample
     [rows, m] before the objective (regulators whose context has prior_sample), or the resampling
@@ -123,11 +140,12 @@ class _SameImages:
         return self.g(z)
 
 
-def _objective(G, D, reg, z, target, weight, u) -> torch.Tensor:
-    """Per-row objective [kc, kr] of a block z [kc, kr, d]; target [kr, ...]; weight [kc, 1]."""
+def _objective(G, D, reg, z, target, weight, u, eps=None) -> torch.Tensor:
+    """Per-row objective [kc, kr] of a block z [kc, kr, d]; target [kr, ...]; weight [kc, 1];
+    eps [kc, kr, k] the generator's noise (None: a deterministic G)."""
     kc, kr, d = z.shape
     flat = z.reshape(-1, d)
-    images = G(flat)
+    images = G(flat) if eps is None else G(flat, eps.reshape(kc * kr, -1))
     diff = (images.reshape(kc, kr, -1) - target.reshape(1, kr, -1)).abs().mean(-1)
     if weight is None:  # the baseline and the resampling regulators: l1 alone
         return diff
@@ -169,6 +187,9 @@ def recover_cells(
     latent_dim: int | None = None,
     device=None,
     max_batch: int = DEFAULT_MAX_BATCH,
+    noise_dim: int = 0,
+    noise: str = "fixed",
+    noise_rows: torch.Tensor | None = None,
     progress: ProgressFn = null_progress,
     progress_every: int = 10,
 ) -> list[CellRecovery]:
@@ -177,6 +198,9 @@ def recover_cells(
     targets [images, 1, 28, 28] in G's pixel range; image_ids (default 0..images-1) name the
     images for the z0 seeds; prior is a name or a regulators.Prior; prior_samples is m, the
     size of the per-step prior sample (default d_z); latent_dim defaults to G.latent_dim.
+    noise_dim > 0: G is called as G(z, eps) with eps [rows, noise_dim]: noise "fixed" (per image
+    and restart; `noise_rows` [images, noise_dim] gives each image's, shared by its restarts) or
+    "resample" (fresh at every step).
     Cells that share a run (weight-0 cells and the baseline) are recovered once. A plain function
     of its inputs returning CPU tensors, so a chunk can run in another process.
     """
@@ -199,6 +223,17 @@ def recover_cells(
     device = torch.device(device or "cpu")
     prior = regulators.get_prior(prior) if isinstance(prior, str) else prior
 
+    if noise not in ("fixed", "resample"):
+        raise BenchError(f"--noise: expected fixed or resample, got {noise!r}")
+    eps_rows = None
+    if noise_dim:
+        if noise_rows is not None:
+            if tuple(noise_rows.shape) != (n, noise_dim):
+                raise ValueError(f"noise_rows: expected [{n}, {noise_dim}], got {list(noise_rows.shape)}")
+            eps_rows = noise_rows.float().repeat_interleave(restarts, dim=0)
+        else:
+            eps_rows = initial_noise(seed, ids, restarts, noise_dim)
+        eps_rows = eps_rows.to(device)
     z0 = initial_latents(seed, ids, restarts, d_z, prior).to(device)
     target_rows = targets.to(device=device, dtype=torch.float32).repeat_interleave(restarts, dim=0)
     runs = unique_runs(cells)
@@ -217,6 +252,7 @@ def recover_cells(
                 generator, discriminator, name, group, z0, target_rows,
                 n=n, restarts=restarts, steps=steps, seed=seed, prior=prior,
                 m=prior_samples or d_z, device=device, max_batch=max_batch,
+                eps_rows=eps_rows, resample_noise=noise == "resample",
                 tick=tick, every=max(1, progress_every),
             )
             wall = (time.perf_counter() - t0) / len(group)
@@ -227,7 +263,7 @@ def recover_cells(
 
 
 def _recover_group(G, D, name, runs, z0, target_rows, *, n, restarts, steps, seed, prior, m,
-                   device, max_batch, tick, every) -> list[CellRecovery]:
+                   device, max_batch, eps_rows, resample_noise, tick, every) -> list[CellRecovery]:
     """All runs of one regulator: the step loop."""
     reg = regulators.get(name)
     if reg.kind == "resample" and reg.prior != prior.name:
@@ -243,6 +279,20 @@ def _recover_group(G, D, name, runs, z0, target_rows, *, n, restarts, steps, see
     def draw_u():  # [C, R, m]; one call per cell so each cell keeps its own stream
         return torch.stack([prior.sample((R, m), generator=g, device=device, dtype=z0.dtype) for g in gens])
 
+    def noise_for():  # [C or 1, R, k], or None for a deterministic G
+        if eps_rows is None:
+            return None
+        if not resample_noise:
+            return eps_rows.unsqueeze(0)
+        k = eps_rows.shape[1]  # fresh draws from each cell's stream, after its prior sample
+        return torch.stack([torch.randn(R, k, generator=g, device=device) for g in gens])
+
+    def block_eps(eps, c0, c1, r0, r1):
+        if eps is None:
+            return None
+        e = eps[:, r0:r1] if eps.shape[0] == 1 else eps[c0:c1, r0:r1]
+        return e.expand(c1 - c0, -1, -1)
+
     # Adam's scalar schedule, precomputed in float64 exactly as torch.optim.Adam does per step
     # (step_size = lr / (1 - beta1^t), cast to float32 by addcdiv), so the loop never syncs.
     b1, b2 = BETAS
@@ -257,10 +307,11 @@ def _recover_group(G, D, name, runs, z0, target_rows, *, n, restarts, steps, see
     history = torch.zeros(steps, C, device=device)
     for t in range(steps):
         u = draw_u() if needs_u else None
+        eps = noise_for()
         for c0, c1, r0, r1 in blocks:
             zb = z[c0:c1, r0:r1].detach().requires_grad_(True)
             obj = _objective(G, D, reg, zb, target_rows[r0:r1], None if weight is None else weight[c0:c1],
-                             None if u is None else u[c0:c1, r0:r1])
+                             None if u is None else u[c0:c1, r0:r1], block_eps(eps, c0, c1, r0, r1))
             (gb,) = torch.autograd.grad(obj.sum(), zb)
             if len(blocks) == 1:
                 grad = gb
@@ -282,11 +333,13 @@ def _recover_group(G, D, name, runs, z0, target_rows, *, n, restarts, steps, see
 
     with torch.no_grad():
         u = draw_u() if needs_u else None
+        eps = noise_for()
         final = torch.empty(C, R, device=device)
         for c0, c1, r0, r1 in blocks:
             final[c0:c1, r0:r1] = _objective(
                 G, D, reg, z[c0:c1, r0:r1], target_rows[r0:r1],
                 None if weight is None else weight[c0:c1], None if u is None else u[c0:c1, r0:r1],
+                block_eps(eps, c0, c1, r0, r1),
             )
         # NaN sorts last so a finite candidate always wins; ties keep the first restart.
         best = final.nan_to_num(nan=float("inf")).view(C, n, restarts).argmin(-1)  # [C, n]
@@ -294,7 +347,13 @@ def _recover_group(G, D, name, runs, z0, target_rows, *, n, restarts, steps, see
         z_best = z.gather(1, rows.unsqueeze(-1).expand(C, n, d))
         loss_best = final.gather(1, rows)
         flat = z_best.reshape(C * n, d)
-        images = torch.cat([G(flat[i : i + max_batch]) for i in range(0, C * n, max_batch)])
+        if eps is None:
+            images = torch.cat([G(flat[i : i + max_batch]) for i in range(0, C * n, max_batch)])
+        else:  # the noise the kept candidate's final loss was measured with
+            e = eps.expand(C, -1, -1).gather(1, rows.unsqueeze(-1).expand(C, n, eps.shape[-1]))
+            e = e.reshape(C * n, -1)
+            images = torch.cat([G(flat[i : i + max_batch], e[i : i + max_batch])
+                                for i in range(0, C * n, max_batch)])  # fmt: skip
         images = images.reshape(C, n, *images.shape[1:])
         bad = (~(torch.isfinite(z_best).all(-1) & torch.isfinite(loss_best))).sum(1)
 

@@ -10,12 +10,18 @@ Definitions (pixels in [-1, 1], errors between the target x and the recovery G(z
 - mae: mean absolute error per pixel, the recovery objective's data term.
 - z_mean, z_var: mean and population variance (ddof 0) of all recovered elements pooled.
 - ks_pvalue: Kolmogorov-Smirnov p-value of the pooled elements against the prior's CDF.
+- correct: which images were classified right, as packed bits (base64; `unpack_correct`), so two
+  cells on the same images can be compared image by image (paired statistics).
+- In-span targets (G(z*) of known z*): latent_error, the mean over images of ||z - z*||_2;
+  latent_rmse, the same per element (||z - z*|| / sqrt(d)); latent_recovered, the % of images
+  with latent_rmse <= tol.
 A cell whose recovery went non-finite is scored as it is: the metrics that come out NaN/inf are
 listed under "nonfinite_metrics", and "n_nonfinite" counts the images with non-finite z or loss.
 """
 
 from __future__ import annotations
 
+import base64
 import math
 
 import numpy as np
@@ -71,6 +77,25 @@ def latent_stats(z: torch.Tensor, prior="normal") -> dict[str, float]:
     return {"z_mean": mean, "z_var": var, "ks_pvalue": p}
 
 
+def pack_correct(correct) -> str:
+    bits = np.packbits(np.asarray(correct, dtype=bool))
+    return base64.b64encode(bits.tobytes()).decode()
+
+
+def unpack_correct(text: str, n: int) -> np.ndarray:
+    """The boolean vector [n] that pack_correct packed."""
+    bits = np.frombuffer(base64.b64decode(text), dtype=np.uint8)
+    return np.unpackbits(bits)[:n].astype(bool)
+
+
+def latent_errors(z: torch.Tensor, z_star: torch.Tensor, tol: float) -> dict[str, float]:
+    """How close the recovered latents [n, d] are to the ones that made the targets."""
+    dist = (z.double() - z_star.double().to(z.device)).norm(dim=1).cpu()
+    rmse = dist / math.sqrt(z.shape[1])
+    return {"latent_error": float(dist.mean()), "latent_rmse": float(rmse.mean()),
+            "latent_recovered": float((rmse <= tol).double().mean() * 100)}  # fmt: skip
+
+
 def score_cell(
     rec,
     targets: torch.Tensor,
@@ -85,7 +110,8 @@ def score_cell(
 ) -> dict:
     """All metrics of one CellRecovery against its targets [n, 1, 28, 28] and labels [n]."""
     pred = predict(classifier, rec.images_rec, batch_size=batch_size, device=device)
-    correct = (pred == labels.cpu().long()).double().numpy() * 100
+    hit = (pred == labels.cpu().long()).numpy()
+    correct = hit.astype(np.float64) * 100
     _, lo, hi = bootstrap_ci(correct, n_boot=n_boot, seed=seed)
     scores = {
         "accuracy": float(correct.mean()),
@@ -97,6 +123,7 @@ def score_cell(
     }
     scores["nonfinite_metrics"] = [k for k, v in scores.items() if not math.isfinite(v)]
     scores["n_images"] = int(targets.shape[0])
+    scores["correct"] = pack_correct(hit)
     scores["n_nonfinite"] = int(rec.n_nonfinite)
     scores["wall_s"] = float(rec.wall_s)
     return scores

@@ -19,8 +19,8 @@ from bench.recovery.grid import LOSS_TABLES, fmt, make_cell
 from bench.verdict import Verdict
 
 METRICS = ("accuracy", "accuracy_lo", "accuracy_hi", "l1", "l2", "mae", "z_mean", "z_var", "ks_pvalue",
-           "final_loss", "n_nonfinite", "wall_s")
-PAPER_BEST = ("wasserstein", "log_normal_density")  # the paper's conclusion
+           "final_loss", "n_nonfinite", "wall_s", "latent_rank", "latent_error", "latent_rmse",
+           "latent_recovered")
 TABLE_TITLES = {
     "table1": "Table 1: Wasserstein distance",
     "table2": "Table 2: energy distance",
@@ -39,6 +39,8 @@ def cell_frame(results) -> pd.DataFrame:
         cell = make_cell(d["regulator"], d["learning_rate"], d["hyperparameter"])
         r = c["record"] or {}
         row = {
+            "generator": d["generator"],
+            "generator_seed": d["generator_seed"],
             "table": cell.table or "",
             "regulator": cell.regulator,
             "learning_rate": cell.lr,
@@ -62,8 +64,10 @@ def rows(results) -> pd.DataFrame:
 
 
 def summary_frame(cells: pd.DataFrame) -> pd.DataFrame:
-    """One row per grid cell: metrics averaged over seeds, with the spread over seeds."""
-    keys = ["table", "regulator", "learning_rate", "hyperparameter", "run_id", "shared_baseline", "paper_accuracy"]
+    """One row per (generator, grid cell): metrics averaged over generator seeds and recovery
+    seeds, with the spread over those runs."""
+    keys = ["generator", "table", "regulator", "learning_rate", "hyperparameter", "run_id", "shared_baseline",
+            "paper_accuracy"]
     g = cells.groupby(keys, sort=False, dropna=False)
     out = g[list(METRICS)].mean()
     out["accuracy_sd"] = g["accuracy"].std(ddof=1)
@@ -101,7 +105,8 @@ def spearman(frame: pd.DataFrame) -> tuple[float, float, int]:
 
 def best_cells(summary: pd.DataFrame) -> pd.DataFrame:
     """Per regulator: the measured best cell and the paper's best cell (weight-0 cells are the
-    shared baseline, reported under `none`, not as a regulator's best)."""
+    shared baseline, reported under `none`, not as a regulator's best). `summary` holds one
+    generator's cells."""
     rows = []
     own = summary[~summary["shared_baseline"]]
     for reg, f in own.groupby("regulator", sort=False):
@@ -126,58 +131,41 @@ def best_cells(summary: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values("measured_accuracy", ascending=False, na_position="last")
 
 
-VERDICT_RULE = (
-    "Rank regulators (baseline `none` included) by the accuracy of their best cell. Reproduced: "
-    "wasserstein and log_normal_density are the top two. Inconclusive: one of them is in the top "
-    "two and the other's best cell lies within the 95% bootstrap interval of the second-ranked "
-    "cell, or a table is incomplete. Not reproduced: otherwise."
-)
-
-
-CLAIM = "wasserstein and log_normal_density are the best regulators"
-
-
-def verdict(best: pd.DataFrame) -> Verdict:
-    fin = best[best["measured_accuracy"].notna()].reset_index(drop=True)
-    names = list(fin["regulator"])
-
-    def out(label: str, numbers: str) -> Verdict:
-        return Verdict(CLAIM, label, VERDICT_RULE, numbers)
-
-    if not all(n in names for n in PAPER_BEST) or len(fin) < 3:
-        return out("inconclusive", "the grid does not hold the best cells of both regulators and a competitor")
-    top2 = names[:2]
-    if set(top2) == set(PAPER_BEST):
-        return out("reproduced", f"the top two regulators are {top2[0]} and {top2[1]}")
-    inside = [n for n in PAPER_BEST if n in top2]
-    if inside:
-        other = next(n for n in PAPER_BEST if n not in top2)
-        second = fin.iloc[1]
-        acc = float(fin.loc[fin["regulator"] == other, "measured_accuracy"].iloc[0])
-        if acc >= second["_lo"]:
-            return out("inconclusive",
-                       f"{inside[0]} is in the top two; {other} ({acc:.1f}) is within the interval of "
-                       f"second-ranked {second['regulator']} [{second['_lo']:.1f}, {second['_hi']:.1f}]")  # fmt: skip
-    return out("not reproduced", f"the top two regulators are {top2[0]} and {top2[1]}")
-
-
 def verdicts(results) -> list[Verdict]:
-    return [verdict(best_cells(summary_frame(cell_frame(results))))]
+    """The paper's five claims per generator (bench.recovery.compare), then whether the isometric
+    regulariser makes recovery easier (when LWGAN and Iso-LWGAN both ran)."""
+    from bench.recovery import compare
+
+    s = results.settings_obj()
+    regs = s.names()
+    out = []
+    for g in s.generators:
+        out += compare.claim_verdicts(results, g, regs)
+    return out + compare.iso_verdicts(results, regs)
+
+
+def generator_summary(results, generator: str) -> pd.DataFrame:
+    cells = cell_frame(results)
+    return summary_frame(cells[cells["generator"] == generator])
 
 
 def render(results) -> str:
     """The whole report as markdown, from the saved results alone."""
     from bench.facts import RunFacts, facts_markdown
+    from bench.recovery import compare, sections
     from bench.report import markdown_table
+    from bench.verdict import rows as verdict_rows
 
     s = results.settings_obj()
     cells = cell_frame(results)
-    summary = summary_frame(cells)
+    first = s.generators[0]
+    summary = generator_summary(results, first)
     best = best_cells(summary)
-    (v,) = results.verdict_objs()
     grid = s.cells()
-    rho, p, n = spearman(summary)  # the 124 paper cells (shared baselines once per table, as printed)
     status = cells["status"].value_counts().to_dict()
+    verdicts_ = results.verdict_objs()
+    rules = [r.removeprefix(compare.PREAMBLE) for r in dict.fromkeys(v.rule for v in verdicts_)]
+    runs = len(s.generator_seeds) * len(s.seeds)
     out = [
         "# Latent vector recovery: tables 1-6 of Cho, *Wasserstein latent regulation loss*",
         "",
@@ -186,32 +174,35 @@ def render(results) -> str:
         "## Setup",
         "",
         (f"- Grid `{s.grid}`: {len(grid)} cells, {len({c.run_id for c in grid})} distinct runs "
-        f"(weight-0 cells of tables 1-4 share the four `none` baseline runs); regulators: {', '.join(s.names())}."),
-        (f"- {s.images} test images (fixed subset, subset seed {s.subset_seed}), {s.steps} Adam steps, "
-        f"{s.restarts} restart(s), recovery seeds {', '.join(map(str, s.seeds))}; prior {s.prior}; "
-        f"Wasserstein/energy prior sample m = {s.prior_samples or 'd_z'}; diff = mean absolute pixel error."),
+         f"(weight-0 cells of tables 1-4 share the four `none` baseline runs); regulators: {', '.join(s.names())}."),
+        (f"- Generators: {', '.join(f'`{g}`' for g in s.generators)}, each trained at generator seed(s) "
+         f"{', '.join(map(str, s.generator_seeds))}; recovery seeds {', '.join(map(str, s.seeds))}."),
+        sections.targets_line(s),
+        (f"- {s.steps} Adam steps, {s.restarts} restart(s); Wasserstein/energy prior sample m = "
+         f"{s.prior_samples or 'd_z'}; diff = mean absolute pixel error, pixels in [-1, 1]."),
         f"- Cells: {', '.join(f'{k} {v}' for k, v in status.items())}.",
         "- Accuracy: % of recovered images the frozen classifier labels as the target's digit; "
-        + ("[95% bootstrap interval over images]." if len(s.seeds) == 1 else "mean ± sd over seeds."),
+        + ("[95% bootstrap interval over images]." if runs == 1 else
+           f"mean ± sd over the {runs} runs (generator seeds x recovery seeds) of a cell."),
         "",
         "## Models",
         "",
-        models_markdown(results),
+        sections.models_markdown(results),
         "",
-        "## Verdict on the paper's conclusion",
+        "## Verdicts",
         "",
-        ("The paper: the Wasserstein regulator (best 94.7%) and the log-normal density (best 95.5%) are the "
-         "best; the unregulated baseline peaks at 75.8%."),
+        ("The paper: the Wasserstein regulator (best 94.7%) and the log-normal density (best 95.5%) are "
+         "the best, energy close behind; the unregulated baseline peaks at 75.8%; the resampling "
+         "cutoffs lie below the distance regulators."),
         "",
-        f"**{v.label}**: {v.numbers}.",
+        markdown_table(verdict_rows(verdicts_)),
         "",
-        f"Rule: {VERDICT_RULE}",
+        f"Rules. {compare.PREAMBLE.rstrip(': ')}. Then:",
         "",
-        (f"Agreement of the measured grid with the paper's over all cells: Spearman rho = {rho:.2f} "
-        f"(p = {p:.2g}, {n} cells). Absolute numbers depend on the trained GAN; the ranking of regulators "
-        "and the shape of each grid are what a reproduction can confirm or refute."),
+        *[f"- {r}." for r in rules],
         "",
-        "## Best cell per regulator",
+        *sections.generator_sections(results),
+        f"## Best cell per regulator: `{first}`",
         "",
         markdown_table(
             best.drop(columns=["_lo", "_hi", "_lr", "_hp", "measured_accuracy"]).rename(
@@ -220,7 +211,12 @@ def render(results) -> str:
             floatfmt=".1f",
         ),
         "",
+        *sections.paired_table(results, first),
     ]
+    rho, p, n = spearman(summary)  # the 124 paper cells (shared baselines once per table, as printed)
+    out += [(f"Agreement of `{first}`'s grid with the paper's over all cells: Spearman rho = {rho:.2f} "
+             f"(p = {p:.2g}, {n} cells). Absolute numbers depend on the trained GAN; the ranking of "
+             "regulators and the shape of each grid are what a reproduction can confirm or refute."), ""]
     for table, title in TABLE_TITLES.items():
         f = summary[summary["table"] == table]
         if f.empty:
@@ -231,7 +227,7 @@ def render(results) -> str:
         paper = _pivot(f, lambda r: f"{r['paper_accuracy']:.1f}" if math.isfinite(r["paper_accuracy"]) else "")
         measured.index.name = paper.index.name = f"lr \\ {label}"
         out += [
-            f"## {title}",
+            f"## {title} (`{first}`)",
             "",
             "Measured accuracy (%):",
             "",
@@ -252,8 +248,8 @@ def render(results) -> str:
     bad = cells[(cells["status"] != "finished") | (cells["n_nonfinite"] > 0)]
     if len(bad):
         out += ["## Cells that failed or went non-finite", "",
-                markdown_table(bad[["regulator", "learning_rate", "hyperparameter", "seed", "status",
-                                    "n_nonfinite", "error"]]), ""]
+                markdown_table(bad[["generator", "generator_seed", "regulator", "learning_rate", "hyperparameter",
+                                    "seed", "status", "n_nonfinite", "error"]]), ""]
     out += [
         "## Other measurements",
         "",
@@ -262,36 +258,9 @@ def render(results) -> str:
         "results CSV beside this report and in each MLflow child run."),
         "",
     ]
-    out.append(figure_link(f"recover-{s.grid}-best", "Targets (top row) and their recoveries in the "
-                           "best cell of each regulator, first seed"))  # fmt: skip
+    out.append(figure_link(f"recover-{s.grid}-best", f"Targets (top row) and their recoveries through `{first}` "
+                           "in the best cell of each regulator, first generator seed and recovery seed"))  # fmt: skip
     return "\n".join(out) + "\n"
-
-
-def models_markdown(results) -> str:
-    """The scorer and the generator: accuracy, Frechet distance, digit shares, checkpoints."""
-    import json
-
-    f = results.context
-    generator = results.settings["generator"]
-    shares = f.get("generator_digit_shares") or []
-    share_txt = ", ".join(f"{d}: {100 * s:.1f}%" for d, s in enumerate(shares))
-    lines = [
-        (f"- Classifier (scorer): test accuracy {f['classifier_test_accuracy']:.2f}% on the 10,000 MNIST test "
-        "images (trained on the training set only; the paper's: 99.4%)."),
-        (f"- Generator `{generator}`: Frechet distance to the test set in the classifier's feature space "
-        f"{f['generator_frechet']:.2f}; digit shares among {f['generator_quality_samples']:,} samples: {share_txt} "
-        f"(minimum {100 * f['generator_min_share']:.1f}%, digit {f['generator_min_share_digit']}); "
-        f"{f['generator_mflop_per_image']:.2f} MFLOP per image forward."),
-        f"- Generator config: `{json.dumps(f['generator_config'], sort_keys=True)}`.",
-        "- Checkpoints (content digest): " + ", ".join(f"{k} `{v[:16]}`" for k, v in f["checkpoints"].items()) + ".",
-    ]
-    times = [f"{name} {f[key]:.0f} s" for name, key in (("classifier", "classifier_train_seconds"),
-                                                        (generator, "generator_train_seconds"))
-             if f.get(key) is not None]
-    if times:
-        lines.append("- Training time of each checkpoint when it was trained (not part of this run's wall time "
-                     "if it was loaded from the cache): " + ", ".join(times) + ".")
-    return "\n".join(lines)
 
 
 def figures(results, out: Path) -> list[Path]:
@@ -299,10 +268,12 @@ def figures(results, out: Path) -> list[Path]:
     from bench.figures import image_rows, save_figure
     from bench.recovery.sweep import unpack_images
 
-    seed = results.settings["seeds"][0]
+    s = results.settings
+    seed, g, gs = s["seeds"][0], s["generators"][0], s["generator_seeds"][0]
     records = {(c["cell"]["regulator"], c["cell"]["learning_rate"], c["cell"]["hyperparameter"]): c["record"]
-               for c in results.cells if c["status"] == "finished" and c["cell"]["seed"] == seed}  # fmt: skip
-    best = best_cells(summary_frame(cell_frame(results)))
+               for c in results.cells if c["status"] == "finished" and c["cell"]["seed"] == seed
+               and c["cell"]["generator"] == g and c["cell"]["generator_seed"] == gs}  # fmt: skip
+    best = best_cells(generator_summary(results, g))
     rows_ = []
     for _, b in best[best["measured_accuracy"].notna()].iterrows():
         r = records.get((b["regulator"], b["_lr"], b["_hp"]))
@@ -311,5 +282,5 @@ def figures(results, out: Path) -> list[Path]:
     if not rows_:
         return []
     targets = np.asarray(results.context["target_preview"], dtype=np.uint8)
-    fig = image_rows(targets, rows_, title="Targets and recoveries, best cell per regulator")
+    fig = image_rows(targets, rows_, title=f"Targets and recoveries through {g}, best cell per regulator")
     return save_figure(fig, Path(out) / f"recover-{results.settings['grid']}-best", dpi=150)

@@ -17,9 +17,13 @@ import torch
 from bench.progress import ProgressFn, null_progress
 from bench.recovery.engine import DEFAULT_MAX_BATCH, recover_cells
 from bench.recovery.grid import Cell, expand_grid
-from bench.recovery.metrics import score_cell
+from bench.recovery.metrics import latent_errors, score_cell
 
 PREVIEW = 10  # recovered images kept per cell (uint8) for the report's target/recovery figure
+
+
+TARGETS = ("test", "generated")
+NOISE = ("fixed", "resample")
 
 
 @dataclass(frozen=True)
@@ -32,14 +36,21 @@ class RecoverSettings:
     lrs: tuple[float, ...] = ()
     hps: tuple[float, ...] = ()
     images: int = 1000  # a fixed, seeded subset of the 10,000 test images
-    subset_seed: int = 0  # which subset (and which generator seed); independent of `seeds`
+    subset_seed: int = 0  # which test images (and, with targets "generated", which z*)
     steps: int = 200  # Adam steps per recovery
     restarts: int = 1  # candidates per image, the lowest final loss kept (author's code: 16)
     seeds: tuple[int, ...] = (0,)  # recovery seeds: z0 and per-step prior draws
-    generator: str = "lsgan"  # generator variant (lwgan.registry), trained with seed subset_seed
-    latent_dim: int | None = None  # generator overrides (None: the variant's)
+    # Generator variants (bench.recovery.generators) and their training seeds: every generator
+    # is trained (through the cache) at every seed, and each is a set of cells of its own.
+    generators: tuple[str, ...] = ("lsgan",)
+    generator_seeds: tuple[int, ...] = (0,)
+    latent_dim: int | None = None  # LSGAN overrides (None: the variant's)
     arch: str | None = None
-    prior: str = "normal"
+    latent_rank: str = "estimate"  # LWGAN family: "estimate" (the rank score), "max" or an int
+    noise: str = "fixed"  # stochastic generators: noise fixed per (image, restart) or "resample"
+    targets: str = "test"  # test images, or "generated": G(z*) of known z* (in-span targets)
+    latent_tol: float = 0.1  # in-span: z recovered when ||z - z*|| / sqrt(d) <= latent_tol
+    prior: str = "normal"  # the LSGAN's prior (LWGAN and user generators bring their own)
     prior_samples: int | None = None  # m of the Wasserstein/energy prior sample; None = d_z
     quality_samples: int = 10_000  # generator samples judged by the classifier
     max_batch: int = DEFAULT_MAX_BATCH  # rows per forward pass (memory; results up to rounding)
@@ -53,10 +64,20 @@ class RecoverSettings:
         grid = (list(self.lrs), list(self.hps)) if self.grid == "explicit" else self.grid
         return expand_grid(grid, self.names())
 
-    def spec(self):
-        from lwgan.registry import get_generator
+    def generator_cells(self, generator: str) -> list[Cell]:
+        """The grid cells a generator runs: those of regulators that need an LSGAN discriminator
+        only where the generator has one."""
+        from bench.recovery.generators import has_discriminator
 
-        return get_generator(self.generator, latent_dim=self.latent_dim, arch=self.arch)
+        if has_discriminator(generator):
+            return self.cells()
+        return [c for c in self.cells() if not needs_discriminator(c.regulator)]
+
+
+def needs_discriminator(regulator: str) -> bool:
+    import regulators
+
+    return "discriminator" in getattr(regulators.get(regulator), "context", ())
 
 
 def select_images(test_labels: torch.Tensor, n: int, subset_seed: int) -> list[int]:
@@ -87,8 +108,7 @@ def unpack_images(text: str):
 
 
 def run_chunk(
-    generator: torch.nn.Module,
-    discriminator: torch.nn.Module | None,
+    model,
     classifier: torch.nn.Module,
     targets: torch.Tensor,
     labels: torch.Tensor,
@@ -98,20 +118,26 @@ def run_chunk(
     settings: RecoverSettings,
     *,
     device: torch.device,
+    z_star: torch.Tensor | None = None,
+    noise_rows: torch.Tensor | None = None,
     progress: ProgressFn = null_progress,
 ) -> list[dict]:
     """Recover and score `cells` (one regulator's runs; cells sharing a run are recovered once)
-    at one seed; one record per cell."""
+    through `model` (a bench.recovery.generators.RecoveryModel) at one seed; one record per
+    cell. With in-span targets, `z_star` [images, d] are the latents that made them and
+    `noise_rows` the noise (held fixed, so the targets are reachable)."""
+    prior = model.prior
     recs = recover_cells(
-        generator, discriminator, targets, cells, steps=settings.steps,
-        restarts=settings.restarts, seed=seed, prior=settings.prior,
-        prior_samples=settings.prior_samples, image_ids=image_ids, device=device,
-        max_batch=settings.max_batch, progress=progress,
+        model.G, model.D, targets, cells, steps=settings.steps, restarts=settings.restarts,
+        seed=seed, prior=prior, prior_samples=settings.prior_samples, image_ids=image_ids,
+        latent_dim=model.latent_dim, device=device, max_batch=settings.max_batch,
+        noise_dim=model.noise_dim, noise=settings.noise, noise_rows=noise_rows, progress=progress,
     )  # fmt: skip
     out = []
     for cell, rec in zip(cells, recs):
-        metrics = score_cell(rec, targets, labels, classifier, prior=settings.prior, seed=seed,
-                             device=device)  # fmt: skip
+        metrics = score_cell(rec, targets, labels, classifier, prior=prior, seed=seed, device=device)
+        if z_star is not None:
+            metrics.update(latent_errors(rec.z_final, z_star, settings.latent_tol))
         out.append({**metrics, "run_id": cell.run_id, "histories": {"loss": [float(v) for v in rec.loss_history]},
                     "preview": pack_images(rec.images_rec[:PREVIEW])})  # fmt: skip
     return out

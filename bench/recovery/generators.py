@@ -1,0 +1,283 @@
+"""The generators a recovery sweep goes through, each seen by the engine the same way.
+
+A `RecoveryModel` is G: z [N, latent_dim] (and eps [N, noise_dim] for a partially stochastic
+generator) -> images [N, 1, 28, 28] in [-1, 1], the prior its latents are compared with, and the
+discriminator if it has an LSGAN one. The recovery objective is always taken in pixels scaled to
+[-1, 1] (the paper's range), so a loss weight means the same for every generator.
+
+- `lsgan` (recipes by name, e.g. `lsgan.test`): z ~ N(0, I_d); its LSGAN discriminator is kept
+  for trick_discriminator.
+- The LWGAN family (`lwgan`, `iso-lwgan`, `iso-lwgan-stochastic`, on MNIST recipes): the prior is
+  N(0, A) of rank r (SPEC part B), so recovery acts on the first r coordinates and the rest stay
+  0 (`RankedGenerator`); the regulators compare those r elements with N(0, 1). r is the model's
+  estimated rank (LWGAN's rank score, as `bench mnist` measures it) unless `latent_rank` is "max"
+  (z_max) or an integer. Their critic is a Wasserstein critic, not an LSGAN discriminator, so
+  regulators that need the latter (trick_discriminator) are not run through them.
+- A user's generator: `module:function` or `path/to/file.py:function`, where the function
+  returns a `UserGenerator` (the network, its latent size, prior and pixel range, a checkpoint).
+- Generators with no prior to recover from (the published autoencoders, the LWGAN code's
+  autoencoder objective: no prior matching) are refused with the reason.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from bench.errors import BenchError
+
+RECOVERY_GENERATORS = ("lsgan", "lwgan", "iso-lwgan", "iso-lwgan-stochastic")  # `--generator all`
+# The rank score of `bench mnist --budget default` (bench/experiments/mnist.py EVAL), so the rank
+# recovery uses is the one that report prints for the same checkpoint.
+RANK_SCORE = {"eval_images": 10000, "reps": 5, "batch": 64, "critic_steps": 20}
+
+
+@dataclass
+class UserGenerator:
+    """What a user's `module:function` returns."""
+
+    generator: nn.Module  # z [N, latent_dim] (, eps [N, noise_dim]) -> [N, 1, 28, 28] or [N, 784]
+    latent_dim: int
+    pixel_range: tuple[float, float] = (-1.0, 1.0)  # G's output range; mapped to [-1, 1]
+    prior: str = "normal"  # a regulators prior name
+    checkpoint: str | None = None  # a state_dict file loaded into `generator`
+    discriminator: nn.Module | None = None  # an LSGAN-style D(x) (for trick_discriminator)
+    noise_dim: int = 0
+
+
+@dataclass
+class RecoveryModel:
+    name: str
+    seed: int
+    G: nn.Module  # see the module docstring
+    D: nn.Module | None  # an LSGAN discriminator, or None
+    latent_dim: int
+    noise_dim: int
+    prior: str
+    facts: dict = field(default_factory=dict)  # family, digest, latent_rank, z_max, times, config
+
+
+class RankedGenerator(nn.Module):
+    """An LWGAN generator seen through its rank-r prior: z [N, r] -> G([z, 0], eps)."""
+
+    def __init__(self, G: nn.Module, z_max: int, rank: int):
+        super().__init__()
+        self.G, self.z_max, self.latent_dim = G, int(z_max), int(rank)
+        self.noise_dim = int(G.noise_dim) if G.sigma_noise > 0 else 0
+
+    def forward(self, z: torch.Tensor, eps: torch.Tensor | None = None) -> torch.Tensor:
+        z = nn.functional.pad(z, (0, self.z_max - self.latent_dim))
+        if self.G.noise_dim > 0 and eps is None:  # no noise asked for: the noise switched off
+            eps = z.new_zeros(z.shape[0], self.G.noise_dim)
+        return self.G(z, eps) if self.G.noise_dim > 0 else self.G(z)
+
+
+class PixelRange(nn.Module):
+    """A user's G with its output mapped from [lo, hi] to [-1, 1] and shaped [N, 1, 28, 28]."""
+
+    def __init__(self, G: nn.Module, lo: float, hi: float, noise_dim: int):
+        super().__init__()
+        self.G, self.lo, self.hi, self.noise_dim = G, float(lo), float(hi), int(noise_dim)
+
+    def forward(self, z: torch.Tensor, eps: torch.Tensor | None = None) -> torch.Tensor:
+        x = self.G(z) if eps is None else self.G(z, eps)
+        return ((x - self.lo) * (2.0 / (self.hi - self.lo)) - 1.0).reshape(-1, 1, 28, 28)
+
+
+def is_user(name: str) -> bool:
+    return ":" in name
+
+
+def check_name(name: str) -> None:
+    """A one-line BenchError for a name that cannot be recovered through; nothing is loaded."""
+    if is_user(name):
+        _user_builder(name)
+        return
+    from lwgan.registry import generator_names, get_generator
+
+    base = name.split(".", 1)[0]
+    if base not in generator_names():
+        raise BenchError(f"--generator: unknown generator {name!r}; accepted: {', '.join(RECOVERY_GENERATORS)}, "
+                         "a registered variant, or module:function")  # fmt: skip
+    try:
+        spec = get_generator(name)
+    except (KeyError, ValueError) as e:
+        raise BenchError(f"--generator: {e}") from None
+    if spec.family == "published" or getattr(spec.config, "objective", "lwgan") == "autoencoder":
+        raise BenchError(f"--generator: {name!r} has no latent prior to recover from (an autoencoder "
+                         "without prior matching); use lsgan or an LWGAN-family generator")  # fmt: skip
+    if spec.data_kind != "mnist":
+        raise BenchError(f"--generator: {name!r} is not an MNIST generator (recipe for {spec.data_kind} data)")
+
+
+def parse_generators(text: str) -> list[str]:
+    """`all` or a comma list of names (validated); a one-line BenchError otherwise."""
+    if text.strip() == "all":
+        return list(RECOVERY_GENERATORS)
+    names = [p.strip() for p in text.split(",")]
+    if any(not p for p in names):
+        raise BenchError(f"--generator: empty element in {text!r}")
+    for n in names:
+        check_name(n)
+    if len(set(names)) != len(names):
+        raise BenchError(f"--generator: a generator is listed twice in {text!r}")
+    return names
+
+
+def _user_builder(name: str) -> Callable[[], UserGenerator]:
+    module, _, attr = name.rpartition(":")
+    try:
+        if module.endswith(".py") or "/" in module:
+            path = Path(module).expanduser()
+            if not path.is_file():
+                raise BenchError(f"--generator: no such file {module!r}")
+            spec = importlib.util.spec_from_file_location(f"bench_user_generator_{path.stem}", path)
+            mod = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(mod)
+        else:
+            mod = importlib.import_module(module)
+    except BenchError:
+        raise
+    except Exception as e:  # noqa: BLE001 - any import failure is the user's module's
+        raise BenchError(f"--generator: cannot import {module!r}: {type(e).__name__}: {e}") from None
+    fn = getattr(mod, attr, None)
+    if not callable(fn):
+        raise BenchError(f"--generator: {module!r} has no function {attr!r}")
+    return fn
+
+
+@functools.cache
+def has_discriminator(name: str) -> bool:
+    """Whether the generator brings an LSGAN discriminator (built, not trained, for a user's)."""
+    if is_user(name):
+        return _user_builder(name)().discriminator is not None
+    from lwgan.registry import variant_info
+
+    return variant_info(name).family == "lsgan"
+
+
+def spec_for(name: str, latent_dim: int | None = None, arch: str | None = None):
+    """The registry spec of a named generator (LSGAN overrides apply to the lsgan family only)."""
+    from lwgan.registry import get_generator, variant_info
+
+    if variant_info(name).family == "lsgan":
+        return get_generator(name, latent_dim=latent_dim, arch=arch)
+    return get_generator(name)
+
+
+def status(name: str, seed: int, data_fingerprint: str, **overrides) -> str:
+    from bench.models import status as model_status
+
+    return "user module" if is_user(name) else model_status(spec_for(name, **overrides), data_fingerprint, seed)
+
+
+def load(name: str, seed: int, mnist, *, device, retrain: bool = False, latent_rank="estimate",
+         latent_dim: int | None = None, arch: str | None = None, prior: str = "normal",
+         progress=None, on_event=None) -> RecoveryModel:  # fmt: skip
+    """Train (through the cache) or load generator `name` at training seed `seed`. `prior` is
+    the LSGAN's (the LWGAN family and a user's generator bring their own)."""
+    if is_user(name):
+        return _load_user(name, seed, device)
+    from bench.models import cache_config, load_or_train
+    from bench.progress import null_progress
+
+    progress = progress or null_progress
+    spec = spec_for(name, latent_dim, arch)
+    trained = load_or_train(spec, mnist, seed=seed, device=device, retrain=retrain, progress=progress,
+                            task=f"{name} s{seed}: train", on_event=on_event)  # fmt: skip
+    facts = {"family": spec.family, "digest": trained.entry.digest, "loaded": trained.entry.loaded,
+             "train_seconds": trained.train_seconds, "config": cache_config(spec)}  # fmt: skip
+    model = trained.model
+    if spec.family == "lsgan":
+        facts.update(latent_rank=model.latent_dim, z_max=model.latent_dim)
+        return RecoveryModel(name, seed, model.G, model.D, model.latent_dim, 0, prior, facts)
+    z_max = spec.config.z_max
+    estimate, lam = _rank_estimate(model, mnist, seed, device, progress, name)
+    rank = z_max if latent_rank == "max" else estimate if latent_rank == "estimate" else int(latent_rank)
+    if not 1 <= rank <= z_max:
+        raise BenchError(f"--latent-rank: {rank} is outside 1..{z_max} (z_max of {name})")
+    facts.update(latent_rank=rank, z_max=z_max, rank_estimate=estimate, lambda_hat=lam)
+    G = RankedGenerator(model.G, z_max, rank)
+    return RecoveryModel(name, seed, G, None, rank, G.noise_dim, "normal", facts)
+
+
+def _rank_estimate(model, mnist, seed, device, progress, name) -> tuple[int, float]:
+    from bench.data import to_pixels
+    from lwgan.rank import score_ranks
+
+    x = to_pixels(mnist.test_images[: RANK_SCORE["eval_images"]])
+    train = to_pixels(mnist.train_images[:10000])
+    scores = score_ranks(model, x, reps=RANK_SCORE["reps"], batch_size=RANK_SCORE["batch"], seed=seed,
+                         critic_steps=RANK_SCORE["critic_steps"], critic_data=train, progress=progress,
+                         task=f"{name} s{seed}: rank score")  # fmt: skip
+    return int(scores.estimate), float(scores.lambda_hat)
+
+
+def _load_user(name: str, seed: int, device) -> RecoveryModel:
+    import regulators
+    from bench.checkpoint import payload_digest
+
+    built = _user_builder(name)()
+    if not isinstance(built, UserGenerator):
+        raise BenchError(f"--generator: {name} returned {type(built).__name__}, not a UserGenerator")
+    lo, hi = built.pixel_range
+    if not hi > lo:
+        raise BenchError(f"--generator: {name}: pixel_range {built.pixel_range} is not (low, high)")
+    try:
+        regulators.get_prior(built.prior)
+    except ValueError as e:
+        raise BenchError(f"--generator: {name}: {e}") from None
+    G = built.generator
+    if built.checkpoint:
+        try:
+            G.load_state_dict(torch.load(built.checkpoint, map_location="cpu", weights_only=True))
+        except Exception as e:  # noqa: BLE001 - a missing or mismatched file is the user's
+            raise BenchError(f"--generator: {name}: cannot load {built.checkpoint}: {e}") from None
+    G = G.to(device).eval()
+    D = built.discriminator.to(device).eval() if built.discriminator is not None else None
+    facts = {"family": "user", "digest": payload_digest(G.state_dict()), "loaded": True,
+             "train_seconds": None, "config": {"builder": name, "pixel_range": [lo, hi],
+                                               "checkpoint": built.checkpoint or ""},
+             "latent_rank": built.latent_dim, "z_max": built.latent_dim}  # fmt: skip
+    wrapped = PixelRange(G, lo, hi, built.noise_dim)
+    return RecoveryModel(name, seed, wrapped, D, built.latent_dim, built.noise_dim, built.prior, facts)
+
+
+@torch.no_grad()
+def draw(model: RecoveryModel, n: int, seed: int, tag: str = "quality"):
+    """(z [n, d] from the model's prior, eps [n, k] or None, G(z, eps) [n, 1, 28, 28] on the CPU),
+    from a CPU generator seeded by (seed, tag): the same draws on every device."""
+    import regulators
+    from bench.recovery.engine import derive_seed
+
+    g = torch.Generator().manual_seed(derive_seed(int(seed), tag, model.name))
+    z = regulators.get_prior(model.prior).sample((n, model.latent_dim), generator=g, device="cpu",
+                                                 dtype=torch.float32)  # fmt: skip
+    eps = torch.randn(n, model.noise_dim, generator=g) if model.noise_dim else None
+    dev = next(model.G.parameters()).device
+    out = []
+    for i in range(0, n, 1000):
+        zi = z[i : i + 1000].to(dev)
+        out.append((model.G(zi) if eps is None else model.G(zi, eps[i : i + 1000].to(dev))).cpu())
+    return z, eps, torch.cat(out)
+
+
+def quality(model: RecoveryModel, classifier, test_images: torch.Tensor, n: int, seed: int) -> dict:
+    """The generator judged by the classifier on n draws: Frechet distance to the test images in
+    its feature space, and the share of each digit."""
+    import numpy as np
+
+    from bench.classifier import digit_shares, features, frechet_distance, predict
+
+    _, _, fake = draw(model, n, seed)
+    shares = digit_shares(predict(classifier, fake))
+    fd = frechet_distance(features(classifier, fake), features(classifier, test_images))
+    low = int(np.argmin(shares))
+    return {"frechet": fd, "shares": shares, "min_share": shares[low], "min_share_digit": low, "n": n}
