@@ -105,6 +105,9 @@ class RunFacts:
     versions: dict[str, str]
     checkpoints: dict[str, str] = field(default_factory=dict)  # model name -> content digest
     dirty: bool | None = None  # uncommitted changes to tracked files outside the run's output
+    # cells taken from an earlier invocation by --resume: the wall time is this invocation's only
+    resumed_cells: int = 0
+    total_cells: int | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -125,6 +128,8 @@ def collect_facts(
     command: str | None = None,
     date: str | None = None,
     out: str | Path | None = None,
+    resumed_cells: int = 0,
+    total_cells: int | None = None,
 ) -> RunFacts:
     """Gather what a report must state to be reproducible; every field can be given explicitly.
     `out`: the run's output folder, whose changes do not make the checkout dirty (git_state)."""
@@ -141,6 +146,8 @@ def collect_facts(
         versions=versions(),
         checkpoints=dict(checkpoints or {}),
         dirty=dirty,
+        resumed_cells=int(resumed_cells),
+        total_cells=None if total_cells is None else int(total_cells),
     )
 
 
@@ -165,7 +172,9 @@ def facts_markdown(facts: RunFacts, *, title: str = "Run facts") -> str:
         ("seeds", ", ".join(str(s) for s in facts.seeds) or MISSING),
         ("data fingerprint", f"`{facts.data_fingerprint}`" if facts.data_fingerprint else MISSING),
         ("device", facts.device),
-        ("wall time", _duration(facts.wall_time_s)),
+        ("wall time", _duration(facts.wall_time_s) + (
+            f" (this invocation; {facts.resumed_cells} of {facts.total_cells} cells were finished by an "
+            "earlier one and resumed)" if facts.resumed_cells else "")),
         ("date (UTC)", facts.date),
         ("versions", ", ".join(f"{k} {v}" for k, v in sorted(facts.versions.items())) or MISSING),
     ]

@@ -76,7 +76,8 @@ TINY = textwrap.dedent('''
 
 
     register(Experiment("tiny", "squares, one failing on purpose", TinySettings, cells, render,
-                        run_cell=run_cell, verdicts=verdicts, figures=figures))
+                        run_cell=run_cell, verdicts=verdicts, figures=figures,
+                        estimate=lambda ctx, todo: 10.0 * len(todo)))  # 10 s a cell, said up front
 ''')
 
 
@@ -177,10 +178,17 @@ def test_ctrl_c_keeps_finished_cells_and_resume_redoes_none(plugin, tmp_path, mo
     monkeypatch.delenv("TINY_INTERRUPT_ON")
     _, parents, children = _runs(uri)
     assert parents[0].info.status == "KILLED" and len(children) == 3
+    events = []
     output = run_experiment("tiny", settings, RunOptions(out=tmp_path / "out", tracking_uri=uri,
-                                                         resume=True))  # fmt: skip
+                                                         resume=True), on_event=events.append)  # fmt: skip
     assert _calls(log) == [1, 2, 3, 4, 4, 5]  # only the interrupted cell and the one after it
     assert [c["resumed"] for c in output.results.cells] == [True, True, True, False, False]
+    # the time said up front is for the cells left to run; the facts say the wall time is partial
+    assert "about 20 s to run them (estimated on this machine)" in events
+    assert (output.results.facts["resumed_cells"], output.results.facts["total_cells"]) == (3, 5)
+    from bench.facts import RunFacts, facts_markdown
+
+    assert "3 of 5 cells were finished by an earlier one" in facts_markdown(RunFacts.from_dict(output.results.facts))
     assert [r["square"] for r in output.results.records()] == [1, 4, 9, 16, 25]
 
 

@@ -14,7 +14,7 @@ import time
 
 from bench.pipeline import Experiment, register
 from bench.recovery import report
-from bench.recovery.grid import Cell, cell_id, make_cell
+from bench.recovery.grid import Cell, cell_id, make_cell, unique_runs
 from bench.recovery.sweep import PREVIEW, RecoverSettings, run_chunk, select_images, to_uint8
 
 # Training times of the default models on 2 otherwise idle CPU cores, rounded up (measured on the
@@ -169,34 +169,36 @@ def prepare(ctx) -> dict:
         "checkpoints": {"classifier": c_entry.digest, **digests},
         "identity": {"data": mnist.fingerprint, "classifier": c_entry.digest, **digests},
     }  # fmt: skip
-    ctx.event(f"classifier test accuracy {facts['classifier_test_accuracy']:.2f}%; sweep: about "
-              f"{estimate_seconds(ctx) / 60:.0f} min (timed on a few steps here)")  # fmt: skip
+    ctx.event(f"classifier test accuracy {facts['classifier_test_accuracy']:.2f}%")
     return facts
 
 
-def estimate_seconds(ctx, probe_images: int = 250, probe_steps: int = 3) -> float:
-    """Rough wall time of the sweep: time a few steps of each regulator on a small chunk of each
-    generator here and scale by its number of runs, images, restarts, steps and seeds."""
+def estimate_seconds(ctx, todo: list[dict], probe_images: int = 250, probe_steps: int = 3) -> float:
+    """Rough wall time of the cells left to run: time a few steps of each regulator's chunk on a
+    small batch of each generator (after one untimed warm-up step, so first-call costs do not
+    count), then scale by the distinct runs left, images, restarts and steps."""
     from bench.recovery.engine import recover_cells
-    from bench.recovery.grid import unique_runs
 
     s: RecoverSettings = ctx.settings
+    runs: dict[tuple, set] = {}  # (generator, regulator) -> distinct runs left (shared baselines once)
+    for c in todo:
+        run = grid_cell(c).run
+        runs.setdefault((c["generator"], run.regulator), set()).add((c["generator_seed"], c["seed"], run.run_id))
     total = 0.0
-    for g in s.generators:
+    for (g, reg), left in runs.items():
         model = _model(ctx, g, s.generator_seeds[0])
         _, targets, *_ = _targets(ctx, model)
         n = min(probe_images, s.images)
-        by_reg: dict[str, list[Cell]] = {}
-        for r in unique_runs(s.generator_cells(g)):
-            by_reg.setdefault(r.regulator, []).append(r)
-        for group in by_reg.values():
-            t0 = time.perf_counter()
-            recover_cells(model.G, model.D, targets[:n], group[:2], steps=probe_steps, prior=model.prior,
-                          prior_samples=s.prior_samples, latent_dim=model.latent_dim,
-                          noise_dim=model.noise_dim, device=ctx.torch_device)  # fmt: skip
-            per_row_step = (time.perf_counter() - t0) / (len(group[:2]) * n * probe_steps)
-            total += per_row_step * len(group) * s.images * s.restarts * s.steps
-    return total * len(s.seeds) * len(s.generator_seeds)
+        mine = [grid_cell(c) for c in todo if c["generator"] == g]
+        group = [r for r in unique_runs(mine) if r.regulator == reg][:2]
+        kw = {"prior": model.prior, "prior_samples": s.prior_samples, "latent_dim": model.latent_dim,
+              "noise_dim": model.noise_dim, "device": ctx.torch_device}
+        recover_cells(model.G, model.D, targets[:n], group, steps=1, **kw)
+        t0 = time.perf_counter()
+        recover_cells(model.G, model.D, targets[:n], group, steps=probe_steps, **kw)
+        per_row_step = (time.perf_counter() - t0) / (len(group) * n * probe_steps)
+        total += per_row_step * len(left) * s.images * s.restarts * s.steps
+    return total
 
 
 def chunk(cells_: list[dict], ctx) -> list[dict]:
@@ -242,6 +244,6 @@ EXPERIMENT = register(Experiment(
     settings=RecoverSettings, cells=cells, run_chunk=chunk, chunk_key=chunk_key,
     render=report.render, verdicts=report.verdicts, figures=report.figures, prepare=prepare,
     plan=plan, rows=report.rows, cell_name=cell_name, report_name=lambda s: f"recover-{s.grid}",
-    summary_metrics=summary_metrics,
+    summary_metrics=summary_metrics, estimate=estimate_seconds,
     version=2,  # 2: generators x generator seeds, per-image correctness, in-span targets
 ))  # fmt: skip

@@ -43,7 +43,8 @@ class Experiment:
     scorer accuracy), saved with the results; plan(ctx) -> lines saying what will happen, before
     any work; rows(results) -> CSV rows; cell_name(cell); report_name(settings);
     params(settings) -> extra MLflow params; summary_metrics(results); cell_figures(cell,
-    record, folder) -> figure paths attached to the cell's MLflow run; version (bump it when
+    record, folder) -> figure paths attached to the cell's MLflow run; estimate(ctx, cells) ->
+    seconds the cells left to run will take here (said up front, after --resume); version (bump it when
     run_cell measures differently, so --resume does not reuse older cells).
 
     Records: top-level numbers are logged as the cell's MLflow metrics; `histories` (name ->
@@ -68,6 +69,7 @@ class Experiment:
     report_name: Callable[[Any], str] | None = None  # default: the experiment's name
     params: Callable[[Any], dict] | None = None
     summary_metrics: Callable[[Any], dict] | None = None
+    estimate: Callable[[Any, list[dict]], float] | None = None  # (ctx, cells to run) -> seconds
     cell_figures: Callable[[dict, dict, Path], list[Path]] | None = None
     # Default number of local worker processes: "cores" when a cell runs on one thread (small
     # models), "one" when a cell uses the whole machine (batched engines, convnets).

@@ -152,6 +152,9 @@ def run_experiment(
     event(f"{len(cells)} cells: {len(done)} already finished (--resume), {len(todo)} to run on "
           f"{opts.device}" + (f" in {workers} worker processes" if workers > 1 and todo else "")
           + f"; results in {out}")  # fmt: skip
+    if exp.estimate is not None and todo:
+        seconds = exp.estimate(ctx, [c for _, c in todo]) / max(1, min(workers, len(todo)))
+        event(f"about {_minutes(seconds)} to run them (estimated on this machine)")
     chunks = _chunks(exp, todo)
     outcome: dict[str, dict] = {}
     params = {**_flat(settings_dict), **_flat(exp.params(settings) if exp.params else {}),
@@ -187,6 +190,7 @@ def run_experiment(
         results.facts = collect_facts(
             seeds=seeds, data_fingerprint=fingerprint, device=opts.device, checkpoints=checkpoints,
             wall_time_s=time.perf_counter() - t0, command=opts.command, out=out,
+            resumed_cells=len(done), total_cells=len(cells),
         ).to_dict()  # fmt: skip
         saved, written = write_outputs(exp, results, files)
         for v in results.verdict_objs():  # MLflow keys allow few characters: the rest become _
@@ -201,6 +205,10 @@ def run_experiment(
             sweep.log_artifact(p)
     return RunOutput(saved, files["md"], files["csv"], files["json"], written, cell_store.folder,
                      workers, sweep.run_id, sweep.url, [c["key"] for c in saved.failed()])  # fmt: skip
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
 
 
 def _provenance(facts: dict, records: list[dict]) -> tuple[str | None, dict]:
