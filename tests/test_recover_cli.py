@@ -275,6 +275,9 @@ def test_recovery_through_the_lwgan_family_at_tiny_size(small_mnist, mnist_dir, 
     report = (out / "recover-quick.md").read_text()
     assert "## Does the isometric regulariser make recovery easier?" in report
     assert "`iso-lwgan.mnist-tiny` against `lwgan.mnist-tiny`" in report
+    for g in gens.split(","):  # each generator's best cell per regulator, paired on the same images
+        section = report.split(f"## Best cell per regulator: `{g}`", 1)[1].split("\n## ", 1)[0]
+        assert "Paired against wasserstein's best cell" in section and "| log_normal_density " in section
     claims = [v.claim for v in results.verdict_objs()]
     assert sum(c.startswith("iso-lwgan.mnist-tiny: (") for c in claims) == 5
     assert any("isometric regulariser" in c for c in claims)

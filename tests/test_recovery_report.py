@@ -12,7 +12,7 @@ from scipy import stats
 from bench.pipeline.results import Results
 from bench.recovery import compare
 from bench.recovery.metrics import pack_correct
-from bench.recovery.report import best_cells, spearman
+from bench.recovery.report import _rho, best_cells, spearman
 
 N = 1000
 
@@ -130,6 +130,8 @@ def test_spearman_hand_computed_and_degenerate_cases():
     f.loc[0, "accuracy"] = math.nan
     assert spearman(f)[2] == 4
     assert math.isnan(spearman(f.iloc[:2])[0])
+    assert _rho(*spearman(f.iloc[:2])).startswith("n/a (1 cell with a paper value")  # never "rho = nan"
+    assert _rho(*spearman(f)) == f"rho = {spearman(f)[0]:.2f} (p = {spearman(f)[1]:.2g}, 4 cells)"
 
 
 def test_best_cells_ignores_shared_baselines_and_picks_the_max():
