@@ -173,10 +173,11 @@ def prepare(ctx) -> dict:
     return facts
 
 
-def estimate_seconds(ctx, todo: list[dict], probe_images: int = 250, probe_steps: int = 3) -> float:
+def estimate_seconds(ctx, todo: list[dict], probe_images: int = 1000, probe_steps: int = 3) -> float:
     """Rough wall time of the cells left to run: time a few steps of each regulator's chunk on a
-    small batch of each generator (after one untimed warm-up step, so first-call costs do not
-    count), then scale by the distinct runs left, images, restarts and steps."""
+    batch of each generator as large as the sweep's, up to probe_images (after one untimed
+    warm-up step, so first-call costs do not count; a smaller batch costs more per image), then
+    scale by the distinct runs left, images, restarts and steps."""
     from bench.recovery.engine import recover_cells
 
     s: RecoverSettings = ctx.settings

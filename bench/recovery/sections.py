@@ -4,6 +4,8 @@ functions of the saved results (bench.recovery.report assembles them)."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from bench.recovery import compare
@@ -92,6 +94,10 @@ def generator_sections(results) -> list[str]:
         markdown_table(rows),
         "",
     ]
+    shown = " ".join(str(v) for r in rows[:-1] for v in r.values())
+    if re.search(r"\[-\d|, (1\d\d|[2-9]\d\d)\.\d\]", shown):  # a bound below 0 or above 100
+        out += [("A t-interval over few generator seeds that disagree can reach below 0 or above 100%: "
+                 "it is shown as computed; the per-seed paired intervals below say more."), ""]
     if s.targets == "generated":
         out += _in_span(results, table, gens, regs)
     iso = compare.iso_comparisons(results, regs)
