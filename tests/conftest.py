@@ -40,3 +40,13 @@ def mnist_dir():
     if not os.path.exists(os.path.join(path, "t10k-labels-idx1-ubyte.gz")):
         pytest.skip("no MNIST copy at ../shared/data/mnist")
     return path
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """A real local Ray cluster, one per test session (started on first use, shut down at the
+    end); skips where Ray is not installed (CI installs the [ray] extra)."""
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    yield ray
+    ray.shutdown()

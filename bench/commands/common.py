@@ -18,6 +18,7 @@ def run(name: str, settings, *, out: Path, device: str, resume: bool = False, re
     """Run experiment `name` with `settings`; prints as it goes, returns the RunOutput."""
     from rich.console import Console
 
+    from bench.commands import executor
     from bench.facts import command_line
     from bench.options import check_positive, resolve_device
     from bench.pipeline import RunOptions, run_experiment
@@ -29,7 +30,8 @@ def run(name: str, settings, *, out: Path, device: str, resume: bool = False, re
     console = Console(stderr=True)
     options = RunOptions(out=Path(out), device=str(dev), resume=resume, retrain=retrain,
                          workers=workers, threads=threads, data_dir=data_dir, track=not no_track,
-                         tracking_uri=tracking_uri, experiment=experiment, command=command_line())  # fmt: skip
+                         tracking_uri=tracking_uri, experiment=experiment, command=command_line(),
+                         executor=executor.current())  # fmt: skip
     try:
         with rich_progress(console) as progress:
             output = run_experiment(name, settings, options, progress=progress,

@@ -145,6 +145,8 @@ def run_cmd(
 
 
 def register(app: typer.Typer) -> None:
+    from bench.commands.executor import executor_options
+
     app.command("experiments")(experiments_cmd)
-    app.command("run", epilog=RUN_EPILOG)(run_cmd)
+    app.command("run", epilog=RUN_EPILOG)(executor_options(run_cmd))
     app.command("report", epilog=REPORT_EPILOG)(report_cmd)

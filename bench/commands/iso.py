@@ -253,6 +253,8 @@ def mnist_cmd(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("isometry", epilog=ISOMETRY_EPILOG)(isometry_cmd)
-    app.command("stochastic", epilog=STOCHASTIC_EPILOG)(stochastic_cmd)
-    app.command("mnist", epilog=MNIST_EPILOG)(mnist_cmd)
+    from bench.commands.executor import executor_options
+
+    app.command("isometry", epilog=ISOMETRY_EPILOG)(executor_options(isometry_cmd))
+    app.command("stochastic", epilog=STOCHASTIC_EPILOG)(executor_options(stochastic_cmd))
+    app.command("mnist", epilog=MNIST_EPILOG)(executor_options(mnist_cmd))

@@ -151,5 +151,7 @@ def generators_cmd() -> None:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("rank", epilog=RANK_EPILOG)(rank_cmd)
+    from bench.commands.executor import executor_options
+
+    app.command("rank", epilog=RANK_EPILOG)(executor_options(rank_cmd))
     app.command("generators")(generators_cmd)

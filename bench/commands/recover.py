@@ -152,4 +152,6 @@ def recover_cmd(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("recover", epilog=EPILOG)(recover_cmd)
+    from bench.commands.executor import executor_options
+
+    app.command("recover", epilog=EPILOG)(executor_options(recover_cmd))

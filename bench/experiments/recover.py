@@ -10,6 +10,7 @@ and judges the generator; the report (bench.recovery.report) is a pure function 
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 from bench.pipeline import Experiment, register
@@ -55,10 +56,14 @@ def _classifier(ctx):
     """(classifier, its cache entry), loaded once per process."""
 
     def build():
-        from bench.classifier import SCORER_SEED, load_or_train_classifier
+        from bench.classifier import SCORER_SEED, ClassifierConfig, load_or_train_classifier
 
+        # A worker scores with the scorer the driver prepared (its config travels in the facts),
+        # whatever its own process's defaults, and never retrains what the driver verified.
+        cfg = ctx.facts.get("classifier_config")
         return load_or_train_classifier(ctx.mnist(), seed=SCORER_SEED, device=ctx.torch_device,
-                                        progress=ctx.progress, retrain=ctx.retrain, on_event=ctx.event)  # fmt: skip
+                                        progress=ctx.progress, retrain=ctx.retrain and not ctx.facts,
+                                        on_event=ctx.event, cfg=ClassifierConfig(**cfg) if cfg else None)  # fmt: skip
 
     return ctx.memo("recover-classifier", build)
 
@@ -69,7 +74,7 @@ def _model(ctx, generator: str, generator_seed: int):
 
     s: RecoverSettings = ctx.settings
     return ctx.memo(("recover-model", generator, generator_seed), lambda: generators.load(
-        generator, generator_seed, ctx.mnist(), device=ctx.torch_device, retrain=ctx.retrain,
+        generator, generator_seed, ctx.mnist(), device=ctx.torch_device, retrain=ctx.retrain and not ctx.facts,
         latent_rank=s.latent_rank, latent_dim=s.latent_dim, arch=s.arch, prior=s.prior, progress=ctx.progress,
         on_event=ctx.event))  # fmt: skip
 
@@ -134,7 +139,9 @@ def plan(ctx) -> list[str]:
 
 def prepare(ctx) -> dict:
     """Train or load the scorer and every generator, judge each generator with the scorer, say
-    how long the sweep will take; the facts the report states about the models."""
+    how long the sweep will take; the facts the report states about the models. (`--retrain`
+    acts here only: once the facts exist, cells in any process load what prepare made.)"""
+    from bench.classifier import ClassifierConfig
     from bench.data import to_pixels
     from bench.recovery import generators
 
@@ -161,6 +168,7 @@ def prepare(ctx) -> dict:
     ids, targets, *_ = _targets(ctx, first)
     facts = {
         "classifier_test_accuracy": c_entry.metrics.get("test_accuracy"),
+        "classifier_config": dataclasses.asdict(ClassifierConfig()),
         "classifier_train_seconds": c_entry.metrics.get("train_seconds"),
         "models": models,
         "image_ids": ids,

@@ -23,8 +23,17 @@ def default_workers(exp, device: str, cells: int) -> int:
     return max(1, min(os.cpu_count() or 1, cells))
 
 
-def execute(exp, chunks: list[list[dict]], ctx, *, workers: int = 1) -> Iterator[tuple]:
-    """Run every chunk; yields (chunk, records | Exception) in completion order."""
+def execute(exp, chunks: list[list[dict]], ctx, *, workers: int = 1, spec=None) -> Iterator[tuple]:
+    """Run every chunk; yields (chunk, records | Exception) in completion order. `spec` (a
+    bench.pipeline.remote.ExecutorSpec) sends the chunks to Ray or SLURM instead."""
+    if spec is not None and spec.kind != "local":
+        from bench.pipeline import remote
+
+        if ctx.threads is None and exp.workers == "cores":
+            ctx.threads = 1  # as below: a cell's numbers do not depend on where it runs
+        run = remote.ray_execute if spec.kind == "ray" else remote.slurm_execute
+        yield from run(exp, chunks, ctx, spec)
+        return
     workers = max(1, min(int(workers), len(chunks)))
     if ctx.threads is None and exp.workers == "cores":
         # Cells of one-thread models run on one thread however many workers there are, so a
@@ -54,15 +63,19 @@ def _serial(exp, chunks, ctx) -> Iterator[tuple]:
         torch.set_num_threads(before)
 
 
-def _work(name: str, chunk: list[dict], ctx, messages) -> list[dict]:
-    """A worker's job: one chunk of experiment `name`, progress and notices sent to the driver."""
+def _work(name: str, chunk: list[dict], ctx, settings: dict, messages) -> list[dict]:
+    """A worker's job: one chunk of experiment `name`, progress and notices sent to the driver.
+    The settings come as a dict (see bench.pipeline.remote.shippable): a plugin's class can be
+    unpickled only once the plugin is loaded."""
     import torch
 
     from bench import plugins
     from bench.pipeline.registry import get
+    from bench.pipeline.results import settings_from_dict
 
     for spec in ctx.plugins:
         plugins.load(spec)
+    ctx.settings = settings_from_dict(get(name).settings, settings)
     if ctx.threads:
         torch.set_num_threads(ctx.threads)
     ctx._memo = _PROCESS_MEMO
@@ -93,7 +106,10 @@ def _parallel(exp, chunks, ctx, workers: int) -> Iterator[tuple]:
 
     with mp_ctx.Manager() as manager, ProcessPoolExecutor(workers, mp_context=mp_ctx) as pool:
         messages = manager.Queue()
-        pending = {pool.submit(_work, exp.name, chunk, ctx, messages): chunk for chunk in chunks}
+        from bench.pipeline.remote import shippable
+
+        shipped, settings = shippable(ctx)
+        pending = {pool.submit(_work, exp.name, chunk, shipped, settings, messages): chunk for chunk in chunks}
         try:
             while pending:
                 finished, _ = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)

@@ -26,10 +26,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.pipeline import remote
 from bench.pipeline import store as cellstore
 from bench.pipeline.context import Context
 from bench.pipeline.executor import default_workers, execute
 from bench.pipeline.registry import Experiment, get
+from bench.pipeline.remote import ExecutorSpec
 from bench.pipeline.results import Results
 from bench.progress import ProgressFn, null_progress
 
@@ -49,6 +51,7 @@ class RunOptions:
     tracking_uri: str | None = None
     experiment: str | None = None  # MLflow experiment name (default: the experiment's)
     command: str | None = None  # the command line, for the report and the run's tags
+    executor: ExecutorSpec = field(default_factory=ExecutorSpec)  # local, ray or slurm
 
 
 @dataclass
@@ -127,6 +130,7 @@ def run_experiment(
     probe_files(files.values())
     if opts.track:
         tracking.preflight(opts.tracking_uri)
+    remote.preflight(opts.executor)
 
     settings_dict = cellstore.plain(dataclasses.asdict(settings), "settings")
     cells = [cellstore.plain(c, "cell") for c in exp.cells(settings)]
@@ -150,7 +154,7 @@ def run_experiment(
         done = {k: r for k in keys if (r := cell_store.load(k)) is not None}
     todo = [(k, c) for k, c in zip(keys, cells) if k not in done]
     event(f"{len(cells)} cells: {len(done)} already finished (--resume), {len(todo)} to run on "
-          f"{opts.device}" + (f" in {workers} worker processes" if workers > 1 and todo else "")
+          f"{opts.device}" + _where(opts.executor, workers, bool(todo))
           + f"; results in {out}")  # fmt: skip
     if exp.estimate is not None and todo:
         seconds = exp.estimate(ctx, [c for _, c in todo]) / max(1, min(workers, len(todo)))
@@ -169,7 +173,8 @@ def run_experiment(
                 outcome[k] = {"status": "finished", "record": done[k], "error": None, "resumed": True}
                 _child(exp, c, k, done[k], None, True, sweep, Path(tmp))
         progress("cells", len(done), len(cells))
-        for chunk, result in execute(exp, [[c for _, c in ch] for ch in chunks], ctx, workers=workers):
+        for chunk, result in execute(exp, [[c for _, c in ch] for ch in chunks], ctx, workers=workers,
+                                         spec=opts.executor):
             for i, c in enumerate(chunk):
                 k = exp.cell_name(c)
                 if isinstance(result, BaseException):
@@ -205,6 +210,16 @@ def run_experiment(
             sweep.log_artifact(p)
     return RunOutput(saved, files["md"], files["csv"], files["json"], written, cell_store.folder,
                      workers, sweep.run_id, sweep.url, [c["key"] for c in saved.failed()])  # fmt: skip
+
+
+def _where(spec: ExecutorSpec, workers: int, todo: bool) -> str:
+    if not todo:
+        return ""
+    if spec.kind == "ray":
+        return f" as Ray tasks ({spec.cpus_per_task:g} CPU, {spec.gpus_per_task:g} GPU each)"
+    if spec.kind == "slurm":
+        return f" as a SLURM job array (logs in {spec.slurm_log_dir})"
+    return f" in {workers} worker processes" if workers > 1 else ""
 
 
 def _minutes(seconds: float) -> str:

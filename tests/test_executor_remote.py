@@ -1,0 +1,232 @@
+"""Sweeps on Ray and SLURM against real back-ends: a local Ray cluster (one per test session) and
+submitit's local executor. The same results as the local executor, one writer (the driver), and
+the faults a cluster brings: a task that raises, a worker killed mid-task, a driver killed with
+kill -9 and resumed, an unreachable cluster address."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from bench.cli import main
+
+_IDS = itertools.count()
+
+# A tiny experiment written by each test under its own names (Ray workers live across tests and
+# keep what they imported). `die_once` kills the worker process running that cell, once.
+PLUGIN = '''
+import os, signal, time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.pipeline import Experiment, register
+
+
+@dataclass(frozen=True)
+class Settings:
+    values: tuple[int, ...] = (1, 2, 3, 4, 5)
+    fail_on: int = 0  # this cell raises
+    die_once: int = 0  # this cell's worker is killed the first time (marker file beside the plugin)
+    sleep: float = 0.0
+    seeds: tuple[int, ...] = (0,)
+
+
+def run_cell(cell, ctx):
+    s, v = ctx.settings, cell["value"]
+    marker = Path(__file__).with_suffix(".died")
+    if v == s.die_once and not marker.exists():
+        marker.write_text(str(os.getpid()))
+        os.kill(os.getpid(), signal.SIGKILL)
+    time.sleep(s.sleep)
+    if v == s.fail_on:
+        raise RuntimeError(f"cell {v} fails on purpose")
+    return {"value": v, "square": v * v, "root": v ** 0.5, "pid": os.getpid(),
+            "cache": os.environ.get("BENCH_CACHE_DIR", "")}
+
+
+def render(results):
+    return "\\n".join(f"- {r['value']}: {r['square']}" for r in results.records()) + "\\n"
+
+
+register(Experiment("NAME", "a tiny experiment for the executors", Settings, lambda s: [{"value": v} for v in s.values],
+                    render, run_cell=run_cell))
+'''
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    """(experiment name, plugin path): a fresh tiny experiment, unregistered afterwards."""
+    from bench import plugins
+    from bench.pipeline import unregister
+
+    name = f"exec_tiny_{os.getpid()}_{next(_IDS)}"
+    path = tmp_path / f"{name}.py"
+    path.write_text(PLUGIN.replace("NAME", name))
+    plugins.load(str(path))
+    yield name, path
+    unregister(name)
+    plugins._LOADED.remove(str(path.resolve()))
+
+
+def _run(name, tmp_path, out: str, *extra: str, uri: str | None = None) -> pd.DataFrame:
+    track = ["--tracking-uri", uri] if uri else ["--no-track"]
+    assert main(["run", name, "--out", str(tmp_path / out), "--device", "cpu", *track, *extra]) == 0
+    return pd.read_csv(tmp_path / out / f"{name}.csv")
+
+
+def _same(a: pd.DataFrame, b: pd.DataFrame, drop=("pid", "wall_s")) -> None:
+    cols = [c for c in a.columns if c not in drop]
+    pd.testing.assert_frame_equal(a[cols].reset_index(drop=True), b[cols].reset_index(drop=True))
+
+
+def test_ray_gives_the_local_results_with_one_writer(ray_cluster, tiny, tmp_path, capsys):
+    from mlflow.tracking import MlflowClient
+
+    name, _ = tiny
+    local = _run(name, tmp_path, "local", "--set", "fail_on=3")
+    uri = f"sqlite:///{tmp_path / 'ray.db'}"
+    remote = _run(name, tmp_path, "ray", "--set", "fail_on=3", "--executor", "ray", uri=uri)
+    _same(local, remote)
+    assert "as Ray tasks" in capsys.readouterr().err
+    fin = remote[remote["status"] == "finished"]
+    assert (fin["pid"] != os.getpid()).all()  # computed in Ray workers
+    assert (fin["cache"] == os.environ["BENCH_CACHE_DIR"]).all()  # the driver's model cache reached them
+    # the task that raised is a FAILED cell with its error; the rest went on
+    failed = remote[remote["status"] == "failed"]
+    assert list(failed["value_cell"] if "value_cell" in failed else failed["value"]) == [3]
+    assert "fails on purpose" in failed["error"].iloc[0]
+    # one writer: the driver logged one parent and one child per cell to the sqlite store
+    client = MlflowClient(tracking_uri=uri)
+    runs = client.search_runs([client.get_experiment_by_name(name).experiment_id])
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert len(runs) - len(children) == 1 and len(children) == 5
+    assert sorted(c.info.status for c in children) == ["FAILED"] + ["FINISHED"] * 4
+
+
+def test_a_worker_killed_mid_task_is_retried_and_the_sweep_finishes(ray_cluster, tiny, tmp_path):
+    name, path = tiny
+    local = _run(name, tmp_path, "local")
+    remote = _run(name, tmp_path, "ray", "--set", "die_once=2", "--executor", "ray")
+    assert path.with_suffix(".died").exists()  # the worker running cell 2 was killed once
+    assert (remote["status"] == "finished").all()
+    _same(local, remote)
+
+
+def test_a_driver_killed_with_kill_9_resumes_only_the_missing_cells(ray_cluster, tiny, tmp_path):
+    name, path = tiny
+    address = ray_cluster.get_runtime_context().gcs_address
+    out = tmp_path / "out"
+    args = [sys.executable, "-m", "bench.cli", "--plugin", str(path), "run", name, "--out", str(out), "--no-track",
+            "--device", "cpu", "--set", "values=1,2,3,4,5,6,7,8", "--set", "sleep=0.5", "--executor", "ray",
+            "--ray-address", address]  # fmt: skip
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path,
+                            env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})  # fmt: skip
+    stored, deadline = [], time.monotonic() + 120
+    while len(stored) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+        stored = list(out.glob("runs/*/cells/*.json"))
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = len(list(out.glob("runs/*/cells/*.json")))
+    assert 2 <= done < 8, "the driver should have been killed part way"
+    from bench.pipeline import RunOptions, get, run_experiment
+    from bench.pipeline.remote import ExecutorSpec
+
+    settings = get(name).settings(values=tuple(range(1, 9)), sleep=0.5)
+    output = run_experiment(name, settings, RunOptions(out=out, track=False, resume=True,
+                                                       executor=ExecutorSpec("ray", ray_address=address)))  # fmt: skip
+    resumed = [c["resumed"] for c in output.results.cells]
+    assert sum(resumed) == done and all(c["status"] == "finished" for c in output.results.cells)
+    assert [r["square"] for r in output.results.records()] == [v * v for v in range(1, 9)]
+
+
+def test_recover_on_ray_gives_the_local_csv(ray_cluster, mnist_dir, tmp_path, monkeypatch):
+    """Workers read the data from its folder and the models from the cache, as on a cluster with a
+    shared filesystem (nothing is patched into the workers: the tiny scorer's config reaches them
+    in the run's facts)."""
+    import dataclasses
+
+    import bench.classifier
+
+    @dataclasses.dataclass
+    class Tiny(bench.classifier.ClassifierConfig):  # the scorer is not under test here
+        width: int = 4
+        epochs: int = 1
+
+    monkeypatch.setattr(bench.classifier, "ClassifierConfig", Tiny)  # the driver's only: workers get it from the facts
+    argv = ["recover", "--regulator", "wasserstein,log_normal_density", "--grid", "quick", "--images", "8",
+            "--steps", "3", "--generator", "lsgan.test", "--device", "cpu", "--data-dir", mnist_dir,
+            "--quality-samples", "200", "--no-track"]  # fmt: skip
+    assert main([*argv, "--out", str(tmp_path / "local")]) == 0
+    assert main([*argv, "--out", str(tmp_path / "ray"), "--executor", "ray", "--cpus-per-task", "2"]) == 0
+    a, b = (pd.read_csv(tmp_path / d / "recover-quick.csv") for d in ("local", "ray"))
+    _same(a, b)
+    assert len(a) == 4 and a["accuracy"].notna().all()
+
+
+def test_an_lwgan_experiment_on_ray_gives_the_local_csv(ray_cluster, tmp_path, monkeypatch):
+    argv = ["isometry", "--lambda", "0,1", "--objective", "both", "--seeds", "0", "--iterations", "20",
+            "--width", "4", "--rank-reps", "2", "--critic-steps", "2", "--device", "cpu", "--no-track"]  # fmt: skip
+    frames = []
+    for folder, extra in (("local", []), ("ray", ["--executor", "ray"])):
+        monkeypatch.setenv("BENCH_CACHE_DIR", str(tmp_path / f"cache-{folder}"))  # both train their models
+        assert main([*argv, "--out", str(tmp_path / folder), *extra]) == 0
+        frames.append(pd.read_csv(tmp_path / folder / "isometry.csv"))
+    _same(*frames, drop=("train_time_s", "eval_time_s", "wall_s"))
+    assert len(frames[0]) == 4
+
+
+def test_an_unreachable_ray_address_is_one_line_within_seconds(tiny, tmp_path):
+    name, path = tiny
+    t0 = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "bench.cli", "--plugin", str(path), "run", name, "--no-track",
+                           "--out", str(tmp_path / "o"), "--executor", "ray", "--ray-address", "127.0.0.1:9"],
+                          check=False, capture_output=True, text=True, cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})  # fmt: skip
+    assert time.monotonic() - t0 < 20
+    err = proc.stderr.strip()
+    assert proc.returncode == 2 and "cannot reach the Ray cluster at 127.0.0.1:9" in err
+    assert "\n" not in err and "Traceback" not in err
+    assert not (tmp_path / "o" / "runs").exists()  # nothing ran
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--executor", "spark"], "--executor: unknown executor 'spark'"),
+    (["--executor", "ray", "--cpus-per-task", "0"], "--cpus-per-task: expected a positive number"),
+    (["--executor", "slurm", "--slurm-time", "0"], "--slurm-time: expected a positive number"),
+])  # fmt: skip
+def test_bad_executor_options_exit_2(args, needle, tiny, capsys):
+    name, _ = tiny
+    assert main(["run", name, "--no-track", *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err and "\n" not in err
+
+
+def test_slurm_through_submitits_local_executor(tiny, tmp_path):
+    pytest.importorskip("submitit")
+    name, _ = tiny
+    local = _run(name, tmp_path, "local", "--set", "fail_on=4")
+    logs = tmp_path / "slurm-logs"
+    remote = _run(name, tmp_path, "slurm", "--set", "fail_on=4", "--executor", "slurm", "--slurm-cluster", "local",
+                  "--slurm-log-dir", str(logs), "--slurm-time", "5")  # fmt: skip
+    _same(local, remote)
+    failed = remote[remote["status"] == "failed"]
+    assert list(failed["value"]) == [4] and "fails on purpose" in failed["error"].iloc[0]
+    assert any(logs.rglob("*_log.out"))  # submitit's job logs are where the option says
+
+
+def test_local_worker_processes_run_a_plugins_experiment_with_the_serial_results(tiny, tmp_path):
+    name, _ = tiny
+    serial = _run(name, tmp_path, "one", "--workers", "1", "--set", "fail_on=2")
+    parallel = _run(name, tmp_path, "two", "--workers", "2", "--set", "fail_on=2")
+    _same(serial, parallel)
+    assert (serial["pid"].dropna() == os.getpid()).all()
+    assert (parallel["pid"].dropna() != os.getpid()).all()
