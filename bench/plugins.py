@@ -30,22 +30,31 @@ class PluginError(BenchError):
     """A plugin that cannot be loaded; the message names it and says why, on one line."""
 
 
-def _import(spec: str) -> None:
+def import_module_or_file(spec: str, prefix: str = "bench_plugin_"):
+    """A module by name, or a .py file as module `<prefix><stem>` (FileNotFoundError if absent).
+    The file's module goes into sys.modules, so pickled references to its functions resolve."""
     path = Path(spec)
-    if spec.endswith(".py"):
-        if not path.is_file():
-            raise PluginError(f"plugin {spec}: no such file")
-        name = f"bench_plugin_{path.stem}"
-        module_spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(module_spec)
-        sys.modules[name] = module  # so pickled references to its functions resolve
-        try:
-            module_spec.loader.exec_module(module)
-        except BaseException:
-            sys.modules.pop(name, None)
-            raise
-    else:
-        importlib.import_module(spec)
+    if not spec.endswith(".py"):
+        return importlib.import_module(spec)
+    if not path.is_file():
+        raise FileNotFoundError(spec)
+    name = f"{prefix}{path.stem}"
+    module_spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(module_spec)
+    sys.modules[name] = module
+    try:
+        module_spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    return module
+
+
+def _import(spec: str) -> None:
+    try:
+        import_module_or_file(spec)
+    except FileNotFoundError:
+        raise PluginError(f"plugin {spec}: no such file") from None
 
 
 def load(spec: str) -> None:

@@ -9,6 +9,7 @@ name and gets the Context by pickle, so what runs there is exactly what runs her
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import queue as queue_mod
 from collections.abc import Iterator
@@ -26,19 +27,18 @@ def default_workers(exp, device: str, cells: int) -> int:
 def execute(exp, chunks: list[list[dict]], ctx, *, workers: int = 1, spec=None) -> Iterator[tuple]:
     """Run every chunk; yields (chunk, records | Exception) in completion order. `spec` (a
     bench.pipeline.remote.ExecutorSpec) sends the chunks to Ray or SLURM instead."""
+    if ctx.threads is None and exp.workers == "cores":
+        # Cells of one-thread models run on one thread however many workers there are and
+        # wherever they run, so a cell's numbers do not depend on --workers or --executor.
+        ctx.threads = 1
     if spec is not None and spec.kind != "local":
         from bench.pipeline import remote
 
-        if ctx.threads is None and exp.workers == "cores":
-            ctx.threads = 1  # as below: a cell's numbers do not depend on where it runs
-        run = remote.ray_execute if spec.kind == "ray" else remote.slurm_execute
-        yield from run(exp, chunks, ctx, spec)
+        if ctx.threads is None:  # a task's torch threads: the CPUs it asked for
+            ctx.threads = max(1, int(spec.cpus_per_task))
+        yield from (remote.ray_execute if spec.kind == "ray" else remote.slurm_execute)(exp, chunks, ctx, spec)
         return
     workers = max(1, min(int(workers), len(chunks)))
-    if ctx.threads is None and exp.workers == "cores":
-        # Cells of one-thread models run on one thread however many workers there are, so a
-        # cell's numbers do not depend on --workers.
-        ctx.threads = 1
     if workers == 1:
         yield from _serial(exp, chunks, ctx)
     else:
@@ -63,10 +63,16 @@ def _serial(exp, chunks, ctx) -> Iterator[tuple]:
         torch.set_num_threads(before)
 
 
-def _work(name: str, chunk: list[dict], ctx, settings: dict, messages) -> list[dict]:
-    """A worker's job: one chunk of experiment `name`, progress and notices sent to the driver.
-    The settings come as a dict (see bench.pipeline.remote.shippable): a plugin's class can be
-    unpickled only once the plugin is loaded."""
+def shippable(ctx) -> tuple:
+    """(Context without settings, settings as a dict): what a chunk takes to another process. A
+    plugin's settings class cannot be unpickled there before the plugin is loaded, so the
+    settings travel as plain data and `run_shipped` rebuilds them."""
+    return dataclasses.replace(ctx, settings=None), dataclasses.asdict(ctx.settings)
+
+
+def run_shipped(name: str, chunk: list[dict], ctx, settings: dict) -> list[dict]:
+    """In a worker process (local, Ray or SLURM): load the run's plugins, rebuild the settings,
+    keep heavy objects across the chunks this process runs, and run one chunk of `name`."""
     import torch
 
     from bench import plugins
@@ -79,9 +85,14 @@ def _work(name: str, chunk: list[dict], ctx, settings: dict, messages) -> list[d
     if ctx.threads:
         torch.set_num_threads(ctx.threads)
     ctx._memo = _PROCESS_MEMO
+    return get(name).chunk(chunk, ctx)
+
+
+def _work(name: str, chunk: list[dict], ctx, settings: dict, messages) -> list[dict]:
+    """A local worker's job: one chunk, its progress and notices sent to the driver."""
     ctx.progress = lambda task, done, total, **info: messages.put(("progress", task, done, total, info))
     ctx.event = lambda message: messages.put(("event", message))
-    return get(name).chunk(chunk, ctx)
+    return run_shipped(name, chunk, ctx, settings)
 
 
 def _parallel(exp, chunks, ctx, workers: int) -> Iterator[tuple]:
@@ -106,8 +117,6 @@ def _parallel(exp, chunks, ctx, workers: int) -> Iterator[tuple]:
 
     with mp_ctx.Manager() as manager, ProcessPoolExecutor(workers, mp_context=mp_ctx) as pool:
         messages = manager.Queue()
-        from bench.pipeline.remote import shippable
-
         shipped, settings = shippable(ctx)
         pending = {pool.submit(_work, exp.name, chunk, shipped, settings, messages): chunk for chunk in chunks}
         try:

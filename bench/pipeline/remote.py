@@ -15,7 +15,6 @@ recorded FAILED and the sweep goes on.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 import socket
@@ -26,6 +25,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from bench.errors import BenchError
+from bench.pipeline.executor import shippable
 
 EXECUTORS = ("local", "ray", "slurm")
 # What a worker must see as the driver does: where the cache and the data are.
@@ -65,29 +65,12 @@ def shared_env() -> dict[str, str]:
     return {k: os.environ[k] for k in SHARED_ENV if os.environ.get(k)}
 
 
-def shippable(ctx) -> tuple:
-    """(Context without settings, settings as a dict): a plugin's settings class cannot be
-    unpickled on a worker before the worker has loaded the plugin, so it travels as plain data."""
-    return dataclasses.replace(ctx, settings=None), dataclasses.asdict(ctx.settings)
-
-
 def run_task(name: str, chunk: list[dict], ctx, settings: dict, env: dict[str, str]) -> list[dict]:
     """A remote worker's job: one chunk of experiment `name` (a plain function of its inputs)."""
-    import torch
-
-    from bench import plugins
-    from bench.pipeline import executor
-    from bench.pipeline.registry import get
-    from bench.pipeline.results import settings_from_dict
+    from bench.pipeline.executor import run_shipped
 
     os.environ.update(env)
-    for spec in ctx.plugins:
-        plugins.load(spec)
-    ctx.settings = settings_from_dict(get(name).settings, settings)
-    if ctx.threads:
-        torch.set_num_threads(ctx.threads)
-    ctx._memo = executor._PROCESS_MEMO  # heavy objects kept across the chunks a worker runs
-    return get(name).chunk(chunk, ctx)
+    return run_shipped(name, chunk, ctx, settings)
 
 
 # --- Ray ---------------------------------------------------------------------------------------
@@ -149,8 +132,6 @@ def ray_execute(exp, chunks: list[list[dict]], ctx, spec: ExecutorSpec) -> Itera
         except Exception as e:  # noqa: BLE001 - any failure to connect is the user's to fix
             raise BenchError(f"--executor ray: could not start or join a Ray cluster: {' '.join(str(e).split())[:300]}") from None
         started = True
-    if ctx.threads is None:
-        ctx.threads = max(1, int(spec.cpus_per_task))
     task = ray.remote(run_task).options(num_cpus=spec.cpus_per_task, num_gpus=spec.gpus_per_task,
                                         max_retries=spec.max_retries, retry_exceptions=False)  # fmt: skip
     env = shared_env()
@@ -204,8 +185,6 @@ def slurm_execute(exp, chunks: list[list[dict]], ctx, spec: ExecutorSpec, poll_s
         params.update(slurm_partition=spec.slurm_partition, gpus_per_node=spec.slurm_gpus or None)
         params = {k: v for k, v in params.items() if v is not None}
     executor.update_parameters(**params)
-    if ctx.threads is None:
-        ctx.threads = max(1, int(spec.cpus_per_task))
     env = shared_env()
     n = len(chunks)
     shipped, settings = shippable(ctx)

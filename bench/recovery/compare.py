@@ -62,7 +62,7 @@ class Table:
     seed) -> bool [images]; and each (generator, regulator)'s best cell."""
 
     def __init__(self, results):
-        self.bits, self.acc = {}, {}
+        self.bits, self.acc, self._score_cache = {}, {}, {}
         for c in results.cells:
             r = c["record"]
             if c["status"] != "finished" or not r or "correct" not in r:
@@ -78,32 +78,44 @@ class Table:
     def seeds(self, generator: str) -> list[int]:
         return sorted({k[1] for k in self.bits if k[0] == generator})
 
+    def _scores(self, generator: str, regulator: str) -> dict[tuple, list[float]]:
+        """(lr, hp) -> accuracies of every run of the regulator's cells for the generator (the
+        baseline `none`: the shared weight-0 cells, under whichever table holds them)."""
+        key = (generator, regulator)
+        if key not in self._score_cache:
+            scores: dict[tuple, list[float]] = {}
+            for (g, _, reg, lr, hp), accs in self.acc.items():
+                cell = make_cell(reg, lr, hp)
+                if g == generator and cell.run.regulator == regulator and (regulator == "none" or not cell.shared):
+                    scores.setdefault((lr, hp), []).extend(accs)
+            self._score_cache[key] = scores
+        return self._score_cache[key]
+
     def best(self, generator: str, regulator: str) -> tuple[float, float] | None:
-        """(lr, hp) of the regulator's best cell (accuracy averaged over every run of it); the
-        baseline `none` is the best of the shared weight-0 cells; None when it has no cell."""
-        scores: dict[tuple, list[float]] = {}
-        for (g, _, reg, lr, hp), accs in self.acc.items():
-            cell = make_cell(reg, lr, hp)
-            mine = cell.run.regulator == regulator and (regulator == "none" or not cell.shared)
-            if g == generator and mine:
-                scores.setdefault((lr, hp), []).extend(accs)
-        if not scores:
-            return None
-        return max(scores, key=lambda k: np.mean(scores[k]))  # ties: the first in grid order
+        """(lr, hp) of the regulator's best cell (accuracy averaged over every run of it); None
+        when it has no cell. Ties: the first in grid order."""
+        scores = self._scores(generator, regulator)
+        return max(scores, key=lambda k: np.mean(scores[k])) if scores else None
+
+    def best_accuracy(self, generator: str, regulator: str) -> float | None:
+        cell = self.best(generator, regulator)
+        return None if cell is None else float(np.mean(self._scores(generator, regulator)[cell]))
+
+    def _runs(self, generator: str, seed: int, regulator: str, cell: tuple) -> list[np.ndarray] | None:
+        """The per-image correctness of a cell at one generator seed, one array per recovery seed."""
+        for (g, gs, reg, lr, hp), bits in self.bits.items():
+            if g == generator and gs == seed and (lr, hp) == cell and make_cell(reg, lr, hp).run.regulator == regulator:
+                return bits
+        return None
 
     def per_image(self, generator: str, seed: int, regulator: str, cell: tuple) -> np.ndarray | None:
-        """Per-image accuracy (%) of a cell at one generator seed, averaged over recovery seeds.
-        The baseline's best cell is found under whichever regulator's weight-0 column holds it."""
-        for (g, gs, reg, lr, hp), bits in self.bits.items():
-            if g == generator and gs == seed and (lr, hp) == cell and make_cell(reg, lr, hp).run.regulator == regulator:
-                return np.mean(bits, axis=0) * 100
-        return None
+        """Per-image accuracy (%) of a cell at one generator seed, averaged over recovery seeds."""
+        bits = self._runs(generator, seed, regulator, cell)
+        return None if bits is None else np.mean(bits, axis=0) * 100
 
     def first_bits(self, generator: str, seed: int, regulator: str, cell: tuple) -> np.ndarray | None:
-        for (g, gs, reg, lr, hp), bits in self.bits.items():
-            if g == generator and gs == seed and (lr, hp) == cell and make_cell(reg, lr, hp).run.regulator == regulator:
-                return bits[0]
-        return None
+        bits = self._runs(generator, seed, regulator, cell)
+        return None if bits is None else bits[0]
 
 
 def diff(table: Table, a: tuple[str, str], b: tuple[str, str], n_boot: int = N_BOOT) -> Diff | None:
@@ -239,14 +251,7 @@ def iso_comparisons(results, regs: list[str]) -> list[dict]:
 
 def _top(table: Table, generator: str, regs: list[str]) -> str | None:
     """The regulator whose best cell has the highest accuracy for the generator."""
-    best = []
-    for r in regs:
-        cell = table.best(generator, r)
-        if cell is None:
-            continue
-        accs = [a for (g, _, reg, lr, hp), v in table.acc.items() for a in v
-                if g == generator and (lr, hp) == cell and make_cell(reg, lr, hp).run.regulator == r]  # fmt: skip
-        best.append((float(np.mean(accs)), r))
+    best = [(acc, r) for r in regs if (acc := table.best_accuracy(generator, r)) is not None]
     return max(best)[1] if best else None
 
 

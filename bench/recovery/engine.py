@@ -75,29 +75,23 @@ def derive_seed(*parts) -> int:
     return int.from_bytes(digest, "little") >> 1
 
 
-def initial_latents(seed: int, image_ids: Sequence[int], restarts: int, d_z: int, prior) -> torch.Tensor:
-    """z0 [len(image_ids) * restarts, d_z] (row = image * restarts + restart), on the CPU.
+def _per_row(seed: int, tag: str, image_ids: Sequence[int], restarts: int, draw) -> torch.Tensor:
+    """[len(image_ids) * restarts, ...] (row = image * restarts + restart), on the CPU: one torch
+    generator per (tag, image, restart), so a row never depends on the other images, on the
+    number of restarts, on the cell or on the device."""
+    return torch.stack([draw(torch.Generator().manual_seed(derive_seed(int(seed), tag, int(i), r)))
+                        for i in image_ids for r in range(restarts)])  # fmt: skip
 
-    One generator per (image, restart): the start of an image never depends on the other images,
-    on the number of restarts, on the cell or on the device.
-    """
-    rows = []
-    for i in image_ids:
-        for r in range(restarts):
-            g = torch.Generator().manual_seed(derive_seed(int(seed), "z0", int(i), r))
-            rows.append(prior.sample((d_z,), generator=g, device="cpu", dtype=torch.float32))
-    return torch.stack(rows)
+
+def initial_latents(seed: int, image_ids: Sequence[int], restarts: int, d_z: int, prior) -> torch.Tensor:
+    """z0 [len(image_ids) * restarts, d_z] drawn from the prior."""
+    return _per_row(seed, "z0", image_ids, restarts,
+                    lambda g: prior.sample((d_z,), generator=g, device="cpu", dtype=torch.float32))
 
 
 def initial_noise(seed: int, image_ids: Sequence[int], restarts: int, k: int) -> torch.Tensor:
-    """Fixed generator noise eps [len(image_ids) * restarts, k] ~ N(0, I), on the CPU; one
-    generator per (image, restart), as z0."""
-    rows = []
-    for i in image_ids:
-        for r in range(restarts):
-            g = torch.Generator().manual_seed(derive_seed(int(seed), "noise", int(i), r))
-            rows.append(torch.randn(k, generator=g))
-    return torch.stack(rows)
+    """Fixed generator noise eps [len(image_ids) * restarts, k] ~ N(0, I), drawn as z0 is."""
+    return _per_row(seed, "noise", image_ids, restarts, lambda g: torch.randn(k, generator=g))
 
 
 def cell_generator(seed: int, run_id: str, device) -> torch.Generator:

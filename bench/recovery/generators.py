@@ -22,8 +22,6 @@ discriminator if it has an LSGAN one. The recovery objective is always taken in 
 from __future__ import annotations
 
 import functools
-import importlib
-import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,9 +32,6 @@ from torch import nn
 from bench.errors import BenchError
 
 RECOVERY_GENERATORS = ("lsgan", "lwgan", "iso-lwgan", "iso-lwgan-stochastic")  # `--generator all`
-# The rank score of `bench mnist --budget default` (bench/experiments/mnist.py EVAL), so the rank
-# recovery uses is the one that report prints for the same checkpoint.
-RANK_SCORE = {"eval_images": 10000, "reps": 5, "batch": 64, "critic_steps": 20}
 
 
 @dataclass
@@ -132,19 +127,14 @@ def parse_generators(text: str) -> list[str]:
 
 
 def _user_builder(name: str) -> Callable[[], UserGenerator]:
+    from bench.plugins import import_module_or_file
+
     module, _, attr = name.rpartition(":")
     try:
-        if module.endswith(".py") or "/" in module:
-            path = Path(module).expanduser()
-            if not path.is_file():
-                raise BenchError(f"--generator: no such file {module!r}")
-            spec = importlib.util.spec_from_file_location(f"bench_user_generator_{path.stem}", path)
-            mod = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(mod)
-        else:
-            mod = importlib.import_module(module)
-    except BenchError:
-        raise
+        mod = import_module_or_file(str(Path(module).expanduser()) if module.endswith(".py") else module,
+                                    prefix="bench_user_generator_")  # fmt: skip
+    except FileNotFoundError:
+        raise BenchError(f"--generator: no such file {module!r}") from None
     except Exception as e:  # noqa: BLE001 - any import failure is the user's module's
         raise BenchError(f"--generator: cannot import {module!r}: {type(e).__name__}: {e}") from None
     fn = getattr(mod, attr, None)
@@ -209,13 +199,17 @@ def load(name: str, seed: int, mnist, *, device, retrain: bool = False, latent_r
 
 
 def _rank_estimate(model, mnist, seed, device, progress, name) -> tuple[int, float]:
+    """LWGAN's rank score as `bench mnist --budget default` computes it (its EVAL table), so the
+    rank recovery uses is the one that report prints for the same checkpoint."""
     from bench.data import to_pixels
+    from bench.experiments.mnist import EVAL
     from lwgan.rank import score_ranks
 
-    x = to_pixels(mnist.test_images[: RANK_SCORE["eval_images"]])
+    e = EVAL["default"]
+    x = to_pixels(mnist.test_images[: e["eval_images"]])
     train = to_pixels(mnist.train_images[:10000])
-    scores = score_ranks(model, x, reps=RANK_SCORE["reps"], batch_size=RANK_SCORE["batch"], seed=seed,
-                         critic_steps=RANK_SCORE["critic_steps"], critic_data=train, progress=progress,
+    scores = score_ranks(model, x, reps=e["rank_reps"], batch_size=e["rank_batch"], seed=seed,
+                         critic_steps=e["rank_critic_steps"], critic_data=train, progress=progress,
                          task=f"{name} s{seed}: rank score")  # fmt: skip
     return int(scores.estimate), float(scores.lambda_hat)
 

@@ -4,7 +4,7 @@ functions of the saved results (bench.recovery.report assembles them)."""
 
 from __future__ import annotations
 
-import re
+import math
 
 import numpy as np
 
@@ -45,21 +45,23 @@ def models_markdown(results) -> str:
     return head + "\n\n" + markdown_table(rows, floatfmt={"Frechet (classifier features)": ".2f", "train s": ".0f"})
 
 
-def _best_acc(results, table: compare.Table, generator: str, regulator: str) -> str:
-    """The regulator's best cell for the generator: mean accuracy over generator seeds with a
-    t-interval (a bootstrap interval over images with one generator seed and one run)."""
+def _best_acc(results, table: compare.Table, generator: str, regulator: str) -> tuple[str, float, float]:
+    """The regulator's best cell for the generator: (mean accuracy over generator seeds with a
+    t-interval, or a bootstrap interval over images with one generator seed and one run; lo, hi)."""
     from bench.stats import t_interval
 
     cell = table.best(generator, regulator)
     if cell is None:
-        return "n/a"
+        return "n/a", math.nan, math.nan
     per_seed = [float(np.mean(x)) for s in table.seeds(generator)
                 if (x := table.per_image(generator, s, regulator, cell)) is not None]  # fmt: skip
     if len(per_seed) > 1:
         ci = t_interval(per_seed)
-        return f"{ci.value:.1f} [{ci.lo:.1f}, {ci.hi:.1f}]"
+        return f"{ci.value:.1f} [{ci.lo:.1f}, {ci.hi:.1f}]", ci.lo, ci.hi
     rec = _record(results, generator, regulator, cell)
-    return f"{per_seed[0]:.1f} [{rec['accuracy_lo']:.1f}, {rec['accuracy_hi']:.1f}]" if rec else f"{per_seed[0]:.1f}"
+    if not rec:
+        return f"{per_seed[0]:.1f}", math.nan, math.nan
+    return f"{per_seed[0]:.1f} [{rec['accuracy_lo']:.1f}, {rec['accuracy_hi']:.1f}]", rec["accuracy_lo"], rec["accuracy_hi"]
 
 
 def _record(results, generator, regulator, cell):
@@ -80,7 +82,8 @@ def generator_sections(results) -> list[str]:
     regs = s.names()
     gens = [g for g in s.generators if g in table.generators()]
     seeds = len(s.generator_seeds)
-    rows = [{"regulator": r, **{f"`{g}`": _best_acc(results, table, g, r) for g in gens}} for r in regs]
+    best = {(g, r): _best_acc(results, table, g, r) for g in gens for r in regs}
+    rows = [{"regulator": r, **{f"`{g}`": best[g, r][0] for g in gens}} for r in regs]
     rank = {g: ", ".join(str(results.context["models"][f"{g} s{gs}"]["latent_rank"]) for gs in s.generator_seeds)
             for g in gens}  # fmt: skip
     rows.append({"regulator": "latent rank r per generator seed", **{f"`{g}`": rank[g] for g in gens}})
@@ -94,8 +97,7 @@ def generator_sections(results) -> list[str]:
         markdown_table(rows),
         "",
     ]
-    shown = " ".join(str(v) for r in rows[:-1] for v in r.values())
-    if re.search(r"\[-\d|, (1\d\d|[2-9]\d\d)\.\d\]", shown):  # a bound below 0 or above 100
+    if any(lo < 0 or hi > 100 for _, lo, hi in best.values()):  # NaN (no interval) compares False
         out += [("A t-interval over few generator seeds that disagree can reach below 0 or above 100%: "
                  "it is shown as computed; the per-seed paired intervals below say more."), ""]
     if s.targets == "generated":
