@@ -41,8 +41,9 @@ def build_models(latent_dim: int) -> tuple[nn.Module, nn.Module, str]:
     return G, D, f"lwgan.lsgan default ({cfg.arch}, hidden {cfg.hidden})"
 
 
-def flops_per_row(G: nn.Module, d_z: int) -> int:
-    """G's forward + input-gradient FLOPs per latent: 2 x (2 MACs) per Linear/Conv weight use."""
+def flops_per_row(net: nn.Module, example: torch.Tensor) -> int:
+    """net's forward + input-gradient FLOPs per input row: 2 x (2 FLOPs per MAC) per Linear/Conv
+    weight use (the backward to the input costs what the forward does; no weight gradients)."""
     macs = []
 
     def hook(mod, inp, out):
@@ -53,21 +54,26 @@ def flops_per_row(G: nn.Module, d_z: int) -> int:
             spatial = (out if isinstance(mod, nn.Conv2d) else inp[0])[0, 0].numel()
             macs.append(k * mod.out_channels * spatial)
 
-    handles = [m.register_forward_hook(hook) for m in G.modules() if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d))]
-    G.eval()
+    kinds = (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)
+    handles = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, kinds)]
+    net.eval()
     with torch.no_grad():
-        G(torch.zeros(2, d_z))
+        net(example[:1])
     for h in handles:
         h.remove()
-    return 4 * sum(macs)  # 2 FLOPs per MAC, forward and the same again for d/d(input)
+    return 4 * sum(macs)
 
 
-def matmul_gflops(n: int = 1024, reps: int = 10) -> float:
-    a, b = torch.randn(n, n), torch.randn(n, n)
+def matmul_gflops(n: int = 1024, reps: int = 10, device="cpu") -> float:
+    if torch.device(device).type == "cuda":
+        n, reps = 8192, 20
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
     a @ b
+    _sync(device)
     t0 = time.perf_counter()
     for _ in range(reps):
         a @ b
+    _sync(device)
     return 2 * n**3 * reps / (time.perf_counter() - t0) / 1e9
 
 
@@ -102,56 +108,90 @@ def peak_rss_gib() -> float:
     return kib / 2**20
 
 
-def compare(args, G, D, targets, fl: int) -> None:
+def compare(args, G, D, targets, fl: dict) -> None:
     lrs = [float(v) for v in args.lr.split(",")]
     hps = [float(v) for v in args.hp.split(",")]
     cells = expand_grid((lrs, hps), [args.regulator])
-    n, c, s = targets.shape[0], len(unique_runs(cells)), args.steps
+    runs = unique_runs(cells)
+    n, c, s = targets.shape[0], len(runs), args.steps
     work = n * c * s
     print(f"cells: {c} runs of {args.regulator} (lr {args.lr}, hp {args.hp}); images {n}; steps {s}")
-
-    t0 = time.perf_counter()
-    recover_cells(G, D, targets, cells, steps=s, max_batch=args.max_batch)
-    t_engine = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    for cell in unique_runs(cells):
-        recover_cells(G, D, targets, [cell], steps=s, max_batch=args.max_batch)
-    t_cell = time.perf_counter() - t0
-
+    rate = matmul_gflops(device=args.device)
+    time_engine(G, D, targets, runs, 2, args)  # warm-up: first allocations, lazy initialisation
+    times = {"engine": time_engine(G, D, targets, runs, s, args)}
+    times["per-cell loop"] = sum(time_engine(G, D, targets, [r], s, args) for r in runs)
+    times["engine, G and D through autograd"] = time_engine(G, D, targets, runs, s, args, fused=False)
     k = min(args.subset, n)
-    t_img = per_image_loop(G, D, targets[:k], unique_runs(cells), s, G.latent_dim) * n / k
-
-    rate = {"engine": work / t_engine, "per-cell loop": work / t_cell, f"per-image loop ({k} images, extrapolated)": work / t_img}
+    if k:
+        G_, D_ = G.to("cpu"), D.to("cpu")
+        times[f"per-image loop ({k} images, extrapolated)"] = per_image_loop(G_, D_, targets[:k].cpu(), runs, s, args.latent_dim) * n / k
+        G.to(args.device), D.to(args.device)
     print(f"{'method':44s} {'sample-steps/s':>15s} {'wall s':>9s}")
-    for (name, r), t in zip(rate.items(), (t_engine, t_cell, t_img)):
-        print(f"{name:44s} {r:15,.0f} {t:9.2f}")
-    print(f"engine speed-up over the per-image loop: {t_img / t_engine:.1f}x (goal >= 10x); "
-          f"over the per-cell loop: {t_cell / t_engine:.2f}x")
-    print(f"engine: {fl * work / t_engine / 1e9:.1f} GFLOP/s achieved in G ({fl / 1e6:.2f} MFLOP per sample-step); "
-          f"float32 matmul on this machine: {matmul_gflops():.1f} GFLOP/s")
+    for name, t in times.items():
+        print(f"{name:44s} {work / t:15,.0f} {t:9.2f}")
+    t_e = times["engine"]
+    if k:
+        print(f"engine speed-up over the per-image loop: {times[f'per-image loop ({k} images, extrapolated)'] / t_e:.1f}x")
+    print(f"engine speed-up over the per-cell loop: {times['per-cell loop'] / t_e:.2f}x; "
+          f"over itself through autograd: {times['engine, G and D through autograd'] / t_e:.2f}x")
+    model = fl["G"] + (fl["D"] if args.regulator == "trick_discriminator" else 0)
+    print(f"engine: {fl['G'] * work / t_e / 1e9:.1f} GFLOP/s achieved in G ({fl['G'] / 1e6:.2f} MFLOP per "
+          f"sample-step) = {fl['G'] * work / t_e / 1e9 / rate:.0%} of float32 matmul on this machine "
+          f"({rate:.1f} GFLOP/s, same run); G and D: {model * work / t_e / 1e9 / rate:.0%}")
 
 
-def full_paper(args, G, D, targets, fl: int) -> None:
+def _sync(device) -> None:
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
+
+
+def time_engine(G, D, targets, runs, steps, args, fused: bool = True) -> float:
+    _sync(args.device)
+    t0 = time.perf_counter()
+    out = recover_cells(G, D, targets, runs, steps=steps, max_batch=args.max_batch, device=args.device, fused=fused)
+    _sync(args.device)
+    bad = sum(o.n_nonfinite for o in out)
+    if bad:
+        print(f"    ({bad} non-finite images)")
+    return time.perf_counter() - t0
+
+
+def full_paper(args, G, D, targets, fl: dict) -> None:
     cells = expand_grid("paper", regulators.names())
     runs = unique_runs(cells)
     n, s = targets.shape[0], args.steps
-    print(f"paper grid: {len(cells)} cells, {len(runs)} runs; images {n}; steps {s}; max_batch {args.max_batch}")
+    rate0 = matmul_gflops(device=args.device)
+    print(f"paper grid: {len(cells)} cells, {len(runs)} runs; images {n}; steps {s}; max_batch {args.max_batch}; "
+          f"float32 matmul {rate0:.1f} GFLOP/s")
     groups: dict[str, list[Cell]] = {}
     for r in runs:
         groups.setdefault(r.regulator, []).append(r)
-    t_all = time.perf_counter()
+    print(f"  {'regulator':24s} {'runs':>4s} {'wall s':>8s} {'sample-steps/s':>15s} {'G GFLOP/s':>10s} "
+          f"{'G share':>8s} {'G+D share':>9s}" + (f" {'per-cell s':>10s} {'speed-up':>8s}" if args.per_cell else ""))
+    walls, flops_g, flops_all = {}, 0.0, 0.0
     for name, group in groups.items():
-        t0 = time.perf_counter()
-        out = recover_cells(G, D, targets, group, steps=s, max_batch=args.max_batch)
-        dt = time.perf_counter() - t0
-        bad = sum(o.n_nonfinite for o in out)
-        print(f"  {name:26s} {len(group):3d} runs {dt:8.1f} s  {n * len(group) * s / dt:10,.0f} sample-steps/s"
-              f"  non-finite images {bad}")
-    wall = time.perf_counter() - t_all
+        dt = time_engine(G, D, targets, group, s, args)
+        work = n * len(group) * s
+        model = fl["G"] + (fl["D"] if name == "trick_discriminator" else 0)
+        walls[name] = dt
+        flops_g += fl["G"] * work
+        flops_all += model * work
+        line = (f"  {name:24s} {len(group):4d} {dt:8.1f} {work / dt:15,.0f} {fl['G'] * work / dt / 1e9:10.1f} "
+                f"{fl['G'] * work / dt / 1e9 / rate0:8.0%} {model * work / dt / 1e9 / rate0:9.0%}")
+        if args.per_cell:  # the same runs one at a time, fewer steps (both scale linearly)
+            k = args.per_cell_steps
+            t_cell = sum(time_engine(G, D, targets, [r], k, args) for r in group)
+            t_eng = time_engine(G, D, targets, group, k, args)
+            line += f" {t_cell * s / k:10.1f} {t_cell / t_eng:7.2f}x"
+        print(line, flush=True)
+    rate1 = matmul_gflops(device=args.device)
+    wall = sum(walls.values())
     work = n * len(runs) * s
-    print(f"wall {wall:.1f} s; {work / wall:,.0f} sample-steps/s; {fl * work / wall / 1e9:.1f} GFLOP/s in G; "
-          f"peak RSS {peak_rss_gib():.2f} GiB")
+    rate = (rate0 + rate1) / 2
+    print(f"wall {wall:.1f} s ({wall / 60:.1f} min); {work / wall:,.0f} sample-steps/s; "
+          f"G {flops_g / wall / 1e9:.1f} GFLOP/s = {flops_g / wall / 1e9 / rate:.0%} of matmul "
+          f"({rate:.1f} GFLOP/s, mean of {rate0:.1f} before and {rate1:.1f} after); "
+          f"G+D {flops_all / wall / 1e9 / rate:.0%}; peak RSS {peak_rss_gib():.2f} GiB")
     if (n, s) != (1000, 200):
         print(f"extrapolated to 1,000 images x 200 steps: {wall * (1000 * 200) / (n * s) / 60:.1f} min")
 
@@ -163,11 +203,15 @@ def main() -> None:
     p.add_argument("--regulator", default="wasserstein")
     p.add_argument("--lr", default="0.01,0.1")
     p.add_argument("--hp", default="0.1,1")
-    p.add_argument("--subset", type=int, default=5, help="images timed in the per-image loop")
+    p.add_argument("--subset", type=int, default=5, help="images timed in the per-image loop (0: skip it)")
     p.add_argument("--latent-dim", type=int, default=256)
     p.add_argument("--max-batch", type=int, default=None, help="rows per forward pass (default: the engine's)")
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--full-paper", action="store_true", help="time the paper grid (124 cells)")
+    p.add_argument("--per-cell", action="store_true", help="with --full-paper: also time each regulator's "
+                   "runs one at a time (at --per-cell-steps steps, against the engine at as many)")
+    p.add_argument("--per-cell-steps", type=int, default=20)
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -176,14 +220,15 @@ def main() -> None:
     args.max_batch = args.max_batch or DEFAULT_MAX_BATCH
 
     G, D, desc = build_models(args.latent_dim)
-    fl = flops_per_row(G, args.latent_dim)
     gen = torch.Generator().manual_seed(0)
     with torch.no_grad():
         G.eval()
         targets = G(torch.randn(args.images, args.latent_dim, generator=gen))
         targets = (targets + 0.1 * torch.randn(targets.shape, generator=gen)).clamp(-1, 1)
-    print(f"generator: {desc}; torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"{platform.processor() or platform.machine()}")
+    fl = {"G": flops_per_row(G, torch.zeros(1, args.latent_dim)), "D": flops_per_row(D, targets[:1])}
+    G, D, targets = G.to(args.device), D.to(args.device), targets.to(args.device)
+    where = torch.cuda.get_device_name() if args.device.startswith("cuda") else platform.processor() or platform.machine()
+    print(f"generator: {desc}; torch {torch.__version__}, {torch.get_num_threads()} threads, {args.device}: {where}")
     if args.full_paper:
         full_paper(args, G, D, targets, fl)
     else:

@@ -101,9 +101,23 @@ def for_row_blocks(fn, arrays: list[np.ndarray], width: int, threads: int | None
         for c in chunks:
             fn(*(a[c] for a in arrays))
         return
-    with ThreadPoolExecutor(threads) as pool:
-        for f in [pool.submit(fn, *(a[c] for a in arrays)) for c in chunks]:
-            f.result()
+    # Every `threads`-th chunk runs on the calling thread, the rest on a persistent pool (threads are not
+    # started per call: this runs at every step of a recovery).
+    pool = _pool(threads - 1)
+    futures = [pool.submit(fn, *(a[c] for a in arrays)) for i, c in enumerate(chunks) if i % threads]
+    for c in chunks[::threads]:
+        fn(*(a[c] for a in arrays))
+    for f in futures:
+        f.result()
+
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    if workers not in _POOLS:
+        _POOLS[workers] = ThreadPoolExecutor(workers, thread_name_prefix="fastsort")
+    return _POOLS[workers]
 
 
 def sort_rows(a: np.ndarray, with_indices: bool) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:

@@ -21,6 +21,7 @@ class Prior:
     description: str
     _draw: Callable  # (shape, generator, device, dtype) -> tensor
     _cdf: Callable  # tensor -> tensor
+    _icdf: Callable  # tensor of U(0, 1) -> tensor of draws (counter-based streams map uniforms)
 
     def sample(self, shape, generator: torch.Generator | None = None, device=None, dtype=None):
         """i.i.d. draws of the given shape. A `generator` fixes the device unless one is given."""
@@ -30,6 +31,10 @@ class Prior:
 
     def cdf(self, x: torch.Tensor) -> torch.Tensor:
         return self._cdf(x)
+
+    def icdf(self, u: torch.Tensor) -> torch.Tensor:
+        """The inverse CDF at u in (0, 1): maps uniform draws to draws from the prior."""
+        return self._icdf(u)
 
 
 PRIORS: dict[str, Prior] = {}
@@ -48,6 +53,7 @@ _add(
         "standard normal N(0, 1) per element (the study's generator prior)",
         lambda shape, g, device, dtype: torch.randn(shape, generator=g, device=device, dtype=dtype),
         lambda x: 0.5 * torch.special.erfc(-x / math.sqrt(2.0)),
+        torch.special.ndtri,
     )
 )
 _add(
@@ -56,6 +62,7 @@ _add(
         "uniform U(-1, 1) per element",
         lambda shape, g, device, dtype: torch.rand(shape, generator=g, device=device, dtype=dtype) * 2 - 1,
         lambda x: ((x + 1) / 2).clamp(0, 1),
+        lambda u: u * 2 - 1,
     )
 )
 

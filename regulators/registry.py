@@ -83,10 +83,13 @@ class ResampleRegulator(Regulator):
         One uniform draw (the Bernoulli trial) and one prior draw per element, both from
         `generator`, so a seeded generator reproduces the result exactly.
         """
-        p = self.replace_probability(z, hp)
-        fire = torch.rand(z.shape, generator=generator, device=z.device, dtype=p.dtype) < p
+        uniform = torch.rand(z.shape, generator=generator, device=z.device, dtype=z.dtype)
         fresh = get_prior(self.prior).sample(z.shape, generator=generator, device=z.device, dtype=z.dtype)
-        return torch.where(fire, fresh, z)
+        return self.resample_with(z, hp, uniform, fresh)
+
+    def resample_with(self, z: torch.Tensor, hp, uniform: torch.Tensor, fresh: torch.Tensor) -> torch.Tensor:
+        """resample with the draws given: element i is replaced by fresh_i where uniform_i < p_i."""
+        return torch.where(uniform < self.replace_probability(z, hp), fresh, z)
 
 
 def register(

@@ -8,7 +8,7 @@ from torch import nn
 
 import regulators
 from bench.errors import BenchError
-from bench.recovery.engine import cell_generator, initial_latents, recover_cells
+from bench.recovery.engine import cell_draws, initial_latents, recover_cells
 from bench.recovery.grid import Cell
 
 D_Z = 6
@@ -53,39 +53,42 @@ def models():
     return G, D, targets
 
 
-def reference(G, D, reg, target, z0, cell, *, steps, seed, rows, row, m, prior):
+def reference(G, D, reg, target, z0, cell, *, steps, seed, rows, row, m, prior, restarts):
     """One (image, restart) alone: torch.optim.Adam on a [d_z] leaf, the cell's draws fed by hand.
 
-    The draws follow the engine's documented contract: the cell's generator yields one [rows, m]
-    prior sample per step (and one for the final loss), or one reg.resample call on [rows, d_z] per
-    step; this row takes its own row of each.
+    The draws follow the engine's documented contract (cell_draws): per step t a [rows, m] prior
+    sample (step `steps` for the final loss), or the trial uniforms and fresh values of resampling
+    on [rows, d_z]; this row takes its own row of each.
     """
     G.eval()
     D.eval()  # as the author's Keras models at inference: no power iteration, running BN stats
     z = z0.clone().requires_grad_(True)
     opt = torch.optim.Adam([z], lr=cell.lr)
-    g = cell_generator(seed, cell.run_id, "cpu")
+    ids = range(rows // restarts)
+
+    def draws(purpose, t, width, dist):
+        return cell_draws(seed, cell.run_id, purpose, t, ids, restarts, width, dist)[row]
+
     loss_reg = reg.kind == "loss" and reg.name != "none"
     uses_u = loss_reg and "prior_sample" in reg.context
 
-    def objective(zz):
+    def objective(zz, t):
         diff = (target - G(zz[None])[0]).abs().mean()
         if not loss_reg:
             return diff
-        u = prior.sample((rows, m), generator=g)[row][None] if uses_u else None
+        u = draws("prior", t, m, prior)[None] if uses_u else None
         return diff + cell.hp * reg.penalty(zz[None], prior_sample=u, generator=G, discriminator=D)[0]
 
-    for _ in range(steps):
+    for t in range(steps):
         opt.zero_grad()
-        objective(z).backward()
+        objective(z, t).backward()
         opt.step()
         if reg.kind == "resample":
-            full = torch.zeros(rows, D_Z)
-            full[row] = z.detach()
             with torch.no_grad():
-                z.copy_(reg.resample(full, torch.tensor(cell.hp), generator=g)[row])
+                z.copy_(reg.resample_with(z, torch.tensor(cell.hp), draws("fire", t, D_Z, None),
+                                          draws("fresh", t, D_Z, prior)))
     with torch.no_grad():
-        return z.detach(), objective(z)
+        return z.detach(), objective(z, steps)
 
 
 CELLS = {"loss": [(0.05, 0.5), (0.2, 0.1)], "resample": [(0.05, 0.5), (0.2, 2.0)]}
@@ -107,7 +110,7 @@ def test_engine_equals_per_image_adam(models, name):
         for i in range(3):
             cands = [
                 reference(G, D, reg, targets[i], z0[i * restarts + r], cell, steps=steps, seed=seed,
-                          rows=rows, row=i * restarts + r, m=m, prior=prior)
+                          rows=rows, row=i * restarts + r, m=m, prior=prior, restarts=restarts)
                 for r in range(restarts)
             ]
             best = min(range(restarts), key=lambda r: cands[r][1].item())

@@ -254,5 +254,5 @@ EXPERIMENT = register(Experiment(
     render=report.render, verdicts=report.verdicts, figures=report.figures, prepare=prepare,
     plan=plan, rows=report.rows, cell_name=cell_name, report_name=lambda s: f"recover-{s.grid}",
     summary_metrics=summary_metrics, estimate=estimate_seconds,
-    version=2,  # 2: generators x generator seeds, per-image correctness, in-span targets
+    version=3,  # 2: generators x generator seeds, per-image correctness, in-span targets; 3: counter-based draws, fused G
 ))  # fmt: skip

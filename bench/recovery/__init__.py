@@ -9,7 +9,7 @@
 from bench.recovery.engine import (
     DEFAULT_MAX_BATCH,
     CellRecovery,
-    cell_generator,
+    cell_draws,
     derive_seed,
     initial_latents,
     recover_cells,
@@ -22,7 +22,7 @@ __all__ = [
     "GRIDS",
     "Cell",
     "CellRecovery",
-    "cell_generator",
+    "cell_draws",
     "cell_id",
     "derive_seed",
     "expand_grid",

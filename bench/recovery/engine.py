@@ -1,43 +1,46 @@
 """The recovery engine: every (cell, image, restart) of a chunk of grid cells recovered at once.
 
-One latent tensor z [cells, images * restarts, d_z] holds every problem; Adam is written out by
-hand so its state is per element and each cell has its own learning rate. The loss is the SUM
-over rows of each row's own objective, mean |x - G(z)| + weight * R(z), so the gradient of a row
-is exactly the gradient of its own problem: recovering the chunk equals recovering every image
-alone with torch.optim.Adam (tests/test_recovery_engine.py checks this against that loop).
+One latent tensor per block of rows holds its problems; Adam is written out by hand so its state
+is per element and each cell has its own learning rate. The loss is the SUM over rows of each
+row's own objective, mean |x - G(z)| + weight * R(z), so the gradient of a row is exactly the
+gradient of its own problem: recovering the chunk equals recovering every image alone with
+torch.optim.Adam (tests/test_recovery_engine.py checks this against that loop).
 
-Randomness, chosen so a cell's result depends only on (seed, its run id, the image ids, restarts):
-- z0 of (image, restart) comes from a CPU generator seeded by (seed, image id, restart): every cell
-  starts from the same z0 for the same image (common random numbers make cells comparable), on
-  every device.
-- Per-step draws (the prior sample of wasserstein/energy/..., the resampling draws) come from one
-  generator per cell seeded by (seed, run id), drawn for all of the cell's rows in a fixed order.
-  A cell therefore gives the same z alone or in any chunk (up to float rounding: BLAS sums a
-  row's products in an order that may depend on the batch size). This is the one per-cell loop
-  inside a step: it only draws random numbers; all compute is batched over the chunk.
-- Memory is bounded by evaluating the objective in blocks of at most `max_batch` rows (whole cells
-  when they fit, else row ranges of one cell); blocks only split the work, so max_batch changes
-  results only through that same float rounding.
+Randomness (streams.py): every random number is a counter-based draw, a hash of its coordinates
+(seed, cell, purpose, step, image id, restart, column), so a block of cells is drawn in one call
+and a cell's result depends only on (seed, its run id, the image ids, restarts), never on the
+chunk it runs in (up to float rounding: BLAS sums a row's products in an order that may depend
+on the batch size), on the device, or on the other images:
+- z0 of (image, restart) is shared by every cell (common random numbers make cells comparable);
+- per step, the prior sample of wasserstein/energy/... (step index `steps` for the final loss),
+  the resampling trial uniforms and fresh values, the resampled generator noise.
+
+Work: the chunk's cells x rows are cut into one share per CPU thread (_parts), each a list of
+blocks of at most `max_batch` rows that own their z and Adam moments. The shares run in parallel
+threads with one intra-op torch thread each (on CUDA: one share, in order). Blocks only split the
+work, so they change results only through that same float rounding. G, and D where the trick
+regulator needs it, run as compiled chains (fused.py) when they are plain Linear/activation
+chains, else through autograd.
 
 A partially stochastic generator G(z, eps) (noise_dim > 0) gets its noise as an input: by default
-drawn once per (image, restart) from a generator seeded by (seed, image id, restart), like z0,
-and held fixed over the steps (SPEC part B), or given by the caller (`noise_rows`, e.g. the noise
-that made an in-span target); with noise="resample" drawn anew at every step from each cell's own
-stream, after the prior sample.
+drawn once per (image, restart), like z0, and held fixed over the steps (SPEC part B), or given
+by the caller (`noise_rows`, e.g. the noise that made an in-span target); with noise="resample"
+drawn anew at every step from each cell's own stream.
 
 Resampling regulators replace z after each Adam step and leave Adam's moments and step count as
 they are: what the author's code does (tf.Variable.assign after apply_gradients) and what a torch
 per-image loop does with `z.copy_(reg.resample(z, hp))` under no_grad.
 
 No host-device synchronisation happens inside the step loop (no .item(), bool(tensor), nonzero()
-or .cpu()): Adam's scalar schedule is precomputed, non-finite values are counted once at the end.
+or .cpu()): Adam's scalar schedule is precomputed, non-finite values are counted once at the end;
+`check_sync=True` makes CUDA raise on any sync there (tests/test_recovery_cuda.py).
 """
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
@@ -46,7 +49,10 @@ import torch
 import regulators
 from bench.errors import BenchError
 from bench.progress import ProgressFn, null_progress
+from bench.recovery import streams
+from bench.recovery.fused import compile_chain, l1_rows
 from bench.recovery.grid import BASELINE, Cell, unique_runs
+from bench.recovery.streams import cell_draws, derive_seed, initial_latents, initial_noise  # noqa: F401 (the engine's API)
 
 BETAS = (0.9, 0.999)  # torch.optim.Adam defaults, as the paper ("Adam", no settings given)
 EPS = 1e-8
@@ -67,39 +73,6 @@ class CellRecovery:
     wall_s: float  # this cell's share of its chunk's wall time
     restart: torch.Tensor  # [images]: index of the kept restart
     loss_history: list[float]  # per step: mean objective over the cell's images x restarts
-
-
-def derive_seed(*parts) -> int:
-    """A 63-bit seed from any tuple of ints and strings, stable across processes and platforms."""
-    digest = hashlib.blake2b(repr(parts).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "little") >> 1
-
-
-def _per_row(seed: int, tag: str, image_ids: Sequence[int], restarts: int, draw) -> torch.Tensor:
-    """[len(image_ids) * restarts, ...] (row = image * restarts + restart), on the CPU: one torch
-    generator per (tag, image, restart), so a row never depends on the other images, on the
-    number of restarts, on the cell or on the device."""
-    return torch.stack([draw(torch.Generator().manual_seed(derive_seed(int(seed), tag, int(i), r)))
-                        for i in image_ids for r in range(restarts)])  # fmt: skip
-
-
-def initial_latents(seed: int, image_ids: Sequence[int], restarts: int, d_z: int, prior) -> torch.Tensor:
-    """z0 [len(image_ids) * restarts, d_z] drawn from the prior."""
-    return _per_row(seed, "z0", image_ids, restarts,
-                    lambda g: prior.sample((d_z,), generator=g, device="cpu", dtype=torch.float32))
-
-
-def initial_noise(seed: int, image_ids: Sequence[int], restarts: int, k: int) -> torch.Tensor:
-    """Fixed generator noise eps [len(image_ids) * restarts, k] ~ N(0, I), drawn as z0 is."""
-    return _per_row(seed, "noise", image_ids, restarts, lambda g: torch.randn(k, generator=g))
-
-
-def cell_generator(seed: int, run_id: str, device) -> torch.Generator:
-    """The generator of a cell's per-step draws. Order of use, per step: the prior sample
-    [rows, m] before the objective (regulators whose context has prior_sample), or the resampling
-    draws after the Adam step (reg.resample on the cell's [rows, d_z]); then one last prior sample
-    for the final loss."""
-    return torch.Generator(device=device).manual_seed(derive_seed(int(seed), "draws", run_id))
 
 
 @contextmanager
@@ -140,19 +113,74 @@ def _objective(G, D, reg, z, target, weight, u, eps=None) -> torch.Tensor:
     kc, kr, d = z.shape
     flat = z.reshape(-1, d)
     images = G(flat) if eps is None else G(flat, eps.reshape(kc * kr, -1))
-    diff = (images.reshape(kc, kr, -1) - target.reshape(1, kr, -1)).abs().mean(-1)
+    diff = l1_rows(images.reshape(kc, kr, -1), target.reshape(1, kr, -1))
     if weight is None:  # the baseline and the resampling regulators: l1 alone
         return diff
     context = {"prior_sample": u, "generator": _SameImages(G, flat, images), "discriminator": D}
     return diff + weight * reg.penalty(z, **context)
 
 
-def _blocks(cells: int, rows: int, max_batch: int) -> list[tuple[int, int, int, int]]:
-    """(c0, c1, r0, r1) blocks of at most max_batch rows: whole cells, or row ranges of one cell."""
-    if rows <= max_batch:
-        k = max(1, max_batch // rows)
-        return [(c, min(c + k, cells), 0, rows) for c in range(0, cells, k)]
-    return [(c, c + 1, r, min(r + max_batch, rows)) for c in range(cells) for r in range(0, rows, max_batch)]
+def _parts(cells: int, rows: int, max_batch: int, parts: int) -> list[list[tuple[int, int, int, int]]]:
+    """The chunk's cells x rows split into `parts` near-equal shares of (c0, c1, r0, r1) blocks, in
+    order: whole cells where a share holds them, else row ranges of one cell; no block over
+    max_batch rows. Every share has the same number of (cell, row) pairs, give or take one."""
+    total, share = cells * rows, -(-cells * rows // parts)
+    out = []
+    for p in range(parts):
+        a, b = p * share, min((p + 1) * share, total)
+        blocks = []
+        while a < b:
+            c, r = divmod(a, rows)
+            k = min((b - a) // rows, max_batch // rows)
+            if r == 0 and k >= 1:  # whole cells
+                blocks.append((c, c + k, 0, rows))
+                a += k * rows
+            else:
+                r1 = min(rows, r + (b - a), r + max_batch)
+                blocks.append((c, c + 1, r, r1))
+                a += r1 - r
+        if blocks:
+            out.append(blocks)
+    return out
+
+
+@contextmanager
+def _threads(parts: int):
+    """run(fn, t): fn(t, p) for every part p, the parts in parallel threads (part 0 on the
+    caller's) each with one intra-op torch thread, restored afterwards. Torch's kernels and
+    numpy's release the GIL; one thread per share keeps both cores on GEMMs, with none of the
+    fork-join and spin-wait of splitting every op over two threads (see benchmarks/)."""
+    if parts == 1:
+        yield lambda fn, t: fn(t, 0)
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    pool = ThreadPoolExecutor(parts - 1, thread_name_prefix="recover")
+    try:
+        def run(fn, t):
+            futures = [pool.submit(fn, t, p) for p in range(1, parts)]
+            fn(t, 0)
+            for f in futures:
+                f.result()
+
+        yield run
+    finally:
+        pool.shutdown()
+        torch.set_num_threads(before)
+
+
+@contextmanager
+def _sync_check(on: bool):
+    """CUDA's sync debug mode "error" for the duration: any host-device sync raises."""
+    if not on:
+        yield
+        return
+    before = torch.cuda.get_sync_debug_mode()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        yield
+    finally:
+        torch.cuda.set_sync_debug_mode(before)
 
 
 def _ticker(progress: ProgressFn, base: int, total: int, cells: int):
@@ -186,6 +214,8 @@ def recover_cells(
     noise_rows: torch.Tensor | None = None,
     progress: ProgressFn = null_progress,
     progress_every: int = 10,
+    fused: bool = True,
+    check_sync: bool = False,
 ) -> list[CellRecovery]:
     """Recover every target image for every cell; one CellRecovery per cell, in `cells` order.
 
@@ -195,6 +225,9 @@ def recover_cells(
     noise_dim > 0: G is called as G(z, eps) with eps [rows, noise_dim]: noise "fixed" (per image
     and restart; `noise_rows` [images, noise_dim] gives each image's, shared by its restarts) or
     "resample" (fresh at every step).
+    check_sync: on CUDA, raise if anything in the step loop synchronises with the host.
+    fused: run G (and D, for the trick regulator) as compiled chains (fused.py) where they are
+    plain Linear/activation chains; False: always through autograd.
     Cells that share a run (weight-0 cells and the baseline) are recovered once. A plain function
     of its inputs returning CPU tensors, so a chunk can run in another process.
     """
@@ -237,15 +270,19 @@ def recover_cells(
 
     done: dict[str, CellRecovery] = {}
     total = steps * len(groups)
+    threads = 1 if device.type != "cpu" else torch.get_num_threads()
+    rows = streams.row_keys(ids, restarts, device)
     # cached(): parametrised weights (D's spectral norm) are computed once, not at every forward
     with _frozen(generator, discriminator), torch.nn.utils.parametrize.cached():
+        G, D = _fast(generator, discriminator, d_z, noise_dim, fused, device, groups)
         for k, (name, group) in enumerate(groups.items()):
             t0 = time.perf_counter()
             tick = _ticker(progress, k * steps, total, len(group))
             out = _recover_group(
-                generator, discriminator, name, group, z0, target_rows,
-                n=n, restarts=restarts, steps=steps, seed=seed, prior=prior,
-                m=prior_samples or d_z, device=device, max_batch=max_batch,
+                G, D, name, group, z0, target_rows,
+                n=n, restarts=restarts, steps=steps, seed=seed, prior=prior, row_keys=rows,
+                m=prior_samples or d_z, device=device, max_batch=max_batch, threads=threads,
+                check_sync=check_sync and device.type == "cuda",
                 eps_rows=eps_rows, resample_noise=noise == "resample",
                 tick=tick, every=max(1, progress_every),
             )
@@ -256,8 +293,23 @@ def recover_cells(
     return [replace(done[c.run_id], cell=c) for c in cells]
 
 
-def _recover_group(G, D, name, runs, z0, target_rows, *, n, restarts, steps, seed, prior, m,
-                   device, max_batch, eps_rows, resample_noise, tick, every) -> list[CellRecovery]:
+def _fast(generator, discriminator, d_z, noise_dim, fused, device, groups):
+    """G and D as compiled chains where they are plain chains (see fused.py), else as given."""
+    G, D = generator, discriminator
+    if fused and not noise_dim:
+        G = compile_chain(generator, d_z, device=device) or generator
+        if D is not None and any("discriminator" in getattr(regulators.get(name), "context", ()) for name in groups):
+            with torch.no_grad():
+                width = generator(torch.zeros(1, d_z, device=device)).numel()
+            D = compile_chain(discriminator, width, device=device) or discriminator
+            with torch.no_grad():  # fills parametrize's cache (spectral norm) before threads share it
+                D(generator(torch.zeros(1, d_z, device=device)))
+    return G, D
+
+
+def _recover_group(G, D, name, runs, z0, target_rows, *, n, restarts, steps, seed, prior, row_keys, m,
+                   device, max_batch, threads, check_sync, eps_rows, resample_noise, tick,
+                   every) -> list[CellRecovery]:
     """All runs of one regulator: the step loop."""
     reg = regulators.get(name)
     if reg.kind == "resample" and reg.prior != prior.name:
@@ -267,25 +319,21 @@ def _recover_group(G, D, name, runs, z0, target_rows, *, n, restarts, steps, see
     needs_u = penalised and "prior_sample" in reg.context
     hp = torch.tensor([r.hp for r in runs], dtype=torch.float32, device=device).view(C, 1)
     weight = hp if penalised else None
-    gens = [cell_generator(seed, r.id, device) for r in runs]
-    blocks = _blocks(C, R, max_batch)
+    cells = streams.cell_keys([derive_seed(int(seed), "draws", r.id) for r in runs], device)
+    parts = _parts(C, R, max_batch, threads)
+    normal = regulators.get_prior("normal")
 
-    def draw_u():  # [C, R, m]; one call per cell so each cell keeps its own stream
-        return torch.stack([prior.sample((R, m), generator=g, device=device, dtype=z0.dtype) for g in gens])
+    def draw(purpose, t, dist, width, c0=0, c1=C, r0=0, r1=R):  # [c1 - c0, r1 - r0, width], one call
+        keys = streams.block_keys(cells[c0:c1], purpose, t, row_keys[r0:r1])
+        return streams.uniforms(keys, width) if dist is None else streams.sample(dist, keys, width)
 
-    def noise_for():  # [C or 1, R, k], or None for a deterministic G
+    def block_inputs(t, c0, c1, r0, r1):  # the prior sample u and the generator noise of a block
+        u = draw("prior", t, prior, m, c0, c1, r0, r1) if needs_u else None
         if eps_rows is None:
-            return None
-        if not resample_noise:
-            return eps_rows.unsqueeze(0)
-        k = eps_rows.shape[1]  # fresh draws from each cell's stream, after its prior sample
-        return torch.stack([torch.randn(R, k, generator=g, device=device) for g in gens])
-
-    def block_eps(eps, c0, c1, r0, r1):
-        if eps is None:
-            return None
-        e = eps[:, r0:r1] if eps.shape[0] == 1 else eps[c0:c1, r0:r1]
-        return e.expand(c1 - c0, -1, -1)
+            return u, None
+        if resample_noise:  # fresh at every step
+            return u, draw("step-noise", t, normal, eps_rows.shape[1], c0, c1, r0, r1)
+        return u, eps_rows[r0:r1].expand(c1 - c0, -1, -1)
 
     # Adam's scalar schedule, precomputed in float64 exactly as torch.optim.Adam does per step
     # (step_size = lr / (1 - beta1^t), cast to float32 by addcdiv), so the loop never syncs.
@@ -295,56 +343,63 @@ def _recover_group(G, D, name, runs, z0, target_rows, *, n, restarts, steps, see
         [[-(lr / (1 - b1 ** float(t))) for lr in lrs] for t in range(1, steps + 1)], dtype=torch.float64
     ).to(device=device, dtype=torch.float32).view(steps, C, 1, 1)
 
-    z = z0.unsqueeze(0).repeat(C, 1, 1)
-    exp_avg, exp_avg_sq = torch.zeros_like(z), torch.zeros_like(z)
-    grad = torch.empty_like(z) if len(blocks) > 1 else None
-    history = torch.zeros(steps, C, device=device)
-    for t in range(steps):
-        u = draw_u() if needs_u else None
-        eps = noise_for()
-        for c0, c1, r0, r1 in blocks:
-            zb = z[c0:c1, r0:r1].detach().requires_grad_(True)
-            obj = _objective(G, D, reg, zb, target_rows[r0:r1], None if weight is None else weight[c0:c1],
-                             None if u is None else u[c0:c1, r0:r1], block_eps(eps, c0, c1, r0, r1))
-            (gb,) = torch.autograd.grad(obj.sum(), zb)
-            if len(blocks) == 1:
-                grad = gb
-            else:
-                grad[c0:c1, r0:r1] = gb
-            history[t, c0:c1] += obj.detach().sum(1)
-        # torch.optim.Adam (single-tensor path), same operations in the same order; addcdiv's
-        # value * t1 / t2 becomes (t1 * value) / t2 with a per-cell value.
-        exp_avg.lerp_(grad, 1 - b1)
-        exp_avg_sq.mul_(b2).addcmul_(grad, grad, value=1 - b2)
+    # Each block owns its z and Adam moments: in-place updates of one block never touch a tensor
+    # (or a version counter) that another thread's autograd graph has saved.
+    state = [[(z0[r0:r1].unsqueeze(0).repeat(c1 - c0, 1, 1),
+               torch.zeros(c1 - c0, r1 - r0, d, device=device), torch.zeros(c1 - c0, r1 - r0, d, device=device))
+              for c0, c1, r0, r1 in part] for part in parts]  # fmt: skip
+    history = torch.zeros(len(parts), steps, C, device=device)  # one per part: no shared writes
+
+    def step(t: int, p: int) -> None:
+        """Step t of part p's blocks: objective, gradient, Adam, resampling. Blocks are independent
+        (Adam and resampling are per element), so a part never waits for another inside a step."""
         bias_correction2_sqrt = (1 - b2 ** float(t + 1)) ** 0.5
-        denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(EPS)
-        z.add_((exp_avg * neg_step[t]) / denom)
-        if reg.kind == "resample":
-            for c in range(C):  # random draws only, from each cell's own generator
-                z[c] = reg.resample(z[c], hp[c], generator=gens[c])
-        if (t + 1) % every == 0 or t + 1 == steps:
-            tick(t + 1)
+        for (c0, c1, r0, r1), (zs, m1, m2) in zip(parts[p], state[p]):
+            zb = zs.detach().requires_grad_(True)
+            u, eps = block_inputs(t, c0, c1, r0, r1)
+            obj = _objective(G, D, reg, zb, target_rows[r0:r1], None if weight is None else weight[c0:c1], u, eps)
+            (grad,) = torch.autograd.grad(obj.sum(), zb)
+            history[p, t, c0:c1] += obj.detach().sum(1)
+            # torch.optim.Adam (single-tensor path), same operations in the same order; addcdiv's
+            # value * t1 / t2 becomes (t1 * value) / t2 with a per-cell value.
+            m1.lerp_(grad, 1 - b1)
+            m2.mul_(b2).addcmul_(grad, grad, value=1 - b2)
+            denom = (m2.sqrt() / bias_correction2_sqrt).add_(EPS)
+            zs.add_((m1 * neg_step[t, c0:c1]) / denom)
+            if reg.kind == "resample":  # the block's draws in one call each
+                zs.copy_(reg.resample_with(zs, hp[c0:c1], draw("fire", t, None, d, c0, c1, r0, r1),
+                                           draw("fresh", t, prior, d, c0, c1, r0, r1)))  # fmt: skip
+
+    with _threads(len(parts)) as run, _sync_check(check_sync):
+        for t in range(steps):
+            run(step, t)
+            if (t + 1) % every == 0 or t + 1 == steps:
+                tick(t + 1)
+    history = history.sum(0)
+    z = torch.empty(C, R, d, device=device)
+    for part, states in zip(parts, state):
+        for (c0, c1, r0, r1), (zs, _, _) in zip(part, states):
+            z[c0:c1, r0:r1] = zs
 
     with torch.no_grad():
-        u = draw_u() if needs_u else None
-        eps = noise_for()
         final = torch.empty(C, R, device=device)
-        for c0, c1, r0, r1 in blocks:
-            final[c0:c1, r0:r1] = _objective(
-                G, D, reg, z[c0:c1, r0:r1], target_rows[r0:r1],
-                None if weight is None else weight[c0:c1], None if u is None else u[c0:c1, r0:r1],
-                block_eps(eps, c0, c1, r0, r1),
-            )
+        noise = torch.empty(C, R, eps_rows.shape[1], device=device) if eps_rows is not None else None
+        for c0, c1, r0, r1 in (b for part in parts for b in part):  # the final loss: step `steps`
+            u, eps = block_inputs(steps, c0, c1, r0, r1)
+            final[c0:c1, r0:r1] = _objective(G, D, reg, z[c0:c1, r0:r1], target_rows[r0:r1],
+                                             None if weight is None else weight[c0:c1], u, eps)
+            if noise is not None:
+                noise[c0:c1, r0:r1] = eps
         # NaN sorts last so a finite candidate always wins; ties keep the first restart.
         best = final.nan_to_num(nan=float("inf")).view(C, n, restarts).argmin(-1)  # [C, n]
         rows = torch.arange(n, device=device).view(1, n) * restarts + best
         z_best = z.gather(1, rows.unsqueeze(-1).expand(C, n, d))
         loss_best = final.gather(1, rows)
         flat = z_best.reshape(C * n, d)
-        if eps is None:
+        if noise is None:
             images = torch.cat([G(flat[i : i + max_batch]) for i in range(0, C * n, max_batch)])
         else:  # the noise the kept candidate's final loss was measured with
-            e = eps.expand(C, -1, -1).gather(1, rows.unsqueeze(-1).expand(C, n, eps.shape[-1]))
+            e = noise.gather(1, rows.unsqueeze(-1).expand(C, n, noise.shape[-1]))
             e = e.reshape(C * n, -1)
             images = torch.cat([G(flat[i : i + max_batch], e[i : i + max_batch])
                                 for i in range(0, C * n, max_batch)])  # fmt: skip
