@@ -68,6 +68,9 @@ _attach()
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app; user errors become `error: ...` on one line and exit code 2."""
+    from bench.memory import keep_freed_memory
+
+    keep_freed_memory()
     try:
         result = app(args=argv, prog_name="bench", standalone_mode=False)
     except _cx.NoArgsIsHelpError:

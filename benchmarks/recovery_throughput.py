@@ -196,6 +196,62 @@ def full_paper(args, G, D, targets, fl: dict) -> None:
         print(f"extrapolated to 1,000 images x 200 steps: {wall * (1000 * 200) / (n * s) / 60:.1f} min")
 
 
+def sort_share(args, G, D, targets, fl: dict) -> None:
+    """The sorts' share of one engine step of wasserstein and energy at m = d_z, as a share runs
+    it: one block of --images rows on one thread (the engine gives each thread its own share)."""
+    import numpy as np
+
+    from bench.recovery import streams
+    from bench.recovery.fused import compile_chain, l1_rows
+    from regulators.fastsort import for_row_blocks, sort_rows
+
+    torch.set_num_threads(1)
+    rows, d = targets.shape[0], args.latent_dim
+    chain = compile_chain(G.eval(), d) or G
+    x = targets.reshape(1, rows, -1)
+    keys = streams.block_keys(streams.cell_keys([1]), "prior", 0, streams.row_keys(range(rows), 1))
+    prior = regulators.get_prior("normal")
+    z = torch.randn(1, rows, d, generator=torch.Generator().manual_seed(1))
+
+    def med(fn, reps=15):
+        fn()
+        out = []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - t0)
+        return sorted(out)[reps // 2] * 1e3
+
+    print(f"one block of {rows} rows, d_z = m = {d}, 1 thread; medians in ms")
+    print(f"  {'regulator':12s} {'step':>7s} {'G + L1':>7s} {'penalty':>8s} {'draw u':>7s} {'sorts':>7s} {'sort share':>10s}")
+    for name in ("wasserstein", "energy"):
+        reg = regulators.get(name)
+        u = streams.sample(prior, keys, d)
+
+        def step(reg=reg, u=u):
+            zb = z.detach().requires_grad_(True)
+            obj = l1_rows(chain(zb.reshape(rows, d)).reshape(1, rows, -1), x) + 0.5 * reg.penalty(zb, prior_sample=u)
+            torch.autograd.grad(obj.sum(), zb)
+
+        def g_only():
+            zb = z.detach().requires_grad_(True)
+            torch.autograd.grad(l1_rows(chain(zb.reshape(rows, d)).reshape(1, rows, -1), x).sum(), zb)
+
+        def penalty(reg=reg, u=u):
+            zb = z.detach().requires_grad_(True)
+            torch.autograd.grad(reg.penalty(zb, prior_sample=u).sum(), zb)
+
+        zn, un = z[0].numpy(), u[0].numpy()
+
+        def sorts(zn=zn, un=un):  # what the numpy route sorts: z with its permutation, u by value
+            for_row_blocks(lambda a, b: (sort_rows(a, True), np.sort(b, axis=-1)), [zn, un], 2 * d)
+
+        t_step, t_g, t_pen = med(step), med(g_only), med(penalty)
+        t_draw, t_sort = med(lambda: streams.sample(prior, keys, d)), med(sorts)
+        total = t_step + t_draw
+        print(f"  {name:12s} {total:7.2f} {t_g:7.2f} {t_pen:8.2f} {t_draw:7.2f} {t_sort:7.2f} {t_sort / total:10.1%}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--images", type=int, default=None, help="target images (default 200; 1000 with --full-paper)")
@@ -212,7 +268,14 @@ def main() -> None:
     p.add_argument("--per-cell", action="store_true", help="with --full-paper: also time each regulator's "
                    "runs one at a time (at --per-cell-steps steps, against the engine at as many)")
     p.add_argument("--per-cell-steps", type=int, default=20)
+    p.add_argument("--sort-share", action="store_true", help="the sorts' share of a wasserstein/energy step")
+    p.add_argument("--malloc", choices=("keep", "default"), default="keep",
+                   help="keep: the allocator settings of the bench commands (bench/memory.py)")
     args = p.parse_args()
+    if args.malloc == "keep":
+        from bench.memory import keep_freed_memory
+
+        print(f"allocator keeps freed memory: {keep_freed_memory()}")
     if args.threads:
         torch.set_num_threads(args.threads)
     args.images = args.images or (1000 if args.full_paper else 200)
@@ -227,9 +290,15 @@ def main() -> None:
         targets = (targets + 0.1 * torch.randn(targets.shape, generator=gen)).clamp(-1, 1)
     fl = {"G": flops_per_row(G, torch.zeros(1, args.latent_dim)), "D": flops_per_row(D, targets[:1])}
     G, D, targets = G.to(args.device), D.to(args.device), targets.to(args.device)
+    if args.device.startswith("cuda"):  # the step loop must not sync: any sync raises here
+        recover_cells(G, D, targets[:8], expand_grid("quick", regulators.names()), steps=2, device=args.device,
+                      check_sync=True)
+        print("CUDA: no host sync in the step loop of any regulator (torch.cuda.set_sync_debug_mode('error'))")
     where = torch.cuda.get_device_name() if args.device.startswith("cuda") else platform.processor() or platform.machine()
     print(f"generator: {desc}; torch {torch.__version__}, {torch.get_num_threads()} threads, {args.device}: {where}")
-    if args.full_paper:
+    if args.sort_share:
+        sort_share(args, G, D, targets, fl)
+    elif args.full_paper:
         full_paper(args, G, D, targets, fl)
     else:
         compare(args, G, D, targets, fl)

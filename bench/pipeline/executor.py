@@ -76,9 +76,11 @@ def run_shipped(name: str, chunk: list[dict], ctx, settings: dict) -> list[dict]
     import torch
 
     from bench import plugins
+    from bench.memory import keep_freed_memory
     from bench.pipeline.registry import get
     from bench.pipeline.results import settings_from_dict
 
+    keep_freed_memory()  # as the command's own process does (bench/cli.py)
     for spec in ctx.plugins:
         plugins.load(spec)
     ctx.settings = settings_from_dict(get(name).settings, settings)

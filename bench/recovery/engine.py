@@ -124,10 +124,10 @@ def _parts(cells: int, rows: int, max_batch: int, parts: int) -> list[list[tuple
     """The chunk's cells x rows split into `parts` near-equal shares of (c0, c1, r0, r1) blocks, in
     order: whole cells where a share holds them, else row ranges of one cell; no block over
     max_batch rows. Every share has the same number of (cell, row) pairs, give or take one."""
-    total, share = cells * rows, -(-cells * rows // parts)
+    total = cells * rows
     out = []
     for p in range(parts):
-        a, b = p * share, min((p + 1) * share, total)
+        a, b = p * total // parts, (p + 1) * total // parts
         blocks = []
         while a < b:
             c, r = divmod(a, rows)
