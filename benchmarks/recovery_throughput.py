@@ -3,16 +3,37 @@
 On the same cells in one run it times
   (a) the engine: every (cell, image) of the chunk in one batched step loop,
   (b) a per-cell loop: the engine on one cell at a time (all images batched),
-  (c) a per-image loop: one image at a time with torch.optim.Adam, as the author's code does
+  (c) the engine with G and D through autograd instead of compiled chains (fused.py),
+  (d) a per-image loop: one image at a time with torch.optim.Adam, as the author's code does
       (timed on a subset of images and extrapolated),
-and prints sample-steps/s (one image, one cell, one step = one sample-step), the engine's
-speed-up over (c), the engine's achieved GFLOP/s (G's forward + input-gradient FLOPs of its
-Linear/Conv layers) beside this machine's float32 matmul GFLOP/s measured in the same run.
-`--full-paper` times the paper grid (124 cells = 112 runs) and prints wall time and peak memory;
-with --images/--steps below 1000/200 it also extrapolates linearly to the full size.
+and prints sample-steps/s (one image, one cell, one step = one sample-step), the speed-ups, and
+the achieved GFLOP/s in G (its forward + input-gradient FLOPs of Linear/Conv layers) as a share of
+this machine's float32 matmul rate measured in the same run; "G+D" also counts D's FLOPs where
+the trick regulator runs D. `--full-paper` times the paper grid (124 cells = 112 runs) per
+regulator and in all, with peak memory; `--per-cell` adds the per-cell loop per regulator (at
+--per-cell-steps steps, against the engine at as many). `--sort-share` times the sorts' share of a
+Wasserstein and an energy step. `--device cuda` (the default where CUDA is present) runs all of it
+on the GPU, after checking that no step syncs with the host.
 
-    .venv/bin/python benchmarks/recovery_throughput.py                 # ~1-2 minutes on 2 cores
-    .venv/bin/python benchmarks/recovery_throughput.py --full-paper    # the real thing (~20 min)
+    .venv/bin/python benchmarks/recovery_throughput.py                           # ~1 minute
+    .venv/bin/python benchmarks/recovery_throughput.py --full-paper --per-cell   # ~9 minutes
+
+Measured 2026-12-01 on 2 idle cores (AMD EPYC with AVX-512, torch 2.13 CPU, float32 matmul
+217 GFLOP/s), --full-paper --per-cell:
+
+    regulator                runs   wall s  sample-steps/s  G share  G+D share  per-cell s  speed-up
+    none                        4     10.4          77,163      85%        85%        11.7     1.09x
+    wasserstein                16     49.3          64,877      72%        72%        60.0     1.22x
+    energy                     16     55.4          57,740      64%        64%        73.3     1.26x
+    trick_discriminator        20     95.8          41,767      46%        87%       104.2     1.10x
+    log_normal_density         16     41.7          76,656      85%        85%        48.8     1.11x
+    logistic_cutoff            20     58.0          68,908      76%        76%        65.4     1.09x
+    truncated_normal_cutoff    20     60.9          65,688      73%        73%        73.0     1.15x
+    wall 371.6 s (6.2 min); G 144.2 GFLOP/s = 66% of matmul; G+D 77%; peak RSS 0.97 GiB
+
+The engine before this version (autograd G, one torch.Generator per cell, every op over two
+threads; commit e9e3991) took 431.4 s (7.2 min, G at 124 GFLOP/s) on the same machine the same day. No GPU has been lent to a session yet: the CUDA path
+is tested for syncs and CPU agreement only where CUDA is present (tests/test_recovery_cuda.py).
 
 Random weights are fine for speed: the default LSGAN architecture of lwgan/lsgan.py.
 """

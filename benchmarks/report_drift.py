@@ -8,7 +8,7 @@ and an exact McNemar test on the same images (the per-image correctness bits bot
 carry); then the distribution of differences, the claim verdicts and the Spearman correlation
 with the paper of both results.
 
-    .venv/bin/python benchmarks/report_drift.py OLD.json NEW.json [--list]
+    .venv/bin/python benchmarks/report_drift.py OLD.json NEW.json [--list] [--ignore-seed]
 """
 
 from __future__ import annotations
@@ -25,10 +25,11 @@ from bench.recovery.report import generator_summary, spearman
 from bench.stats import mcnemar
 
 
-def _cells(path: str) -> dict[str, dict]:
+def _cells(path: str, ignore_seed: bool) -> dict[str, dict]:
     with open(path) as f:
         data = json.load(f)
-    return {c["key"]: c["record"] for c in data["cells"] if c["status"] == "finished"}
+    key = (lambda k: k.rsplit("|seed=", 1)[0]) if ignore_seed else (lambda k: k)
+    return {key(c["key"]): c["record"] for c in data["cells"] if c["status"] == "finished"}
 
 
 def main() -> None:
@@ -36,8 +37,10 @@ def main() -> None:
     p.add_argument("old")
     p.add_argument("new")
     p.add_argument("--list", action="store_true", help="print every cell, not only the moved ones")
+    p.add_argument("--ignore-seed", action="store_true",
+                   help="match cells whatever their recovery seed (to compare two seeds of one engine)")
     args = p.parse_args()
-    old, new = _cells(args.old), _cells(args.new)
+    old, new = _cells(args.old, args.ignore_seed), _cells(args.new, args.ignore_seed)
     keys = [k for k in old if k in new]
     print(f"{len(keys)} cells in both ({len(old)} old, {len(new)} new)")
     rows = []
@@ -59,6 +62,14 @@ def main() -> None:
           f"{q[0]:.1f}, 90th percentile {q[1]:.1f}, max {q[2]:.1f}")
     print(f"outside the old cell's 95% interval: {n_out} of {len(rows)} ({n_out / len(rows):.1%}; about 5% "
           f"expected of two independent runs, fewer when their images are the same); McNemar p < 0.05: {n_sig}")
+    for what, pick in (("learning rate", lambda k: k.split("|lr=")[1].split("|")[0]),
+                       ("regulator", lambda k: k.split("|")[2])):
+        groups: dict[str, list] = {}
+        for r in rows:
+            groups.setdefault(pick(r[0]), []).append(r)
+        print(f"by {what}: " + "; ".join(
+            f"{g} |d| {np.mean([abs(r[3]) for r in rs]):.1f}, {sum(r[4] for r in rs)}/{len(rs)} outside"
+            for g, rs in groups.items()))  # fmt: skip
     for path in (args.old, args.new):
         res = saved.load(path)
         print(f"\n{path}:")

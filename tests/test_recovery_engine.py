@@ -212,7 +212,7 @@ def test_bad_inputs(models):
     (20, 1000, 4096, 3), (2, 5, 1, 4), (1, 3, 4096, 8), (7, 13, 20, 1),
 ])  # fmt: skip
 def test_parts_cover_every_row_once_in_balanced_shares(cells, rows, max_batch, parts):
-    from bench.recovery.engine import _parts
+    from bench.recovery.work import parts as _parts
 
     shares = _parts(cells, rows, max_batch, parts)
     seen = torch.zeros(cells, rows, dtype=torch.int64)

@@ -20,10 +20,11 @@ from bench.recovery import report
 from bench.recovery.grid import Cell, cell_id, make_cell, unique_runs
 from bench.recovery.sweep import PREVIEW, RecoverSettings, run_chunk, select_images, to_uint8
 
-# Training times of the default models on 2 otherwise idle CPU cores, rounded up (measured on the
-# cold-cache run of `bench recover --grid paper` of 2026-11-22: classifier 163 s, lsgan 235 s; an
-# MNIST LWGAN alone 141-150 s, 2026-12-01). Only used to tell the user what to expect.
-EST_TRAIN_MINUTES = {"classifier": 3, "lsgan": 4, "lwgan": 3}
+# Training times of the default models alone on 2 otherwise idle CPU cores, rounded up (the
+# classifier 5 x 16.5 s and the LSGAN 20 x 9.9 s per epoch, benchmarks/cold_start.py, 2026-12-01;
+# an MNIST LWGAN 141-150 s). Side by side (_load_together) a cold start trains both in 4.3 min.
+# Only used to tell the user what to expect.
+EST_TRAIN_MINUTES = {"classifier": 2, "lsgan": 4, "lwgan": 3}
 
 
 def cells(s: RecoverSettings) -> list[dict]:
@@ -129,13 +130,17 @@ def plan(ctx) -> list[str]:
     overrides = {"latent_dim": s.latent_dim, "arch": s.arch}
     models += [(model_key(g, gs), g, generators.status(g, gs, fp, **overrides))
                for g in s.generators for gs in s.generator_seeds]  # fmt: skip
+    training = 0
     for key, kind, state in models:
         if state not in ("cached", "user module") or ctx.retrain:
             family = "classifier" if kind == "classifier" else ("lsgan" if kind.startswith("lsgan") else "lwgan")
             est = EST_TRAIN_MINUTES.get(family)
             state = ("retrain requested" if ctx.retrain else state) + ", will train it now" + (
-                f" (about {est} min on 2 CPU cores)" if est else "")
+                f" (about {est} min alone on 2 CPU cores)" if est else "")
+            training += 1
         lines.append(f"  {key}: {state}")
+    if training > 1 and ctx.torch_device.type == "cpu":
+        lines.append("  the trainings run side by side, sharing the cores")
     return lines
 
 
@@ -143,7 +148,7 @@ def _load_together(ctx, loads: list) -> None:
     """Run the loads (train or read each model) side by side in threads on the CPU, the cores split
     between them and handed on as each finishes: a cold start trains the classifier and the LSGAN
     at once. Each scales to two cores at ~1.45x, not 2x (benchmarks/cold_start.py: an epoch of each
-    takes 21.3 + 9.1 s one after the other on 2 threads, 31.2 and 12.9 s side by side on one
+    takes 16.5 + 9.9 s one after the other on 2 threads, 25.9 and 13.8 s side by side on one
     each), so running them together saves about a fifth of the training time."""
     import torch
 
@@ -152,21 +157,32 @@ def _load_together(ctx, loads: list) -> None:
         return
     before, workers = torch.get_num_threads(), min(threads, len(loads))
     left, lock = [len(loads)], threading.Lock()
+    share = [max(1, threads // workers)]
+    report = ctx.progress
+
+    def progress(*args, **kwargs):
+        # torch's thread count is per OS thread: a training picks up its share here, in its own
+        # thread (trainers report progress every few dozen steps)
+        if torch.get_num_threads() != share[0]:
+            torch.set_num_threads(share[0])
+        report(*args, **kwargs)
 
     def one(load):
+        torch.set_num_threads(share[0])
         try:
             load()
         finally:  # hand the cores of a finished training to the ones still running
             with lock:
                 left[0] -= 1
-                torch.set_num_threads(max(1, threads // max(1, min(workers, left[0]))))
+                share[0] = max(1, threads // max(1, min(workers, left[0])))
 
-    torch.set_num_threads(max(1, threads // workers))
+    ctx.progress = progress
     try:
         with ThreadPoolExecutor(workers, thread_name_prefix="train") as pool:
             for f in [pool.submit(one, load) for load in loads]:
                 f.result()
     finally:
+        ctx.progress = report
         torch.set_num_threads(before)
 
 
@@ -217,10 +233,12 @@ def prepare(ctx) -> dict:
 
 
 def estimate_seconds(ctx, todo: list[dict], probe_images: int = 1000, probe_steps: int = 3) -> float:
-    """Rough wall time of the cells left to run: time a few steps of each regulator's chunk on a
-    batch of each generator as large as the sweep's, up to probe_images (after one untimed
-    warm-up step, so first-call costs do not count; a smaller batch costs more per image), then
-    scale by the distinct runs left, images, restarts and steps."""
+    """Rough wall time of the cells left to run. Per regulator and generator: a chunk's fixed cost
+    and its cost per step from two timed probes (1 and 1 + probe_steps steps, after an untimed
+    warm-up, on a batch as large as the sweep's up to probe_images: a smaller batch costs more
+    per image), scaled by the distinct runs and chunks left, images, restarts and steps; plus the
+    scoring of each cell (the classifier on its recovered images, timed once)."""
+    from bench.classifier import predict
     from bench.recovery.engine import recover_cells
 
     s: RecoverSettings = ctx.settings
@@ -228,6 +246,8 @@ def estimate_seconds(ctx, todo: list[dict], probe_images: int = 1000, probe_step
     for c in todo:
         run = grid_cell(c).run
         runs.setdefault((c["generator"], run.regulator), set()).add((c["generator_seed"], c["seed"], run.run_id))
+    if not runs:
+        return 0.0
     total = 0.0
     for (g, reg), left in runs.items():
         model = _model(ctx, g, s.generator_seeds[0])
@@ -238,11 +258,17 @@ def estimate_seconds(ctx, todo: list[dict], probe_images: int = 1000, probe_step
         kw = {"prior": model.prior, "prior_samples": s.prior_samples, "latent_dim": model.latent_dim,
               "noise_dim": model.noise_dim, "device": ctx.torch_device}
         recover_cells(model.G, model.D, targets[:n], group, steps=1, **kw)
-        t0 = time.perf_counter()
-        recover_cells(model.G, model.D, targets[:n], group, steps=probe_steps, **kw)
-        per_row_step = (time.perf_counter() - t0) / (len(group) * n * probe_steps)
-        total += per_row_step * len(left) * s.images * s.restarts * s.steps
-    return total
+        times = []
+        for steps in (1, 1 + probe_steps):
+            t0 = time.perf_counter()
+            recover_cells(model.G, model.D, targets[:n], group, steps=steps, **kw)
+            times.append(time.perf_counter() - t0)
+        per_row_step = max(times[1] - times[0], 0.0) / (len(group) * n * probe_steps)
+        chunks = len({(gs, seed) for gs, seed, _ in left})
+        total += per_row_step * len(left) * s.images * s.restarts * s.steps + times[0] * chunks
+    t0 = time.perf_counter()
+    predict(_classifier(ctx)[0], targets[: min(probe_images, s.images)])
+    return total + 1.5 * (time.perf_counter() - t0) * max(1, s.images // probe_images) * len(todo)
 
 
 def chunk(cells_: list[dict], ctx) -> list[dict]:

@@ -15,7 +15,7 @@ on the batch size), on the device, or on the other images:
 - per step, the prior sample of wasserstein/energy/... (step index `steps` for the final loss),
   the resampling trial uniforms and fresh values, the resampled generator noise.
 
-Work: the chunk's cells x rows are cut into one share per CPU thread (_parts), each a list of
+Work: the chunk's cells x rows are cut into one share per CPU thread (work.py), each a list of
 blocks of at most `max_batch` rows that own their z and Adam moments. The shares run in parallel
 threads with one intra-op torch thread each (on CUDA: one share, in order). Blocks only split the
 work, so they change results only through that same float rounding. G, and D where the trick
@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
@@ -49,7 +48,7 @@ import torch
 import regulators
 from bench.errors import BenchError
 from bench.progress import ProgressFn, null_progress
-from bench.recovery import streams
+from bench.recovery import streams, work
 from bench.recovery.fused import compile_chain, l1_rows
 from bench.recovery.grid import BASELINE, Cell, unique_runs
 from bench.recovery.streams import cell_draws, derive_seed, initial_latents, initial_noise  # noqa: F401 (the engine's API)
@@ -118,69 +117,6 @@ def _objective(G, D, reg, z, target, weight, u, eps=None) -> torch.Tensor:
         return diff
     context = {"prior_sample": u, "generator": _SameImages(G, flat, images), "discriminator": D}
     return diff + weight * reg.penalty(z, **context)
-
-
-def _parts(cells: int, rows: int, max_batch: int, parts: int) -> list[list[tuple[int, int, int, int]]]:
-    """The chunk's cells x rows split into `parts` near-equal shares of (c0, c1, r0, r1) blocks, in
-    order: whole cells where a share holds them, else row ranges of one cell; no block over
-    max_batch rows. Every share has the same number of (cell, row) pairs, give or take one."""
-    total = cells * rows
-    out = []
-    for p in range(parts):
-        a, b = p * total // parts, (p + 1) * total // parts
-        blocks = []
-        while a < b:
-            c, r = divmod(a, rows)
-            k = min((b - a) // rows, max_batch // rows)
-            if r == 0 and k >= 1:  # whole cells
-                blocks.append((c, c + k, 0, rows))
-                a += k * rows
-            else:
-                r1 = min(rows, r + (b - a), r + max_batch)
-                blocks.append((c, c + 1, r, r1))
-                a += r1 - r
-        if blocks:
-            out.append(blocks)
-    return out
-
-
-@contextmanager
-def _threads(parts: int):
-    """run(fn, t): fn(t, p) for every part p, the parts in parallel threads (part 0 on the
-    caller's) each with one intra-op torch thread, restored afterwards. Torch's kernels and
-    numpy's release the GIL; one thread per share keeps both cores on GEMMs, with none of the
-    fork-join and spin-wait of splitting every op over two threads (see benchmarks/)."""
-    if parts == 1:
-        yield lambda fn, t: fn(t, 0)
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    pool = ThreadPoolExecutor(parts - 1, thread_name_prefix="recover")
-    try:
-        def run(fn, t):
-            futures = [pool.submit(fn, t, p) for p in range(1, parts)]
-            fn(t, 0)
-            for f in futures:
-                f.result()
-
-        yield run
-    finally:
-        pool.shutdown()
-        torch.set_num_threads(before)
-
-
-@contextmanager
-def _sync_check(on: bool):
-    """CUDA's sync debug mode "error" for the duration: any host-device sync raises."""
-    if not on:
-        yield
-        return
-    before = torch.cuda.get_sync_debug_mode()
-    torch.cuda.set_sync_debug_mode("error")
-    try:
-        yield
-    finally:
-        torch.cuda.set_sync_debug_mode(before)
 
 
 def _ticker(progress: ProgressFn, base: int, total: int, cells: int):
@@ -320,7 +256,7 @@ def _recover_group(G, D, name, runs, z0, target_rows, *, n, restarts, steps, see
     hp = torch.tensor([r.hp for r in runs], dtype=torch.float32, device=device).view(C, 1)
     weight = hp if penalised else None
     cells = streams.cell_keys([derive_seed(int(seed), "draws", r.id) for r in runs], device)
-    parts = _parts(C, R, max_batch, threads)
+    parts = work.parts(C, R, max_batch, threads)
     normal = regulators.get_prior("normal")
 
     def draw(purpose, t, dist, width, c0=0, c1=C, r0=0, r1=R):  # [c1 - c0, r1 - r0, width], one call
@@ -370,7 +306,7 @@ def _recover_group(G, D, name, runs, z0, target_rows, *, n, restarts, steps, see
                 zs.copy_(reg.resample_with(zs, hp[c0:c1], draw("fire", t, None, d, c0, c1, r0, r1),
                                            draw("fresh", t, prior, d, c0, c1, r0, r1)))  # fmt: skip
 
-    with _threads(len(parts)) as run, _sync_check(check_sync):
+    with work.threads(len(parts)) as run, work.sync_check(check_sync):
         for t in range(steps):
             run(step, t)
             if (t + 1) % every == 0 or t + 1 == steps:
