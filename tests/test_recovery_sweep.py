@@ -1,7 +1,6 @@
 """A recovery chunk, the sweep's unit of work: one plain record per grid cell, shared runs
 recovered once, images packed losslessly; the fixed image subset."""
 
-import time
 
 import numpy as np
 import pytest
@@ -106,37 +105,3 @@ def test_images_pack_and_unpack_exactly():
     back = unpack_images(pack_images(x))
     want = ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).reshape(3, 28, 28).numpy()
     np.testing.assert_array_equal(back, want)
-
-
-def test_models_load_side_by_side_and_hand_on_their_cores():
-    """_load_together: every load runs, each on its share of the threads, and a load still running
-    when the others finish picks up their cores at its next progress report (in its own thread:
-    torch's thread count is per OS thread)."""
-    import threading
-
-    from bench.experiments.recover import _load_together
-    from bench.pipeline.context import Context
-
-    seen, first_done, slow_started = {}, threading.Event(), threading.Event()
-    ctx = Context(settings=None, threads=2)
-    before = torch.get_num_threads()
-
-    def quick():
-        assert slow_started.wait(10)
-        seen["quick"] = torch.get_num_threads()
-        first_done.set()
-
-    def slow():
-        seen["slow before"] = torch.get_num_threads()
-        slow_started.set()
-        assert first_done.wait(10)
-        for _ in range(100):  # until quick's share is handed on
-            ctx.progress("train", 1, 2)
-            if torch.get_num_threads() == 2:
-                break
-            time.sleep(0.01)
-        seen["slow after"] = torch.get_num_threads()
-
-    _load_together(ctx, [quick, slow])
-    assert seen == {"quick": 1, "slow before": 1, "slow after": 2}
-    assert torch.get_num_threads() == before and ctx.progress is not None

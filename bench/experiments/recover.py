@@ -11,19 +11,18 @@ and judges the generator; the report (bench.recovery.report) is a pure function 
 from __future__ import annotations
 
 import dataclasses
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 from bench.pipeline import Experiment, register
 from bench.recovery import report
 from bench.recovery.grid import Cell, cell_id, make_cell, unique_runs
 from bench.recovery.sweep import PREVIEW, RecoverSettings, run_chunk, select_images, to_uint8
 
-# Training times of the default models alone on 2 otherwise idle CPU cores, rounded up (the
-# classifier 5 x 16.5 s and the LSGAN 20 x 9.9 s per epoch, benchmarks/cold_start.py, 2026-12-01;
-# an MNIST LWGAN 141-150 s). Side by side (_load_together) a cold start trains both in 4.3 min.
-# Only used to tell the user what to expect.
+# Training times of the default models on 2 otherwise idle CPU cores, rounded up (the classifier
+# 5 x 16.5 s and the LSGAN 20 x 9.9 s per epoch, benchmarks/cold_start.py, 2026-12-01; an MNIST
+# LWGAN 141-150 s). Models train one after the other: side by side in threads they would share
+# torch's global RNG (the classifier's dropout, every model's init), and their weights would
+# depend on the threads' timing. Only used to tell the user what to expect.
 EST_TRAIN_MINUTES = {"classifier": 2, "lsgan": 4, "lwgan": 3}
 
 
@@ -130,60 +129,14 @@ def plan(ctx) -> list[str]:
     overrides = {"latent_dim": s.latent_dim, "arch": s.arch}
     models += [(model_key(g, gs), g, generators.status(g, gs, fp, **overrides))
                for g in s.generators for gs in s.generator_seeds]  # fmt: skip
-    training = 0
     for key, kind, state in models:
         if state not in ("cached", "user module") or ctx.retrain:
             family = "classifier" if kind == "classifier" else ("lsgan" if kind.startswith("lsgan") else "lwgan")
             est = EST_TRAIN_MINUTES.get(family)
             state = ("retrain requested" if ctx.retrain else state) + ", will train it now" + (
-                f" (about {est} min alone on 2 CPU cores)" if est else "")
-            training += 1
+                f" (about {est} min on 2 CPU cores)" if est else "")
         lines.append(f"  {key}: {state}")
-    if training > 1 and ctx.torch_device.type == "cpu":
-        lines.append("  the trainings run side by side, sharing the cores")
     return lines
-
-
-def _load_together(ctx, loads: list) -> None:
-    """Run the loads (train or read each model) side by side in threads on the CPU, the cores split
-    between them and handed on as each finishes: a cold start trains the classifier and the LSGAN
-    at once. Each scales to two cores at ~1.45x, not 2x (benchmarks/cold_start.py: an epoch of each
-    takes 16.5 + 9.9 s one after the other on 2 threads, 25.9 and 13.8 s side by side on one
-    each), so running them together saves about a fifth of the training time."""
-    import torch
-
-    threads = ctx.threads or torch.get_num_threads()
-    if ctx.torch_device.type != "cpu" or threads < 2 or len(loads) < 2:
-        return
-    before, workers = torch.get_num_threads(), min(threads, len(loads))
-    left, lock = [len(loads)], threading.Lock()
-    share = [max(1, threads // workers)]
-    report = ctx.progress
-
-    def progress(*args, **kwargs):
-        # torch's thread count is per OS thread: a training picks up its share here, in its own
-        # thread (trainers report progress every few dozen steps)
-        if torch.get_num_threads() != share[0]:
-            torch.set_num_threads(share[0])
-        report(*args, **kwargs)
-
-    def one(load):
-        torch.set_num_threads(share[0])
-        try:
-            load()
-        finally:  # hand the cores of a finished training to the ones still running
-            with lock:
-                left[0] -= 1
-                share[0] = max(1, threads // max(1, min(workers, left[0])))
-
-    ctx.progress = progress
-    try:
-        with ThreadPoolExecutor(workers, thread_name_prefix="train") as pool:
-            for f in [pool.submit(one, load) for load in loads]:
-                f.result()
-    finally:
-        ctx.progress = report
-        torch.set_num_threads(before)
 
 
 def prepare(ctx) -> dict:
@@ -196,8 +149,6 @@ def prepare(ctx) -> dict:
 
     s: RecoverSettings = ctx.settings
     mnist = ctx.mnist()
-    _load_together(ctx, [lambda: _classifier(ctx)] + [lambda g=g, gs=gs: _model(ctx, g, gs)
-                                                       for g in s.generators for gs in s.generator_seeds])
     classifier, c_entry = _classifier(ctx)
     test = to_pixels(mnist.test_images).to(ctx.torch_device)
     models, digests = {}, {}
