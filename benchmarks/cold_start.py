@@ -1,5 +1,9 @@
-"""Training the classifier and the LSGAN of a cold start: one after the other on all cores, or
-side by side with one core each (what `bench recover` does); run by hand, prints figures.
+"""Training the classifier and the LSGAN of a cold start: one after the other on all cores (what
+`bench recover` does), or side by side in threads with one core each; run by hand, prints figures.
+
+Side by side saves about a fifth of the time, but `bench recover` does not do it in threads: both
+trainers draw from torch's global RNG (dropout, inits), so interleaved their weights would depend
+on timing. (Here, too, the side-by-side models differ from the serial ones; only time is measured.)
 
 Both default recipes for --epochs epochs on the full MNIST training set (their real recipes run
 5 and 20 epochs; time per epoch is flat, so the ratio carries over), seed 0, on the CPU:
