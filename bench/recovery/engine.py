@@ -236,10 +236,9 @@ def _fast(generator, discriminator, d_z, noise_dim, fused, device, groups):
         G = compile_chain(generator, d_z, device=device) or generator
         if D is not None and any("discriminator" in getattr(regulators.get(name), "context", ()) for name in groups):
             with torch.no_grad():
-                width = generator(torch.zeros(1, d_z, device=device)).numel()
-            D = compile_chain(discriminator, width, device=device) or discriminator
-            with torch.no_grad():  # fills parametrize's cache (spectral norm) before threads share it
-                D(generator(torch.zeros(1, d_z, device=device)))
+                image = generator(torch.zeros(1, d_z, device=device))
+                D = compile_chain(discriminator, image.numel(), device=device) or discriminator
+                D(image)  # fills parametrize's cache (spectral norm) before threads share it
     return G, D
 
 
@@ -260,8 +259,7 @@ def _recover_group(G, D, name, runs, z0, target_rows, *, n, restarts, steps, see
     normal = regulators.get_prior("normal")
 
     def draw(purpose, t, dist, width, c0=0, c1=C, r0=0, r1=R):  # [c1 - c0, r1 - r0, width], one call
-        keys = streams.block_keys(cells[c0:c1], purpose, t, row_keys[r0:r1])
-        return streams.uniforms(keys, width) if dist is None else streams.sample(dist, keys, width)
+        return streams.draw(cells[c0:c1], purpose, t, row_keys[r0:r1], width, dist)
 
     def block_inputs(t, c0, c1, r0, r1):  # the prior sample u and the generator noise of a block
         u = draw("prior", t, prior, m, c0, c1, r0, r1) if needs_u else None

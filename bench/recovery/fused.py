@@ -19,7 +19,7 @@ at compile time (the engine borrows G and D in eval mode for the whole call).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
@@ -28,14 +28,13 @@ from torch.autograd.function import once_differentiable
 # How far the compiled chain may differ from the module on the probe: tanh through sigmoid and
 # the folded batch norm round differently, by a few float32 ulps of values of order 1.
 PROBE_TOLERANCE = 1e-4
-ACTIVATIONS = ("identity", "relu", "leaky_relu", "tanh")
 
 
 @dataclass
 class _Layer:
     weight: torch.Tensor  # [out, in]
     bias: torch.Tensor | None  # [out]
-    activation: str = "identity"
+    activation: str = "identity"  # identity | relu | leaky_relu | tanh
     slope: float = 0.0  # leaky_relu's negative slope
 
 
@@ -49,8 +48,8 @@ class Chain:
         return _ChainFn.apply(x.reshape(x.shape[0], -1), self).view(x.shape[0], *self.out_shape)
 
     def to(self, device) -> Chain:
-        moved = [_Layer(w.to(device), None if b is None else b.to(device), a, s)
-                 for w, b, a, s in ((l.weight, l.bias, l.activation, l.slope) for l in self.layers)]  # fmt: skip
+        moved = [replace(layer, weight=layer.weight.to(device), bias=None if layer.bias is None else layer.bias.to(device))
+                 for layer in self.layers]  # fmt: skip
         return Chain(moved, self.out_shape)
 
 

@@ -83,11 +83,15 @@ def _bits(keys: torch.Tensor, pairs: int) -> torch.Tensor:
     return mix64(keys.unsqueeze(-1) + weyl)  # [..., pairs]
 
 
+def _u24(x: torch.Tensor, shift: int, dtype) -> torch.Tensor:
+    """The 24 bits of x above bit `shift`, as floats k + 0.5 in (0, 2^24)."""
+    return ((x >> shift) & 0xFFFFFF).to(dtype).add_(0.5)
+
+
 def uniforms(keys: torch.Tensor, n: int, dtype=torch.float32) -> torch.Tensor:
     """[..., n] i.i.d. U(0, 1) (open interval, 24-bit) for each key [...]."""
     x = _bits(keys, (n + 1) // 2)
-    out = torch.cat([(x >> 40) & 0xFFFFFF, (x >> 16) & 0xFFFFFF], -1)[..., :n]
-    return out.to(dtype).add_(0.5).mul_(2.0**-24)
+    return torch.cat([_u24(x, 40, dtype), _u24(x, 16, dtype)], -1)[..., :n].mul_(2.0**-24)
 
 
 def sample(prior, keys: torch.Tensor, n: int, dtype=torch.float32) -> torch.Tensor:
@@ -95,10 +99,16 @@ def sample(prior, keys: torch.Tensor, n: int, dtype=torch.float32) -> torch.Tens
     if prior.name != "normal":
         return prior.icdf(uniforms(keys, n, dtype))
     x = _bits(keys, (n + 1) // 2)  # Box-Muller: one 64-bit hash makes two normals
-    u1 = ((x >> 40) & 0xFFFFFF).to(dtype).add_(0.5).mul_(2.0**-24)
-    theta = ((x >> 16) & 0xFFFFFF).to(dtype).mul_(2 * math.pi * 2.0**-24)
-    r = u1.log_().mul_(-2).sqrt_()
+    r = _u24(x, 40, dtype).mul_(2.0**-24).log_().mul_(-2).sqrt_()
+    theta = ((x >> 16) & 0xFFFFFF).to(dtype).mul_(2 * math.pi * 2.0**-24)  # in [0, 2 pi)
     return torch.cat([r * theta.cos(), r.mul_(theta.sin_())], -1)[..., :n]
+
+
+def draw(cells: torch.Tensor, purpose: str, step: int, rows: torch.Tensor, n: int, prior=None) -> torch.Tensor:
+    """[C, R, n]: every (cell, row)'s n draws for one purpose at one step, in one call: uniforms
+    (prior None) or draws from `prior`."""
+    keys = block_keys(cells, purpose, step, rows)
+    return uniforms(keys, n) if prior is None else sample(prior, keys, n)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -117,7 +127,7 @@ def _shared_rows(seed: int, purpose: str, image_ids: Sequence[int], restarts: in
     stream of (seed, purpose, image id, restart): a row never depends on the other images, on the
     number of restarts, on the cell or on the device."""
     cell = cell_keys([derive_seed(int(seed), purpose)], device)
-    return sample(prior, block_keys(cell, purpose, 0, row_keys(image_ids, restarts, device))[0], n)
+    return draw(cell, purpose, 0, row_keys(image_ids, restarts, device), n, prior)[0]
 
 
 def initial_latents(seed: int, image_ids: Sequence[int], restarts: int, d_z: int, prior, device=None) -> torch.Tensor:
@@ -137,5 +147,4 @@ def cell_draws(seed: int, run_id: str, purpose: str, step: int, image_ids: Seque
     ("fire", prior None) and fresh values ("fresh"), the resampled generator noise ("step-noise").
     The engine draws a block of cells at once; each cell's slice equals this."""
     cell = cell_keys([derive_seed(int(seed), "draws", run_id)], device)
-    keys = block_keys(cell, purpose, step, row_keys(image_ids, restarts, device))[0]
-    return uniforms(keys, width) if prior is None else sample(prior, keys, width)
+    return draw(cell, purpose, step, row_keys(image_ids, restarts, device), width, prior)[0]
