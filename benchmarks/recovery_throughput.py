@@ -18,8 +18,8 @@ on the GPU, after checking that no step syncs with the host.
     .venv/bin/python benchmarks/recovery_throughput.py                           # ~1 minute
     .venv/bin/python benchmarks/recovery_throughput.py --full-paper --per-cell   # ~9 minutes
 
-Measured 2026-12-01 on 2 idle cores (AMD EPYC with AVX-512, torch 2.13 CPU, float32 matmul
-217 GFLOP/s), --full-paper --per-cell:
+Measured 2026-12-01 on 2 cores, nothing else running (load 2.0 at the start: the tail of a run I
+stopped), AMD EPYC with AVX-512, torch 2.13 CPU, float32 matmul 217 GFLOP/s, --full-paper --per-cell:
 
     regulator                runs   wall s  sample-steps/s  G share  G+D share  per-cell s  speed-up
     none                        4     10.4          77,163      85%        85%        11.7     1.09x
