@@ -5,9 +5,11 @@ import torch
 from torch import nn
 
 from bench.recovery.engine import recover_cells
-from bench.recovery.fused import compile_chain, l1_rows
+from bench.recovery.fused import compile_chain, compile_generator, l1_rows
+from bench.recovery.generators import RankedGenerator
 from bench.recovery.grid import Cell
 from lwgan.lsgan import ConvDiscriminator, MLPDiscriminator, MLPGenerator
+from lwgan.networks import conv_generator, image_mlp_generator
 
 
 def _randomised(module: nn.Module, seed: int = 0) -> nn.Module:
@@ -102,6 +104,55 @@ def test_engine_fused_equals_engine_through_autograd(regulator):
     cells = [Cell(regulator, 0.05, 0.5), Cell(regulator, 0.01, 2.0)]
     fast = recover_cells(G, D, targets, cells, steps=10, seed=2)
     slow = recover_cells(G, D, targets, cells, steps=10, seed=2, fused=False)
+    for a, b in zip(fast, slow):
+        torch.testing.assert_close(a.z_final, b.z_final, atol=1e-4, rtol=0)
+        torch.testing.assert_close(a.final_loss, b.final_loss, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(a.images_rec, b.images_rec, atol=1e-4, rtol=0)
+
+
+def _ranked(noise_dim: int, sigma: float, z_max: int = 6, rank: int = 4, dtype=torch.float64) -> RankedGenerator:
+    G = _randomised(image_mlp_generator(z_max, 16, noise_dim, sigma))
+    with torch.no_grad():  # the padded columns must not matter: make them large
+        G.body[0][0].weight[:, rank:z_max] += 5.0
+    return RankedGenerator(G, z_max, rank).to(dtype).eval()
+
+
+@pytest.mark.parametrize("noise_dim, sigma", [(0, 0.0), (3, 0.5), (3, 0.0)])
+def test_ranked_generator_chain_equals_module(noise_dim, sigma):
+    """The LWGAN family behind its rank-r padding and noise input, against RankedGenerator itself."""
+    G = _ranked(noise_dim, sigma)
+    chain = compile_generator(G, G.latent_dim, G.noise_dim)
+    assert chain is not None and chain.layers[0].weight.shape[1] == G.latent_dim
+    g = torch.Generator().manual_seed(4)
+    z = torch.randn(17, G.latent_dim, generator=g, dtype=torch.float64)
+    eps = torch.randn(17, noise_dim, generator=g, dtype=torch.float64) if G.noise_dim else None
+    w = torch.randn(17, 1, 28, 28, generator=g, dtype=torch.float64)
+    call = (lambda f: lambda x: f(x, eps)) if eps is not None else (lambda f: f)
+    want, want_grad = _value_and_grad(call(G), z, w)
+    got, got_grad = _value_and_grad(call(chain), z, w)
+    torch.testing.assert_close(got, want, atol=1e-12, rtol=1e-10)
+    torch.testing.assert_close(got_grad, want_grad, atol=1e-12, rtol=1e-10)
+    if eps is not None:  # the noise changes the images: the chain does not ignore it
+        assert (chain(z, eps) - chain(z, torch.zeros_like(eps))).abs().max() > 1e-3
+
+
+def test_ranked_generators_that_are_not_chains_are_not_compiled():
+    conv = RankedGenerator(_randomised(conv_generator(6, 4)), 6, 4)
+    assert compile_generator(conv, 4) is None
+    assert compile_generator(_ranked(0, 0.0), 3) is None  # d_z is not the generator's rank
+    plain = _randomised(MLPGenerator(8, [16]))
+    assert compile_generator(plain, 8) is not None
+    assert compile_generator(plain, 8, noise_dim=2) is None  # a noise input it does not have
+
+
+@pytest.mark.parametrize("noise", ["fixed", "resample"])
+def test_engine_fused_equals_autograd_for_a_stochastic_ranked_generator(noise):
+    G = _ranked(3, 0.5, dtype=torch.float32)
+    targets = torch.sign(torch.randn(5, 1, 28, 28, generator=torch.Generator().manual_seed(3)))
+    cells = [Cell("wasserstein", 0.05, 0.5), Cell("logistic_cutoff", 0.1, 2.0)]
+    kw = dict(steps=8, seed=1, noise_dim=3, noise=noise, restarts=2)
+    fast = recover_cells(G, None, targets, cells, **kw)
+    slow = recover_cells(G, None, targets, cells, fused=False, **kw)
     for a, b in zip(fast, slow):
         torch.testing.assert_close(a.z_final, b.z_final, atol=1e-4, rtol=0)
         torch.testing.assert_close(a.final_loss, b.final_loss, atol=1e-5, rtol=1e-5)

@@ -20,7 +20,8 @@ blocks of at most `max_batch` rows that own their z and Adam moments. The shares
 threads with one intra-op torch thread each (on CUDA: one share, in order). Blocks only split the
 work, so they change results only through that same float rounding. G, and D where the trick
 regulator needs it, run as compiled chains (fused.py) when they are plain Linear/activation
-chains, else through autograd.
+chains (the LSGAN's, and the LWGAN family's behind their rank-r padding and noise input), else
+through autograd.
 
 A partially stochastic generator G(z, eps) (noise_dim > 0) gets its noise as an input: by default
 drawn once per (image, restart), like z0, and held fixed over the steps (SPEC part B), or given
@@ -49,7 +50,7 @@ import regulators
 from bench.errors import BenchError
 from bench.progress import ProgressFn, null_progress
 from bench.recovery import streams, work
-from bench.recovery.fused import compile_chain, l1_rows
+from bench.recovery.fused import compile_chain, compile_generator, l1_rows
 from bench.recovery.grid import BASELINE, Cell, unique_runs
 from bench.recovery.streams import cell_draws, derive_seed, initial_latents, initial_noise  # noqa: F401 (the engine's API)
 
@@ -231,14 +232,15 @@ def recover_cells(
 
 def _fast(generator, discriminator, d_z, noise_dim, fused, device, groups):
     """G and D as compiled chains where they are plain chains (see fused.py), else as given."""
-    G, D = generator, discriminator
-    if fused and not noise_dim:
-        G = compile_chain(generator, d_z, device=device) or generator
-        if D is not None and any("discriminator" in getattr(regulators.get(name), "context", ()) for name in groups):
-            with torch.no_grad():
-                image = generator(torch.zeros(1, d_z, device=device))
-                D = compile_chain(discriminator, image.numel(), device=device) or discriminator
-                D(image)  # fills parametrize's cache (spectral norm) before threads share it
+    if not fused:
+        return generator, discriminator
+    G, D = compile_generator(generator, d_z, noise_dim, device=device) or generator, discriminator
+    if D is not None and not noise_dim and any("discriminator" in getattr(regulators.get(name), "context", ())
+                                                 for name in groups):  # fmt: skip
+        with torch.no_grad():
+            image = generator(torch.zeros(1, d_z, device=device))
+            D = compile_chain(discriminator, image.numel(), device=device) or discriminator
+            D(image)  # fills parametrize's cache (spectral norm) before threads share it
     return G, D
 
 

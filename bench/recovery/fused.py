@@ -11,10 +11,14 @@ fused elementwise op per activation and one GEMM per layer. benchmarks/recovery_
 measures the gain; tests/test_recovery_fused.py checks values and input gradients against the
 module itself through autograd.
 
-`compile_chain(module)` returns None when the module is not such a chain (an LWGAN generator with
-a noise input, a conv net, ...), or when the compiled chain does not reproduce the module on a
-probe batch: the engine then uses the module through autograd, as before. Parameters are frozen
-at compile time (the engine borrows G and D in eval mode for the whole call).
+`compile_chain(module)` returns None when the module is not such a chain (a conv net, a forward
+that does more than its Sequential, ...), or when the compiled chain does not reproduce the module
+on a probe batch: the engine then uses the module through autograd, as before.
+`compile_generator` also takes the LWGAN family's `RankedGenerator` (z [N, r] -> G([z, 0],
+sigma eps)): the padding zeros drop all but the first r columns of the first weight, and the
+generator noise enters the first layer through its own columns as a per-row bias (eps is an input,
+never differentiated). Parameters are frozen at compile time (the engine borrows G and D in eval
+mode for the whole call).
 """
 
 from __future__ import annotations
@@ -39,18 +43,21 @@ class _Layer:
 
 
 class Chain:
-    """A compiled chain: call it like the module (any input whose rows flatten to in_features)."""
+    """A compiled chain: call it like the module (any input whose rows flatten to in_features),
+    with `eps` [N, k] where the first layer has noise columns (`side` [out, k])."""
 
-    def __init__(self, layers: list[_Layer], out_shape: tuple[int, ...]):
-        self.layers, self.out_shape = layers, out_shape
+    def __init__(self, layers: list[_Layer], out_shape: tuple[int, ...], side: torch.Tensor | None = None):
+        self.layers, self.out_shape, self.side = layers, out_shape, side
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return _ChainFn.apply(x.reshape(x.shape[0], -1), self).view(x.shape[0], *self.out_shape)
+    def __call__(self, x: torch.Tensor, eps: torch.Tensor | None = None) -> torch.Tensor:
+        if eps is not None and self.side is None:
+            raise ValueError("this chain takes no noise input")
+        return _ChainFn.apply(x.reshape(x.shape[0], -1), self, eps).view(x.shape[0], *self.out_shape)
 
     def to(self, device) -> Chain:
         moved = [replace(layer, weight=layer.weight.to(device), bias=None if layer.bias is None else layer.bias.to(device))
                  for layer in self.layers]  # fmt: skip
-        return Chain(moved, self.out_shape)
+        return Chain(moved, self.out_shape, None if self.side is None else self.side.to(device))
 
 
 def _activate_(h: torch.Tensor, layer: _Layer) -> torch.Tensor:
@@ -76,11 +83,13 @@ def _activation_backward(g: torch.Tensor, out: torch.Tensor, layer: _Layer) -> t
 
 class _ChainFn(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, chain):
+    def forward(ctx, x, chain, eps):
         h, saved = x, []
-        for layer in chain.layers:
-            w = layer.weight.t()
-            h = torch.mm(h, w) if layer.bias is None else torch.addmm(layer.bias, h, w)
+        for i, layer in enumerate(chain.layers):
+            w, bias = layer.weight.t(), layer.bias
+            if i == 0 and eps is not None:  # the noise columns: a per-row bias of the first layer
+                bias = torch.mm(eps, chain.side.t()) if bias is None else torch.addmm(bias, eps, chain.side.t())
+            h = torch.mm(h, w) if bias is None else torch.addmm(bias, h, w)
             saved.append(_activate_(h, layer))
         ctx.chain = chain
         ctx.save_for_backward(*saved)
@@ -92,7 +101,7 @@ class _ChainFn(torch.autograd.Function):
         outs, layers = ctx.saved_tensors, ctx.chain.layers
         for i in range(len(layers) - 1, -1, -1):
             g = torch.mm(_activation_backward(g, outs[i], layers[i]), layers[i].weight)
-        return g, None
+        return g, None, None
 
 
 def _flatten(module: nn.Module) -> list[nn.Module] | None:
@@ -119,7 +128,7 @@ def _build(leaves: list[nn.Module]) -> list[_Layer] | None:
     layers: list[_Layer] = []
     extra: float | None = None  # a constant feature appended before the next Linear
     for m in leaves:
-        if isinstance(m, (nn.Flatten, nn.Identity, nn.Dropout)):
+        if isinstance(m, (nn.Flatten, nn.Unflatten, nn.Identity, nn.Dropout)):  # shape: the probe's
             continue
         if isinstance(m, nn.Linear):
             w = m.weight.detach().clone()
@@ -157,21 +166,55 @@ def compile_chain(module: nn.Module, in_features: int, *, device=None) -> Chain 
     The module must be in eval mode. `in_features` is the width of one input row (d_z for G,
     784 for an MLP D).
     """
-    if module.training:
-        return None
-    leaves = _flatten(module)
-    layers = None if leaves is None else _build(leaves)
+    layers = _layers(module)
     if layers is None or layers[0].weight.shape[1] != in_features:
         return None
-    probe = torch.randn(64, in_features, generator=torch.Generator().manual_seed(0))
-    probe = probe.to(device=layers[0].weight.device, dtype=layers[0].weight.dtype)
+    return _probed(module, Chain(layers, ()), in_features, 0, device)
+
+
+def compile_generator(G: nn.Module, d_z: int, noise_dim: int = 0, *, device=None) -> Chain | None:
+    """G as the engine calls it, G(z) or G(z, eps), as a Chain; or None.
+
+    A plain chain of d_z inputs (no noise input), or a RankedGenerator whose LWGAN generator's
+    body is a plain chain: then only the first `rank` latent columns of the first weight stay,
+    and its noise columns, times sigma_noise, become the chain's `side`.
+    """
+    from bench.recovery.generators import RankedGenerator
+
+    if not isinstance(G, RankedGenerator):
+        return None if noise_dim else compile_chain(G, d_z, device=device)
+    inner = G.G  # lwgan.networks.Generator: body([z ; sigma_noise * eps])
+    layers = _layers(getattr(inner, "body", None))
+    if layers is None or d_z != G.latent_dim or layers[0].weight.shape[1] != G.z_max + inner.noise_dim:
+        return None
+    first = layers[0]
+    side = first.weight[:, G.z_max:] * float(getattr(inner, "sigma_noise", 0.0)) if noise_dim else None
+    first.weight = first.weight[:, :d_z].contiguous()
+    return _probed(G, Chain(layers, (), side), d_z, noise_dim, device)
+
+
+def _layers(module) -> list[_Layer] | None:
+    if not isinstance(module, nn.Module) or module.training:
+        return None
+    leaves = _flatten(module)
+    return None if leaves is None else _build(leaves)
+
+
+def _probed(module, chain: Chain, in_features: int, noise_dim: int, device) -> Chain | None:
+    """The chain, its output shape taken from the module on a probe batch, if it reproduces the
+    module there; else None."""
+    g = torch.Generator().manual_seed(0)
+    w = chain.layers[0].weight
+    probe = torch.randn(64, in_features, generator=g).to(device=w.device, dtype=w.dtype)
+    eps = torch.randn(64, noise_dim, generator=g).to(device=w.device, dtype=w.dtype) if noise_dim else None
+    args = (probe,) if eps is None else (probe, eps)
     with torch.no_grad():
         try:
-            want = module(probe)
+            want = module(*args)
         except RuntimeError:  # e.g. a module that wants image-shaped input: not a plain chain
             return None
-        chain = Chain(layers, tuple(want.shape[1:]))
-        got = chain(probe)
+        chain.out_shape = tuple(want.shape[1:])
+        got = chain(*args)
     if got.shape != want.shape or not torch.allclose(got, want, atol=PROBE_TOLERANCE, rtol=0):
         return None
     return chain if device is None else chain.to(device)
