@@ -52,7 +52,14 @@ import regulators
 from bench.recovery import DEFAULT_MAX_BATCH, Cell, expand_grid, recover_cells, unique_runs
 
 
-def build_models(latent_dim: int) -> tuple[nn.Module, nn.Module, str]:
+def build_models(latent_dim: int, family: str = "lsgan") -> tuple[nn.Module, nn.Module | None, str]:
+    if family == "lwgan":  # what `bench recover --generator iso-lwgan-stochastic` recovers through
+        from bench.recovery.generators import RankedGenerator
+        from lwgan.networks import image_mlp_generator
+
+        z_max, width, noise = 20, 256, 10  # lwgan/recipes.py MNIST, iso-lwgan-stochastic's noise
+        G = RankedGenerator(image_mlp_generator(z_max, width, noise, 0.1), z_max, latent_dim)
+        return G, None, f"Iso-LWGAN stochastic MNIST MLP (z_max {z_max}, rank {latent_dim}, noise {noise} x 0.1)"
     from lwgan.lsgan import LSGANConfig, build_lsgan
 
     cfg = LSGANConfig(latent_dim=latent_dim)
@@ -169,7 +176,8 @@ def _sync(device) -> None:
 def time_engine(G, D, targets, runs, steps, args, fused: bool = True) -> float:
     _sync(args.device)
     t0 = time.perf_counter()
-    out = recover_cells(G, D, targets, runs, steps=steps, max_batch=args.max_batch, device=args.device, fused=fused)
+    out = recover_cells(G, D, targets, runs, steps=steps, max_batch=args.max_batch, device=args.device, fused=fused,
+                        noise_dim=getattr(G, "noise_dim", 0))
     _sync(args.device)
     bad = sum(o.n_nonfinite for o in out)
     if bad:
@@ -178,7 +186,9 @@ def time_engine(G, D, targets, runs, steps, args, fused: bool = True) -> float:
 
 
 def full_paper(args, G, D, targets, fl: dict) -> None:
-    cells = expand_grid("paper", regulators.names())
+    names = [r for r in regulators.names() if D is not None or "discriminator" not in getattr(
+        regulators.get(r), "context", ())]  # the LWGAN family has no LSGAN discriminator
+    cells = expand_grid("paper", names)
     runs = unique_runs(cells)
     n, s = targets.shape[0], args.steps
     rate0 = matmul_gflops(device=args.device)
@@ -281,7 +291,9 @@ def main() -> None:
     p.add_argument("--lr", default="0.01,0.1")
     p.add_argument("--hp", default="0.1,1")
     p.add_argument("--subset", type=int, default=5, help="images timed in the per-image loop (0: skip it)")
-    p.add_argument("--latent-dim", type=int, default=256)
+    p.add_argument("--generator", choices=("lsgan", "lwgan"), default="lsgan",
+                   help="lwgan: the LWGAN family's MNIST generator behind its rank-r prior, with noise")
+    p.add_argument("--latent-dim", type=int, default=None, help="d_z (lsgan, default 256) or the rank (lwgan, default 13)")
     p.add_argument("--max-batch", type=int, default=None, help="rows per forward pass (default: the engine's)")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -303,14 +315,22 @@ def main() -> None:
     args.steps = args.steps or (200 if args.full_paper else 20)
     args.max_batch = args.max_batch or DEFAULT_MAX_BATCH
 
-    G, D, desc = build_models(args.latent_dim)
+    args.latent_dim = args.latent_dim or (13 if args.generator == "lwgan" else 256)
+    G, D, desc = build_models(args.latent_dim, args.generator)
     gen = torch.Generator().manual_seed(0)
     with torch.no_grad():
         G.eval()
         targets = G(torch.randn(args.images, args.latent_dim, generator=gen))
         targets = (targets + 0.1 * torch.randn(targets.shape, generator=gen)).clamp(-1, 1)
-    fl = {"G": flops_per_row(G, torch.zeros(1, args.latent_dim)), "D": flops_per_row(D, targets[:1])}
-    G, D, targets = G.to(args.device), D.to(args.device), targets.to(args.device)
+    fl = {"G": flops_per_row(G, torch.zeros(1, args.latent_dim)), "D": 0 if D is None else flops_per_row(D, targets[:1])}
+    if D is None:  # no LSGAN discriminator: the per-image loop's D and the trick regulator are out
+        args.subset = 0
+        # The work recovery needs: the rank's columns of the first layer, not the padding's or the
+        # noise's (the module multiplies those too; the compiled chain does not).
+        w = G.G.body[0][0].out_features
+        fl["G"] = 4 * (args.latent_dim * w + w * 784)
+    G, targets = G.to(args.device), targets.to(args.device)
+    D = None if D is None else D.to(args.device)
     if args.device.startswith("cuda"):  # the step loop must not sync: any sync raises here
         recover_cells(G, D, targets[:8], expand_grid("quick", regulators.names()), steps=2, device=args.device,
                       check_sync=True)
