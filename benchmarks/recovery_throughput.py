@@ -17,6 +17,7 @@ on the GPU, after checking that no step syncs with the host.
 
     .venv/bin/python benchmarks/recovery_throughput.py                           # ~1 minute
     .venv/bin/python benchmarks/recovery_throughput.py --full-paper --per-cell   # ~9 minutes
+    .venv/bin/python benchmarks/recovery_throughput.py --generator lwgan --full-paper --per-cell  # ~2 minutes
 
 Measured 2026-12-01 on 2 cores, nothing else running (load 2.0 at the start: the tail of a run I
 stopped), AMD EPYC with AVX-512, torch 2.13 CPU, float32 matmul 217 GFLOP/s, --full-paper --per-cell:
@@ -32,7 +33,24 @@ stopped), AMD EPYC with AVX-512, torch 2.13 CPU, float32 matmul 217 GFLOP/s, --f
     wall 371.6 s (6.2 min); G 144.2 GFLOP/s = 66% of matmul; G+D 77%; peak RSS 0.97 GiB
 
 The engine before this version (autograd G, one torch.Generator per cell, every op over two
-threads; commit e9e3991) took 431.4 s (7.2 min, G at 124 GFLOP/s) on the same machine the same day. No GPU has been lent to a session yet: the CUDA path
+threads; commit e9e3991) took 431.4 s (7.2 min, G at 124 GFLOP/s) on the same machine the same day.
+
+The LWGAN family (`--generator lwgan`: the MNIST MLP generator, 13 + 10 noise inputs -> 256 ->
+784, 0.82 MFLOP per sample-step; no trick regulator, it has no LSGAN discriminator), measured
+2026-12-01 08:47 UTC (load 1.4 at the start, the tail of the previous benchmark; matmul 199-211):
+
+    regulator                runs   wall s  sample-steps/s  G share  per-cell s  speed-up
+    none                        4      4.4         182,748      75%         5.4     1.19x
+    wasserstein                16     18.0         177,399      73%        23.5     1.26x
+    energy                     16     18.3         174,557      72%        25.7     1.33x
+    log_normal_density         16     16.7         192,109      79%        19.3     1.12x
+    logistic_cutoff            20     21.6         185,464      76%        27.5     1.24x
+    truncated_normal_cutoff    20     21.5         186,082      76%        28.7     1.33x
+    wall 100.5 s (1.7 min); G 149.5 GFLOP/s = 73% of matmul; peak RSS 0.69 GiB
+
+Its compiled chain (fused.py, behind RankedGenerator's padding and noise input) runs 1.17x the same
+engine through autograd (9 Wasserstein runs, 1,000 images, 50 steps: 187,459 against 160,011
+sample-steps/s; the per-cell loop 140,600). No GPU has been lent to a session yet: the CUDA path
 is tested for syncs and CPU agreement only where CUDA is present (tests/test_recovery_cuda.py).
 
 Random weights are fine for speed: the default LSGAN architecture of lwgan/lsgan.py.

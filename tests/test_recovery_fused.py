@@ -150,7 +150,7 @@ def test_engine_fused_equals_autograd_for_a_stochastic_ranked_generator(noise):
     G = _ranked(3, 0.5, dtype=torch.float32)
     targets = torch.sign(torch.randn(5, 1, 28, 28, generator=torch.Generator().manual_seed(3)))
     cells = [Cell("wasserstein", 0.05, 0.5), Cell("logistic_cutoff", 0.1, 2.0)]
-    kw = dict(steps=8, seed=1, noise_dim=3, noise=noise, restarts=2)
+    kw = {"steps": 8, "seed": 1, "noise_dim": 3, "noise": noise, "restarts": 2}
     fast = recover_cells(G, None, targets, cells, **kw)
     slow = recover_cells(G, None, targets, cells, fused=False, **kw)
     for a, b in zip(fast, slow):
