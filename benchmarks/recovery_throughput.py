@@ -340,13 +340,14 @@ def main() -> None:
         G.eval()
         targets = G(torch.randn(args.images, args.latent_dim, generator=gen))
         targets = (targets + 0.1 * torch.randn(targets.shape, generator=gen)).clamp(-1, 1)
-    fl = {"G": flops_per_row(G, torch.zeros(1, args.latent_dim)), "D": 0 if D is None else flops_per_row(D, targets[:1])}
-    if D is None:  # no LSGAN discriminator: the per-image loop's D and the trick regulator are out
+    if D is None:  # the LWGAN family: no LSGAN discriminator for the per-image loop or the trick regulator
         args.subset = 0
         # The work recovery needs: the rank's columns of the first layer, not the padding's or the
         # noise's (the module multiplies those too; the compiled chain does not).
         w = G.G.body[0][0].out_features
-        fl["G"] = 4 * (args.latent_dim * w + w * 784)
+        fl = {"G": 4 * (args.latent_dim * w + w * 784), "D": 0}
+    else:
+        fl = {"G": flops_per_row(G, torch.zeros(1, args.latent_dim)), "D": flops_per_row(D, targets[:1])}
     G, targets = G.to(args.device), targets.to(args.device)
     D = None if D is None else D.to(args.device)
     if args.device.startswith("cuda"):  # the step loop must not sync: any sync raises here

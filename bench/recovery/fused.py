@@ -175,20 +175,22 @@ def compile_chain(module: nn.Module, in_features: int, *, device=None) -> Chain 
 def compile_generator(G: nn.Module, d_z: int, noise_dim: int = 0, *, device=None) -> Chain | None:
     """G as the engine calls it, G(z) or G(z, eps), as a Chain; or None.
 
-    A plain chain of d_z inputs (no noise input), or a RankedGenerator whose LWGAN generator's
-    body is a plain chain: then only the first `rank` latent columns of the first weight stay,
-    and its noise columns, times sigma_noise, become the chain's `side`.
+    A plain chain of d_z inputs (no noise input), or a generator with a `chain_view()` (the
+    LWGAN family's RankedGenerator) that feeds a plain chain the row [z ; 0 ; sigma * eps]: then
+    only the first d_z columns of the first weight stay, and its noise columns, times sigma,
+    become the chain's `side`.
     """
-    from bench.recovery.generators import RankedGenerator
-
-    if not isinstance(G, RankedGenerator):
+    view = getattr(G, "chain_view", None)
+    if view is None:
         return None if noise_dim else compile_chain(G, d_z, device=device)
-    inner = G.G  # lwgan.networks.Generator: body([z ; sigma_noise * eps])
-    layers = _layers(getattr(inner, "body", None))
-    if layers is None or d_z != G.latent_dim or layers[0].weight.shape[1] != G.z_max + inner.noise_dim:
+    net, z_max, sigma = view()
+    layers = _layers(net)
+    width = None if layers is None else layers[0].weight.shape[1]
+    # With noise, its columns must match eps; without, any columns past z_max meet zeros.
+    if width is None or d_z > z_max or (width != z_max + noise_dim if noise_dim else width < z_max):
         return None
     first = layers[0]
-    side = first.weight[:, G.z_max:] * float(getattr(inner, "sigma_noise", 0.0)) if noise_dim else None
+    side = first.weight[:, z_max:] * sigma if noise_dim else None
     first.weight = first.weight[:, :d_z].contiguous()
     return _probed(G, Chain(layers, (), side), d_z, noise_dim, device)
 

@@ -67,6 +67,12 @@ class RankedGenerator(nn.Module):
         self.G, self.z_max, self.latent_dim = G, int(z_max), int(rank)
         self.noise_dim = int(G.noise_dim) if G.sigma_noise > 0 else 0
 
+    def chain_view(self) -> tuple[nn.Module, int, float]:
+        """How forward fills its network's input row, for fused.compile_generator: (the network,
+        z_max, sigma_noise): z in the first `latent_dim` columns, zeros up to z_max, then
+        sigma_noise * eps."""
+        return self.G.body, self.z_max, float(self.G.sigma_noise)
+
     def forward(self, z: torch.Tensor, eps: torch.Tensor | None = None) -> torch.Tensor:
         z = nn.functional.pad(z, (0, self.z_max - self.latent_dim))
         if self.G.noise_dim > 0 and eps is None:  # no noise asked for: the noise switched off
