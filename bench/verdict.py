@@ -1,24 +1,39 @@
-"""The one verdict type of every report: what a reproduction says of a paper's claim, and why."""
+"""The one verdict type of every report: what a reproduction says of a paper's claim, and why.
+
+A verdict's rule comes from the claims registry (bench.claims), where each claim's bands are
+stated once. Besides the three outcomes a rule can reach, a verdict is "withheld" when a model it
+rests on fails a credibility bar (bench.claims.gates): no verdict on a generator that is not
+credible.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-LABELS = ("reproduced", "not reproduced", "inconclusive")
+LABELS = ("reproduced", "not reproduced", "inconclusive", "withheld")
 
 
 @dataclass(frozen=True)
 class Verdict:
     """`label` on `claim`, by `rule`, from `numbers` (the measured values the rule saw, as text)."""
 
-    claim: str  # what is judged: "lwgan objective", "swissroll", "the paper's ranking"
+    claim: str  # what is judged: "lsgan: (1) wasserstein is the best regulator or tied for best"
     label: str  # one of LABELS
     rule: str
     numbers: str = ""
+    key: str = ""  # the claim's key in bench.claims ("" for a verdict outside the registry)
+    note: str = ""  # beside the label: "larger", "generator not credible: ..."
 
     def __post_init__(self):
         if self.label not in LABELS:
             raise ValueError(f"verdict label {self.label!r}: expected one of {', '.join(LABELS)}")
+
+    @property
+    def shown(self) -> str:
+        """The label as a report prints it: `not reproduced (larger)`, `withheld: generator ...`."""
+        if not self.note:
+            return self.label
+        return f"{self.label}: {self.note}" if self.label == "withheld" else f"{self.label} ({self.note})"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -30,4 +45,4 @@ class Verdict:
 
 def rows(verdicts: list[Verdict]) -> list[dict]:
     """Verdicts as table rows (claim, verdict, numbers) for a report or the console."""
-    return [{"claim": v.claim, "verdict": v.label, "numbers": v.numbers} for v in verdicts]
+    return [{"claim": v.claim, "verdict": v.shown, "numbers": v.numbers} for v in verdicts]

@@ -43,7 +43,7 @@ def test_recover_end_to_end(small_mnist, mnist_dir, tmp_path, capsys, monkeypatc
     assert main(argv) == 0
     captured = capsys.readouterr()
     assert "not cached, will train it now" in captured.err  # says what it does before it starts
-    assert "recover: verdicts" in captured.out and "(1) wasserstein is the best regulator" in captured.out
+    assert "recover: verdicts" in captured.out and "(1) the Wasserstein regulator is the best" in captured.out
 
     csv = pd.read_csv(out / "recover-quick.csv")
     assert len(csv) == 6 * 2  # two quick cells per regulator x two seeds
@@ -54,7 +54,7 @@ def test_recover_end_to_end(small_mnist, mnist_dir, tmp_path, capsys, monkeypatc
 
     report = (out / "recover-quick.md").read_text()
     for needle in ("Table 1: Wasserstein distance", "Table 4: log-normal density", "Table 6: truncated normal",
-                   "Spearman", "## Verdict", "Rules. Each regulator at its best cell", "Classifier (scorer): test accuracy", "## Regulators x generators",
+                   "Spearman", "## Verdict", "Rules (bench.claims", "## Departures from the paper", "### Credibility bars", "Held-out selection", "Classifier (scorer): test accuracy", "## Regulators x generators",
                    "Run facts", "94.7", "Paired against wasserstein's best cell", "McNemar p"):
         assert needle in report, needle
     assert (out / "recover-quick-best.png").stat().st_size > 0
@@ -241,7 +241,7 @@ def test_a_user_generator_module_end_to_end(small_mnist, mnist_dir, tmp_path, ca
     assert main(["recover", "--generator", f"{module}:build", "--grid", "quick",
                  "--regulator", "wasserstein,none,trick_discriminator", "--images", "12", "--steps", "3",
                  "--device", "cpu", "--data-dir", mnist_dir, "--out", str(out), "--no-track",
-                 "--quality-samples", "200"]) == 0  # fmt: skip
+                 "--quality-samples", "200", "--gate-frechet-ratio", "0"]) == 0  # fmt: skip
     csv = pd.read_csv(out / "recover-quick.csv")
     # No discriminator in the module: trick_discriminator's cells are left out, said up front.
     assert set(csv["regulator"]) == {"wasserstein", "none"} and set(csv["status"]) == {"finished"}
@@ -265,7 +265,7 @@ def test_recovery_through_the_lwgan_family_at_tiny_size(small_mnist, mnist_dir, 
     assert main(["recover", "--generator", gens, "--generator-seeds", "0,1", "--grid", "quick",
                  "--regulator", "wasserstein,log_normal_density,none", "--images", "10", "--steps", "3",
                  "--device", "cpu", "--data-dir", mnist_dir, "--out", str(out),
-                 "--quality-samples", "200"]) == 0  # fmt: skip
+                 "--quality-samples", "200", "--gate-reference", "lsgan.test"]) == 0  # fmt: skip
     results = load(out / "recover-quick.json")
     models = results.context["models"]
     assert len(models) == 6
@@ -278,6 +278,9 @@ def test_recovery_through_the_lwgan_family_at_tiny_size(small_mnist, mnist_dir, 
     for g in gens.split(","):  # each generator's best cell per regulator, paired on the same images
         section = report.split(f"## Best cell per regulator: `{g}`", 1)[1].split("\n## ", 1)[0]
         assert "Paired against wasserstein's best cell" in section and "| log_normal_density " in section
+    ref = results.context["reference"]  # the Frechet yardstick, loaded since the sweep has no LSGAN
+    assert ref["name"] == "lsgan.test" and ref["seed"] == 0 and not ref["in_sweep"] and ref["frechet"] > 0
+    assert "Reference LSGAN: `lsgan.test` seed 0" in report
     claims = [v.claim for v in results.verdict_objs()]
     assert sum(c.startswith("iso-lwgan.mnist-tiny: (") for c in claims) == 5
     assert any("isometric regulariser" in c for c in claims)
@@ -305,6 +308,11 @@ def test_recovery_through_the_lwgan_family_at_tiny_size(small_mnist, mnist_dir, 
         (["--latent-rank", "0"], "--latent-rank: expected estimate, max or a positive integer"),
         (["--noise", "sometimes"], "--noise: unknown value 'sometimes'"),
         (["--targets", "train"], "--targets: unknown value 'train'"),
+        (["--split-seed", "-1"], "--split-seed: expected a seed >= 0"),
+        (["--gate-min-share", "0.5"], "--gate-min-share: 0.5 must be in [0, 0.1]"),
+        (["--gate-frechet-ratio", "-1"], "--gate-frechet-ratio: -1 must be >= 0"),
+        (["--gate-scorer", "101"], "--gate-scorer: 101 must be in [0, 100]"),
+        (["--gate-reference", "nope"], "--gate-reference: unknown generator 'nope'"),
     ],
 )
 def test_bad_generator_options_exit_2_before_any_work(args, needle, capsys, tmp_path):

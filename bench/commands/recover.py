@@ -66,6 +66,8 @@ def recover_cmd(
     prior_samples: Annotated[int | None, typer.Option("--prior-samples", help="m, the size of the fresh prior sample of the Wasserstein/energy regulators (default d_z; the author's code: 1,000).")] = None,
     max_batch: Annotated[int | None, typer.Option("--max-batch", help="Rows (cell x image x restart) per forward pass; bounds memory.")] = None,
     quality_samples: Annotated[int, typer.Option("--quality-samples", help="Generator samples judged by the classifier (digit shares, Frechet distance).")] = 10_000,
+    split_seed: Annotated[int, typer.Option("--split-seed", help="Seed of the split of the target images into a selection half (best cells are chosen there) and an evaluation half (verdicts are judged there).")] = 0,
+    gate_reference: Annotated[str, typer.Option("--gate-reference", help="The reference LSGAN of the Frechet ratio bar when the sweep has no LSGAN (trained at seed 0 through the cache).", rich_help_panel="Credibility bars (verdicts on a model that fails one are withheld; 0 turns a bar off)")] = "lsgan",
     resume: ResumeOpt = False,
     retrain: RetrainOpt = False,
     workers: WorkersOpt = None,
@@ -77,11 +79,13 @@ def recover_cmd(
     tracking_uri: TrackingUriOpt = None,
     experiment: ExperimentOpt = None,
     no_track: NoTrackOpt = False,
+    gates: dict | None = None,
 ) -> None:
     """Recover 1,000 MNIST test images through a trained LSGAN (or several generators, each at
     several training seeds) under every latent regulator, score them with a frozen classifier,
     and judge the paper's claims with paired statistics; write the report beside its tables."""
     import regulators as regs
+    from bench.errors import BenchError
 
     # Validate everything before loading data or models: a typo costs no training time.
     names = regs.names(include_extras=False) if regulator.strip() == "all" else parse_list(
@@ -125,6 +129,14 @@ def recover_cmd(
             raise OptionError(f"{option}: unknown value {value!r}; accepted: {', '.join(accepted)}")
     if not latent_tol > 0:
         raise OptionError(f"--latent-tol: expected a positive number, got {latent_tol}")
+    if split_seed < 0:
+        raise OptionError(f"--split-seed: expected a seed >= 0, got {split_seed}")
+    try:
+        reference = parse_generators(gate_reference)
+    except BenchError as e:
+        raise OptionError(str(e).replace("--generator", "--gate-reference", 1)) from None
+    if len(reference) != 1 or reference[0] == "all":
+        raise OptionError(f"--gate-reference: expected one LSGAN variant, got {gate_reference!r}")
 
     from bench.recovery.engine import DEFAULT_MAX_BATCH
     from bench.recovery.sweep import RecoverSettings
@@ -134,7 +146,8 @@ def recover_cmd(
                                seeds=tuple(seed_list), generators=tuple(gens), generator_seeds=tuple(gen_seeds),
                                latent_dim=latent_dim, arch=arch, latent_rank=latent_rank.strip(), noise=noise,
                                targets=targets, latent_tol=latent_tol, prior_samples=prior_samples,
-                               quality_samples=quality_samples, max_batch=max_batch or DEFAULT_MAX_BATCH)  # fmt: skip
+                               quality_samples=quality_samples, max_batch=max_batch or DEFAULT_MAX_BATCH,
+                               split_seed=split_seed, gate_reference=reference[0], **(gates or {}))  # fmt: skip
     try:
         settings.cells()
     except ValueError as e:
@@ -154,4 +167,7 @@ def recover_cmd(
 def register(app: typer.Typer) -> None:
     from bench.commands.executor import executor_options
 
-    app.command("recover", epilog=EPILOG)(executor_options(recover_cmd))
+    from bench.commands.gates import gate_options
+
+    bars = gate_options("scorer", "reference_frechet", "frechet_ratio", "min_share")
+    app.command("recover", epilog=EPILOG)(executor_options(bars(recover_cmd)))

@@ -16,7 +16,7 @@ import time
 from bench.pipeline import Experiment, register
 from bench.recovery import report
 from bench.recovery.grid import Cell, cell_id, make_cell, unique_runs
-from bench.recovery.sweep import PREVIEW, RecoverSettings, run_chunk, select_images, to_uint8
+from bench.recovery.sweep import JUDGING, PREVIEW, RecoverSettings, run_chunk, select_images, to_uint8
 
 # Training times of the default models on 2 otherwise idle CPU cores, rounded up (the classifier
 # 5 x 16.5 s and the LSGAN 20 x 9.9 s per epoch, benchmarks/cold_start.py, 2026-12-01; an MNIST
@@ -129,6 +129,10 @@ def plan(ctx) -> list[str]:
     overrides = {"latent_dim": s.latent_dim, "arch": s.arch}
     models += [(model_key(g, gs), g, generators.status(g, gs, fp, **overrides))
                for g in s.generators for gs in s.generator_seeds]  # fmt: skip
+    ref = _reference_key(s, {g: generators.family(g) for g in s.generators})
+    if ref is not None and not ref[2]:
+        models.append((f"reference LSGAN {ref[0]} s{ref[1]} (Frechet yardstick)", ref[0],
+                       generators.status(ref[0], ref[1], fp)))  # fmt: skip
     for key, kind, state in models:
         if state not in ("cached", "user module") or ctx.retrain:
             family = "classifier" if kind == "classifier" else ("lsgan" if kind.startswith("lsgan") else "lwgan")
@@ -168,11 +172,13 @@ def prepare(ctx) -> dict:
                 ctx.event(f"warning: {key} under-produces a digit (<5% of samples); recovery accuracy on it is capped")
     first = _model(ctx, s.generators[0], s.generator_seeds[0])
     ids, targets, *_ = _targets(ctx, first)
+    reference = _reference(ctx, models, classifier, test)
     facts = {
         "classifier_test_accuracy": c_entry.metrics.get("test_accuracy"),
         "classifier_config": dataclasses.asdict(ClassifierConfig()),
         "classifier_train_seconds": c_entry.metrics.get("train_seconds"),
         "models": models,
+        "reference": reference,
         "image_ids": ids,
         "target_preview": to_uint8(targets[:PREVIEW]).tolist(),
         "data_fingerprint": mnist.fingerprint,
@@ -181,6 +187,38 @@ def prepare(ctx) -> dict:
     }  # fmt: skip
     ctx.event(f"classifier test accuracy {facts['classifier_test_accuracy']:.2f}%")
     return facts
+
+
+def _reference_key(s: RecoverSettings, families: dict[str, str]) -> tuple[str, int, bool] | None:
+    """(generator, seed, in the sweep) of the reference LSGAN, the Frechet ratio bar's yardstick:
+    the sweep's first LSGAN at its first seed, else the default `lsgan` at seed 0; None when the
+    bar is off."""
+    if not s.gate_frechet_ratio:
+        return None
+    for g in s.generators:
+        if families.get(g) == "lsgan":
+            return g, s.generator_seeds[0], True
+    return s.gate_reference, 0, False
+
+
+def _reference(ctx, models: dict, classifier, test) -> dict | None:
+    """The reference LSGAN's name, seed, digest and Frechet distance (its own quality run with the
+    same scorer, images and sample count as every generator of the sweep)."""
+    from bench.recovery import generators
+
+    s: RecoverSettings = ctx.settings
+    key = _reference_key(s, {m["generator"]: m["family"] for m in models.values()})
+    if key is None:
+        return None
+    name, seed, in_sweep = key
+    if in_sweep:
+        m = models[model_key(name, seed)]
+        return {"name": name, "seed": seed, "frechet": m["frechet"], "digest": m["digest"], "in_sweep": True}
+    model = generators.load(name, seed, ctx.mnist(), device=ctx.torch_device, retrain=False,
+                            progress=ctx.progress, on_event=ctx.event)  # fmt: skip
+    q = generators.quality(model, classifier, test, s.quality_samples, seed)
+    ctx.event(f"reference LSGAN {name} s{seed}: Frechet {q['frechet']:.2f}")
+    return {"name": name, "seed": seed, "frechet": q["frechet"], "digest": model.facts["digest"], "in_sweep": False}
 
 
 def estimate_seconds(ctx, todo: list[dict], probe_images: int = 1000, probe_steps: int = 3) -> float:
@@ -267,4 +305,5 @@ EXPERIMENT = register(Experiment(
     plan=plan, rows=report.rows, cell_name=cell_name, report_name=lambda s: f"recover-{s.grid}",
     summary_metrics=summary_metrics, estimate=estimate_seconds,
     version=3,  # 2: generators x generator seeds, per-image correctness, in-span targets; 3: counter-based draws, fused G
+    judging=JUDGING,
 ))  # fmt: skip

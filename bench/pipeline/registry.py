@@ -45,7 +45,8 @@ class Experiment:
     params(settings) -> extra MLflow params; summary_metrics(results); cell_figures(cell,
     record, folder) -> figure paths attached to the cell's MLflow run; estimate(ctx, cells) ->
     seconds the cells left to run will take here (said up front, after --resume); version (bump it when
-    run_cell measures differently, so --resume does not reuse older cells).
+    run_cell measures differently, so --resume does not reuse older cells); judging (settings that
+    only change the verdicts, kept out of the resume key).
 
     Records: top-level numbers are logged as the cell's MLflow metrics; `histories` (name ->
     list, one value per `history_every` iterations), `params` and `tags` (dicts) go to MLflow as
@@ -77,6 +78,9 @@ class Experiment:
     # Bump when run_cell measures differently (a new metric, another sample size): finished
     # cells of another version are then not reused by --resume.
     version: int = 1
+    # Settings fields that only change how finished cells are judged (a held-out split, the
+    # credibility bars): left out of the resume key, so changing them re-judges without rerunning.
+    judging: tuple[str, ...] = ()
 
     def __post_init__(self):
         if (self.run_cell is None) == (self.run_chunk is None):

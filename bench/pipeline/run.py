@@ -146,7 +146,8 @@ def run_experiment(
         event(line)
     if exp.prepare is not None:
         ctx.facts = cellstore.plain(exp.prepare(ctx), "prepare()")
-    key = cellstore.store_key(exp.name, settings_dict, ctx.facts.get("identity", {}), exp.version)
+    measured = {k: v for k, v in settings_dict.items() if k not in exp.judging}
+    key = cellstore.store_key(exp.name, measured, ctx.facts.get("identity", {}), exp.version)
     cell_store = cellstore.CellStore(out / "runs" / f"{exp.report(settings)}-{key}")
 
     done: dict[str, dict] = {}

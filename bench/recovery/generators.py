@@ -150,6 +150,15 @@ def _user_builder(name: str) -> Callable[[], UserGenerator]:
 
 
 @functools.cache
+def family(name: str) -> str:
+    """The generator's family: "user" for a module:function, else its registered variant's."""
+    if is_user(name):
+        return "user"
+    from lwgan.registry import variant_info
+
+    return variant_info(name).family
+
+
 def has_discriminator(name: str) -> bool:
     """Whether the generator brings an LSGAN discriminator (built, not trained, for a user's)."""
     if is_user(name):

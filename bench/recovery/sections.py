@@ -46,22 +46,41 @@ def models_markdown(results) -> str:
 
 
 def _best_acc(results, table: compare.Table, generator: str, regulator: str) -> tuple[str, float, float]:
-    """The regulator's best cell for the generator: (mean accuracy over generator seeds with a
-    t-interval, or a bootstrap interval over images with one generator seed and one run; lo, hi)."""
-    from bench.stats import t_interval
+    """The regulator's best cell for the generator (chosen on the selection half), scored on the
+    evaluation half: the mean over generator seeds with a t-interval, or with one generator seed
+    a bootstrap interval over the evaluation images; (text, lo, hi)."""
+    from bench.stats import bootstrap_ci, t_interval
 
     cell = table.best(generator, regulator)
     if cell is None:
         return "n/a", math.nan, math.nan
-    per_seed = [float(np.mean(x)) for s in table.seeds(generator)
-                if (x := table.per_image(generator, s, regulator, cell)) is not None]  # fmt: skip
-    if len(per_seed) > 1:
-        ci = t_interval(per_seed)
-        return f"{ci.value:.1f} [{ci.lo:.1f}, {ci.hi:.1f}]", ci.lo, ci.hi
-    rec = _record(results, generator, regulator, cell)
-    if not rec:
-        return f"{per_seed[0]:.1f}", math.nan, math.nan
-    return f"{per_seed[0]:.1f} [{rec['accuracy_lo']:.1f}, {rec['accuracy_hi']:.1f}]", rec["accuracy_lo"], rec["accuracy_hi"]
+    per_image = [x for s in table.seeds(generator) if (x := table.per_image(generator, s, regulator, cell)) is not None]
+    if not per_image:
+        return "n/a", math.nan, math.nan
+    ci = t_interval([float(np.mean(x)) for x in per_image]) if len(per_image) > 1 else bootstrap_ci(per_image[0])
+    return f"{ci.value:.1f} [{ci.lo:.1f}, {ci.hi:.1f}]", ci.lo, ci.hi
+
+
+def best_rows(results, generator: str) -> list[dict]:
+    """Per regulator: the best cell chosen on the selection half and its accuracy on the
+    evaluation half; beside it, for reference, the best cell chosen and scored on every image,
+    and the paper's best cell."""
+    from bench.recovery.report import best_cells, generator_summary
+
+    table = compare.Table(results)
+    full = best_cells(generator_summary(results, generator)).set_index("regulator")
+    rows = []
+    for r in results.settings_obj().names():
+        if r == "none" or r not in full.index:
+            continue
+        text, _, _ = _best_acc(results, table, generator, r)
+        f = full.loc[r]
+        rows.append({"regulator": r, "chosen on the selection half": compare.cell_text(table.best(generator, r)),
+                     "held-out accuracy %": text, "_sort": table.heldout_accuracy(generator, r) or -1,
+                     "full-set best cell": f["measured_best_cell"], "full-set accuracy %": f["measured_ci"],
+                     "paper best cell": f["paper_best_cell"], "paper %": f["paper_accuracy"]})  # fmt: skip
+    rows.sort(key=lambda x: -x.pop("_sort"))
+    return rows
 
 
 def _record(results, generator, regulator, cell):
@@ -90,9 +109,10 @@ def generator_sections(results) -> list[str]:
     out = [
         "## Regulators x generators",
         "",
-        ("Each regulator's best cell per generator: accuracy (%) "
+        ("Each regulator's best cell per generator, chosen on the selection half of the images: "
+         "its accuracy (%) on the evaluation half, "
          + (f"mean over {seeds} generator seeds [95% t-interval]." if seeds > 1 else
-            "[95% bootstrap interval over images].")),
+            "[95% bootstrap interval over the evaluation images].")),
         "",
         markdown_table(rows),
         "",
@@ -104,7 +124,10 @@ def generator_sections(results) -> list[str]:
         out += _in_span(results, table, gens, regs)
     iso = compare.iso_comparisons(results, regs)
     if iso:
-        out += ["## Does the isometric regulariser make recovery easier?", "", f"Rule: {compare.ISO_RULE}.", ""]
+        from bench.claims import get
+
+        out += ["## Does the isometric regulariser make recovery easier?", "",
+                f"Rule: {get('isometric-recovery').rule()}", ""]  # fmt: skip
         for c in iso:
             h = c["headline"]
             out += [f"`{c['iso']}` against `{c['base']}`, each at its best regulator ({c['top'][c['iso']]} and "
@@ -155,4 +178,28 @@ def paired_table(results, generator: str) -> list[str]:
     if not rows:
         return []
     return [(f"Paired against wasserstein's best cell ({compare.cell_text(table.best(generator, 'wasserstein'))}), "
-            "on the same images:"), "", markdown_table(rows), ""]  # fmt: skip
+            "each cell chosen on the selection half, on the same evaluation images:"), "", markdown_table(rows), ""]  # fmt: skip
+
+
+def gates_markdown(results) -> list[str]:
+    """The credibility bars this run applies, with their reasons, and which models fail one."""
+    from bench.claims import gates
+
+    s = results.settings_obj()
+    g = gates.Gates.from_settings(s)
+    ref = results.context.get("reference") or {}
+    fails = {gen: compare.gate_failures(results, gen) for gen in s.generators}
+    lines = ["### Credibility bars", "",
+             ("A verdict rests on a generator only when the scorer, the reference LSGAN and every seed "
+              "of that generator clear these bars; otherwise it is withheld, naming the bar. Each bar "
+              "can be set by its option (0 turns it off)."), "",
+             markdown_table(gates.bars_rows(g, compare.GATE_BARS)), ""]  # fmt: skip
+    if ref:
+        lines += [f"Reference LSGAN: `{ref['name']}` seed {ref['seed']}, Frechet {ref['frechet']:.2f} "
+                  f"(digest {ref['digest'][:16]})" + (", a model of this sweep." if ref.get("in_sweep") else
+                                                        ", loaded for this yardstick."), ""]  # fmt: skip
+    else:
+        lines += ["No reference LSGAN in these results: the Frechet ratio bar is not applied.", ""]
+    lines += [f"- `{gen}`: " + ("clears every bar." if not f else "fails: " + "; ".join(f) + ".")
+              for gen, f in fails.items()]  # fmt: skip
+    return lines + [""]

@@ -23,6 +23,9 @@ PREVIEW = 10  # recovered images kept per cell (uint8) for the report's target/r
 
 
 TARGETS = ("test", "generated")
+# Settings that change only how finished cells are judged: changing them re-judges, and --resume
+# still reuses every finished cell.
+JUDGING = ("split_seed", "gate_reference", "gate_scorer", "gate_reference_frechet", "gate_frechet_ratio", "gate_min_share")
 NOISE = ("fixed", "resample")
 
 
@@ -54,6 +57,15 @@ class RecoverSettings:
     prior_samples: int | None = None  # m of the Wasserstein/energy prior sample; None = d_z
     quality_samples: int = 10_000  # generator samples judged by the classifier
     max_batch: int = DEFAULT_MAX_BATCH  # rows per forward pass (memory; results up to rounding)
+    # Judging only (not in the resume key, see JUDGING): each regulator's best cell is chosen on
+    # a seeded half of the target images and judged on the other half; the credibility bars
+    # (bench.claims.gates) a generator must clear before a verdict rests on it (0: off).
+    split_seed: int = 0
+    gate_reference: str = "lsgan"  # the Frechet yardstick when the sweep has no LSGAN (seed 0)
+    gate_scorer: float = 99.3
+    gate_reference_frechet: float = 90.0
+    gate_frechet_ratio: float = 4.0
+    gate_min_share: float = 0.05
 
     def names(self) -> list[str]:
         import regulators

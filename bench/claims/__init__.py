@@ -1,0 +1,6 @@
+"""The papers' claims, stated once (registry), and the bars a model must clear before a verdict
+may rest on it (gates)."""
+
+from bench.claims.registry import Band, Claim, Estimate, Outcome, all_claims, get, names, register
+
+__all__ = ["Band", "Claim", "Estimate", "Outcome", "all_claims", "get", "names", "register"]

@@ -1,0 +1,87 @@
+"""Best cells chosen on held-out images: on a synthetic grid of equal cells the held-out pick is
+unbiased and the same-image pick is not (a regulator with many cells beats a baseline with few
+by selection alone)."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from bench.recovery.compare import Table, diff, split_halves
+from bench.recovery.metrics import pack_correct
+
+LRS = (0.001, 0.01, 0.1, 1.0)
+WEIGHTS = (0.01, 0.1, 1.0, 10.0)
+
+
+def equal_grid(rng, p=0.8, n=1000, seeds=(0,)):
+    """Every cell of wasserstein (16) and of the baseline (4) correct on each image with the same
+    probability p, independently: no cell is better than another."""
+    cells = []
+    for gs in seeds:
+        for lr in LRS:
+            for hp in (0.0, *WEIGHTS):  # hp 0: the shared baseline cell of table 1
+                bits = rng.random(n) < p
+                cells.append({"status": "finished", "cell": {"generator": "g", "generator_seed": gs,
+                              "regulator": "wasserstein", "learning_rate": lr, "hyperparameter": hp, "seed": 0},
+                              "record": {"correct": pack_correct(bits), "n_images": n,
+                                         "accuracy": 100 * bits.mean()}})  # fmt: skip
+    return SimpleNamespace(cells=cells, settings={"split_seed": 0})
+
+
+def test_split_halves_is_a_seeded_partition():
+    a, b = split_halves(11, 3)
+    assert len(a) == 5 and len(b) == 6 and sorted(np.concatenate([a, b])) == list(range(11))
+    assert np.array_equal(split_halves(11, 3)[0], a) and not np.array_equal(split_halves(11, 4)[0], a)
+
+
+def test_held_out_pick_is_unbiased_and_same_image_pick_is_not():
+    rng = np.random.default_rng(0)
+    same, held, gap_same, gap_held = [], [], [], []
+    for _ in range(150):
+        res = equal_grid(rng)
+        full, hold = Table(res, holdout=False), Table(res)
+        # The same-image pick: the best of 16 noisy cells, scored on the images that chose it.
+        same.append(full.heldout_accuracy("g", "wasserstein") - 80)
+        held.append(hold.heldout_accuracy("g", "wasserstein") - 80)
+        gap_same.append(diff(full, ("g", "wasserstein"), ("g", "none"), n_boot=10).value)
+        gap_held.append(diff(hold, ("g", "wasserstein"), ("g", "none"), n_boot=10).value)
+    se = lambda x: np.std(x, ddof=1) / np.sqrt(len(x))  # noqa: E731
+    # One cell's accuracy has sd 100 * sqrt(0.16 / 1000) = 1.26 points; the max of 16 is about
+    # 1.77 sd above the mean (2.2 points), the max of 4 about 1.03 sd.
+    assert np.mean(same) > 1.5 and np.mean(same) > 10 * se(same)
+    assert abs(np.mean(held)) < 3 * se(held)
+    assert np.mean(gap_same) > 0.5 and np.mean(gap_same) > 5 * se(gap_same)  # selection alone
+    assert abs(np.mean(gap_held)) < 3 * se(gap_held)
+
+
+def test_verdict_intervals_use_the_evaluation_half_only():
+    rng = np.random.default_rng(1)
+    res = equal_grid(rng, n=200)
+    t = Table(res)
+    cell = t.best("g", "wasserstein")
+    x = t.per_image("g", 0, "wasserstein", cell)
+    assert x.shape == (100,)
+    d = diff(t, ("g", "wasserstein"), ("g", "none"), n_boot=50)
+    assert d.images == 100 and "100 held-out images" in d.text()
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_choice_sees_only_the_selection_half(seed):
+    """A cell that is perfect on the evaluation half and poor on the selection half is not
+    chosen; one perfect on the selection half is, whatever it does on the other half."""
+    rng = np.random.default_rng(seed)
+    res = equal_grid(rng, n=100)
+    t = Table(res)
+    sel, ev = t.select, t.evaluate
+    good_on_eval, good_on_sel = np.zeros(100, bool), np.zeros(100, bool)
+    good_on_eval[ev] = True
+    good_on_sel[sel] = True
+    for c in res.cells:
+        if c["cell"]["learning_rate"] == 1.0 and c["cell"]["hyperparameter"] == 10.0:
+            c["record"]["correct"] = pack_correct(good_on_eval)
+        if c["cell"]["learning_rate"] == 0.1 and c["cell"]["hyperparameter"] == 0.01:
+            c["record"]["correct"] = pack_correct(good_on_sel)
+    t = Table(res)
+    assert t.best("g", "wasserstein") == (0.1, 0.01)
+    assert t.heldout_accuracy("g", "wasserstein") == 0.0
