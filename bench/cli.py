@@ -53,7 +53,7 @@ def _root(
 # Subcommand modules in bench/commands/, each with `register(app)`. Each module is light (typer
 # only); torch and mlflow are imported inside the commands so `bench --help` is instant.
 COMMANDS: tuple[str, ...] = ("data", "regulators", "models", "train", "recover", "lwgan", "iso",
-                             "experiments")
+                             "experiments", "claims")
 
 
 def _attach() -> None:

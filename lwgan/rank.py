@@ -64,6 +64,32 @@ def select_rank(scores: np.ndarray, ranks, *, exponent: float = 0.8) -> dict:
     }
 
 
+def rank_margin(scores: np.ndarray, ranks, estimate: int, lambda_hat: float, truth: int | None = None) -> dict:
+    """How settled a rank estimate is: the penalised score's gap between the estimate and its
+    rival, in standard errors of that gap. The rival is the runner-up (the best other rank) when
+    the estimate is the truth or no truth is given, else the truth itself (how surely the truth
+    loses). The gap of two ranks is paired over the evaluations (each evaluation scores every
+    rank on the same batch), so its standard error is that of the per-evaluation differences;
+    the penalty lambda_hat * s is a constant that shifts the gap, not its error.
+    Returns {"rival", "gap", "se", "margin"} (margin = gap / se; inf when se is 0 and gap > 0)."""
+    scores = np.asarray(scores, dtype=float)
+    ranks = list(ranks)
+    e = ranks.index(estimate)
+    if len(ranks) < 2:
+        return {"rival": None, "gap": float("nan"), "se": float("nan"), "margin": float("nan")}
+    penalised = scores.mean(axis=0) + lambda_hat * np.asarray(ranks, dtype=float)
+    if truth is not None and truth != estimate and truth in ranks:
+        r = ranks.index(truth)
+    else:
+        others = [i for i in range(len(ranks)) if i != e]
+        r = min(others, key=lambda i: penalised[i])
+    diff = scores[:, r] - scores[:, e]
+    se = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else float("nan")
+    gap = float(penalised[r] - penalised[e])
+    margin = gap / se if se > 0 else (float("inf") if gap > 0 else 0.0)
+    return {"rival": int(ranks[r]), "gap": gap, "se": se, "margin": float(margin)}
+
+
 def _score_batch(
     model, x: torch.Tensor, src: torch.Tensor, alpha: torch.Tensor, lambda_mmd: float, gen
 ):

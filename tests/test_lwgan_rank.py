@@ -218,3 +218,23 @@ def test_refit_uses_the_learning_rate_the_critic_last_trained_at():
     other = build_lwgan(LWGANConfig(**base, lr=1e-4), seed=1)
     c = refit_critic(other, data, steps=5, batch_size=32, seed=0).D.state_dict()
     assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+def test_rank_margin_by_hand_against_scipys_paired_t_statistic():
+    from scipy import stats
+
+    from lwgan.rank import rank_margin
+
+    # Three evaluations of ranks 1, 2, 3; rank 2 best. Unpenalised: lambda 0.
+    scores = np.array([[1.0, 0.50, 0.70], [1.2, 0.40, 0.75], [0.9, 0.45, 0.62]])
+    m = rank_margin(scores, [1, 2, 3], estimate=2, lambda_hat=0.0)
+    assert m["rival"] == 3  # the runner-up: mean 0.69 against rank 1's 1.03
+    d = scores[:, 2] - scores[:, 1]
+    assert m["gap"] == pytest.approx(d.mean()) and m["se"] == pytest.approx(stats.sem(d))
+    assert m["margin"] == pytest.approx(stats.ttest_rel(scores[:, 2], scores[:, 1]).statistic)
+    # The penalty shifts the gap, not its error: lambda 0.1 adds 0.1 x (3 - 2).
+    p = rank_margin(scores, [1, 2, 3], estimate=2, lambda_hat=0.1)
+    assert p["gap"] == pytest.approx(d.mean() + 0.1) and p["se"] == pytest.approx(m["se"])
+    # A wrong estimate: the rival is the truth, and the margin says how surely it loses.
+    w = rank_margin(scores, [1, 2, 3], estimate=2, lambda_hat=0.0, truth=1)
+    assert w["rival"] == 1 and w["gap"] == pytest.approx((scores[:, 0] - scores[:, 1]).mean())

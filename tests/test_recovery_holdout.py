@@ -46,7 +46,7 @@ def test_held_out_pick_is_unbiased_and_same_image_pick_is_not():
         held.append(hold.heldout_accuracy("g", "wasserstein") - 80)
         gap_same.append(diff(full, ("g", "wasserstein"), ("g", "none"), n_boot=10).value)
         gap_held.append(diff(hold, ("g", "wasserstein"), ("g", "none"), n_boot=10).value)
-    se = lambda x: np.std(x, ddof=1) / np.sqrt(len(x))  # noqa: E731
+    se = lambda x: np.std(x, ddof=1) / np.sqrt(len(x))
     # One cell's accuracy has sd 100 * sqrt(0.16 / 1000) = 1.26 points; the max of 16 is about
     # 1.77 sd above the mean (2.2 points), the max of 4 about 1.03 sd.
     assert np.mean(same) > 1.5 and np.mean(same) > 10 * se(same)

@@ -11,7 +11,17 @@ from __future__ import annotations
 
 import math
 
-from bench.claims.registry import Band, Claim, Estimate, Outcome, above, at_most, combine, inside, register
+from bench.claims.registry import (
+    Band,
+    Claim,
+    Estimate,
+    Outcome,
+    above,
+    at_most,
+    combine,
+    inside,
+    register,
+)
 
 # Accuracy points within which two regulators are tied. The paper calls Wasserstein (94.7) and
 # the log-normal density (95.5), 0.8 apart, both the best, and energy (93.2), 1.5 behind
@@ -52,7 +62,7 @@ ONE_SEED_FAIL = ("or every generator seed's paired interval does (the claim fail
 
 
 def _best(target: str, paper: str) -> dict:
-    return dict(
+    return dict(  # noqa: C408 - the keyword arguments of Claim
         quantity=(f"d_B = acc(B) - acc({target}) for every other regulator B, in accuracy points; "
                   + PAIRED),
         paper_value=paper,
@@ -332,5 +342,5 @@ def log_ratio_estimate(name: str, logs: list[float], where: str = "") -> Estimat
     from bench.stats import t_interval
 
     ci = t_interval(logs)
-    f = (lambda v: math.exp(v) if math.isfinite(v) else math.nan)  # noqa: E731
+    f = (lambda v: math.exp(v) if math.isfinite(v) else math.nan)
     return Estimate(name, f(ci.value), f(ci.lo), f(ci.hi), where=where or f"t over {len(logs)} seeds")

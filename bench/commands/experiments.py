@@ -26,6 +26,8 @@ REPORT_EPILOG = """Examples:
   bench report reports/isometry.json                  # rewrite reports/isometry.md, .csv, figures
 
   bench report reports/recover-paper.json --out /tmp/rebuilt
+
+  bench report --summary reports/ --readme README.md  # the README's headline tables, from the results
 """
 
 
@@ -46,25 +48,49 @@ def experiments_cmd() -> None:
 
 
 def report_cmd(
-    results: Annotated[Path, typer.Argument(help="A results file a run saved (<report>.json).")],
+    results: Annotated[Path, typer.Argument(help="A results file a run saved (<report>.json), or with --summary a folder of them.")],
     out: Annotated[
         Path | None, typer.Option("--out", help="Folder to write into (default: the file's own).")
     ] = None,
+    summary: Annotated[
+        bool, typer.Option("--summary", help="Print the headline tables of every results file under the folder (the README's).")
+    ] = False,
+    readme: Annotated[
+        Path | None, typer.Option("--readme", help="With --summary: rewrite the block between this file's summary markers.")
+    ] = None,
 ) -> None:
     """Rebuild a report's markdown, CSV and figures from its saved results; the markdown is byte
-    for byte what the run wrote."""
+    for byte what the run wrote. With --summary, the headline tables of a folder of results."""
     from rich.console import Console
 
+    from bench.options import OptionError
+
+    console = Console()
+    if summary:
+        from bench import summary as s
+
+        if not results.is_dir():
+            raise OptionError(f"--summary: {results} is not a folder of results")
+        if readme is None:
+            console.print(s.summary_markdown(results), markup=False, highlight=False, soft_wrap=True)
+            return
+        if not readme.is_file():
+            raise OptionError(f"--readme: no such file {readme}")
+        try:
+            changed = s.update_readme(readme, results)
+        except ValueError as e:
+            raise OptionError(f"--readme: {e}") from None
+        console.print(f"{readme}: summary {'updated' if changed else 'unchanged'}")
+        return
+    if readme is not None:
+        raise OptionError("--readme: only with --summary")
     from bench.pipeline import rebuild
 
     written = rebuild(results, out)
-    console = Console()
     console.print(f"report: {written['report']}\nresults: {written['csv']}")
     for p in written["figures"]:
         if p.suffix == ".pdf":
             console.print(f"figure: {p}")
-
-
 
 
 RUN_EPILOG = """Examples:

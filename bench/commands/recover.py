@@ -166,7 +166,6 @@ def recover_cmd(
 
 def register(app: typer.Typer) -> None:
     from bench.commands.executor import executor_options
-
     from bench.commands.gates import gate_options
 
     bars = gate_options("scorer", "reference_frechet", "frechet_ratio", "min_share")

@@ -27,19 +27,7 @@ from bench.verdict import rows as verdict_rows
 
 DATASET = "two_gaussians"
 DEFAULT_LAMBDAS = (0.0, 0.5, 1.0, 2.0)
-PUBLISHED_SIZE = (0.01, 0.05)  # the size of the published lambda > 0 numbers (0.022-0.027)
-VERDICT_RULE = (
-    "claim 6, per objective: the isometric term makes latent and generated distances agree. For "
-    "every lambda_iso > 0, the log ratio log(discrepancy at 0 / discrepancy at lambda_iso) per "
-    "seed (a seed fixes the data draw and the initialisation, so the two settings are paired by "
-    "it), with a 95% Student-t interval over seeds: reproduced if every such interval lies above "
-    "0 (the discrepancy drops, by a factor the interval bounds); not reproduced if one does not; "
-    "inconclusive without lambda_iso = 0 and a lambda_iso > 0 in the grid, with fewer than 2 "
-    "paired seeds, or when any model of the objective collapsed (a constant map is trivially "
-    "isometric: a verdict is called only on models that did not collapse). The numbers also say "
-    f"whether every lambda_iso > 0 mean lies within the published size [{PUBLISHED_SIZE[0]:g}, "
-    f"{PUBLISHED_SIZE[1]:g}]"
-)
+CLAIMS = ("isometry-discrepancy", "smoother-interpolations", "rank-finds-dimension")
 
 
 @dataclass(frozen=True)
@@ -64,6 +52,7 @@ def summary(results: Results) -> list[dict]:
             "objective": key[0], "lambda_iso": key[1],
             **{m: tables[m][i] for m in metrics},
             "ranks": [r["rank_estimate"] for r in mine],
+            "margins": [r.get("rank_margin") for r in mine],
             "collapsed": sum(bool(r["collapsed"]) for r in mine),
             "paper": reference_value("isometry", setting_key("lambda_iso", key[1]), "paper text"),
             "run_log": reference_value("isometry", setting_key("lambda_iso", key[1]), "authors'"),
@@ -71,55 +60,63 @@ def summary(results: Results) -> list[dict]:
     return out
 
 
-def drop_factors(results: Results, objective: str) -> dict[float, tuple]:
-    """lambda_iso > 0 -> (mean, lo, hi, seeds) of the per-seed log(disc(0) / disc(lambda)), a
-    t-interval over the seeds that have both."""
-    from bench.stats import t_interval
-
-    cells = [c for c in toy_cells(results) if c.objective == objective]
-    zero = {c.seed: c.discrepancy for c in cells if c.lambda_iso == 0}
-    out = {}
-    for lam in sorted({c.lambda_iso for c in cells if c.lambda_iso > 0}):
-        pairs = [(zero[c.seed], c.discrepancy) for c in cells if c.lambda_iso == lam and c.seed in zero]
-        logs = [float(np.log(a / b)) for a, b in pairs if a > 0 and b > 0]
-        if logs:
-            out[lam] = (*t_interval(logs), len(logs))
-    return out
-
-
 def verdicts(results: Results) -> list[Verdict]:
-    """Claim 6, one verdict per objective."""
+    """Per objective: claim 6 (the discrepancy's size at every lambda_iso > 0 and its drop from
+    lambda_iso 0), claim 10 on this experiment (interpolations against lambda_iso 0), and claim
+    9 on the LWGAN objective's rank estimates; withheld where a model collapsed."""
+    from bench.claims import get
+    from bench.experiments.toy_claims import (
+        collapsed,
+        over_seeds,
+        paired_log_ratio,
+        paired_ratio,
+        rank_verdict,
+        ratio_text,
+    )
+
     out = []
-    rows = summary(results)
+    cells = toy_cells(results)
     for obj in results.settings_obj().objectives:
-        mine = [r for r in rows if r["objective"] == obj]
-        zero = [r["discrepancy"] for r in mine if r["lambda_iso"] == 0]
-        pos = {r["lambda_iso"]: r["discrepancy"] for r in mine if r["lambda_iso"] > 0}
-        claim = f"{obj} objective: the discrepancy drops with lambda_iso"
-        if not zero or not pos:
-            out.append(Verdict(claim, "inconclusive", VERDICT_RULE,
-                               "the grid lacks lambda_iso = 0 or a lambda_iso > 0"))  # fmt: skip
-            continue
-        factors = drop_factors(results, obj)
-        collapsed = sum(r["collapsed"] for r in mine)
-        n = sum(r["discrepancy"]["n_seeds"] for r in mine)
-        in_size = all(PUBLISHED_SIZE[0] <= v["value"] <= PUBLISHED_SIZE[1] for v in pos.values())
-        detail = (
-            f"lambda 0: {format_seeds(zero[0], 3)}; "
-            + "; ".join(f"{lam:g}: {format_seeds(v, 3)}, drop x{np.exp(factors[lam][0]):.1f} "
-                        f"[x{np.exp(factors[lam][1]):.1f}, x{np.exp(factors[lam][2]):.1f}]"
-                        if lam in factors and factors[lam][3] > 1 else f"{lam:g}: {format_seeds(v, 3)}"
-                        for lam, v in pos.items())
-            + f"; lambda > 0 within the published size: {'yes' if in_size else 'no'}"
-            + f"; collapsed models: {collapsed} of {n}"
-        )
-        if collapsed or any(lam not in factors or factors[lam][3] < 2 for lam in pos):
-            label = "inconclusive"
-        elif all(factors[lam][1] > 0 for lam in pos):
-            label = "reproduced"
+        mine = [c for c in cells if c.objective == obj]
+        zero = {c.seed: c for c in mine if c.lambda_iso == 0}
+        lams = sorted({c.lambda_iso for c in mine if c.lambda_iso > 0})
+        subject = f"{obj} objective"
+        bad = collapsed(mine)
+        claim6, claim10 = get("isometry-discrepancy"), get("smoother-interpolations")
+        if not zero or not lams:
+            why = "the grid lacks lambda_iso = 0 or a lambda_iso > 0"
+            out += [claim6.unjudged(subject, why), claim10.unjudged(subject, why)]
         else:
-            label = "not reproduced"
-        out.append(Verdict(claim, label, VERDICT_RULE, detail))
+            at = {lam: [c for c in mine if c.lambda_iso == lam] for lam in lams}
+            levels = [over_seeds(f"λ={lam:g}", [c.discrepancy for c in at[lam]]) for lam in lams]
+            drops = {lam: paired_ratio(f"λ={lam:g}", at[lam], zero, lambda c: 1 / c.discrepancy) for lam in lams}
+            fits = {lam: paired_ratio(f"λ={lam:g}", at[lam], zero, lambda c: c.recon) for lam in lams}
+            smooth = {lam: paired_ratio(f"λ={lam:g}", at[lam], zero, lambda c: c.interp_irregularity)
+                      for lam in lams}  # fmt: skip
+            zero_disc = over_seeds("λ=0", [c.discrepancy for c in zero.values()])
+            worse = [lam for lam in lams if fits[lam] and fits[lam].lo > 1]
+
+            def fit(lam, fits=fits):
+                return f"recon {ratio_text(fits[lam])} of λ=0's" if fits[lam] else "recon n/a"
+
+            numbers = (f"λ=0: {zero_disc.value:.3f} [{zero_disc.lo:.3f}, {zero_disc.hi:.3f}]; "
+                       + "; ".join(f"λ={lam:g}: {e.value:.3f} [{e.lo:.3f}, {e.hi:.3f}], drop "
+                                   + (ratio_text(drops[lam], 1) if drops[lam] else "n/a") + f", {fit(lam)}"
+                                   for lam, e in zip(lams, levels))
+                       + (f"; the drop at λ={', '.join(f'{v:g}' for v in worse)} comes with a worse "
+                          "fit (reconstruction surely higher than at λ=0)" if worse else ""))  # fmt: skip
+            logs = [paired_log_ratio(f"λ={lam:g}", at[lam], zero, lambda c: 1 / c.discrepancy) for lam in lams]
+            ev6 = {"levels": levels, "drops": [e for e in logs if e is not None]}
+            out.append(claim6.withhold(subject, bad, numbers) if bad else claim6.judge(subject, ev6, numbers))
+            ratios = [e for e in smooth.values() if e is not None]
+            n10 = "; ".join(f"λ={lam:g}: irregularity {ratio_text(smooth[lam])} of λ=0's, {fit(lam)}"
+                            for lam in lams if smooth[lam])  # fmt: skip
+            if worse:
+                n10 += "; not at matched reconstruction: a blurrier fit is also a smoother one"
+            out.append(claim10.withhold(subject, bad, n10) if bad else claim10.judge(subject, ratios, n10))
+        rank = rank_verdict(mine, f"{obj} objective, two Gaussians (intrinsic dimension 2)")
+        if rank is not None:
+            out.append(rank)
     return out
 
 
@@ -235,12 +232,17 @@ def eval_rank_text(s: ToySettings) -> str:
     return f"r = {s.eval_rank}"
 
 
-def _fmt_ranks(ranks) -> str:
-    return "n/a (no critic)" if all(r is None for r in ranks) else ", ".join(map(str, ranks))
+def _fmt_ranks(ranks, margins=None) -> str:
+    """Per seed the estimated rank, with its margin in standard errors where measured."""
+    if all(r is None for r in ranks):
+        return "n/a (no critic)"
+    margins = margins or [None] * len(ranks)
+    return ", ".join(str(r) if m is None else f"{r} ({m:.1f} SE)" for r, m in zip(ranks, margins))
 
 
 def render(results: Results) -> str:
     """The markdown report: a pure function of the saved results."""
+    from bench.claims import get
 
     s = results.settings_obj()
     cells = toy_cells(results)
@@ -257,7 +259,7 @@ def render(results: Results) -> str:
         "reconstruction ‖x - G(Q(x))‖": format_seeds(r["recon"], 3),
         "energy distance G(Z) vs held-out": format_seeds(r["energy"], 3),
         "interpolation irregularity": format_seeds(r["interp_irregularity"], 3),
-        "estimated rank (per seed)": _fmt_ranks(r["ranks"]),
+        "estimated rank (per seed; margin)": _fmt_ranks(r["ranks"], r["margins"]),
         "collapsed seeds": f"{r['collapsed']} of {r['discrepancy']['n_seeds']}",
     } for r in rows]  # fmt: skip
     cell_rows = [{
@@ -301,7 +303,9 @@ def render(results: Results) -> str:
         "",
         markdown_table(verdict_rows(results.verdict_objs())),
         "",
-        f"Rule: {VERDICT_RULE}.",
+        "Rules (bench.claims; `bench claims` lists every claim):",
+        "",
+        *[f"- {get(k).rule()}" for k in dict.fromkeys(v.key for v in results.verdict_objs() if v.key)],
         "",
         "## Discrepancy beside the paper",
         "",
@@ -324,7 +328,9 @@ def render(results: Results) -> str:
             f"{s.n_samples} draws G(Z_r) with the held-out points; the interpolation "
             "irregularity is the std/mean of step lengths along decoded straight latent lines "
             f"between {s.interp_pairs} held-out pairs (0: constant speed). The rank is LWGAN's "
-            "rank-score estimate (intrinsic dimension 2). A model has **collapsed** when its "
+            "rank-score estimate (intrinsic dimension 2), with its margin: the penalised score's gap "
+            "to the runner-up rank (to the true rank when the estimate is wrong) in standard errors "
+            "of that gap over the score's evaluations. A model has **collapsed** when its "
             f"reconstruction error is at least {COLLAPSE:g} times that of the constant map at the "
             "training mean (E‖x - mean‖ on the held-out points, about 2.9 here): a constant encoder or "
             "generator has every distance 0 and so a discrepancy near 0 whatever the geometry, "
@@ -366,4 +372,5 @@ def summary_metrics(results: Results) -> dict:
 EXPERIMENT = toy.experiment(
     "isometry", "Iso-LWGAN exp. 1: latent vs generated distances on two Gaussians per lambda_iso", IsometrySettings,
     render=render, verdicts=verdicts, figures=figures, summary_metrics=summary_metrics,
+    version=2,  # 2: the rank estimate's margin (claim 9)
 )

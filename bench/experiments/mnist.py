@@ -78,6 +78,11 @@ class MnistSettings:
     overrides: dict = field(default_factory=dict)  # LWGANConfig fields over the budget
     classifier_seed: int = SCORER_SEED
     n_boot: int = 1000  # bootstrap resamples of the per-model intervals
+    # Judging only (not in the resume key): the credibility bars of the LWGAN-objective claims
+    # (bench.claims.gates; 0 turns a bar off).
+    gate_reference_frechet: float = 90.0
+    gate_frechet_ratio: float = 4.0
+    gate_min_share: float = 0.05
 
     def __post_init__(self):
         if self.budget not in RECIPES:
@@ -386,5 +391,6 @@ EXPERIMENT = register(Experiment(
     rows=mnist_report.rows, cell_name=cell_name, params=params,
     summary_metrics=mnist_report.summary_metrics, cell_figures=mnist_figures.cell_figure,
     workers="cores",  # the MLP nets run best one thread a model, one model a core
+    judging=("gate_reference_frechet", "gate_frechet_ratio", "gate_min_share"),
     version=2,  # 2: digit shares and a sample grid per model, Frechet over 10,000 draws
 ))  # fmt: skip

@@ -16,9 +16,18 @@ from bench.experiments.toy import mlflow_extras
 from bench.pipeline import Experiment, register
 from lwgan.recipes import PUBLIC_TOY, get_recipe, with_overrides
 
-DEFAULT_DATASETS = ("swissroll", "scurve", "hyperplane")
-# The public LWGAN code's maximum latent dimension per toy dataset (run_toy.sh).
-Z_MAX = {"swissroll": 5, "scurve": 5, "hyperplane": 7}
+# The LWGAN paper's three datasets, and three manifolds never used to choose the schedule.
+PAPER_DATASETS = ("swissroll", "scurve", "hyperplane")
+FRESH_DATASETS = ("helix", "torus", "subspace10")
+DEFAULT_DATASETS = PAPER_DATASETS + FRESH_DATASETS
+# The seeds and datasets the default schedule (recipe `rank`) was revised on until the Swiss roll
+# came out right: claim 9 is judged on other seeds only, and the report says which datasets the
+# schedule saw.
+TUNING_SEEDS = (0, 1, 2)
+TUNING_DATASETS = PAPER_DATASETS
+# The public LWGAN code's maximum latent dimension per toy dataset (run_toy.sh): 5 for data of
+# dimension 1-2, the truth + 3 for the hyperplane. The fresh manifolds follow the same pattern.
+Z_MAX = {"swissroll": 5, "scurve": 5, "hyperplane": 7, "helix": 5, "torus": 5, "subspace10": 8}
 Z_MAX_EXTRA = 3  # other datasets: ambient dimension + 3
 SCHEDULES = {"default": "rank", "public": "public-toy"}  # --schedule -> training recipe
 # How the rank score's evaluations are made (lwgan.rank): "refit" freezes the trained encoder and
@@ -41,7 +50,8 @@ def public_schedule(dataset: str) -> dict:
 @dataclass(frozen=True)
 class RankSettings:
     datasets: tuple[str, ...] = DEFAULT_DATASETS  # synthetic data with a known dimension
-    seeds: tuple[int, ...] = (0, 1, 2)
+    # Fresh seeds: 0-2 chose the schedule (TUNING_SEEDS) and are not judged.
+    seeds: tuple[int, ...] = (3, 4, 5, 6, 7)
     generator: str = "lwgan"  # LWGAN-objective variant trained on each dataset
     z_max: int | None = None  # None: Z_MAX per dataset
     overrides: dict = field(default_factory=dict)  # LWGANConfig fields over the schedule
@@ -85,6 +95,10 @@ class RankCell:
     loaded: bool  # the checkpoint came from the cache
     checkpoint: str  # its content digest
     data_fingerprint: str
+    # The estimate's margin (lwgan.rank.rank_margin): the penalised score's gap to its rival (the
+    # runner-up, or the truth when the estimate is wrong) in standard errors of that gap.
+    margin: float | None = None
+    rival: int | None = None
     ranks: list[int] = field(default_factory=list)
     mean: list[float] = field(default_factory=list)  # score per rank
     se: list[float] = field(default_factory=list)
@@ -96,9 +110,14 @@ class RankCell:
     def correct(self) -> bool:
         return self.estimate == self.truth
 
+    @property
+    def fresh(self) -> bool:
+        """The seed was not among those the schedule was chosen on."""
+        return self.seed not in TUNING_SEEDS
+
     @classmethod
     def from_record(cls, record: dict) -> RankCell:
-        return cls(**{f.name: record[f.name] for f in fields(cls)})
+        return cls(**{f.name: record[f.name] for f in fields(cls) if f.name in record})
 
 
 def cells(s: RankSettings) -> list[dict]:
@@ -114,7 +133,7 @@ def run_cell(cell: dict, ctx) -> dict:
     from bench.data import make_synthetic
     from bench.models import load_or_train
     from lwgan.intrinsic_dim import mle_dimension, twonn_dimension
-    from lwgan.rank import score_ranks, score_ranks_training
+    from lwgan.rank import rank_margin, score_ranks, score_ranks_training
 
     s: RankSettings = ctx.settings
     dataset, seed = cell["dataset"], cell["seed"]
@@ -137,6 +156,7 @@ def run_cell(cell: dict, ctx) -> dict:
             task=f"{tag}: score",
         )  # fmt: skip
     score_time = time.perf_counter() - t0
+    margin = rank_margin(scores.scores, scores.ranks, scores.estimate, scores.lambda_hat, truth=data.intrinsic_dim)
     k1, k2 = s.mle_k
     result = RankCell(
         dataset=dataset, seed=seed, truth=data.intrinsic_dim, ambient=data.ambient_dim,
@@ -144,7 +164,8 @@ def run_cell(cell: dict, ctx) -> dict:
         lambda_hat=scores.lambda_hat, mle=mle_dimension(data.train, k1, k2),
         twonn=twonn_dimension(data.train), train_time_s=float(trained.train_seconds or 0.0),
         score_time_s=score_time, loaded=trained.entry.loaded, checkpoint=trained.entry.digest,
-        data_fingerprint=data.fingerprint, ranks=scores.ranks, mean=scores.mean.tolist(),
+        data_fingerprint=data.fingerprint, margin=margin["margin"], rival=margin["rival"],
+        ranks=scores.ranks, mean=scores.mean.tolist(),
         se=scores.se.tolist(), penalised=scores.penalised.tolist(),
         components={k: v.mean(axis=0).tolist() for k, v in scores.components.items()},
         config=spec.config.to_dict(),
@@ -183,9 +204,10 @@ def params(s: RankSettings) -> dict:
 
 EXPERIMENT = register(Experiment(
     name="rank",
-    description="LWGAN's intrinsic-dimension estimate on Swiss roll, S-curve and hyperplane",
+    description="LWGAN's intrinsic-dimension estimate on six manifolds of known dimension, fresh seeds",
     settings=RankSettings, cells=cells, run_cell=run_cell, render=rank_report.render,
     verdicts=rank_report.verdicts, figures=rank_report.figures, rows=rank_report.rows,
     cell_name=cell_name, params=params, plan=plan, summary_metrics=rank_report.summary_metrics,
     cell_figures=rank_report.cell_figure, workers="cores",
+    version=2,  # 2: the estimate's margin in standard errors (claim 9)
 ))  # fmt: skip

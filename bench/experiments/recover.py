@@ -16,7 +16,14 @@ import time
 from bench.pipeline import Experiment, register
 from bench.recovery import report
 from bench.recovery.grid import Cell, cell_id, make_cell, unique_runs
-from bench.recovery.sweep import JUDGING, PREVIEW, RecoverSettings, run_chunk, select_images, to_uint8
+from bench.recovery.sweep import (
+    JUDGING,
+    PREVIEW,
+    RecoverSettings,
+    run_chunk,
+    select_images,
+    to_uint8,
+)
 
 # Training times of the default models on 2 otherwise idle CPU cores, rounded up (the classifier
 # 5 x 16.5 s and the LSGAN 20 x 9.9 s per epoch, benchmarks/cold_start.py, 2026-12-01; an MNIST

@@ -148,6 +148,11 @@ class ToyCell:
     data_fingerprint: str
     discrepancy_by_rank: list[float] = field(default_factory=list)
     mode_shares: list[float] = field(default_factory=list)
+    # The rank estimate's margin (lwgan.rank.rank_margin): the penalised score's gap to the
+    # runner-up (to the truth when the estimate is wrong) in standard errors; claim 9's evidence.
+    rank_truth: int | None = None
+    rank_margin: float | None = None
+    rank_rival: int | None = None
     # Plot data (not in the CSV): generated points, decoded latent lines, draws per input.
     samples: list = field(default_factory=list, repr=False)
     interp: list = field(default_factory=list, repr=False)
@@ -161,7 +166,8 @@ class ToyCell:
 
     @classmethod
     def from_record(cls, record: dict) -> ToyCell:
-        return cls(**{f.name: record[f.name] for f in fields(cls)})
+        """A record's cell; fields added since (the rank margin) take their defaults."""
+        return cls(**{f.name: record[f.name] for f in fields(cls) if f.name in record})
 
 
 PLOT_FIELDS = ("samples", "interp", "interp_ends", "draw_sets", "discrepancy_by_rank", "mode_shares")
@@ -189,7 +195,7 @@ def run_cell(cell: dict, ctx) -> dict:
     from bench.models import load_or_train
     from bench.stats import bootstrap_ci, pair_mean_ci
     from lwgan.networks import prior_sample
-    from lwgan.rank import score_ranks
+    from lwgan.rank import rank_margin, score_ranks
 
     s: ToySettings = ctx.settings
     objective, lam, sigma, seed = cell["objective"], cell["lambda_iso"], cell["sigma_noise"], cell["seed"]
@@ -203,7 +209,7 @@ def run_cell(cell: dict, ctx) -> dict:
     model = trained.model
     t0 = time.perf_counter()
     x = data.heldout.to(dev)
-    rank_est = lam_hat = None
+    rank_est = lam_hat = margin = None
     if objective == "lwgan":
         scores = score_ranks(
             model, x, reps=s.rank_reps, batch_size=min(512, len(x)), seed=seed,
@@ -211,6 +217,7 @@ def run_cell(cell: dict, ctx) -> dict:
             progress=ctx.progress, task=f"{tag}: rank score",
         )  # fmt: skip
         rank_est, lam_hat = scores.estimate, scores.lambda_hat
+        margin = rank_margin(scores.scores, scores.ranks, rank_est, lam_hat, truth=data.intrinsic_dim)
     r = _eval_rank(s.eval_rank, cfg.z_max, rank_est)
     terms = None
     if objective == "lwgan":  # the stated objective's terms at rank r (the penalty is the critic's)
@@ -260,6 +267,8 @@ def run_cell(cell: dict, ctx) -> dict:
         train_time_s=float(trained.train_seconds or 0.0), eval_time_s=time.perf_counter() - t0,
         loaded=trained.entry.loaded, checkpoint=trained.entry.digest,
         data_fingerprint=data.fingerprint, discrepancy_by_rank=by_rank, mode_shares=shares,
+        rank_truth=data.intrinsic_dim if margin else None, rank_margin=margin and margin["margin"],
+        rank_rival=margin and margin["rival"],
         samples=samples.tolist(), interp=paths[:4].cpu().numpy().tolist(),
         interp_ends=torch.stack([x[pairs[0][:4]], x[pairs[1][:4]]], dim=1).cpu().numpy().tolist(),
         draw_sets=draws[:5].cpu().numpy().tolist(),

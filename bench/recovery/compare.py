@@ -179,7 +179,7 @@ def diff(table: Table, a: tuple[str, str], b: tuple[str, str], n_boot: int = N_B
     if not per:
         return None
     over = tuple(t_interval([v[0] for v in per.values()])) if len(per) > 1 else None
-    name = lambda t: t[1] if a[0] == b[0] else f"{t[0]}/{t[1]}"  # noqa: E731
+    name = lambda t: t[1] if a[0] == b[0] else f"{t[0]}/{t[1]}"
     return Diff(name(a), name(b), per, p, over, images)
 
 
@@ -215,7 +215,7 @@ def claim_verdicts(results, generator: str, regs: list[str]) -> list[Verdict]:
 
     table = Table(results)
     failures = gate_failures(results, generator)
-    others = lambda r: [x for x in regs if x != r and table.best(generator, x) is not None]  # noqa: E731
+    others = lambda r: [x for x in regs if x != r and table.best(generator, x) is not None]
     out = []
 
     def judge(key: str, diffs: list[Diff], missing: str):

@@ -1,0 +1,73 @@
+"""`bench claims`: every claim of the two papers with its paper value, bands and reports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+EPILOG = """Examples:
+
+  bench claims                          # every claim: paper value, bands, the reports that judge it
+
+  bench claims isometry-discrepancy     # one claim's rule in full, with the reasons for its bands
+
+  bench claims --results reports/       # beside each claim, the verdicts of the saved results
+"""
+
+
+def claims_cmd(
+    key: Annotated[str | None, typer.Argument(help="One claim's key (see the list) for its full rule.")] = None,
+    results: Annotated[
+        Path | None, typer.Option("--results", help="A folder of saved results: show their verdicts per claim.")
+    ] = None,
+) -> None:
+    """List the claims the harness judges (bench.claims): what is measured, the paper's value,
+    the band that counts as reproduced and the one that counts as not reproduced (inconclusive
+    otherwise), and which reports judge each."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from bench.claims import all_claims, get
+    from bench.options import OptionError
+
+    console = Console()
+    if results is not None and not results.is_dir():
+        raise OptionError(f"--results: {results} is not a folder")
+    verdicts: dict[str, list[str]] = {}
+    if results is not None:
+        from bench.summary import collect
+
+        for path, res in collect(results):
+            for v in res.verdict_objs():
+                if v.key:
+                    subject = v.claim.split(": (", 1)[0]
+                    verdicts.setdefault(v.key, []).append(f"{path.removesuffix('.json')} {subject}: {v.shown}")
+    if key is not None:
+        try:
+            claim = get(key)
+        except ValueError as e:
+            raise OptionError(f"bench claims: {e}") from None
+        console.print(f"[bold]{claim.title}[/bold] ({claim.key})", highlight=False)
+        console.print(claim.rule(), highlight=False)
+        console.print(f"judged in: {', '.join(claim.reports)}", highlight=False)
+        for line in verdicts.get(claim.key, []):
+            console.print(f"  {line}", highlight=False)
+        return
+    table = Table(title="Claims (bench.claims; `bench claims KEY` for a rule in full)", show_lines=True)
+    for col in ("#", "key", "claim (paper)", "paper value", "reproduced", "not reproduced", "reports"):
+        table.add_column(col, overflow="fold")
+    if results is not None:
+        table.add_column("verdicts", overflow="fold")
+    for c in all_claims():
+        row = [c.number, c.key, f"{c.statement} ({c.paper})", c.paper_value, c.reproduced.rule,
+               c.not_reproduced.rule, "\n".join(c.reports)]  # fmt: skip
+        if results is not None:
+            row.append("\n".join(verdicts.get(c.key, [])) or "none")
+        table.add_row(*row)
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("claims", epilog=EPILOG)(claims_cmd)
