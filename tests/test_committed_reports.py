@@ -26,3 +26,23 @@ def test_a_committed_report_is_its_results_rendered(path):
     results = load(path)
     committed = path.with_suffix(".md").read_text(encoding="utf-8")
     assert markdown(get(results.experiment), results) == committed
+
+
+def test_the_readme_headline_tables_are_the_committed_results():
+    """The README's summary block is generated from the saved results (`bench report --summary
+    reports/ --readme README.md`): a README that disagrees with the results fails here."""
+    from bench.summary import readme_block, summary_markdown
+
+    readme = (REPORTS.parent / "README.md").read_text(encoding="utf-8")
+    assert readme_block(readme) == summary_markdown(REPORTS)
+
+
+def test_no_committed_verdict_comes_from_outside_the_claims_registry():
+    """Every verdict of a committed report names its claim in bench.claims, whose rule can reach
+    all three outcomes (tests/test_claims.py)."""
+    from bench.claims import names
+    from bench.pipeline.results import load
+
+    for path in SAVED:
+        for v in load(path).verdict_objs():
+            assert v.key in names(), (path.name, v.claim)

@@ -174,3 +174,34 @@ def test_best_cells_ignores_shared_baselines_and_picks_the_max():
     b = best_cells(summary).iloc[0]
     assert b["measured_accuracy"] == 90.0 and b["_lr"] == 0.1 and b["_hp"] == 1.0
     assert b["paper_accuracy"] == 94.7 and b["measured_ci"] == "90.0 [88.0, 92.0]"
+
+
+def test_departures_table_gaps_and_the_cells_no_reading_can_produce():
+    from bench.recovery import departures
+
+    f = pd.DataFrame([
+        {"regulator": "truncated_normal_cutoff", "learning_rate": 1.0, "hyperparameter": 0.0, "accuracy": 10.0,
+         "paper_accuracy": 75.1, "shared_baseline": False, "table": "table6"},
+        {"regulator": "truncated_normal_cutoff", "learning_rate": 0.1, "hyperparameter": 0.0, "accuracy": 9.6,
+         "paper_accuracy": 22.0, "shared_baseline": False, "table": "table6"},
+        {"regulator": "truncated_normal_cutoff", "learning_rate": 0.1, "hyperparameter": 3.0, "accuracy": 88.6,
+         "paper_accuracy": 87.5, "shared_baseline": False, "table": "table6"},
+        {"regulator": "logistic_cutoff", "learning_rate": 1.0, "hyperparameter": 0.0, "accuracy": 65.2,
+         "paper_accuracy": 77.9, "shared_baseline": False, "table": "table5"},
+    ])  # fmt: skip
+    g = departures.table_gaps(f)
+    diffs = [10.0 - 75.1, 9.6 - 22.0, 88.6 - 87.5, 65.2 - 77.9]
+    assert g["n"] == 4 and g["mean_abs"] == pytest.approx(np.mean(np.abs(diffs)))
+    assert g["max_abs"] == pytest.approx(65.1) and g["mean"] == pytest.approx(np.mean(diffs))
+    assert g["worst"][0] == "truncated_normal_cutoff lr 1, hp 0: 10.0 vs 75.1"
+    # c = 0 replaces every element after every step whatever z is (p = 1): chance, so neither the
+    # paper's 75.1 nor its 22.0 can come from that reading (chance on 1,000 images stays under
+    # 13.0% with probability 0.999); 10.9 could. The logistic slope a = 0 replaces half (p = 0.5):
+    # not impossible, not listed.
+    f.loc[len(f)] = {"regulator": "truncated_normal_cutoff", "learning_rate": 0.01, "hyperparameter": 0.0,
+                     "accuracy": 10.4, "paper_accuracy": 10.9, "shared_baseline": False, "table": "table6"}
+    bad = departures.impossible_cells(f)
+    assert [(b["regulator"], b["lr"]) for b in bad] == [("truncated_normal_cutoff", "1"), ("truncated_normal_cutoff", "0.1")]
+    from scipy.stats import binom
+
+    assert 100 * binom.ppf(0.999, 1000, 0.1) / 1000 == 13.0
