@@ -35,7 +35,7 @@ def test_isometry_both_objectives_end_to_end(tmp_path, capsys):
     assert "isometry: verdicts" in capsys.readouterr().out
 
     report = (out / "isometry.md").read_text()
-    for needle in ("## Verdict", "Rule:", "| lwgan ", "| published ", "1.20", "0.02-0.03",
+    for needle in ("## Verdict", "Rules (bench.claims", "| lwgan ", "| published ", "1.20", "0.02-0.03",
                    "1.2024", "95% Student-t", "bootstrap", "n/a (no critic)", "energy distance",
                    "one training batch, as the authors measured", "collapsed models",
                    "isometry_interpolations.png", "isometry_interpolations.pdf",
@@ -88,7 +88,7 @@ def test_stochastic_end_to_end(tmp_path):
     out = tmp_path / "rep"
     assert main(["stochastic", "--sigma", "0,0.5", "--out", str(out), *TINY]) == 0
     report = (out / "stochastic.md").read_text()
-    for needle in ("## Verdict", "Rule:", "0.0057", "0.0195", "mode shares", "stochastic_diversity.png",
+    for needle in ("## Verdict", "Rules (bench.claims", "0.0057", "0.0195", "mode shares", "stochastic_diversity.png",
                    "energy distance", "## Run facts"):  # fmt: skip
         assert needle in report, needle
     csv = pd.read_csv(out / "stochastic.csv")
@@ -127,7 +127,7 @@ def test_mnist_tiny_budget_end_to_end(small_mnist, mnist_dir, tmp_path, capsys):
     assert main(argv) == 0
     assert "mnist: verdicts" in capsys.readouterr().out
     report = (out / "mnist.md").read_text()
-    for needle in ("brief training budget", "## Verdict", "Rule:", "5.62", "5.76", "+ isometric",
+    for needle in ("brief training budget", "## Verdict", "Rules (bench.claims", "5.62", "5.76", "+ isometric",
                    "+ noise", "Frechet floor", "Classifier (scorer): test accuracy",
                    "mnist_interp_lwgan_iso_lwgan.png", "mnist_interp_published_iso_lwgan.png",
                    "mnist_losses.pdf", "## Run facts", "one training batch, as the authors measured",
