@@ -50,6 +50,15 @@ class LSGANConfig:
     lr_decay_start: float = 0.5  # fraction of training after which both lrs decay linearly to 0
     ema: float = 0.999  # decay of the exponential moving average of G's weights (0: off)
     bn_calibration_batches: int = 50  # batches used to re-estimate G's batch-norm statistics
+    # "cho": G's dense channels (the author's 512; the convs halve it twice) and D's first
+    # channels (the author's 128); a narrower net scales a forward's FLOPs by (width / 512)^2.
+    cho_width: int = 512
+    cho_d_width: int = 128
+
+
+# Fields added after the first checkpoints: left out of the cache key at these values, so the
+# models cached before they existed keep their keys.
+LATER_FIELDS = {"cho_width": 512, "cho_d_width": 128}
 
 
 # ---------------------------------------------------------------------------------- registry
@@ -233,7 +242,7 @@ class ChoDiscriminator(nn.Module):
 
 @register("cho")
 def _cho(cfg: LSGANConfig) -> tuple[nn.Module, nn.Module]:
-    return ChoGenerator(cfg.latent_dim), ChoDiscriminator()
+    return ChoGenerator(cfg.latent_dim, cfg.cho_width), ChoDiscriminator(cfg.cho_d_width)
 
 
 # --------------------------------------------------------------------------------- training
@@ -351,9 +360,13 @@ def train_lsgan(
 
 
 def config_dict(cfg: LSGANConfig) -> dict:
-    """The cache's config: JSON-able (tuples as lists)."""
+    """The cache's config: JSON-able (tuples as lists), the later fields left out at their
+    neutral values (LATER_FIELDS)."""
     out = asdict(cfg)
     out["betas"] = list(out["betas"])
+    for name, neutral in LATER_FIELDS.items():
+        if out[name] == neutral:
+            del out[name]
     return out
 
 

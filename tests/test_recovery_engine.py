@@ -53,12 +53,14 @@ def models():
     return G, D, targets
 
 
-def reference(G, D, reg, target, z0, cell, *, steps, seed, rows, row, m, prior, restarts):
+def reference(G, D, reg, target, z0, cell, *, steps, seed, rows, row, m, prior, restarts, at="after", every=1):
     """One (image, restart) alone: torch.optim.Adam on a [d_z] leaf, the cell's draws fed by hand.
 
     The draws follow the engine's documented contract (cell_draws): per step t a [rows, m] prior
     sample (step `steps` for the final loss), or the trial uniforms and fresh values of resampling
-    on [rows, d_z]; this row takes its own row of each.
+    on [rows, d_z]; this row takes its own row of each. `at` and `every`: the reading of the
+    resampling rule, written out for one image (after the step, before it, or after it but kept
+    only when it lowers the objective; at every `every`-th step).
     """
     G.eval()
     D.eval()  # as the author's Keras models at inference: no power iteration, running BN stats
@@ -79,14 +81,22 @@ def reference(G, D, reg, target, z0, cell, *, steps, seed, rows, row, m, prior, 
         u = draws("prior", t, m, prior)[None] if uses_u else None
         return diff + cell.hp * reg.penalty(zz[None], prior_sample=u, generator=G, discriminator=D)[0]
 
+    def resampled(t):
+        return reg.resample_with(z, torch.tensor(cell.hp), draws("fire", t, D_Z, None), draws("fresh", t, D_Z, prior))
+
     for t in range(steps):
+        fires = reg.kind == "resample" and (t + 1) % every == 0
+        if fires and at == "before":
+            with torch.no_grad():
+                z.copy_(resampled(t))
         opt.zero_grad()
         objective(z, t).backward()
         opt.step()
-        if reg.kind == "resample":
+        if fires and at != "before":
             with torch.no_grad():
-                z.copy_(reg.resample_with(z, torch.tensor(cell.hp), draws("fire", t, D_Z, None),
-                                          draws("fresh", t, D_Z, prior)))
+                new = resampled(t)
+                if at == "after" or objective(new, t) < objective(z, t):
+                    z.copy_(new)
     with torch.no_grad():
         return z.detach(), objective(z, steps)
 
@@ -125,6 +135,39 @@ def test_engine_equals_per_image_adam(models, name):
         # the run really moved z: a test of a no-op engine would pass the checks above only if
         # the reference were a no-op too
         assert not torch.allclose(rec.z_final, z0.view(3, restarts, D_Z)[torch.arange(3), rec.restart])
+
+
+@pytest.mark.parametrize("name", regulators.names(kind="resample"))
+@pytest.mark.parametrize("at, every", [("before", 1), ("accept", 1), ("after", 3)])
+def test_each_reading_of_the_resampling_rule_equals_its_per_image_loop(models, name, at, every):
+    G, D, targets = models
+    cells = [Cell(name, lr, hp) for lr, hp in CELLS["resample"]]
+    steps, seed = 7, 3
+    prior = regulators.get_prior("normal")
+    out = recover_cells(G, D, targets, cells, steps=steps, seed=seed, max_batch=2, resample_at=at,
+                        resample_every=every)  # fmt: skip
+    z0 = initial_latents(seed, range(3), 1, D_Z, prior)
+    for cell, rec in zip(cells, out):
+        for i in range(3):
+            z_ref, loss_ref = reference(G, D, regulators.get(name), targets[i], z0[i], cell, steps=steps, seed=seed,
+                                        rows=3, row=i, m=D_Z, prior=prior, restarts=1, at=at, every=every)  # fmt: skip
+            torch.testing.assert_close(rec.z_final[i], z_ref, atol=1e-5, rtol=0)
+            torch.testing.assert_close(rec.final_loss[i], loss_ref, atol=1e-5, rtol=1e-5)
+
+
+def test_a_cutoff_that_always_fires_forgets_the_target_only_when_it_acts_last(models):
+    """c = 0 replaces every element at every step. Resampled after the step (the SPEC's reading),
+    the final z is the last fresh draw, the same whatever the target; resampled before the step,
+    the last Adam step follows it, so the final z depends on the target (through Adam's moments)."""
+    G, D, targets = models
+    cell = [Cell("truncated_normal_cutoff", 1.0, 0.0)]
+    other = -targets
+    after = [recover_cells(G, D, t, cell, steps=5, seed=1)[0].z_final for t in (targets, other)]
+    torch.testing.assert_close(after[0], after[1], atol=0, rtol=0)
+    before = [recover_cells(G, D, t, cell, steps=5, seed=1, resample_at="before")[0].z_final for t in (targets, other)]
+    assert not torch.allclose(before[0], before[1])
+    # ... and it differs from the fresh draw by about one Adam step of size lr (= 1) per element.
+    assert (before[0] - after[0]).abs().mean() > 0.5
 
 
 def test_cell_alone_equals_cell_in_chunk(models):
@@ -194,6 +237,14 @@ def test_modules_restored_eval_used_and_progress(models):
     with torch.no_grad():  # images are G's eval-mode output (batch norm with running stats)
         torch.testing.assert_close(out[0].images_rec, G(out[0].z_final), atol=1e-6, rtol=0)
     pickle.loads(pickle.dumps(out))  # results travel between processes
+
+
+def test_bad_reading_inputs(models):
+    G, D, targets = models
+    with pytest.raises(BenchError, match="--resample-at: expected one of after, before, accept"):
+        recover_cells(G, D, targets, [Cell("logistic_cutoff", 0.1, 1.0)], steps=2, resample_at="during")
+    with pytest.raises(BenchError, match="--resample-every"):
+        recover_cells(G, D, targets, [Cell("logistic_cutoff", 0.1, 1.0)], steps=2, resample_every=0)
 
 
 def test_bad_inputs(models):

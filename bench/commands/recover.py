@@ -43,6 +43,8 @@ EPILOG = """Examples:
   bench recover --grid quick --generator lwgan,iso-lwgan --targets generated   # in-span targets
 
   bench recover --grid quick --generator my_gen.py:build  # your own generator (see ARCHITECTURE.md)
+
+  bench recover --regulator truncated_normal_cutoff,logistic_cutoff --resample-at before   # another reading
 """
 
 
@@ -66,6 +68,8 @@ def recover_cmd(
     prior_samples: Annotated[int | None, typer.Option("--prior-samples", help="m, the size of the fresh prior sample of the Wasserstein/energy regulators (default d_z; the author's code: 1,000).")] = None,
     max_batch: Annotated[int | None, typer.Option("--max-batch", help="Rows (cell x image x restart) per forward pass; bounds memory.")] = None,
     quality_samples: Annotated[int, typer.Option("--quality-samples", help="Generator samples judged by the classifier (digit shares, Frechet distance).")] = 10_000,
+    resample_at: Annotated[str, typer.Option("--resample-at", help="Reading of the resampling cutoffs' rule: after (each Adam step; the SPEC's), before (each step, so the last Adam step follows the last resample) or accept (after, kept only where it lowers the image's objective).")] = "after",
+    resample_every: Annotated[int, typer.Option("--resample-every", help="Resampling cutoffs act at every k-th step only (1: every step).")] = 1,
     split_seed: Annotated[int, typer.Option("--split-seed", help="Seed of the split of the target images into a selection half (best cells are chosen there) and an evaluation half (verdicts are judged there).")] = 0,
     gate_reference: Annotated[str, typer.Option("--gate-reference", help="The reference LSGAN of the Frechet ratio bar when the sweep has no LSGAN (trained at seed 0 through the cache).", rich_help_panel="Credibility bars (verdicts on a model that fails one are withheld; 0 turns a bar off)")] = "lsgan",
     resume: ResumeOpt = False,
@@ -129,6 +133,11 @@ def recover_cmd(
             raise OptionError(f"{option}: unknown value {value!r}; accepted: {', '.join(accepted)}")
     if not latent_tol > 0:
         raise OptionError(f"--latent-tol: expected a positive number, got {latent_tol}")
+    from bench.recovery.engine import READINGS
+
+    if resample_at not in READINGS:
+        raise OptionError(f"--resample-at: unknown value {resample_at!r}; accepted: {', '.join(READINGS)}")
+    check_positive(resample_every, "--resample-every")
     if split_seed < 0:
         raise OptionError(f"--split-seed: expected a seed >= 0, got {split_seed}")
     try:
@@ -147,6 +156,7 @@ def recover_cmd(
                                latent_dim=latent_dim, arch=arch, latent_rank=latent_rank.strip(), noise=noise,
                                targets=targets, latent_tol=latent_tol, prior_samples=prior_samples,
                                quality_samples=quality_samples, max_batch=max_batch or DEFAULT_MAX_BATCH,
+                               resample_at=resample_at, resample_every=resample_every,
                                split_seed=split_seed, gate_reference=reference[0], **(gates or {}))  # fmt: skip
     try:
         settings.cells()
@@ -164,9 +174,81 @@ def recover_cmd(
         no_track=no_track)  # fmt: skip
 
 
+DEPENDENCE_EPILOG = """Examples:
+
+  bench dependence --data-dir ../shared/data/mnist     # the study: 7 LSGANs, paper grid, 500 images
+
+  bench dependence --generator lsgan,lsgan.e8 --generator-seeds 0 --images 200 --readings before
+
+  bench dependence --resume                            # finish an interrupted study
+"""
+
+
+def dependence_cmd(
+    generator: Annotated[str | None, typer.Option("--generator", help="Comma list of generators (default: the study's LSGAN family, `bench generators` lists the recipes); the first is the reference of the credibility bars and of the readings.")] = None,
+    generator_seeds: Annotated[str, typer.Option("--generator-seeds", help="Training seeds of every generator (the study's two costliest LSGANs keep seed 0 only unless listed here with --all-seeds).")] = "0,1,2",
+    all_seeds: Annotated[bool, typer.Option("--all-seeds", help="Every generator at every --generator-seeds (no one-seed exceptions).")] = False,
+    images: Annotated[int, typer.Option("--images", help="Test images (half choose the best cells, half judge them).")] = 500,
+    grid: Annotated[str, typer.Option("--grid", help="paper or quick.")] = "paper",
+    readings: Annotated[str, typer.Option("--readings", help="Other readings of the resampling cutoffs' rule to compare on the reference generator: before, accept, after/k (every k-th step); 'none' for none.")] = "before,accept,after/10",
+    steps: Annotated[int, typer.Option("--steps", help="Adam steps per recovery.")] = 200,
+    seeds: SeedsOpt = "0",
+    resume: ResumeOpt = False,
+    retrain: RetrainOpt = False,
+    workers: WorkersOpt = None,
+    threads: ThreadsOpt = None,
+    device: DeviceOpt = "auto",
+    data_dir: DataDirOpt = None,
+    out: OutOpt = Path("reports/dependence"),
+    tracking_uri: TrackingUriOpt = None,
+    experiment: ExperimentOpt = None,
+    no_track: NoTrackOpt = False,
+    gates: dict | None = None,
+) -> None:
+    """Does the regulators' ranking depend on the generator? The paper grid over a family of
+    LSGANs (training budgets, latent sizes, the author's optimiser and conv architecture), with
+    each claim's verdict per generator, each regulator's lift against the generator's quality,
+    and the resampling cutoffs under other readings of their rule."""
+    from bench.errors import BenchError
+    from bench.experiments.dependence import DependenceSettings, parse_reading
+    from bench.recovery.generators import parse_generators
+
+    defaults = DependenceSettings()
+    try:
+        gens = tuple(parse_generators(generator)) if generator else defaults.generators
+    except BenchError as e:
+        raise OptionError(str(e)) from None
+    gen_seeds = tuple(parse_list(generator_seeds, option="--generator-seeds", cast=parse_int, minimum=0))
+    seed_list = tuple(parse_list(seeds, option="--seeds", cast=parse_int, minimum=0))
+    reading_list = () if readings.strip() == "none" else tuple(parse_list(readings, option="--readings", cast=str))
+    for r in reading_list:
+        try:
+            parse_reading(r)
+        except ValueError as e:
+            raise OptionError(f"--readings: {e}") from None
+    for value, option in ((images, "--images"), (steps, "--steps")):
+        check_positive(value, option)
+    if images > 10_000:
+        raise OptionError(f"--images: expected 1..10000 (the MNIST test set), got {images}")
+    from bench.recovery.grid import GRIDS
+
+    if grid not in GRIDS:
+        raise OptionError(f"--grid: unknown grid {grid!r}; accepted: {', '.join(GRIDS)}")
+    fewer = {} if all_seeds else {g: tuple(v) for g, v in defaults.seeds_for.items()
+                                  if g in gens and set(v) <= set(gen_seeds)}  # fmt: skip
+    settings = DependenceSettings(generators=gens, generator_seeds=gen_seeds, seeds_for=fewer, images=images,
+                                  grid=grid, readings=reading_list, steps=steps, seeds=seed_list, **(gates or {}))  # fmt: skip
+    from bench.commands.common import run
+
+    run("dependence", settings, out=out, device=device, resume=resume, retrain=retrain, workers=workers,
+        threads=threads, data_dir=data_dir, tracking_uri=tracking_uri, experiment=experiment,
+        no_track=no_track)  # fmt: skip
+
+
 def register(app: typer.Typer) -> None:
     from bench.commands.executor import executor_options
     from bench.commands.gates import gate_options
 
     bars = gate_options("scorer", "reference_frechet", "frechet_ratio", "min_share")
     app.command("recover", epilog=EPILOG)(executor_options(bars(recover_cmd)))
+    app.command("dependence", epilog=DEPENDENCE_EPILOG)(executor_options(bars(dependence_cmd)))

@@ -4,4 +4,4 @@ Importing this package registers them: `bench experiments` lists them, and every
 command runs one of them through `bench.pipeline.run_experiment`.
 """
 
-from bench.experiments import isometry, mnist, rank, recover, stochastic  # noqa: F401
+from bench.experiments import dependence, isometry, mnist, rank, recover, stochastic  # noqa: F401

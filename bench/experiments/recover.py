@@ -37,7 +37,7 @@ def cells(s: RecoverSettings) -> list[dict]:
     """Generator x generator seed x grid cell x recovery seed, one generator's cells together."""
     return [{"generator": g, "generator_seed": int(gs), "regulator": c.regulator, "learning_rate": c.lr,
              "hyperparameter": c.hp, "seed": int(seed)}
-            for g in s.generators for gs in s.generator_seeds for c in s.generator_cells(g)
+            for g in s.generators for gs in s.seeds_of(g) for c in s.generator_cells(g)
             for seed in s.seeds]  # fmt: skip
 
 
@@ -127,6 +127,7 @@ def plan(ctx) -> list[str]:
     fp = ctx.mnist().fingerprint
     lines = [(f"{len(cells(s))} cells: {len(grid)} grid cells ({runs} distinct runs) x "
               f"{len(s.generators)} generator(s) x {len(s.generator_seeds)} generator seed(s) x "
+              + (f"(fewer for {', '.join(f'{g} {list(v)}' for g, v in s.seeds_for.items())}) x " if s.seeds_for else "") +
               f"{len(s.seeds)} recovery seed(s); {s.images} {s.targets} images x {s.steps} steps x "
               f"{s.restarts} restart(s) on {ctx.device}; regulators: {', '.join(s.names())}")]  # fmt: skip
     for g in s.generators:
@@ -135,7 +136,7 @@ def plan(ctx) -> list[str]:
     models = [("classifier", "classifier", status("classifier", asdict(ClassifierConfig()), fp, SCORER_SEED))]
     overrides = {"latent_dim": s.latent_dim, "arch": s.arch}
     models += [(model_key(g, gs), g, generators.status(g, gs, fp, **overrides))
-               for g in s.generators for gs in s.generator_seeds]  # fmt: skip
+               for g in s.generators for gs in s.seeds_of(g)]  # fmt: skip
     ref = _reference_key(s, {g: generators.family(g) for g in s.generators})
     if ref is not None and not ref[2]:
         models.append((f"reference LSGAN {ref[0]} s{ref[1]} (Frechet yardstick)", ref[0],
@@ -164,7 +165,7 @@ def prepare(ctx) -> dict:
     test = to_pixels(mnist.test_images).to(ctx.torch_device)
     models, digests = {}, {}
     for g in s.generators:
-        for gs in s.generator_seeds:
+        for gs in s.seeds_of(g):
             m = _model(ctx, g, gs)
             q = generators.quality(m, classifier, test, s.quality_samples, gs)
             key = model_key(g, gs)
@@ -177,7 +178,7 @@ def prepare(ctx) -> dict:
                       f"{100 * q['min_share']:.1f}% (digit {q['min_share_digit']})")  # fmt: skip
             if q["min_share"] < 0.05:
                 ctx.event(f"warning: {key} under-produces a digit (<5% of samples); recovery accuracy on it is capped")
-    first = _model(ctx, s.generators[0], s.generator_seeds[0])
+    first = _model(ctx, s.generators[0], s.seeds_of(s.generators[0])[0])
     ids, targets, *_ = _targets(ctx, first)
     reference = _reference(ctx, models, classifier, test)
     facts = {
@@ -204,7 +205,7 @@ def _reference_key(s: RecoverSettings, families: dict[str, str]) -> tuple[str, i
         return None
     for g in s.generators:
         if families.get(g) == "lsgan":
-            return g, s.generator_seeds[0], True
+            return g, s.seeds_of(g)[0], True
     return s.gate_reference, 0, False
 
 
@@ -246,7 +247,7 @@ def estimate_seconds(ctx, todo: list[dict], probe_images: int = 1000, probe_step
         return 0.0
     total = 0.0
     for (g, reg), left in runs.items():
-        model = _model(ctx, g, s.generator_seeds[0])
+        model = _model(ctx, g, s.seeds_of(g)[0])
         _, targets, *_ = _targets(ctx, model)
         n = min(probe_images, s.images)
         mine = [grid_cell(c) for c in todo if c["generator"] == g]
@@ -267,9 +268,10 @@ def estimate_seconds(ctx, todo: list[dict], probe_images: int = 1000, probe_step
     return total + 1.5 * (time.perf_counter() - t0) * max(1, s.images // probe_images) * len(todo)
 
 
-def chunk(cells_: list[dict], ctx) -> list[dict]:
-    """Recover and score one chunk (one regulator's cells of one generator at one seed)."""
-    s: RecoverSettings = ctx.settings
+def chunk(cells_: list[dict], ctx, settings: RecoverSettings | None = None) -> list[dict]:
+    """Recover and score one chunk (one regulator's cells of one generator at one seed);
+    `settings` replaces the run's (another reading of the resampling rule, say)."""
+    s: RecoverSettings = settings or ctx.settings
     first = cells_[0]
     classifier, _ = _classifier(ctx)
     model = _model(ctx, first["generator"], first["generator_seed"])

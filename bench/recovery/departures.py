@@ -38,7 +38,7 @@ def setup_rows(results) -> list[dict]:
          "this run": f"{ctx.get('classifier_test_accuracy', math.nan):.2f}%, the harness's own, trained on "
          "the training set only"},
         {"what": "seeds", "paper": "one run, no seeds given",
-         "this run": f"generator seeds {', '.join(map(str, s.generator_seeds))}; recovery seeds "
+         "this run": f"generator seeds {', '.join(map(str, s.seeds_of(s.generators[0])))}; recovery seeds "
          f"{', '.join(map(str, s.seeds))}"},
         {"what": "target images", "paper": "1,000 of the 10,000 test images (which ones not given)",
          "this run": f"{s.images} test images, subset seed {s.subset_seed}"},

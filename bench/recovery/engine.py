@@ -30,7 +30,11 @@ drawn anew at every step from each cell's own stream.
 
 Resampling regulators replace z after each Adam step and leave Adam's moments and step count as
 they are: what the author's code does (tf.Variable.assign after apply_gradients) and what a torch
-per-image loop does with `z.copy_(reg.resample(z, hp))` under no_grad.
+per-image loop does with `z.copy_(reg.resample(z, hp))` under no_grad. That is the SPEC's reading
+and the default; other readings of the paper's rule are options (`resample_at`, READINGS):
+"before" resamples at the start of each step, so the last Adam step follows the last resample;
+"accept" keeps a row's resample only when it lowers that row's objective; `resample_every` k
+resamples at every k-th step only.
 
 No host-device synchronisation happens inside the step loop (no .item(), bool(tensor), nonzero()
 or .cpu()): Adam's scalar schedule is precomputed, non-finite values are counted once at the end;
@@ -55,6 +59,7 @@ from bench.recovery.grid import BASELINE, Cell, unique_runs
 from bench.recovery.streams import cell_draws, derive_seed, initial_latents, initial_noise  # noqa: F401 (the engine's API)
 
 BETAS = (0.9, 0.999)  # torch.optim.Adam defaults, as the paper ("Adam", no settings given)
+READINGS = ("after", "before", "accept")  # where a resampling regulator acts in a step
 EPS = 1e-8
 # Rows per forward pass. Measured with the default LSGAN (MLP G, conv D with spectral norm) on a
 # 1,000-image x 20-cell chunk: peak RSS 0.97 GiB for trick_discriminator, the heaviest (D's
@@ -153,6 +158,8 @@ def recover_cells(
     progress_every: int = 10,
     fused: bool = True,
     check_sync: bool = False,
+    resample_at: str = "after",
+    resample_every: int = 1,
 ) -> list[CellRecovery]:
     """Recover every target image for every cell; one CellRecovery per cell, in `cells` order.
 
@@ -163,6 +170,7 @@ def recover_cells(
     and restart; `noise_rows` [images, noise_dim] gives each image's, shared by its restarts) or
     "resample" (fresh at every step).
     check_sync: on CUDA, raise if anything in the step loop synchronises with the host.
+    resample_at / resample_every: the reading of the resampling rule (READINGS; the module doc).
     fused: run G (and D, for the trick regulator) as compiled chains (fused.py) where they are
     plain Linear/activation chains; False: always through autograd.
     Cells that share a run (weight-0 cells and the baseline) are recovered once. A plain function
@@ -189,6 +197,9 @@ def recover_cells(
 
     if noise not in ("fixed", "resample"):
         raise BenchError(f"--noise: expected fixed or resample, got {noise!r}")
+    if resample_at not in READINGS:
+        raise BenchError(f"--resample-at: expected one of {', '.join(READINGS)}, got {resample_at!r}")
+    _check(resample_every, "--resample-every", 1)
     eps_rows = None
     if noise_dim:
         if noise_rows is not None:
@@ -221,7 +232,7 @@ def recover_cells(
                 m=prior_samples or d_z, device=device, max_batch=max_batch, threads=threads,
                 check_sync=check_sync and device.type == "cuda",
                 eps_rows=eps_rows, resample_noise=noise == "resample",
-                tick=tick, every=max(1, progress_every),
+                tick=tick, every=max(1, progress_every), reading=(resample_at, resample_every),
             )
             wall = (time.perf_counter() - t0) / len(group)
             for run, rec in zip(group, out):
@@ -246,7 +257,7 @@ def _fast(generator, discriminator, d_z, noise_dim, fused, device, groups):
 
 def _recover_group(G, D, name, runs, z0, target_rows, *, n, restarts, steps, seed, prior, row_keys, m,
                    device, max_batch, threads, check_sync, eps_rows, resample_noise, tick,
-                   every) -> list[CellRecovery]:
+                   every, reading=("after", 1)) -> list[CellRecovery]:
     """All runs of one regulator: the step loop."""
     reg = regulators.get(name)
     if reg.kind == "resample" and reg.prior != prior.name:
@@ -286,11 +297,21 @@ def _recover_group(G, D, name, runs, z0, target_rows, *, n, restarts, steps, see
               for c0, c1, r0, r1 in part] for part in parts]  # fmt: skip
     history = torch.zeros(len(parts), steps, C, device=device)  # one per part: no shared writes
 
+    at, k = reading
+    resamples = reg.kind == "resample"
+
+    def resampled(zs, t, c0, c1, r0, r1):  # the block's draws in one call each
+        return reg.resample_with(zs, hp[c0:c1], draw("fire", t, None, d, c0, c1, r0, r1),
+                                 draw("fresh", t, prior, d, c0, c1, r0, r1))  # fmt: skip
+
     def step(t: int, p: int) -> None:
         """Step t of part p's blocks: objective, gradient, Adam, resampling. Blocks are independent
         (Adam and resampling are per element), so a part never waits for another inside a step."""
         bias_correction2_sqrt = (1 - b2 ** float(t + 1)) ** 0.5
+        fires = resamples and (t + 1) % k == 0
         for (c0, c1, r0, r1), (zs, m1, m2) in zip(parts[p], state[p]):
+            if fires and at == "before":
+                zs.copy_(resampled(zs, t, c0, c1, r0, r1))
             zb = zs.detach().requires_grad_(True)
             u, eps = block_inputs(t, c0, c1, r0, r1)
             obj = _objective(G, D, reg, zb, target_rows[r0:r1], None if weight is None else weight[c0:c1], u, eps)
@@ -302,9 +323,15 @@ def _recover_group(G, D, name, runs, z0, target_rows, *, n, restarts, steps, see
             m2.mul_(b2).addcmul_(grad, grad, value=1 - b2)
             denom = (m2.sqrt() / bias_correction2_sqrt).add_(EPS)
             zs.add_((m1 * neg_step[t, c0:c1]) / denom)
-            if reg.kind == "resample":  # the block's draws in one call each
-                zs.copy_(reg.resample_with(zs, hp[c0:c1], draw("fire", t, None, d, c0, c1, r0, r1),
-                                           draw("fresh", t, prior, d, c0, c1, r0, r1)))  # fmt: skip
+            if fires and at != "before":
+                new = resampled(zs, t, c0, c1, r0, r1)
+                if at == "accept":  # a row keeps its resample only if it lowers its objective
+                    with torch.no_grad():
+                        target = target_rows[r0:r1]
+                        better = _objective(G, D, reg, new, target, None, u, eps) < _objective(
+                            G, D, reg, zs, target, None, u, eps)
+                    new = torch.where(better.unsqueeze(-1), new, zs)
+                zs.copy_(new)
 
     with work.threads(len(parts)) as run, work.sync_check(check_sync):
         for t in range(steps):

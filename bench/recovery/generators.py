@@ -201,7 +201,10 @@ def load(name: str, seed: int, mnist, *, device, retrain: bool = False, latent_r
              "train_seconds": trained.train_seconds, "config": cache_config(spec)}  # fmt: skip
     model = trained.model
     if spec.family == "lsgan":
-        facts.update(latent_rank=model.latent_dim, z_max=model.latent_dim)
+        from lwgan.lsgan import generator_flops
+
+        facts.update(latent_rank=model.latent_dim, z_max=model.latent_dim,
+                     g_mflops=generator_flops(model.G, model.latent_dim) / 1e6)  # fmt: skip
         return RecoveryModel(name, seed, model.G, model.D, model.latent_dim, 0, prior, facts)
     z_max = spec.config.z_max
     estimate, lam = _rank_estimate(model, mnist, seed, device, progress, name)

@@ -170,7 +170,7 @@ def render(results) -> str:
     grid = s.cells()
     status = cells["status"].value_counts().to_dict()
     verdicts_ = results.verdict_objs()
-    runs = len(s.generator_seeds) * len(s.seeds)
+    runs = max(len(s.seeds_of(g)) for g in s.generators) * len(s.seeds)
     half = s.images // 2
     out = [
         "# Latent vector recovery: tables 1-6 of Cho, *Wasserstein latent regulation loss*",
@@ -182,7 +182,9 @@ def render(results) -> str:
         (f"- Grid `{s.grid}`: {len(grid)} cells, {len({c.run_id for c in grid})} distinct runs "
          f"(weight-0 cells of tables 1-4 share the four `none` baseline runs); regulators: {', '.join(s.names())}."),
         (f"- Generators: {', '.join(f'`{g}`' for g in s.generators)}, each trained at generator seed(s) "
-         f"{', '.join(map(str, s.generator_seeds))}; recovery seeds {', '.join(map(str, s.seeds))}."),
+         f"{', '.join(map(str, s.generator_seeds))}"
+         + "".join(f" (`{g}`: {', '.join(map(str, v))} only)" for g, v in s.seeds_for.items())
+         + f"; recovery seeds {', '.join(map(str, s.seeds))}."),
         sections.targets_line(s),
         (f"- Held-out selection: the {s.images} target images are split by a seeded permutation (split "
          f"seed {s.split_seed}) into a selection half ({half}) and an evaluation half ({s.images - half}). "
@@ -191,6 +193,7 @@ def render(results) -> str:
          "half. The grids of tables 1-6 are over every image, for comparison with the paper."),
         (f"- {s.steps} Adam steps, {s.restarts} restart(s); Wasserstein/energy prior sample m = "
          f"{s.prior_samples or 'd_z'}; diff = mean absolute pixel error, pixels in [-1, 1]."),
+        sections.reading_line(s),
         f"- Cells: {', '.join(f'{k} {v}' for k, v in status.items())}.",
         "- Accuracy: % of recovered images the frozen classifier labels as the target's digit; "
         + ("[95% bootstrap interval over images]." if runs == 1 else
@@ -284,7 +287,8 @@ def figures(results, out: Path) -> list[Path]:
     from bench.recovery.sweep import unpack_images
 
     s = results.settings
-    seed, g, gs = s["seeds"][0], s["generators"][0], s["generator_seeds"][0]
+    seed, g = s["seeds"][0], s["generators"][0]
+    gs = (s.get("seeds_for") or {}).get(g, s["generator_seeds"])[0]
     records = {(c["cell"]["regulator"], c["cell"]["learning_rate"], c["cell"]["hyperparameter"]): c["record"]
                for c in results.cells if c["status"] == "finished" and c["cell"]["seed"] == seed
                and c["cell"]["generator"] == g and c["cell"]["generator_seed"] == gs}  # fmt: skip

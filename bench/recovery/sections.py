@@ -24,6 +24,19 @@ def targets_line(s) -> str:
             f"generator's noise is {noise}.")  # fmt: skip
 
 
+READING_TEXT = {
+    "after": "after each Adam step (the SPEC's reading)",
+    "before": "before each Adam step, so the last Adam step follows the last resample",
+    "accept": "after each Adam step, kept for an image only where it lowers that image's objective",
+}
+
+
+def reading_line(s) -> str:
+    """How the resampling cutoffs act (SPEC: readings of the resampling cutoffs)."""
+    every = "" if s.resample_every == 1 else f", at every {s.resample_every}th step only"
+    return f"- Resampling cutoffs: each element is resampled {READING_TEXT[s.resample_at]}{every}."
+
+
 def models_markdown(results) -> str:
     """One row per trained generator, and the scorer."""
     f = results.context
@@ -100,10 +113,10 @@ def generator_sections(results) -> list[str]:
     table = compare.Table(results)
     regs = s.names()
     gens = [g for g in s.generators if g in table.generators()]
-    seeds = len(s.generator_seeds)
+    seeds = max(len(s.seeds_of(g)) for g in gens) if gens else 1
     best = {(g, r): _best_acc(results, table, g, r) for g in gens for r in regs}
     rows = [{"regulator": r, **{f"`{g}`": best[g, r][0] for g in gens}} for r in regs]
-    rank = {g: ", ".join(str(results.context["models"][f"{g} s{gs}"]["latent_rank"]) for gs in s.generator_seeds)
+    rank = {g: ", ".join(str(results.context["models"][f"{g} s{gs}"]["latent_rank"]) for gs in s.seeds_of(g))
             for g in gens}  # fmt: skip
     rows.append({"regulator": "latent rank r per generator seed", **{f"`{g}`": rank[g] for g in gens}})
     out = [

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -47,6 +47,9 @@ class RecoverSettings:
     # is trained (through the cache) at every seed, and each is a set of cells of its own.
     generators: tuple[str, ...] = ("lsgan",)
     generator_seeds: tuple[int, ...] = (0,)
+    # Fewer (or other) seeds for some generators: {generator: seeds}, e.g. where training one
+    # costs more than the budget allows three times. The report says which.
+    seeds_for: dict = field(default_factory=dict)
     latent_dim: int | None = None  # LSGAN overrides (None: the variant's)
     arch: str | None = None
     latent_rank: str = "estimate"  # LWGAN family: "estimate" (the rank score), "max" or an int
@@ -57,6 +60,10 @@ class RecoverSettings:
     prior_samples: int | None = None  # m of the Wasserstein/energy prior sample; None = d_z
     quality_samples: int = 10_000  # generator samples judged by the classifier
     max_batch: int = DEFAULT_MAX_BATCH  # rows per forward pass (memory; results up to rounding)
+    # The reading of the resampling rule (engine.READINGS): after each Adam step (the SPEC's, the
+    # default), before it, or after it but kept only when it lowers the objective; every k steps.
+    resample_at: str = "after"
+    resample_every: int = 1
     # Judging only (not in the resume key, see JUDGING): each regulator's best cell is chosen on
     # a seeded half of the target images and judged on the other half; the credibility bars
     # (bench.claims.gates) a generator must clear before a verdict rests on it (0: off).
@@ -66,6 +73,10 @@ class RecoverSettings:
     gate_reference_frechet: float = 90.0
     gate_frechet_ratio: float = 4.0
     gate_min_share: float = 0.05
+
+    def seeds_of(self, generator: str) -> tuple[int, ...]:
+        """The training seeds of `generator`: its own (seeds_for) or generator_seeds."""
+        return tuple(self.seeds_for.get(generator, self.generator_seeds))
 
     def names(self) -> list[str]:
         import regulators
@@ -144,6 +155,7 @@ def run_chunk(
         seed=seed, prior=prior, prior_samples=settings.prior_samples, image_ids=image_ids,
         latent_dim=model.latent_dim, device=device, max_batch=settings.max_batch,
         noise_dim=model.noise_dim, noise=settings.noise, noise_rows=noise_rows, progress=progress,
+        resample_at=settings.resample_at, resample_every=settings.resample_every,
     )  # fmt: skip
     out, scored = [], {}
     for cell, rec in zip(cells, recs):

@@ -1,0 +1,102 @@
+"""`bench dependence`: is the regulators' ranking a property of the regulators, or of one generator?
+
+The paper grid of the recovery study swept over a family of LSGANs (registered recipes of the
+`lsgan` variant, trained through the cache): the default at shorter training budgets, a smaller
+latent, the author's optimiser, and the author's conv architecture at a width a CPU can sweep.
+Each generator gets the five claims' verdicts (best cells chosen on held-out images, the
+credibility bars applied), its agreement with the paper's grid, and each regulator's lift over
+the baseline, set against the generator's quality. Beside them, the resampling cutoffs'
+cells under other readings of their rule (SPEC: readings of the resampling cutoffs), on the
+first generator's first seed, measured against the paper's tables 5 and 6.
+
+The unit of work is recover's (bench.experiments.recover): the same cells, chunks, models and
+records, so `bench recover` and this study agree cell for cell on the generators they share.
+The report adds its sections (bench.recovery.dependence_report) to recover's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from bench.experiments import recover
+from bench.pipeline import Experiment, register
+from bench.recovery import dependence_report
+from bench.recovery.sweep import JUDGING, RecoverSettings
+
+# The family: every generator an LSGAN recipe (`bench generators`); the default first (the
+# reference of the credibility bars and of the readings).
+STUDY = ("lsgan", "lsgan.e1", "lsgan.e3", "lsgan.e8", "lsgan.dz64", "lsgan.author-adam", "lsgan.cho32")
+# One seed where training costs several default LSGANs (measured in the report's models table):
+# three of each would not fit the study's two-hour CPU budget.
+FEWER_SEEDS = {"lsgan.author-adam": (0,), "lsgan.cho32": (0,)}
+# Other readings of the resampling rule: "at" or "at/k" (every k-th step only).
+READINGS = ("before", "accept", "after/10")
+CUTOFF_TABLES = ("table5", "table6")
+
+
+def parse_reading(text: str) -> tuple[str, int]:
+    """"before" -> ("before", 1); "after/10" -> ("after", 10); a ValueError naming what is accepted."""
+    from bench.recovery.engine import READINGS as AT
+
+    at, _, every = text.partition("/")
+    try:
+        k = int(every) if every else 1
+    except ValueError:
+        k = 0
+    if at not in AT or k < 1:
+        raise ValueError(f"reading {text!r}: expected one of {', '.join(AT)}, optionally /k for every k-th step")
+    return at, k
+
+
+@dataclass(frozen=True)
+class DependenceSettings(RecoverSettings):
+    """The recovery sweep's settings with the study's defaults, and the readings to compare."""
+
+    generators: tuple[str, ...] = STUDY
+    generator_seeds: tuple[int, ...] = (0, 1, 2)
+    seeds_for: dict = field(default_factory=lambda: {g: tuple(s) for g, s in FEWER_SEEDS.items()})
+    images: int = 500  # half the paper's 1,000: the study's CPU budget (250 to choose, 250 to judge)
+    readings: tuple[str, ...] = READINGS
+
+    def __post_init__(self):
+        for r in self.readings:
+            parse_reading(r)
+
+
+def cells(s: DependenceSettings) -> list[dict]:
+    """recover's cells for every generator and seed, then the cutoff cells of the first
+    generator's first seed under each other reading."""
+    main = recover.cells(s)
+    ref, seed = s.generators[0], s.seeds_of(s.generators[0])[0]
+    cutoffs = [c for c in main if c["generator"] == ref and c["generator_seed"] == seed
+               and recover.grid_cell(c).table in CUTOFF_TABLES]  # fmt: skip
+    return main + [{**c, "reading": r} for r in s.readings for c in cutoffs]
+
+
+def cell_name(cell: dict) -> str:
+    return recover.cell_name(cell) + (f"|reading={cell['reading']}" if "reading" in cell else "")
+
+
+def chunk_key(cell: dict) -> list:
+    return [*recover.chunk_key(cell), cell.get("reading", "")]
+
+
+def chunk(cells_: list[dict], ctx) -> list[dict]:
+    reading = cells_[0].get("reading")
+    if reading is None:
+        return recover.chunk(cells_, ctx)
+    at, every = parse_reading(reading)
+    records = recover.chunk(cells_, ctx, dataclasses.replace(ctx.settings, resample_at=at, resample_every=every))
+    return [{**r, "params": {**r["params"], "reading": reading}} for r in records]
+
+
+EXPERIMENT = register(Experiment(
+    name="dependence",
+    description="the recovery study's paper grid over a family of LSGANs, and the cutoffs' readings",
+    settings=DependenceSettings, cells=cells, run_chunk=chunk, chunk_key=chunk_key,
+    render=dependence_report.render, verdicts=dependence_report.verdicts, figures=dependence_report.figures,
+    prepare=recover.prepare, plan=dependence_report.plan, rows=dependence_report.rows, cell_name=cell_name,
+    summary_metrics=dependence_report.summary_metrics, estimate=recover.estimate_seconds,
+    version=recover.EXPERIMENT.version, judging=JUDGING,
+))  # fmt: skip
