@@ -192,6 +192,7 @@ def dependence_cmd(
     grid: Annotated[str, typer.Option("--grid", help="paper or quick.")] = "paper",
     readings: Annotated[str, typer.Option("--readings", help="Other readings of the resampling cutoffs' rule to compare on the reference generator: before, accept, after/k (every k-th step); 'none' for none.")] = "before,accept,after/10",
     steps: Annotated[int, typer.Option("--steps", help="Adam steps per recovery.")] = 200,
+    quality_samples: Annotated[int, typer.Option("--quality-samples", help="Generator samples judged by the classifier (digit shares, Frechet distance).")] = 10_000,
     seeds: SeedsOpt = "0",
     resume: ResumeOpt = False,
     retrain: RetrainOpt = False,
@@ -226,7 +227,7 @@ def dependence_cmd(
             parse_reading(r)
         except ValueError as e:
             raise OptionError(f"--readings: {e}") from None
-    for value, option in ((images, "--images"), (steps, "--steps")):
+    for value, option in ((images, "--images"), (steps, "--steps"), (quality_samples, "--quality-samples")):
         check_positive(value, option)
     if images > 10_000:
         raise OptionError(f"--images: expected 1..10000 (the MNIST test set), got {images}")
@@ -237,7 +238,8 @@ def dependence_cmd(
     fewer = {} if all_seeds else {g: tuple(v) for g, v in defaults.seeds_for.items()
                                   if g in gens and set(v) <= set(gen_seeds)}  # fmt: skip
     settings = DependenceSettings(generators=gens, generator_seeds=gen_seeds, seeds_for=fewer, images=images,
-                                  grid=grid, readings=reading_list, steps=steps, seeds=seed_list, **(gates or {}))  # fmt: skip
+                                  grid=grid, readings=reading_list, steps=steps, seeds=seed_list,
+                                  quality_samples=quality_samples, **(gates or {}))  # fmt: skip
     from bench.commands.common import run
 
     run("dependence", settings, out=out, device=device, resume=resume, retrain=retrain, workers=workers,
