@@ -43,7 +43,7 @@ def test_each_study_recipe_trains_at_tiny_size(recipe, small_mnist):
     if spec.config.arch == "cho":
         tiny.update(cho_width=8, cho_d_width=4)
     cfg = dataclasses.replace(spec.config, **tiny)
-    g, d, hist = train_lsgan(cfg, to_pixels(small_mnist.train_images[:256]), seed=0, device="cpu")
+    g, _d, hist = train_lsgan(cfg, to_pixels(small_mnist.train_images[:256]), seed=0, device="cpu")
     out = g(torch.randn(4, cfg.latent_dim))
     assert out.shape == (4, 1, 28, 28) and torch.isfinite(out).all() and out.abs().max() <= 1
     assert len(hist["d_loss"]) == 1

@@ -51,7 +51,7 @@ def summary_metrics(results) -> dict:
     main = main_results(results)
     out = {}
     for g in main.settings["generators"]:
-        rho, _, n = recover_report.spearman(recover_report.generator_summary(main, g))
+        rho, _, _n = recover_report.spearman(recover_report.generator_summary(main, g))
         if math.isfinite(rho):
             out[f"spearman_{g}"] = rho
     return out
@@ -97,7 +97,7 @@ def agreement_rows(main) -> list[dict]:
     rows = []
     for g in main.settings["generators"]:
         summary = recover_report.generator_summary(main, g)
-        rho, p, n = recover_report.spearman(summary)
+        rho, _p, n = recover_report.spearman(summary)
         gap = departures.table_gaps(summary)
         base = departures.baseline_rows(summary)
         peak = max((r["measured %"] for r in base if math.isfinite(r["measured %"])), default=math.nan)
