@@ -85,14 +85,6 @@ def bar(key: str) -> Bar:
     return next(b for b in BARS if b.key == key)
 
 
-def check_value(key: str, value: float, option: str | None = None) -> None:
-    """A bar's value must be >= 0 (0: off); a ValueError naming the option otherwise."""
-    if not value >= 0 or (key == "min_share" and value > 0.1) or (key == "scorer" and value > 100):
-        limit = {"min_share": "in [0, 0.1] (a share of draws; the data's is 0.1)",
-                 "scorer": "in [0, 100] (percent)"}.get(key, ">= 0")  # fmt: skip
-        raise ValueError(f"{option or bar(key).option}: {value:g} must be {limit}")
-
-
 def scorer_failures(accuracy: float | None, g: Gates) -> list[str]:
     if g.scorer and accuracy is not None and accuracy < g.scorer:
         return [f"scorer at {accuracy:.2f}% < {g.scorer:g}%"]

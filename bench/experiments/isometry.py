@@ -9,7 +9,6 @@ held-out points, the estimated rank and latent interpolations (the paper's Figur
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,9 @@ import numpy as np
 from bench.experiments import toy, toy_report
 from bench.experiments.metrics import COLLAPSE
 from bench.experiments.reference import reference_value, setting_key
-from bench.experiments.toy import ToySettings, toy_cells
+from bench.experiments.settings import ISOMETRY_DATASET as DATASET
+from bench.experiments.settings import IsometrySettings, ToySettings
+from bench.experiments.toy import toy_cells
 from bench.figures import figure_link, pyplot, save_figure
 from bench.pipeline import Results
 from bench.report import format_seeds, markdown_table
@@ -25,17 +26,7 @@ from bench.stats import seed_summary
 from bench.verdict import Verdict
 from bench.verdict import rows as verdict_rows
 
-DATASET = "two_gaussians"
-DEFAULT_LAMBDAS = (0.0, 0.5, 1.0, 2.0)
 CLAIMS = ("isometry-discrepancy", "smoother-interpolations", "rank-finds-dimension")
-
-
-@dataclass(frozen=True)
-class IsometrySettings(ToySettings):
-    """Two Gaussians; lambda_iso x seeds x objectives (every ToySettings field can be given)."""
-
-    dataset: str = DATASET
-    lambdas: tuple[float, ...] = DEFAULT_LAMBDAS
 
 
 def summary(results: Results) -> list[dict]:

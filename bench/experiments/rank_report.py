@@ -59,7 +59,7 @@ def summary_frame(results):
     import pandas as pd
 
     from bench.claims import get
-    from bench.experiments.rank import TUNING_DATASETS
+    from bench.experiments.settings import TUNING_DATASETS
     from bench.report import format_mean_sd
 
     df = cell_frame(results)
@@ -212,7 +212,7 @@ def summary_metrics(results) -> dict:
 def render(results) -> str:
     """The markdown report: a pure function of the saved results."""
     from bench.claims import get
-    from bench.experiments.rank import public_schedule
+    from bench.experiments.settings import public_schedule
     from bench.verdict import rows as verdict_rows
 
     s = results.settings_obj()

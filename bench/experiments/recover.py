@@ -16,14 +16,9 @@ import time
 from bench.pipeline import Experiment, register
 from bench.recovery import report
 from bench.recovery.grid import Cell, cell_id, make_cell, unique_runs
-from bench.recovery.sweep import (
-    JUDGING,
-    PREVIEW,
-    RecoverSettings,
-    run_chunk,
-    select_images,
-    to_uint8,
-)
+from bench.recovery.settings import RecoverSettings
+from bench.recovery.sweep import PREVIEW, run_chunk, select_images, to_uint8
+from bench.settings import judging_fields
 
 # Training times of the default models on 2 otherwise idle CPU cores, rounded up (the classifier
 # 5 x 16.5 s and the LSGAN 20 x 9.9 s per epoch, benchmarks/cold_start.py, 2026-12-01; an MNIST
@@ -314,5 +309,5 @@ EXPERIMENT = register(Experiment(
     plan=plan, rows=report.rows, cell_name=cell_name, report_name=lambda s: f"recover-{s.grid}",
     summary_metrics=summary_metrics, estimate=estimate_seconds,
     version=3,  # 2: generators x generator seeds, per-image correctness, in-span targets; 3: counter-based draws, fused G
-    judging=JUDGING,
+    judging=judging_fields(RecoverSettings),
 ))  # fmt: skip

@@ -11,7 +11,6 @@ centre) and the energy distance to held-out data, beside the published 0.0000 / 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,9 @@ import numpy as np
 from bench.experiments import toy, toy_report
 from bench.experiments.metrics import COLLAPSE
 from bench.experiments.reference import reference_value, setting_key
-from bench.experiments.toy import ToySettings, toy_cells
+from bench.experiments.settings import CENTRES, StochasticSettings
+from bench.experiments.settings import STOCHASTIC_DATASET as DATASET
+from bench.experiments.toy import toy_cells
 from bench.figures import figure_link, pyplot, save_figure
 from bench.pipeline import Results
 from bench.report import format_seeds, markdown_table
@@ -27,24 +28,7 @@ from bench.stats import seed_summary
 from bench.verdict import Verdict
 from bench.verdict import rows as verdict_rows
 
-DATASET = "three_clusters"
-# SPEC part B, experiment 2 (bench/data/synthetic.py samples around the same centres; a test
-# checks that the two agree).
-CENTRES = ((0.0, 0.0), (3.0, 3.0), (-3.0, 3.0))
-DEFAULT_SIGMAS = (0.0, 0.1, 0.5)
-NOISE_DIM = 2  # k = 2 noise channels for 2-D data (SPEC)
 CLAIMS = ("noise-diversity", "noise-stability", "noise-mode-collapse", "rank-finds-dimension")
-
-
-@dataclass(frozen=True)
-class StochasticSettings(ToySettings):
-    """Three clusters; sigma_noise x seeds x objectives, lambda_iso 0 by default (the noise
-    alone, as in the published run); every ToySettings field can be given."""
-
-    dataset: str = DATASET
-    sigmas: tuple[float, ...] = DEFAULT_SIGMAS
-    noise_dim: int = NOISE_DIM
-    centres: tuple[tuple[float, float], ...] | None = CENTRES
 
 
 def summary(results: Results) -> list[dict]:

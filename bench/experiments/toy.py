@@ -26,61 +26,13 @@ from bench.experiments.metrics import (
     mode_shares,
     step_irregularity,
 )
+from bench.experiments.settings import ALIASES, OBJECTIVES, ToySettings  # noqa: F401 (re-exported)
 from bench.figures import binned
 from bench.pipeline import Experiment, register
-from lwgan.recipes import TOY
 
 HISTORY_LOGGED = ("recon", "critic_gap", "grad_penalty", "mmd", "iso", "loss_gq", "loss")
-OBJECTIVES = ("lwgan", "published")
-ALIASES = {"autoencoder": "published"}  # the name the published objective had before
 BATCH = 128  # the published run's batch: its metrics are measured on one shuffled batch
 BATCH_INPUTS = 5  # ... and its diversity on that batch's first five inputs
-
-
-@dataclass(frozen=True)
-class ToySettings:
-    """A grid of toy cells: objectives x lambda_iso x sigma_noise x seeds on one dataset."""
-
-    dataset: str = "two_gaussians"
-    objectives: tuple[str, ...] = OBJECTIVES  # lwgan (the full objective) and/or published
-    lambdas: tuple[float, ...] = (0.0,)  # lambda_iso values
-    sigmas: tuple[float, ...] = (0.0,)  # sigma_noise values
-    seeds: tuple[int, ...] = (0, 1, 2)  # data draw, initialisation and evaluation, per cell
-    z_max: int = 3  # the published toy runs' latent size (z_dim = 3): one more than the data's
-    noise_dim: int = 0  # k noise channels; 2 for 2-D data when the noise is studied (SPEC)
-    iterations: int = TOY["iterations"]  # training iterations per model (recipe `toy`)
-    width: int = TOY["width_q"]  # structural width of Q, G and f (hidden layers 1x-8x)
-    overrides: dict = field(default_factory=dict)  # LWGANConfig fields over the recipe
-    eval_rank: int | str = "max"  # rank of Q(x, r) and Z_r when measuring: "max", "estimate", int
-    rank_reps: int = 10  # fresh held-out batches of the rank score (LWGAN objective only)
-    # Refit a copy of the critic to the final Q, G before scoring the ranks: `bench rank` found
-    # 1,000 steps necessary (200 left most Swiss-roll critic gaps negative, unconverged).
-    rank_critic_steps: int = 1000
-    n_samples: int = 500  # generated points for the energy distance and the mode shares
-    draws: int = 10  # G(z, eps) draws per input for the diversity (SPEC: 10)
-    interp_pairs: int = 64  # held-out pairs for the interpolation irregularity
-    interp_steps: int = 10
-    n_boot: int = 1000  # bootstrap resamples of the per-seed intervals
-    centres: tuple[tuple[float, float], ...] | None = None  # for the mode shares
-
-    def recipe(self) -> dict:
-        """The training settings actually used (recipe `toy` + width/iterations + overrides).
-        The critic warm-up is at most a tenth of the iterations, so short runs stay short."""
-        w = {"width_q": self.width, "width_g": self.width, "width_d": self.width}
-        warmup = min(TOY["critic_warmup"], max(1, self.iterations // 10))
-        return {**TOY, **w, "iterations": self.iterations, "critic_warmup": warmup,
-                **self.overrides}  # fmt: skip
-
-    def spec(self, objective: str, lambda_iso: float, sigma: float, ambient: int):
-        """`lwgan.toy` (the harness's toy recipe) or `published.toy` (the authors' run, whose
-        training settings are fixed) with this cell's knobs."""
-        from lwgan.registry import get_generator
-
-        knobs = {"lambda_iso": float(lambda_iso), "sigma_noise": float(sigma), "noise_dim": self.noise_dim}
-        if objective == "published":
-            return get_generator("published.toy", z_dim=self.z_max, **knobs)
-        knobs.update(x_shape=(ambient,), z_max=self.z_max)
-        return get_generator(f"{objective}.toy", **{**self.recipe(), **knobs, **self.overrides})
 
 
 def cells(s: ToySettings) -> list[dict]:

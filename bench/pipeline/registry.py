@@ -81,6 +81,7 @@ class Experiment:
     # Settings fields that only change how finished cells are judged (a held-out split, the
     # credibility bars): left out of the resume key, so changing them re-judges without rerunning.
     judging: tuple[str, ...] = ()
+    out: str = "reports"  # the command's default output folder
 
     def __post_init__(self):
         if (self.run_cell is None) == (self.run_chunk is None):
@@ -119,7 +120,7 @@ def unregister(name: str) -> None:
 
 
 def _builtins() -> None:
-    import bench.experiments  # noqa: F401 - importing registers the built-in experiments
+    import bench.experiments.builtin  # noqa: F401 - importing registers the built-in experiments
 
 
 def names() -> list[str]:

@@ -56,16 +56,16 @@ from bench.progress import ProgressFn, null_progress
 from bench.recovery import streams, work
 from bench.recovery.fused import compile_chain, compile_generator, l1_rows
 from bench.recovery.grid import BASELINE, Cell, unique_runs
+from bench.recovery.settings import DEFAULT_MAX_BATCH, READINGS
 from bench.recovery.streams import cell_draws, derive_seed, initial_latents, initial_noise  # noqa: F401 (the engine's API)
 
 BETAS = (0.9, 0.999)  # torch.optim.Adam defaults, as the paper ("Adam", no settings given)
-READINGS = ("after", "before", "accept")  # where a resampling regulator acts in a step
 EPS = 1e-8
-# Rows per forward pass. Measured with the default LSGAN (MLP G, conv D with spectral norm) on a
-# 1,000-image x 20-cell chunk: peak RSS 0.97 GiB for trick_discriminator, the heaviest (D's
-# activations, ~150 KB a row; 2.2 GiB at 8,192 rows). GEMMs of 4,096 rows already run at
-# full speed on a CPU, so a larger block buys memory use, not time.
-DEFAULT_MAX_BATCH = 4096
+# Rows per forward pass (DEFAULT_MAX_BATCH, declared with the settings). Measured with the
+# default LSGAN (MLP G, conv D with spectral norm) on a 1,000-image x 20-cell chunk: peak RSS
+# 0.97 GiB for trick_discriminator, the heaviest (D's activations, ~150 KB a row; 2.2 GiB at
+# 8,192 rows). GEMMs of 4,096 rows already run at full speed on a CPU, so a larger block buys
+# memory use, not time.
 
 
 @dataclass

@@ -220,7 +220,7 @@ def _rank_estimate(model, mnist, seed, device, progress, name) -> tuple[int, flo
     """LWGAN's rank score as `bench mnist --budget default` computes it (its EVAL table), so the
     rank recovery uses is the one that report prints for the same checkpoint."""
     from bench.data import to_pixels
-    from bench.experiments.mnist import EVAL
+    from bench.experiments.settings import EVAL
     from lwgan.rank import score_ranks
 
     e = EVAL["default"]
