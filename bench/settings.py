@@ -325,11 +325,22 @@ def _toml_value(v: Any) -> str:
 
 
 def to_toml(settings, experiment: str | None = None) -> str:
-    """The effective configuration as a sweep file (None values are left out: their default)."""
+    """The effective configuration as a sweep file. TOML has no null: a None is left out where it
+    is the default, else written "none" (read back as None)."""
     head = [f"# bench {experiment} --config <this file>" if experiment else "# a sweep file"]
-    body = [f"{f.name} = {_toml_value(getattr(settings, f.name))}" for f in fields(settings)
-            if getattr(settings, f.name) is not None]  # fmt: skip
+    body = []
+    for f in fields(settings):
+        value = getattr(settings, f.name)
+        if value is None:
+            if _default_of(f) is None:
+                continue
+            value = "none"
+        body.append(f"{f.name} = {_toml_value(value)}")
     return "\n".join(head + body) + "\n"
+
+
+def _default_of(f: dataclasses.Field) -> Any:
+    return f.default_factory() if f.default is _MISSING else f.default
 
 
 def read_toml(path, cls) -> dict:
@@ -349,4 +360,8 @@ def read_toml(path, cls) -> dict:
     unknown = sorted(set(data) - valid)
     if unknown:
         raise SettingError(f"--config: {p}: unknown setting(s) {', '.join(unknown)}; valid: {', '.join(sorted(valid))}")
+    types_ = hints(cls)
+    for name, value in data.items():  # text where the field is not text: read as an option's
+        if isinstance(value, str) and optional_type(types_[name])[1] is not str:
+            data[name] = parse(cls, name, value)
     return data

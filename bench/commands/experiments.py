@@ -29,6 +29,8 @@ REPORT_EPILOG = """Examples:
   bench report reports/recover-paper.json --out /tmp/rebuilt
 
   bench report --summary reports/ --readme README.md  # the README's headline tables, from the results
+
+  bench report reports/rank.json --print-config > rank.toml   # the sweep file that re-runs it
 """
 
 
@@ -59,6 +61,9 @@ def report_cmd(
     readme: Annotated[
         Path | None, typer.Option("--readme", help="With --summary: rewrite the block between this file's summary markers.")
     ] = None,
+    print_config: Annotated[
+        bool, typer.Option("--print-config", help="Print the run's settings as a sweep file (to re-run it with --config) and exit.")
+    ] = False,
 ) -> None:
     """Rebuild a report's markdown, CSV and figures from its saved results; the markdown is byte
     for byte what the run wrote. With --summary, the headline tables of a folder of results."""
@@ -85,6 +90,13 @@ def report_cmd(
         return
     if readme is not None:
         raise OptionError("--readme: only with --summary")
+    if print_config:
+        from bench.pipeline import load
+        from bench.settings import to_toml
+
+        results_ = load(results)
+        typer.echo(to_toml(results_.settings_obj(), results_.experiment), nl=False)
+        return
     from bench.pipeline import rebuild
 
     written = rebuild(results, out)
