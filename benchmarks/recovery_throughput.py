@@ -72,7 +72,7 @@ from bench.recovery import DEFAULT_MAX_BATCH, Cell, expand_grid, recover_cells, 
 
 def build_models(latent_dim: int, family: str = "lsgan") -> tuple[nn.Module, nn.Module | None, str]:
     if family == "lwgan":  # what `bench recover --generator iso-lwgan-stochastic` recovers through
-        from bench.recovery.generators import RankedGenerator
+        from lwgan.model import RankedGenerator
         from lwgan.networks import image_mlp_generator
 
         z_max, width, noise = 20, 256, 10  # lwgan/recipes.py MNIST, iso-lwgan-stochastic's noise

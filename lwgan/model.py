@@ -240,3 +240,64 @@ def load_lwgan(cfg: LWGANConfig, state: dict, *, device=None) -> LWGAN:
     for name in ("Q", "G", "D"):
         getattr(model, name).load_state_dict(state[name])
     return model.eval()
+
+
+class RankedGenerator(nn.Module):
+    """An LWGAN generator seen through its rank-r prior: z [N, r] -> G([z, 0], eps)."""
+
+    def __init__(self, G: nn.Module, z_max: int, rank: int):
+        super().__init__()
+        self.G, self.z_max, self.latent_dim = G, int(z_max), int(rank)
+        self.noise_dim = int(G.noise_dim) if G.sigma_noise > 0 else 0
+
+    def chain_view(self) -> tuple[nn.Module, int, float]:
+        """How forward fills its network's input row, for a compiled chain: (the network, z_max,
+        sigma_noise): z in the first `latent_dim` columns, zeros up to z_max, then
+        sigma_noise * eps."""
+        return self.G.body, self.z_max, float(self.G.sigma_noise)
+
+    def forward(self, z: torch.Tensor, eps: torch.Tensor | None = None) -> torch.Tensor:
+        z = nn.functional.pad(z, (0, self.z_max - self.latent_dim))
+        if self.G.noise_dim > 0 and eps is None:  # no noise asked for: the noise switched off
+            eps = z.new_zeros(z.shape[0], self.G.noise_dim)
+        return self.G(z, eps) if self.G.noise_dim > 0 else self.G(z)
+
+
+# ---------------------------------------------------------------------------------- family
+def _train_family(cfg: LWGANConfig, data: torch.Tensor, *, seed: int, device, progress=None, task: str = "") -> dict:
+    from lwgan.progress import null_progress
+    from lwgan.trainer import train_lwgan
+
+    model = build_lwgan(cfg, seed=seed, device=device)
+    result = train_lwgan(model, data, cfg, seed=seed, progress=progress or null_progress, task=task)
+    return {"state": model_state(model), "metrics": {**result.final(), "wall_time_s": result.wall_time_s},
+            "history": result.history}  # fmt: skip
+
+
+def _recovery_view(model: LWGAN, cfg: LWGANConfig, *, rank: int, prior: str = "normal"):
+    """Recovery on the rank-r prior N(0, A) (SPEC part B): the first r coordinates move, the rest
+    stay 0; the critic is a Wasserstein critic, not an LSGAN discriminator."""
+    from lwgan.families import RecoveryView
+
+    G = RankedGenerator(model.G, cfg.z_max, rank)
+    return RecoveryView(G, None, rank, G.noise_dim, "normal", {"z_max": cfg.z_max})
+
+
+def _key_text(c: LWGANConfig) -> str:
+    noise = f"noise {c.noise_dim} x {c.sigma_noise:g}" if c.noise_dim else "no noise"
+    return f"{c.objective}, z_max {c.z_max}, iso {c.lambda_iso:g}, {noise}, {c.total_iterations} it"
+
+
+def _register_family() -> None:
+    from lwgan.families import Family, register_family
+
+    register_family(Family(
+        "lwgan", LWGANConfig, build=build_lwgan, train=_train_family, load=load_lwgan,
+        data_kind=lambda c: "mnist" if c.resolved_arch() in ("conv", "mlp-image") else "synthetic",
+        key_text=_key_text, recovery=_recovery_view, ranked=True,
+        recovery_refusal=lambda c: "an autoencoder without prior matching" if c.objective == "autoencoder" else None,
+        description="LWGAN and Iso-LWGAN (Q, G, critic): the rank-r prior N(0, A)",
+    ))  # fmt: skip
+
+
+_register_family()

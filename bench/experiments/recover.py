@@ -132,7 +132,7 @@ def plan(ctx) -> list[str]:
     overrides = {"latent_dim": s.latent_dim, "arch": s.arch}
     models += [(model_key(g, gs), g, generators.status(g, gs, fp, **overrides))
                for g in s.generators for gs in s.seeds_of(g)]  # fmt: skip
-    ref = _reference_key(s, {g: generators.family(g) for g in s.generators})
+    ref = _reference_key(s)
     if ref is not None and not ref[2]:
         models.append((f"reference LSGAN {ref[0]} s{ref[1]} (Frechet yardstick)", ref[0],
                        generators.status(ref[0], ref[1], fp)))  # fmt: skip
@@ -192,14 +192,16 @@ def prepare(ctx) -> dict:
     return facts
 
 
-def _reference_key(s: RecoverSettings, families: dict[str, str]) -> tuple[str, int, bool] | None:
+def _reference_key(s: RecoverSettings) -> tuple[str, int, bool] | None:
     """(generator, seed, in the sweep) of the reference LSGAN, the Frechet ratio bar's yardstick:
-    the sweep's first LSGAN at its first seed, else the default `lsgan` at seed 0; None when the
+    the sweep's first LSGAN at its first seed, else `gate_reference` at seed 0; None when the
     bar is off."""
+    from bench.recovery.generators import is_reference
+
     if not s.gate_frechet_ratio:
         return None
     for g in s.generators:
-        if families.get(g) == "lsgan":
+        if is_reference(g):
             return g, s.seeds_of(g)[0], True
     return s.gate_reference, 0, False
 
@@ -210,7 +212,7 @@ def _reference(ctx, models: dict, classifier, test) -> dict | None:
     from bench.recovery import generators
 
     s: RecoverSettings = ctx.settings
-    key = _reference_key(s, {m["generator"]: m["family"] for m in models.values()})
+    key = _reference_key(s)
     if key is None:
         return None
     name, seed, in_sweep = key

@@ -72,7 +72,7 @@ def generator_rows(main) -> list[dict]:
         recipe = g.split(".", 1)[1] if "." in g else "mnist"
         fails = compare.gate_failures(main, g)
         rows.append({
-            "generator": f"`{g}`", "recipe": get_recipe("lsgan", recipe).description if ms[0]["family"] == "lsgan" else "",
+            "generator": f"`{g}`", "recipe": get_recipe(ms[0]["family"], recipe).description if ":" not in g else "",
             "seeds": ", ".join(map(str, s.seeds_of(g))), "d_z": ms[0]["latent_dim"],
             "G MFLOP": ms[0].get("g_mflops", math.nan), "Frechet": float(np.mean([m["frechet"] for m in ms])),
             "lowest digit share": f"{100 * min(m['min_share'] for m in ms):.1f}%",
