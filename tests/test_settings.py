@@ -152,3 +152,49 @@ def test_a_committed_reports_sweep_comes_back_from_its_sweep_file(path, tmp_path
         again = st.build(get(results.experiment).settings, st.read_toml(sweep, type(saved)))
     assert again == saved
     assert dataclasses.asdict(again) == dataclasses.asdict(saved)
+
+
+@pytest.fixture
+def extra_regulators():
+    """Two throwaway regulators, one without grid rows; removed after the test."""
+    import regulators
+    import regulators.registry
+
+    @regulators.register("bare_reg", kind="loss", hyperparameter="weight", description="no rows")
+    def bare_reg(z, **_):
+        return z.mean(-1)
+
+    @regulators.register("rowed_reg", kind="loss", hyperparameter="weight", description="rows",
+                         lrs=(0.01, 0.1), hps=(0.5,))  # fmt: skip
+    def rowed_reg(z, **_):
+        return z.mean(-1)
+
+    yield
+    for name in ("bare_reg", "rowed_reg"):
+        regulators.registry.REGISTRY.pop(name, None)
+
+
+def test_a_registered_regulator_gets_cells_or_says_what_to_add(extra_regulators, tmp_path, capsys):
+    from bench.recovery.grid import expand_grid
+
+    # The author's extras carry their own rows: cells on both grids.
+    assert len(expand_grid("paper", ["z_abs"])) == 16 and len(expand_grid("quick", ["z_abs"])) == 2
+    assert [c.id for c in expand_grid("paper", ["rowed_reg"])] == ["rowed_reg|lr=0.01|hp=0.5", "rowed_reg|lr=0.1|hp=0.5"]
+    assert main(["recover", "--regulator", "bare_reg", "--out", str(tmp_path / "never")]) == 2
+    err = _err(capsys)
+    assert "regulator 'bare_reg' has no cells on the paper grid" in err and "lrs=(...) and hps=(...)" in err
+    assert not (tmp_path / "never").exists()
+
+
+def test_an_empty_sweep_is_never_started(tmp_path):
+    from bench.errors import BenchError
+    from bench.pipeline import Experiment, RunOptions, register, run_experiment, unregister
+
+    register(Experiment("empty-sweep", "no cells", IsometrySettings, cells=lambda s: [], render=lambda r: "",
+                        run_cell=lambda c, ctx: {}))  # fmt: skip
+    try:
+        with pytest.raises(BenchError, match="no cells to run"):
+            run_experiment("empty-sweep", IsometrySettings(), RunOptions(out=tmp_path / "out", track=False))
+        assert not (tmp_path / "out").exists()
+    finally:
+        unregister("empty-sweep")

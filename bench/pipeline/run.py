@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.errors import BenchError
 from bench.pipeline import remote
 from bench.pipeline import store as cellstore
 from bench.pipeline.context import Context
@@ -125,6 +126,12 @@ def run_experiment(
     opts = options or RunOptions()
     event = on_event or (lambda message: None)
     t0 = time.perf_counter()
+    try:  # the grid first: a sweep with no cells is refused before any folder is made
+        cells = [cellstore.plain(c, "cell") for c in exp.cells(settings)]
+    except ValueError as e:
+        raise BenchError(f"{exp.name}: {' '.join(str(e).split())}") from None
+    if not cells:
+        raise BenchError(f"{exp.name}: these settings give no cells to run; nothing was started")
     out = probe_dir(opts.out)
     files = paths(exp, settings, out)
     probe_files(files.values())
@@ -133,7 +140,6 @@ def run_experiment(
     remote.preflight(opts.executor)
 
     settings_dict = cellstore.plain(dataclasses.asdict(settings), "settings")
-    cells = [cellstore.plain(c, "cell") for c in exp.cells(settings)]
     keys = [exp.cell_name(c) for c in cells]
     if len(set(keys)) != len(keys):
         raise ValueError(f"{exp.name}: two cells share a name; cell_name must tell them apart")
