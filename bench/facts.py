@@ -108,6 +108,7 @@ class RunFacts:
     # cells taken from an earlier invocation by --resume: the wall time is this invocation's only
     resumed_cells: int = 0
     total_cells: int | None = None
+    plugins: list[dict] = field(default_factory=list)  # loaded plugins: spec, file, digest
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -130,6 +131,7 @@ def collect_facts(
     out: str | Path | None = None,
     resumed_cells: int = 0,
     total_cells: int | None = None,
+    plugins: Sequence[dict] = (),
 ) -> RunFacts:
     """Gather what a report must state to be reproducible; every field can be given explicitly.
     `out`: the run's output folder, whose changes do not make the checkout dirty (git_state)."""
@@ -148,6 +150,7 @@ def collect_facts(
         dirty=dirty,
         resumed_cells=int(resumed_cells),
         total_cells=None if total_cells is None else int(total_cells),
+        plugins=[dict(p) for p in plugins],
     )
 
 
@@ -178,6 +181,8 @@ def facts_markdown(facts: RunFacts, *, title: str = "Run facts") -> str:
         ("date (UTC)", facts.date),
         ("versions", ", ".join(f"{k} {v}" for k, v in sorted(facts.versions.items())) or MISSING),
     ]
+    if facts.plugins:  # only runs with plugins show the row, so older reports rebuild unchanged
+        rows.append(("plugins", "; ".join(f"`{p['spec']}` (digest {p.get('digest') or 'n/a'})" for p in facts.plugins)))
     parts = [f"## {title}", "", markdown_table(rows, headers=["fact", "value"])]
     if facts.checkpoints:
         ck = [(name, f"`{digest}`") for name, digest in facts.checkpoints.items()]

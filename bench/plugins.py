@@ -102,3 +102,50 @@ def loaded() -> list[str]:
     """The plugins loaded in this process (module names and .py paths; entry points excluded,
     since a worker finds those itself)."""
     return [p for p in _LOADED if not p.startswith("entry point ")]
+
+
+def _file_of(spec: str) -> Path | None:
+    if spec.endswith(".py"):
+        return Path(spec)
+    module = sys.modules.get(spec)
+    return Path(module.__file__) if module is not None and getattr(module, "__file__", None) else None
+
+
+def digest(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def described() -> list[dict]:
+    """The loaded plugins as results record them: the spec given (a module name or a .py path),
+    its file and a digest of that file (so a report says which version made it)."""
+    out = []
+    for spec in loaded():
+        path = _file_of(spec)
+        out.append({"spec": spec, "file": str(path) if path else None,
+                    "digest": digest(path) if path and path.is_file() else None})  # fmt: skip
+    return out
+
+
+def ensure(experiment: str, recorded: list[dict], where: str) -> None:
+    """Make `experiment` (of saved results at `where`) registered: load the plugins its results
+    record where they are found unchanged; else a one-line PluginError naming what to pass."""
+    from bench.pipeline.registry import is_registered
+
+    if is_registered(experiment):
+        return
+    problems = []
+    for p in recorded:
+        path = Path(p["file"]) if p.get("file") else None
+        if path is None or not path.is_file():
+            problems.append(f"{p['spec']} (not found)")
+        elif p.get("digest") and digest(path) != p["digest"]:
+            problems.append(f"{p['spec']} (changed since the run: digest {digest(path)}, recorded {p['digest']})")
+        else:
+            load(str(path) if p["spec"].endswith(".py") else p["spec"])
+    if is_registered(experiment):
+        return
+    hint = f"pass --plugin {' --plugin '.join(p['spec'] for p in recorded)}" if recorded else "no plugin recorded"
+    detail = f"; {', '.join(problems)}" if problems else ""
+    raise PluginError(f"{where}: experiment {experiment!r} is not registered ({hint}{detail})")

@@ -92,7 +92,8 @@ def plugin(tmp_path):
     plugins.load(str(path))
     yield path
     unregister("tiny")
-    plugins._LOADED.remove(str(path.resolve()))
+    if str(path.resolve()) in plugins._LOADED:
+        plugins._LOADED.remove(str(path.resolve()))
     sys.modules.pop("bench_plugin_tiny_experiment", None)
 
 
@@ -255,3 +256,37 @@ def test_bench_experiments_lists_the_plugins_too(plugin, capsys):
     out = capsys.readouterr().out
     for name in ("recover", "rank", "isometry", "stochastic", "mnist", "tiny"):
         assert name in out
+
+
+def test_results_name_their_plugins_and_bench_report_loads_them(plugin, tmp_path, capsys):
+    import bench.plugins
+    from bench.pipeline import load, unregister
+
+    out = tmp_path / "out"
+    assert main(["--plugin", str(plugin), "run", "tiny", "--out", str(out), "--no-track",
+                 "--set", f"log={tmp_path / 'calls.txt'}", "--set", "fail_on=0"]) == 0  # fmt: skip
+    recorded = load(out / "tiny.json").facts["plugins"]
+    assert recorded == [{"spec": str(plugin.resolve()), "file": str(plugin.resolve()),
+                         "digest": bench.plugins.digest(plugin)}]  # fmt: skip
+    md = (out / "tiny.md").read_text()
+    from bench.facts import RunFacts, facts_markdown
+
+    facts = facts_markdown(RunFacts.from_dict(load(out / "tiny.json").facts))
+    assert f"`{plugin.resolve()}` (digest {recorded[0]['digest']})" in facts
+    # A fresh process knows no `tiny`: bench report loads the recorded plugin itself.
+    unregister("tiny")
+    bench.plugins._LOADED.clear()
+    assert main(["report", str(out / "tiny.json"), "--out", str(tmp_path / "again")]) == 0
+    assert (tmp_path / "again" / "tiny.md").read_text() == md
+    # Changed since the run, or gone: one line naming the plugin to pass, never a traceback.
+    unregister("tiny")
+    bench.plugins._LOADED.clear()
+    plugin.write_text(plugin.read_text() + "\n# edited\n")
+    capsys.readouterr()
+    assert main(["report", str(out / "tiny.json"), "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "experiment 'tiny' is not registered (pass --plugin" in err and "changed since the run" in err
+    assert "\n" not in err and "Traceback" not in err
+    plugin.unlink()
+    assert main(["report", str(out / "tiny.json"), "--out", str(tmp_path / "x")]) == 2
+    assert "(not found)" in capsys.readouterr().err

@@ -128,6 +128,11 @@ def names() -> list[str]:
     return list(_REGISTRY)
 
 
+def is_registered(name: str) -> bool:
+    _builtins()
+    return name in _REGISTRY
+
+
 def get(name: str) -> Experiment:
     """The experiment `name`; an unknown name raises ValueError listing the valid ones."""
     _builtins()

@@ -202,7 +202,7 @@ def run_experiment(
         results.facts = collect_facts(
             seeds=seeds, data_fingerprint=fingerprint, device=opts.device, checkpoints=checkpoints,
             wall_time_s=time.perf_counter() - t0, command=opts.command, out=out,
-            resumed_cells=len(done), total_cells=len(cells),
+            resumed_cells=len(done), total_cells=len(cells), plugins=plugins.described(),
         ).to_dict()  # fmt: skip
         saved, written = write_outputs(exp, results, files)
         for v in results.verdict_objs():  # MLflow keys allow few characters: the rest become _
@@ -301,10 +301,12 @@ def default_rows(results: Results) -> list[dict]:
 
 def rebuild(path: str | Path, out: str | Path | None = None) -> dict[str, Path | list[Path]]:
     """`bench report`: the markdown, CSV and figures of a saved run, without rerunning it."""
+    from bench import plugins
     from bench.outputs import probe_dir, probe_files
     from bench.pipeline.results import load
 
     results = load(path)
+    plugins.ensure(results.experiment, results.facts.get("plugins", []), str(path))
     exp = get(results.experiment)
     folder = probe_dir(Path(out) if out is not None else Path(path).parent)
     name = Path(path).name.removesuffix(".json")
