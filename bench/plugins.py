@@ -126,26 +126,3 @@ def described() -> list[dict]:
         out.append({"spec": spec, "file": str(path) if path else None,
                     "digest": digest(path) if path and path.is_file() else None})  # fmt: skip
     return out
-
-
-def ensure(experiment: str, recorded: list[dict], where: str) -> None:
-    """Make `experiment` (of saved results at `where`) registered: load the plugins its results
-    record where they are found unchanged; else a one-line PluginError naming what to pass."""
-    from bench.pipeline.registry import is_registered
-
-    if is_registered(experiment):
-        return
-    problems = []
-    for p in recorded:
-        path = Path(p["file"]) if p.get("file") else None
-        if path is None or not path.is_file():
-            problems.append(f"{p['spec']} (not found)")
-        elif p.get("digest") and digest(path) != p["digest"]:
-            problems.append(f"{p['spec']} (changed since the run: digest {digest(path)}, recorded {p['digest']})")
-        else:
-            load(str(path) if p["spec"].endswith(".py") else p["spec"])
-    if is_registered(experiment):
-        return
-    hint = f"pass --plugin {' --plugin '.join(p['spec'] for p in recorded)}" if recorded else "no plugin recorded"
-    detail = f"; {', '.join(problems)}" if problems else ""
-    raise PluginError(f"{where}: experiment {experiment!r} is not registered ({hint}{detail})")

@@ -22,9 +22,9 @@ ORDER = {"recover": 0, "rank": 1, "isometry": 2, "stochastic": 3, "mnist": 4}  #
 def collect(folder: str | Path) -> list[tuple[str, object]]:
     """(path relative to `folder`'s parent, Results) of every results file under `folder`, in
     the papers' order; the cell stores (runs/) and other JSON files are skipped."""
-    from bench import plugins
     from bench.errors import BenchError
     from bench.pipeline import load
+    from bench.pipeline.registry import ensure_registered
 
     root = Path(folder)
     out = []
@@ -33,7 +33,7 @@ def collect(folder: str | Path) -> list[tuple[str, object]]:
             continue
         try:
             results = load(path)
-            plugins.ensure(results.experiment, results.facts.get("plugins", []), str(path))
+            ensure_registered(results.experiment, results.facts.get("plugins", []), str(path))
         except BenchError:  # not a results file (another JSON), or a plugin's that cannot load
             continue
         out.append((path.relative_to(root).as_posix(), results))

@@ -21,7 +21,7 @@ import numpy as np
 import bench.experiments.recover  # noqa: F401 (registers the experiment)
 from bench.pipeline import results as saved
 from bench.recovery.metrics import unpack_correct
-from bench.recovery.report import generator_summary, spearman
+from bench.recovery.tables import generator_summary, spearman
 from bench.stats import mcnemar
 
 

@@ -9,8 +9,8 @@ variant:
 
     register_family(Family("tiny-decoder", TinyConfig, build=..., train=..., load=..., ...))
 
-The built-in families register themselves in their own modules (lwgan.lsgan, lwgan.model,
-lwgan.published), imported on first use.
+The built-in families register themselves in their own modules (lwgan.lsgan,
+lwgan.lwgan_family, lwgan.published), imported on first use.
 """
 
 from __future__ import annotations
@@ -71,10 +71,16 @@ def register_family(family: Family) -> Family:
     return family
 
 
+# The built-in families' modules, each registering its family when imported; loaded by name on
+# first use, as plugins are (the registry does not depend on the families it holds).
+BUILTIN = ("lwgan.lsgan", "lwgan.lwgan_family", "lwgan.published")
+
+
 def _builtins() -> None:
-    import lwgan.lsgan
-    import lwgan.model
-    import lwgan.published  # noqa: F401
+    import importlib
+
+    for module in BUILTIN:
+        importlib.import_module(module)
 
 
 def names() -> list[str]:

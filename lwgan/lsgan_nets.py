@@ -5,18 +5,15 @@ conv discriminator (with a minibatch-stddev feature), and "cho", the author's co
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Any
 
 import torch
 from torch import nn
 
-if TYPE_CHECKING:
-    from lwgan.lsgan import LSGANConfig
-
 IMAGE_SHAPE = (1, 28, 28)
 
 # ---------------------------------------------------------------------------------- registry
-Builder = Callable[["LSGANConfig"], tuple[nn.Module, nn.Module]]
+Builder = Callable[[Any], tuple[nn.Module, nn.Module]]  # an LSGANConfig -> (G, D)
 ARCHITECTURES: dict[str, Builder] = {}
 
 
@@ -111,7 +108,7 @@ class ConvDiscriminator(nn.Module):
 
 
 @register("mlp")
-def _mlp(cfg: LSGANConfig) -> tuple[nn.Module, nn.Module]:
+def _mlp(cfg) -> tuple[nn.Module, nn.Module]:
     disc = {"mlp": MLPDiscriminator, "conv": ConvDiscriminator}
     if cfg.d_arch not in disc:
         raise ValueError(f"d_arch {cfg.d_arch!r}: valid: {', '.join(disc)}")
@@ -169,5 +166,5 @@ class ChoDiscriminator(nn.Module):
 
 
 @register("cho")
-def _cho(cfg: LSGANConfig) -> tuple[nn.Module, nn.Module]:
+def _cho(cfg) -> tuple[nn.Module, nn.Module]:
     return ChoGenerator(cfg.latent_dim, cfg.cho_width), ChoDiscriminator(cfg.cho_d_width)

@@ -12,7 +12,8 @@ from scipy import stats
 from bench.pipeline.results import Results
 from bench.recovery import compare
 from bench.recovery.metrics import pack_correct
-from bench.recovery.report import _rho, best_cells, spearman
+from bench.recovery.report import _rho
+from bench.recovery.tables import best_cells, spearman
 
 N = 1000
 

@@ -91,12 +91,12 @@ def report_cmd(
     if readme is not None:
         raise OptionError("--readme: only with --summary")
     if print_config:
-        from bench import plugins
         from bench.pipeline import load
+        from bench.pipeline.registry import ensure_registered
         from bench.settings import to_toml
 
         results_ = load(results)
-        plugins.ensure(results_.experiment, results_.facts.get("plugins", []), str(results))
+        ensure_registered(results_.experiment, results_.facts.get("plugins", []), str(results))
         typer.echo(to_toml(results_.settings_obj(), results_.experiment), nl=False)
         return
     from bench.pipeline import rebuild

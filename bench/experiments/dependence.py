@@ -54,12 +54,23 @@ def chunk(cells_: list[dict], ctx) -> list[dict]:
     return [{**r, "params": {**r["params"], "reading": reading}} for r in records]
 
 
+def plan(ctx) -> list[str]:
+    s = ctx.settings
+    lines = recover.plan(ctx)
+    if s.readings:
+        n = len([c for c in recover.cells(s) if recover.grid_cell(c).table in ("table5", "table6")
+                 and c["generator"] == s.generators[0] and c["generator_seed"] == s.seeds_of(s.generators[0])[0]])
+        lines.append(f"  readings of the resampling cutoffs: {n} cells x {len(s.readings)} reading(s) "
+                     f"({', '.join(s.readings)}) on {s.generators[0]} s{s.seeds_of(s.generators[0])[0]}")  # fmt: skip
+    return lines
+
+
 EXPERIMENT = register(Experiment(
     name="dependence",
     description="the recovery study's paper grid over a family of LSGANs, and the cutoffs' readings",
     settings=DependenceSettings, cells=cells, run_chunk=chunk, chunk_key=chunk_key,
     render=dependence_report.render, verdicts=dependence_report.verdicts, figures=dependence_report.figures,
-    prepare=recover.prepare, plan=dependence_report.plan, rows=dependence_report.rows, cell_name=cell_name,
+    prepare=recover.prepare, plan=plan, rows=dependence_report.rows, cell_name=cell_name,
     summary_metrics=dependence_report.summary_metrics, estimate=recover.estimate_seconds,
     version=recover.EXPERIMENT.version, judging=judging_fields(DependenceSettings), out="reports/dependence",
 ))  # fmt: skip

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from bench.experiments.metrics import COLLAPSE
+from bench.experiments.mnist_cells import BASE, ISO, STEPS, mnist_cells, recon_gaps
 from bench.experiments.reference import reference_value
 from bench.facts import RunFacts, facts_markdown
 from bench.figures import figure_link
@@ -15,16 +16,8 @@ from bench.stats import seed_summary
 from bench.verdict import Verdict
 from bench.verdict import rows as verdict_rows
 
-BASE, ISO = "base LWGAN", "Iso-LWGAN"
-STEPS = 10
 CLAIMS = ("recon-slightly-worse", "smoother-interpolations")
 GATE_BARS = ("reference_frechet", "frechet_ratio", "min_share", "collapse")
-
-
-def _cells(results):
-    from bench.experiments.mnist import mnist_cells
-
-    return mnist_cells(results)
 
 
 def label_of(c) -> str:
@@ -33,7 +26,7 @@ def label_of(c) -> str:
 
 def summary(results) -> list[dict]:
     """One row per (objective, model): every metric's mean and t-interval over seeds."""
-    cells = _cells(results)
+    cells = mnist_cells(results)
     rows = [{**vars(c), "wall_time_s": c.wall_time_s, "min_share": c.min_share} for c in cells]
     metrics = ("recon", "batch_recon", "frechet", "min_share", "discrepancy", "interp_irregularity",
                "wall_time_s")
@@ -60,7 +53,7 @@ def gate_failures(results, objective: str, names=(BASE, ISO)) -> list[str]:
     g = gates.Gates.from_settings(results.settings_obj())
     ref = (results.context.get("reference_gan") or {}).get("frechet")
     out = [] if objective == "published" else gates.reference_failures(ref, g)
-    for c in _cells(results):
+    for c in mnist_cells(results):
         if c.objective != objective or c.name not in names:
             continue
         m = {"collapsed": c.collapsed}
@@ -76,13 +69,12 @@ def relative_gap(results, objective: str):
     """Claim 8's evidence: (Iso - base) / base per seed (paired bootstrap over the same test
     images, divided by the base's mean error) and over seeds (Student-t of the per-seed ratios)."""
     from bench.claims import Estimate
-    from bench.experiments.mnist import recon_gaps
     from bench.stats import t_interval
 
     gaps = recon_gaps(results, objective)
     if gaps is None:
         return None, None
-    base = {c.seed: c.recon for c in _cells(results) if c.objective == objective and c.name == BASE}
+    base = {c.seed: c.recon for c in mnist_cells(results) if c.objective == objective and c.name == BASE}
     per = {s: tuple(v / base[s] for v in g) for s, g in gaps["per_seed"].items()}
     if len(per) > 1:
         ci = t_interval([v[0] for v in per.values()])
@@ -102,7 +94,7 @@ def verdicts(results) -> list[Verdict]:
     from bench.experiments.toy_claims import paired_ratio, ratio_text
 
     out = []
-    cells = _cells(results)
+    cells = mnist_cells(results)
     for objective in results.settings_obj().objectives:
         subject = f"{objective} objective"
         claim8, claim10 = get("recon-slightly-worse"), get("smoother-interpolations")
@@ -141,7 +133,7 @@ def verdicts(results) -> list[Verdict]:
     return out
 
 
-def _slug(name: str) -> str:
+def slug(name: str) -> str:
     return "".join(ch if ch.isalnum() else "_" for ch in name.lower()).strip("_")
 
 
@@ -169,7 +161,7 @@ def render(results) -> str:
     from bench.claims import get
 
     s = results.settings_obj()
-    cells = _cells(results)
+    cells = mnist_cells(results)
     rows = summary(results)
     train = s.train_overrides()
     one = len(s.seeds) == 1
@@ -213,11 +205,11 @@ def render(results) -> str:
     clf = results.context["classifier"]
     first = s.seeds[0]
     grids = "\n\n".join(
-        figure_link(f"mnist_interp_{c.objective}_{_slug(c.name)}", f"{label_of(c)}: latent interpolation grid")
+        figure_link(f"mnist_interp_{c.objective}_{slug(c.name)}", f"{label_of(c)}: latent interpolation grid")
         for c in cells if c.seed == first
     )  # fmt: skip
     samples = "\n\n".join(
-        figure_link(f"mnist_samples_{c.objective}_{_slug(c.name)}", f"{label_of(c)}: samples G(Z)")
+        figure_link(f"mnist_samples_{c.objective}_{slug(c.name)}", f"{label_of(c)}: samples G(Z)")
         for c in cells if c.seed == first and c.samples
     )  # fmt: skip
     lw = [c for c in cells if c.objective == "lwgan"]
@@ -390,7 +382,7 @@ def rows(results) -> list[dict]:
 
 
 def summary_metrics(results) -> dict:
-    out = {f"recon_{r['objective']}_{_slug(r['name'])}": r["recon"]["value"] for r in summary(results)}
+    out = {f"recon_{r['objective']}_{slug(r['name'])}": r["recon"]["value"] for r in summary(results)}
     for v in results.verdict_objs():
         out[f"reproduced_{v.claim.split()[0]}"] = float(v.label == "reproduced")
     return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from bench.experiments.rank_cells import RankCell
 from bench.facts import RunFacts, facts_markdown
 from bench.figures import figure_link, pyplot, save_figure
 from bench.pipeline.results import as_tuples
@@ -13,8 +14,6 @@ from bench.verdict import Verdict
 
 
 def _cells(results):
-    from bench.experiments.rank import RankCell
-
     return [RankCell.from_record(r) for r in results.records()]
 
 
@@ -134,8 +133,6 @@ def figures(results, out: Path) -> list[Path]:
 
 def cell_figure(cell: dict, record: dict, folder: Path) -> list[Path]:
     """The score curve of one (dataset, seed), with its four terms: a child run's figure."""
-    from bench.experiments.rank import RankCell
-
     c = RankCell.from_record(record)
     plt = pyplot()
     fig, (a, b) = plt.subplots(1, 2, figsize=(8.4, 3.4))

@@ -14,7 +14,7 @@ import dataclasses
 import time
 
 from bench.pipeline import Experiment, register
-from bench.recovery import report
+from bench.recovery import report, tables
 from bench.recovery.grid import Cell, cell_id, make_cell, unique_runs
 from bench.recovery.settings import RecoverSettings
 from bench.recovery.sweep import PREVIEW, run_chunk, select_images, to_uint8
@@ -293,7 +293,7 @@ def summary_metrics(results) -> dict:
     and cell as tags."""
     out = {}
     for i, g in enumerate(results.settings["generators"]):
-        best = report.best_cells(report.generator_summary(results, g))
+        best = tables.best_cells(tables.generator_summary(results, g))
         fin = best[best["measured_accuracy"].notna()]
         if len(fin):
             top = fin.iloc[0]
@@ -308,7 +308,7 @@ EXPERIMENT = register(Experiment(
     description="latent vector recovery under every regulator: tables 1-6 of Cho's paper",
     settings=RecoverSettings, cells=cells, run_chunk=chunk, chunk_key=chunk_key,
     render=report.render, verdicts=report.verdicts, figures=report.figures, prepare=prepare,
-    plan=plan, rows=report.rows, cell_name=cell_name, report_name=lambda s: f"recover-{s.grid}",
+    plan=plan, rows=tables.rows, cell_name=cell_name, report_name=lambda s: f"recover-{s.grid}",
     summary_metrics=summary_metrics, estimate=estimate_seconds,
     version=3,  # 2: generators x generator seeds, per-image correctness, in-span targets; 3: counter-based draws, fused G
     judging=judging_fields(RecoverSettings),

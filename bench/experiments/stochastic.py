@@ -20,7 +20,7 @@ from bench.experiments.metrics import COLLAPSE
 from bench.experiments.reference import reference_value, setting_key
 from bench.experiments.settings import CENTRES, StochasticSettings
 from bench.experiments.settings import STOCHASTIC_DATASET as DATASET
-from bench.experiments.toy import toy_cells
+from bench.experiments.toy_cells import toy_cells
 from bench.figures import figure_link, pyplot, save_figure
 from bench.pipeline import Results
 from bench.report import format_seeds, markdown_table

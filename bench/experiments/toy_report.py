@@ -7,7 +7,8 @@ from dataclasses import fields
 from pathlib import Path
 
 from bench.experiments.metrics import COLLAPSE
-from bench.experiments.toy import PLOT_FIELDS, ToyCell, ToySettings, toy_cells
+from bench.experiments.settings import ToySettings
+from bench.experiments.toy_cells import PLOT_FIELDS, ToyCell, toy_cells
 from bench.figures import pyplot, save_figure, smooth
 from bench.report import markdown_table
 from lwgan.recipes import PUBLIC_TOY, TOY

@@ -119,8 +119,15 @@ def unregister(name: str) -> None:
     _REGISTRY.pop(name, None)
 
 
+# The built-in experiments are loaded like plugins, by name, on first use: the pipeline does not
+# depend on the experiments built on it.
+BUILTIN = "bench.experiments.builtin"
+
+
 def _builtins() -> None:
-    import bench.experiments.builtin  # noqa: F401 - importing registers the built-in experiments
+    import importlib
+
+    importlib.import_module(BUILTIN)
 
 
 def names() -> list[str]:
@@ -140,3 +147,28 @@ def get(name: str) -> Experiment:
         return _REGISTRY[name]
     except KeyError:
         raise ValueError(f"unknown experiment {name!r}; valid: {', '.join(_REGISTRY)}") from None
+
+
+def ensure_registered(experiment: str, recorded: list[dict], where: str) -> None:
+    """Make `experiment` (of saved results at `where`) registered: load the plugins its results
+    record where they are found unchanged; else a one-line PluginError naming what to pass."""
+    from pathlib import Path
+
+    from bench import plugins
+
+    if is_registered(experiment):
+        return
+    problems = []
+    for p in recorded:
+        path = Path(p["file"]) if p.get("file") else None
+        if path is None or not path.is_file():
+            problems.append(f"{p['spec']} (not found)")
+        elif p.get("digest") and plugins.digest(path) != p["digest"]:
+            problems.append(f"{p['spec']} (changed since the run: digest {plugins.digest(path)}, recorded {p['digest']})")
+        else:
+            plugins.load(str(path) if p["spec"].endswith(".py") else p["spec"])
+    if is_registered(experiment):
+        return
+    hint = f"pass --plugin {' --plugin '.join(p['spec'] for p in recorded)}" if recorded else "no plugin recorded"
+    detail = f"; {', '.join(problems)}" if problems else ""
+    raise plugins.PluginError(f"{where}: experiment {experiment!r} is not registered ({hint}{detail})")

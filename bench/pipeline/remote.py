@@ -25,7 +25,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from bench.errors import BenchError
-from bench.pipeline.executor import shippable
+from bench.pipeline.worker import shippable
 
 EXECUTORS = ("local", "ray", "slurm")
 # What a worker must see as the driver does: where the cache and the data are.
@@ -67,7 +67,7 @@ def shared_env() -> dict[str, str]:
 
 def run_task(name: str, chunk: list[dict], ctx, settings: dict, env: dict[str, str]) -> list[dict]:
     """A remote worker's job: one chunk of experiment `name` (a plain function of its inputs)."""
-    from bench.pipeline.executor import run_shipped
+    from bench.pipeline.worker import run_shipped
 
     os.environ.update(env)
     return run_shipped(name, chunk, ctx, settings)

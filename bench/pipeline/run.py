@@ -301,12 +301,12 @@ def default_rows(results: Results) -> list[dict]:
 
 def rebuild(path: str | Path, out: str | Path | None = None) -> dict[str, Path | list[Path]]:
     """`bench report`: the markdown, CSV and figures of a saved run, without rerunning it."""
-    from bench import plugins
     from bench.outputs import probe_dir, probe_files
+    from bench.pipeline.registry import ensure_registered
     from bench.pipeline.results import load
 
     results = load(path)
-    plugins.ensure(results.experiment, results.facts.get("plugins", []), str(path))
+    ensure_registered(results.experiment, results.facts.get("plugins", []), str(path))
     exp = get(results.experiment)
     folder = probe_dir(Path(out) if out is not None else Path(path).parent)
     name = Path(path).name.removesuffix(".json")

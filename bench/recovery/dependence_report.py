@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.recovery import compare, departures
+from bench.recovery import compare, departures, tables
 from bench.recovery import report as recover_report
 from bench.report import markdown_table
 
@@ -28,21 +28,8 @@ def verdicts(results) -> list:
     return recover_report.verdicts(main_results(results))
 
 
-def plan(ctx) -> list[str]:
-    from bench.experiments import recover
-
-    s = ctx.settings
-    lines = recover.plan(ctx)
-    if s.readings:
-        n = len([c for c in recover.cells(s) if recover.grid_cell(c).table in ("table5", "table6")
-                 and c["generator"] == s.generators[0] and c["generator_seed"] == s.seeds_of(s.generators[0])[0]])
-        lines.append(f"  readings of the resampling cutoffs: {n} cells x {len(s.readings)} reading(s) "
-                     f"({', '.join(s.readings)}) on {s.generators[0]} s{s.seeds_of(s.generators[0])[0]}")  # fmt: skip
-    return lines
-
-
 def rows(results):
-    frame = recover_report.cell_frame(results)
+    frame = tables.cell_frame(results)
     frame["reading"] = [c["cell"].get("reading", "after") for c in results.cells]
     return frame
 
@@ -51,7 +38,7 @@ def summary_metrics(results) -> dict:
     main = main_results(results)
     out = {}
     for g in main.settings["generators"]:
-        rho, _, _n = recover_report.spearman(recover_report.generator_summary(main, g))
+        rho, _, _n = tables.spearman(tables.generator_summary(main, g))
         if math.isfinite(rho):
             out[f"spearman_{g}"] = rho
     return out
@@ -96,8 +83,8 @@ def lifts(main) -> dict[str, dict[str, compare.Diff]]:
 def agreement_rows(main) -> list[dict]:
     rows = []
     for g in main.settings["generators"]:
-        summary = recover_report.generator_summary(main, g)
-        rho, _p, n = recover_report.spearman(summary)
+        summary = tables.generator_summary(main, g)
+        rho, _p, n = tables.spearman(summary)
         gap = departures.table_gaps(summary)
         base = departures.baseline_rows(summary)
         peak = max((r["measured %"] for r in base if math.isfinite(r["measured %"])), default=math.nan)
@@ -175,7 +162,7 @@ def reading_rows(results) -> list[dict]:
             continue
         cells = f.groupby(["table", "regulator", "learning_rate", "hyperparameter"], as_index=False)[
             ["accuracy", "paper_accuracy"]].mean()  # fmt: skip
-        rho, _, n = recover_report.spearman(cells)
+        rho, _, n = tables.spearman(cells)
         gap = departures.table_gaps(cells.assign(shared_baseline=False))
         zero = cells[(cells["hyperparameter"] == 0) & (cells["learning_rate"] >= 1)]
         out.append({"reading": reading + (" (SPEC, default)" if reading == "after" else ""),

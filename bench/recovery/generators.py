@@ -249,7 +249,7 @@ def draw(model: RecoveryModel, n: int, seed: int, tag: str = "quality"):
     """(z [n, d] from the model's prior, eps [n, k] or None, G(z, eps) [n, 1, 28, 28] on the CPU),
     from a CPU generator seeded by (seed, tag): the same draws on every device."""
     import regulators
-    from bench.recovery.engine import derive_seed
+    from bench.recovery.streams import derive_seed
 
     g = torch.Generator().manual_seed(derive_seed(int(seed), tag, model.name))
     z = regulators.get_prior(model.prior).sample((n, model.latent_dim), generator=g, device="cpu",

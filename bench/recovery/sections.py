@@ -78,7 +78,7 @@ def best_rows(results, generator: str) -> list[dict]:
     """Per regulator: the best cell chosen on the selection half and its accuracy on the
     evaluation half; beside it, for reference, the best cell chosen and scored on every image,
     and the paper's best cell."""
-    from bench.recovery.report import best_cells, generator_summary
+    from bench.recovery.tables import best_cells, generator_summary
 
     table = compare.Table(results)
     full = best_cells(generator_summary(results, generator)).set_index("regulator")
