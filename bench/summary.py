@@ -121,11 +121,6 @@ def replace_block(readme: str, block: str) -> str:
     return f"{head}{START}\n{block}\n{END}{tail}"
 
 
-def readme_block(readme: str) -> str:
-    """The generated block as the README holds it now."""
-    return readme.split(START, 1)[1].split(END, 1)[0].strip("\n")
-
-
 def update_readme(readme: str | Path, folder: str | Path) -> bool:
     """Rewrite the README's block from the results under `folder` (atomically); True if it changed."""
     from bench.atomic import atomic_write_text

@@ -239,10 +239,6 @@ class Sweep:
             ms = _metrics(metrics, None, step)
             self._call("logging metrics", _batches, self.client, self.run_id, {}, ms, {})
 
-    def log_params(self, params: Mapping) -> None:
-        if self.enabled:
-            self._call("logging params", _batches, self.client, self.run_id, dict(params), [], {})
-
     def set_tags(self, tags: Mapping) -> None:
         if self.enabled:
             self._call("setting tags", _batches, self.client, self.run_id, {}, [], dict(tags))

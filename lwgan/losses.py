@@ -83,7 +83,3 @@ def isometric_loss(z: torch.Tensor, gz: torch.Tensor, groups: int = 1) -> torch.
     # The diagonal is 0 - 0 = 0, so summing everything and dividing by n(n-1) is the i != j mean.
     return (dz - dx).abs().sum() / (groups * n * (n - 1))
 
-
-def rank_penalty(rank, lambda_rank: float) -> torch.Tensor | float:
-    """lambda_rank * r: constant in the parameters, it prices the rank in the reported objective."""
-    return lambda_rank * rank

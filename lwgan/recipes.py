@@ -45,10 +45,6 @@ def get_recipe(family: str, name: str) -> Recipe:
         raise ConfigError(f"unknown {family} recipe {name!r}; valid: {valid}") from None
 
 
-def recipe_names(family: str | None = None) -> list[str]:
-    return [n for f, n in RECIPES if family is None or f == family]
-
-
 # ------------------------------------------------------------------------------------ MNIST
 # The public LWGAN code's MNIST schedule (yixuan/LWGAN run_mnist.sh, models/mnist.py; SPEC part
 # B): conv Q/D trunk 5x5 stride-2 convs 1 -> 64 -> 128 -> 256, z up to 20, batch 256, Adam 1e-4
