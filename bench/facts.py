@@ -37,9 +37,7 @@ def versions(packages: Sequence[str] = _PACKAGES) -> dict[str, str]:
     return out
 
 
-def git_state(
-    repo: str | Path | None = None, *, exclude: str | Path | None = None
-) -> tuple[str | None, bool | None]:
+def git_state(repo: str | Path | None = None, *, exclude: str | Path | None = None) -> tuple[str | None, bool | None]:
     """(commit, dirty) of the repository holding this package; (None, None) when not in git.
 
     `exclude`: a folder whose changes do not count, the run's own output folder: a run that
@@ -175,9 +173,16 @@ def facts_markdown(facts: RunFacts, *, title: str = "Run facts") -> str:
         ("seeds", ", ".join(str(s) for s in facts.seeds) or MISSING),
         ("data fingerprint", f"`{facts.data_fingerprint}`" if facts.data_fingerprint else MISSING),
         ("device", facts.device),
-        ("wall time", _duration(facts.wall_time_s) + (
-            f" (this invocation; {facts.resumed_cells} of {facts.total_cells} cells were finished by an "
-            "earlier one and resumed)" if facts.resumed_cells else "")),
+        (
+            "wall time",
+            _duration(facts.wall_time_s)
+            + (
+                f" (this invocation; {facts.resumed_cells} of {facts.total_cells} cells were finished by an "
+                "earlier one and resumed)"
+                if facts.resumed_cells
+                else ""
+            ),
+        ),
         ("date (UTC)", facts.date),
         ("versions", ", ".join(f"{k} {v}" for k, v in sorted(facts.versions.items())) or MISSING),
     ]
@@ -188,8 +193,7 @@ def facts_markdown(facts: RunFacts, *, title: str = "Run facts") -> str:
         ck = [(name, f"`{digest}`") for name, digest in facts.checkpoints.items()]
         parts += [
             "",
-            ("Model checkpoints (digest: sha256 of the weights, the same for two identical "
-             "trainings):"),
+            ("Model checkpoints (digest: sha256 of the weights, the same for two identical trainings):"),
             "",
             markdown_table(ck, headers=["model", "digest"]),
         ]

@@ -67,7 +67,7 @@ def _fingerprint(data, data_fingerprint: str | None) -> str:
 
 
 def status(spec, data_fingerprint: str, seed: int) -> str:
-    """"cached", "not cached" or "<why>, will retrain" (the file is read and verified)."""
+    """ "cached", "not cached" or "<why>, will retrain" (the file is read and verified)."""
     return cache.status(spec.cache_kind, cache_config(spec), data_fingerprint, seed)
 
 

@@ -58,9 +58,7 @@ def check_positive(value: float | None, option: str, *, allow_zero: bool = False
 # Annotated option types: one definition each, reused by every command so help and env vars agree.
 SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (data subsets, inits, prior draws).")]
 SeedsOpt = Annotated[str, typer.Option("--seeds", help="Comma-separated seeds, e.g. 0,1,2.")]
-DeviceOpt = Annotated[
-    str, typer.Option("--device", help="auto (CUDA when present), cpu or cuda.", show_default=True)
-]
+DeviceOpt = Annotated[str, typer.Option("--device", help="auto (CUDA when present), cpu or cuda.", show_default=True)]
 DataDirOpt = Annotated[
     Path | None,
     typer.Option(

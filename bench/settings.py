@@ -145,7 +145,9 @@ def _scalar(text: str, tp, where: str) -> Any:
                 raise SettingError(f"{where}: {text!r} is not a finite number")
             return value
     except (TypeError, ValueError):
-        raise SettingError(f"{where}: {text!r} is not valid; expected {'true or false' if tp is bool else _kind(tp)}") from None
+        raise SettingError(
+            f"{where}: {text!r} is not valid; expected {'true or false' if tp is bool else _kind(tp)}"
+        ) from None
     return text
 
 
@@ -294,7 +296,9 @@ def build(cls, values: dict) -> Any:
     valid = {f.name for f in fields(cls)}
     unknown = sorted(set(values) - valid)
     if unknown:
-        raise SettingError(f"unknown setting(s) {', '.join(unknown)} for {cls.__name__}; valid: {', '.join(sorted(valid))}")
+        raise SettingError(
+            f"unknown setting(s) {', '.join(unknown)} for {cls.__name__}; valid: {', '.join(sorted(valid))}"
+        )
     try:
         return cls(**values)
     except SettingError:
@@ -314,7 +318,11 @@ def _toml_value(v: Any) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, (int, float)):
-        return repr(v) if isinstance(v, int) or math.isfinite(v) else ("nan" if math.isnan(v) else ("inf" if v > 0 else "-inf"))
+        return (
+            repr(v)
+            if isinstance(v, int) or math.isfinite(v)
+            else ("nan" if math.isnan(v) else ("inf" if v > 0 else "-inf"))
+        )
     if isinstance(v, str):
         return json.dumps(v)
     if isinstance(v, (list, tuple)):

@@ -90,9 +90,19 @@ def claim_rows(found) -> list[dict]:
                 continue
             subject = v.claim.split(": (", 1)[0]
             numbers = v.numbers if len(v.numbers) <= 160 else v.numbers[:157] + "..."
-            rows.append((order.get(v.key, 99), path, {"claim": v.claim.split(": ", 1)[1] if ": (" in v.claim else v.claim,
-                                                      "report": f"`{path.removesuffix('.json')}`", "subject": subject,
-                                                      "verdict": f"**{v.shown}**", "numbers": numbers}))  # fmt: skip
+            rows.append(
+                (
+                    order.get(v.key, 99),
+                    path,
+                    {
+                        "claim": v.claim.split(": ", 1)[1] if ": (" in v.claim else v.claim,
+                        "report": f"`{path.removesuffix('.json')}`",
+                        "subject": subject,
+                        "verdict": f"**{v.shown}**",
+                        "numbers": numbers,
+                    },
+                )
+            )
     return [r for _, _, r in sorted(rows, key=lambda t: (t[0], t[1]))]
 
 

@@ -37,8 +37,11 @@ def main() -> None:
     p.add_argument("old")
     p.add_argument("new")
     p.add_argument("--list", action="store_true", help="print every cell, not only the moved ones")
-    p.add_argument("--ignore-seed", action="store_true",
-                   help="match cells whatever their recovery seed (to compare two seeds of one engine)")
+    p.add_argument(
+        "--ignore-seed",
+        action="store_true",
+        help="match cells whatever their recovery seed (to compare two seeds of one engine)",
+    )
     args = p.parse_args()
     old, new = _cells(args.old, args.ignore_seed), _cells(args.new, args.ignore_seed)
     keys = [k for k in old if k in new]
@@ -58,12 +61,18 @@ def main() -> None:
     n_out = sum(r[4] for r in rows)
     n_sig = sum(r[5] < 0.05 for r in rows)
     q = np.percentile(np.abs(diffs), [50, 90, 100])
-    print(f"differences new - old: mean {diffs.mean():+.2f}, sd {diffs.std(ddof=1):.2f} points; |d| median "
-          f"{q[0]:.1f}, 90th percentile {q[1]:.1f}, max {q[2]:.1f}")
-    print(f"outside the old cell's 95% interval: {n_out} of {len(rows)} ({n_out / len(rows):.1%}; about 5% "
-          f"expected of two independent runs, fewer when their images are the same); McNemar p < 0.05: {n_sig}")
-    for what, pick in (("learning rate", lambda k: k.split("|lr=")[1].split("|")[0]),
-                       ("regulator", lambda k: k.split("|")[2])):
+    print(
+        f"differences new - old: mean {diffs.mean():+.2f}, sd {diffs.std(ddof=1):.2f} points; |d| median "
+        f"{q[0]:.1f}, 90th percentile {q[1]:.1f}, max {q[2]:.1f}"
+    )
+    print(
+        f"outside the old cell's 95% interval: {n_out} of {len(rows)} ({n_out / len(rows):.1%}; about 5% "
+        f"expected of two independent runs, fewer when their images are the same); McNemar p < 0.05: {n_sig}"
+    )
+    for what, pick in (
+        ("learning rate", lambda k: k.split("|lr=")[1].split("|")[0]),
+        ("regulator", lambda k: k.split("|")[2]),
+    ):
         groups: dict[str, list] = {}
         for r in rows:
             groups.setdefault(pick(r[0]), []).append(r)

@@ -99,8 +99,9 @@ def build_lsgan_model(cfg: LSGANConfig, *, seed: int = 0, device=None) -> LSGAN:
 
 # --------------------------------------------------------------------------------- training
 @torch.no_grad()
-def recalibrate_batchnorm(generator: nn.Module, latent_dim: int, batches: int, batch_size: int,
-                          zgen: torch.Generator, device: torch.device) -> None:
+def recalibrate_batchnorm(
+    generator: nn.Module, latent_dim: int, batches: int, batch_size: int, zgen: torch.Generator, device: torch.device
+) -> None:
     """Replace G's running batch-norm statistics by their exact average over `batches` prior
     batches, so eval mode (used at recovery) matches what the trained weights produce."""
     bns = [m for m in generator.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
@@ -141,8 +142,7 @@ def train_lsgan(
     `on_epoch(epoch, g_ema, d)` is called after each epoch (models in train mode; for monitoring:
     copy before changing them)."""
     if images.dim() != 4 or tuple(images.shape[1:]) != IMAGE_SHAPE or not images.is_floating_point():
-        raise ValueError(f"train_lsgan: expected float images [N, 1, 28, 28], got "
-                         f"{tuple(images.shape)} {images.dtype}")
+        raise ValueError(f"train_lsgan: expected float images [N, 1, 28, 28], got {tuple(images.shape)} {images.dtype}")
     device = torch.device(device)
     n, bs = images.shape[0], cfg.batch_size
     steps_per_epoch = n // bs  # full batches only: batch norm on a tiny last batch is noise
@@ -205,8 +205,7 @@ def train_lsgan(
             on_epoch(epoch + 1, g_ema, d)
     if g_ema is not g:  # the EMA copy has the live model's buffers only as of the copy
         g_ema.load_state_dict({**g_ema.state_dict(), **dict(g.named_buffers())})
-    recalibrate_batchnorm(g_ema, cfg.latent_dim, cfg.bn_calibration_batches, max(bs, 256), zgen,
-                          device)
+    recalibrate_batchnorm(g_ema, cfg.latent_dim, cfg.bn_calibration_batches, max(bs, 256), zgen, device)
     _freeze(g_ema, d)
     return g_ema, d, history
 
@@ -270,8 +269,14 @@ def _train_family(cfg: LSGANConfig, data: torch.Tensor, *, seed: int, device, pr
 def _recovery_view(model: LSGAN, cfg: LSGANConfig, *, rank=None, prior: str = "normal"):
     from lwgan.families import RecoveryView
 
-    return RecoveryView(model.G, model.D, model.latent_dim, 0, prior,
-                        {"z_max": model.latent_dim, "g_mflops": generator_flops(model.G, model.latent_dim) / 1e6})  # fmt: skip
+    return RecoveryView(
+        model.G,
+        model.D,
+        model.latent_dim,
+        0,
+        prior,
+        {"z_max": model.latent_dim, "g_mflops": generator_flops(model.G, model.latent_dim) / 1e6},
+    )
 
 
 def _register_family() -> None:

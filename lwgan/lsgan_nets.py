@@ -80,8 +80,12 @@ class MLPDiscriminator(nn.Module):
         super().__init__()
         h1, h2 = 16 * width, 8 * width
         self.net = nn.Sequential(
-            nn.Flatten(), nn.Linear(784, h1), nn.LeakyReLU(0.2), nn.Linear(h1, h2),
-            nn.LeakyReLU(0.2), *([MinibatchStd()] if mbstd else []),
+            nn.Flatten(),
+            nn.Linear(784, h1),
+            nn.LeakyReLU(0.2),
+            nn.Linear(h1, h2),
+            nn.LeakyReLU(0.2),
+            *([MinibatchStd()] if mbstd else []),
             nn.Linear(h2 + int(mbstd), 1),
         )
 
@@ -97,10 +101,13 @@ class ConvDiscriminator(nn.Module):
         super().__init__()
         sn = nn.utils.parametrizations.spectral_norm
         self.net = nn.Sequential(
-            sn(nn.Conv2d(1, width, 4, 2, 1)), nn.LeakyReLU(0.2),
-            sn(nn.Conv2d(width, 2 * width, 4, 2, 1)), nn.LeakyReLU(0.2),
+            sn(nn.Conv2d(1, width, 4, 2, 1)),
+            nn.LeakyReLU(0.2),
+            sn(nn.Conv2d(width, 2 * width, 4, 2, 1)),
+            nn.LeakyReLU(0.2),
             *([MinibatchStd()] if mbstd else []),
-            nn.Flatten(), sn(nn.Linear((2 * width + int(mbstd)) * 49, 1)),
+            nn.Flatten(),
+            sn(nn.Linear((2 * width + int(mbstd)) * 49, 1)),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -118,8 +125,7 @@ def _mlp(cfg) -> tuple[nn.Module, nn.Module]:
 # ------------------------------------------------------------------------------- cho (GPU)
 def _conv_in(cin: int, cout: int) -> list[nn.Module]:
     # Keras order of the author's code: conv with leaky-ReLU activation, then instance norm.
-    return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.LeakyReLU(0.2),
-            nn.InstanceNorm2d(cout, affine=True)]
+    return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.LeakyReLU(0.2), nn.InstanceNorm2d(cout, affine=True)]
 
 
 class ChoGenerator(nn.Module):

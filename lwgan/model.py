@@ -197,9 +197,7 @@ class LWGAN(nn.Module):
         z = networks.prior_sample(n, self.cfg.z_max, rank, generator=generator, device=self.device)
         return self.G(z, generator=generator)
 
-    def reconstruct(
-        self, x: torch.Tensor, rank: int | None = None, *, generator=None
-    ) -> torch.Tensor:
+    def reconstruct(self, x: torch.Tensor, rank: int | None = None, *, generator=None) -> torch.Tensor:
         rank = self.cfg.z_max if rank is None else rank
         return self.G(self.Q(x, rank), generator=generator)
 
@@ -220,9 +218,7 @@ def build_lwgan(cfg: LWGANConfig, *, seed: int = 0, device=None) -> LWGAN:
         else:
             (x_dim,) = cfg.x_shape
             Q = networks.MLPEncoder(x_dim, cfg.z_max, cfg.width_q)
-            G = networks.mlp_generator(
-                cfg.z_max, x_dim, cfg.width_g, cfg.noise_dim, cfg.sigma_noise
-            )
+            G = networks.mlp_generator(cfg.z_max, x_dim, cfg.width_g, cfg.noise_dim, cfg.sigma_noise)
             D = networks.MLPCritic(x_dim, cfg.z_max, cfg.width_d)
     return LWGAN(cfg, Q, G, D).to(device)
 
@@ -230,8 +226,7 @@ def build_lwgan(cfg: LWGANConfig, *, seed: int = 0, device=None) -> LWGAN:
 def model_state(model: LWGAN) -> dict[str, dict[str, torch.Tensor]]:
     """{"Q": ..., "G": ..., "D": ...} on the CPU: a checkpoint loads on any device."""
     return {
-        name: {k: v.detach().cpu() for k, v in getattr(model, name).state_dict().items()}
-        for name in ("Q", "G", "D")
+        name: {k: v.detach().cpu() for k, v in getattr(model, name).state_dict().items()} for name in ("Q", "G", "D")
     }
 
 

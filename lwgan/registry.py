@@ -41,7 +41,7 @@ class GeneratorSpec:
 
     @property
     def data_kind(self) -> str:
-        """"mnist" or "synthetic": what this config's networks take as input."""
+        """ "mnist" or "synthetic": what this config's networks take as input."""
         return get_family(self.family).data_kind(self.config)
 
     def build(self, *, seed: int = 0, device=None):
@@ -155,7 +155,8 @@ def autoencoder(recipe: str = DEFAULT_RECIPE, **overrides) -> GeneratorSpec:
 
 @register_generator(
     "autoencoder-iso", family="lwgan",
-    description="the LWGAN trainer's autoencoder objective with the Iso-LWGAN knobs (the authors' exact run is `published-iso`)",
+    description="the LWGAN trainer's autoencoder objective with the Iso-LWGAN knobs "
+    "(the authors' exact run is `published-iso`)",
 )  # fmt: skip
 def autoencoder_iso(recipe: str = DEFAULT_RECIPE, **overrides) -> GeneratorSpec:
     knobs = {"objective": "autoencoder", "lambda_iso": 1.0, "sigma_noise": 0.1, "noise_dim": 10}

@@ -22,7 +22,7 @@ _IDS = itertools.count()
 
 # A tiny experiment written by each test under its own names (Ray workers live across tests and
 # keep what they imported). `die_once` kills the worker process running that cell, once.
-PLUGIN = '''
+PLUGIN = """
 import os, signal, time
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,7 +58,7 @@ def render(results):
 
 register(Experiment("NAME", "a tiny experiment for the executors", Settings, lambda s: [{"value": v} for v in s.values],
                     render, run_cell=run_cell))
-'''
+"""
 
 
 @pytest.fixture

@@ -209,8 +209,8 @@ def test_isometry_claim_6_judges_size_and_drop(zero, positive, label):
 
 
 @pytest.mark.parametrize(
-    "irregular, label", [((0.5, 0.6, 0.55), "reproduced"), ((1.0, 1.05, 0.98), "not reproduced"),
-                         ((0.5, 1.2, 0.8), "inconclusive")],
+    "irregular, label",
+    [((0.5, 0.6, 0.55), "reproduced"), ((1.0, 1.05, 0.98), "not reproduced"), ((0.5, 1.2, 0.8), "inconclusive")],
 )
 def test_isometry_claim_10_compares_interpolations_with_lambda_0(irregular, label):
     cells = [{**_cell(lam=0.0, seed=s, disc=1.0), "interp_irregularity": 0.4, "recon": 0.5} for s in range(3)]
@@ -232,13 +232,25 @@ FLAT = ((0.01,) * 3,) * 3
         # sigma 0.1 below half the published 0.0057
         (((0, 0, 0), (0.001, 0.0012, 0.0011), (0.02, 0.022, 0.021)), FLAT, "noise-diversity", "not reproduced"),
         (((0, 0, 0), (0.001, 0.006, 0.0035), (0.02, 0.022, 0.021)), FLAT, "noise-diversity", "inconclusive"),
-        (((0, 0, 0), (0.005, 0.006, 0.0055), (0.02, 0.022, 0.021)),
-         ((0.010, 0.012, 0.011), (0.011, 0.013, 0.012), (0.015, 0.020, 0.018)), "noise-stability", "reproduced"),
+        (
+            ((0, 0, 0), (0.005, 0.006, 0.0055), (0.02, 0.022, 0.021)),
+            ((0.010, 0.012, 0.011), (0.011, 0.013, 0.012), (0.015, 0.020, 0.018)),
+            "noise-stability",
+            "reproduced",
+        ),
         # the loss over the last quarter jumps about 3x as much as at sigma 0
-        (((0, 0, 0), (0.005, 0.006, 0.0055), (0.02, 0.022, 0.021)),
-         ((0.01,) * 3, (0.01,) * 3, (0.03, 0.031, 0.032)), "noise-stability", "not reproduced"),
-        (((0, 0, 0), (0.005, 0.006, 0.0055), (0.02, 0.022, 0.021)),
-         ((0.01,) * 3, (0.01,) * 3, (0.01, 0.04, 0.02)), "noise-stability", "inconclusive"),
+        (
+            ((0, 0, 0), (0.005, 0.006, 0.0055), (0.02, 0.022, 0.021)),
+            ((0.01,) * 3, (0.01,) * 3, (0.03, 0.031, 0.032)),
+            "noise-stability",
+            "not reproduced",
+        ),
+        (
+            ((0, 0, 0), (0.005, 0.006, 0.0055), (0.02, 0.022, 0.021)),
+            ((0.01,) * 3, (0.01,) * 3, (0.01, 0.04, 0.02)),
+            "noise-stability",
+            "inconclusive",
+        ),
     ],
 )
 def test_stochastic_claims_7a_7b(divs, spreads, key, label):
@@ -284,7 +296,9 @@ def test_mnist_gap_paired_per_seed_and_over_seeds():
     settings = mnist.MnistSettings(budget="tiny", configs=(mnist_cells.BASE, mnist_cells.ISO), n_boot=500,
                                    objectives=("lwgan",))  # fmt: skip
     # One seed: a paired bootstrap of per-image differences; a constant +0.1 shift (+1.8%) is certain.
-    res, v = _mnist_verdict(settings, [_mnist_cell(mnist_cells.BASE, 0, base), _mnist_cell(mnist_cells.ISO, 0, base + 0.1)])
+    res, v = _mnist_verdict(
+        settings, [_mnist_cell(mnist_cells.BASE, 0, base), _mnist_cell(mnist_cells.ISO, 0, base + 0.1)]
+    )
     gaps = mnist_cells.recon_gaps(res, "lwgan")
     assert gaps["per_seed"][0] == pytest.approx((0.1, 0.1, 0.1)) and gaps["over_seeds"] is None
     assert v.label == "reproduced"
@@ -299,10 +313,14 @@ def test_mnist_gap_paired_per_seed_and_over_seeds():
     cells3 = [c for s, g in enumerate((0.1, 0.12, 0.11))
               for c in (_mnist_cell(mnist_cells.BASE, s, base), _mnist_cell(mnist_cells.ISO, s, base + g))]  # fmt: skip
     assert _mnist_verdict(dataclasses.replace(settings, seeds=(0, 1, 2)), cells3)[1].label == "reproduced"
-    _, v3 = _mnist_verdict(settings, [_mnist_cell(mnist_cells.BASE, 0, base), _mnist_cell(mnist_cells.ISO, 0, base - 0.3)])
+    _, v3 = _mnist_verdict(
+        settings, [_mnist_cell(mnist_cells.BASE, 0, base), _mnist_cell(mnist_cells.ISO, 0, base - 0.3)]
+    )
     assert v3.shown == "not reproduced (Iso-LWGAN better)"
     # +30% of the base's error: worse, but not slightly (the LWGAN objective's committed gap).
-    _, v5 = _mnist_verdict(settings, [_mnist_cell(mnist_cells.BASE, 0, base), _mnist_cell(mnist_cells.ISO, 0, base * 1.3)])
+    _, v5 = _mnist_verdict(
+        settings, [_mnist_cell(mnist_cells.BASE, 0, base), _mnist_cell(mnist_cells.ISO, 0, base * 1.3)]
+    )
     assert v5.shown == "not reproduced (larger)"
     # A collapsed model (constant output): withheld, the bar named.
     flat = _mnist_cell(mnist_cells.ISO, 0, base + 0.1, collapsed=True)
@@ -313,7 +331,9 @@ def test_mnist_gap_paired_per_seed_and_over_seeds():
 def test_mnist_gates_withhold_on_a_generator_far_from_the_reference():
     rng = np.random.default_rng(1)
     base = rng.normal(5.6, 0.5, size=200)
-    settings = mnist.MnistSettings(budget="tiny", configs=(mnist_cells.BASE, mnist_cells.ISO), n_boot=200, objectives=("lwgan",))
+    settings = mnist.MnistSettings(
+        budget="tiny", configs=(mnist_cells.BASE, mnist_cells.ISO), n_boot=200, objectives=("lwgan",)
+    )
     cells = [{**_mnist_cell(mnist_cells.BASE, 0, base), "frechet": 250.0, "digit_shares": [0.1] * 10},
              {**_mnist_cell(mnist_cells.ISO, 0, base + 0.1), "frechet": 520.0,
               "digit_shares": [0.003] + [0.9967 / 9] * 9}]  # fmt: skip

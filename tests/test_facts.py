@@ -21,9 +21,7 @@ def test_collect_facts_and_markdown(tmp_path):
         wall_time_s=12.5,
         command="bench recover --grid quick",
     )
-    head = subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=False
-    )
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=False)
     if head.returncode == 0:
         assert facts.commit == head.stdout.strip()
     assert facts.versions["lwgan-bench"] == "0.1.0" and "torch" in facts.versions
@@ -37,9 +35,7 @@ def test_collect_facts_and_markdown(tmp_path):
 
 
 def test_command_line_quotes_arguments():
-    assert facts_mod.command_line(["/venv/bin/bench", "recover", "--lr", "0.1 0.2"]) == (
-        "bench recover --lr '0.1 0.2'"
-    )
+    assert facts_mod.command_line(["/venv/bin/bench", "recover", "--lr", "0.1 0.2"]) == ("bench recover --lr '0.1 0.2'")
     assert facts_mod.command_line(["python", "-m", "x"]) == "python -m x"
 
 

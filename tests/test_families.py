@@ -125,13 +125,15 @@ def test_a_plugin_family_is_swept_by_bench_recover(small_mnist, mnist_dir, tmp_p
 
 def test_an_unknown_family_is_a_one_line_error(tmp_path, capsys):
     bad = tmp_path / "bad_family.py"
-    bad.write_text(textwrap.dedent('''
+    bad.write_text(
+        textwrap.dedent("""
         from lwgan.registry import register_generator
 
         @register_generator("ghost", family="nope", description="a variant of no family")
         def ghost(recipe="mnist", **overrides):
             raise AssertionError("never built")
-    '''))
+    """)
+    )
     assert main(["--plugin", str(bad), "generators"]) == 2
     err = capsys.readouterr().err.strip()
     assert "unknown generator family 'nope'; registered: lsgan, lwgan, published" in err
@@ -143,7 +145,11 @@ def test_no_family_branch_outside_the_families_modules():
     from pathlib import Path
 
     root = Path(__file__).resolve().parent.parent
-    offenders = [f"{p.relative_to(root)}:{i}" for folder in ("bench", "lwgan", "regulators")
-                 for p in (root / folder).rglob("*.py")
-                 for i, line in enumerate(p.read_text().splitlines(), 1) if "family ==" in line or "family !=" in line]  # fmt: skip
+    offenders = [
+        f"{p.relative_to(root)}:{i}"
+        for folder in ("bench", "lwgan", "regulators")
+        for p in (root / folder).rglob("*.py")
+        for i, line in enumerate(p.read_text().splitlines(), 1)
+        if "family ==" in line or "family !=" in line
+    ]
     assert offenders == []

@@ -58,7 +58,8 @@ TINY = textwrap.dedent('''
 
     def verdicts(results):
         ok = all(r["square"] == r["value"] ** 2 for r in results.records())
-        return [Verdict("squares", "reproduced" if ok else "not reproduced", "value**2", f"{len(results.records())} cells")]
+        n = len(results.records())
+        return [Verdict("squares", "reproduced" if ok else "not reproduced", "value**2", f"{n} cells")]
 
 
     def render(results):
@@ -143,7 +144,8 @@ def test_end_to_end_with_a_failing_cell_and_a_rebuilt_report(plugin, tmp_path, c
     parent = parents[0]
     assert parent.data.metrics["failed_cells"] == 1.0 and parent.data.tags["verdict.squares"] == "reproduced"
     assert {"tiny.md", "tiny.csv", "tiny.json", "tiny_squares.pdf"} <= {
-        a.path for a in client.list_artifacts(parent.info.run_id)}
+        a.path for a in client.list_artifacts(parent.info.run_id)
+    }
 
     # `bench report` rebuilds the markdown byte for byte, and the CSV, without running a cell.
     calls = _calls(log)
@@ -158,7 +160,7 @@ def test_end_to_end_with_a_failing_cell_and_a_rebuilt_report(plugin, tmp_path, c
     assert main(["--plugin", str(plugin), "run", "tiny", "--out", str(out), "--no-track",
                  "--set", f"log={log}", "--set", "fail_on=0", "--resume"]) == 0  # fmt: skip
     # fail_on changed, so it is another sweep (another store): everything ran again there.
-    assert _calls(log)[len(calls):] == [1, 2, 3, 4, 5]
+    assert _calls(log)[len(calls) :] == [1, 2, 3, 4, 5]
     n = len(_calls(log))
     assert main(["--plugin", str(plugin), "run", "tiny", "--out", str(out), "--no-track",
                  "--set", f"log={log}", "--resume"]) == 0  # fmt: skip
@@ -233,7 +235,7 @@ def test_kill_9_loses_no_finished_cell(plugin, tmp_path):
     assert main(["--plugin", str(plugin), "run", "tiny", "--out", str(out), "--no-track", "--resume",
                  "--set", f"log={log}", "--set", "fail_on=0", "--set", "values=1,2,3,4,5,6,7,8",
                  "--set", "sleep=0.3"]) == 0  # fmt: skip
-    redone = _calls(log)[len(before):]
+    redone = _calls(log)[len(before) :]
     assert len(redone) == 8 - done and set(redone).isdisjoint(range(1, done + 1))
     assert pd.read_csv(out / "tiny.csv")["square"].tolist() == [v * v for v in range(1, 9)]
 

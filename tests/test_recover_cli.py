@@ -37,9 +37,29 @@ def small_mnist(mnist_dir, monkeypatch):
 def test_recover_end_to_end(small_mnist, mnist_dir, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("COLUMNS", "200")
     out = tmp_path / "rep"
-    argv = ["recover", "--regulator", "wasserstein,log_normal_density,truncated_normal_cutoff", "--grid", "quick",
-            "--images", "12", "--steps", "4", "--seeds", "0,1", "--generator", "lsgan.test", "--device", "cpu",
-            "--data-dir", mnist_dir, "--out", str(out), "--quality-samples", "500"]
+    argv = [
+        "recover",
+        "--regulator",
+        "wasserstein,log_normal_density,truncated_normal_cutoff",
+        "--grid",
+        "quick",
+        "--images",
+        "12",
+        "--steps",
+        "4",
+        "--seeds",
+        "0,1",
+        "--generator",
+        "lsgan.test",
+        "--device",
+        "cpu",
+        "--data-dir",
+        mnist_dir,
+        "--out",
+        str(out),
+        "--quality-samples",
+        "500",
+    ]
     assert main(argv) == 0
     captured = capsys.readouterr()
     assert "not cached, will train it now" in captured.err  # says what it does before it starts
@@ -53,9 +73,23 @@ def test_recover_end_to_end(small_mnist, mnist_dir, tmp_path, capsys, monkeypatc
     assert csv["paper_accuracy"].notna().all()  # quick cells are paper cells
 
     report = (out / "recover-quick.md").read_text()
-    for needle in ("Table 1: Wasserstein distance", "Table 4: log-normal density", "Table 6: truncated normal",
-                   "Spearman", "## Verdict", "Rules (bench.claims", "## Departures from the paper", "### Credibility bars", "Held-out selection", "Classifier (scorer): test accuracy", "## Regulators x generators",
-                   "Run facts", "94.7", "Paired against wasserstein's best cell", "McNemar p"):
+    for needle in (
+        "Table 1: Wasserstein distance",
+        "Table 4: log-normal density",
+        "Table 6: truncated normal",
+        "Spearman",
+        "## Verdict",
+        "Rules (bench.claims",
+        "## Departures from the paper",
+        "### Credibility bars",
+        "Held-out selection",
+        "Classifier (scorer): test accuracy",
+        "## Regulators x generators",
+        "Run facts",
+        "94.7",
+        "Paired against wasserstein's best cell",
+        "McNemar p",
+    ):
         assert needle in report, needle
     assert (out / "recover-quick-best.png").stat().st_size > 0
     assert (out / "recover-quick-best.pdf").stat().st_size > 0
@@ -76,7 +110,10 @@ def test_recover_end_to_end(small_mnist, mnist_dir, tmp_path, capsys, monkeypatc
         assert "accuracy" in c.data.metrics
     assert "best_regulator" in parents[0].data.tags
     assert {a.path for a in client.list_artifacts(parents[0].info.run_id)} >= {
-        "recover-quick.md", "recover-quick.csv", "recover-quick.json"}
+        "recover-quick.md",
+        "recover-quick.csv",
+        "recover-quick.json",
+    }
 
     # A second run with --resume recovers nothing again: every cell comes from the store.
     assert main(argv + ["--resume", "--no-track"]) == 0

@@ -161,17 +161,46 @@ def test_spearman_hand_computed_and_degenerate_cases():
 
 
 def test_best_cells_ignores_shared_baselines_and_picks_the_max():
-    summary = pd.DataFrame([
-        {"regulator": "wasserstein", "learning_rate": 0.1, "hyperparameter": 0.0, "shared_baseline": True,
-         "accuracy": 99.0, "accuracy_lo": 98, "accuracy_hi": 100, "paper_accuracy": 73.5, "seeds_finished": 1,
-         "accuracy_sd": math.nan},
-        {"regulator": "wasserstein", "learning_rate": 0.1, "hyperparameter": 1.0, "shared_baseline": False,
-         "accuracy": 90.0, "accuracy_lo": 88, "accuracy_hi": 92, "paper_accuracy": 94.7, "seeds_finished": 1,
-         "accuracy_sd": math.nan},
-        {"regulator": "wasserstein", "learning_rate": 1.0, "hyperparameter": 1.0, "shared_baseline": False,
-         "accuracy": 60.0, "accuracy_lo": 58, "accuracy_hi": 62, "paper_accuracy": 52.5, "seeds_finished": 1,
-         "accuracy_sd": math.nan},
-    ])
+    summary = pd.DataFrame(
+        [
+            {
+                "regulator": "wasserstein",
+                "learning_rate": 0.1,
+                "hyperparameter": 0.0,
+                "shared_baseline": True,
+                "accuracy": 99.0,
+                "accuracy_lo": 98,
+                "accuracy_hi": 100,
+                "paper_accuracy": 73.5,
+                "seeds_finished": 1,
+                "accuracy_sd": math.nan,
+            },
+            {
+                "regulator": "wasserstein",
+                "learning_rate": 0.1,
+                "hyperparameter": 1.0,
+                "shared_baseline": False,
+                "accuracy": 90.0,
+                "accuracy_lo": 88,
+                "accuracy_hi": 92,
+                "paper_accuracy": 94.7,
+                "seeds_finished": 1,
+                "accuracy_sd": math.nan,
+            },
+            {
+                "regulator": "wasserstein",
+                "learning_rate": 1.0,
+                "hyperparameter": 1.0,
+                "shared_baseline": False,
+                "accuracy": 60.0,
+                "accuracy_lo": 58,
+                "accuracy_hi": 62,
+                "paper_accuracy": 52.5,
+                "seeds_finished": 1,
+                "accuracy_sd": math.nan,
+            },
+        ]
+    )
     b = best_cells(summary).iloc[0]
     assert b["measured_accuracy"] == 90.0 and b["_lr"] == 0.1 and b["_hp"] == 1.0
     assert b["paper_accuracy"] == 94.7 and b["measured_ci"] == "90.0 [88.0, 92.0]"
@@ -199,10 +228,20 @@ def test_departures_table_gaps_and_the_cells_no_reading_can_produce():
     # paper's 75.1 nor its 22.0 can come from that reading (chance on 1,000 images stays under
     # 13.0% with probability 0.999); 10.9 could. The logistic slope a = 0 replaces half (p = 0.5):
     # not impossible, not listed.
-    f.loc[len(f)] = {"regulator": "truncated_normal_cutoff", "learning_rate": 0.01, "hyperparameter": 0.0,
-                     "accuracy": 10.4, "paper_accuracy": 10.9, "shared_baseline": False, "table": "table6"}
+    f.loc[len(f)] = {
+        "regulator": "truncated_normal_cutoff",
+        "learning_rate": 0.01,
+        "hyperparameter": 0.0,
+        "accuracy": 10.4,
+        "paper_accuracy": 10.9,
+        "shared_baseline": False,
+        "table": "table6",
+    }
     bad = departures.impossible_cells(f)
-    assert [(b["regulator"], b["lr"]) for b in bad] == [("truncated_normal_cutoff", "1"), ("truncated_normal_cutoff", "0.1")]
+    assert [(b["regulator"], b["lr"]) for b in bad] == [
+        ("truncated_normal_cutoff", "1"),
+        ("truncated_normal_cutoff", "0.1"),
+    ]
     from scipy.stats import binom
 
     assert 100 * binom.ppf(0.999, 1000, 0.1) / 1000 == 13.0

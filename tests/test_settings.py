@@ -24,13 +24,31 @@ REPORTS = Path(__file__).resolve().parent.parent / "reports"
 # (command, settings class, field, bad text, message): held in from the issue and the commands.
 CASES = [
     ("isometry", IsometrySettings, "lambdas", "0,-1", "--lambda: -1.0 is below the minimum 0"),
-    ("isometry", IsometrySettings, "lambdas", "notalist", "--lambda: 'notalist' is not valid; expected comma-separated numbers"),
+    (
+        "isometry",
+        IsometrySettings,
+        "lambdas",
+        "notalist",
+        "--lambda: 'notalist' is not valid; expected comma-separated numbers",
+    ),
     ("isometry", IsometrySettings, "seeds", "[-1]", "--seeds: '[-1]' is not valid; expected comma-separated integers"),
     ("isometry", IsometrySettings, "seeds", "-1", "--seeds: -1 is below the minimum 0"),
     ("isometry", IsometrySettings, "objectives", "gan", "--objective: unknown value 'gan'; accepted: lwgan, published"),
-    ("isometry", IsometrySettings, "eval_rank", "7", "--eval-rank: expected max, estimate or an integer in 1..3, got 7"),
+    (
+        "isometry",
+        IsometrySettings,
+        "eval_rank",
+        "7",
+        "--eval-rank: expected max, estimate or an integer in 1..3, got 7",
+    ),
     ("stochastic", StochasticSettings, "sigmas", "0,0.1,", "--sigma: empty element in '0,0.1,'"),
-    ("mnist", MnistSettings, "budget", "huge", "--budget: unknown value 'huge'; accepted: default, public, tiny, public-tiny"),
+    (
+        "mnist",
+        MnistSettings,
+        "budget",
+        "huge",
+        "--budget: unknown value 'huge'; accepted: default, public, tiny, public-tiny",
+    ),
     ("rank", RankSettings, "reps", "1", "--reps: 1 is below the minimum 2"),
     ("rank", RankSettings, "datasets", "moebius", "--dataset: unknown value 'moebius'; accepted: "),
     ("recover", RecoverSettings, "images", "20000", "--images: 20000 is above the maximum 10000"),
@@ -179,7 +197,10 @@ def test_a_registered_regulator_gets_cells_or_says_what_to_add(extra_regulators,
 
     # The author's extras carry their own rows: cells on both grids.
     assert len(expand_grid("paper", ["z_abs"])) == 16 and len(expand_grid("quick", ["z_abs"])) == 2
-    assert [c.id for c in expand_grid("paper", ["rowed_reg"])] == ["rowed_reg|lr=0.01|hp=0.5", "rowed_reg|lr=0.1|hp=0.5"]
+    assert [c.id for c in expand_grid("paper", ["rowed_reg"])] == [
+        "rowed_reg|lr=0.01|hp=0.5",
+        "rowed_reg|lr=0.1|hp=0.5",
+    ]
     assert main(["recover", "--regulator", "bare_reg", "--out", str(tmp_path / "never")]) == 2
     err = _err(capsys)
     assert "regulator 'bare_reg' has no cells on the paper grid" in err and "lrs=(...) and hps=(...)" in err

@@ -43,8 +43,12 @@ RUN_OPTIONS: dict[str, tuple[Any, Any]] = {
     "experiment": (None, ExperimentOpt),
     "no_track": (False, NoTrackOpt),
 }
-ConfigOpt = Annotated[Path | None, typer.Option("--config", help="A sweep file (TOML) of settings; options given here override it.")]
-PrintConfigOpt = Annotated[bool, typer.Option("--print-config", help="Print the effective settings as a sweep file and exit.")]
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", help="A sweep file (TOML) of settings; options given here override it.")
+]
+PrintConfigOpt = Annotated[
+    bool, typer.Option("--print-config", help="Print the effective settings as a sweep file and exit.")
+]
 
 
 def _show(value: Any) -> str:
@@ -112,14 +116,21 @@ def experiment_command(name: str, cls: type, doc: str, out: str = "reports"):
         run(name, settings, out=out_dir, **run_kw)
 
     params = setting_parameters(cls)
-    params.append(inspect.Parameter("out", inspect.Parameter.KEYWORD_ONLY, default=Path(out),
-                                    annotation=Annotated[Path, typer.Option("--out", help="Folder for reports and figures.")]))  # fmt: skip
+    params.append(
+        inspect.Parameter(
+            "out",
+            inspect.Parameter.KEYWORD_ONLY,
+            default=Path(out),
+            annotation=Annotated[Path, typer.Option("--out", help="Folder for reports and figures.")],
+        )
+    )
     for key, (default, ann) in RUN_OPTIONS.items():
         params.append(inspect.Parameter(key, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=ann))
-    params += [inspect.Parameter("config", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=ConfigOpt),
-               inspect.Parameter("print_config", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=PrintConfigOpt)]  # fmt: skip
+    params += [
+        inspect.Parameter("config", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=ConfigOpt),
+        inspect.Parameter("print_config", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=PrintConfigOpt),
+    ]
     command.__signature__ = inspect.Signature(params)
     command.__doc__ = doc
     command.__name__ = f"{name.replace('-', '_')}_cmd"
     return command
-

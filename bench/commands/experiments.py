@@ -51,18 +51,25 @@ def experiments_cmd() -> None:
 
 
 def report_cmd(
-    results: Annotated[Path, typer.Argument(help="A results file a run saved (<report>.json), or with --summary a folder of them.")],
-    out: Annotated[
-        Path | None, typer.Option("--out", help="Folder to write into (default: the file's own).")
-    ] = None,
+    results: Annotated[
+        Path, typer.Argument(help="A results file a run saved (<report>.json), or with --summary a folder of them.")
+    ],
+    out: Annotated[Path | None, typer.Option("--out", help="Folder to write into (default: the file's own).")] = None,
     summary: Annotated[
-        bool, typer.Option("--summary", help="Print the headline tables of every results file under the folder (the README's).")
+        bool,
+        typer.Option(
+            "--summary", help="Print the headline tables of every results file under the folder (the README's)."
+        ),
     ] = False,
     readme: Annotated[
-        Path | None, typer.Option("--readme", help="With --summary: rewrite the block between this file's summary markers.")
+        Path | None,
+        typer.Option("--readme", help="With --summary: rewrite the block between this file's summary markers."),
     ] = None,
     print_config: Annotated[
-        bool, typer.Option("--print-config", help="Print the run's settings as a sweep file (to re-run it with --config) and exit.")
+        bool,
+        typer.Option(
+            "--print-config", help="Print the run's settings as a sweep file (to re-run it with --config) and exit."
+        ),
     ] = False,
 ) -> None:
     """Rebuild a report's markdown, CSV and figures from its saved results; the markdown is byte
@@ -127,9 +134,14 @@ def _setting(cls, text: str) -> tuple[str, object]:
     return name, st.parse(cls, name, raw)
 
 
+SetOpt = Annotated[
+    list[str], typer.Option("--set", help="Override one setting: FIELD=VALUE (lists comma-separated). Repeatable.")
+]
+
+
 def run_cmd(
     name: Annotated[str, typer.Argument(help="A registered experiment (see `bench experiments`).")],
-    set_: Annotated[list[str], typer.Option("--set", help="Override one setting: FIELD=VALUE (lists comma-separated). Repeatable.")] = [],  # noqa: B006
+    set_: SetOpt = [],  # noqa: B006 - typer's list option
     seeds: Annotated[str | None, typer.Option("--seeds", help="Shorthand for --set seeds=...")] = None,
     config: ConfigOpt = None,
     print_config: PrintConfigOpt = False,

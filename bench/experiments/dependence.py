@@ -58,8 +58,15 @@ def plan(ctx) -> list[str]:
     s = ctx.settings
     lines = recover.plan(ctx)
     if s.readings:
-        n = len([c for c in recover.cells(s) if recover.grid_cell(c).table in ("table5", "table6")
-                 and c["generator"] == s.generators[0] and c["generator_seed"] == s.seeds_of(s.generators[0])[0]])
+        n = len(
+            [
+                c
+                for c in recover.cells(s)
+                if recover.grid_cell(c).table in ("table5", "table6")
+                and c["generator"] == s.generators[0]
+                and c["generator_seed"] == s.seeds_of(s.generators[0])[0]
+            ]
+        )
         lines.append(f"  readings of the resampling cutoffs: {n} cells x {len(s.readings)} reading(s) "
                      f"({', '.join(s.readings)}) on {s.generators[0]} s{s.seeds_of(s.generators[0])[0]}")  # fmt: skip
     return lines

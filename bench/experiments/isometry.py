@@ -308,8 +308,9 @@ def render(results: Results) -> str:
         "",
         markdown_table(paper_rows, floatfmt={"delta vs paper": "+.3f"}),
         "",
-        figure_link("isometry_discrepancy", "Measured discrepancy against lambda_iso "
-                     "beside the paper's (symlog scale)"),
+        figure_link(
+            "isometry_discrepancy", "Measured discrepancy against lambda_iso beside the paper's (symlog scale)"
+        ),
         "",
         "## Reconstruction, sample quality, rank",
         "",
@@ -326,15 +327,22 @@ def render(results: Results) -> str:
             "training mean (E‖x - mean‖ on the held-out points, about 2.9 here): a constant encoder or "
             "generator has every distance 0 and so a discrepancy near 0 whatever the geometry, "
             "which makes small discrepancies of collapsed models meaningless."
-            + (" The published autoencoder has no prior matching, so its G(Z) draws (Z ~ N(0, I)) "
-               "are not expected to look like the data." if published else "")
+            + (
+                " The published autoencoder has no prior matching, so its G(Z) draws (Z ~ N(0, I)) "
+                "are not expected to look like the data."
+                if published
+                else ""
+            )
         ),
         "",
         markdown_table(other_rows),
         "",
-        figure_link("isometry_interpolations", "Latent interpolations per lambda_iso "
-                     "(the paper's Figure 1), first seed: G along straight lines between Q(a) and "
-                     "Q(b) in 10 steps, colour = position; red x: the data points a and b"),
+        figure_link(
+            "isometry_interpolations",
+            "Latent interpolations per lambda_iso "
+            "(the paper's Figure 1), first seed: G along straight lines between Q(a) and "
+            "Q(b) in 10 steps, colour = position; red x: the data points a and b",
+        ),
         "",
         figure_link("isometry_samples", "Held-out data against generated points, first seed"),
         "",
@@ -343,14 +351,24 @@ def render(results: Results) -> str:
         *toy_report.diagnosis(results, "lambdas", "lambda_iso"),
         "## Per seed",
         "",
-        ("Intervals are percentile bootstraps over held-out points (pairs resampled through "
-        "points); the energy distance has none per seed (it is not a mean over points, and its "
-        "bootstrap is biased upward), only its spread over seeds above."),
+        (
+            "Intervals are percentile bootstraps over held-out points (pairs resampled through "
+            "points); the energy distance has none per seed (it is not a mean over points, and its "
+            "bootstrap is biased upward), only its spread over seeds above."
+        ),
         "",
         markdown_table(cell_rows, floatfmt={"train s": ".0f", "energy": ".3f"}),
         "",
-        *(["Discrepancy at every rank r of Q(x, r) of the LWGAN objective (mean over seeds):", "",
-           markdown_table(by_rank, floatfmt=".3f"), ""] if by_rank else []),
+        *(
+            [
+                "Discrepancy at every rank r of Q(x, r) of the LWGAN objective (mean over seeds):",
+                "",
+                markdown_table(by_rank, floatfmt=".3f"),
+                "",
+            ]
+            if by_rank
+            else []
+        ),
         *toy_report.report_tail(results),
     ]
     return "\n".join(parts)
@@ -361,7 +379,12 @@ def summary_metrics(results: Results) -> dict:
 
 
 EXPERIMENT = toy.experiment(
-    "isometry", "Iso-LWGAN exp. 1: latent vs generated distances on two Gaussians per lambda_iso", IsometrySettings,
-    render=render, verdicts=verdicts, figures=figures, summary_metrics=summary_metrics,
+    "isometry",
+    "Iso-LWGAN exp. 1: latent vs generated distances on two Gaussians per lambda_iso",
+    IsometrySettings,
+    render=render,
+    verdicts=verdicts,
+    figures=figures,
+    summary_metrics=summary_metrics,
     version=2,  # 2: the rank estimate's margin (claim 9)
 )

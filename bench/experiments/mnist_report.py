@@ -28,8 +28,7 @@ def summary(results) -> list[dict]:
     """One row per (objective, model): every metric's mean and t-interval over seeds."""
     cells = mnist_cells(results)
     rows = [{**vars(c), "wall_time_s": c.wall_time_s, "min_share": c.min_share} for c in cells]
-    metrics = ("recon", "batch_recon", "frechet", "min_share", "discrepancy", "interp_irregularity",
-               "wall_time_s")
+    metrics = ("recon", "batch_recon", "frechet", "min_share", "discrepancy", "interp_irregularity", "wall_time_s")
     tables = {m: seed_summary(rows, ["objective", "name"], m) for m in metrics}
     out = []
     for i, base in enumerate(tables["recon"]):
@@ -59,8 +58,11 @@ def gate_failures(results, objective: str, names=(BASE, ISO)) -> list[str]:
         m = {"collapsed": c.collapsed}
         if objective != "published":
             shares = c.digit_shares
-            m.update(frechet=c.frechet, min_share=min(shares) if shares else None,
-                     min_share_digit=int(np.argmin(shares)) if shares else None)
+            m.update(
+                frechet=c.frechet,
+                min_share=min(shares) if shares else None,
+                min_share_digit=int(np.argmin(shares)) if shares else None,
+            )
         out += gates.generator_failures(f"{c.name} s{c.seed}", m, ref, g)
     return out
 
@@ -119,12 +121,13 @@ def verdicts(results) -> list[Verdict]:
         ratio = paired_ratio("Iso-LWGAN / base", iso, base, lambda c: c.interp_irregularity)
         iso_only = paired_ratio("+ isometric / base", [c for c in mine if c.name == "+ isometric"], base,
                                 lambda c: c.interp_irregularity)  # fmt: skip
-        n10 = (f"irregularity Iso-LWGAN {ratio_text(ratio)} of the base's" if ratio else "n/a")
+        n10 = f"irregularity Iso-LWGAN {ratio_text(ratio)} of the base's" if ratio else "n/a"
         if iso_only:
             n10 += f"; the isometric term alone (no noise) {ratio_text(iso_only)}"
         matched = est.finite() and est.hi <= SLIGHT
-        n10 += (f"; reconstruction {est.value:+.1%} [{est.lo:+.1%}, {est.hi:+.1%}] of the base's"
-                + ("" if matched else ": not at matched reconstruction, a blurrier fit is also a smoother one"))
+        n10 += f"; reconstruction {est.value:+.1%} [{est.lo:+.1%}, {est.hi:+.1%}] of the base's" + (
+            "" if matched else ": not at matched reconstruction, a blurrier fit is also a smoother one"
+        )
         bad10 = gate_failures(results, objective, (BASE, ISO))
         if ratio is None:
             out.append(claim10.unjudged(subject, "no seed with both models"))
@@ -151,8 +154,10 @@ def gates_markdown(results) -> list[str]:
              markdown_table(gates.bars_rows(g, GATE_BARS)), ""]  # fmt: skip
     for objective in results.settings_obj().objectives:
         fails = gate_failures(results, objective)
-        lines.append(f"- {objective} objective: " + ("every model the claims rest on clears every bar."
-                                                       if not fails else "fails: " + "; ".join(fails) + "."))
+        lines.append(
+            f"- {objective} objective: "
+            + ("every model the claims rest on clears every bar." if not fails else "fails: " + "; ".join(fails) + ".")
+        )
     return lines + [""]
 
 
@@ -224,7 +229,7 @@ def render(results) -> str:
             f"iterations of batch {train['batch_size']} per model, about "
             f"{train['iterations'] * train['batch_size'] / 60000:.1f} epochs, {train.get('arch', 'conv')} "
             f"nets of width {train['width_q']}, z_max {train['z_max']}), as the paper's was "
-            "(\"over a brief training phase\"). "
+            '("over a brief training phase"). '
             "`published`: the authors' public run exactly (a plain MLP autoencoder, Q 784-256-20 "
             "and G (20 [+ 10])-256-784 with tanh, reconstruction + lambda_iso x the isometric term, "
             "Adam 1e-3, batch 128, 5 epochs). Within an objective the four models share every "
@@ -287,13 +292,13 @@ def render(results) -> str:
         "",
         grids,
         "",
-        figure_link("mnist_losses", "Loss and convergence curves of all configurations "
-                     "(the paper's Figure 5), smoothed"),
+        figure_link(
+            "mnist_losses", "Loss and convergence curves of all configurations (the paper's Figure 5), smoothed"
+        ),
         "",
         "## Per model and seed",
         "",
-        markdown_table(cell_rows, floatfmt={"Frechet": ".2f", "λ_hat": ".3g", "train s": ".0f",
-                                            "eval s": ".0f"}),
+        markdown_table(cell_rows, floatfmt={"Frechet": ".2f", "λ_hat": ".3g", "train s": ".0f", "eval s": ".0f"}),
         "",
         "## Training and scorer",
         "",
@@ -302,7 +307,8 @@ def render(results) -> str:
             f"`{clf['digest'][:16]}` ({'loaded from the cache' if clf['loaded'] else 'trained in this run'}"
             + (f", {clf['train_seconds']:.0f} s to train" if clf.get("train_seconds") else "")
             + "). Its training is not part of the models' budget; `bench recover` shares it."
-            if clf.get("test_accuracy") is not None else "Classifier: n/a"
+            if clf.get("test_accuracy") is not None
+            else "Classifier: n/a"
         ),
         "",
         "Configuration of the base LWGAN model (the others differ only in lambda_iso, sigma_noise, noise_dim):",
@@ -314,8 +320,6 @@ def render(results) -> str:
     return "\n".join(parts)
 
 
-
-
 def _share(x: float) -> str:
     return "n/a" if np.isnan(x) else f"{x:.1%}"
 
@@ -323,20 +327,27 @@ def _share(x: float) -> str:
 def gap_text(results) -> str:
     """The size of the Iso-LWGAN - base gap per objective, absolute and relative (mean over seeds)."""
     rows = {(r["objective"], r["name"]): r["recon"]["value"] for r in summary(results)}
-    parts = [f"{o}: {rows[(o, ISO)] - rows[(o, BASE)]:+.3f} ({(rows[(o, ISO)] - rows[(o, BASE)]) / rows[(o, BASE)]:+.1%})"
-             for o in results.settings_obj().objectives if (o, BASE) in rows and (o, ISO) in rows]  # fmt: skip
+    parts = [
+        f"{o}: {rows[(o, ISO)] - rows[(o, BASE)]:+.3f} ({(rows[(o, ISO)] - rows[(o, BASE)]) / rows[(o, BASE)]:+.1%})"
+        for o in results.settings_obj().objectives
+        if (o, BASE) in rows and (o, ISO) in rows
+    ]
     if not parts:
         return ""
-    return ("Size of the gap recon(Iso-LWGAN) - recon(base LWGAN), mean over seeds, and relative to "
-            "the base's error: " + "; ".join(parts) + "; the paper +0.14 (+2.5%).")
+    return (
+        "Size of the gap recon(Iso-LWGAN) - recon(base LWGAN), mean over seeds, and relative to "
+        "the base's error: " + "; ".join(parts) + "; the paper +0.14 (+2.5%)."
+    )
 
 
 def _reference_text(ref: dict | None) -> str:
     if not ref:
         return ""
-    return (f"The reference GAN (`{ref['name']}`, the recovery study's LSGAN) gives "
-            f"{ref['frechet']:.2f} over {ref['samples']} draws, lowest digit share "
-            f"{min(ref['digit_shares']):.1%}.")
+    return (
+        f"The reference GAN (`{ref['name']}`, the recovery study's LSGAN) gives "
+        f"{ref['frechet']:.2f} over {ref['samples']} draws, lowest digit share "
+        f"{min(ref['digit_shares']):.1%}."
+    )
 
 
 def credibility(results) -> str:
@@ -369,8 +380,18 @@ def credibility(results) -> str:
 
 def rows(results) -> list[dict]:
     """The CSV: one row per cell, its scalar measurements (failed cells with their error)."""
-    skip = {"config", "recon_per_image", "grid", "samples", "histories", "params", "metrics", "tags",
-            "checkpoints", "history_every"}
+    skip = {
+        "config",
+        "recon_per_image",
+        "grid",
+        "samples",
+        "histories",
+        "params",
+        "metrics",
+        "tags",
+        "checkpoints",
+        "history_every",
+    }
     out = []
     for c in results.cells:
         record = c["record"] or {}

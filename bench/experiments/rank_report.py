@@ -185,7 +185,7 @@ def verdicts(results) -> list[Verdict]:
     claim = get(CLAIM)
     df = cell_frame(results)
     out = []
-    for name, g in (df.groupby("dataset", sort=False) if len(df) else []):
+    for name, g in df.groupby("dataset", sort=False) if len(df) else []:
         ev = _evidence(g)
         subject = f"{name} (intrinsic dimension {int(g['truth'].iloc[0])})"
         if not ev:
@@ -247,8 +247,10 @@ def render(results) -> str:
         "",
         markdown_table(verdict_rows(results.verdict_objs())),
         "",
-        (f"Rule: {get(CLAIM).rule()} MLE and TwoNN (over every seed) are counted correct when they "
-         "round to the truth; they are shown for comparison, not judged."),
+        (
+            f"Rule: {get(CLAIM).rule()} MLE and TwoNN (over every seed) are counted correct when they "
+            "round to the truth; they are shown for comparison, not judged."
+        ),
         "",
         "## Per dataset and seed",
         "",
@@ -333,5 +335,3 @@ def protocol_text(s) -> str:
         f"protocol `refit`: the trained encoder and generator frozen, a copy of the critic "
         f"refitted to them for {s.critic_steps} steps on the training points"
     )
-
-

@@ -46,8 +46,10 @@ def model_key(generator: str, generator_seed: int) -> str:
 
 
 def cell_name(cell: dict) -> str:
-    return (f"{cell['generator']}|g{cell['generator_seed']}|"
-            f"{cell_id(cell['regulator'], cell['learning_rate'], cell['hyperparameter'])}|seed={cell['seed']}")  # fmt: skip
+    return (
+        f"{cell['generator']}|g{cell['generator_seed']}|"
+        f"{cell_id(cell['regulator'], cell['learning_rate'], cell['hyperparameter'])}|seed={cell['seed']}"
+    )
 
 
 def chunk_key(cell: dict) -> list:
@@ -120,11 +122,15 @@ def plan(ctx) -> list[str]:
     grid = s.cells()
     runs = len({c.run_id for c in grid})
     fp = ctx.mnist().fingerprint
-    lines = [(f"{len(cells(s))} cells: {len(grid)} grid cells ({runs} distinct runs) x "
-              f"{len(s.generators)} generator(s) x {len(s.generator_seeds)} generator seed(s) x "
-              + (f"(fewer for {', '.join(f'{g} {list(v)}' for g, v in s.seeds_for.items())}) x " if s.seeds_for else "") +
-              f"{len(s.seeds)} recovery seed(s); {s.images} {s.targets} images x {s.steps} steps x "
-              f"{s.restarts} restart(s) on {ctx.device}; regulators: {', '.join(s.names())}")]  # fmt: skip
+    lines = [
+        (
+            f"{len(cells(s))} cells: {len(grid)} grid cells ({runs} distinct runs) x "
+            f"{len(s.generators)} generator(s) x {len(s.generator_seeds)} generator seed(s) x "
+            + (f"(fewer for {', '.join(f'{g} {list(v)}' for g, v in s.seeds_for.items())}) x " if s.seeds_for else "")
+            + f"{len(s.seeds)} recovery seed(s); {s.images} {s.targets} images x {s.steps} steps x "
+            f"{s.restarts} restart(s) on {ctx.device}; regulators: {', '.join(s.names())}"
+        )
+    ]
     for g in s.generators:
         if len(s.generator_cells(g)) < len(grid):
             lines.append(f"  {g}: no LSGAN discriminator, so trick_discriminator's cells are not run")
@@ -140,8 +146,11 @@ def plan(ctx) -> list[str]:
         if state not in ("cached", "user module") or ctx.retrain:
             family = "classifier" if kind == "classifier" else ("lsgan" if kind.startswith("lsgan") else "lwgan")
             est = EST_TRAIN_MINUTES.get(family)
-            state = ("retrain requested" if ctx.retrain else state) + ", will train it now" + (
-                f" (about {est} min on 2 CPU cores)" if est else "")
+            state = (
+                ("retrain requested" if ctx.retrain else state)
+                + ", will train it now"
+                + (f" (about {est} min on 2 CPU cores)" if est else "")
+            )
         lines.append(f"  {key}: {state}")
     return lines
 
@@ -249,8 +258,13 @@ def estimate_seconds(ctx, todo: list[dict], probe_images: int = 1000, probe_step
         n = min(probe_images, s.images)
         mine = [grid_cell(c) for c in todo if c["generator"] == g]
         group = [r for r in unique_runs(mine) if r.regulator == reg][:2]
-        kw = {"prior": model.prior, "prior_samples": s.prior_samples, "latent_dim": model.latent_dim,
-              "noise_dim": model.noise_dim, "device": ctx.torch_device}
+        kw = {
+            "prior": model.prior,
+            "prior_samples": s.prior_samples,
+            "latent_dim": model.latent_dim,
+            "noise_dim": model.noise_dim,
+            "device": ctx.torch_device,
+        }
         recover_cells(model.G, model.D, targets[:n], group, steps=1, **kw)
         times = []
         for steps in (1, 1 + probe_steps):
@@ -279,10 +293,19 @@ def chunk(cells_: list[dict], ctx, settings: RecoverSettings | None = None) -> l
                         noise_rows=eps if model.noise_dim else None, progress=ctx.progress)  # fmt: skip
     out = []
     for c, r in zip(grid, records):
-        params = {"table": c.table or "", "shared_baseline": c.shared, "run_id": c.run_id,
-                  "latent_rank": model.latent_dim, "images": s.images, "targets": s.targets,
-                  "steps": s.steps, "restarts": s.restarts, "prior": model.prior,
-                  "prior_samples": s.prior_samples or "d_z", "noise": s.noise if model.noise_dim else "none"}  # fmt: skip
+        params = {
+            "table": c.table or "",
+            "shared_baseline": c.shared,
+            "run_id": c.run_id,
+            "latent_rank": model.latent_dim,
+            "images": s.images,
+            "targets": s.targets,
+            "steps": s.steps,
+            "restarts": s.restarts,
+            "prior": model.prior,
+            "prior_samples": s.prior_samples or "d_z",
+            "noise": s.noise if model.noise_dim else "none",
+        }
         extra = {"paper_accuracy": c.paper_accuracy} if c.paper_accuracy is not None else {}
         out.append({**r, **extra, "latent_rank": model.latent_dim, "params": params})
     return out
@@ -310,6 +333,7 @@ EXPERIMENT = register(Experiment(
     render=report.render, verdicts=report.verdicts, figures=report.figures, prepare=prepare,
     plan=plan, rows=tables.rows, cell_name=cell_name, report_name=lambda s: f"recover-{s.grid}",
     summary_metrics=summary_metrics, estimate=estimate_seconds,
-    version=3,  # 2: generators x generator seeds, per-image correctness, in-span targets; 3: counter-based draws, fused G
+    # 2: generators x generator seeds, per-image correctness, in-span targets; 3: counter-based draws, fused G
+    version=3,
     judging=judging_fields(RecoverSettings),
 ))  # fmt: skip

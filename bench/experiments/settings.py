@@ -50,7 +50,9 @@ def _synthetic() -> list[str]:
 OBJECTIVE_HELP = ("lwgan (the full objective the paper states), published (the authors' public run exactly: a "
                   "plain autoencoder with the isometric term and the noise; `autoencoder` is its old name) or both, "
                   "side by side.")  # fmt: skip
-EVAL_RANK_HELP = "Rank r of Q(x, r) and Z_r when measuring: max (z_max), estimate (LWGAN's estimated rank) or an integer."
+EVAL_RANK_HELP = (
+    "Rank r of Q(x, r) and Z_r when measuring: max (z_max), estimate (LWGAN's estimated rank) or an integer."
+)
 
 
 def _objective_setting():
@@ -68,26 +70,40 @@ class ToySettings(Settings):
     objectives: tuple[str, ...] = _objective_setting()
     lambdas: tuple[float, ...] = setting((0.0,), "lambda_iso values (>= 0).", option="--lambda", minimum=0)
     sigmas: tuple[float, ...] = setting((0.0,), "sigma_noise values (>= 0).", option="--sigma", minimum=0)
-    seeds: tuple[int, ...] = setting((0, 1, 2), "Seeds: the data draw, initialisation and evaluation of a cell.",
-                                     minimum=0)
-    z_max: int = setting(3, "Largest latent rank (the published toy runs' z_dim: 3, one more than the data's).",
-                         minimum=1)
-    noise_dim: int = setting(0, "Noise channels k of G(z, eps) (2 for 2-D data when the noise is studied).",
-                             minimum=0, cli=False)
-    iterations: int = setting(TOY["iterations"], "Training iterations per LWGAN model (recipe `toy`; the "
-                              "published run's epochs are fixed).", minimum=1)
+    seeds: tuple[int, ...] = setting(
+        (0, 1, 2), "Seeds: the data draw, initialisation and evaluation of a cell.", minimum=0
+    )
+    z_max: int = setting(
+        3, "Largest latent rank (the published toy runs' z_dim: 3, one more than the data's).", minimum=1
+    )
+    noise_dim: int = setting(
+        0, "Noise channels k of G(z, eps) (2 for 2-D data when the noise is studied).", minimum=0, cli=False
+    )
+    iterations: int = setting(
+        TOY["iterations"],
+        "Training iterations per LWGAN model (recipe `toy`; the published run's epochs are fixed).",
+        minimum=1,
+    )
     width: int = setting(TOY["width_q"], "Structural width of Q, G and f (hidden layers are 1x-8x it).", minimum=1)
-    iso_start: float | None = setting(None, "LWGAN objective: fraction of training without the isometric term, "
-                                      "a warm start (none: the recipe's 0.2; 0 trains with it from the first step).",
-                                      minimum=0, maximum=1)
+    iso_start: float | None = setting(
+        None,
+        "LWGAN objective: fraction of training without the isometric term, "
+        "a warm start (none: the recipe's 0.2; 0 trains with it from the first step).",
+        minimum=0,
+        maximum=1,
+    )
     overrides: dict = setting({}, "LWGANConfig fields over the recipe (JSON).", cli=False)
     eval_rank: int | str = setting("max", EVAL_RANK_HELP, parse=_eval_rank)
     rank_reps: int = setting(10, "Fresh held-out batches of the rank score (LWGAN objective; at least 2).", minimum=2)
     # Refit a copy of the critic to the final Q, G before scoring the ranks: `bench rank` found
     # 1,000 steps necessary (200 left most Swiss-roll critic gaps negative, unconverged).
-    rank_critic_steps: int = setting(1000, "Before the rank score, refit a copy of the critic to the final "
-                                     "encoder and generator for this many steps (0: the trained critic).",
-                                     option="--critic-steps", minimum=0)
+    rank_critic_steps: int = setting(
+        1000,
+        "Before the rank score, refit a copy of the critic to the final "
+        "encoder and generator for this many steps (0: the trained critic).",
+        option="--critic-steps",
+        minimum=0,
+    )
     n_samples: int = setting(500, "Generated points for the energy distance and the mode shares.", minimum=2, cli=False)
     draws: int = setting(10, "G(z, eps) draws per input for the diversity (SPEC: 10).", minimum=2, cli=False)
     interp_pairs: int = setting(64, "Held-out pairs for the interpolation irregularity.", minimum=1, cli=False)
@@ -144,12 +160,14 @@ class StochasticSettings(ToySettings):
     alone, as in the published run); every ToySettings field can be given."""
 
     dataset: str = setting(STOCHASTIC_DATASET, "Synthetic dataset of the cells (SPEC: three clusters).", cli=False)
-    lambdas: tuple[float, ...] = setting((0.0,), "Isometric weight(s) (0: the noise alone, as published).",
-                                         option="--lambda-iso", minimum=0)
+    lambdas: tuple[float, ...] = setting(
+        (0.0,), "Isometric weight(s) (0: the noise alone, as published).", option="--lambda-iso", minimum=0
+    )
     sigmas: tuple[float, ...] = setting(STOCHASTIC_SIGMAS, "sigma_noise values (>= 0).", option="--sigma", minimum=0)
     noise_dim: int = setting(NOISE_DIM, "Noise channels k of G(z, eps) (SPEC: 2 for 2-D data).", minimum=1, cli=False)
-    centres: tuple[tuple[float, float], ...] | None = setting(CENTRES, "Cluster centres for the mode shares.",
-                                                              cli=False)
+    centres: tuple[tuple[float, float], ...] | None = setting(
+        CENTRES, "Cluster centres for the mode shares.", cli=False
+    )
 
 
 # ------------------------------------------------------------------------------------ mnist
@@ -181,16 +199,20 @@ REFERENCE_GAN = {"default": "lsgan", "public": "lsgan", "tiny": "lsgan.test", "p
 
 @dataclass(frozen=True)
 class MnistSettings(Settings):
-    budget: str = setting("default", "LWGAN training budget: default (about 3.7 min a model on 2 CPU cores), public "
-                          "(the public LWGAN code's MNIST schedule, for a GPU), tiny and public-tiny (for tests).",
-                          choices=tuple(RECIPES))
+    budget: str = setting(
+        "default",
+        "LWGAN training budget: default (about 3.7 min a model on 2 CPU cores), public "
+        "(the public LWGAN code's MNIST schedule, for a GPU), tiny and public-tiny (for tests).",
+        choices=tuple(RECIPES),
+    )
     # lwgan: the full LWGAN objective under the budget; published: the authors' run exactly (a
     # plain MLP autoencoder, 5 epochs; the budget does not apply to it).
     objectives: tuple[str, ...] = _objective_setting()
     iterations: int | None = setting(None, "Training iterations of every LWGAN model (none: the budget's).", minimum=1)
     seeds: tuple[int, ...] = setting((0, 1, 2), "Seeds (claim 8 is judged over seeds: at least three).", minimum=0)
-    configs: tuple[str, ...] = setting(tuple(CONFIGS), "Which of the 2x2 ablation to run.", choices=tuple(CONFIGS),
-                                       cli=False)
+    configs: tuple[str, ...] = setting(
+        tuple(CONFIGS), "Which of the 2x2 ablation to run.", choices=tuple(CONFIGS), cli=False
+    )
     lambda_iso: float = setting(1.0, "Isometric weight of the models with the term on.", minimum=0)
     sigma_noise: float = setting(0.1, "sigma_noise of the models with the noise on.", option="--sigma", minimum=0)
     noise_dim: int = setting(10, "Noise channels k (SPEC: 10 for MNIST).", minimum=1, cli=False)
@@ -198,13 +220,28 @@ class MnistSettings(Settings):
     overrides: dict = setting({}, "LWGANConfig fields over the budget (JSON).", cli=False)
     classifier_seed: int = setting(SCORER_SEED, "Seed of the scorer.", minimum=0, cli=False)
     n_boot: int = setting(1000, "Bootstrap resamples of the per-model intervals.", minimum=1, cli=False)
-    gate_reference_frechet: float = setting(GATES["reference_frechet"], "The reference LSGAN's Frechet distance at "
-                                            "most this.", option="--gate-reference-frechet", minimum=0, judging=True)
-    gate_frechet_ratio: float = setting(GATES["frechet_ratio"], "LWGAN-objective models' Frechet distance at most "
-                                        "this many times the reference LSGAN's.", option="--gate-frechet-ratio",
-                                        minimum=0, judging=True)
-    gate_min_share: float = setting(GATES["min_share"], "Every digit at least this share of an LWGAN-objective "
-                                    "model's draws.", option="--gate-min-share", minimum=0, maximum=0.1, judging=True)
+    gate_reference_frechet: float = setting(
+        GATES["reference_frechet"],
+        "The reference LSGAN's Frechet distance at most this.",
+        option="--gate-reference-frechet",
+        minimum=0,
+        judging=True,
+    )
+    gate_frechet_ratio: float = setting(
+        GATES["frechet_ratio"],
+        "LWGAN-objective models' Frechet distance at most this many times the reference LSGAN's.",
+        option="--gate-frechet-ratio",
+        minimum=0,
+        judging=True,
+    )
+    gate_min_share: float = setting(
+        GATES["min_share"],
+        "Every digit at least this share of an LWGAN-objective model's draws.",
+        option="--gate-min-share",
+        minimum=0,
+        maximum=0.1,
+        judging=True,
+    )
 
     def check(self) -> None:
         _check_eval_rank(self.eval_rank, self.train_overrides().get("z_max", 20))
@@ -277,36 +314,66 @@ def _lwgan_objective_variants() -> list[str]:
 @dataclass(frozen=True)
 class RankSettings(Settings):
     datasets: tuple[str, ...] = setting(
-        PAPER_DATASETS + FRESH_DATASETS, "Synthetic datasets with a known intrinsic dimension (the LWGAN paper's "
+        PAPER_DATASETS + FRESH_DATASETS,
+        "Synthetic datasets with a known intrinsic dimension (the LWGAN paper's "
         "swissroll, scurve, hyperplane; helix, torus, subspace10 never used to choose the schedule).",
-        option="--dataset", choices=_synthetic)
-    seeds: tuple[int, ...] = setting((3, 4, 5, 6, 7), "Seeds (0-2 chose the default schedule, so claim 9 is not "
-                                     "judged on them).", minimum=0)
-    generator: str = setting("lwgan", "LWGAN-objective variant to train (see `bench generators`).",
-                             choices=_lwgan_objective_variants)
-    z_max: int | None = setting(None, "Largest rank scored (none: per dataset, 5 for data of dimension 1-2, the "
-                                "truth + 3 otherwise, as the public code: hyperplane 7, subspace10 8).", minimum=1)
-    schedule: str = setting("default", "Training settings: default (the CPU budget) or public (the public code's "
-                            "toy settings, for a GPU). The options below override either.", choices=tuple(SCHEDULES))
-    iterations: int | None = setting(None, "Total primal-dual iterations (none: the schedule's; a new total is "
-                                     "shared out in the phases' proportions).", minimum=1)
+        option="--dataset",
+        choices=_synthetic,
+    )
+    seeds: tuple[int, ...] = setting(
+        (3, 4, 5, 6, 7), "Seeds (0-2 chose the default schedule, so claim 9 is not judged on them).", minimum=0
+    )
+    generator: str = setting(
+        "lwgan", "LWGAN-objective variant to train (see `bench generators`).", choices=_lwgan_objective_variants
+    )
+    z_max: int | None = setting(
+        None,
+        "Largest rank scored (none: per dataset, 5 for data of dimension 1-2, the "
+        "truth + 3 otherwise, as the public code: hyperplane 7, subspace10 8).",
+        minimum=1,
+    )
+    schedule: str = setting(
+        "default",
+        "Training settings: default (the CPU budget) or public (the public code's "
+        "toy settings, for a GPU). The options below override either.",
+        choices=tuple(SCHEDULES),
+    )
+    iterations: int | None = setting(
+        None,
+        "Total primal-dual iterations (none: the schedule's; a new total is shared out in the phases' proportions).",
+        minimum=1,
+    )
     iter_d: int | None = setting(None, "Critic steps per iteration (none: the schedule's).", minimum=1)
     iter_gq: int | None = setting(None, "Encoder/generator steps per iteration (none: the schedule's).", minimum=1)
-    lr: float | None = setting(None, "Adam learning rate, of every phase (none: the schedule's).",
-                               check=lambda v: None if v is None or v > 0 else f"expected a positive number, got {v}")
+    lr: float | None = setting(
+        None,
+        "Adam learning rate, of every phase (none: the schedule's).",
+        check=lambda v: None if v is None or v > 0 else f"expected a positive number, got {v}",
+    )
     width: int | None = setting(None, "Structural width of Q, G and f (none: the schedule's).", minimum=1)
     batch_size: int | None = setting(None, "Training batch size (none: the schedule's).", minimum=2)
     lambda_mmd: float | None = setting(None, "Weight of the MMD term (none: the schedule's).", minimum=0)
     lambda_gp: float | None = setting(None, "Weight of the gradient penalty (none: the schedule's).", minimum=0)
     overrides: dict = setting({}, "LWGANConfig fields over the schedule (JSON).", cli=False)
-    protocol: str | None = setting(None, "How the rank score is evaluated: refit (encoder and generator frozen, "
-                                   "the critic refitted) or training (the public code's); none: the schedule's.",
-                                   choices=PROTOCOLS)
-    reps: int | None = setting(None, "Evaluations of the rank score on fresh held-out batches (none: 20 with refit, "
-                               "50 with training, as the public code).", minimum=2)
+    protocol: str | None = setting(
+        None,
+        "How the rank score is evaluated: refit (encoder and generator frozen, "
+        "the critic refitted) or training (the public code's); none: the schedule's.",
+        choices=PROTOCOLS,
+    )
+    reps: int | None = setting(
+        None,
+        "Evaluations of the rank score on fresh held-out batches (none: 20 with refit, "
+        "50 with training, as the public code).",
+        minimum=2,
+    )
     eval_batch: int = setting(512, "Points per evaluation.", minimum=2)
-    critic_steps: int = setting(1000, "Protocol refit: before scoring, refit a copy of the critic for this many "
-                                "steps (0: score with the trained critic).", minimum=0)
+    critic_steps: int = setting(
+        1000,
+        "Protocol refit: before scoring, refit a copy of the critic for this many "
+        "steps (0: score with the trained critic).",
+        minimum=0,
+    )
     every: int = setting(20, "Protocol training: primal-dual iterations between evaluations.", minimum=1)
     mle_k: tuple[int, ...] = setting((10, 20), "Levina-Bickel neighbourhood sizes (k1, k2).", minimum=2, cli=False)
 

@@ -181,7 +181,7 @@ def loss_spread(curve, share: float = 0.25) -> float:
     import numpy as np
 
     v = np.asarray(curve, dtype=float)
-    tail = v[-max(2, round(len(v) * share)):] if len(v) >= 2 else v
+    tail = v[-max(2, round(len(v) * share)) :] if len(v) >= 2 else v
     return float(tail.std(ddof=1)) if len(tail) >= 2 else float("nan")
 
 

@@ -164,7 +164,9 @@ def ensure_registered(experiment: str, recorded: list[dict], where: str) -> None
         if path is None or not path.is_file():
             problems.append(f"{p['spec']} (not found)")
         elif p.get("digest") and plugins.digest(path) != p["digest"]:
-            problems.append(f"{p['spec']} (changed since the run: digest {plugins.digest(path)}, recorded {p['digest']})")
+            problems.append(
+                f"{p['spec']} (changed since the run: digest {plugins.digest(path)}, recorded {p['digest']})"
+            )
         else:
             plugins.load(str(path) if p["spec"].endswith(".py") else p["spec"])
     if is_registered(experiment):

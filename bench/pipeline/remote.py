@@ -50,8 +50,13 @@ class ExecutorSpec:
     def __post_init__(self):
         if self.kind not in EXECUTORS:
             raise BenchError(f"--executor: unknown executor {self.kind!r}; accepted: {', '.join(EXECUTORS)}")
-        options = {"cpus_per_task": "--cpus-per-task", "gpus_per_task": "--gpus-per-task",
-                   "slurm_time_min": "--slurm-time", "slurm_gpus": "--slurm-gpus", "max_retries": "max_retries"}
+        options = {
+            "cpus_per_task": "--cpus-per-task",
+            "gpus_per_task": "--gpus-per-task",
+            "slurm_time_min": "--slurm-time",
+            "slurm_gpus": "--slurm-gpus",
+            "max_retries": "max_retries",
+        }
         for name, option in options.items():
             v = getattr(self, name)
             if v < 0 or (name == "cpus_per_task" and v <= 0) or (name == "slurm_time_min" and v < 1):
@@ -130,7 +135,9 @@ def ray_execute(exp, chunks: list[list[dict]], ctx, spec: ExecutorSpec) -> Itera
             else:
                 ray.init(include_dashboard=False, log_to_driver=False, logging_level="ERROR")
         except Exception as e:  # noqa: BLE001 - any failure to connect is the user's to fix
-            raise BenchError(f"--executor ray: could not start or join a Ray cluster: {' '.join(str(e).split())[:300]}") from None
+            raise BenchError(
+                f"--executor ray: could not start or join a Ray cluster: {' '.join(str(e).split())[:300]}"
+            ) from None
         started = True
     task = ray.remote(run_task).options(num_cpus=spec.cpus_per_task, num_gpus=spec.gpus_per_task,
                                         max_retries=spec.max_retries, retry_exceptions=False)  # fmt: skip

@@ -75,7 +75,6 @@ class Results:
         body = ",\n".join(store.dumps(c) for c in cells)
         return f'{head},\n "context": {store.dumps(context)},\n "cells": [\n{body}\n ]\n}}\n'
 
-
     @classmethod
     def from_json(cls, text: str) -> Results:
         d = store.loads(text)

@@ -180,8 +180,9 @@ def run_experiment(
                 outcome[k] = {"status": "finished", "record": done[k], "error": None, "resumed": True}
                 _child(exp, c, k, done[k], None, True, sweep, Path(tmp))
         progress("cells", len(done), len(cells))
-        for chunk, result in execute(exp, [[c for _, c in ch] for ch in chunks], ctx, workers=workers,
-                                         spec=opts.executor):
+        for chunk, result in execute(
+            exp, [[c for _, c in ch] for ch in chunks], ctx, workers=workers, spec=opts.executor
+        ):
             for i, c in enumerate(chunk):
                 k = exp.cell_name(c)
                 if isinstance(result, BaseException):

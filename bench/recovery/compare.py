@@ -253,7 +253,7 @@ def iso_comparisons(results, regs: list[str]) -> list[dict]:
     out = []
     gens = table.generators()
     for iso_base, base_base in ISO_PAIRS:  # the same recipe on both sides (`iso-lwgan.x`, `lwgan.x`)
-        pairs = [(g, base_base + g[len(iso_base):]) for g in gens if g.split(".")[0] == iso_base]
+        pairs = [(g, base_base + g[len(iso_base) :]) for g in gens if g.split(".")[0] == iso_base]
         if not pairs or pairs[0][1] not in gens:
             continue
         iso, base = pairs[0]

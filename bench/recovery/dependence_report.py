@@ -88,8 +88,16 @@ def agreement_rows(main) -> list[dict]:
         gap = departures.table_gaps(summary)
         base = departures.baseline_rows(summary)
         peak = max((r["measured %"] for r in base if math.isfinite(r["measured %"])), default=math.nan)
-        rows.append({"generator": f"`{g}`", "Spearman rho": rho, "cells": n, "mean |diff|": gap.get("mean_abs", math.nan),
-                     "mean diff": gap.get("mean", math.nan), "baseline peak %": peak})  # fmt: skip
+        rows.append(
+            {
+                "generator": f"`{g}`",
+                "Spearman rho": rho,
+                "cells": n,
+                "mean |diff|": gap.get("mean_abs", math.nan),
+                "mean diff": gap.get("mean", math.nan),
+                "baseline peak %": peak,
+            }
+        )
     return rows
 
 
@@ -133,11 +141,18 @@ def finding(main) -> list[str]:
         elif kinds == {"not reproduced"}:
             text = f"fails on every credible generator ({len(got)})"
         elif {"reproduced", "not reproduced"} <= kinds:
-            text = ("depends on the generator: reproduced on " + ", ".join(f"`{g}`" for g, v in got.items() if v == "reproduced")
-                    + "; not on " + ", ".join(f"`{g}`" for g, v in got.items() if v == "not reproduced"))  # fmt: skip
+            text = (
+                "depends on the generator: reproduced on "
+                + ", ".join(f"`{g}`" for g, v in got.items() if v == "reproduced")
+                + "; not on "
+                + ", ".join(f"`{g}`" for g, v in got.items() if v == "not reproduced")
+            )
         else:
-            text = ", ".join(f"{sum(v == k for v in got.values())} {k}" for k in ("reproduced", "not reproduced", "inconclusive")
-                             if any(v == k for v in got.values()))  # fmt: skip
+            text = ", ".join(
+                f"{sum(v == k for v in got.values())} {k}"
+                for k in ("reproduced", "not reproduced", "inconclusive")
+                if any(v == k for v in got.values())
+            )
         out.append(f"- {title}: {text}.")
     agree = [(r["Spearman rho"], r["generator"]) for r in agreement_rows(main) if math.isfinite(r["Spearman rho"])]
     if agree:
@@ -154,7 +169,9 @@ def reading_rows(results) -> list[dict]:
     s = results.settings_obj()
     ref, seed = s.generators[0], s.seeds_of(s.generators[0])[0]
     frame = rows(results)
-    frame = frame[(frame["generator"] == ref) & (frame["generator_seed"] == seed) & frame["table"].isin(["table5", "table6"])]
+    frame = frame[
+        (frame["generator"] == ref) & (frame["generator_seed"] == seed) & frame["table"].isin(["table5", "table6"])
+    ]
     out = []
     for reading in ("after", *s.readings):
         f = frame[frame["reading"] == reading]
@@ -286,7 +303,9 @@ def _reading_figure(results, out: Path) -> list[Path]:
     s = results.settings_obj()
     frame = rows(results)
     ref, seed = s.generators[0], s.seeds_of(s.generators[0])[0]
-    frame = frame[(frame["generator"] == ref) & (frame["generator_seed"] == seed) & frame["table"].isin(["table5", "table6"])]
+    frame = frame[
+        (frame["generator"] == ref) & (frame["generator_seed"] == seed) & frame["table"].isin(["table5", "table6"])
+    ]
     if frame.empty:
         return []
     plt = pyplot()

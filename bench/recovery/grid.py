@@ -22,7 +22,6 @@ LOSS_TABLES = ("table1", "table2", "table3", "table4")  # hyperparameter = loss 
 BASELINE = "none"
 
 
-
 def fmt(x: float) -> str:
     """Stable text of a grid value: 0.1 -> '0.1', 1.0 -> '1', 1e-06 -> '1e-06'."""
     return f"{float(x):.12g}"
@@ -226,5 +225,3 @@ def unique_runs(cells: Sequence[Cell]) -> list[Cell]:
     for c in cells:
         runs.setdefault(c.run_id, c.run)
     return list(runs.values())
-
-

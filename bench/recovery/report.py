@@ -40,7 +40,9 @@ def _pivot(frame: pd.DataFrame, value) -> pd.DataFrame:
 
 def _rho(rho: float, p: float, n: int) -> str:
     if not math.isfinite(rho):
-        return f"n/a ({n} cell{'' if n == 1 else 's'} with a paper value; a rank correlation needs 3 or more that differ)"
+        return (
+            f"n/a ({n} cell{'' if n == 1 else 's'} with a paper value; a rank correlation needs 3 or more that differ)"
+        )
     return f"rho = {rho:.2f} (p = {p:.2g}, {n} cells)"
 
 
@@ -81,25 +83,36 @@ def render(results) -> str:
         "",
         "## Setup",
         "",
-        (f"- Grid `{s.grid}`: {len(grid)} cells, {len({c.run_id for c in grid})} distinct runs "
-         f"(weight-0 cells of tables 1-4 share the four `none` baseline runs); regulators: {', '.join(s.names())}."),
-        (f"- Generators: {', '.join(f'`{g}`' for g in s.generators)}, each trained at generator seed(s) "
-         f"{', '.join(map(str, s.generator_seeds))}"
-         + "".join(f" (`{g}`: {', '.join(map(str, v))} only)" for g, v in s.seeds_for.items())
-         + f"; recovery seeds {', '.join(map(str, s.seeds))}."),
+        (
+            f"- Grid `{s.grid}`: {len(grid)} cells, {len({c.run_id for c in grid})} distinct runs "
+            f"(weight-0 cells of tables 1-4 share the four `none` baseline runs); regulators: {', '.join(s.names())}."
+        ),
+        (
+            f"- Generators: {', '.join(f'`{g}`' for g in s.generators)}, each trained at generator seed(s) "
+            f"{', '.join(map(str, s.generator_seeds))}"
+            + "".join(f" (`{g}`: {', '.join(map(str, v))} only)" for g, v in s.seeds_for.items())
+            + f"; recovery seeds {', '.join(map(str, s.seeds))}."
+        ),
         sections.targets_line(s),
-        (f"- Held-out selection: the {s.images} target images are split by a seeded permutation (split "
-         f"seed {s.split_seed}) into a selection half ({half}) and an evaluation half ({s.images - half}). "
-         "Each regulator's best cell is chosen on the selection half and judged on the evaluation "
-         "half; every verdict, paired comparison and best-cell accuracy below uses the evaluation "
-         "half. The grids of tables 1-6 are over every image, for comparison with the paper."),
-        (f"- {s.steps} Adam steps, {s.restarts} restart(s); Wasserstein/energy prior sample m = "
-         f"{s.prior_samples or 'd_z'}; diff = mean absolute pixel error, pixels in [-1, 1]."),
+        (
+            f"- Held-out selection: the {s.images} target images are split by a seeded permutation (split "
+            f"seed {s.split_seed}) into a selection half ({half}) and an evaluation half ({s.images - half}). "
+            "Each regulator's best cell is chosen on the selection half and judged on the evaluation "
+            "half; every verdict, paired comparison and best-cell accuracy below uses the evaluation "
+            "half. The grids of tables 1-6 are over every image, for comparison with the paper."
+        ),
+        (
+            f"- {s.steps} Adam steps, {s.restarts} restart(s); Wasserstein/energy prior sample m = "
+            f"{s.prior_samples or 'd_z'}; diff = mean absolute pixel error, pixels in [-1, 1]."
+        ),
         sections.reading_line(s),
         f"- Cells: {', '.join(f'{k} {v}' for k, v in status.items())}.",
         "- Accuracy: % of recovered images the frozen classifier labels as the target's digit; "
-        + ("[95% bootstrap interval over images]." if runs == 1 else
-           f"mean ± sd over the {runs} runs (generator seeds x recovery seeds) of a cell."),
+        + (
+            "[95% bootstrap interval over images]."
+            if runs == 1
+            else f"mean ± sd over the {runs} runs (generator seeds x recovery seeds) of a cell."
+        ),
         "",
         "## Models",
         "",
@@ -108,9 +121,11 @@ def render(results) -> str:
         *sections.gates_markdown(results),
         "## Verdicts",
         "",
-        ("The paper: the Wasserstein regulator (best 94.7%) and the log-normal density (best 95.5%) are "
-         "the best, energy close behind; the unregulated baseline peaks at 75.8%; the resampling "
-         "cutoffs lie below the distance regulators."),
+        (
+            "The paper: the Wasserstein regulator (best 94.7%) and the log-normal density (best 95.5%) are "
+            "the best, energy close behind; the unregulated baseline peaks at 75.8%; the resampling "
+            "cutoffs lie below the distance regulators."
+        ),
         "",
         markdown_table(verdict_rows(verdicts_)),
         "",
@@ -124,9 +139,11 @@ def render(results) -> str:
         out += [
             f"## Best cell per regulator: `{g}`",
             "",
-            ("Chosen on the selection half and scored on the evaluation half; beside it, for "
-             "reference, the cell that is best on every image and its accuracy there (chosen and "
-             "scored on the same images, so biased upward), and the paper's best cell."),
+            (
+                "Chosen on the selection half and scored on the evaluation half; beside it, for "
+                "reference, the cell that is best on every image and its accuracy there (chosen and "
+                "scored on the same images, so biased upward), and the paper's best cell."
+            ),
             "",
             markdown_table(sections.best_rows(results, g), floatfmt=".1f"),
             "",
@@ -134,9 +151,14 @@ def render(results) -> str:
         ]
     out += departures.section(results, summary, first, TABLE_TITLES)
     rho, p, n = spearman(summary)  # the 124 paper cells (shared baselines once per table, as printed)
-    out += [(f"Agreement of `{first}`'s grid (every image) with the paper's over all cells: Spearman {_rho(rho, p, n)}. "
-             "Absolute numbers depend on the trained GAN; the ranking of "
-             "regulators and the shape of each grid are what a reproduction can confirm or refute."), ""]
+    out += [
+        (
+            f"Agreement of `{first}`'s grid (every image) with the paper's over all cells: Spearman {_rho(rho, p, n)}. "
+            "Absolute numbers depend on the trained GAN; the ranking of "
+            "regulators and the shape of each grid are what a reproduction can confirm or refute."
+        ),
+        "",
+    ]
     for table, title in TABLE_TITLES.items():
         f = summary[summary["table"] == table]
         if f.empty:
@@ -162,20 +184,44 @@ def render(results) -> str:
         ]
     extra = summary[summary["table"].isin(["", None]) & ~summary["shared_baseline"]]
     if len(extra):
-        out += ["## Cells outside the paper's tables", "",
-                markdown_table(extra[["regulator", "learning_rate", "hyperparameter", "accuracy", "l1", "l2"]],
-                               floatfmt=".3g"), ""]
+        out += [
+            "## Cells outside the paper's tables",
+            "",
+            markdown_table(
+                extra[["regulator", "learning_rate", "hyperparameter", "accuracy", "l1", "l2"]], floatfmt=".3g"
+            ),
+            "",
+        ]
     bad = cells[(cells["status"] != "finished") | (cells["n_nonfinite"] > 0)]
     if len(bad):
-        out += ["## Cells that failed or went non-finite", "",
-                markdown_table(bad[["generator", "generator_seed", "regulator", "learning_rate", "hyperparameter",
-                                    "seed", "status", "n_nonfinite", "error"]]), ""]
+        out += [
+            "## Cells that failed or went non-finite",
+            "",
+            markdown_table(
+                bad[
+                    [
+                        "generator",
+                        "generator_seed",
+                        "regulator",
+                        "learning_rate",
+                        "hyperparameter",
+                        "seed",
+                        "status",
+                        "n_nonfinite",
+                        "error",
+                    ]
+                ]
+            ),
+            "",
+        ]
     out += [
         "## Other measurements",
         "",
-        ("Every cell's l1 and l2 pixel error (per-image norms, averaged), mean absolute error, mean and "
-        "variance of the recovered latent elements and the KS p-value against the prior are in the "
-        "results CSV beside this report and in each MLflow child run."),
+        (
+            "Every cell's l1 and l2 pixel error (per-image norms, averaged), mean absolute error, mean and "
+            "variance of the recovered latent elements and the KS p-value against the prior are in the "
+            "results CSV beside this report and in each MLflow child run."
+        ),
         "",
     ]
     out.append(figure_link(f"recover-{s.grid}-best", f"Targets (top row) and their recoveries through `{first}` "

@@ -22,8 +22,6 @@ from bench.recovery.settings import NOISE, TARGETS, RecoverSettings, needs_discr
 PREVIEW = 10  # recovered images kept per cell (uint8) for the report's target/recovery figure
 
 
-
-
 def select_images(test_labels: torch.Tensor, n: int, subset_seed: int) -> list[int]:
     """A fixed, seeded subset of test-image indices (sorted, so image i is always the same one)."""
     total = int(test_labels.shape[0])

@@ -10,9 +10,25 @@ import pandas as pd
 
 from bench.recovery.grid import fmt, make_cell
 
-METRICS = ("accuracy", "accuracy_lo", "accuracy_hi", "l1", "l2", "mae", "z_mean", "z_var", "ks_pvalue",
-           "final_loss", "n_nonfinite", "wall_s", "latent_rank", "latent_error", "latent_rmse",
-           "latent_recovered")
+METRICS = (
+    "accuracy",
+    "accuracy_lo",
+    "accuracy_hi",
+    "l1",
+    "l2",
+    "mae",
+    "z_mean",
+    "z_var",
+    "ks_pvalue",
+    "final_loss",
+    "n_nonfinite",
+    "wall_s",
+    "latent_rank",
+    "latent_error",
+    "latent_rmse",
+    "latent_recovered",
+)
+
 
 def cell_frame(results) -> pd.DataFrame:
     """One row per (grid cell, seed): the cell, the paper's number, every measured metric."""
@@ -49,8 +65,16 @@ def rows(results) -> pd.DataFrame:
 def summary_frame(cells: pd.DataFrame) -> pd.DataFrame:
     """One row per (generator, grid cell): metrics averaged over generator seeds and recovery
     seeds, with the spread over those runs."""
-    keys = ["generator", "table", "regulator", "learning_rate", "hyperparameter", "run_id", "shared_baseline",
-            "paper_accuracy"]
+    keys = [
+        "generator",
+        "table",
+        "regulator",
+        "learning_rate",
+        "hyperparameter",
+        "run_id",
+        "shared_baseline",
+        "paper_accuracy",
+    ]
     g = cells.groupby(keys, sort=False, dropna=False)
     out = g[list(METRICS)].mean()
     out["accuracy_sd"] = g["accuracy"].std(ddof=1)
@@ -91,10 +115,14 @@ def best_cells(summary: pd.DataFrame) -> pd.DataFrame:
         rows.append(
             {
                 "regulator": reg,
-                "measured_best_cell": "n/a" if m is None else f"lr {fmt(m['learning_rate'])}, hp {fmt(m['hyperparameter'])}",
+                "measured_best_cell": "n/a"
+                if m is None
+                else f"lr {fmt(m['learning_rate'])}, hp {fmt(m['hyperparameter'])}",
                 "measured_accuracy": math.nan if m is None else m["accuracy"],
                 "measured_ci": "" if m is None else acc_text(m),
-                "paper_best_cell": "n/a" if p is None else f"lr {fmt(p['learning_rate'])}, hp {fmt(p['hyperparameter'])}",
+                "paper_best_cell": "n/a"
+                if p is None
+                else f"lr {fmt(p['learning_rate'])}, hp {fmt(p['hyperparameter'])}",
                 "paper_accuracy": math.nan if p is None else p["paper_accuracy"],
                 "_lo": math.nan if m is None else m["accuracy_lo"],
                 "_lr": math.nan if m is None else m["learning_rate"],
