@@ -143,7 +143,7 @@ def _paper(regs: list[str], kinds: dict[str, str], index: dict) -> list[Cell]:
 def _quick(regs: list[str], kinds: dict[str, str], index: dict) -> list[Cell]:
     """At most two cells per regulator: the paper's best and worst cell (weight-0 columns aside),
     so a smoke run shows both ends of each table; a regulator without a table gets its own rows'
-    middle learning rate at its middle and its last hyperparameter."""
+    middle learning rate at its middle (or first) and its last hyperparameter."""
     rows = paper_rows()
     cells: list[Cell] = []
     for name in regs:
@@ -161,8 +161,8 @@ def _quick(regs: list[str], kinds: dict[str, str], index: dict) -> list[Cell]:
             picks.append((ranked[0]["learning_rate"], ranked[0]["hyperparameter"]))
         else:
             lrs, hps = _own_rows(name, "quick")
-            lr = lrs[len(lrs) // 2]
-            picks = [(lr, hps[len(hps) // 2]), (lr, hps[-1])]
+            lr, mid = lrs[len(lrs) // 2], hps[len(hps) // 2]
+            picks = [(lr, mid if mid != hps[-1] else hps[0]), (lr, hps[-1])]
         for lr, hp in picks:
             cell = _make(name, lr, hp, kinds[name], index)
             if cell.id not in {c.id for c in cells}:
