@@ -21,7 +21,6 @@ discriminator if it has an LSGAN one. The recovery objective is always taken in 
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,7 +77,7 @@ def is_user(name: str) -> bool:
 def check_name(name: str) -> None:
     """A one-line BenchError for a name that cannot be recovered through; nothing is loaded."""
     if is_user(name):
-        _user_builder(name)
+        _built(name)
         return
     from lwgan.registry import generator_names, get_generator
 
@@ -132,7 +131,25 @@ def _user_builder(name: str) -> Callable[[], UserGenerator]:
     return fn
 
 
-@functools.cache
+def _built(name: str) -> UserGenerator:
+    """What a user's `module:function` returns, checked: a UserGenerator, or a one-line error
+    that names the function and the type expected (never a traceback from its use later)."""
+    try:
+        built = _user_builder(name)()
+    except BenchError:
+        raise
+    except Exception as e:  # noqa: BLE001 - any failure of the user's builder is theirs, in one line
+        raise BenchError(f"--generator: {name}() raised {type(e).__name__}: {' '.join(str(e).split())}") from None
+    if not isinstance(built, UserGenerator):
+        raise BenchError(
+            f"--generator: {name}() returned {type(built).__name__}; expected a "
+            "bench.recovery.generators.UserGenerator (see ARCHITECTURE.md, Recover through your own generator)"
+        )
+    if not isinstance(built.generator, nn.Module) or not isinstance(built.latent_dim, int) or built.latent_dim < 1:
+        raise BenchError(f"--generator: {name}(): generator must be a torch.nn.Module and latent_dim a positive int")
+    return built
+
+
 def _family(name: str):
     from lwgan.families import get_family
     from lwgan.registry import variant_info
@@ -149,7 +166,7 @@ def is_reference(name: str) -> bool:
 def has_discriminator(name: str) -> bool:
     """Whether the generator brings an LSGAN discriminator (built, not trained, for a user's)."""
     if is_user(name):
-        return _user_builder(name)().discriminator is not None
+        return _built(name).discriminator is not None
     return _family(name).discriminator
 
 
@@ -218,9 +235,7 @@ def _load_user(name: str, seed: int, device) -> RecoveryModel:
     import regulators
     from bench.checkpoint import payload_digest
 
-    built = _user_builder(name)()
-    if not isinstance(built, UserGenerator):
-        raise BenchError(f"--generator: {name} returned {type(built).__name__}, not a UserGenerator")
+    built = _built(name)
     lo, hi = built.pixel_range
     if not hi > lo:
         raise BenchError(f"--generator: {name}: pixel_range {built.pixel_range} is not (low, high)")
