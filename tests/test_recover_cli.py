@@ -365,7 +365,8 @@ def test_bad_generator_options_exit_2_before_any_work(args, needle, capsys, tmp_
         ("def build():\n    return 42\n", "build() returned int; expected a bench.recovery.generators.UserGenerator"),
         ("def build():\n    raise RuntimeError('no weights here')\n", "build() raised RuntimeError: no weights here"),
         (("from bench.recovery.generators import UserGenerator\n"
-          "def build():\n    return UserGenerator(generator=3, latent_dim=4)\n"), "generator must be a torch.nn.Module"),
+          "def build():\n    return UserGenerator(generator=3, latent_dim=4)\n"),
+         "generator must be a torch.nn.Module"),
     ],
 )  # fmt: skip
 def test_a_user_generator_of_the_wrong_kind_is_one_line(body, needle, tmp_path, capsys):
