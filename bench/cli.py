@@ -64,6 +64,7 @@ COMMANDS: tuple[str, ...] = (
     "iso",
     "experiments",
     "claims",
+    "compare",
 )
 
 
