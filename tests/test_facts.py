@@ -63,3 +63,19 @@ def test_git_state_ignores_the_runs_own_output_folder(tmp_path):
 
 def test_durations_read_as_a_person_writes_them():
     assert facts_mod._duration(42.04) == "42.0 s" and facts_mod._duration(3723.4) == "1h 02m 03s"
+
+
+def test_lock_state_against_a_hand_made_lock(tmp_path):
+    from importlib import metadata
+
+    from bench.facts import lock_state
+
+    pytest_version = metadata.version("pytest")
+    lock = tmp_path / "constraints.txt"
+    assert lock_state(lock) == "matches the lock (1 packages)"
+    lock.write_text("pytest==0.0.1\nno-such-package-xyz==1.0\n")
+    assert (
+        lock_state(lock)
+        == f"differs from the lock: pytest {pytest_version} (lock 0.0.1), no-such-package-xyz absent (lock 1.0)"
+    )
+    assert lock_state(tmp_path / "none.txt") == "no lock found"
