@@ -71,7 +71,13 @@ def test_isometry_both_objectives_end_to_end(tmp_path, capsys):
         assert len(client.get_metric_history(c.info.run_id, "train/recon")) == steps
         assert ("cfg.width_q" if c.data.params["objective"] == "lwgan" else "cfg.hidden") in c.data.params
         assert any(a.path.endswith(".png") for a in client.list_artifacts(c.info.run_id))
+        # The synthetic data as the run's input, named by its seed, and the checkpoint's digest.
+        (inp,) = client.get_run(c.info.run_id).inputs.dataset_inputs
+        assert (inp.dataset.name, inp.dataset.digest) == ("two_gaussians-s0", data.fingerprint)
+        assert inp.dataset.source == "bench.data.synthetic:two_gaussians?seed=0"
+        assert c.data.tags["data_fingerprint"] == data.fingerprint and len(c.data.tags["checkpoint"]) == 64
     assert {"isometry.md", "isometry.csv"} <= {a.path for a in client.list_artifacts(parent.info.run_id)}
+    assert [i.dataset.digest for i in client.get_run(parent.info.run_id).inputs.dataset_inputs] == [data.fingerprint]
     assert "reproduced_lwgan" in parent.data.metrics
 
     # A second run loads its models from the cache and measures the same numbers.

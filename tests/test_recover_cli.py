@@ -109,6 +109,34 @@ def test_recover_end_to_end(small_mnist, mnist_dir, tmp_path, capsys, monkeypatc
                 "seed"} <= set(c.data.params)  # fmt: skip
         assert "accuracy" in c.data.metrics
     assert "best_regulator" in parents[0].data.tags
+
+    # What users filter runs by: every child names its generator's checkpoint (the digest the
+    # saved results record), the scorer's, the data fingerprint, the device; every run has the
+    # MNIST test set as its dataset input.
+    from bench.pipeline import load
+
+    saved = load(out / "recover-quick.json")
+    for c in children:
+        seed = c.data.params["generator_seed"]
+        assert c.data.tags["checkpoint"] == saved.context["checkpoints"][f"lsgan.test s{seed}"]
+        assert c.data.tags["classifier_checkpoint"] == saved.context["checkpoints"]["classifier"]
+        assert c.data.tags["data_fingerprint"] == "test-subset-1200" and c.data.tags["device"]
+        assert c.data.tags.get("git_commit") == parents[0].data.tags.get("git_commit")
+    for r in (parents[0], children[0]):
+        (inp,) = client.get_run(r.info.run_id).inputs.dataset_inputs
+        assert (inp.dataset.name, inp.dataset.digest) == ("mnist", "test-subset-1200")
+        assert inp.dataset.source == small_mnist.source.as_posix()
+        assert {(t.key, t.value) for t in inp.tags} == {("mlflow.data.context", "evaluation")}
+    # One metric per regulator (its best cell on every image: the CSV's best mean over seeds) and
+    # one tag per claim.
+    metrics = parents[0].data.metrics
+    for reg, rows in csv[~csv["shared_baseline"]].groupby("regulator"):
+        best = rows.groupby(["learning_rate", "hyperparameter"])["accuracy"].mean().max()
+        assert metrics[f"best/lsgan.test/{reg}"] == pytest.approx(best)
+        assert 0 <= metrics[f"heldout/lsgan.test/{reg}"] <= 100
+    verdicts = {k: v for k, v in parents[0].data.tags.items() if k.startswith("verdict.")}
+    assert set(verdicts) == {f"verdict.{v.key}" for v in saved.verdict_objs()}
+    assert set(verdicts.values()) <= {"reproduced", "not reproduced", "inconclusive", "withheld"}
     assert {a.path for a in client.list_artifacts(parents[0].info.run_id)} >= {
         "recover-quick.md",
         "recover-quick.csv",
@@ -127,8 +155,6 @@ def test_recover_end_to_end(small_mnist, mnist_dir, tmp_path, capsys, monkeypatc
 
     # --seed picks the image subset; --generator-seeds the generators' training seeds; neither
     # the classifier that judges them.
-    from bench.pipeline import load
-
     assert main([*argv[:-2], "--quality-samples", "200", "--seed", "1", "--generator-seeds", "1", "--no-track",
                  "--out", str(tmp_path / "seed1")]) == 0  # fmt: skip
     a = load(out / "recover-quick.json").context

@@ -24,6 +24,7 @@ from bench.experiments.metrics import (
     step_irregularity,
 )
 from bench.experiments.mnist_cells import STEPS, MnistCell
+from bench.data.inputs import mnist_input
 from bench.experiments.records import mlflow_extras
 from bench.experiments.settings import EVAL, REFERENCE_GAN, MnistSettings
 from bench.pipeline import Experiment, register
@@ -135,6 +136,7 @@ def prepare(ctx) -> dict:
                  "digit_shares": quality["shares"], "samples": quality["n"],
                  "digest": ref.entry.digest, "loaded": ref.entry.loaded}  # fmt: skip
     return {"classifier": classifier, "reference_gan": reference, "data_fingerprint": mnist.fingerprint,
+            "datasets": [mnist_input(mnist, "training+evaluation")],
             "checkpoints": {"classifier": entry.digest, "reference_gan": ref.entry.digest},
             "eval_images": s.eval_size("eval_images"),
             "identity": {"data": mnist.fingerprint, "classifier": entry.digest}}  # fmt: skip

@@ -13,6 +13,7 @@ from dataclasses import asdict
 
 from bench.experiments import rank_report
 from bench.experiments.rank_cells import RankCell
+from bench.data.inputs import synthetic_input
 from bench.experiments.records import mlflow_extras
 from bench.experiments.settings import PUBLIC_TOY, RankSettings
 from bench.pipeline import Experiment, register
@@ -72,7 +73,7 @@ def run_cell(cell: dict, ctx) -> dict:
     extras = mlflow_extras(trained, spec.config, tag)
     extras["metrics"].update({f"score_s{r}": m for r, m in zip(result.ranks, result.mean)})
     extras["metrics"].update({f"score_se_s{r}": v for r, v in zip(result.ranks, result.se)})
-    return {**asdict(result), "correct": float(result.correct), **extras}
+    return {**asdict(result), "correct": float(result.correct), **extras, "datasets": [synthetic_input(data)]}
 
 
 def plan(ctx) -> list[str]:

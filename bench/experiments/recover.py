@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import time
 
+from bench.data.inputs import mnist_input
 from bench.pipeline import Experiment, register
 from bench.recovery import report, tables
 from bench.recovery.grid import Cell, cell_id, make_cell, unique_runs
@@ -194,6 +195,7 @@ def prepare(ctx) -> dict:
         "image_ids": ids,
         "target_preview": to_uint8(targets[:PREVIEW]).tolist(),
         "data_fingerprint": mnist.fingerprint,
+        "datasets": [mnist_input(mnist, "evaluation")],
         "checkpoints": {"classifier": c_entry.digest, **digests},
         "identity": {"data": mnist.fingerprint, "classifier": c_entry.digest, **digests},
     }  # fmt: skip
@@ -311,10 +313,23 @@ def chunk(cells_: list[dict], ctx, settings: RecoverSettings | None = None) -> l
     return out
 
 
+def cell_tags(cell: dict, facts: dict) -> dict:
+    """The digests of the generator a cell recovers with and of the scorer."""
+    model = facts.get("models", {}).get(model_key(cell["generator"], cell["generator_seed"]), {})
+    tags = {"classifier_checkpoint": facts.get("checkpoints", {}).get("classifier")}
+    tags["checkpoint"] = model.get("digest")
+    return {k: v for k, v in tags.items() if v}
+
+
 def summary_metrics(results) -> dict:
-    """Per generator the best cell's accuracy as a metric; the first generator's best regulator
-    and cell as tags."""
+    """Per generator: the best cell's accuracy; per regulator `best/<generator>/<regulator>`
+    (its best cell on every image) and `heldout/<generator>/<regulator>` (the cell chosen on the
+    selection half, scored on the evaluation half: what the verdicts judge), so the MLflow chart
+    view compares regulators across runs. The first generator's best regulator and cell as tags."""
+    from bench.recovery.compare import Table
+
     out = {}
+    full, held = Table(results, holdout=False), Table(results)
     for i, g in enumerate(results.settings["generators"]):
         best = tables.best_cells(tables.generator_summary(results, g))
         fin = best[best["measured_accuracy"].notna()]
@@ -323,6 +338,11 @@ def summary_metrics(results) -> dict:
             out[f"best_accuracy_{g}"] = float(top["measured_accuracy"])
             if i == 0:  # tags of the first generator's best cell
                 out.update(best_regulator=top["regulator"], best_cell=top["measured_best_cell"])
+        for reg in full.regulators(g):
+            for name, value in ((f"best/{g}/{reg}", full.best_accuracy(g, reg)),
+                                (f"heldout/{g}/{reg}", held.heldout_accuracy(g, reg))):  # fmt: skip
+                if value is not None:
+                    out[name] = value
     return out
 
 
@@ -332,7 +352,7 @@ EXPERIMENT = register(Experiment(
     settings=RecoverSettings, cells=cells, run_chunk=chunk, chunk_key=chunk_key,
     render=report.render, verdicts=report.verdicts, figures=report.figures, prepare=prepare,
     plan=plan, rows=tables.rows, cell_name=cell_name, report_name=lambda s: f"recover-{s.grid}",
-    summary_metrics=summary_metrics, estimate=estimate_seconds,
+    summary_metrics=summary_metrics, estimate=estimate_seconds, cell_tags=cell_tags,
     # 2: generators x generator seeds, per-image correctness, in-span targets; 3: counter-based draws, fused G
     version=3,
     judging=judging_fields(RecoverSettings),

@@ -27,6 +27,7 @@ from bench.experiments.metrics import (
     mode_shares,
     step_irregularity,
 )
+from bench.data.inputs import synthetic_input
 from bench.experiments.records import mlflow_extras
 from bench.experiments.settings import ToySettings
 from bench.experiments.toy_cells import ToyCell, cell_name
@@ -138,7 +139,7 @@ def run_cell(cell: dict, ctx) -> dict:
         interp_ends=torch.stack([x[pairs[0][:4]], x[pairs[1][:4]]], dim=1).cpu().numpy().tolist(),
         draw_sets=draws[:5].cpu().numpy().tolist(),
     )  # fmt: skip
-    return {**asdict(result), **mlflow_extras(trained, cfg, tag)}
+    return {**asdict(result), **mlflow_extras(trained, cfg, tag), "datasets": [synthetic_input(data)]}
 
 
 def batch_metrics(model, train, rank: int, draws: int, seed: int, gen) -> tuple[float, float]:

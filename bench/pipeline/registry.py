@@ -43,14 +43,17 @@ class Experiment:
     scorer accuracy), saved with the results; plan(ctx) -> lines saying what will happen, before
     any work; rows(results) -> CSV rows; cell_name(cell); report_name(settings);
     params(settings) -> extra MLflow params; summary_metrics(results); cell_figures(cell,
-    record, folder) -> figure paths attached to the cell's MLflow run; estimate(ctx, cells) ->
+    record, folder) -> figure paths attached to the cell's MLflow run; cell_tags(cell, facts) ->
+    tags of the cell's MLflow run (the digest of a model prepare() made); estimate(ctx, cells) ->
     seconds the cells left to run will take here (said up front, after --resume); version (bump it when
     run_cell measures differently, so --resume does not reuse older cells); judging (settings that
     only change the verdicts, kept out of the resume key).
 
     Records: top-level numbers are logged as the cell's MLflow metrics; `histories` (name ->
     list, one value per `history_every` iterations), `params` and `tags` (dicts) go to MLflow as
-    such; everything else is data for the report.
+    such, `datasets` (bench.data.inputs dicts, else prepare()'s facts["datasets"]) as the run's
+    dataset inputs, `data_fingerprint` (else the facts') as a tag; everything else is data for
+    the report.
     """
 
     name: str
@@ -72,6 +75,7 @@ class Experiment:
     summary_metrics: Callable[[Any], dict] | None = None
     estimate: Callable[[Any, list[dict]], float] | None = None  # (ctx, cells to run) -> seconds
     cell_figures: Callable[[dict, dict, Path], list[Path]] | None = None
+    cell_tags: Callable[[dict, dict], dict] | None = None  # (cell, prepare() facts) -> MLflow tags
     # Default number of local worker processes: "cores" when a cell runs on one thread (small
     # models), "one" when a cell uses the whole machine (batched engines, convnets).
     workers: str = "one"

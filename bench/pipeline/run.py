@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 import tempfile
 import time
 from collections.abc import Callable
@@ -87,9 +86,11 @@ def _flat(d: dict) -> dict:
 
 
 def _child(exp: Experiment, cell: dict, key: str, record: dict | None, error: str | None,
-           resumed: bool, sweep, folder: Path) -> None:  # fmt: skip
+           resumed: bool, sweep, folder: Path, facts: dict, common: dict) -> None:  # fmt: skip
     """Log one cell as a child run: the cell's fields and record['params'] as params, the
-    record's top-level numbers as metrics, its histories as step metrics."""
+    record's top-level numbers as metrics, its histories as step metrics; as tags the run's
+    `common` ones (git commit, device), the data fingerprint and the checkpoint digests (the
+    record's, else the experiment's cell_tags from the prepare() facts); its datasets as inputs."""
     record = record or {}
     metrics = {k: float(v) for k, v in record.items()
                if isinstance(v, (int, float)) and k != "history_every"}  # fmt: skip
@@ -99,10 +100,14 @@ def _child(exp: Experiment, cell: dict, key: str, record: dict | None, error: st
     figures = []
     if error is None and exp.cell_figures is not None and sweep.enabled:
         figures = exp.cell_figures(cell, record, folder)
+    tags = {**common, **(exp.cell_tags(cell, facts) if exp.cell_tags else {}), **(record.get("tags") or {})}
+    fingerprint = record.get("data_fingerprint") or facts.get("data_fingerprint")
+    if fingerprint:
+        tags["data_fingerprint"] = fingerprint
     sweep.log_child(key, params={**_flat(cell), **_flat(record.get("params") or {})},
                     metrics=None if error else metrics, histories=None if error else histories,
-                    tags={**(record.get("tags") or {}), "resumed": str(resumed).lower()},
-                    artifacts=figures, error=error)  # fmt: skip
+                    tags={**tags, "resumed": str(resumed).lower()}, artifacts=figures, error=error,
+                    datasets=record.get("datasets") or facts.get("datasets") or ())  # fmt: skip
 
 
 def run_experiment(
@@ -119,7 +124,9 @@ def run_experiment(
     before any work where it can be known then; KeyboardInterrupt after storing what finished.
     """
     from bench import plugins, tracking
+    from bench.data import inputs
     from bench.facts import collect_facts
+    from bench.verdict import verdict_tags
     from bench.outputs import probe_dir, probe_files
 
     exp = name if isinstance(name, Experiment) else get(name)
@@ -172,13 +179,14 @@ def run_experiment(
               "store_key": key}  # fmt: skip
     seeds = list(getattr(settings, "seeds", ()) or [])
     tags = tracking.run_tags(opts.device, seeds, command=opts.command)
+    common = {k: tags[k] for k in ("git_commit", "device") if k in tags}
     with tracking.start_sweep(exp.name, experiment=opts.experiment, tracking_uri=opts.tracking_uri,
                               params=params, tags=tags, enabled=opts.track) as sweep, \
             tempfile.TemporaryDirectory() as tmp:  # fmt: skip
         for k, c in zip(keys, cells):
             if k in done:
                 outcome[k] = {"status": "finished", "record": done[k], "error": None, "resumed": True}
-                _child(exp, c, k, done[k], None, True, sweep, Path(tmp))
+                _child(exp, c, k, done[k], None, True, sweep, Path(tmp), ctx.facts, common)
         progress("cells", len(done), len(cells))
         for chunk, result in execute(
             exp, [[c for _, c in ch] for ch in chunks], ctx, workers=workers, spec=opts.executor
@@ -188,12 +196,12 @@ def run_experiment(
                 if isinstance(result, BaseException):
                     error = f"{type(result).__name__}: {' '.join(str(result).split())}"
                     outcome[k] = {"status": "failed", "record": None, "error": error, "resumed": False}
-                    _child(exp, c, k, None, error, False, sweep, Path(tmp))
+                    _child(exp, c, k, None, error, False, sweep, Path(tmp), ctx.facts, common)
                     continue
                 record = cellstore.plain(result[i], f"record of {k}")
                 cell_store.save(k, c, record)
                 outcome[k] = {"status": "finished", "record": record, "error": None, "resumed": False}
-                _child(exp, c, k, record, None, False, sweep, Path(tmp))
+                _child(exp, c, k, record, None, False, sweep, Path(tmp), ctx.facts, common)
             progress("cells", len(outcome), len(cells))
 
         results = Results(exp.name, settings_dict, [
@@ -206,8 +214,9 @@ def run_experiment(
             resumed_cells=len(done), total_cells=len(cells), plugins=plugins.described(),
         ).to_dict()  # fmt: skip
         saved, written = write_outputs(exp, results, files)
-        for v in results.verdict_objs():  # MLflow keys allow few characters: the rest become _
-            sweep.set_tags({re.sub(r"[^\w\-. :/]", "_", f"verdict.{v.claim}")[:250]: v.label})
+        sweep.set_tags(verdict_tags(results.verdict_objs()))
+        sweep.log_inputs(inputs.unique([*(ctx.facts.get("datasets") or []),
+                                        *(d for r in results.records() for d in r.get("datasets") or [])]))  # fmt: skip
         numbers = {k: v for k, v in ctx.facts.items() if isinstance(v, (int, float))}
         summary = exp.summary_metrics(saved) if exp.summary_metrics else {}
         sweep.set_tags({k: v for k, v in summary.items() if isinstance(v, str)})

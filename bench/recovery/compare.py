@@ -105,6 +105,11 @@ class Table:
     def generators(self) -> list[str]:
         return list(dict.fromkeys(k[0] for k in self.bits))
 
+    def regulators(self, generator: str) -> list[str]:
+        """The regulators with a finished cell for the generator (the baseline `none` first)."""
+        regs = dict.fromkeys(make_cell(r, lr, hp).run.regulator for g, _, r, lr, hp in self.bits if g == generator)
+        return sorted(regs, key=lambda r: r != "none")
+
     def seeds(self, generator: str) -> list[int]:
         return sorted({k[1] for k in self.bits if k[0] == generator})
 
