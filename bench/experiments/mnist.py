@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict
 
+from bench.data.inputs import mnist_input
 from bench.experiments import mnist_figures, mnist_report
 from bench.experiments.metrics import (
     decode_lines,
@@ -24,7 +25,6 @@ from bench.experiments.metrics import (
     step_irregularity,
 )
 from bench.experiments.mnist_cells import STEPS, MnistCell
-from bench.data.inputs import mnist_input
 from bench.experiments.records import mlflow_extras
 from bench.experiments.settings import EVAL, REFERENCE_GAN, MnistSettings
 from bench.pipeline import Experiment, register

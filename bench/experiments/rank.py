@@ -11,9 +11,9 @@ from __future__ import annotations
 import time
 from dataclasses import asdict
 
+from bench.data.inputs import synthetic_input
 from bench.experiments import rank_report
 from bench.experiments.rank_cells import RankCell
-from bench.data.inputs import synthetic_input
 from bench.experiments.records import mlflow_extras
 from bench.experiments.settings import PUBLIC_TOY, RankSettings
 from bench.pipeline import Experiment, register

@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict
 
+from bench.data.inputs import synthetic_input
 from bench.experiments import toy_report
 from bench.experiments.metrics import (
     decode_lines,
@@ -27,7 +28,6 @@ from bench.experiments.metrics import (
     mode_shares,
     step_irregularity,
 )
-from bench.data.inputs import synthetic_input
 from bench.experiments.records import mlflow_extras
 from bench.experiments.settings import ToySettings
 from bench.experiments.toy_cells import ToyCell, cell_name

@@ -126,8 +126,8 @@ def run_experiment(
     from bench import plugins, tracking
     from bench.data import inputs
     from bench.facts import collect_facts
-    from bench.verdict import verdict_tags
     from bench.outputs import probe_dir, probe_files
+    from bench.verdict import verdict_tags
 
     exp = name if isinstance(name, Experiment) else get(name)
     opts = options or RunOptions()
