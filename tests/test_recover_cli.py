@@ -91,8 +91,9 @@ def test_recover_end_to_end(small_mnist, mnist_dir, tmp_path, capsys, monkeypatc
         "McNemar p",
     ):
         assert needle in report, needle
-    assert (out / "recover-quick-best.png").stat().st_size > 0
-    assert (out / "recover-quick-best.pdf").stat().st_size > 0
+    for stem in ("recover-quick-best", "recover-quick-tables", "recover-quick-generators"):
+        assert (out / f"{stem}.png").stat().st_size > 0 and (out / f"{stem}.pdf").stat().st_size > 0
+        assert f"]({stem}.png)" in report  # embedded in the report
 
     # MLflow: one parent, one child per (grid cell, seed) with the params the UI charts need.
     from mlflow.tracking import MlflowClient
@@ -105,7 +106,7 @@ def test_recover_end_to_end(small_mnist, mnist_dir, tmp_path, capsys, monkeypatc
     assert len(parents) == 1 and len(children) == 12
     assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parents[0].info.run_id}
     for c in children:
-        assert {"regulator", "learning_rate", "hyperparameter", "generator", "generator_seed", "latent_rank",
+        assert {"regulator", "learning_rate", "log10_lr", "hyperparameter", "generator", "generator_seed", "latent_rank",
                 "seed"} <= set(c.data.params)  # fmt: skip
         assert "accuracy" in c.data.metrics
     assert "best_regulator" in parents[0].data.tags
@@ -141,6 +142,8 @@ def test_recover_end_to_end(small_mnist, mnist_dir, tmp_path, capsys, monkeypatc
         "recover-quick.md",
         "recover-quick.csv",
         "recover-quick.json",
+        "recover-quick-tables.png",
+        "recover-quick-generators.pdf",
     }
 
     # A second run with --resume recovers nothing again: every cell comes from the store.

@@ -245,3 +245,35 @@ def test_departures_table_gaps_and_the_cells_no_reading_can_produce():
     from scipy.stats import binom
 
     assert 100 * binom.ppf(0.999, 1000, 0.1) / 1000 == 13.0
+
+
+def test_figure_intervals_are_t_intervals_over_generator_seeds_against_scipy():
+    from bench.recovery.figures import cell_intervals
+
+    # Two generator seeds x two recovery seeds of one cell: the interval is over the two
+    # generator-seed means (42.5 and 52.5), not over the four runs.
+    rows = [{"generator": "g", "table": "table1", "regulator": "wasserstein", "learning_rate": 0.1,
+             "hyperparameter": 1.0, "shared_baseline": False, "paper_accuracy": 94.7, "generator_seed": gs,
+             "seed": s, "accuracy": acc, "accuracy_lo": math.nan, "accuracy_hi": math.nan}
+            for gs, s, acc in [(0, 0, 40.0), (0, 1, 45.0), (1, 0, 50.0), (1, 1, 55.0)]]  # fmt: skip
+    frame, unit = cell_intervals(pd.DataFrame(rows))
+    lo, hi = stats.t.interval(0.95, 1, loc=47.5, scale=np.std([42.5, 52.5], ddof=1) / np.sqrt(2))
+    assert unit == "generator_seed" and len(frame) == 1
+    assert (frame.loc[0, "accuracy"], frame.loc[0, "lo"], frame.loc[0, "hi"]) == pytest.approx((47.5, lo, hi))
+    # One run: the record's own bootstrap interval over images.
+    one = pd.DataFrame([{**rows[0], "accuracy_lo": 37.0, "accuracy_hi": 43.0}])
+    frame, unit = cell_intervals(one)
+    assert unit == "images" and (frame.loc[0, "lo"], frame.loc[0, "hi"]) == (37.0, 43.0)
+
+
+def test_held_out_best_scores_the_selected_cell_on_the_evaluation_half_only():
+    from bench.recovery.figures import heldout_best
+
+    # Cell A is right on the selection half only, cell B on the evaluation half only: B cannot
+    # be chosen, and A's held-out accuracy is 0.
+    sel, ev = compare.split_halves(N, 0)
+    a, b = np.zeros(N, bool), np.zeros(N, bool)
+    a[sel], b[ev] = True, True
+    frame = heldout_best(_results({("g", 0, "wasserstein", 0.1, 1.0): a, ("g", 0, "wasserstein", 1.0, 1.0): b}))
+    (row,) = frame.to_dict("records")
+    assert row["cell"] == "lr 0.1, hp 1" and row["accuracy"] == 0.0 and row["paper"] == pytest.approx(94.7)

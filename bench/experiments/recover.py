@@ -11,6 +11,7 @@ and judges the generator; the report (bench.recovery.report) is a pure function 
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 
 from bench.data.inputs import mnist_input
@@ -299,6 +300,9 @@ def chunk(cells_: list[dict], ctx, settings: RecoverSettings | None = None) -> l
             "table": c.table or "",
             "shared_baseline": c.shared,
             "run_id": c.run_id,
+            # The MLflow chart view has no log axis: a scatter of accuracy against this one is
+            # readable where one against learning_rate (0.001 ... 1) is not.
+            "log10_lr": round(math.log10(c.lr), 6),
             "latent_rank": model.latent_dim,
             "images": s.images,
             "targets": s.targets,

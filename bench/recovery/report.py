@@ -224,12 +224,30 @@ def render(results) -> str:
         ),
         "",
     ]
+    out += [
+        "## Figures",
+        "",
+        figure_link(f"recover-{s.grid}-tables", f"Accuracy against learning rate in each table of the paper, "
+                    f"`{first}`: measured (solid, with 95% intervals) and the paper's (dashed)"),
+        "",
+        figure_link(f"recover-{s.grid}-generators", "Each regulator's best cell per generator, chosen on the "
+                    "selection half and scored on the evaluation half, with the paper's best (black)"),
+        "",
+    ]  # fmt: skip
     out.append(figure_link(f"recover-{s.grid}-best", f"Targets (top row) and their recoveries through `{first}` "
                            "in the best cell of each regulator, first generator seed and recovery seed"))  # fmt: skip
     return "\n".join(out) + "\n"
 
 
 def figures(results, out: Path) -> list[Path]:
+    """The tables against the paper, the best cells across generators, and the recovered images
+    (bench.recovery.figures), as PDF and PNG."""
+    from bench.recovery.figures import generators_figure, tables_figure
+
+    return [*tables_figure(results, TABLE_TITLES, out), *generators_figure(results, out), *_images(results, out)]
+
+
+def _images(results, out: Path) -> list[Path]:
     """Targets and the recoveries of each regulator's best cell (first seed), as PDF and PNG."""
     from bench.figures import image_rows, save_figure
     from bench.recovery.sweep import unpack_images
