@@ -106,8 +106,8 @@ def test_recover_end_to_end(small_mnist, mnist_dir, tmp_path, capsys, monkeypatc
     assert len(parents) == 1 and len(children) == 12
     assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parents[0].info.run_id}
     for c in children:
-        assert {"regulator", "learning_rate", "log10_lr", "hyperparameter", "generator", "generator_seed", "latent_rank",
-                "seed"} <= set(c.data.params)  # fmt: skip
+        assert {"regulator", "learning_rate", "log10_lr", "hyperparameter", "generator", "generator_seed",
+                "latent_rank", "seed"} <= set(c.data.params)  # fmt: skip
         assert "accuracy" in c.data.metrics
     assert "best_regulator" in parents[0].data.tags
 
