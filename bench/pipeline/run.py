@@ -33,6 +33,7 @@ from bench.pipeline.executor import default_workers, execute
 from bench.pipeline.registry import Experiment, get
 from bench.pipeline.remote import ExecutorSpec
 from bench.pipeline.results import Results
+from bench.pipeline.worker import CELL_DONE
 from bench.progress import ProgressFn, null_progress
 
 
@@ -170,10 +171,12 @@ def run_experiment(
     event(f"{len(cells)} cells: {len(done)} already finished (--resume), {len(todo)} to run on "
           f"{opts.device}" + _where(opts.executor, workers, bool(todo))
           + f"; results in {out}")  # fmt: skip
-    if exp.estimate is not None and todo:
-        seconds = exp.estimate(ctx, [c for _, c in todo]) / max(1, min(workers, len(todo)))
-        event(f"about {_minutes(seconds)} to run them (estimated on this machine)")
     chunks = _chunks(exp, todo)
+    if exp.estimate is not None and todo:
+        at_once = remote.parallelism(opts.executor, workers, len(chunks))
+        seconds = exp.estimate(ctx, [c for _, c in todo]) / at_once
+        event(f"about {_minutes(seconds)} to run them (estimated on this machine, {at_once} chunk"
+              f"{'s' * (at_once != 1)} at a time)")  # fmt: skip
     outcome: dict[str, dict] = {}
     params = {**_flat(settings_dict), **_flat(exp.params(settings) if exp.params else {}),
               "store_key": key}  # fmt: skip
@@ -188,9 +191,23 @@ def run_experiment(
                 outcome[k] = {"status": "finished", "record": done[k], "error": None, "resumed": True}
                 _child(exp, c, k, done[k], None, True, sweep, Path(tmp), ctx.facts, common)
         progress("cells", len(done), len(cells))
-        for chunk, result in execute(
-            exp, [[c for _, c in ch] for ch in chunks], ctx, workers=workers, spec=opts.executor
-        ):
+        partial: dict[int, int] = {}  # cells finished in chunks still running
+        returned: set[int] = set()
+
+        def on_progress(task: str, k: int, n: int, **info) -> None:
+            if task != CELL_DONE:
+                progress(task, k, n, **info)
+            elif info.get("chunk") not in returned:
+                partial[info.get("chunk")] = k
+                progress("cells", len(outcome) + sum(partial.values()), len(cells))
+
+        ctx.progress = on_progress
+        plain = [[c for _, c in ch] for ch in chunks]
+        outcomes = execute(exp, plain, ctx, workers=workers, spec=opts.executor, state=cell_store.folder,
+                           collect=opts.resume)  # fmt: skip
+        for index, chunk, result in outcomes:
+            returned.add(index)
+            partial.pop(index, None)
             for i, c in enumerate(chunk):
                 k = exp.cell_name(c)
                 if isinstance(result, BaseException):
