@@ -45,8 +45,7 @@ class MnistCNN(nn.Module):
         w = width
 
         def block(i: int, o: int) -> list[nn.Module]:
-            return [nn.Conv2d(i, o, 3, padding=1, bias=False), nn.BatchNorm2d(o), nn.ReLU(),
-                    nn.MaxPool2d(2)]
+            return [nn.Conv2d(i, o, 3, padding=1, bias=False), nn.BatchNorm2d(o), nn.ReLU(), nn.MaxPool2d(2)]
 
         self.body = nn.Sequential(*block(1, w), *block(w, 2 * w), *block(2 * w, 4 * w), nn.Flatten())
         self.penultimate = nn.Sequential(nn.Linear(4 * w * 9, FEATURE_DIM), nn.ReLU())
@@ -86,8 +85,10 @@ def random_shift(x: torch.Tensor, max_shift: int, generator: torch.Generator) ->
 
 def _check_pixels(images: torch.Tensor, name: str = "images") -> None:
     if not torch.is_floating_point(images) or images.dim() != 4 or images.shape[1:] != (1, 28, 28):
-        raise ValueError(f"{name}: expected float pixels [N, 1, 28, 28] in [-1, 1] "
-                         f"(bench.data.to_pixels), got {tuple(images.shape)} {images.dtype}")
+        raise ValueError(
+            f"{name}: expected float pixels [N, 1, 28, 28] in [-1, 1] "
+            f"(bench.data.to_pixels), got {tuple(images.shape)} {images.dtype}"
+        )
 
 
 def train_classifier(
@@ -126,7 +127,7 @@ def train_classifier(
             perm = torch.randperm(n, generator=gen).to(device)
             running = torch.zeros((), device=device)
             for i in range(steps_per_epoch):
-                idx = perm[i * cfg.batch_size:(i + 1) * cfg.batch_size]
+                idx = perm[i * cfg.batch_size : (i + 1) * cfg.batch_size]
                 x = random_shift(x_all[idx], cfg.shift, gen)
                 loss = F.cross_entropy(model(x), y_all[idx])
                 opt.zero_grad(set_to_none=True)
@@ -137,8 +138,7 @@ def train_classifier(
                 step += 1
                 # one host sync per 50 steps, not per step
                 if step % 50 == 0 or i == steps_per_epoch - 1:
-                    progress("train classifier", step, total, epoch=epoch + 1,
-                             loss=float(running / (i + 1)))
+                    progress("train classifier", step, total, epoch=epoch + 1, loss=float(running / (i + 1)))
             history["loss"].append(float(running / steps_per_epoch))
     model.eval()
     return model, history
@@ -154,7 +154,7 @@ def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 1000) -> t
 def logits(model: nn.Module, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
     _check_pixels(images)
     dev = next(model.parameters()).device
-    out = [model(images[i:i + batch_size].to(dev)) for i in range(0, images.shape[0], batch_size)]
+    out = [model(images[i : i + batch_size].to(dev)) for i in range(0, images.shape[0], batch_size)]
     return torch.cat(out).to(images.device) if out else torch.empty(0, 10, device=images.device)
 
 
@@ -163,13 +163,11 @@ def features(model: MnistCNN, images: torch.Tensor, batch_size: int = 1000) -> t
     """Penultimate-layer activations [N, 128] (after ReLU): the space of `frechet_distance`."""
     _check_pixels(images)
     dev = next(model.parameters()).device
-    out = [model.features(images[i:i + batch_size].to(dev))
-           for i in range(0, images.shape[0], batch_size)]
+    out = [model.features(images[i : i + batch_size].to(dev)) for i in range(0, images.shape[0], batch_size)]
     return torch.cat(out).to(images.device)
 
 
-def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
-             batch_size: int = 1000) -> float:
+def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 1000) -> float:
     """Percentage (0-100) of images whose predicted digit equals the label."""
     pred = predict(model, images, batch_size)
     return 100.0 * float((pred.cpu() == labels.cpu()).double().mean())
@@ -233,15 +231,12 @@ def generator_quality(
     dev = next(generator.parameters()).device
     gen = torch.Generator(device="cpu").manual_seed(seed)
     z = torch.randn(n, latent_dim, generator=gen)
-    samples = torch.cat([generator(z[i:i + batch_size].to(dev)).cpu()
-                         for i in range(0, n, batch_size)])
+    samples = torch.cat([generator(z[i : i + batch_size].to(dev)).cpu() for i in range(0, n, batch_size)])
     pred = predict(model, samples, batch_size)
     shares = digit_shares(pred)
-    fd = frechet_distance(features(model, samples, batch_size),
-                          features(model, test_images, batch_size))
+    fd = frechet_distance(features(model, samples, batch_size), features(model, test_images, batch_size))
     low = int(np.argmin(shares))
-    return {"frechet": fd, "shares": shares, "min_share": shares[low], "min_share_digit": low,
-            "n": n}
+    return {"frechet": fd, "shares": shares, "min_share": shares[low], "min_share_digit": low, "n": n}
 
 
 def load_or_train_classifier(
@@ -270,17 +265,21 @@ def load_or_train_classifier(
 
     def train() -> dict:
         t0 = time.perf_counter()
-        model, history = train_classifier(to_pixels(mnist.train_images), mnist.train_labels,
-                                          seed=seed, device=device, progress=progress, cfg=cfg)
+        model, history = train_classifier(
+            to_pixels(mnist.train_images), mnist.train_labels, seed=seed, device=device, progress=progress, cfg=cfg
+        )
         seconds = time.perf_counter() - t0
         acc = accuracy(model, to_pixels(mnist.test_images), mnist.test_labels)
         state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-        return {"state": {"classifier": state}, "history": history,
-                "metrics": {"test_accuracy": acc, "train_seconds": seconds,
-                            "device": device.type}}
+        return {
+            "state": {"classifier": state},
+            "history": history,
+            "metrics": {"test_accuracy": acc, "train_seconds": seconds, "device": device.type},
+        }
 
-    payload, entry = train_or_load("classifier", asdict(cfg), mnist.fingerprint, seed, train,
-                                   retrain=retrain, on_event=on_event)
+    payload, entry = train_or_load(
+        "classifier", asdict(cfg), mnist.fingerprint, seed, train, retrain=retrain, on_event=on_event
+    )
     model = build_classifier(cfg)
     model.load_state_dict(payload["state"]["classifier"])
     model = model.to(device).eval().requires_grad_(False)

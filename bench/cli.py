@@ -40,7 +40,9 @@ def _root(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
     plugin: list[str] = typer.Option(  # noqa: B008 - typer declares options this way
-        [], "--plugin", help="Import a module (name or .py path) that registers regulators, "
+        [],
+        "--plugin",
+        help="Import a module (name or .py path) that registers regulators, "
         "generators or experiments; repeat or comma-separate. Also: BENCH_PLUGINS, entry points.",
     ),
 ) -> None:
@@ -52,8 +54,18 @@ def _root(
 
 # Subcommand modules in bench/commands/, each with `register(app)`. Each module is light (typer
 # only); torch and mlflow are imported inside the commands so `bench --help` is instant.
-COMMANDS: tuple[str, ...] = ("data", "regulators", "models", "train", "recover", "lwgan", "iso",
-                             "experiments", "claims")
+COMMANDS: tuple[str, ...] = (
+    "data",
+    "regulators",
+    "models",
+    "train",
+    "recover",
+    "lwgan",
+    "iso",
+    "experiments",
+    "claims",
+    "compare",
+)
 
 
 def _attach() -> None:

@@ -37,9 +37,38 @@ def versions(packages: Sequence[str] = _PACKAGES) -> dict[str, str]:
     return out
 
 
-def git_state(
-    repo: str | Path | None = None, *, exclude: str | Path | None = None
-) -> tuple[str | None, bool | None]:
+LOCK = Path(__file__).resolve().parents[1] / "constraints.txt"  # the checkout's pinned versions
+
+
+def lock_state(lock: Path = LOCK) -> str:
+    """Whether the installed packages are the versions the lock (pip constraints) pins: "matches
+    the lock (N of its M packages installed)", "differs from the lock: name installed (lock
+    pinned), ...", or "no lock found" (an install outside the checkout). Packages the install left
+    out (an extra) do not count; a local version label (2.13.0+cpu) matches 2.13.0."""
+    from importlib import metadata
+
+    if not lock.is_file():
+        return "no lock found"
+    pins = {}
+    for line in lock.read_text(encoding="utf-8").splitlines():
+        name, sep, version = line.strip().partition("==")
+        if sep and not name.startswith("#"):
+            pins[name] = version
+    off, installed = [], 0
+    for name, want in pins.items():
+        try:
+            have = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue  # an extra this install left out (ray, submitit, ...): not a mismatch
+        installed += 1
+        if have.split("+")[0] != want.split("+")[0]:
+            off.append(f"{name} {have} (lock {want})")
+    if not off:
+        return f"matches the lock ({installed} of its {len(pins)} packages installed)"
+    return f"differs from the lock: {', '.join(off[:4])}" + (f" and {len(off) - 4} more" if len(off) > 4 else "")
+
+
+def git_state(repo: str | Path | None = None, *, exclude: str | Path | None = None) -> tuple[str | None, bool | None]:
     """(commit, dirty) of the repository holding this package; (None, None) when not in git.
 
     `exclude`: a folder whose changes do not count, the run's own output folder: a run that
@@ -108,6 +137,8 @@ class RunFacts:
     # cells taken from an earlier invocation by --resume: the wall time is this invocation's only
     resumed_cells: int = 0
     total_cells: int | None = None
+    plugins: list[dict] = field(default_factory=list)  # loaded plugins: spec, file, digest
+    lock: str = ""  # whether the installed versions are the lock's (lock_state); "" before it was recorded
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -130,6 +161,7 @@ def collect_facts(
     out: str | Path | None = None,
     resumed_cells: int = 0,
     total_cells: int | None = None,
+    plugins: Sequence[dict] = (),
 ) -> RunFacts:
     """Gather what a report must state to be reproducible; every field can be given explicitly.
     `out`: the run's output folder, whose changes do not make the checkout dirty (git_state)."""
@@ -148,6 +180,8 @@ def collect_facts(
         dirty=dirty,
         resumed_cells=int(resumed_cells),
         total_cells=None if total_cells is None else int(total_cells),
+        plugins=[dict(p) for p in plugins],
+        lock=lock_state(),
     )
 
 
@@ -172,19 +206,29 @@ def facts_markdown(facts: RunFacts, *, title: str = "Run facts") -> str:
         ("seeds", ", ".join(str(s) for s in facts.seeds) or MISSING),
         ("data fingerprint", f"`{facts.data_fingerprint}`" if facts.data_fingerprint else MISSING),
         ("device", facts.device),
-        ("wall time", _duration(facts.wall_time_s) + (
-            f" (this invocation; {facts.resumed_cells} of {facts.total_cells} cells were finished by an "
-            "earlier one and resumed)" if facts.resumed_cells else "")),
+        (
+            "wall time",
+            _duration(facts.wall_time_s)
+            + (
+                f" (this invocation; {facts.resumed_cells} of {facts.total_cells} cells were finished by an "
+                "earlier one and resumed)"
+                if facts.resumed_cells
+                else ""
+            ),
+        ),
         ("date (UTC)", facts.date),
         ("versions", ", ".join(f"{k} {v}" for k, v in sorted(facts.versions.items())) or MISSING),
     ]
+    if facts.lock:  # recorded since the lock exists: older reports rebuild unchanged
+        rows.append(("installed versions", facts.lock))
+    if facts.plugins:  # only runs with plugins show the row, so older reports rebuild unchanged
+        rows.append(("plugins", "; ".join(f"`{p['spec']}` (digest {p.get('digest') or 'n/a'})" for p in facts.plugins)))
     parts = [f"## {title}", "", markdown_table(rows, headers=["fact", "value"])]
     if facts.checkpoints:
         ck = [(name, f"`{digest}`") for name, digest in facts.checkpoints.items()]
         parts += [
             "",
-            ("Model checkpoints (digest: sha256 of the weights, the same for two identical "
-             "trainings):"),
+            ("Model checkpoints (digest: sha256 of the weights, the same for two identical trainings):"),
             "",
             markdown_table(ck, headers=["model", "digest"]),
         ]

@@ -52,12 +52,11 @@ def training_tensor(data) -> torch.Tensor:
 
 
 def cache_config(spec) -> dict:
-    """The config dict the cache key is made from (unchanged since the first checkpoints)."""
-    if spec.family == "lsgan":
-        from lwgan.lsgan import config_dict
+    """The config dict the cache key is made from (its family's; unchanged since the first
+    checkpoints)."""
+    from lwgan.families import get_family
 
-        return config_dict(spec.config)
-    return spec.config.to_dict()
+    return get_family(spec.family).cache_config(spec.config)
 
 
 def _fingerprint(data, data_fingerprint: str | None) -> str:
@@ -68,43 +67,8 @@ def _fingerprint(data, data_fingerprint: str | None) -> str:
 
 
 def status(spec, data_fingerprint: str, seed: int) -> str:
-    """"cached", "not cached" or "<why>, will retrain" (the file is read and verified)."""
+    """ "cached", "not cached" or "<why>, will retrain" (the file is read and verified)."""
     return cache.status(spec.cache_kind, cache_config(spec), data_fingerprint, seed)
-
-
-def _train_lwgan(spec, data, seed, device, progress, task) -> dict:
-    from lwgan.model import build_lwgan, model_state
-    from lwgan.trainer import train_lwgan
-
-    model = build_lwgan(spec.config, seed=seed, device=device)
-    result = train_lwgan(model, training_tensor(data), spec.config, seed=seed, progress=progress,
-                         task=task)  # fmt: skip
-    metrics = {**result.final(), "wall_time_s": result.wall_time_s}
-    return {"state": model_state(model), "metrics": metrics, "history": result.history}
-
-
-def _train_published(spec, data, seed, device, progress, task) -> dict:
-    from lwgan.published import build_published, model_state, train_published
-
-    model = build_published(spec.config, seed=seed, device=device)
-    out = train_published(model, training_tensor(data), spec.config, seed=seed, progress=progress,
-                          task=task)  # fmt: skip
-    final = {k: float(sum(v[-20:]) / len(v[-20:])) for k, v in out["history"].items()}
-    return {"state": model_state(model), "metrics": {**final, "wall_time_s": out["wall_time_s"]},
-            "history": out["history"]}  # fmt: skip
-
-
-def _train_lsgan(spec, data, seed, device, progress, task) -> dict:
-    import time
-
-    from lwgan.lsgan import lsgan_state, train_lsgan
-
-    t0 = time.perf_counter()
-    g, d, history = train_lsgan(spec.config, training_tensor(data), seed=seed, device=device,
-                                progress=progress)  # fmt: skip
-    metrics = {"train_seconds": time.perf_counter() - t0, "d_loss": history["d_loss"][-1],
-               "g_loss": history["g_loss"][-1], "device": device.type}  # fmt: skip
-    return {"state": lsgan_state(g, d), "history": history, "metrics": metrics}
 
 
 def load_or_train(
@@ -125,25 +89,20 @@ def load_or_train(
     own fingerprint keys the cache unless `data_fingerprint` is given). The model comes back in
     eval mode on `device`.
     """
+    from lwgan.families import get_family
+
     device = torch.device(device or "cpu")
     task = task or f"train {spec.name}"
-    trainer = {"lsgan": _train_lsgan, "published": _train_published}.get(spec.family, _train_lwgan)
+    family = get_family(spec.family)
+
+    def train() -> dict:
+        return family.train(spec.config, training_tensor(data), seed=seed, device=device, progress=progress,
+                            task=task)  # fmt: skip
+
     payload, entry = cache.train_or_load(
-        spec.cache_kind, cache_config(spec), _fingerprint(data, data_fingerprint), seed,
-        lambda: trainer(spec, data, seed, device, progress, task), retrain=retrain,
-        on_event=on_event,
+        spec.cache_kind, cache_config(spec), _fingerprint(data, data_fingerprint), seed, train,
+        retrain=retrain, on_event=on_event,
     )  # fmt: skip
-    if spec.family == "lsgan":
-        from lwgan.lsgan import load_lsgan
-
-        model = load_lsgan(spec.config, payload["state"], device)
-    elif spec.family == "published":
-        from lwgan.published import load_published
-
-        model = load_published(spec.config, payload["state"], device=device)
-    else:
-        from lwgan.model import load_lwgan
-
-        model = load_lwgan(spec.config, payload["state"], device=device)
+    model = family.load(spec.config, payload["state"], device=device)
     return Trained(spec, model, entry, dict(payload.get("metrics", {})),
                    {k: list(v) for k, v in payload.get("history", {}).items()})  # fmt: skip

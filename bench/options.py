@@ -1,71 +1,20 @@
-"""CLI conventions shared by every subcommand: list options, device, data dir, output, tracking.
-
-List options are comma-separated (`--lambda 0,0.5,1,2`, `--seeds 0,1,2`) and parsed here only, so
-every command rejects bad values with the same one-line message naming the option.
-"""
+"""CLI conventions shared by every subcommand: the run options (device, data dir, output,
+tracking, workers), declared once here. The settings' options come from their fields
+(bench.settings), parsed and checked there."""
 
 from __future__ import annotations
 
-import math
 import os
-from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
 
 from bench.errors import BenchError
 
-T = TypeVar("T")
-
 
 class OptionError(BenchError):
     """A bad option value; the message names the option and what it accepts."""
-
-
-def parse_list(
-    text: str | Sequence | None,
-    *,
-    option: str,
-    cast: Callable[[str], T] = float,
-    minimum: float | None = None,
-    maximum: float | None = None,
-    choices: Sequence[str] | None = None,
-    allow_empty: bool = False,
-) -> list[T]:
-    """Parse "a,b,c" into a list of `cast` values, validating each; raise OptionError naming `option`.
-
-    Duplicates are dropped (keeping the first) because a sweep over a repeated value only wastes time.
-    """
-    if text is None:
-        items: list[str] = []
-    elif isinstance(text, str):
-        items = [s.strip() for s in text.split(",")] if text.strip() else []
-    else:
-        items = [str(s).strip() for s in text]
-    if not items and not allow_empty:
-        raise OptionError(f"{option}: expected a comma-separated list, got {text!r}")
-    if any(not item for item in items):
-        raise OptionError(f"{option}: empty element in {text!r}; give comma-separated values "
-                          "without empty places (e.g. 0,1,2)")  # fmt: skip
-    kind = {float: "numbers", int: "integers", parse_int: "integers", str: "names"}.get(cast, "values")
-    out: list[T] = []
-    for item in items:
-        if choices is not None and item not in choices:
-            raise OptionError(f"{option}: unknown value {item!r}; accepted: {', '.join(choices)}")
-        try:
-            value = cast(item)
-        except (TypeError, ValueError):
-            raise OptionError(f"{option}: {item!r} is not valid; expected comma-separated {kind}") from None
-        if isinstance(value, float) and not math.isfinite(value):
-            raise OptionError(f"{option}: {item!r} is not a finite number")
-        if minimum is not None and value < minimum:
-            raise OptionError(f"{option}: {item!r} is below the minimum {minimum:g}")
-        if maximum is not None and value > maximum:
-            raise OptionError(f"{option}: {item!r} is above the maximum {maximum:g}")
-        if value not in out:
-            out.append(value)
-    return out
 
 
 def parse_int(text: str) -> int:
@@ -109,9 +58,7 @@ def check_positive(value: float | None, option: str, *, allow_zero: bool = False
 # Annotated option types: one definition each, reused by every command so help and env vars agree.
 SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (data subsets, inits, prior draws).")]
 SeedsOpt = Annotated[str, typer.Option("--seeds", help="Comma-separated seeds, e.g. 0,1,2.")]
-DeviceOpt = Annotated[
-    str, typer.Option("--device", help="auto (CUDA when present), cpu or cuda.", show_default=True)
-]
+DeviceOpt = Annotated[str, typer.Option("--device", help="auto (CUDA when present), cpu or cuda.", show_default=True)]
 DataDirOpt = Annotated[
     Path | None,
     typer.Option(

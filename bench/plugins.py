@@ -102,3 +102,27 @@ def loaded() -> list[str]:
     """The plugins loaded in this process (module names and .py paths; entry points excluded,
     since a worker finds those itself)."""
     return [p for p in _LOADED if not p.startswith("entry point ")]
+
+
+def _file_of(spec: str) -> Path | None:
+    if spec.endswith(".py"):
+        return Path(spec)
+    module = sys.modules.get(spec)
+    return Path(module.__file__) if module is not None and getattr(module, "__file__", None) else None
+
+
+def digest(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def described() -> list[dict]:
+    """The loaded plugins as results record them: the spec given (a module name or a .py path),
+    its file and a digest of that file (so a report says which version made it)."""
+    out = []
+    for spec in loaded():
+        path = _file_of(spec)
+        out.append({"spec": spec, "file": str(path) if path else None,
+                    "digest": digest(path) if path and path.is_file() else None})  # fmt: skip
+    return out

@@ -22,9 +22,7 @@ MISSING = "n/a"
 
 
 def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(
-        v, (bool, np.bool_)
-    )
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
 
 
 def _is_missing(v: Any) -> bool:
@@ -97,9 +95,7 @@ def markdown_table(
     )
 
 
-def format_ci(
-    value: float, lo: float | None = None, hi: float | None = None, digits: int = 1
-) -> str:
+def format_ci(value: float, lo: float | None = None, hi: float | None = None, digits: int = 1) -> str:
     """'94.1 [92.6, 95.5]'; just '94.1' without an interval; 'n/a' for a missing value."""
     if _is_missing(value):
         return MISSING
@@ -119,9 +115,7 @@ def format_mean_sd(values: Sequence[float], digits: int = 1, unit: str = "seeds"
     return f"{x.mean():.{digits}f} ± {x.std(ddof=1):.{digits}f} ({x.size} {unit})"
 
 
-_RANGE = re.compile(
-    r"^\s*([-+]?\d*\.?\d+(?:[eE][-+]?\d+)?)\s*(?:-|–|to)\s*([-+]?\d*\.?\d+(?:[eE][-+]?\d+)?)\s*$"
-)
+_RANGE = re.compile(r"^\s*([-+]?\d*\.?\d+(?:[eE][-+]?\d+)?)\s*(?:-|–|to)\s*([-+]?\d*\.?\d+(?:[eE][-+]?\d+)?)\s*$")
 
 
 def parse_reference(value: Any) -> tuple[float, float] | None:

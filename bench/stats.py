@@ -3,6 +3,8 @@
 - `bootstrap_ci`: percentile bootstrap of a statistic over items (scipy.stats.bootstrap).
 - `paired_bootstrap_ci`: the same for the mean difference of two settings measured on the same
   items (scipy.stats.bootstrap with paired=True): the interval of a gap, not of two levels.
+- `unpaired_bootstrap_ci`: the difference of two independent samples' means, each resampled on
+  its own (scipy.stats.bootstrap with paired=False).
 - `pair_mean_ci`: the mean of an [n, n] pairwise matrix over i != j, bootstrapped over the n
   points (resampling points, not pairs).
 - `t_interval` / `seed_summary`: mean over seeds with a Student-t interval.
@@ -84,6 +86,20 @@ def paired_bootstrap_ci(a: Any, b: Any, n_boot: int = 2000, seed: int = 0,
         return _out(value, value, value)
     lo, hi = _scipy_ci((x, y), lambda u, v, axis: np.mean(u - v, axis=axis), n_boot, seed, level,
                        paired=True)  # fmt: skip
+    return _out(value, lo, hi)
+
+
+def unpaired_bootstrap_ci(a: Any, b: Any, n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> CI:
+    """mean(a) - mean(b) of two independent samples (items need not correspond), with a
+    percentile bootstrap interval that resamples each sample on its own (scipy.stats.bootstrap,
+    paired=False)."""
+    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    _check(x, "unpaired_bootstrap_ci", level, n_boot)
+    _check(y, "unpaired_bootstrap_ci", level, n_boot)
+    value = float(x.mean() - y.mean())
+    if np.all(x == x[..., :1]) and np.all(y == y[..., :1]):
+        return CI(value, value, value)
+    lo, hi = _scipy_ci((x, y), lambda u, v, axis: np.mean(u, axis=axis) - np.mean(v, axis=axis), n_boot, seed, level)
     return _out(value, lo, hi)
 
 

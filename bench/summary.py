@@ -24,6 +24,7 @@ def collect(folder: str | Path) -> list[tuple[str, object]]:
     the papers' order; the cell stores (runs/) and other JSON files are skipped."""
     from bench.errors import BenchError
     from bench.pipeline import load
+    from bench.pipeline.registry import ensure_registered
 
     root = Path(folder)
     out = []
@@ -32,7 +33,8 @@ def collect(folder: str | Path) -> list[tuple[str, object]]:
             continue
         try:
             results = load(path)
-        except BenchError:  # not a results file (another JSON): not part of the summary
+            ensure_registered(results.experiment, results.facts.get("plugins", []), str(path))
+        except BenchError:  # not a results file (another JSON), or a plugin's that cannot load
             continue
         out.append((path.relative_to(root).as_posix(), results))
     return sorted(out, key=lambda p: (ORDER.get(p[1].experiment, 9), p[0].count("/"), p[0]))
@@ -88,9 +90,19 @@ def claim_rows(found) -> list[dict]:
                 continue
             subject = v.claim.split(": (", 1)[0]
             numbers = v.numbers if len(v.numbers) <= 160 else v.numbers[:157] + "..."
-            rows.append((order.get(v.key, 99), path, {"claim": v.claim.split(": ", 1)[1] if ": (" in v.claim else v.claim,
-                                                      "report": f"`{path.removesuffix('.json')}`", "subject": subject,
-                                                      "verdict": f"**{v.shown}**", "numbers": numbers}))  # fmt: skip
+            rows.append(
+                (
+                    order.get(v.key, 99),
+                    path,
+                    {
+                        "claim": v.claim.split(": ", 1)[1] if ": (" in v.claim else v.claim,
+                        "report": f"`{path.removesuffix('.json')}`",
+                        "subject": subject,
+                        "verdict": f"**{v.shown}**",
+                        "numbers": numbers,
+                    },
+                )
+            )
     return [r for _, _, r in sorted(rows, key=lambda t: (t[0], t[1]))]
 
 
@@ -117,11 +129,6 @@ def replace_block(readme: str, block: str) -> str:
     head, rest = readme.split(START, 1)
     _, tail = rest.split(END, 1)
     return f"{head}{START}\n{block}\n{END}{tail}"
-
-
-def readme_block(readme: str) -> str:
-    """The generated block as the README holds it now."""
-    return readme.split(START, 1)[1].split(END, 1)[0].strip("\n")
 
 
 def update_readme(readme: str | Path, folder: str | Path) -> bool:

@@ -130,6 +130,18 @@ def _batches(client: Any, run_id: str, params: dict, metrics: list, tags: dict) 
         client.log_batch(run_id, metrics=m, params=p, tags=t)
 
 
+def _inputs(client: Any, run_id: str, datasets: Sequence[Mapping]) -> None:
+    """Log datasets (bench.data.inputs dicts) as the run's inputs, with their context."""
+    from mlflow.entities import Dataset, DatasetInput, InputTag
+
+    inputs = [DatasetInput(Dataset(d["name"], d["digest"], d.get("source_type", "local"), d["source"],
+                                   profile=d.get("profile")),
+                           tags=[InputTag("mlflow.data.context", d.get("context", "training"))])
+              for d in datasets]  # fmt: skip
+    if inputs:
+        client.log_inputs(run_id, datasets=inputs)
+
+
 def _metrics(metrics: Mapping | None, histories: Mapping | None, step: int | None) -> list:
     from mlflow.entities import Metric
 
@@ -186,11 +198,13 @@ class Sweep:
         artifacts: Sequence[str | Path] = (),
         histories: Mapping[str, Any] | None = None,
         error: str | None = None,
+        datasets: Sequence[Mapping] = (),
     ) -> str | None:
         """Log one finished (or failed) cell as a child run; returns its run id.
 
-        `histories={"loss": [...]}` logs each value at step = index. `error=` marks the child
-        FAILED with an `error` tag (one line); the sweep goes on.
+        `histories={"loss": [...]}` logs each value at step = index. `datasets` (bench.data.inputs
+        dicts) become the run's dataset inputs. `error=` marks the child FAILED with an `error`
+        tag (one line); the sweep goes on.
         """
         if error is not None:
             status = "FAILED"
@@ -216,6 +230,8 @@ class Sweep:
         self.children.append(rid)
         try:
             self._call("logging a child run", _batches, self.client, rid, dict(params or {}), ms, {})
+            if datasets:
+                self._call("logging a child's datasets", _inputs, self.client, rid, datasets)
             for p in paths:
                 self._call(f"logging artifact {p.name}", self.client.log_artifact, rid, str(p))
         except BaseException as e:
@@ -239,9 +255,10 @@ class Sweep:
             ms = _metrics(metrics, None, step)
             self._call("logging metrics", _batches, self.client, self.run_id, {}, ms, {})
 
-    def log_params(self, params: Mapping) -> None:
-        if self.enabled:
-            self._call("logging params", _batches, self.client, self.run_id, dict(params), [], {})
+    def log_inputs(self, datasets: Sequence[Mapping]) -> None:
+        """The parent's dataset inputs (bench.data.inputs dicts)."""
+        if self.enabled and datasets:
+            self._call("logging datasets", _inputs, self.client, self.run_id, datasets)
 
     def set_tags(self, tags: Mapping) -> None:
         if self.enabled:

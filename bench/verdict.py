@@ -8,6 +8,7 @@ credible.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 
 LABELS = ("reproduced", "not reproduced", "inconclusive", "withheld")
@@ -41,6 +42,20 @@ class Verdict:
     @classmethod
     def from_dict(cls, d: dict) -> Verdict:
         return cls(**d)
+
+
+def verdict_tags(verdicts: list[Verdict]) -> dict[str, str]:
+    """MLflow tags, one per verdict: `verdict.<claim key>` -> the label, plus `.<scope>` (the
+    claim's text before its colon: a generator, an objective) where one key is judged several
+    times; a verdict outside the registry is tagged by its claim text. MLflow allows letters,
+    digits and `_-. :/` in a key: anything else becomes `_`."""
+    keys = [v.key or v.claim for v in verdicts]
+    out = {}
+    for v, key in zip(verdicts, keys):
+        if keys.count(key) > 1 and ":" in v.claim:
+            key = f"{key}.{v.claim.split(':', 1)[0].strip()}"
+        out[re.sub(r"[^\w\-. :/]", "_", f"verdict.{key}")[:250]] = v.label
+    return out
 
 
 def rows(verdicts: list[Verdict]) -> list[dict]:

@@ -49,13 +49,17 @@ def main() -> None:
         train_lsgan(gan_cfg, x, seed=0, device="cpu")
 
     threads = torch.get_num_threads()
-    print(f"{args.epochs} epoch(s) of each default recipe on {x.shape[0]:,} images; torch {torch.__version__}, "
-          f"{threads} threads")
+    print(
+        f"{args.epochs} epoch(s) of each default recipe on {x.shape[0]:,} images; torch {torch.__version__}, "
+        f"{threads} threads"
+    )
     t_clf, t_gan = timed(clf), timed(gan)
     print(f"(a) serial, {threads} threads each: classifier {t_clf:.1f} s + lsgan {t_gan:.1f} s = {t_clf + t_gan:.1f} s")
     torch.set_num_threads(1)
     got = {}
-    jobs = [threading.Thread(target=lambda k=k, f=f: got.__setitem__(k, timed(f))) for k, f in (("clf", clf), ("gan", gan))]
+    jobs = [
+        threading.Thread(target=lambda k=k, f=f: got.__setitem__(k, timed(f))) for k, f in (("clf", clf), ("gan", gan))
+    ]
     t0 = time.perf_counter()
     for j in jobs:
         j.start()

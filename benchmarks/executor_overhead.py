@@ -41,8 +41,12 @@ def main() -> None:
     ap.add_argument("--data-dir", default=os.environ.get("BENCH_DATA_DIR"))
     ap.add_argument("--grid", default="paper")
     ap.add_argument("--images", type=int, default=1000)
-    ap.add_argument("--cpus-per-task", type=float, default=2.0,
-                    help="2 (default): one task at a time on both cores, as the local executor runs")
+    ap.add_argument(
+        "--cpus-per-task",
+        type=float,
+        default=2.0,
+        help="2 (default): one task at a time on both cores, as the local executor runs",
+    )
     args = ap.parse_args()
 
     import pandas as pd
@@ -54,8 +58,12 @@ def main() -> None:
     settings = get("recover").settings(grid=args.grid, images=args.images)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        run(dataclass_replace(settings, images=min(8, args.images), steps=1), tmp / "warm", args.data_dir,
-            ExecutorSpec())  # trains or loads the models; not timed
+        run(
+            dataclass_replace(settings, images=min(8, args.images), steps=1),
+            tmp / "warm",
+            args.data_dir,
+            ExecutorSpec(),
+        )  # trains or loads the models; not timed
         local = run(settings, tmp / "local", args.data_dir, ExecutorSpec())
         t0 = time.perf_counter()
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")

@@ -72,7 +72,7 @@ from bench.recovery import DEFAULT_MAX_BATCH, Cell, expand_grid, recover_cells, 
 
 def build_models(latent_dim: int, family: str = "lsgan") -> tuple[nn.Module, nn.Module | None, str]:
     if family == "lwgan":  # what `bench recover --generator iso-lwgan-stochastic` recovers through
-        from bench.recovery.generators import RankedGenerator
+        from lwgan.model import RankedGenerator
         from lwgan.networks import image_mlp_generator
 
         z_max, width, noise = 20, 256, 10  # lwgan/recipes.py MNIST, iso-lwgan-stochastic's noise
@@ -170,20 +170,28 @@ def compare(args, G, D, targets, fl: dict) -> None:
     k = min(args.subset, n)
     if k:
         G_, D_ = G.to("cpu"), D.to("cpu")
-        times[f"per-image loop ({k} images, extrapolated)"] = per_image_loop(G_, D_, targets[:k].cpu(), runs, s, args.latent_dim) * n / k
+        times[f"per-image loop ({k} images, extrapolated)"] = (
+            per_image_loop(G_, D_, targets[:k].cpu(), runs, s, args.latent_dim) * n / k
+        )
         G.to(args.device), D.to(args.device)
     print(f"{'method':44s} {'sample-steps/s':>15s} {'wall s':>9s}")
     for name, t in times.items():
         print(f"{name:44s} {work / t:15,.0f} {t:9.2f}")
     t_e = times["engine"]
     if k:
-        print(f"engine speed-up over the per-image loop: {times[f'per-image loop ({k} images, extrapolated)'] / t_e:.1f}x")
-    print(f"engine speed-up over the per-cell loop: {times['per-cell loop'] / t_e:.2f}x; "
-          f"over itself through autograd: {times['engine, G and D through autograd'] / t_e:.2f}x")
+        print(
+            f"engine speed-up over the per-image loop: {times[f'per-image loop ({k} images, extrapolated)'] / t_e:.1f}x"
+        )
+    print(
+        f"engine speed-up over the per-cell loop: {times['per-cell loop'] / t_e:.2f}x; "
+        f"over itself through autograd: {times['engine, G and D through autograd'] / t_e:.2f}x"
+    )
     model = fl["G"] + (fl["D"] if args.regulator == "trick_discriminator" else 0)
-    print(f"engine: {fl['G'] * work / t_e / 1e9:.1f} GFLOP/s achieved in G ({fl['G'] / 1e6:.2f} MFLOP per "
-          f"sample-step) = {fl['G'] * work / t_e / 1e9 / rate:.0%} of float32 matmul on this machine "
-          f"({rate:.1f} GFLOP/s, same run); G and D: {model * work / t_e / 1e9 / rate:.0%}")
+    print(
+        f"engine: {fl['G'] * work / t_e / 1e9:.1f} GFLOP/s achieved in G ({fl['G'] / 1e6:.2f} MFLOP per "
+        f"sample-step) = {fl['G'] * work / t_e / 1e9 / rate:.0%} of float32 matmul on this machine "
+        f"({rate:.1f} GFLOP/s, same run); G and D: {model * work / t_e / 1e9 / rate:.0%}"
+    )
 
 
 def _sync(device) -> None:
@@ -194,8 +202,17 @@ def _sync(device) -> None:
 def time_engine(G, D, targets, runs, steps, args, fused: bool = True) -> float:
     _sync(args.device)
     t0 = time.perf_counter()
-    out = recover_cells(G, D, targets, runs, steps=steps, max_batch=args.max_batch, device=args.device, fused=fused,
-                        noise_dim=getattr(G, "noise_dim", 0))
+    out = recover_cells(
+        G,
+        D,
+        targets,
+        runs,
+        steps=steps,
+        max_batch=args.max_batch,
+        device=args.device,
+        fused=fused,
+        noise_dim=getattr(G, "noise_dim", 0),
+    )
     _sync(args.device)
     bad = sum(o.n_nonfinite for o in out)
     if bad:
@@ -204,19 +221,26 @@ def time_engine(G, D, targets, runs, steps, args, fused: bool = True) -> float:
 
 
 def full_paper(args, G, D, targets, fl: dict) -> None:
-    names = [r for r in regulators.names() if D is not None or "discriminator" not in getattr(
-        regulators.get(r), "context", ())]  # the LWGAN family has no LSGAN discriminator
+    names = [
+        r
+        for r in regulators.names()
+        if D is not None or "discriminator" not in getattr(regulators.get(r), "context", ())
+    ]  # the LWGAN family has no LSGAN discriminator
     cells = expand_grid("paper", names)
     runs = unique_runs(cells)
     n, s = targets.shape[0], args.steps
     rate0 = matmul_gflops(device=args.device)
-    print(f"paper grid: {len(cells)} cells, {len(runs)} runs; images {n}; steps {s}; max_batch {args.max_batch}; "
-          f"float32 matmul {rate0:.1f} GFLOP/s")
+    print(
+        f"paper grid: {len(cells)} cells, {len(runs)} runs; images {n}; steps {s}; max_batch {args.max_batch}; "
+        f"float32 matmul {rate0:.1f} GFLOP/s"
+    )
     groups: dict[str, list[Cell]] = {}
     for r in runs:
         groups.setdefault(r.regulator, []).append(r)
-    print(f"  {'regulator':24s} {'runs':>4s} {'wall s':>8s} {'sample-steps/s':>15s} {'G GFLOP/s':>10s} "
-          f"{'G share':>8s} {'G+D share':>9s}" + (f" {'per-cell s':>10s} {'speed-up':>8s}" if args.per_cell else ""))
+    print(
+        f"  {'regulator':24s} {'runs':>4s} {'wall s':>8s} {'sample-steps/s':>15s} {'G GFLOP/s':>10s} "
+        f"{'G share':>8s} {'G+D share':>9s}" + (f" {'per-cell s':>10s} {'speed-up':>8s}" if args.per_cell else "")
+    )
     walls, flops_g, flops_all = {}, 0.0, 0.0
     for name, group in groups.items():
         dt = time_engine(G, D, targets, group, s, args)
@@ -225,8 +249,10 @@ def full_paper(args, G, D, targets, fl: dict) -> None:
         walls[name] = dt
         flops_g += fl["G"] * work
         flops_all += model * work
-        line = (f"  {name:24s} {len(group):4d} {dt:8.1f} {work / dt:15,.0f} {fl['G'] * work / dt / 1e9:10.1f} "
-                f"{fl['G'] * work / dt / 1e9 / rate0:8.0%} {model * work / dt / 1e9 / rate0:9.0%}")
+        line = (
+            f"  {name:24s} {len(group):4d} {dt:8.1f} {work / dt:15,.0f} {fl['G'] * work / dt / 1e9:10.1f} "
+            f"{fl['G'] * work / dt / 1e9 / rate0:8.0%} {model * work / dt / 1e9 / rate0:9.0%}"
+        )
         if args.per_cell:  # the same runs one at a time, fewer steps (both scale linearly)
             k = args.per_cell_steps
             t_cell = sum(time_engine(G, D, targets, [r], k, args) for r in group)
@@ -237,10 +263,12 @@ def full_paper(args, G, D, targets, fl: dict) -> None:
     wall = sum(walls.values())
     work = n * len(runs) * s
     rate = (rate0 + rate1) / 2
-    print(f"wall {wall:.1f} s ({wall / 60:.1f} min); {work / wall:,.0f} sample-steps/s; "
-          f"G {flops_g / wall / 1e9:.1f} GFLOP/s = {flops_g / wall / 1e9 / rate:.0%} of matmul "
-          f"({rate:.1f} GFLOP/s, mean of {rate0:.1f} before and {rate1:.1f} after); "
-          f"G+D {flops_all / wall / 1e9 / rate:.0%}; peak RSS {peak_rss_gib():.2f} GiB")
+    print(
+        f"wall {wall:.1f} s ({wall / 60:.1f} min); {work / wall:,.0f} sample-steps/s; "
+        f"G {flops_g / wall / 1e9:.1f} GFLOP/s = {flops_g / wall / 1e9 / rate:.0%} of matmul "
+        f"({rate:.1f} GFLOP/s, mean of {rate0:.1f} before and {rate1:.1f} after); "
+        f"G+D {flops_all / wall / 1e9 / rate:.0%}; peak RSS {peak_rss_gib():.2f} GiB"
+    )
     if (n, s) != (1000, 200):
         print(f"extrapolated to 1,000 images x 200 steps: {wall * (1000 * 200) / (n * s) / 60:.1f} min")
 
@@ -272,7 +300,10 @@ def sort_share(args, G, D, targets, fl: dict) -> None:
         return sorted(out)[reps // 2] * 1e3
 
     print(f"one block of {rows} rows, d_z = m = {d}, 1 thread; medians in ms")
-    print(f"  {'regulator':12s} {'step':>7s} {'G + L1':>7s} {'penalty':>8s} {'draw u':>7s} {'sorts':>7s} {'sort share':>10s}")
+    print(
+        f"  {'regulator':12s} {'step':>7s} {'G + L1':>7s} {'penalty':>8s} {'draw u':>7s} {'sorts':>7s} "
+        f"{'sort share':>10s}"
+    )
     for name in ("wasserstein", "energy"):
         reg = regulators.get(name)
         u = streams.sample(prior, keys, d)
@@ -309,19 +340,33 @@ def main() -> None:
     p.add_argument("--lr", default="0.01,0.1")
     p.add_argument("--hp", default="0.1,1")
     p.add_argument("--subset", type=int, default=5, help="images timed in the per-image loop (0: skip it)")
-    p.add_argument("--generator", choices=("lsgan", "lwgan"), default="lsgan",
-                   help="lwgan: the LWGAN family's MNIST generator behind its rank-r prior, with noise")
-    p.add_argument("--latent-dim", type=int, default=None, help="d_z (lsgan, default 256) or the rank (lwgan, default 13)")
+    p.add_argument(
+        "--generator",
+        choices=("lsgan", "lwgan"),
+        default="lsgan",
+        help="lwgan: the LWGAN family's MNIST generator behind its rank-r prior, with noise",
+    )
+    p.add_argument(
+        "--latent-dim", type=int, default=None, help="d_z (lsgan, default 256) or the rank (lwgan, default 13)"
+    )
     p.add_argument("--max-batch", type=int, default=None, help="rows per forward pass (default: the engine's)")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--full-paper", action="store_true", help="time the paper grid (124 cells)")
-    p.add_argument("--per-cell", action="store_true", help="with --full-paper: also time each regulator's "
-                   "runs one at a time (at --per-cell-steps steps, against the engine at as many)")
+    p.add_argument(
+        "--per-cell",
+        action="store_true",
+        help="with --full-paper: also time each regulator's "
+        "runs one at a time (at --per-cell-steps steps, against the engine at as many)",
+    )
     p.add_argument("--per-cell-steps", type=int, default=20)
     p.add_argument("--sort-share", action="store_true", help="the sorts' share of a wasserstein/energy step")
-    p.add_argument("--malloc", choices=("keep", "default"), default="keep",
-                   help="keep: the allocator settings of the bench commands (bench/memory.py)")
+    p.add_argument(
+        "--malloc",
+        choices=("keep", "default"),
+        default="keep",
+        help="keep: the allocator settings of the bench commands (bench/memory.py)",
+    )
     args = p.parse_args()
     if args.malloc == "keep":
         from bench.memory import keep_freed_memory
@@ -351,10 +396,13 @@ def main() -> None:
     G, targets = G.to(args.device), targets.to(args.device)
     D = None if D is None else D.to(args.device)
     if args.device.startswith("cuda"):  # the step loop must not sync: any sync raises here
-        recover_cells(G, D, targets[:8], expand_grid("quick", regulators.names()), steps=2, device=args.device,
-                      check_sync=True)
+        recover_cells(
+            G, D, targets[:8], expand_grid("quick", regulators.names()), steps=2, device=args.device, check_sync=True
+        )
         print("CUDA: no host sync in the step loop of any regulator (torch.cuda.set_sync_debug_mode('error'))")
-    where = torch.cuda.get_device_name() if args.device.startswith("cuda") else platform.processor() or platform.machine()
+    where = (
+        torch.cuda.get_device_name() if args.device.startswith("cuda") else platform.processor() or platform.machine()
+    )
     print(f"generator: {desc}; torch {torch.__version__}, {torch.get_num_threads()} threads, {args.device}: {where}")
     if args.sort_share:
         sort_share(args, G, D, targets, fl)

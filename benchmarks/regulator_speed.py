@@ -87,8 +87,10 @@ def sort_row(x: torch.Tensor, repeat: int, threads: int) -> list[tuple[float, fl
 
 def sort_table(rows: int, widths: list[int], repeat: int, threads: int) -> None:
     print(f"\n## Sorting [{rows}, n] float32 along the last dim (median s per call: wall / CPU)\n")
-    print(f"| n | torch.sort | torch.topk | np.sort (values) | np.argsort | packed, 1 thread | "
-          f"packed, {threads} threads | sort_last |")
+    print(
+        f"| n | torch.sort | torch.topk | np.sort (values) | np.argsort | packed, 1 thread | "
+        f"packed, {threads} threads | sort_last |"
+    )
     print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     g = torch.Generator().manual_seed(0)
     for n in widths:
@@ -128,18 +130,18 @@ def regulator_row(name: str, z: torch.Tensor, u: torch.Tensor, repeat: int) -> s
     torch.testing.assert_close(after(z), before(z), rtol=0, atol=1e-5)  # the same figures
     fwd_before = timed(lambda: before(z), repeat)
     fb_before = timed(lambda: forward_backward(before, z), repeat)
-    return (f"| {name} | {fmt(fwd_before)} | {fmt(fwd_after)} | {ratio(fwd_before, fwd_after)} | "
-            f"{fmt(fb_before)} | {fmt(fb_after)} | {ratio(fb_before, fb_after)} |")
+    return (
+        f"| {name} | {fmt(fwd_before)} | {fmt(fwd_after)} | {ratio(fwd_before, fwd_after)} | "
+        f"{fmt(fb_before)} | {fmt(fb_after)} | {ratio(fb_before, fb_after)} |"
+    )
 
 
 def regulator_table(cells: int, images: int, d: int, m: int, repeat: int) -> None:
     g = torch.Generator().manual_seed(1)
     z = torch.randn(cells, images, d, generator=g)
     u = torch.randn(cells, images, m, generator=g)
-    print(f"\n## Regulators on z [{cells}, {images}, {d}], prior sample m = {m} "
-          "(median s per call: wall / CPU)\n")
-    print("| regulator | fwd before | fwd after | fwd speed-up | fwd+bwd before | fwd+bwd after | "
-          "fwd+bwd speed-up |")
+    print(f"\n## Regulators on z [{cells}, {images}, {d}], prior sample m = {m} (median s per call: wall / CPU)\n")
+    print("| regulator | fwd before | fwd after | fwd speed-up | fwd+bwd before | fwd+bwd after | fwd+bwd speed-up |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name in regulators.names():
         row = regulator_row(name, z, u, repeat)
@@ -153,8 +155,13 @@ def main() -> None:
     p.add_argument("--images", type=int, default=1000)
     p.add_argument("--d", type=int, default=256, help="latent size d_z")
     p.add_argument("--m", type=int, default=256, help="prior sample size per row")
-    p.add_argument("--extra-m", type=int, nargs="*", default=[1000],
-                   help="further prior sample sizes to time (the author's code used 1000)")
+    p.add_argument(
+        "--extra-m",
+        type=int,
+        nargs="*",
+        default=[1000],
+        help="further prior sample sizes to time (the author's code used 1000)",
+    )
     p.add_argument("--sort-rows", type=int, default=20000)
     p.add_argument("--sort-widths", type=int, nargs="*", default=[256, 512])
     p.add_argument("--repeat", type=int, default=5)
@@ -163,8 +170,10 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     threads = torch.get_num_threads()
-    print(f"# regulator speed: torch {torch.__version__}, numpy {np.__version__}, "
-          f"{platform.processor() or platform.machine()}, {threads} threads, repeat {args.repeat}")
+    print(
+        f"# regulator speed: torch {torch.__version__}, numpy {np.__version__}, "
+        f"{platform.processor() or platform.machine()}, {threads} threads, repeat {args.repeat}"
+    )
     sort_table(args.sort_rows, args.sort_widths, args.repeat, threads)
     for m in [args.m, *args.extra_m]:
         regulator_table(args.cells, args.images, args.d, m, args.repeat)

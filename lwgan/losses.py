@@ -31,9 +31,7 @@ def critic_gap(f_post: torch.Tensor, f_fake: torch.Tensor) -> torch.Tensor:
     return f_post.mean() - f_fake.mean()
 
 
-def gradient_penalty(
-    critic, x_fake: torch.Tensor, x_post: torch.Tensor, alpha: torch.Tensor
-) -> torch.Tensor:
+def gradient_penalty(critic, x_fake: torch.Tensor, x_post: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
     """Per-sample (||grad f(x_hat)||_2 - 1)^2 at x_hat = x_fake + alpha (x_post - x_fake): shape [n].
 
     `critic` maps a batch to [n] scores; `alpha` is [n] uniform(0, 1). The graph is kept so the
@@ -46,9 +44,7 @@ def gradient_penalty(
     return (g.flatten(1).norm(dim=1) - 1.0).pow(2)
 
 
-def imq_mmd(
-    z_hat: torch.Tensor, z: torch.Tensor, *, sigma2_p: float = 1.0, scales=IMQ_SCALES
-) -> torch.Tensor:
+def imq_mmd(z_hat: torch.Tensor, z: torch.Tensor, *, sigma2_p: float = 1.0, scales=IMQ_SCALES) -> torch.Tensor:
     """MMD between Q(X) and prior samples with the inverse-multiquadric kernel k = C / (C + ||a-b||^2),
     summed over C = 2 * z_dim * sigma2_p * s for s in `scales` (the public LWGAN code's estimator:
     within-sample terms over pairs i != j, the cross term over all n^2 pairs).
@@ -82,8 +78,3 @@ def isometric_loss(z: torch.Tensor, gz: torch.Tensor, groups: int = 1) -> torch.
     dz, dx = torch.cdist(zg, zg), torch.cdist(xg, xg)
     # The diagonal is 0 - 0 = 0, so summing everything and dividing by n(n-1) is the i != j mean.
     return (dz - dx).abs().sum() / (groups * n * (n - 1))
-
-
-def rank_penalty(rank, lambda_rank: float) -> torch.Tensor | float:
-    """lambda_rank * r: constant in the parameters, it prices the rank in the reported objective."""
-    return lambda_rank * rank

@@ -21,9 +21,19 @@ import torch
 from torch import nn
 
 from lwgan.losses import lsgan_discriminator_loss, lsgan_generator_loss
+from lwgan.lsgan_nets import (  # noqa: F401 - the architectures, importable from here as before
+    ARCHITECTURES,
+    IMAGE_SHAPE,
+    ChoDiscriminator,
+    ChoGenerator,
+    ConvDiscriminator,
+    MinibatchStd,
+    MLPDiscriminator,
+    MLPGenerator,
+    get,
+    register,
+)
 from lwgan.progress import ProgressFn, null_progress
-
-IMAGE_SHAPE = (1, 28, 28)
 
 
 @dataclass
@@ -61,27 +71,6 @@ class LSGANConfig:
 LATER_FIELDS = {"cho_width": 512, "cho_d_width": 128}
 
 
-# ---------------------------------------------------------------------------------- registry
-Builder = Callable[[LSGANConfig], tuple[nn.Module, nn.Module]]
-ARCHITECTURES: dict[str, Builder] = {}
-
-
-def register(name: str) -> Callable[[Builder], Builder]:
-    def deco(fn: Builder) -> Builder:
-        if name in ARCHITECTURES:
-            raise ValueError(f"LSGAN architecture {name!r} registered twice")
-        ARCHITECTURES[name] = fn
-        return fn
-
-    return deco
-
-
-def get(name: str) -> Builder:
-    if name not in ARCHITECTURES:
-        raise ValueError(f"unknown LSGAN architecture {name!r}; valid: {', '.join(ARCHITECTURES)}")
-    return ARCHITECTURES[name]
-
-
 def build_lsgan(cfg: LSGANConfig) -> tuple[nn.Module, nn.Module]:
     """(generator [N, latent_dim] -> [N, 1, 28, 28] in [-1, 1], discriminator images -> [N])."""
     return get(cfg.arch)(cfg)
@@ -108,147 +97,11 @@ def build_lsgan_model(cfg: LSGANConfig, *, seed: int = 0, device=None) -> LSGAN:
     return LSGAN(cfg, G, D).to(device or "cpu")
 
 
-# ----------------------------------------------------------------------------- default: mlp
-class MLPGenerator(nn.Module):
-    """z -> (Linear, BatchNorm, ReLU) per hidden width -> Linear -> tanh -> 28x28."""
-
-    def __init__(self, latent_dim: int, hidden: list[int]):
-        super().__init__()
-        self.latent_dim = latent_dim
-        layers: list[nn.Module] = []
-        width = latent_dim
-        for h in hidden:
-            layers += [nn.Linear(width, h, bias=False), nn.BatchNorm1d(h), nn.ReLU()]
-            width = h
-        layers += [nn.Linear(width, 28 * 28), nn.Tanh()]
-        self.net = nn.Sequential(*layers)
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z).view(-1, *IMAGE_SHAPE)
-
-
-class MinibatchStd(nn.Module):
-    """Append the batch's mean per-feature standard deviation as one extra channel (ProGAN), so
-    D sees how varied a batch is and a collapsing G is penalised. In eval mode it appends the
-    running average of that statistic instead, so D(x) of one image never depends on the rest
-    of its batch (the recovery scores images independently)."""
-
-    def __init__(self, momentum: float = 0.01):
-        super().__init__()
-        self.momentum = momentum
-        self.register_buffer("running", torch.zeros(()))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.training and x.shape[0] > 1:
-            s = x.std(dim=0, unbiased=False).mean()
-            with torch.no_grad():
-                self.running.lerp_(s.detach(), self.momentum)
-        else:
-            s = self.running
-        return torch.cat([x, s.expand(x.shape[0], 1, *x.shape[2:])], dim=1)
-
-
-class MLPDiscriminator(nn.Module):
-    """784 -> width*16 -> width*8 -> 1 with leaky ReLU (width 32: 512, 256)."""
-
-    def __init__(self, width: int = 32, mbstd: bool = True):
-        super().__init__()
-        h1, h2 = 16 * width, 8 * width
-        self.net = nn.Sequential(
-            nn.Flatten(), nn.Linear(784, h1), nn.LeakyReLU(0.2), nn.Linear(h1, h2),
-            nn.LeakyReLU(0.2), *([MinibatchStd()] if mbstd else []),
-            nn.Linear(h2 + int(mbstd), 1),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x).squeeze(1)
-
-
-class ConvDiscriminator(nn.Module):
-    """Two strided 4x4 convs (28 -> 14 -> 7) with spectral norm and leaky ReLU, then a linear
-    score. No batch norm, so D(x) of one image never depends on the rest of its batch."""
-
-    def __init__(self, width: int = 32, mbstd: bool = True):
-        super().__init__()
-        sn = nn.utils.parametrizations.spectral_norm
-        self.net = nn.Sequential(
-            sn(nn.Conv2d(1, width, 4, 2, 1)), nn.LeakyReLU(0.2),
-            sn(nn.Conv2d(width, 2 * width, 4, 2, 1)), nn.LeakyReLU(0.2),
-            *([MinibatchStd()] if mbstd else []),
-            nn.Flatten(), sn(nn.Linear((2 * width + int(mbstd)) * 49, 1)),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x).squeeze(1)
-
-
-@register("mlp")
-def _mlp(cfg: LSGANConfig) -> tuple[nn.Module, nn.Module]:
-    disc = {"mlp": MLPDiscriminator, "conv": ConvDiscriminator}
-    if cfg.d_arch not in disc:
-        raise ValueError(f"d_arch {cfg.d_arch!r}: valid: {', '.join(disc)}")
-    return MLPGenerator(cfg.latent_dim, list(cfg.hidden)), disc[cfg.d_arch](cfg.d_width, cfg.d_mbstd)
-
-
-# ------------------------------------------------------------------------------- cho (GPU)
-def _conv_in(cin: int, cout: int) -> list[nn.Module]:
-    # Keras order of the author's code: conv with leaky-ReLU activation, then instance norm.
-    return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.LeakyReLU(0.2),
-            nn.InstanceNorm2d(cout, affine=True)]
-
-
-class ChoGenerator(nn.Module):
-    """Dense to 7x7x512, then twice (upsample x2, three 3x3 convs halving the channels, each
-    with instance norm), then a 1x1 conv and tanh."""
-
-    def __init__(self, latent_dim: int = 256, channels: int = 512, depth: int = 3):
-        super().__init__()
-        self.latent_dim = latent_dim
-        self.channels = channels
-        self.dense = nn.Sequential(nn.Linear(latent_dim, channels * 49), nn.LeakyReLU(0.2))
-        layers: list[nn.Module] = [nn.InstanceNorm2d(channels, affine=True)]
-        c = channels
-        for _ in range(2):
-            layers.append(nn.Upsample(scale_factor=2, mode="nearest"))
-            for i in range(depth):
-                layers += _conv_in(c if i == 0 else c // 2, c // 2)
-            c //= 2
-        layers += [nn.Conv2d(c, 1, 1), nn.Tanh()]
-        self.body = nn.Sequential(*layers)
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.body(self.dense(z).view(-1, self.channels, 7, 7))
-
-
-class ChoDiscriminator(nn.Module):
-    """3x3 conv to 128 channels, then twice (average-pool /2, three 3x3 convs doubling the
-    channels, instance norm), then a linear score (no sigmoid)."""
-
-    def __init__(self, channels: int = 128, depth: int = 3):
-        super().__init__()
-        layers: list[nn.Module] = _conv_in(1, channels)
-        c = channels
-        for _ in range(2):
-            layers.append(nn.AvgPool2d(2))
-            for i in range(depth):
-                layers += _conv_in(c if i == 0 else 2 * c, 2 * c)
-            c *= 2
-        layers += [nn.Flatten(), nn.Linear(c * 49, 1)]
-        self.net = nn.Sequential(*layers)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x).squeeze(1)
-
-
-@register("cho")
-def _cho(cfg: LSGANConfig) -> tuple[nn.Module, nn.Module]:
-    return ChoGenerator(cfg.latent_dim, cfg.cho_width), ChoDiscriminator(cfg.cho_d_width)
-
-
 # --------------------------------------------------------------------------------- training
 @torch.no_grad()
-def recalibrate_batchnorm(generator: nn.Module, latent_dim: int, batches: int, batch_size: int,
-                          zgen: torch.Generator, device: torch.device) -> None:
+def recalibrate_batchnorm(
+    generator: nn.Module, latent_dim: int, batches: int, batch_size: int, zgen: torch.Generator, device: torch.device
+) -> None:
     """Replace G's running batch-norm statistics by their exact average over `batches` prior
     batches, so eval mode (used at recovery) matches what the trained weights produce."""
     bns = [m for m in generator.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
@@ -289,8 +142,7 @@ def train_lsgan(
     `on_epoch(epoch, g_ema, d)` is called after each epoch (models in train mode; for monitoring:
     copy before changing them)."""
     if images.dim() != 4 or tuple(images.shape[1:]) != IMAGE_SHAPE or not images.is_floating_point():
-        raise ValueError(f"train_lsgan: expected float images [N, 1, 28, 28], got "
-                         f"{tuple(images.shape)} {images.dtype}")
+        raise ValueError(f"train_lsgan: expected float images [N, 1, 28, 28], got {tuple(images.shape)} {images.dtype}")
     device = torch.device(device)
     n, bs = images.shape[0], cfg.batch_size
     steps_per_epoch = n // bs  # full batches only: batch norm on a tiny last batch is noise
@@ -353,8 +205,7 @@ def train_lsgan(
             on_epoch(epoch + 1, g_ema, d)
     if g_ema is not g:  # the EMA copy has the live model's buffers only as of the copy
         g_ema.load_state_dict({**g_ema.state_dict(), **dict(g.named_buffers())})
-    recalibrate_batchnorm(g_ema, cfg.latent_dim, cfg.bn_calibration_batches, max(bs, 256), zgen,
-                          device)
+    recalibrate_batchnorm(g_ema, cfg.latent_dim, cfg.bn_calibration_batches, max(bs, 256), zgen, device)
     _freeze(g_ema, d)
     return g_ema, d, history
 
@@ -402,3 +253,42 @@ def generator_flops(generator: nn.Module, latent_dim: int | None = None) -> int:
     finally:
         generator.train(was_training)
     return int(counter.get_total_flops())
+
+
+# ---------------------------------------------------------------------------------- family
+def _train_family(cfg: LSGANConfig, data: torch.Tensor, *, seed: int, device, progress=null_progress,
+                  task: str = "") -> dict:  # fmt: skip
+    t0 = time.perf_counter()
+    device = torch.device(device)
+    g, d, history = train_lsgan(cfg, data, seed=seed, device=device, progress=progress)
+    metrics = {"train_seconds": time.perf_counter() - t0, "d_loss": history["d_loss"][-1],
+               "g_loss": history["g_loss"][-1], "device": device.type}  # fmt: skip
+    return {"state": lsgan_state(g, d), "history": history, "metrics": metrics}
+
+
+def _recovery_view(model: LSGAN, cfg: LSGANConfig, *, rank=None, prior: str = "normal"):
+    from lwgan.families import RecoveryView
+
+    return RecoveryView(
+        model.G,
+        model.D,
+        model.latent_dim,
+        0,
+        prior,
+        {"z_max": model.latent_dim, "g_mflops": generator_flops(model.G, model.latent_dim) / 1e6},
+    )
+
+
+def _register_family() -> None:
+    from lwgan.families import Family, register_family
+
+    register_family(Family(
+        "lsgan", LSGANConfig, build=build_lsgan_model, train=_train_family,
+        load=lambda cfg, state, *, device=None: load_lsgan(cfg, state, device or "cpu"),
+        data_kind=lambda cfg: "mnist", key_text=lambda c: f"{c.arch}, d_z {c.latent_dim}, {c.epochs} epochs",
+        cache_config=config_dict, recovery=_recovery_view, discriminator=True, overrides=("latent_dim", "arch"),
+        description="LSGAN (G and D): z ~ N(0, I_d); its discriminator serves trick_discriminator",
+    ))  # fmt: skip
+
+
+_register_family()

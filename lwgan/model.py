@@ -197,9 +197,7 @@ class LWGAN(nn.Module):
         z = networks.prior_sample(n, self.cfg.z_max, rank, generator=generator, device=self.device)
         return self.G(z, generator=generator)
 
-    def reconstruct(
-        self, x: torch.Tensor, rank: int | None = None, *, generator=None
-    ) -> torch.Tensor:
+    def reconstruct(self, x: torch.Tensor, rank: int | None = None, *, generator=None) -> torch.Tensor:
         rank = self.cfg.z_max if rank is None else rank
         return self.G(self.Q(x, rank), generator=generator)
 
@@ -220,9 +218,7 @@ def build_lwgan(cfg: LWGANConfig, *, seed: int = 0, device=None) -> LWGAN:
         else:
             (x_dim,) = cfg.x_shape
             Q = networks.MLPEncoder(x_dim, cfg.z_max, cfg.width_q)
-            G = networks.mlp_generator(
-                cfg.z_max, x_dim, cfg.width_g, cfg.noise_dim, cfg.sigma_noise
-            )
+            G = networks.mlp_generator(cfg.z_max, x_dim, cfg.width_g, cfg.noise_dim, cfg.sigma_noise)
             D = networks.MLPCritic(x_dim, cfg.z_max, cfg.width_d)
     return LWGAN(cfg, Q, G, D).to(device)
 
@@ -230,8 +226,7 @@ def build_lwgan(cfg: LWGANConfig, *, seed: int = 0, device=None) -> LWGAN:
 def model_state(model: LWGAN) -> dict[str, dict[str, torch.Tensor]]:
     """{"Q": ..., "G": ..., "D": ...} on the CPU: a checkpoint loads on any device."""
     return {
-        name: {k: v.detach().cpu() for k, v in getattr(model, name).state_dict().items()}
-        for name in ("Q", "G", "D")
+        name: {k: v.detach().cpu() for k, v in getattr(model, name).state_dict().items()} for name in ("Q", "G", "D")
     }
 
 
@@ -240,3 +235,24 @@ def load_lwgan(cfg: LWGANConfig, state: dict, *, device=None) -> LWGAN:
     for name in ("Q", "G", "D"):
         getattr(model, name).load_state_dict(state[name])
     return model.eval()
+
+
+class RankedGenerator(nn.Module):
+    """An LWGAN generator seen through its rank-r prior: z [N, r] -> G([z, 0], eps)."""
+
+    def __init__(self, G: nn.Module, z_max: int, rank: int):
+        super().__init__()
+        self.G, self.z_max, self.latent_dim = G, int(z_max), int(rank)
+        self.noise_dim = int(G.noise_dim) if G.sigma_noise > 0 else 0
+
+    def chain_view(self) -> tuple[nn.Module, int, float]:
+        """How forward fills its network's input row, for a compiled chain: (the network, z_max,
+        sigma_noise): z in the first `latent_dim` columns, zeros up to z_max, then
+        sigma_noise * eps."""
+        return self.G.body, self.z_max, float(self.G.sigma_noise)
+
+    def forward(self, z: torch.Tensor, eps: torch.Tensor | None = None) -> torch.Tensor:
+        z = nn.functional.pad(z, (0, self.z_max - self.latent_dim))
+        if self.G.noise_dim > 0 and eps is None:  # no noise asked for: the noise switched off
+            eps = z.new_zeros(z.shape[0], self.G.noise_dim)
+        return self.G(z, eps) if self.G.noise_dim > 0 else self.G(z)

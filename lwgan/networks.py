@@ -116,9 +116,7 @@ class MLPCritic(nn.Module):
         return self.net(x, rank_thermometer(rank, x.shape[0], self.z_max, x.device)).view(-1)
 
 
-def mlp_generator(
-    z_max: int, x_dim: int, width: int = 64, noise_dim: int = 0, sigma_noise: float = 0.0
-):
+def mlp_generator(z_max: int, x_dim: int, width: int = 64, noise_dim: int = 0, sigma_noise: float = 0.0):
     body = mlp(z_max + noise_dim, [width, 2 * width, 4 * width, 8 * width], x_dim, nn.SiLU())
     return Generator(body, z_max, noise_dim, sigma_noise)
 
@@ -204,12 +202,8 @@ class ConvDecoder(nn.Module):
         super().__init__()
         act = nn.LeakyReLU(0.1)
         self.width = width
-        self.pre = nn.Sequential(
-            nn.Linear(in_dim, 4 * in_dim), act, nn.Linear(4 * in_dim, 64 * width), act
-        )
-        self.block1 = nn.Sequential(
-            nn.ConvTranspose2d(4 * width, 2 * width, 5), act
-        )  # 4 -> 8, crop 7
+        self.pre = nn.Sequential(nn.Linear(in_dim, 4 * in_dim), act, nn.Linear(4 * in_dim, 64 * width), act)
+        self.block1 = nn.Sequential(nn.ConvTranspose2d(4 * width, 2 * width, 5), act)  # 4 -> 8, crop 7
         self.block2 = nn.Sequential(nn.ConvTranspose2d(2 * width, width, 5), act)  # 7 -> 11
         self.out = nn.ConvTranspose2d(width, 1, 8, stride=2)  # 11 -> 28
 

@@ -165,3 +165,32 @@ def load_published(cfg: PublishedConfig, state: dict, *, device=None) -> Publish
     for name in ("Q", "G"):
         getattr(model, name).load_state_dict(state[name])
     return model.to(device or "cpu").eval()
+
+
+# ---------------------------------------------------------------------------------- family
+def _train_family(cfg: PublishedConfig, data: torch.Tensor, *, seed: int, device, progress=null_progress,
+                  task: str = "") -> dict:  # fmt: skip
+    model = build_published(cfg, seed=seed, device=device)
+    out = train_published(model, data, cfg, seed=seed, progress=progress, task=task)
+    final = {k: float(sum(v[-20:]) / len(v[-20:])) for k, v in out["history"].items()}
+    return {"state": model_state(model), "metrics": {**final, "wall_time_s": out["wall_time_s"]},
+            "history": out["history"]}  # fmt: skip
+
+
+def _key_text(c: PublishedConfig) -> str:
+    noise = f"noise {c.noise_dim} x {c.sigma_noise:g}" if c.noise_dim else "no noise"
+    return f"autoencoder ({c.data}), z {c.z_dim}, iso {c.lambda_iso:g}, {noise}, {c.epochs} epochs"
+
+
+def _register_family() -> None:
+    from lwgan.families import Family, register_family
+
+    register_family(Family(
+        "published", PublishedConfig, build=build_published, train=_train_family, load=load_published,
+        data_kind=lambda c: "mnist" if c.data == "mnist" else "synthetic", key_text=_key_text,
+        recovery=None, recovery_refusal=lambda c: "an autoencoder without prior matching",
+        description="the authors' published run: a plain autoencoder (+ isometric term, noise)",
+    ))  # fmt: skip
+
+
+_register_family()

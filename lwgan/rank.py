@@ -90,9 +90,7 @@ def rank_margin(scores: np.ndarray, ranks, estimate: int, lambda_hat: float, tru
     return {"rival": int(ranks[r]), "gap": gap, "se": se, "margin": float(margin)}
 
 
-def _score_batch(
-    model, x: torch.Tensor, src: torch.Tensor, alpha: torch.Tensor, lambda_mmd: float, gen
-):
+def _score_batch(model, x: torch.Tensor, src: torch.Tensor, alpha: torch.Tensor, lambda_mmd: float, gen):
     """All ranks at once: rows are (rank, sample) pairs; one pass of Q, G and f. Returns [4, R]."""
     R, n = model.cfg.z_max, x.shape[0]
     dev = x.device
@@ -179,9 +177,7 @@ def score_ranks(
     `critic_data` (default `data`; pass the training set to keep the scoring batches unseen).
     """
     if reps < 2:
-        raise ValueError(
-            "score_ranks: reps must be >= 2 (the standard error needs two evaluations)"
-        )
+        raise ValueError("score_ranks: reps must be >= 2 (the standard error needs two evaluations)")
     cfg = model.cfg
     lambda_mmd = cfg.lambda_mmd if lambda_mmd is None else lambda_mmd
     dev = model.device
@@ -252,9 +248,7 @@ def score_ranks_training(
     code keeps its optimisers' state) and every `every` iterations the score of every rank is
     evaluated on a fresh batch of `data`. `model` itself is left as it was."""
     if reps < 2:
-        raise ValueError(
-            "score_ranks_training: reps must be >= 2 (the standard error needs two evaluations)"
-        )
+        raise ValueError("score_ranks_training: reps must be >= 2 (the standard error needs two evaluations)")
     if every < 1:
         raise ValueError(f"score_ranks_training: every must be >= 1, got {every}")
     lambda_mmd = model.cfg.lambda_mmd if lambda_mmd is None else lambda_mmd

@@ -45,10 +45,6 @@ def get_recipe(family: str, name: str) -> Recipe:
         raise ConfigError(f"unknown {family} recipe {name!r}; valid: {valid}") from None
 
 
-def recipe_names(family: str | None = None) -> list[str]:
-    return [n for f, n in RECIPES if family is None or f == family]
-
-
 # ------------------------------------------------------------------------------------ MNIST
 # The public LWGAN code's MNIST schedule (yixuan/LWGAN run_mnist.sh, models/mnist.py; SPEC part
 # B): conv Q/D trunk 5x5 stride-2 convs 1 -> 64 -> 128 -> 256, z up to 20, batch 256, Adam 1e-4
@@ -111,7 +107,9 @@ MNIST = {
     "lr_milestones": (0.6, 0.8, 0.9),
     "lr_gamma": 0.5,
 }
-register_recipe("mnist", family="lwgan", description="CPU budget of `bench mnist` (8,000 iterations, MLP nets)", **MNIST)
+register_recipe(
+    "mnist", family="lwgan", description="CPU budget of `bench mnist` (8,000 iterations, MLP nets)", **MNIST
+)
 register_recipe(
     "mnist-tiny", family="lwgan", description="seconds-long MNIST budget for tests",
     **{**MNIST, "z_max": 4, "width_q": 8, "width_g": 8, "width_d": 8, "batch_size": 16,
@@ -259,8 +257,12 @@ register_recipe(
 # regulators' prior sample size is d_z), the author's optimiser on the default nets, and the
 # author's conv architecture at a width a CPU can sweep.
 for _epochs in (1, 3, 8):
-    register_recipe(f"e{_epochs}", family="lsgan", epochs=_epochs,
-                    description=f"the default LSGAN trained {_epochs} epoch(s) instead of 20 (under-trained)")
+    register_recipe(
+        f"e{_epochs}",
+        family="lsgan",
+        epochs=_epochs,
+        description=f"the default LSGAN trained {_epochs} epoch(s) instead of 20 (under-trained)",
+    )
 register_recipe("dz64", family="lsgan", latent_dim=64, description="the default LSGAN with d_z 64 instead of 256")
 register_recipe(
     "author-adam", family="lsgan", lr=1e-5, betas=(0.9, 0.999), batch_size=32, lr_decay_start=1.0, ema=0.0,

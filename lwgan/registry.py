@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lwgan.errors import ConfigError
+from lwgan.families import get_family
 from lwgan.recipes import get_recipe
 
 DEFAULT_RECIPE = "mnist"
@@ -30,7 +31,7 @@ class GeneratorSpec:
     name: str  # as asked for: "iso-lwgan.rank"
     variant: str  # "iso-lwgan"; also the model cache's kind
     recipe: str
-    family: str  # "lwgan" (LWGANConfig), "lsgan" (LSGANConfig) or "published" (PublishedConfig)
+    family: str  # a registered family (lwgan.families): "lwgan", "lsgan", "published", a plugin's
     description: str
     config: Any
 
@@ -40,38 +41,16 @@ class GeneratorSpec:
 
     @property
     def data_kind(self) -> str:
-        """"mnist" or "synthetic": what this config's networks take as input."""
-        if self.family == "published":
-            return "mnist" if self.config.data == "mnist" else "synthetic"
-        if self.family == "lsgan" or self.config.resolved_arch() in ("conv", "mlp-image"):
-            return "mnist"
-        return "synthetic"
+        """ "mnist" or "synthetic": what this config's networks take as input."""
+        return get_family(self.family).data_kind(self.config)
 
     def build(self, *, seed: int = 0, device=None):
         """Fresh networks initialised from `seed`, without touching the global RNG state."""
-        if self.family == "lsgan":
-            from lwgan.lsgan import build_lsgan_model
-
-            return build_lsgan_model(self.config, seed=seed, device=device)
-        if self.family == "published":
-            from lwgan.published import build_published
-
-            return build_published(self.config, seed=seed, device=device)
-        from lwgan.model import build_lwgan
-
-        return build_lwgan(self.config, seed=seed, device=device)
+        return get_family(self.family).build(self.config, seed=seed, device=device)
 
     def key_text(self) -> str:
         """The settings that tell variants apart, in a few words (for `bench generators`)."""
-        c = self.config
-        if self.family == "lsgan":
-            return f"{c.arch}, d_z {c.latent_dim}, {c.epochs} epochs"
-        if self.family == "published":
-            noise = f"noise {c.noise_dim} x {c.sigma_noise:g}" if c.noise_dim else "no noise"
-            return f"autoencoder ({c.data}), z {c.z_dim}, iso {c.lambda_iso:g}, {noise}, {c.epochs} epochs"
-        noise = f"noise {c.noise_dim} x {c.sigma_noise:g}" if c.noise_dim else "no noise"
-        return (f"{c.objective}, z_max {c.z_max}, iso {c.lambda_iso:g}, {noise}, "
-                f"{c.total_iterations} it")  # fmt: skip
+        return get_family(self.family).key_text(self.config)
 
 
 @dataclass(frozen=True)
@@ -86,9 +65,11 @@ _REGISTRY: dict[str, _Entry] = {}
 
 
 def register_generator(name: str, *, family: str, description: str):
-    """Decorator: register `fn(recipe, **overrides) -> GeneratorSpec` as variant `name`."""
+    """Decorator: register `fn(recipe, **overrides) -> GeneratorSpec` as variant `name` of a
+    registered family (lwgan.families; an unknown one is a ConfigError)."""
     if "." in name:
         raise ValueError(f"generator variant {name!r}: a dot separates the recipe; use '-'")
+    get_family(family)
 
     def deco(fn: Callable[..., GeneratorSpec]):
         if name in _REGISTRY:
@@ -100,7 +81,8 @@ def register_generator(name: str, *, family: str, description: str):
 
 
 def generator_names(family: str | None = None) -> list[str]:
-    return [n for n, e in _REGISTRY.items() if family is None or e.family == family]
+    """Registered variant names, of one family if given."""
+    return [n for n, e in _REGISTRY.items() if family in (None, e.family)]
 
 
 def variant_info(name: str) -> _Entry:
@@ -133,12 +115,7 @@ def variant_spec(variant: str, recipe: str, knobs: dict, overrides: dict) -> Gen
     """The one builder of every variant: recipe <- variant knobs <- caller's overrides."""
     entry = _REGISTRY[variant]
     r = get_recipe(entry.family, recipe)
-    if entry.family == "lsgan":
-        from lwgan.lsgan import LSGANConfig as config_cls
-    elif entry.family == "published":
-        from lwgan.published import PublishedConfig as config_cls
-    else:
-        from lwgan.model import LWGANConfig as config_cls
+    config_cls = get_family(entry.family).config
     cfg = config_cls(**_merge(variant, config_cls, [r.settings, knobs, overrides]))
     name = variant if recipe == DEFAULT_RECIPE else f"{variant}.{recipe}"
     return GeneratorSpec(name, variant, recipe, entry.family, entry.description, cfg)
@@ -178,7 +155,8 @@ def autoencoder(recipe: str = DEFAULT_RECIPE, **overrides) -> GeneratorSpec:
 
 @register_generator(
     "autoencoder-iso", family="lwgan",
-    description="the LWGAN trainer's autoencoder objective with the Iso-LWGAN knobs (the authors' exact run is `published-iso`)",
+    description="the LWGAN trainer's autoencoder objective with the Iso-LWGAN knobs "
+    "(the authors' exact run is `published-iso`)",
 )  # fmt: skip
 def autoencoder_iso(recipe: str = DEFAULT_RECIPE, **overrides) -> GeneratorSpec:
     knobs = {"objective": "autoencoder", "lambda_iso": 1.0, "sigma_noise": 0.1, "noise_dim": 10}

@@ -158,9 +158,7 @@ def _train_phase(
 
         if adversarial:  # dual step(s): the critic
             D.requires_grad_(True)
-            burst = it - adv_from < cfg.critic_warmup or (
-                cfg.critic_burst_every and it % cfg.critic_burst_every == 0
-            )
+            burst = it - adv_from < cfg.critic_warmup or (cfg.critic_burst_every and it % cfg.critic_burst_every == 0)
             for step in range(cfg.critic_burst if burst else cfg.iter_d):
                 # One batch serves the gap and the penalty's interpolates (the public code draws a
                 # second batch for the penalty: same expectation, twice the forward passes).

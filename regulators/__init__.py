@@ -1,11 +1,11 @@
 """Latent regulators for latent vector recovery (SPEC part A), behind one registry.
 
-    import regulators
-    regulators.names()                         # every name get() accepts (extras included)
-    reg = regulators.get("wasserstein")
-    reg.penalty(z, prior_sample=u)             # z [..., d], u [..., m] -> [...]
-    reg = regulators.get("logistic_cutoff", b=2.0)
-    z = reg.resample(z, hp, generator=g)       # hp broadcasts to z.shape[:-1]
+import regulators
+regulators.names()                         # every name get() accepts (extras included)
+reg = regulators.get("wasserstein")
+reg.penalty(z, prior_sample=u)             # z [..., d], u [..., m] -> [...]
+reg = regulators.get("logistic_cutoff", b=2.0)
+z = reg.resample(z, hp, generator=g)       # hp broadcasts to z.shape[:-1]
 """
 
 from regulators import losses, resampling  # noqa: F401  (importing registers the entries)

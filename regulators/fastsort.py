@@ -170,4 +170,3 @@ def sort_last(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     flat = a.reshape(-1, a.shape[-1]).numpy()
     indices = torch.from_numpy(argsort_rows(flat)).reshape(x.shape)
     return x.gather(-1, indices), indices
-

@@ -72,6 +72,11 @@ def log_normal_density(z: torch.Tensor, **_) -> torch.Tensor:
     return z.square().mean(-1)
 
 
+# The extras' grid rows: the paper's loss tables' learning rates and nonzero weights (weight 0 is
+# the shared baseline), so an extra's cells line up with tables 1-4.
+EXTRA_ROWS = {"lrs": (0.001, 0.01, 0.1, 1.0), "hps": (0.01, 0.1, 1.0, 10.0)}
+
+
 @register(
     "lukaszyk_karmowski",
     kind="loss",
@@ -79,6 +84,7 @@ def log_normal_density(z: torch.Tensor, **_) -> torch.Tensor:
     description="mean |u_i - z_j| over all pairs with a fresh prior sample u (extra: Cho's later code)",
     extra=True,
     context=("prior_sample",),
+    **EXTRA_ROWS,
 )
 def lukaszyk_karmowski(z: torch.Tensor, *, prior_sample: torch.Tensor, **_) -> torch.Tensor:
     return mean_abs_pair_difference(z, prior_sample)
@@ -90,6 +96,7 @@ def lukaszyk_karmowski(z: torch.Tensor, *, prior_sample: torch.Tensor, **_) -> t
     hyperparameter="weight",
     description="mean |z_i| (extra: Cho's later code, z_score_absolute)",
     extra=True,
+    **EXTRA_ROWS,
 )
 def z_abs(z: torch.Tensor, **_) -> torch.Tensor:
     return z.abs().mean(-1)
@@ -101,6 +108,7 @@ def z_abs(z: torch.Tensor, **_) -> torch.Tensor:
     hyperparameter="weight",
     description="-log sum_i exp(-z_i^2 / 4), Bhattacharyya-style (extra: Cho's later code)",
     extra=True,
+    **EXTRA_ROWS,
 )
 def bhattacharyya(z: torch.Tensor, **_) -> torch.Tensor:
     # logsumexp: the plain sum underflows to 0 (and the log to inf) for large |z|.

@@ -32,6 +32,10 @@ class Regulator:
     hyperparameter: str  # what the swept value means: "weight", "slope a", "cutoff c"
     description: str  # one line, citing the source
     extra: bool = False  # not in the paper's tables (the author's later code)
+    # Its default grid rows, for a regulator the paper has no table for: the learning rates and
+    # hyperparameters the `paper` grid crosses and the `quick` grid samples (bench.recovery.grid).
+    lrs: tuple[float, ...] = ()
+    hps: tuple[float, ...] = ()
 
     @property
     def options(self) -> dict:
@@ -100,9 +104,14 @@ def register(
     description: str,
     extra: bool = False,
     context: tuple[str, ...] = (),
+    lrs: tuple[float, ...] = (),
+    hps: tuple[float, ...] = (),
     **params: float,
 ):
     """Decorator: register `fn` as regulator `name`.
+
+    lrs, hps: its default learning rates and hyperparameters (grid rows) where the paper has no
+    table for it; without them `bench recover --grid paper|quick` refuses it with what to add.
 
     kind "loss": fn(z, **context) -> [...]; `context` names the keyword arguments it requires.
     kind "resample": fn(z, hp, **params) -> probability; `params` are its fixed settings with
@@ -120,6 +129,8 @@ def register(
             "hyperparameter": hyperparameter,
             "description": description,
             "extra": extra,
+            "lrs": tuple(float(v) for v in lrs),
+            "hps": tuple(float(v) for v in hps),
         }
         if kind == "loss":
             if params:

@@ -273,9 +273,7 @@ def test_payload_is_checked_and_numpy_converted(tmp_path):
     assert torch.equal(loaded["curve"], torch.arange(4.0, dtype=torch.float64))
 
     with pytest.raises(TypeError, match=r"payload\['model'\] has type Linear"):
-        train_or_load(
-            "lsgan", CFG, "fp", 1, lambda: {"model": torch.nn.Linear(1, 1)}, root=tmp_path
-        )
+        train_or_load("lsgan", CFG, "fp", 1, lambda: {"model": torch.nn.Linear(1, 1)}, root=tmp_path)
     assert not cache.entry_path("lsgan", cache_key("lsgan", CFG, "fp", 1), tmp_path).exists()
 
 
@@ -299,9 +297,7 @@ def test_interrupted_write_keeps_old_checkpoint_and_no_temp_file(tmp_path, monke
     assert sorted(p.name for p in old.path.parent.iterdir()) == [old.path.name]
     payload, e = load_checkpoint(old.path, expect_key=old.key)
     assert e.digest == old.digest
-    assert torch.equal(
-        payload["state"]["net"]["weight"], _tiny_payload(0)["state"]["net"]["weight"]
-    )
+    assert torch.equal(payload["state"]["net"]["weight"], _tiny_payload(0)["state"]["net"]["weight"])
 
 
 def test_concurrent_writers_of_one_key_leave_a_valid_file(tmp_path):
@@ -337,9 +333,7 @@ def test_concurrent_writers_of_one_key_leave_a_valid_file(tmp_path):
 def test_list_entries_reads_meta_and_flags_corrupt(tmp_path):
     assert list_entries(tmp_path / "nowhere") == []
     _, a = train_or_load("lsgan", CFG, "fp", 0, Trainer(), root=tmp_path)
-    _, b = train_or_load(
-        "classifier", {"w": 1}, "fp", 0, lambda: {"metrics": {"fid": 3.5}}, root=tmp_path
-    )
+    _, b = train_or_load("classifier", {"w": 1}, "fp", 0, lambda: {"metrics": {"fid": 3.5}}, root=tmp_path)
     bad = tmp_path / "lwgan" / "deadbeefdeadbeef.pt"
     bad.parent.mkdir()
     bad.write_bytes(b"\x00" * 64)

@@ -58,22 +58,29 @@ CASES = {
         "inconclusive": {"zero": 0, "noisy": {0.1: 0, 0.5: 0}},  # nothing to mitigate
     },
     "isometry-discrepancy": {
-        "reproduced": {"levels": [est(0.02, 0.018, 0.022), est(0.023, 0.02, 0.026)],
-                       "drops": [est(3.5, 3.2, 3.8), est(3.4, 3.1, 3.7)]},
-        "not reproduced": {"levels": [est(0.58, 0.3, 0.86), est(0.03, 0.02, 0.04)],  # 20x the paper
-                           "drops": [est(1.1, 0.5, 1.7), est(3.9, 3.0, 4.8)]},
+        "reproduced": {
+            "levels": [est(0.02, 0.018, 0.022), est(0.023, 0.02, 0.026)],
+            "drops": [est(3.5, 3.2, 3.8), est(3.4, 3.1, 3.7)],
+        },
+        "not reproduced": {
+            "levels": [est(0.58, 0.3, 0.86), est(0.03, 0.02, 0.04)],  # 20x the paper
+            "drops": [est(1.1, 0.5, 1.7), est(3.9, 3.0, 4.8)],
+        },
         "inconclusive": {"levels": [est(0.04, 0.01, 0.07)], "drops": [est(3.0, 2.0, 4.0)]},
     },
     "rank-finds-dimension": {
         "reproduced": [{"estimate": 2, "truth": 2, "margin": 3.1}] * 5,
-        "not reproduced": [{"estimate": 2, "truth": 2, "margin": 3.1}] * 4 + [{"estimate": 3, "truth": 2, "margin": 1.5}],
+        "not reproduced": [{"estimate": 2, "truth": 2, "margin": 3.1}] * 4
+        + [{"estimate": 3, "truth": 2, "margin": 1.5}],
         "inconclusive": [{"estimate": 2, "truth": 2, "margin": 3.1}] * 4 + [{"estimate": 2, "truth": 2, "margin": 0.4}],
     },
 }
 CASES["log-normal-density-best"] = CASES["wasserstein-best"]
 CASES["cutoffs-below-distances"] = CASES["regulators-beat-baseline"]
 CASES["isometric-recovery"] = {
-    "reproduced": [est(4, 2, 6)], "not reproduced": [est(-12.8, -23.2, -2.5)], "inconclusive": [est(-7.4, -33.6, 18.8)],
+    "reproduced": [est(4, 2, 6)],
+    "not reproduced": [est(-12.8, -23.2, -2.5)],
+    "inconclusive": [est(-7.4, -33.6, 18.8)],
 }
 
 
@@ -161,4 +168,23 @@ def test_log_ratio_estimate_is_the_exp_of_scipys_t_interval():
     e = cat.log_ratio_estimate("r", logs)
     m, sem = sum(logs) / 3, stats.sem(logs)
     lo, hi = stats.t.interval(0.95, 2, loc=m, scale=sem)
-    assert e.value == pytest.approx(math.exp(m)) and e.lo == pytest.approx(math.exp(lo)) and e.hi == pytest.approx(math.exp(hi))
+    assert (
+        e.value == pytest.approx(math.exp(m))
+        and e.lo == pytest.approx(math.exp(lo))
+        and e.hi == pytest.approx(math.exp(hi))
+    )
+
+
+def test_verdict_tags_are_keyed_by_claim_and_scope_where_a_key_repeats():
+    from bench.verdict import Verdict, verdict_tags
+
+    vs = [Verdict("lwgan objective: (6) drops", "reproduced", "r", key="isometric-discrepancy"),
+          Verdict("published objective: (6) drops", "inconclusive", "r", key="isometric-discrepancy"),
+          Verdict("lsgan: (1) best", "not reproduced", "r", key="wasserstein-best"),
+          Verdict("a claim (with) odd=chars", "withheld", "r")]  # fmt: skip
+    assert verdict_tags(vs) == {
+        "verdict.isometric-discrepancy.lwgan objective": "reproduced",
+        "verdict.isometric-discrepancy.published objective": "inconclusive",
+        "verdict.wasserstein-best": "not reproduced",
+        "verdict.a claim _with_ odd_chars": "withheld",
+    }

@@ -46,16 +46,19 @@ def fake_mnist(n_train=320, n_test=100, seed=0):
     g = torch.Generator().manual_seed(seed)
     ytr = torch.randint(0, 10, (n_train,), generator=g)
     yte = torch.randint(0, 10, (n_test,), generator=g)
-    return SimpleNamespace(train_images=band_images(ytr, seed), train_labels=ytr,
-                           test_images=band_images(yte, seed + 1), test_labels=yte,
-                           fingerprint=f"toy{seed}")
+    return SimpleNamespace(
+        train_images=band_images(ytr, seed),
+        train_labels=ytr,
+        test_images=band_images(yte, seed + 1),
+        test_labels=yte,
+        fingerprint=f"toy{seed}",
+    )
 
 
 @pytest.fixture(scope="module")
 def toy_model():
     m = fake_mnist()
-    model, hist = train_classifier(pixels(m.train_images), m.train_labels, seed=0,
-                                   device=torch.device("cpu"), cfg=TINY)
+    model, hist = train_classifier(pixels(m.train_images), m.train_labels, seed=0, device=torch.device("cpu"), cfg=TINY)
     return m, model, hist
 
 
@@ -79,8 +82,7 @@ def test_training_is_seeded_and_leaves_global_rng_alone():
     assert torch.rand(1) == before  # the global RNG was not consumed
     b, _ = train_classifier(x, y, seed=5, device=torch.device("cpu"), cfg=cfg)
     c, _ = train_classifier(x, y, seed=6, device=torch.device("cpu"), cfg=cfg)
-    for (k, va), vb, vc in zip(a.state_dict().items(), b.state_dict().values(),
-                               c.state_dict().values()):
+    for (k, va), vb, vc in zip(a.state_dict().items(), b.state_dict().values(), c.state_dict().values()):
         assert torch.equal(va, vb), k
     assert any(not torch.equal(va, vc) for va, vc in zip(a.parameters(), c.parameters()))
 
@@ -91,8 +93,7 @@ def test_random_shift_is_one_of_the_allowed_translations():
     padded = torch.nn.functional.pad(x, (2, 2, 2, 2), value=-1.0)
     seen = set()
     for i in range(16):  # slow reference: try all 25 crops of the padded image
-        hits = [(r, c) for r in range(5) for c in range(5)
-                if torch.equal(out[i], padded[i, :, r:r + 28, c:c + 28])]
+        hits = [(r, c) for r in range(5) for c in range(5) if torch.equal(out[i], padded[i, :, r : r + 28, c : c + 28])]
         assert len(hits) == 1
         seen.add(hits[0])
     assert len(seen) > 1  # offsets differ between images
@@ -114,7 +115,7 @@ def test_frechet_distance_matches_the_diagonal_closed_form():
     a = _exact_gaussian_sample(mu_a, np.diag(var_a), 500, 0)
     b = _exact_gaussian_sample(mu_b, np.diag(var_b), 300, 1)
     # diagonal covariances: |mu_a - mu_b|^2 + sum (sqrt(var_a) - sqrt(var_b))^2, by hand = 8.375
-    expected = 1 + 0 + 4 + 0.25 + (1 - 3) ** 2 + (2 - 1) ** 2 + 0 + (2 ** 0.5 - 0.5 ** 0.5) ** 2
+    expected = 1 + 0 + 4 + 0.25 + (1 - 3) ** 2 + (2 - 1) ** 2 + 0 + (2**0.5 - 0.5**0.5) ** 2
     assert expected == pytest.approx(5.25 + 4 + 1 + 0.5)
     assert frechet_distance(a, b) == pytest.approx(expected, rel=1e-9)
     assert frechet_distance(torch.tensor(a), torch.tensor(b)) == pytest.approx(expected, rel=1e-6)
@@ -125,8 +126,7 @@ def test_frechet_distance_matches_scipy_sqrtm_and_is_symmetric():
     a = rng.standard_normal((400, 6)) @ rng.standard_normal((6, 6))
     b = rng.standard_normal((300, 6)) @ rng.standard_normal((6, 6)) + 0.3
     sa, sb = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    ref = (np.sum((a.mean(0) - b.mean(0)) ** 2)
-           + np.trace(sa + sb - 2 * np.real(scipy.linalg.sqrtm(sa @ sb))))
+    ref = np.sum((a.mean(0) - b.mean(0)) ** 2) + np.trace(sa + sb - 2 * np.real(scipy.linalg.sqrtm(sa @ sb)))
     assert frechet_distance(a, b) == pytest.approx(ref, rel=1e-7)
     assert frechet_distance(b, a) == pytest.approx(frechet_distance(a, b), rel=1e-9)
     assert frechet_distance(a, a) == pytest.approx(0.0, abs=1e-8)
@@ -181,8 +181,7 @@ def test_cache_round_trip_gives_identical_outputs():
     b, eb = load_or_train_classifier(m, seed=0, device="cpu", cfg=cfg)
     assert not ea.loaded and eb.loaded and ea.digest == eb.digest
     assert 0 <= eb.metrics["test_accuracy"] <= 100
-    assert eb.metrics["test_accuracy"] == pytest.approx(
-        accuracy(b, pixels(m.test_images), m.test_labels))
+    assert eb.metrics["test_accuracy"] == pytest.approx(accuracy(b, pixels(m.test_images), m.test_labels))
     assert not b.training and not any(p.requires_grad for p in b.parameters())
     x = pixels(m.test_images)
     assert torch.equal(a(x), b(x))

@@ -39,5 +39,5 @@ def test_bench_data_help_ends_with_examples(capsys):
     assert main(["data", "--help"]) == 0
     out = capsys.readouterr().out
     assert "--no-download" in out and "--data-dir" in out
-    tail = out[out.index("Examples"):]
+    tail = out[out.index("Examples") :]
     assert "bench data --data-dir" in tail

@@ -48,13 +48,12 @@ def sha256sums(folder) -> dict[str, str]:
 
 # --- locating -------------------------------------------------------------------------------
 
+
 def test_find_flat_folder_gz_or_raw(tmp_path):
     touch(tmp_path, [NAMES[0] + ".gz", NAMES[1], NAMES[2] + ".gz", NAMES[3]])
     folder, found = find_mnist(tmp_path)
     assert folder == tmp_path
-    assert sorted(p.name for p in found.values()) == sorted(
-        [NAMES[0] + ".gz", NAMES[1], NAMES[2] + ".gz", NAMES[3]]
-    )
+    assert sorted(p.name for p in found.values()) == sorted([NAMES[0] + ".gz", NAMES[1], NAMES[2] + ".gz", NAMES[3]])
 
 
 @pytest.mark.parametrize("sub", ["MNIST/raw", "raw"])
@@ -94,6 +93,7 @@ def test_given_folder_is_never_downloaded_into(tmp_path):
 
 # --- offline ----------------------------------------------------------------------------------
 
+
 def assert_offline_message(msg: str) -> None:
     assert "\n" not in msg
     assert "--data-dir" in msg and "BENCH_DATA_DIR" in msg and "MNIST/raw" in msg
@@ -116,6 +116,7 @@ def test_offline_unreachable_mirrors(tmp_path):
 
 # --- downloading ------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def fake_mirror(tmp_path):
     """A mirror folder with four small gz files, and their md5 computed here."""
@@ -125,8 +126,9 @@ def fake_mirror(tmp_path):
     rng = np.random.default_rng(1)
     for name in NAMES:
         arr = rng.integers(0, 256, size=(3, 28, 28) if "images" in name else (3,), dtype=np.uint8)
-        blob = gzip.compress(struct.pack(">I", 0x800 | arr.ndim) + struct.pack(f">{arr.ndim}I", *arr.shape)
-                             + arr.tobytes())
+        blob = gzip.compress(
+            struct.pack(">I", 0x800 | arr.ndim) + struct.pack(f">{arr.ndim}I", *arr.shape) + arr.tobytes()
+        )
         (mirror / (name + ".gz")).write_bytes(blob)
         sums[name + ".gz"] = hashlib.md5(blob).hexdigest()
     return mirror, sums
@@ -214,6 +216,7 @@ def test_download_into_cache_then_load(tmp_path, mnist_dir, monkeypatch):
 
 # --- loading the real copy --------------------------------------------------------------------
 
+
 def test_load_real_copy_from_env_in_torchvision_layout(tmp_path, mnist_dir, monkeypatch):
     raw = tmp_path / "tv" / "MNIST" / "raw"
     raw.mkdir(parents=True)
@@ -259,6 +262,7 @@ def test_corrupt_labels_in_a_full_folder(tmp_path, mnist_dir):
 
 
 # --- pixels and the sample grid -----------------------------------------------------------------
+
 
 def test_to_pixels():
     x = torch.arange(256, dtype=torch.uint8).repeat(10)[: 3 * 28 * 28].reshape(3, 28, 28)

@@ -28,8 +28,9 @@ def test_registry_names_and_errors():
     with pytest.raises(ValueError, match="two_gaussians.*hyperplane|valid"):
         make_synthetic("moons")
     with pytest.raises(ValueError, match="registered twice"):
-        syn.register("swissroll", ambient_dim=2, intrinsic_dim=1, n_train=1, n_heldout=1,
-                     description="dup")(lambda n, g: None)
+        syn.register("swissroll", ambient_dim=2, intrinsic_dim=1, n_train=1, n_heldout=1, description="dup")(
+            lambda n, g: None
+        )
     with pytest.raises(ValueError, match="positive"):
         make_synthetic("scurve", n_train=0)
 
@@ -133,7 +134,9 @@ def test_the_fresh_manifolds_have_their_stated_geometry():
     assert torch.allclose(h[:, 2], 0.3 * (t + 2 * math.pi * turn - 2 * math.pi), atol=1e-4)
     x = make_synthetic("torus", seed=3).train.double()
     ring = torch.sqrt(x[:, 0] ** 2 + x[:, 1] ** 2) - 1.0
-    assert torch.allclose(torch.sqrt(ring**2 + x[:, 2] ** 2), torch.full((len(x),), 0.4, dtype=torch.float64), atol=1e-5)
+    assert torch.allclose(
+        torch.sqrt(ring**2 + x[:, 2] ** 2), torch.full((len(x),), 0.4, dtype=torch.float64), atol=1e-5
+    )
     sv = np.linalg.svd(make_synthetic("subspace10", seed=3).train.double().numpy(), compute_uv=False)
     assert sv[4] > 10 and sv[5] < 1e-3 * sv[4]
     # the basis is the same for every seed: two seeds' points span the same 5 dimensions

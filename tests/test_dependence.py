@@ -43,7 +43,7 @@ def test_each_study_recipe_trains_at_tiny_size(recipe, small_mnist):
     if spec.config.arch == "cho":
         tiny.update(cho_width=8, cho_d_width=4)
     cfg = dataclasses.replace(spec.config, **tiny)
-    g, d, hist = train_lsgan(cfg, to_pixels(small_mnist.train_images[:256]), seed=0, device="cpu")
+    g, _d, hist = train_lsgan(cfg, to_pixels(small_mnist.train_images[:256]), seed=0, device="cpu")
     out = g(torch.randn(4, cfg.latent_dim))
     assert out.shape == (4, 1, 28, 28) and torch.isfinite(out).all() and out.abs().max() <= 1
     assert len(hist["d_loss"]) == 1
@@ -66,7 +66,12 @@ def test_the_study_end_to_end_at_tiny_size(small_mnist, mnist_dir, tmp_path, cap
     err = capsys.readouterr().err
     assert "readings of the resampling cutoffs" in err and "will train it now" in err  # the plan, up front
     results = load(out / "dependence.json")
-    assert set(results.context["models"]) == {"lsgan.test s0", "lsgan.test s1", "lsgan.cho-test s0", "lsgan.cho-test s1"}
+    assert set(results.context["models"]) == {
+        "lsgan.test s0",
+        "lsgan.test s1",
+        "lsgan.cho-test s0",
+        "lsgan.cho-test s1",
+    }
     csv = pd.read_csv(out / "dependence.csv")
     assert set(csv["status"]) == {"finished"}
     # The readings: the cutoff cells of the first generator's first seed, once per reading.
@@ -75,8 +80,15 @@ def test_the_study_end_to_end_at_tiny_size(small_mnist, mnist_dir, tmp_path, cap
     assert set(other["generator"]) == {"lsgan.test"} and set(other["generator_seed"]) == {0}
     assert set(other["regulator"]) == {"logistic_cutoff", "truncated_normal_cutoff"}
     report = (out / "dependence.md").read_text()
-    for needle in ("## Finding", "## Claims per generator", "## Lift over the baseline", "## Agreement with the paper",
-                   "## Readings of the resampling cutoffs", "Credible generators", "# Details"):
+    for needle in (
+        "## Finding",
+        "## Claims per generator",
+        "## Lift over the baseline",
+        "## Agreement with the paper",
+        "## Readings of the resampling cutoffs",
+        "Credible generators",
+        "# Details",
+    ):
         assert needle in report, needle
     for fig in ("dependence_lift", "dependence_readings"):
         assert (out / f"{fig}.pdf").stat().st_size > 0 and (out / f"{fig}.png").stat().st_size > 0

@@ -22,7 +22,7 @@ _IDS = itertools.count()
 
 # A tiny experiment written by each test under its own names (Ray workers live across tests and
 # keep what they imported). `die_once` kills the worker process running that cell, once.
-PLUGIN = '''
+PLUGIN = """
 import os, signal, time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,22 +34,24 @@ from bench.pipeline import Experiment, register
 class Settings:
     values: tuple[int, ...] = (1, 2, 3, 4, 5)
     fail_on: int = 0  # this cell raises
-    die_once: int = 0  # this cell's worker is killed the first time (marker file beside the plugin)
+    die_once: int = 0  # this cell's worker is killed the first time (marker file in the test's folder)
     sleep: float = 0.0
     seeds: tuple[int, ...] = (0,)
 
 
 def run_cell(cell, ctx):
     s, v = ctx.settings, cell["value"]
-    marker = Path(__file__).with_suffix(".died")
+    marker = Path(r"FOLDER") / "NAME.died"  # the test's folder, wherever the code runs from
     if v == s.die_once and not marker.exists():
         marker.write_text(str(os.getpid()))
         os.kill(os.getpid(), signal.SIGKILL)
     time.sleep(s.sleep)
     if v == s.fail_on:
         raise RuntimeError(f"cell {v} fails on purpose")
+    print(f"cell {v} ran in {os.getpid()}")
     return {"value": v, "square": v * v, "root": v ** 0.5, "pid": os.getpid(),
-            "cache": os.environ.get("BENCH_CACHE_DIR", "")}
+            "cache": os.environ.get("BENCH_CACHE_DIR", ""), "mark": os.environ.get("BENCH_TEST_MARK", ""),
+            "file": __file__}
 
 
 def render(results):
@@ -57,23 +59,44 @@ def render(results):
 
 
 register(Experiment("NAME", "a tiny experiment for the executors", Settings, lambda s: [{"value": v} for v in s.values],
-                    render, run_cell=run_cell))
-'''
+                    render, run_cell=run_cell, chunk_key=CHUNK_KEY))
+"""
+
+
+def _plugin(folder: Path, chunk_key: str = "None"):
+    """Write and load a fresh tiny experiment in `folder`; (name, path)."""
+    from bench import plugins
+
+    name = f"exec_tiny_{os.getpid()}_{next(_IDS)}"
+    path = folder / f"{name}.py"
+    path.write_text(PLUGIN.replace("NAME", name).replace("CHUNK_KEY", chunk_key).replace("FOLDER", str(folder)))
+    plugins.load(str(path))
+    return name, path
+
+
+def _forget(name: str, path: Path) -> None:
+    from bench import plugins
+    from bench.pipeline import unregister
+
+    unregister(name)
+    plugins._LOADED.remove(str(path.resolve()))
 
 
 @pytest.fixture
 def tiny(tmp_path):
     """(experiment name, plugin path): a fresh tiny experiment, unregistered afterwards."""
-    from bench import plugins
-    from bench.pipeline import unregister
-
-    name = f"exec_tiny_{os.getpid()}_{next(_IDS)}"
-    path = tmp_path / f"{name}.py"
-    path.write_text(PLUGIN.replace("NAME", name))
-    plugins.load(str(path))
+    name, path = _plugin(tmp_path)
     yield name, path
-    unregister(name)
-    plugins._LOADED.remove(str(path.resolve()))
+    _forget(name, path)
+
+
+@pytest.fixture
+def paired(tmp_path_factory):
+    """A tiny experiment whose cells run two to a chunk (odd and even values), from a folder
+    outside the working directory."""
+    name, path = _plugin(tmp_path_factory.mktemp("plugins-elsewhere"), 'lambda c: c["value"] % 2')
+    yield name, path
+    _forget(name, path)
 
 
 def _run(name, tmp_path, out: str, *extra: str, uri: str | None = None) -> pd.DataFrame:
@@ -82,7 +105,7 @@ def _run(name, tmp_path, out: str, *extra: str, uri: str | None = None) -> pd.Da
     return pd.read_csv(tmp_path / out / f"{name}.csv")
 
 
-def _same(a: pd.DataFrame, b: pd.DataFrame, drop=("pid", "wall_s")) -> None:
+def _same(a: pd.DataFrame, b: pd.DataFrame, drop=("pid", "wall_s", "mark", "file")) -> None:
     cols = [c for c in a.columns if c not in drop]
     pd.testing.assert_frame_equal(a[cols].reset_index(drop=True), b[cols].reset_index(drop=True))
 
@@ -230,3 +253,104 @@ def test_local_worker_processes_run_a_plugins_experiment_with_the_serial_results
     _same(serial, parallel)
     assert (serial["pid"].dropna() == os.getpid()).all()
     assert (parallel["pid"].dropna() != os.getpid()).all()
+
+
+def _cells_progress(name, settings, options):
+    """run_experiment's 'cells' progress values and its notices."""
+    from bench.pipeline import run_experiment
+
+    seen, events = [], []
+
+    def progress(task, done, total, **info):
+        if task == "cells":
+            seen.append(done)
+
+    output = run_experiment(name, settings, options, progress=progress, on_event=events.append)
+    return output, seen, events
+
+
+def test_ray_ships_the_plugin_reports_each_cell_and_brings_failures_back(ray_cluster, paired, tmp_path):
+    """The plugin file lives outside the working directory: the workers run the copy the task's
+    runtime_env carried, not the driver's file. Cells finish one by one inside chunks of two, and
+    the bar says so; a failed cell's traceback and output reach the driver."""
+    from bench.pipeline import RunOptions, get
+    from bench.pipeline.on_ray import SHIPPED
+    from bench.pipeline.remote import ExecutorSpec, parallelism
+
+    name, path = paired
+    settings = get(name).settings(values=(1, 2, 3, 4, 5, 6), fail_on=6, sleep=0.2)
+    output, seen, events = _cells_progress(name, settings, RunOptions(out=tmp_path / "o", track=False,
+                                                                      executor=ExecutorSpec("ray")))  # fmt: skip
+    # Cell 6 fails its chunk (2, 4, 6); the odd chunk finishes.
+    assert [c["status"] for c in output.results.cells] == ["finished", "failed"] * 3
+    assert all(r["pid"] != os.getpid() for r in output.results.records())
+    assert all(r["file"] != str(path) and f"/{SHIPPED}/{path.name}" in r["file"] for r in output.results.records())
+    assert set(seen) == set(range(7))  # each cell counted as it finished, not a chunk at a time
+    failure = "\n".join(e for e in events if "failed on" in e)
+    assert "Traceback" in failure and "RuntimeError: cell 6 fails on purpose" in failure
+    assert "cell 4 ran in" in failure  # the worker's output tail
+    # The estimate's parallelism is the cluster's: 2 CPUs, one per task; four half-CPU tasks.
+    assert parallelism(ExecutorSpec("ray"), 1, 10) == 2
+    assert parallelism(ExecutorSpec("ray", cpus_per_task=0.5), 1, 10) == 4
+
+
+def test_slurm_options_setup_lines_and_per_cell_progress(paired, tmp_path):
+    pytest.importorskip("submitit")
+    from bench.pipeline import RunOptions, get
+    from bench.pipeline.remote import ExecutorSpec
+
+    name, _ = paired
+    spec = ExecutorSpec("slurm", slurm_cluster="local", slurm_log_dir=str(tmp_path / "logs"), slurm_time_min=5,
+                        slurm_mem_gb=2, slurm_account="acct", slurm_qos="normal", slurm_constraint="cpu",
+                        slurm_array_parallelism=2, slurm_setup=("export BENCH_TEST_MARK=set-up",))  # fmt: skip
+    settings = get(name).settings(values=(1, 2, 3, 4), fail_on=4, sleep=1.5)
+    output, seen, events = _cells_progress(name, settings, RunOptions(out=tmp_path / "o", track=False, executor=spec))
+    # Cell 4 fails its chunk (2, 4); the odd one finishes, its jobs' setup line run first.
+    assert [c["status"] for c in output.results.cells] == ["finished", "failed"] * 2
+    assert [r["mark"] for r in output.results.records()] == ["set-up"] * 2
+    assert set(seen) - {0, 2, 4}  # a cell counted while its chunk still ran (polled from its job)
+    assert any("RuntimeError: cell 4 fails on purpose" in e and "(job " in e for e in events)
+
+
+def test_slurm_fractional_cpus_are_one_line(tiny, capsys):
+    name, _ = tiny
+    assert main(["run", name, "--no-track", "--executor", "slurm", "--cpus-per-task", "0.5"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--cpus-per-task: SLURM allocates whole CPUs, got 0.5" in err and "\n" not in err
+
+
+def test_a_restarted_slurm_driver_collects_the_jobs_that_finished_while_it_was_gone(tiny, tmp_path):
+    """kill -9 the driver while its job array runs; the jobs go on. A driver restarted with
+    --resume collects their results rather than submitting the cells again."""
+    pytest.importorskip("submitit")
+    import json
+
+    name, path = tiny
+    out, logs = tmp_path / "out", tmp_path / "logs"
+    args = [sys.executable, "-m", "bench.cli", "--plugin", str(path), "run", name, "--out", str(out), "--no-track",
+            "--device", "cpu", "--set", "values=1,2,3,4", "--set", "sleep=3", "--executor", "slurm",
+            "--slurm-cluster", "local", "--slurm-log-dir", str(logs)]  # fmt: skip
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path,
+                            env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not list(out.glob("runs/*/slurm-jobs.json")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    (manifest,) = out.glob("runs/*/slurm-jobs.json")
+    jobs = json.loads(manifest.read_text())["jobs"]
+    assert len(jobs) == 4 and not list(out.glob("runs/*/cells/*.json"))  # submitted, none collected
+    while not all((logs / f"{j['job_id']}_0_result.pkl").exists() or (logs / f"{j['job_id']}_result.pkl").exists()
+                  for j in jobs) and time.monotonic() < deadline:  # fmt: skip
+        time.sleep(0.2)  # the orphaned jobs finish on their own
+
+    before = sorted(p.name for p in logs.rglob("*_log.out"))
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1]), "COLUMNS": "300"}
+    done = subprocess.run([*args, "--resume"], check=False, capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in logs.rglob("*_log.out")) == before  # collected: no job submitted again
+    assert done.stderr.count("of an earlier run holds 1 cell(s): collecting it") == 4
+    (csv,) = out.glob("*.csv")
+    frame = pd.read_csv(csv)
+    assert list(frame["square"]) == [1, 4, 9, 16] and (frame["status"] == "finished").all()
+    assert {j["job_id"] for j in json.loads(manifest.read_text())["jobs"]} == {j["job_id"] for j in jobs}

@@ -71,7 +71,13 @@ def test_isometry_both_objectives_end_to_end(tmp_path, capsys):
         assert len(client.get_metric_history(c.info.run_id, "train/recon")) == steps
         assert ("cfg.width_q" if c.data.params["objective"] == "lwgan" else "cfg.hidden") in c.data.params
         assert any(a.path.endswith(".png") for a in client.list_artifacts(c.info.run_id))
+        # The synthetic data as the run's input, named by its seed, and the checkpoint's digest.
+        (inp,) = client.get_run(c.info.run_id).inputs.dataset_inputs
+        assert (inp.dataset.name, inp.dataset.digest) == ("two_gaussians-s0", data.fingerprint)
+        assert inp.dataset.source == "bench.data.synthetic:two_gaussians?seed=0"
+        assert c.data.tags["data_fingerprint"] == data.fingerprint and len(c.data.tags["checkpoint"]) == 64
     assert {"isometry.md", "isometry.csv"} <= {a.path for a in client.list_artifacts(parent.info.run_id)}
+    assert [i.dataset.digest for i in client.get_run(parent.info.run_id).inputs.dataset_inputs] == [data.fingerprint]
     assert "reproduced_lwgan" in parent.data.metrics
 
     # A second run loads its models from the cache and measures the same numbers.
@@ -167,16 +173,16 @@ def test_mnist_tiny_budget_end_to_end(small_mnist, mnist_dir, tmp_path, capsys):
 @pytest.mark.parametrize(
     "argv, needle",
     [
-        (["isometry", "--lambda", "0,-1"], "--lambda: '-1' is below the minimum 0"),
-        (["isometry", "--objective", "gan"], "--objective: unknown value 'gan'; accepted: lwgan, published, both"),
+        (["isometry", "--lambda", "0,-1"], "--lambda: -1.0 is below the minimum 0"),
+        (["isometry", "--objective", "gan"], "--objective: unknown value 'gan'; accepted: lwgan, published"),
         (["isometry", "--seeds", "0,x"], "--seeds: 'x' is not valid"),
         (["isometry", "--eval-rank", "7"], "--eval-rank: expected max, estimate or an integer in 1..3"),
-        (["isometry", "--iterations", "0"], "--iterations: expected a positive number"),
-        (["stochastic", "--sigma", "-0.1"], "--sigma: '-0.1' is below the minimum 0"),
-        (["stochastic", "--lambda-iso", "-2"], "--lambda-iso: expected a non-negative number"),
+        (["isometry", "--iterations", "0"], "--iterations: 0 is below the minimum 1"),
+        (["stochastic", "--sigma", "-0.1"], "--sigma: -0.1 is below the minimum 0"),
+        (["stochastic", "--lambda-iso", "-2"], "--lambda-iso: -2.0 is below the minimum 0"),
         (["stochastic", "--objective", "vae"], "--objective: unknown value 'vae'"),
-        (["mnist", "--budget", "huge"], "--budget: expected default, public, tiny, public-tiny or a positive number"),
-        (["mnist", "--sigma", "-1"], "--sigma: expected a non-negative number"),
+        (["mnist", "--budget", "huge"], "--budget: unknown value 'huge'; accepted: default, public, tiny, public-tiny"),
+        (["mnist", "--sigma", "-1"], "--sigma: -1.0 is below the minimum 0"),
         (["isometry", "--seeds", "1,,2"], "--seeds: empty element in '1,,2'"),
         (["stochastic", "--sigma", "0,0.1,"], "--sigma: empty element"),
         (["isometry", "--workers", "0"], "--workers: expected a positive number"),

@@ -12,7 +12,7 @@ import pytest
 import torch
 from scipy import stats
 
-from bench.experiments import isometry, metrics, mnist, reference, stochastic
+from bench.experiments import isometry, metrics, mnist, mnist_cells, reference, stochastic
 from bench.experiments.metrics import (
     diversity_per_input,
     energy_distance,
@@ -20,7 +20,7 @@ from bench.experiments.metrics import (
     mode_shares,
     step_irregularity,
 )
-from bench.experiments.toy import ToyCell
+from bench.experiments.toy_cells import ToyCell
 from bench.pipeline import Results
 from bench.stats import pair_mean_ci, t_interval
 
@@ -170,7 +170,7 @@ ISO = isometry.IsometrySettings(lambdas=(0.0, 1.0), seeds=(0, 1, 2), objectives=
 
 
 def test_paired_log_ratio_is_scipys_t_interval_of_per_seed_logs():
-    from bench.experiments.toy import ToyCell
+    from bench.experiments.toy_cells import ToyCell
     from bench.experiments.toy_claims import paired_log_ratio, paired_ratio
 
     zero, positive = (1.2, 1.0, 0.8), (0.02, 0.03, 0.025)
@@ -209,8 +209,8 @@ def test_isometry_claim_6_judges_size_and_drop(zero, positive, label):
 
 
 @pytest.mark.parametrize(
-    "irregular, label", [((0.5, 0.6, 0.55), "reproduced"), ((1.0, 1.05, 0.98), "not reproduced"),
-                         ((0.5, 1.2, 0.8), "inconclusive")],
+    "irregular, label",
+    [((0.5, 0.6, 0.55), "reproduced"), ((1.0, 1.05, 0.98), "not reproduced"), ((0.5, 1.2, 0.8), "inconclusive")],
 )
 def test_isometry_claim_10_compares_interpolations_with_lambda_0(irregular, label):
     cells = [{**_cell(lam=0.0, seed=s, disc=1.0), "interp_irregularity": 0.4, "recon": 0.5} for s in range(3)]
@@ -232,13 +232,25 @@ FLAT = ((0.01,) * 3,) * 3
         # sigma 0.1 below half the published 0.0057
         (((0, 0, 0), (0.001, 0.0012, 0.0011), (0.02, 0.022, 0.021)), FLAT, "noise-diversity", "not reproduced"),
         (((0, 0, 0), (0.001, 0.006, 0.0035), (0.02, 0.022, 0.021)), FLAT, "noise-diversity", "inconclusive"),
-        (((0, 0, 0), (0.005, 0.006, 0.0055), (0.02, 0.022, 0.021)),
-         ((0.010, 0.012, 0.011), (0.011, 0.013, 0.012), (0.015, 0.020, 0.018)), "noise-stability", "reproduced"),
+        (
+            ((0, 0, 0), (0.005, 0.006, 0.0055), (0.02, 0.022, 0.021)),
+            ((0.010, 0.012, 0.011), (0.011, 0.013, 0.012), (0.015, 0.020, 0.018)),
+            "noise-stability",
+            "reproduced",
+        ),
         # the loss over the last quarter jumps about 3x as much as at sigma 0
-        (((0, 0, 0), (0.005, 0.006, 0.0055), (0.02, 0.022, 0.021)),
-         ((0.01,) * 3, (0.01,) * 3, (0.03, 0.031, 0.032)), "noise-stability", "not reproduced"),
-        (((0, 0, 0), (0.005, 0.006, 0.0055), (0.02, 0.022, 0.021)),
-         ((0.01,) * 3, (0.01,) * 3, (0.01, 0.04, 0.02)), "noise-stability", "inconclusive"),
+        (
+            ((0, 0, 0), (0.005, 0.006, 0.0055), (0.02, 0.022, 0.021)),
+            ((0.01,) * 3, (0.01,) * 3, (0.03, 0.031, 0.032)),
+            "noise-stability",
+            "not reproduced",
+        ),
+        (
+            ((0, 0, 0), (0.005, 0.006, 0.0055), (0.02, 0.022, 0.021)),
+            ((0.01,) * 3, (0.01,) * 3, (0.01, 0.04, 0.02)),
+            "noise-stability",
+            "inconclusive",
+        ),
     ],
 )
 def test_stochastic_claims_7a_7b(divs, spreads, key, label):
@@ -265,11 +277,11 @@ def test_stochastic_claim_7c_mode_collapse(zero, noisy, label):
 
 
 def _mnist_cell(name, seed, per_image, collapsed=False) -> dict:
-    values = {f.name: 0.0 for f in dataclasses.fields(mnist.MnistCell)}
+    values = {f.name: 0.0 for f in dataclasses.fields(mnist_cells.MnistCell)}
     values.update(objective="lwgan", name=name, seed=seed, recon=float(np.mean(per_image)),
                   recon_per_image=list(per_image), grid=[], config={}, loaded=False,
                   checkpoint="0" * 64, rank_estimate=1, collapsed=collapsed)  # fmt: skip
-    return dataclasses.asdict(mnist.MnistCell(**values))
+    return dataclasses.asdict(mnist_cells.MnistCell(**values))
 
 
 def _mnist_verdict(settings, cells):
@@ -281,41 +293,49 @@ def _mnist_verdict(settings, cells):
 def test_mnist_gap_paired_per_seed_and_over_seeds():
     rng = np.random.default_rng(0)
     base = rng.normal(5.6, 0.5, size=300)
-    settings = mnist.MnistSettings(budget="tiny", configs=(mnist.BASE, mnist.ISO), n_boot=500,
+    settings = mnist.MnistSettings(budget="tiny", configs=(mnist_cells.BASE, mnist_cells.ISO), n_boot=500,
                                    objectives=("lwgan",))  # fmt: skip
     # One seed: a paired bootstrap of per-image differences; a constant +0.1 shift (+1.8%) is certain.
-    res, v = _mnist_verdict(settings, [_mnist_cell(mnist.BASE, 0, base), _mnist_cell(mnist.ISO, 0, base + 0.1)])
-    gaps = mnist.recon_gaps(res, "lwgan")
+    res, v = _mnist_verdict(
+        settings, [_mnist_cell(mnist_cells.BASE, 0, base), _mnist_cell(mnist_cells.ISO, 0, base + 0.1)]
+    )
+    gaps = mnist_cells.recon_gaps(res, "lwgan")
     assert gaps["per_seed"][0] == pytest.approx((0.1, 0.1, 0.1)) and gaps["over_seeds"] is None
     assert v.label == "reproduced"
     # Two seeds: a t-interval over the per-seed gaps (+0.2 and -0.1: contains 0).
-    cells = [_mnist_cell(mnist.BASE, 0, base), _mnist_cell(mnist.ISO, 0, base + 0.2),
-             _mnist_cell(mnist.BASE, 1, base), _mnist_cell(mnist.ISO, 1, base - 0.1)]  # fmt: skip
+    cells = [_mnist_cell(mnist_cells.BASE, 0, base), _mnist_cell(mnist_cells.ISO, 0, base + 0.2),
+             _mnist_cell(mnist_cells.BASE, 1, base), _mnist_cell(mnist_cells.ISO, 1, base - 0.1)]  # fmt: skip
     res2, v2 = _mnist_verdict(dataclasses.replace(settings, seeds=(0, 1)), cells)
     want = stats.t.interval(0.95, 1, loc=0.05, scale=stats.sem([0.2, -0.1]))
-    assert mnist.recon_gaps(res2, "lwgan")["over_seeds"] == pytest.approx((0.05, *want))
+    assert mnist_cells.recon_gaps(res2, "lwgan")["over_seeds"] == pytest.approx((0.05, *want))
     assert v2.label == "inconclusive"
     # Three seeds, +0.1, +0.12, +0.11: every interval above 0 and under +10% of the base's error.
     cells3 = [c for s, g in enumerate((0.1, 0.12, 0.11))
-              for c in (_mnist_cell(mnist.BASE, s, base), _mnist_cell(mnist.ISO, s, base + g))]  # fmt: skip
+              for c in (_mnist_cell(mnist_cells.BASE, s, base), _mnist_cell(mnist_cells.ISO, s, base + g))]  # fmt: skip
     assert _mnist_verdict(dataclasses.replace(settings, seeds=(0, 1, 2)), cells3)[1].label == "reproduced"
-    _, v3 = _mnist_verdict(settings, [_mnist_cell(mnist.BASE, 0, base), _mnist_cell(mnist.ISO, 0, base - 0.3)])
+    _, v3 = _mnist_verdict(
+        settings, [_mnist_cell(mnist_cells.BASE, 0, base), _mnist_cell(mnist_cells.ISO, 0, base - 0.3)]
+    )
     assert v3.shown == "not reproduced (Iso-LWGAN better)"
     # +30% of the base's error: worse, but not slightly (the LWGAN objective's committed gap).
-    _, v5 = _mnist_verdict(settings, [_mnist_cell(mnist.BASE, 0, base), _mnist_cell(mnist.ISO, 0, base * 1.3)])
+    _, v5 = _mnist_verdict(
+        settings, [_mnist_cell(mnist_cells.BASE, 0, base), _mnist_cell(mnist_cells.ISO, 0, base * 1.3)]
+    )
     assert v5.shown == "not reproduced (larger)"
     # A collapsed model (constant output): withheld, the bar named.
-    flat = _mnist_cell(mnist.ISO, 0, base + 0.1, collapsed=True)
-    _, v4 = _mnist_verdict(settings, [_mnist_cell(mnist.BASE, 0, base), flat])
+    flat = _mnist_cell(mnist_cells.ISO, 0, base + 0.1, collapsed=True)
+    _, v4 = _mnist_verdict(settings, [_mnist_cell(mnist_cells.BASE, 0, base), flat])
     assert v4.label == "withheld" and "Iso-LWGAN s0 collapsed" in v4.note
 
 
 def test_mnist_gates_withhold_on_a_generator_far_from_the_reference():
     rng = np.random.default_rng(1)
     base = rng.normal(5.6, 0.5, size=200)
-    settings = mnist.MnistSettings(budget="tiny", configs=(mnist.BASE, mnist.ISO), n_boot=200, objectives=("lwgan",))
-    cells = [{**_mnist_cell(mnist.BASE, 0, base), "frechet": 250.0, "digit_shares": [0.1] * 10},
-             {**_mnist_cell(mnist.ISO, 0, base + 0.1), "frechet": 520.0,
+    settings = mnist.MnistSettings(
+        budget="tiny", configs=(mnist_cells.BASE, mnist_cells.ISO), n_boot=200, objectives=("lwgan",)
+    )
+    cells = [{**_mnist_cell(mnist_cells.BASE, 0, base), "frechet": 250.0, "digit_shares": [0.1] * 10},
+             {**_mnist_cell(mnist_cells.ISO, 0, base + 0.1), "frechet": 520.0,
               "digit_shares": [0.003] + [0.9967 / 9] * 9}]  # fmt: skip
     res = _results("mnist", settings, cells)
     res.context = {"reference_gan": {"frechet": 86.0}}

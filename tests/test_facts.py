@@ -21,9 +21,7 @@ def test_collect_facts_and_markdown(tmp_path):
         wall_time_s=12.5,
         command="bench recover --grid quick",
     )
-    head = subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=False
-    )
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=False)
     if head.returncode == 0:
         assert facts.commit == head.stdout.strip()
     assert facts.versions["lwgan-bench"] == "0.1.0" and "torch" in facts.versions
@@ -37,9 +35,7 @@ def test_collect_facts_and_markdown(tmp_path):
 
 
 def test_command_line_quotes_arguments():
-    assert facts_mod.command_line(["/venv/bin/bench", "recover", "--lr", "0.1 0.2"]) == (
-        "bench recover --lr '0.1 0.2'"
-    )
+    assert facts_mod.command_line(["/venv/bin/bench", "recover", "--lr", "0.1 0.2"]) == ("bench recover --lr '0.1 0.2'")
     assert facts_mod.command_line(["python", "-m", "x"]) == "python -m x"
 
 
@@ -67,3 +63,17 @@ def test_git_state_ignores_the_runs_own_output_folder(tmp_path):
 
 def test_durations_read_as_a_person_writes_them():
     assert facts_mod._duration(42.04) == "42.0 s" and facts_mod._duration(3723.4) == "1h 02m 03s"
+
+
+def test_lock_state_against_a_hand_made_lock(tmp_path):
+    from importlib import metadata
+
+    from bench.facts import lock_state
+
+    pytest_version = metadata.version("pytest")
+    lock = tmp_path / "constraints.txt"
+    lock.write_text(f"# a comment\npytest=={pytest_version}\nno-such-package-xyz==1.0\n")
+    assert lock_state(lock) == "matches the lock (1 of its 2 packages installed)"  # an extra left out
+    lock.write_text("pytest==0.0.1\n")
+    assert lock_state(lock) == f"differs from the lock: pytest {pytest_version} (lock 0.0.1)"
+    assert lock_state(tmp_path / "none.txt") == "no lock found"

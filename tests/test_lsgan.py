@@ -18,7 +18,11 @@ from lwgan.lsgan import (
 )
 
 TINY = {
-    "latent_dim": 8, "hidden": [16], "d_width": 4, "batch_size": 32, "bn_calibration_batches": 2,
+    "latent_dim": 8,
+    "hidden": [16],
+    "d_width": 4,
+    "batch_size": 32,
+    "bn_calibration_batches": 2,
 }
 
 
@@ -52,7 +56,7 @@ def test_discriminators_score_each_image_alone_in_eval_mode(d_arch, mbstd):
     d(x)  # a training forward moves the minibatch-stddev running statistic
     d.eval()
     batch = d(x)
-    alone = torch.cat([d(x[i:i + 1]) for i in range(6)])
+    alone = torch.cat([d(x[i : i + 1]) for i in range(6)])
     assert batch.shape == (6,) and torch.allclose(batch, alone, atol=1e-6)
 
 
@@ -134,8 +138,9 @@ def test_batchnorm_recalibration_uses_exact_statistics():
     g, _ = build_lsgan(LSGANConfig(**TINY))
     lin, bn = g.net[0], g.net[1]
     bn.running_mean.fill_(5.0)  # stale statistics that recalibration must replace
-    recalibrate_batchnorm(g, 8, batches=3, batch_size=50, zgen=torch.Generator().manual_seed(2),
-                          device=torch.device("cpu"))
+    recalibrate_batchnorm(
+        g, 8, batches=3, batch_size=50, zgen=torch.Generator().manual_seed(2), device=torch.device("cpu")
+    )
     z = torch.randn(150, 8, generator=torch.Generator().manual_seed(2))
     with torch.no_grad():
         h = lin(z).view(3, 50, -1)
@@ -148,8 +153,7 @@ def test_batchnorm_recalibration_uses_exact_statistics():
 def fake_mnist(n=128):
     x = ((toy_images(n) + 1) * 127.5).round().to(torch.uint8).squeeze(1)
     y = torch.arange(n) % 10
-    return SimpleNamespace(train_images=x, train_labels=y, test_images=x[:64], test_labels=y[:64],
-                           fingerprint="toy")
+    return SimpleNamespace(train_images=x, train_labels=y, test_images=x[:64], test_labels=y[:64], fingerprint="toy")
 
 
 def test_cache_round_trip_gives_identical_outputs():
@@ -180,8 +184,9 @@ def test_cli_trains_scores_and_saves_a_grid(monkeypatch, capsys, tmp_path):
     small = bench.classifier.ClassifierConfig(width=4, epochs=1)
     monkeypatch.setattr(bench.classifier, "ClassifierConfig", lambda **kw: small)
     monkeypatch.setattr(lsgan.LSGANConfig, "__init__", _tiny_init(lsgan.LSGANConfig.__init__))
-    code = main(["train", "lsgan", "--device", "cpu", "--epochs", "1", "--samples", "200",
-                 "--out", str(tmp_path / "out")])
+    code = main(
+        ["train", "lsgan", "--device", "cpu", "--epochs", "1", "--samples", "200", "--out", str(tmp_path / "out")]
+    )
     out = capsys.readouterr().out
     assert code == 0, out
     assert "Frechet distance" in out and "digit shares" in out and "MFLOP" in out

@@ -98,7 +98,7 @@ def test_rank_public_schedule_from_the_cli(tmp_path, capsys):
     report = (tmp_path / "rank.md").read_text()
     # The public schedule scores as the public code does unless told otherwise.
     assert "Schedule `public`" in report and "protocol `training`" in report
-    assert main([*args[:-len(TINY) - 2], *TINY, "--protocol", "refit"]) == 0
+    assert main([*args[: -len(TINY) - 2], *TINY, "--protocol", "refit"]) == 0
     assert "protocol `refit`" in (tmp_path / "rank.md").read_text()
     capsys.readouterr()
     assert main(["rank", "--schedule", "fast", "--no-track"]) == 2
@@ -138,8 +138,7 @@ def test_overrides_of_a_phased_schedule():
     assert with_overrides(cfg, {})["phases"] == cfg["phases"]
     # Every phase keeps at least one iteration; unphased configs are plain dict updates.
     assert [p["iterations"] for p in with_overrides(cfg, {"iterations": 1})["phases"]] == [1, 1]
-    assert with_overrides({"lr": 1.0, "iterations": 5}, {"iterations": 7}) == {
-        "lr": 1.0, "iterations": 7, "phases": ()}
+    assert with_overrides({"lr": 1.0, "iterations": 5}, {"iterations": 7}) == {"lr": 1.0, "iterations": 7, "phases": ()}
     # A schedule of its own replaces the phases, and the overrides apply to it.
     one = with_overrides(cfg, {"phases": ({"iterations": 5},), "lr": 0.1})
     assert one["phases"] == ({"iterations": 5, "lr": 0.1},) and one["iterations"] == 5
@@ -160,4 +159,6 @@ def test_default_schedule_phases_and_their_report_table():
         {"iterations": 10, "adversarial_start": 0.5, "mmd_start": 0.0},
     )})  # fmt: skip
     assert [(r["ranks"], r["critic"], r["MMD"]) for r in rows] == [
-        ("1", "off", "on"), ("1..5", "from iteration 6", "on")]
+        ("1", "off", "on"),
+        ("1..5", "from iteration 6", "on"),
+    ]

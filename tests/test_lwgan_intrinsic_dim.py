@@ -38,9 +38,7 @@ def test_mle_by_hand():
         ]
     )
     assert idim.mle_dimension(LINE, k1=3, k2=3) == pytest.approx(np.mean(1 / inv))
-    assert idim.mle_dimension(LINE, k1=3, k2=3, aggregate="harmonic") == pytest.approx(
-        1 / np.mean(inv)
-    )
+    assert idim.mle_dimension(LINE, k1=3, k2=3, aggregate="harmonic") == pytest.approx(1 / np.mean(inv))
 
 
 def _embedded_cube(n, d, ambient, seed):

@@ -105,9 +105,7 @@ def test_refit_critic_improves_its_objective_and_touches_nothing_else():
     g = torch.Generator().manual_seed(4)
     x, src, alpha = data[:128], torch.randn(128, 4, generator=g), torch.rand(128, generator=g)
     lam = model.cfg.lambda_gp
-    assert _critic_objective(refit, x, src, alpha, lam) > _critic_objective(
-        model, x, src, alpha, lam
-    )
+    assert _critic_objective(refit, x, src, alpha, lam) > _critic_objective(model, x, src, alpha, lam)
 
 
 class _IdentityEncoder(torch.nn.Module):
@@ -150,9 +148,7 @@ def test_training_protocol_with_a_vanishing_lr_is_the_frozen_score():
     model = build_lwgan(cfg, seed=1)
     data = torch.randn(300, 3, generator=torch.Generator().manual_seed(2))
     frozen = score_ranks(model, data[:200], reps=3, batch_size=32, seed=5)
-    trained = score_ranks_training(
-        model, data[:200], train_data=data[200:], reps=3, every=2, batch_size=32, seed=5
-    )
+    trained = score_ranks_training(model, data[:200], train_data=data[200:], reps=3, every=2, batch_size=32, seed=5)
     assert np.allclose(trained.scores, frozen.scores, rtol=1e-5, atol=1e-7)
     assert trained.estimate == frozen.estimate
 
@@ -174,9 +170,7 @@ def test_training_protocol_trains_a_copy_between_evaluations():
     # The model moved between evaluations: the same batches score differently than frozen.
     frozen = score_ranks(model, data[:200], reps=4, batch_size=32, seed=5)
     assert not np.allclose(a.scores[1:], frozen.scores[1:])
-    b = score_ranks_training(
-        model, data[:200], train_data=data[200:], reps=4, every=3, batch_size=32, seed=5
-    )
+    b = score_ranks_training(model, data[:200], train_data=data[200:], reps=4, every=3, batch_size=32, seed=5)
     assert np.array_equal(a.scores, b.scores)
     with pytest.raises(ValueError):
         score_ranks_training(model, data, train_data=data, reps=1)
@@ -209,9 +203,7 @@ def test_refit_uses_the_learning_rate_the_critic_last_trained_at():
     data = torch.randn(400, 3, generator=torch.Generator().manual_seed(3))
     base = {"x_shape": (3,), "z_max": 2, "width_q": 8, "width_g": 8, "width_d": 8}
     plain = build_lwgan(LWGANConfig(**base, lr=3e-3, lr_d=None), seed=1)
-    phased = build_lwgan(
-        LWGANConfig(**base, lr=1e-4, phases=({"iterations": 5, "lr": 9.0}, {"lr": 3e-3})), seed=1
-    )
+    phased = build_lwgan(LWGANConfig(**base, lr=1e-4, phases=({"iterations": 5, "lr": 9.0}, {"lr": 3e-3})), seed=1)
     a = refit_critic(plain, data, steps=5, batch_size=32, seed=0).D.state_dict()
     b = refit_critic(phased, data, steps=5, batch_size=32, seed=0).D.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)

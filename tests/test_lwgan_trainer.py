@@ -43,9 +43,7 @@ def test_history_per_iteration_and_progress_reports():
     cfg = LWGANConfig(**{**TINY, "mmd_start": 0.5})
     calls = []
     model = build_lwgan(cfg, seed=0)
-    res = train_lwgan(
-        model, _segment(), cfg, seed=0, progress_every=2, progress=lambda *a, **k: calls.append(a)
-    )
+    res = train_lwgan(model, _segment(), cfg, seed=0, progress_every=2, progress=lambda *a, **k: calls.append(a))
     assert set(res.history) == set(HISTORY_KEYS)
     assert all(len(v) == cfg.iterations for v in res.history.values())
     assert set(res.history["rank"]) <= {1.0, 2.0, 3.0}
@@ -183,10 +181,7 @@ def test_rank_sampling_all_averages_the_per_rank_objective():
     g = torch.Generator().manual_seed(0)
     idx = torch.randint(8, (24,), generator=g)  # the trainer's first batch: 3 ranks x 8 rows
     xb = x[idx].view(3, 8, 2)
-    per_rank = [
-        float((xb[r] - fresh.G(fresh.Q(xb[r], r + 1))).norm(dim=1).mean().detach())
-        for r in range(3)
-    ]
+    per_rank = [float((xb[r] - fresh.G(fresh.Q(xb[r], r + 1))).norm(dim=1).mean().detach()) for r in range(3)]
     expect = sum(per_rank) / 3 + cfg.lambda_rank * 2
     assert res.history["loss_gq"][0] == pytest.approx(expect, rel=1e-5)
 

@@ -1,36 +1,44 @@
+from dataclasses import dataclass
+
 import pytest
 
-from bench.options import OptionError, check_positive, parse_int, parse_list, resolve_device
+from bench import settings as st
+from bench.options import OptionError, check_positive, resolve_device
+from bench.settings import Settings, setting
 
 
-def test_parse_list_floats_and_duplicates():
-    assert parse_list("0, 0.5,1,2,0.5", option="--lambda") == [0.0, 0.5, 1.0, 2.0]
+@dataclass(frozen=True)
+class _S(Settings):
+    lambdas: tuple[float, ...] = setting((0.0,), "weights", option="--lambda", minimum=0, maximum=2)
+    seeds: tuple[int, ...] = setting((0,), "seeds", minimum=0)
+    names: tuple[str, ...] = setting(("a",), "names", choices=("a", "b"))
+    n: int | None = setting(None, "a count", minimum=1)
 
 
-def test_parse_list_ints_and_sequences():
-    assert parse_list("0,1,2", option="--seeds", cast=parse_int) == [0, 1, 2]
-    assert parse_list(["3", "4"], option="--seeds", cast=int) == [3, 4]
-    assert parse_list("1e3", option="--n", cast=parse_int) == [1000]
+def test_lists_parse_comma_separated_without_duplicates():
+    assert st.parse(_S, "lambdas", "0, 0.5,1,2,0.5") == (0.0, 0.5, 1.0, 2.0)
+    assert st.parse(_S, "seeds", "0,1,2") == (0, 1, 2) and st.parse(_S, "seeds", "1e3") == (1000,)
+    assert st.parse(_S, "n", "none") is None and st.parse(_S, "n", "4") == 4
 
 
 @pytest.mark.parametrize(
-    "text, kwargs, needle",
+    "field, text, needle",
     [
-        ("0,abc", {}, "'abc' is not valid"),
-        ("", {}, "expected a comma-separated list"),
-        ("0,-1", {"minimum": 0}, "below the minimum 0"),
-        ("nan", {}, "not a finite number"),
-        ("1.5", {"cast": parse_int}, "expected comma-separated integers"),
-        ("a,x", {"cast": str, "choices": ["a", "b"]}, "accepted: a, b"),
-        ("3", {"maximum": 2}, "above the maximum 2"),
+        ("lambdas", "0,abc", "'abc' is not valid"),
+        ("lambdas", "", "expected at least one value"),
+        ("lambdas", "0,-1", "below the minimum 0"),
+        ("lambdas", "nan", "not valid"),
+        ("seeds", "1.5", "expected comma-separated integers"),
+        ("names", "a,x", "accepted: a, b"),
+        ("lambdas", "3", "above the maximum 2"),
+        ("lambdas", "1,,2", "empty element"),
     ],
 )
-def test_parse_list_errors_name_the_option(text, kwargs, needle):
-    with pytest.raises(OptionError) as e:
-        parse_list(text, option="--lambda", **kwargs)
-    assert str(e.value).startswith("--lambda:")
-    assert needle in str(e.value)
-    assert "\n" not in str(e.value)
+def test_bad_values_name_the_option_on_one_line(field, text, needle):
+    with pytest.raises(st.SettingError) as e:
+        st.build(_S, {field: st.parse(_S, field, text)})
+    assert str(e.value).startswith(("--lambda:", "--seeds:", "--names:"))
+    assert needle in str(e.value) and "\n" not in str(e.value)
 
 
 def test_check_positive():

@@ -58,7 +58,8 @@ TINY = textwrap.dedent('''
 
     def verdicts(results):
         ok = all(r["square"] == r["value"] ** 2 for r in results.records())
-        return [Verdict("squares", "reproduced" if ok else "not reproduced", "value**2", f"{len(results.records())} cells")]
+        n = len(results.records())
+        return [Verdict("squares", "reproduced" if ok else "not reproduced", "value**2", f"{n} cells")]
 
 
     def render(results):
@@ -92,7 +93,8 @@ def plugin(tmp_path):
     plugins.load(str(path))
     yield path
     unregister("tiny")
-    plugins._LOADED.remove(str(path.resolve()))
+    if str(path.resolve()) in plugins._LOADED:
+        plugins._LOADED.remove(str(path.resolve()))
     sys.modules.pop("bench_plugin_tiny_experiment", None)
 
 
@@ -142,7 +144,8 @@ def test_end_to_end_with_a_failing_cell_and_a_rebuilt_report(plugin, tmp_path, c
     parent = parents[0]
     assert parent.data.metrics["failed_cells"] == 1.0 and parent.data.tags["verdict.squares"] == "reproduced"
     assert {"tiny.md", "tiny.csv", "tiny.json", "tiny_squares.pdf"} <= {
-        a.path for a in client.list_artifacts(parent.info.run_id)}
+        a.path for a in client.list_artifacts(parent.info.run_id)
+    }
 
     # `bench report` rebuilds the markdown byte for byte, and the CSV, without running a cell.
     calls = _calls(log)
@@ -157,7 +160,7 @@ def test_end_to_end_with_a_failing_cell_and_a_rebuilt_report(plugin, tmp_path, c
     assert main(["--plugin", str(plugin), "run", "tiny", "--out", str(out), "--no-track",
                  "--set", f"log={log}", "--set", "fail_on=0", "--resume"]) == 0  # fmt: skip
     # fail_on changed, so it is another sweep (another store): everything ran again there.
-    assert _calls(log)[len(calls):] == [1, 2, 3, 4, 5]
+    assert _calls(log)[len(calls) :] == [1, 2, 3, 4, 5]
     n = len(_calls(log))
     assert main(["--plugin", str(plugin), "run", "tiny", "--out", str(out), "--no-track",
                  "--set", f"log={log}", "--resume"]) == 0  # fmt: skip
@@ -232,7 +235,7 @@ def test_kill_9_loses_no_finished_cell(plugin, tmp_path):
     assert main(["--plugin", str(plugin), "run", "tiny", "--out", str(out), "--no-track", "--resume",
                  "--set", f"log={log}", "--set", "fail_on=0", "--set", "values=1,2,3,4,5,6,7,8",
                  "--set", "sleep=0.3"]) == 0  # fmt: skip
-    redone = _calls(log)[len(before):]
+    redone = _calls(log)[len(before) :]
     assert len(redone) == 8 - done and set(redone).isdisjoint(range(1, done + 1))
     assert pd.read_csv(out / "tiny.csv")["square"].tolist() == [v * v for v in range(1, 9)]
 
@@ -255,3 +258,37 @@ def test_bench_experiments_lists_the_plugins_too(plugin, capsys):
     out = capsys.readouterr().out
     for name in ("recover", "rank", "isometry", "stochastic", "mnist", "tiny"):
         assert name in out
+
+
+def test_results_name_their_plugins_and_bench_report_loads_them(plugin, tmp_path, capsys):
+    import bench.plugins
+    from bench.pipeline import load, unregister
+
+    out = tmp_path / "out"
+    assert main(["--plugin", str(plugin), "run", "tiny", "--out", str(out), "--no-track",
+                 "--set", f"log={tmp_path / 'calls.txt'}", "--set", "fail_on=0"]) == 0  # fmt: skip
+    recorded = load(out / "tiny.json").facts["plugins"]
+    assert recorded == [{"spec": str(plugin.resolve()), "file": str(plugin.resolve()),
+                         "digest": bench.plugins.digest(plugin)}]  # fmt: skip
+    md = (out / "tiny.md").read_text()
+    from bench.facts import RunFacts, facts_markdown
+
+    facts = facts_markdown(RunFacts.from_dict(load(out / "tiny.json").facts))
+    assert f"`{plugin.resolve()}` (digest {recorded[0]['digest']})" in facts
+    # A fresh process knows no `tiny`: bench report loads the recorded plugin itself.
+    unregister("tiny")
+    bench.plugins._LOADED.clear()
+    assert main(["report", str(out / "tiny.json"), "--out", str(tmp_path / "again")]) == 0
+    assert (tmp_path / "again" / "tiny.md").read_text() == md
+    # Changed since the run, or gone: one line naming the plugin to pass, never a traceback.
+    unregister("tiny")
+    bench.plugins._LOADED.clear()
+    plugin.write_text(plugin.read_text() + "\n# edited\n")
+    capsys.readouterr()
+    assert main(["report", str(out / "tiny.json"), "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "experiment 'tiny' is not registered (pass --plugin" in err and "changed since the run" in err
+    assert "\n" not in err and "Traceback" not in err
+    plugin.unlink()
+    assert main(["report", str(out / "tiny.json"), "--out", str(tmp_path / "x")]) == 2
+    assert "(not found)" in capsys.readouterr().err

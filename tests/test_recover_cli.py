@@ -37,9 +37,29 @@ def small_mnist(mnist_dir, monkeypatch):
 def test_recover_end_to_end(small_mnist, mnist_dir, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("COLUMNS", "200")
     out = tmp_path / "rep"
-    argv = ["recover", "--regulator", "wasserstein,log_normal_density,truncated_normal_cutoff", "--grid", "quick",
-            "--images", "12", "--steps", "4", "--seeds", "0,1", "--generator", "lsgan.test", "--device", "cpu",
-            "--data-dir", mnist_dir, "--out", str(out), "--quality-samples", "500"]
+    argv = [
+        "recover",
+        "--regulator",
+        "wasserstein,log_normal_density,truncated_normal_cutoff",
+        "--grid",
+        "quick",
+        "--images",
+        "12",
+        "--steps",
+        "4",
+        "--seeds",
+        "0,1",
+        "--generator",
+        "lsgan.test",
+        "--device",
+        "cpu",
+        "--data-dir",
+        mnist_dir,
+        "--out",
+        str(out),
+        "--quality-samples",
+        "500",
+    ]
     assert main(argv) == 0
     captured = capsys.readouterr()
     assert "not cached, will train it now" in captured.err  # says what it does before it starts
@@ -53,12 +73,27 @@ def test_recover_end_to_end(small_mnist, mnist_dir, tmp_path, capsys, monkeypatc
     assert csv["paper_accuracy"].notna().all()  # quick cells are paper cells
 
     report = (out / "recover-quick.md").read_text()
-    for needle in ("Table 1: Wasserstein distance", "Table 4: log-normal density", "Table 6: truncated normal",
-                   "Spearman", "## Verdict", "Rules (bench.claims", "## Departures from the paper", "### Credibility bars", "Held-out selection", "Classifier (scorer): test accuracy", "## Regulators x generators",
-                   "Run facts", "94.7", "Paired against wasserstein's best cell", "McNemar p"):
+    for needle in (
+        "Table 1: Wasserstein distance",
+        "Table 4: log-normal density",
+        "Table 6: truncated normal",
+        "Spearman",
+        "## Verdict",
+        "Rules (bench.claims",
+        "## Departures from the paper",
+        "### Credibility bars",
+        "Held-out selection",
+        "Classifier (scorer): test accuracy",
+        "## Regulators x generators",
+        "Run facts",
+        "94.7",
+        "Paired against wasserstein's best cell",
+        "McNemar p",
+    ):
         assert needle in report, needle
-    assert (out / "recover-quick-best.png").stat().st_size > 0
-    assert (out / "recover-quick-best.pdf").stat().st_size > 0
+    for stem in ("recover-quick-best", "recover-quick-tables", "recover-quick-generators"):
+        assert (out / f"{stem}.png").stat().st_size > 0 and (out / f"{stem}.pdf").stat().st_size > 0
+        assert f"]({stem}.png)" in report  # embedded in the report
 
     # MLflow: one parent, one child per (grid cell, seed) with the params the UI charts need.
     from mlflow.tracking import MlflowClient
@@ -71,12 +106,45 @@ def test_recover_end_to_end(small_mnist, mnist_dir, tmp_path, capsys, monkeypatc
     assert len(parents) == 1 and len(children) == 12
     assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parents[0].info.run_id}
     for c in children:
-        assert {"regulator", "learning_rate", "hyperparameter", "generator", "generator_seed", "latent_rank",
-                "seed"} <= set(c.data.params)  # fmt: skip
+        assert {"regulator", "learning_rate", "log10_lr", "hyperparameter", "generator", "generator_seed",
+                "latent_rank", "seed"} <= set(c.data.params)  # fmt: skip
         assert "accuracy" in c.data.metrics
     assert "best_regulator" in parents[0].data.tags
+
+    # What users filter runs by: every child names its generator's checkpoint (the digest the
+    # saved results record), the scorer's, the data fingerprint, the device; every run has the
+    # MNIST test set as its dataset input.
+    from bench.pipeline import load
+
+    saved = load(out / "recover-quick.json")
+    for c in children:
+        seed = c.data.params["generator_seed"]
+        assert c.data.tags["checkpoint"] == saved.context["checkpoints"][f"lsgan.test s{seed}"]
+        assert c.data.tags["classifier_checkpoint"] == saved.context["checkpoints"]["classifier"]
+        assert c.data.tags["data_fingerprint"] == "test-subset-1200" and c.data.tags["device"]
+        assert c.data.tags.get("git_commit") == parents[0].data.tags.get("git_commit")
+    for r in (parents[0], children[0]):
+        (inp,) = client.get_run(r.info.run_id).inputs.dataset_inputs
+        assert (inp.dataset.name, inp.dataset.digest) == ("mnist", "test-subset-1200")
+        assert inp.dataset.source == small_mnist.source.as_posix()
+        assert {(t.key, t.value) for t in inp.tags} == {("mlflow.data.context", "evaluation")}
+    # One metric per regulator (its best cell on every image: the CSV's best mean over seeds) and
+    # one tag per claim.
+    metrics = parents[0].data.metrics
+    for reg, rows in csv[~csv["shared_baseline"]].groupby("regulator"):
+        best = rows.groupby(["learning_rate", "hyperparameter"])["accuracy"].mean().max()
+        assert metrics[f"best/lsgan.test/{reg}"] == pytest.approx(best)
+        assert 0 <= metrics[f"heldout/lsgan.test/{reg}"] <= 100
+    verdicts = {k: v for k, v in parents[0].data.tags.items() if k.startswith("verdict.")}
+    assert set(verdicts) == {f"verdict.{v.key}" for v in saved.verdict_objs()}
+    assert set(verdicts.values()) <= {"reproduced", "not reproduced", "inconclusive", "withheld"}
     assert {a.path for a in client.list_artifacts(parents[0].info.run_id)} >= {
-        "recover-quick.md", "recover-quick.csv", "recover-quick.json"}
+        "recover-quick.md",
+        "recover-quick.csv",
+        "recover-quick.json",
+        "recover-quick-tables.png",
+        "recover-quick-generators.pdf",
+    }
 
     # A second run with --resume recovers nothing again: every cell comes from the store.
     assert main(argv + ["--resume", "--no-track"]) == 0
@@ -90,8 +158,6 @@ def test_recover_end_to_end(small_mnist, mnist_dir, tmp_path, capsys, monkeypatc
 
     # --seed picks the image subset; --generator-seeds the generators' training seeds; neither
     # the classifier that judges them.
-    from bench.pipeline import load
-
     assert main([*argv[:-2], "--quality-samples", "200", "--seed", "1", "--generator-seeds", "1", "--no-track",
                  "--out", str(tmp_path / "seed1")]) == 0  # fmt: skip
     a = load(out / "recover-quick.json").context
@@ -105,9 +171,9 @@ def test_recover_end_to_end(small_mnist, mnist_dir, tmp_path, capsys, monkeypatc
     "args, needle",
     [
         (["--regulator", "nope"], "--regulator: unknown value 'nope'"),
-        (["--grid", "huge"], "--grid: unknown grid 'huge'"),
-        (["--steps", "-3"], "--steps: expected a positive number"),
-        (["--images", "20000"], "--images: expected 1..10000"),
+        (["--grid", "huge"], "--grid: unknown value 'huge'"),
+        (["--steps", "-3"], "--steps: -3 is below the minimum 1"),
+        (["--images", "20000"], "--images: 20000 is above the maximum 10000"),
         (["--lr", "0.1"], "--lr/--hp"),
         (["--data-dir", "/nonexistent-mnist"], "/nonexistent-mnist"),
     ],
@@ -308,15 +374,34 @@ def test_recovery_through_the_lwgan_family_at_tiny_size(small_mnist, mnist_dir, 
         (["--latent-rank", "0"], "--latent-rank: expected estimate, max or a positive integer"),
         (["--noise", "sometimes"], "--noise: unknown value 'sometimes'"),
         (["--targets", "train"], "--targets: unknown value 'train'"),
-        (["--split-seed", "-1"], "--split-seed: expected a seed >= 0"),
-        (["--gate-min-share", "0.5"], "--gate-min-share: 0.5 must be in [0, 0.1]"),
-        (["--gate-frechet-ratio", "-1"], "--gate-frechet-ratio: -1 must be >= 0"),
-        (["--gate-scorer", "101"], "--gate-scorer: 101 must be in [0, 100]"),
+        (["--split-seed", "-1"], "--split-seed: -1 is below the minimum 0"),
+        (["--gate-min-share", "0.5"], "--gate-min-share: 0.5 is above the maximum 0.1"),
+        (["--gate-frechet-ratio", "-1"], "--gate-frechet-ratio: -1.0 is below the minimum 0"),
+        (["--gate-scorer", "101"], "--gate-scorer: 101.0 is above the maximum 100"),
         (["--gate-reference", "nope"], "--gate-reference: unknown generator 'nope'"),
     ],
 )
 def test_bad_generator_options_exit_2_before_any_work(args, needle, capsys, tmp_path):
     assert main(["recover", *args, "--out", str(tmp_path / "never")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err and "\n" not in err and "Traceback" not in err
+    assert not (tmp_path / "never").exists()
+
+
+@pytest.mark.parametrize(
+    "body, needle",
+    [
+        ("def build():\n    return 42\n", "build() returned int; expected a bench.recovery.generators.UserGenerator"),
+        ("def build():\n    raise RuntimeError('no weights here')\n", "build() raised RuntimeError: no weights here"),
+        (("from bench.recovery.generators import UserGenerator\n"
+          "def build():\n    return UserGenerator(generator=3, latent_dim=4)\n"),
+         "generator must be a torch.nn.Module"),
+    ],
+)  # fmt: skip
+def test_a_user_generator_of_the_wrong_kind_is_one_line(body, needle, tmp_path, capsys):
+    module = tmp_path / "bad_gen.py"
+    module.write_text(body)
+    assert main(["recover", "--generator", f"{module}:build", "--out", str(tmp_path / "never")]) == 2
     err = capsys.readouterr().err.strip()
     assert needle in err and "\n" not in err and "Traceback" not in err
     assert not (tmp_path / "never").exists()

@@ -111,16 +111,30 @@ def test_engine_equals_per_image_adam(models, name):
     cells = [Cell(name, lr, hp) for lr, hp in CELLS[reg.kind]]
     steps, restarts, seed, m = 8, 2, 3, 5
     prior = regulators.get_prior("normal")
-    out = recover_cells(G, D, targets, cells, steps=steps, restarts=restarts, seed=seed, prior_samples=m,
-                        max_batch=4)  # 4 rows: blocks split the 6 rows of a cell
+    out = recover_cells(
+        G, D, targets, cells, steps=steps, restarts=restarts, seed=seed, prior_samples=m, max_batch=4
+    )  # 4 rows: blocks split the 6 rows of a cell
     z0 = initial_latents(seed, range(3), restarts, D_Z, prior)
     rows = 3 * restarts
     for cell, rec in zip(cells, out):
         assert rec.cell == cell
         for i in range(3):
             cands = [
-                reference(G, D, reg, targets[i], z0[i * restarts + r], cell, steps=steps, seed=seed,
-                          rows=rows, row=i * restarts + r, m=m, prior=prior, restarts=restarts)
+                reference(
+                    G,
+                    D,
+                    reg,
+                    targets[i],
+                    z0[i * restarts + r],
+                    cell,
+                    steps=steps,
+                    seed=seed,
+                    rows=rows,
+                    row=i * restarts + r,
+                    m=m,
+                    prior=prior,
+                    restarts=restarts,
+                )
                 for r in range(restarts)
             ]
             best = min(range(restarts), key=lambda r: cands[r][1].item())
@@ -186,8 +200,11 @@ def test_cell_alone_equals_cell_in_chunk(models):
 
 def test_shared_baselines_are_one_run(models):
     G, D, targets = models
-    cells = [Cell("wasserstein", 0.1, 0.0, shared=True), Cell("none", 0.1, 0.0),
-             Cell("trick_discriminator", 0.1, 0.0, shared=True)]
+    cells = [
+        Cell("wasserstein", 0.1, 0.0, shared=True),
+        Cell("none", 0.1, 0.0),
+        Cell("trick_discriminator", 0.1, 0.0, shared=True),
+    ]
     out = recover_cells(G, D, targets, cells, steps=8, seed=0)
     assert [r.cell for r in out] == cells
     for r in out[1:]:
@@ -229,8 +246,15 @@ def test_modules_restored_eval_used_and_progress(models):
     G = TinyG(torch.Generator().manual_seed(1), norm=True)
     G.train()
     calls = []
-    out = recover_cells(G, D, targets, [Cell("log_normal_density", 0.1, 0.1)], steps=7, progress_every=3,
-                        progress=lambda task, done, total, **info: calls.append((task, done, total)))
+    out = recover_cells(
+        G,
+        D,
+        targets,
+        [Cell("log_normal_density", 0.1, 0.1)],
+        steps=7,
+        progress_every=3,
+        progress=lambda task, done, total, **info: calls.append((task, done, total)),
+    )
     assert G.training and all(p.requires_grad for p in G.parameters())
     assert [c[1] for c in calls] == [3, 6, 7] and all(c[2] == 7 for c in calls)
     G.eval()
@@ -278,7 +302,9 @@ def test_parts_cover_every_row_once_in_balanced_shares(cells, rows, max_batch, p
             size += (c1 - c0) * (r1 - r0)
         sizes.append(size)
     assert (seen == 1).all()
-    assert len(shares) == min(parts, cells * rows) and max(sizes) - min(sizes) <= -(-cells * rows // parts) - (cells * rows // parts)
+    assert len(shares) == min(parts, cells * rows) and max(sizes) - min(sizes) <= -(-cells * rows // parts) - (
+        cells * rows // parts
+    )
 
 
 def test_draws_per_step_do_not_grow_with_the_cells(models, monkeypatch):

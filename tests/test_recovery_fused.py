@@ -6,9 +6,9 @@ from torch import nn
 
 from bench.recovery.engine import recover_cells
 from bench.recovery.fused import compile_chain, compile_generator, l1_rows
-from bench.recovery.generators import RankedGenerator
 from bench.recovery.grid import Cell
 from lwgan.lsgan import ConvDiscriminator, MLPDiscriminator, MLPGenerator
+from lwgan.model import RankedGenerator
 from lwgan.networks import conv_generator, image_mlp_generator
 
 

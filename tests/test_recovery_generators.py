@@ -9,9 +9,9 @@ from torch import nn
 
 import regulators
 from bench.recovery.engine import initial_latents, recover_cells
-from bench.recovery.generators import RankedGenerator
 from bench.recovery.grid import Cell
 from bench.recovery.metrics import latent_errors
+from lwgan.model import RankedGenerator
 from lwgan.networks import image_mlp_generator
 
 Z_MAX, RANK = 6, 3

@@ -19,8 +19,9 @@ def test_bootstrap_matches_scipy_percentile(kind):
     rng = np.random.default_rng(0)
     x = (rng.random(300) < 0.7).astype(float) * 100 if kind == "binary" else rng.exponential(2.0, 300)
     _, lo, hi = bootstrap_ci(x, n_boot=20_000, seed=1)
-    ref = scipy.stats.bootstrap((x,), np.mean, n_resamples=20_000, method="percentile",
-                                confidence_level=0.95, random_state=2).confidence_interval
+    ref = scipy.stats.bootstrap(
+        (x,), np.mean, n_resamples=20_000, method="percentile", confidence_level=0.95, random_state=2
+    ).confidence_interval
     se = x.std() / math.sqrt(x.size)  # Monte Carlo error of either endpoint is a small part of se
     lattice = 100 / x.size if kind == "binary" else 0.0  # a binary mean moves in steps of 100/n
     tol = 0.1 * se + lattice + 1e-9
@@ -83,15 +84,31 @@ def test_score_cell_by_hand_with_nonfinite():
     rec_images[5, 0, 0, 5] = float("nan")  # right digit, but a NaN pixel: counted wrong
     z = torch.randn(8, 4, generator=torch.Generator().manual_seed(0))
     z[5, 1] = float("nan")
-    rec = CellRecovery(Cell("none", 0.1, 0.0), z, torch.ones(8), rec_images, n_nonfinite=1, wall_s=1.5,
-                       restart=torch.zeros(8, dtype=torch.long), loss_history=[])
+    rec = CellRecovery(
+        Cell("none", 0.1, 0.0),
+        z,
+        torch.ones(8),
+        rec_images,
+        n_nonfinite=1,
+        wall_s=1.5,
+        restart=torch.zeros(8, dtype=torch.long),
+        loss_history=[],
+    )
     assert predict(FirstTen(), rec_images).tolist() == [0, 1, 2, 3, 4, -1, 0, 0]
     s = score_cell(rec, targets, labels, FirstTen(), n_boot=2000)
     assert s["accuracy"] == pytest.approx(5 / 8 * 100)
     assert s["accuracy_lo"] <= s["accuracy"] <= s["accuracy_hi"]
     assert s["n_nonfinite"] == 1 and s["n_images"] == 8 and s["wall_s"] == 1.5
     assert set(s["nonfinite_metrics"]) == {"l1", "l2", "mae", "z_mean", "z_var", "ks_pvalue"}
-    clean = CellRecovery(Cell("none", 0.1, 0.0), z.nan_to_num(), torch.ones(8), targets.clone(), 0, 0.0,
-                         torch.zeros(8, dtype=torch.long), [])
+    clean = CellRecovery(
+        Cell("none", 0.1, 0.0),
+        z.nan_to_num(),
+        torch.ones(8),
+        targets.clone(),
+        0,
+        0.0,
+        torch.zeros(8, dtype=torch.long),
+        [],
+    )
     s = score_cell(clean, targets, labels, FirstTen(), n_boot=2000)
     assert s["accuracy"] == 100.0 and s["l1"] == 0.0 and s["nonfinite_metrics"] == []

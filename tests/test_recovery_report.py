@@ -12,7 +12,8 @@ from scipy import stats
 from bench.pipeline.results import Results
 from bench.recovery import compare
 from bench.recovery.metrics import pack_correct
-from bench.recovery.report import _rho, best_cells, spearman
+from bench.recovery.report import _rho
+from bench.recovery.tables import best_cells, spearman
 
 N = 1000
 
@@ -160,17 +161,46 @@ def test_spearman_hand_computed_and_degenerate_cases():
 
 
 def test_best_cells_ignores_shared_baselines_and_picks_the_max():
-    summary = pd.DataFrame([
-        {"regulator": "wasserstein", "learning_rate": 0.1, "hyperparameter": 0.0, "shared_baseline": True,
-         "accuracy": 99.0, "accuracy_lo": 98, "accuracy_hi": 100, "paper_accuracy": 73.5, "seeds_finished": 1,
-         "accuracy_sd": math.nan},
-        {"regulator": "wasserstein", "learning_rate": 0.1, "hyperparameter": 1.0, "shared_baseline": False,
-         "accuracy": 90.0, "accuracy_lo": 88, "accuracy_hi": 92, "paper_accuracy": 94.7, "seeds_finished": 1,
-         "accuracy_sd": math.nan},
-        {"regulator": "wasserstein", "learning_rate": 1.0, "hyperparameter": 1.0, "shared_baseline": False,
-         "accuracy": 60.0, "accuracy_lo": 58, "accuracy_hi": 62, "paper_accuracy": 52.5, "seeds_finished": 1,
-         "accuracy_sd": math.nan},
-    ])
+    summary = pd.DataFrame(
+        [
+            {
+                "regulator": "wasserstein",
+                "learning_rate": 0.1,
+                "hyperparameter": 0.0,
+                "shared_baseline": True,
+                "accuracy": 99.0,
+                "accuracy_lo": 98,
+                "accuracy_hi": 100,
+                "paper_accuracy": 73.5,
+                "seeds_finished": 1,
+                "accuracy_sd": math.nan,
+            },
+            {
+                "regulator": "wasserstein",
+                "learning_rate": 0.1,
+                "hyperparameter": 1.0,
+                "shared_baseline": False,
+                "accuracy": 90.0,
+                "accuracy_lo": 88,
+                "accuracy_hi": 92,
+                "paper_accuracy": 94.7,
+                "seeds_finished": 1,
+                "accuracy_sd": math.nan,
+            },
+            {
+                "regulator": "wasserstein",
+                "learning_rate": 1.0,
+                "hyperparameter": 1.0,
+                "shared_baseline": False,
+                "accuracy": 60.0,
+                "accuracy_lo": 58,
+                "accuracy_hi": 62,
+                "paper_accuracy": 52.5,
+                "seeds_finished": 1,
+                "accuracy_sd": math.nan,
+            },
+        ]
+    )
     b = best_cells(summary).iloc[0]
     assert b["measured_accuracy"] == 90.0 and b["_lr"] == 0.1 and b["_hp"] == 1.0
     assert b["paper_accuracy"] == 94.7 and b["measured_ci"] == "90.0 [88.0, 92.0]"
@@ -198,10 +228,52 @@ def test_departures_table_gaps_and_the_cells_no_reading_can_produce():
     # paper's 75.1 nor its 22.0 can come from that reading (chance on 1,000 images stays under
     # 13.0% with probability 0.999); 10.9 could. The logistic slope a = 0 replaces half (p = 0.5):
     # not impossible, not listed.
-    f.loc[len(f)] = {"regulator": "truncated_normal_cutoff", "learning_rate": 0.01, "hyperparameter": 0.0,
-                     "accuracy": 10.4, "paper_accuracy": 10.9, "shared_baseline": False, "table": "table6"}
+    f.loc[len(f)] = {
+        "regulator": "truncated_normal_cutoff",
+        "learning_rate": 0.01,
+        "hyperparameter": 0.0,
+        "accuracy": 10.4,
+        "paper_accuracy": 10.9,
+        "shared_baseline": False,
+        "table": "table6",
+    }
     bad = departures.impossible_cells(f)
-    assert [(b["regulator"], b["lr"]) for b in bad] == [("truncated_normal_cutoff", "1"), ("truncated_normal_cutoff", "0.1")]
+    assert [(b["regulator"], b["lr"]) for b in bad] == [
+        ("truncated_normal_cutoff", "1"),
+        ("truncated_normal_cutoff", "0.1"),
+    ]
     from scipy.stats import binom
 
     assert 100 * binom.ppf(0.999, 1000, 0.1) / 1000 == 13.0
+
+
+def test_figure_intervals_are_t_intervals_over_generator_seeds_against_scipy():
+    from bench.recovery.figures import cell_intervals
+
+    # Two generator seeds x two recovery seeds of one cell: the interval is over the two
+    # generator-seed means (42.5 and 52.5), not over the four runs.
+    rows = [{"generator": "g", "table": "table1", "regulator": "wasserstein", "learning_rate": 0.1,
+             "hyperparameter": 1.0, "shared_baseline": False, "paper_accuracy": 94.7, "generator_seed": gs,
+             "seed": s, "accuracy": acc, "accuracy_lo": math.nan, "accuracy_hi": math.nan}
+            for gs, s, acc in [(0, 0, 40.0), (0, 1, 45.0), (1, 0, 50.0), (1, 1, 55.0)]]  # fmt: skip
+    frame, unit = cell_intervals(pd.DataFrame(rows))
+    lo, hi = stats.t.interval(0.95, 1, loc=47.5, scale=np.std([42.5, 52.5], ddof=1) / np.sqrt(2))
+    assert unit == "generator_seed" and len(frame) == 1
+    assert (frame.loc[0, "accuracy"], frame.loc[0, "lo"], frame.loc[0, "hi"]) == pytest.approx((47.5, lo, hi))
+    # One run: the record's own bootstrap interval over images.
+    one = pd.DataFrame([{**rows[0], "accuracy_lo": 37.0, "accuracy_hi": 43.0}])
+    frame, unit = cell_intervals(one)
+    assert unit == "images" and (frame.loc[0, "lo"], frame.loc[0, "hi"]) == (37.0, 43.0)
+
+
+def test_held_out_best_scores_the_selected_cell_on_the_evaluation_half_only():
+    from bench.recovery.figures import heldout_best
+
+    # Cell A is right on the selection half only, cell B on the evaluation half only: B cannot
+    # be chosen, and A's held-out accuracy is 0.
+    sel, ev = compare.split_halves(N, 0)
+    a, b = np.zeros(N, bool), np.zeros(N, bool)
+    a[sel], b[ev] = True, True
+    frame = heldout_best(_results({("g", 0, "wasserstein", 0.1, 1.0): a, ("g", 0, "wasserstein", 1.0, 1.0): b}))
+    (row,) = frame.to_dict("records")
+    assert row["cell"] == "lr 0.1, hp 1" and row["accuracy"] == 0.0 and row["paper"] == pytest.approx(94.7)

@@ -1,7 +1,6 @@
 """A recovery chunk, the sweep's unit of work: one plain record per grid cell, shared runs
 recovered once, images packed losslessly; the fixed image subset."""
 
-
 import numpy as np
 import pytest
 import torch
@@ -65,7 +64,12 @@ def data():
 
 SETTINGS = RecoverSettings(
     regulators=("wasserstein", "log_normal_density", "logistic_cutoff"),
-    grid="explicit", lrs=(0.1,), hps=(0.0, 1.0), images=6, steps=3, seeds=(0, 1),
+    grid="explicit",
+    lrs=(0.1,),
+    hps=(0.0, 1.0),
+    images=6,
+    steps=3,
+    seeds=(0, 1),
 )
 
 
@@ -83,8 +87,11 @@ def test_run_chunk_gives_one_plain_record_per_cell_and_recovers_shared_runs_once
     # hp 0 of both is the shared `none` baseline: 3 distinct runs behind 4 cells.
     runs = []
     real = sweep_mod.recover_cells
-    monkeypatch.setattr(sweep_mod, "recover_cells",
-                        lambda G, D, t, cells, **kw: (runs.append(len({c.run_id for c in cells})), real(G, D, t, cells, **kw))[1])  # fmt: skip
+    monkeypatch.setattr(
+        sweep_mod,
+        "recover_cells",
+        lambda G, D, t, cells, **kw: (runs.append(len({c.run_id for c in cells})), real(G, D, t, cells, **kw))[1],
+    )
     model = RecoveryModel("tiny", 0, G, D, G.latent_dim, 0, "normal")
     records = run_chunk(model, C, images[:6], labels[:6], list(range(6)), cells, 0, SETTINGS,
                         device=torch.device("cpu"))  # fmt: skip

@@ -58,8 +58,12 @@ def test_names_and_kinds():
         assert reg.description and "\n" not in reg.description
         # Each cites its source: the recovery paper (Cho) and, where it has one, the reference.
         assert "Cho" in reg.description
-    for name, ref in [("trick_discriminator", "Yeh"), ("log_normal_density", "Creswell"),
-                      ("logistic_cutoff", "Egan"), ("truncated_normal_cutoff", "Egan")]:
+    for name, ref in [
+        ("trick_discriminator", "Yeh"),
+        ("log_normal_density", "Creswell"),
+        ("logistic_cutoff", "Egan"),
+        ("truncated_normal_cutoff", "Egan"),
+    ]:
         assert ref in regulators.get(name).description
 
 

@@ -162,10 +162,25 @@ def test_priors_cdf_and_sample():
 # scipy, and the torch route.
 
 SPECIAL = np.array(
-    [0x7FC00000, 0xFFC00000, 0x7F800001, 0xFFFFFFFF,  # NaNs: quiet, negative, signalling, all ones
-     0xFF800000, 0x7F800000, 0xFF7FFFFF, 0x7F7FFFFF,  # -inf, +inf, -max, +max
-     0x80000001, 0x00000001, 0x80000000, 0x00000000,  # -/+ smallest subnormal, -0.0, 0.0
-     0x807FFFFF, 0x007FFFFF, 0x00800000, 0xBF800000, 0x3F800000],  # subnormal edges, -1, 1
+    [
+        0x7FC00000,
+        0xFFC00000,
+        0x7F800001,
+        0xFFFFFFFF,  # NaNs: quiet, negative, signalling, all ones
+        0xFF800000,
+        0x7F800000,
+        0xFF7FFFFF,
+        0x7F7FFFFF,  # -inf, +inf, -max, +max
+        0x80000001,
+        0x00000001,
+        0x80000000,
+        0x00000000,  # -/+ smallest subnormal, -0.0, 0.0
+        0x807FFFFF,
+        0x007FFFFF,
+        0x00800000,
+        0xBF800000,
+        0x3F800000,
+    ],  # subnormal edges, -1, 1
     dtype=np.uint32,
 ).view(np.float32)
 
@@ -197,8 +212,9 @@ def _check_like_torch_sort(x):
     assert torch.equal(indices, ref_indices)
     # The same bits, signed zeros included (NaN != NaN, so compare bit patterns; float16 and
     # bfloat16 widen to float32 exactly).
-    assert np.array_equal(values.detach().float().numpy().view(np.uint32),
-                          ref_values.detach().float().numpy().view(np.uint32))
+    assert np.array_equal(
+        values.detach().float().numpy().view(np.uint32), ref_values.detach().float().numpy().view(np.uint32)
+    )
     # A valid permutation of each row.
     assert torch.equal(indices.sort(-1).values, torch.arange(x.shape[-1]).expand_as(indices))
     return values, indices
@@ -255,9 +271,11 @@ def test_argsort_rows_threads_and_chunks_match_numpy_stable(monkeypatch):
     # Small chunks so that 300 rows make several chunks, spread over 2 threads.
     monkeypatch.setattr(fastsort, "CHUNK", 64 * 50)
     rng = np.random.default_rng(14)
-    for a in [rng.integers(-3, 4, (300, 50)).astype(np.float32) * 0.5,  # ties
-              rng.standard_normal((300, 50)).astype(np.float32),
-              rng.standard_normal((300, 50))]:
+    for a in [
+        rng.integers(-3, 4, (300, 50)).astype(np.float32) * 0.5,  # ties
+        rng.standard_normal((300, 50)).astype(np.float32),
+        rng.standard_normal((300, 50)),
+    ]:
         expected = np.argsort(a, axis=-1, kind="stable")
         for threads in (1, 2):
             assert np.array_equal(argsort_rows(a, threads=threads), expected)
@@ -413,7 +431,10 @@ def test_registry_penalties_use_the_fast_route_with_the_same_values():
     g = torch.Generator().manual_seed(19)
     z = torch.randn(2, 30, 64, generator=g)
     u = torch.randn(2, 30, 64, generator=g)
-    for name, fn in [("wasserstein", wasserstein_1d), ("energy", energy_1d),
-                     ("lukaszyk_karmowski", mean_abs_pair_difference)]:
+    for name, fn in [
+        ("wasserstein", wasserstein_1d),
+        ("energy", energy_1d),
+        ("lukaszyk_karmowski", mean_abs_pair_difference),
+    ]:
         got = regulators.get(name).penalty(z, prior_sample=u)
         torch.testing.assert_close(got, fn(z, u, route="torch"), rtol=0, atol=1e-5)

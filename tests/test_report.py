@@ -27,9 +27,7 @@ def _cells(table: str) -> list[list[str]]:
 
 
 def test_markdown_table_pipe_format_and_float_formatting():
-    df = pd.DataFrame(
-        {"key": ["123e4567", "0001"], "acc": [94.123, np.nan], "n": [3, 4], "note": ["a|b", None]}
-    )
+    df = pd.DataFrame({"key": ["123e4567", "0001"], "acc": [94.123, np.nan], "n": [3, 4], "note": ["a|b", None]})
     rows = _cells(markdown_table(df, floatfmt=".1f"))
     assert rows[0] == ["key", "acc", "n", "note"]
     # Alignment row: text left, numbers right.
@@ -86,5 +84,3 @@ def test_writers_are_atomic_and_return_paths(tmp_path):
     pd.testing.assert_frame_equal(pd.read_csv(csv), df)
     leftovers = [p.name for p in tmp_path.rglob("*.tmp")]
     assert leftovers == []
-
-

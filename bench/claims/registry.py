@@ -7,7 +7,8 @@ compute the evidence (intervals, counts) from their saved results and call `judg
 README and `bench claims` print the rule from here, so a band is written in one place.
 
 Shaped like the other registries (STYLE.md): a dict, `register`, `get`, `names`; a duplicate key
-is an error at import, an unknown key a ValueError that lists the valid ones.
+is an error at import, an unknown key a ValueError that lists the valid ones. The papers' claims
+(bench.claims.catalog) are registered when the package `bench.claims` is imported.
 """
 
 from __future__ import annotations
@@ -88,17 +89,11 @@ def register(claim: Claim) -> Claim:
     return claim
 
 
-def _catalog() -> None:
-    import bench.claims.catalog  # noqa: F401 - importing registers the papers' claims
-
-
 def names() -> list[str]:
-    _catalog()
     return list(_REGISTRY)
 
 
 def get(key: str) -> Claim:
-    _catalog()
     try:
         return _REGISTRY[key]
     except KeyError:
@@ -106,7 +101,6 @@ def get(key: str) -> Claim:
 
 
 def all_claims() -> list[Claim]:
-    _catalog()
     return list(_REGISTRY.values())
 
 

@@ -47,6 +47,7 @@ def run(name: str, settings, *, out: Path, device: str, resume: bool = False, re
 def print_output(output) -> None:
     """The shared summary: one row per verdict, the failed cells, the files, the MLflow run."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console()
@@ -57,7 +58,7 @@ def print_output(output) -> None:
             table.add_column(col)
         for v in verdicts:
             colour = {"reproduced": "green", "not reproduced": "red"}.get(v.label, "yellow")
-            table.add_row(v.claim, f"[{colour}]{v.label}[/]", v.numbers)
+            table.add_row(v.claim, f"[{colour}]{escape(v.shown)}[/]", escape(v.numbers))
         console.print(table)
     if output.failed:
         console.print(f"[yellow]{len(output.failed)} cell(s) failed[/]: see the report; --resume retries them")

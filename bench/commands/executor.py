@@ -3,7 +3,7 @@
 `@executor_options` appends `--executor`, `--ray-address`, `--cpus-per-task`, `--gpus-per-task`
 and the `--slurm-*` options to a command's signature (typer reads the signature), takes them out
 of the call and hands them to `bench.commands.common.run` as one ExecutorSpec, so no command
-repeats eight parameters.
+repeats fifteen parameters.
 """
 
 from __future__ import annotations
@@ -40,6 +40,17 @@ OPTIONS = {
                           "pickles (on a filesystem the nodes share)."),
     "slurm_cluster": _opt(None, str | None, "--slurm-cluster", help="submitit cluster: default slurm; "
                           "'local' runs the job array on this machine (tests, dry runs)."),
+    "slurm_mem_gb": _opt(None, float | None, "--slurm-mem-gb", help="Memory per SLURM job, GB."),
+    "slurm_account": _opt(None, str | None, "--slurm-account", help="SLURM account to charge."),
+    "slurm_qos": _opt(None, str | None, "--slurm-qos", help="SLURM quality of service."),
+    "slurm_constraint": _opt(None, str | None, "--slurm-constraint", help="SLURM node constraint "
+                             "(features, e.g. 'a100|h100')."),
+    "slurm_array_parallelism": _opt(None, int | None, "--slurm-array-parallelism", help="Jobs of the array "
+                                    "running at once (default: as many as SLURM allows)."),
+    "slurm_setup": _opt([], list[str], "--slurm-setup", help="A shell line run before each job (module load, "
+                        "source venv/bin/activate); repeat for several."),
+    "slurm_max_num_timeout": _opt(3, int, "--slurm-max-num-timeout", help="Requeues of a job after it times "
+                                  "out; a preempted job is requeued too."),
 }  # fmt: skip
 
 
@@ -53,7 +64,12 @@ def spec_from(values: dict):
                             cpus_per_task=values["cpus_per_task"], gpus_per_task=values["gpus_per_task"],
                             slurm_partition=values["slurm_partition"], slurm_time_min=values["slurm_time"],
                             slurm_gpus=values["slurm_gpus"], slurm_log_dir=values["slurm_log_dir"],
-                            slurm_cluster=values["slurm_cluster"])  # fmt: skip
+                            slurm_cluster=values["slurm_cluster"], slurm_mem_gb=values["slurm_mem_gb"],
+                            slurm_account=values["slurm_account"], slurm_qos=values["slurm_qos"],
+                            slurm_constraint=values["slurm_constraint"],
+                            slurm_array_parallelism=values["slurm_array_parallelism"],
+                            slurm_setup=tuple(values["slurm_setup"] or ()),
+                            slurm_max_num_timeout=values["slurm_max_num_timeout"])  # fmt: skip
     except BenchError as e:
         raise OptionError(str(e)) from None
 

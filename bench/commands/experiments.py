@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from bench.commands.build import ConfigOpt, PrintConfigOpt
 from bench.options import (
     DataDirOpt,
     DeviceOpt,
@@ -28,6 +29,8 @@ REPORT_EPILOG = """Examples:
   bench report reports/recover-paper.json --out /tmp/rebuilt
 
   bench report --summary reports/ --readme README.md  # the README's headline tables, from the results
+
+  bench report reports/rank.json --print-config > rank.toml   # the sweep file that re-runs it
 """
 
 
@@ -48,16 +51,26 @@ def experiments_cmd() -> None:
 
 
 def report_cmd(
-    results: Annotated[Path, typer.Argument(help="A results file a run saved (<report>.json), or with --summary a folder of them.")],
-    out: Annotated[
-        Path | None, typer.Option("--out", help="Folder to write into (default: the file's own).")
-    ] = None,
+    results: Annotated[
+        Path, typer.Argument(help="A results file a run saved (<report>.json), or with --summary a folder of them.")
+    ],
+    out: Annotated[Path | None, typer.Option("--out", help="Folder to write into (default: the file's own).")] = None,
     summary: Annotated[
-        bool, typer.Option("--summary", help="Print the headline tables of every results file under the folder (the README's).")
+        bool,
+        typer.Option(
+            "--summary", help="Print the headline tables of every results file under the folder (the README's)."
+        ),
     ] = False,
     readme: Annotated[
-        Path | None, typer.Option("--readme", help="With --summary: rewrite the block between this file's summary markers.")
+        Path | None,
+        typer.Option("--readme", help="With --summary: rewrite the block between this file's summary markers."),
     ] = None,
+    print_config: Annotated[
+        bool,
+        typer.Option(
+            "--print-config", help="Print the run's settings as a sweep file (to re-run it with --config) and exit."
+        ),
+    ] = False,
 ) -> None:
     """Rebuild a report's markdown, CSV and figures from its saved results; the markdown is byte
     for byte what the run wrote. With --summary, the headline tables of a folder of results."""
@@ -84,6 +97,15 @@ def report_cmd(
         return
     if readme is not None:
         raise OptionError("--readme: only with --summary")
+    if print_config:
+        from bench.pipeline import load
+        from bench.pipeline.registry import ensure_registered
+        from bench.settings import to_toml
+
+        results_ = load(results)
+        ensure_registered(results_.experiment, results_.facts.get("plugins", []), str(results))
+        typer.echo(to_toml(results_.settings_obj(), results_.experiment), nl=False)
+        return
     from bench.pipeline import rebuild
 
     written = rebuild(results, out)
@@ -102,40 +124,27 @@ RUN_EPILOG = """Examples:
 
 
 def _setting(cls, text: str) -> tuple[str, object]:
-    """`field=value` -> (field, value typed as the field's default: lists are comma-separated)."""
-    import dataclasses
-    import json
-
-    from bench.options import OptionError
+    """`field=value` -> (field, value parsed by the field's declaration: lists comma-separated)."""
+    from bench import settings as st
 
     name, sep, raw = text.partition("=")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    if not sep or name not in fields:
-        raise OptionError(f"--set {text!r}: expected FIELD=VALUE with FIELD one of {', '.join(fields)}")
-    f = fields[name]
-    default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+    valid = [f.name for f in st.fields(cls)]
+    if not sep or name not in valid:
+        raise st.SettingError(f"--set {text!r}: expected FIELD=VALUE with FIELD one of {', '.join(valid)}")
+    return name, st.parse(cls, name, raw)
 
-    def parse(item: str):
-        try:
-            return json.loads(item)
-        except ValueError:
-            return item  # a bare word is a string
 
-    if isinstance(default, tuple):
-        items = [s.strip() for s in raw.split(",")] if raw.strip() else []
-        if any(not s for s in items):
-            raise OptionError(f"--set {text!r}: empty element in the list")
-        return name, tuple(parse(s) for s in items)
-    value = parse(raw)
-    if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
-    return name, value
+SetOpt = Annotated[
+    list[str], typer.Option("--set", help="Override one setting: FIELD=VALUE (lists comma-separated). Repeatable.")
+]
 
 
 def run_cmd(
     name: Annotated[str, typer.Argument(help="A registered experiment (see `bench experiments`).")],
-    set_: Annotated[list[str], typer.Option("--set", help="Override one setting: FIELD=VALUE (lists comma-separated). Repeatable.")] = [],  # noqa: B006
+    set_: SetOpt = [],  # noqa: B006 - typer's list option
     seeds: Annotated[str | None, typer.Option("--seeds", help="Shorthand for --set seeds=...")] = None,
+    config: ConfigOpt = None,
+    print_config: PrintConfigOpt = False,
     resume: ResumeOpt = False,
     retrain: RetrainOpt = False,
     workers: WorkersOpt = None,
@@ -147,9 +156,9 @@ def run_cmd(
     experiment: ExperimentOpt = None,
     no_track: NoTrackOpt = False,
 ) -> None:  # fmt: skip
-    """Run any registered experiment with its default settings, or some changed with --set."""
-    import dataclasses
-
+    """Run any registered experiment with its default settings, or some changed with --set or a
+    sweep file (--config); each value is typed and checked by its field's declaration."""
+    from bench import settings as st
     from bench.commands.common import run
     from bench.options import OptionError
     from bench.pipeline import get
@@ -158,13 +167,14 @@ def run_cmd(
         exp = get(name)
     except ValueError as e:
         raise OptionError(f"bench run: {e}") from None
-    changes = dict(_setting(exp.settings, text) for text in set_)
+    values = st.read_toml(config, exp.settings) if config is not None else {}
+    values.update(dict(_setting(exp.settings, text) for text in set_))
     if seeds is not None:
-        changes["seeds"] = _setting(exp.settings, f"seeds={seeds}")[1]
-    try:
-        settings = dataclasses.replace(exp.settings(), **changes)
-    except (TypeError, ValueError) as e:
-        raise OptionError(f"--set: {' '.join(str(e).split())}") from None
+        values["seeds"] = _setting(exp.settings, f"seeds={seeds}")[1]
+    settings = st.build(exp.settings, values)
+    if print_config:
+        typer.echo(st.to_toml(settings, name), nl=False)
+        return
     run(name, settings, out=out, device=device, resume=resume, retrain=retrain, workers=workers,
         threads=threads, data_dir=data_dir, tracking_uri=tracking_uri, experiment=experiment,
         no_track=no_track)  # fmt: skip

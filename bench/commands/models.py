@@ -72,9 +72,7 @@ def register(app: typer.Typer) -> None:
                 why = f"[red]{escape(e.error)}[/red]"
                 table.add_row(e.kind, e.key, _size(e.size_bytes), date, why, "")
             else:
-                table.add_row(
-                    e.kind, e.key, _size(e.size_bytes), date, _metrics(e.metrics), e.digest[:12]
-                )
+                table.add_row(e.kind, e.key, _size(e.size_bytes), date, _metrics(e.metrics), e.digest[:12])
         console.print(table)
         bad = sum(1 for e in entries if e.error)
         console.print(f"{len(entries)} checkpoint(s), {bad} unreadable.")

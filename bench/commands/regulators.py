@@ -15,9 +15,7 @@ EPILOG = """Examples:
 
 
 def regulators_cmd(
-    kind: Annotated[
-        str | None, typer.Option("--kind", help="Show only one kind: loss or resample.")
-    ] = None,
+    kind: Annotated[str | None, typer.Option("--kind", help="Show only one kind: loss or resample.")] = None,
     paper_only: Annotated[
         bool, typer.Option("--paper-only", help="Hide the extras (the author's later code).")
     ] = False,

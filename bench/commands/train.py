@@ -9,9 +9,7 @@ import typer
 
 from bench.options import DataDirOpt, DeviceOpt, OutOpt, SeedOpt, default_out
 
-RetrainOpt = Annotated[
-    bool, typer.Option("--retrain", help="Train again even when the cache holds this model.")
-]
+RetrainOpt = Annotated[bool, typer.Option("--retrain", help="Train again even when the cache holds this model.")]
 EpochsOpt = Annotated[
     int | None,
     typer.Option("--epochs", help="Training epochs (default: the model's own, see `bench models`)."),
@@ -99,18 +97,27 @@ def classifier(
     stack, progress = _session(console)
     with stack:
         _model, entry = load_or_train_classifier(
-            mnist, seed=seed, device=dev, progress=progress, retrain=retrain, epochs=epochs,
+            mnist,
+            seed=seed,
+            device=dev,
+            progress=progress,
+            retrain=retrain,
+            epochs=epochs,
             on_event=lambda msg: console.print(f"[yellow]{msg}[/]"),
         )
     m = entry.metrics
     acc = m.get("test_accuracy", float("nan"))
-    rows = [("test accuracy (10,000 images)", f"{acc:.2f}%"),
-            ("train time", f"{m.get('train_seconds', float('nan')):.0f} s on {m.get('device', '?')}"),
-            ("seed", str(seed))] + _entry_rows(entry)
+    rows = [
+        ("test accuracy (10,000 images)", f"{acc:.2f}%"),
+        ("train time", f"{m.get('train_seconds', float('nan')):.0f} s on {m.get('device', '?')}"),
+        ("seed", str(seed)),
+    ] + _entry_rows(entry)
     console.print(_table("MNIST classifier", rows))
     if acc < 99.3:
-        console.print(f"[yellow]warning: {acc:.2f}% is below the 99.3% the recovery study asks "
-                      "for; train longer (--epochs) or with another --seed[/]")
+        console.print(
+            f"[yellow]warning: {acc:.2f}% is below the 99.3% the recovery study asks "
+            "for; train longer (--epochs) or with another --seed[/]"
+        )
 
 
 def lsgan(
@@ -119,12 +126,8 @@ def lsgan(
     seed: SeedOpt = 0,
     retrain: RetrainOpt = False,
     epochs: EpochsOpt = None,
-    arch: Annotated[
-        str | None, typer.Option("--arch", help="Architecture (default: mlp; cho for GPUs).")
-    ] = None,
-    samples: Annotated[
-        int, typer.Option("--samples", help="Generated images scored by the classifier.")
-    ] = 10000,
+    arch: Annotated[str | None, typer.Option("--arch", help="Architecture (default: mlp; cho for GPUs).")] = None,
+    samples: Annotated[int, typer.Option("--samples", help="Generated images scored by the classifier.")] = 10000,
     out: OutOpt = None,
 ) -> None:
     """Train (or load) the LSGAN of the recovery study and score its samples.
@@ -153,8 +156,7 @@ def lsgan(
     _check_epochs(epochs)
     check_positive(samples, "--samples")
     if arch is not None and arch not in ARCHITECTURES:
-        raise BenchError(f"--arch: unknown architecture {arch!r}; accepted: "
-                         f"{', '.join(ARCHITECTURES)}")
+        raise BenchError(f"--arch: unknown architecture {arch!r}; accepted: {', '.join(ARCHITECTURES)}")
     dev = resolve_device(device)
     spec = get_generator("lsgan", arch=arch, epochs=epochs)
     cfg = spec.config
@@ -164,8 +166,7 @@ def lsgan(
     warn = lambda msg: console.print(f"[yellow]{msg}[/]")
     stack, progress = _session(console)
     with stack:
-        clf, _ = load_or_train_classifier(mnist, seed=0, device=dev, progress=progress,
-                                          on_event=warn)
+        clf, _ = load_or_train_classifier(mnist, seed=0, device=dev, progress=progress, on_event=warn)
         trained = load_or_train(spec, mnist, seed=seed, device=dev, progress=progress,
                                 retrain=retrain, on_event=warn)  # fmt: skip
     g, entry = trained.model.G, trained.entry
@@ -185,8 +186,10 @@ def lsgan(
     ] + _entry_rows(entry)
     console.print(_table("LSGAN", rows))
     if q["min_share"] < 0.05:
-        warn(f"warning: digit {q['min_share_digit']} is {100 * q['min_share']:.1f}% of the "
-             "samples (< 5%): the generator under-covers it")
+        warn(
+            f"warning: digit {q['min_share_digit']} is {100 * q['min_share']:.1f}% of the "
+            "samples (< 5%): the generator under-covers it"
+        )
 
     # 100 samples, sorted by the classifier's digit so coverage is visible at a glance.
     z = torch.randn(100, cfg.latent_dim, generator=torch.Generator().manual_seed(seed))

@@ -224,9 +224,7 @@ def load_mnist(
         progress("read mnist", i + 1, len(FILES))
     for split in ("train", "test"):
         img, lab = read[f"{split}_images"], read[f"{split}_labels"]
-        check_split(
-            img.data, lab.data, expected=COUNTS[split], images_name=str(img.path), labels_name=str(lab.path)
-        )
+        check_split(img.data, lab.data, expected=COUNTS[split], images_name=str(img.path), labels_name=str(lab.path))
     return MNIST(
         train_images=read["train_images"].data,
         train_labels=read["train_labels"].data.long(),

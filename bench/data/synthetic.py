@@ -63,8 +63,7 @@ class SyntheticData:
 SYNTHETIC: dict[str, SyntheticSpec] = {}
 
 
-def register(name: str, *, ambient_dim: int, intrinsic_dim: int, n_train: int, n_heldout: int,
-             description: str):
+def register(name: str, *, ambient_dim: int, intrinsic_dim: int, n_train: int, n_heldout: int, description: str):
     def deco(fn: Sampler) -> Sampler:
         if name in SYNTHETIC:
             raise ValueError(f"synthetic dataset {name!r} is registered twice")
@@ -89,14 +88,26 @@ def _mixture(n: int, g: torch.Generator, centres: list[tuple[float, float]], std
     return x, labels
 
 
-@register("two_gaussians", ambient_dim=2, intrinsic_dim=2, n_train=2000, n_heldout=500,
-          description="two Gaussians at (2,2), (-2,-2), covariance 0.5 I (Iso-LWGAN exp. 1)")
+@register(
+    "two_gaussians",
+    ambient_dim=2,
+    intrinsic_dim=2,
+    n_train=2000,
+    n_heldout=500,
+    description="two Gaussians at (2,2), (-2,-2), covariance 0.5 I (Iso-LWGAN exp. 1)",
+)
 def _two_gaussians(n, g):
     return _mixture(n, g, [(2.0, 2.0), (-2.0, -2.0)], math.sqrt(0.5))
 
 
-@register("three_clusters", ambient_dim=2, intrinsic_dim=2, n_train=1500, n_heldout=500,
-          description="three clusters at (0,0), (3,3), (-3,3), std 0.5 (Iso-LWGAN exp. 2)")
+@register(
+    "three_clusters",
+    ambient_dim=2,
+    intrinsic_dim=2,
+    n_train=1500,
+    n_heldout=500,
+    description="three clusters at (0,0), (3,3), (-3,3), std 0.5 (Iso-LWGAN exp. 2)",
+)
 def _three_clusters(n, g):
     return _mixture(n, g, [(0.0, 0.0), (3.0, 3.0), (-3.0, 3.0)], 0.5)
 
@@ -105,38 +116,68 @@ def _uniform(n: int, g: torch.Generator, low: float, high: float) -> torch.Tenso
     return low + (high - low) * torch.rand(n, generator=g, dtype=torch.float64)
 
 
-@register("swissroll", ambient_dim=2, intrinsic_dim=1, n_train=20000, n_heldout=5000,
-          description="Swiss roll 0.2 t (cos t, sin t), t = 1.5 pi U(1, 3) (LWGAN)")
+@register(
+    "swissroll",
+    ambient_dim=2,
+    intrinsic_dim=1,
+    n_train=20000,
+    n_heldout=5000,
+    description="Swiss roll 0.2 t (cos t, sin t), t = 1.5 pi U(1, 3) (LWGAN)",
+)
 def _swissroll(n, g):
     t = 1.5 * math.pi * _uniform(n, g, 1.0, 3.0)
     return 0.2 * t[:, None] * torch.stack([torch.cos(t), torch.sin(t)], dim=1), None
 
 
-@register("scurve", ambient_dim=3, intrinsic_dim=2, n_train=20000, n_heldout=5000,
-          description="S-curve (sin t, U(0,2), sign(t)(cos t - 1)), t = 3 pi U(-1/2, 1/2) (LWGAN)")
+@register(
+    "scurve",
+    ambient_dim=3,
+    intrinsic_dim=2,
+    n_train=20000,
+    n_heldout=5000,
+    description="S-curve (sin t, U(0,2), sign(t)(cos t - 1)), t = 3 pi U(-1/2, 1/2) (LWGAN)",
+)
 def _scurve(n, g):
     t = 3.0 * math.pi * _uniform(n, g, -0.5, 0.5)
     height = _uniform(n, g, 0.0, 2.0)
     return torch.stack([torch.sin(t), height, torch.sign(t) * (torch.cos(t) - 1.0)], dim=1), None
 
 
-@register("hyperplane", ambient_dim=5, intrinsic_dim=4, n_train=20000, n_heldout=5000,
-          description="x1..x4 ~ N(0,1), x5 = x1 + x2 + x3 + x4^2 (LWGAN)")
+@register(
+    "hyperplane",
+    ambient_dim=5,
+    intrinsic_dim=4,
+    n_train=20000,
+    n_heldout=5000,
+    description="x1..x4 ~ N(0,1), x5 = x1 + x2 + x3 + x4^2 (LWGAN)",
+)
 def _hyperplane(n, g):
     x = torch.randn(n, 4, generator=g, dtype=torch.float64)
     x5 = x[:, 0] + x[:, 1] + x[:, 2] + x[:, 3] ** 2
     return torch.cat([x, x5[:, None]], dim=1), None
 
 
-@register("helix", ambient_dim=3, intrinsic_dim=1, n_train=20000, n_heldout=5000,
-          description="helix (cos t, sin t, 0.3 (t - 2 pi)), t = U(0, 4 pi): two turns")
+@register(
+    "helix",
+    ambient_dim=3,
+    intrinsic_dim=1,
+    n_train=20000,
+    n_heldout=5000,
+    description="helix (cos t, sin t, 0.3 (t - 2 pi)), t = U(0, 4 pi): two turns",
+)
 def _helix(n, g):
     t = _uniform(n, g, 0.0, 4 * math.pi)
     return torch.stack([torch.cos(t), torch.sin(t), 0.3 * (t - 2 * math.pi)], dim=1), None
 
 
-@register("torus", ambient_dim=3, intrinsic_dim=2, n_train=20000, n_heldout=5000,
-          description="torus surface, radii 1 and 0.4, angles uniform")
+@register(
+    "torus",
+    ambient_dim=3,
+    intrinsic_dim=2,
+    n_train=20000,
+    n_heldout=5000,
+    description="torus surface, radii 1 and 0.4, angles uniform",
+)
 def _torus(n, g):
     u, v = _uniform(n, g, 0.0, 2 * math.pi), _uniform(n, g, 0.0, 2 * math.pi)
     ring = 1.0 + 0.4 * torch.cos(v)
@@ -150,8 +191,14 @@ def _basis(ambient: int, dim: int) -> torch.Tensor:
     return q
 
 
-@register("subspace10", ambient_dim=10, intrinsic_dim=5, n_train=20000, n_heldout=5000,
-          description="a 5-dimensional linear subspace of R^10: A w, w ~ N(0, I_5), A fixed orthonormal")
+@register(
+    "subspace10",
+    ambient_dim=10,
+    intrinsic_dim=5,
+    n_train=20000,
+    n_heldout=5000,
+    description="a 5-dimensional linear subspace of R^10: A w, w ~ N(0, I_5), A fixed orthonormal",
+)
 def _subspace10(n, g):
     return torch.randn(n, 5, generator=g, dtype=torch.float64) @ _basis(10, 5).T, None
 
@@ -162,8 +209,9 @@ def _stream(name: str, seed: int, split: str) -> torch.Generator:
     return torch.Generator().manual_seed(int.from_bytes(digest[:8], "big") >> 1)
 
 
-def make_synthetic(name: str, *, seed: int = 0, n_train: int | None = None,
-                   n_heldout: int | None = None) -> SyntheticData:
+def make_synthetic(
+    name: str, *, seed: int = 0, n_train: int | None = None, n_heldout: int | None = None
+) -> SyntheticData:
     """Sample dataset `name` (see SYNTHETIC); unknown name or non-positive sizes -> ValueError."""
     spec = get(name)
     n_train = spec.n_train if n_train is None else int(n_train)

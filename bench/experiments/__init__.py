@@ -1,7 +1,4 @@
-"""The built-in experiments, each one module registered with the pipeline (bench.pipeline).
-
-Importing this package registers them: `bench experiments` lists them, and every `bench`
-command runs one of them through `bench.pipeline.run_experiment`.
-"""
-
-from bench.experiments import dependence, isometry, mnist, rank, recover, stochastic  # noqa: F401
+"""The built-in experiments, one module each, registered with the pipeline (bench.pipeline) when
+`bench.experiments.builtin` is imported: the registry does so on first use. Importing this
+package alone imports nothing, so the light settings module (bench.experiments.settings) costs
+no torch."""

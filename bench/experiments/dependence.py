@@ -17,51 +17,14 @@ The report adds its sections (bench.recovery.dependence_report) to recover's.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
 
 from bench.experiments import recover
 from bench.pipeline import Experiment, register
 from bench.recovery import dependence_report
-from bench.recovery.sweep import JUDGING, RecoverSettings
+from bench.recovery.settings import DependenceSettings, parse_reading
+from bench.settings import judging_fields
 
-# The family: every generator an LSGAN recipe (`bench generators`); the default first (the
-# reference of the credibility bars and of the readings).
-STUDY = ("lsgan", "lsgan.e1", "lsgan.e3", "lsgan.e8", "lsgan.dz64", "lsgan.author-adam", "lsgan.cho32")
-# One seed where training costs several default LSGANs (measured in the report's models table):
-# three of each would not fit the study's two-hour CPU budget.
-FEWER_SEEDS = {"lsgan.author-adam": (0,), "lsgan.cho32": (0,)}
-# Other readings of the resampling rule: "at" or "at/k" (every k-th step only).
-READINGS = ("before", "accept", "after/10")
 CUTOFF_TABLES = ("table5", "table6")
-
-
-def parse_reading(text: str) -> tuple[str, int]:
-    """"before" -> ("before", 1); "after/10" -> ("after", 10); a ValueError naming what is accepted."""
-    from bench.recovery.engine import READINGS as AT
-
-    at, _, every = text.partition("/")
-    try:
-        k = int(every) if every else 1
-    except ValueError:
-        k = 0
-    if at not in AT or k < 1:
-        raise ValueError(f"reading {text!r}: expected one of {', '.join(AT)}, optionally /k for every k-th step")
-    return at, k
-
-
-@dataclass(frozen=True)
-class DependenceSettings(RecoverSettings):
-    """The recovery sweep's settings with the study's defaults, and the readings to compare."""
-
-    generators: tuple[str, ...] = STUDY
-    generator_seeds: tuple[int, ...] = (0, 1, 2)
-    seeds_for: dict = field(default_factory=lambda: {g: tuple(s) for g, s in FEWER_SEEDS.items()})
-    images: int = 500  # half the paper's 1,000: the study's CPU budget (250 to choose, 250 to judge)
-    readings: tuple[str, ...] = READINGS
-
-    def __post_init__(self):
-        for r in self.readings:
-            parse_reading(r)
 
 
 def cells(s: DependenceSettings) -> list[dict]:
@@ -91,12 +54,30 @@ def chunk(cells_: list[dict], ctx) -> list[dict]:
     return [{**r, "params": {**r["params"], "reading": reading}} for r in records]
 
 
+def plan(ctx) -> list[str]:
+    s = ctx.settings
+    lines = recover.plan(ctx)
+    if s.readings:
+        n = len(
+            [
+                c
+                for c in recover.cells(s)
+                if recover.grid_cell(c).table in ("table5", "table6")
+                and c["generator"] == s.generators[0]
+                and c["generator_seed"] == s.seeds_of(s.generators[0])[0]
+            ]
+        )
+        lines.append(f"  readings of the resampling cutoffs: {n} cells x {len(s.readings)} reading(s) "
+                     f"({', '.join(s.readings)}) on {s.generators[0]} s{s.seeds_of(s.generators[0])[0]}")  # fmt: skip
+    return lines
+
+
 EXPERIMENT = register(Experiment(
     name="dependence",
     description="the recovery study's paper grid over a family of LSGANs, and the cutoffs' readings",
     settings=DependenceSettings, cells=cells, run_chunk=chunk, chunk_key=chunk_key,
     render=dependence_report.render, verdicts=dependence_report.verdicts, figures=dependence_report.figures,
-    prepare=recover.prepare, plan=dependence_report.plan, rows=dependence_report.rows, cell_name=cell_name,
+    prepare=recover.prepare, plan=plan, rows=dependence_report.rows, cell_name=cell_name,
     summary_metrics=dependence_report.summary_metrics, estimate=recover.estimate_seconds,
-    version=recover.EXPERIMENT.version, judging=JUDGING,
+    version=recover.EXPERIMENT.version, judging=judging_fields(DependenceSettings), out="reports/dependence",
 ))  # fmt: skip

@@ -9,7 +9,6 @@ held-out points, the estimated rank and latent interpolations (the paper's Figur
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,9 @@ import numpy as np
 from bench.experiments import toy, toy_report
 from bench.experiments.metrics import COLLAPSE
 from bench.experiments.reference import reference_value, setting_key
-from bench.experiments.toy import ToySettings, toy_cells
+from bench.experiments.settings import ISOMETRY_DATASET as DATASET
+from bench.experiments.settings import IsometrySettings, ToySettings
+from bench.experiments.toy_cells import toy_cells
 from bench.figures import figure_link, pyplot, save_figure
 from bench.pipeline import Results
 from bench.report import format_seeds, markdown_table
@@ -25,17 +26,7 @@ from bench.stats import seed_summary
 from bench.verdict import Verdict
 from bench.verdict import rows as verdict_rows
 
-DATASET = "two_gaussians"
-DEFAULT_LAMBDAS = (0.0, 0.5, 1.0, 2.0)
 CLAIMS = ("isometry-discrepancy", "smoother-interpolations", "rank-finds-dimension")
-
-
-@dataclass(frozen=True)
-class IsometrySettings(ToySettings):
-    """Two Gaussians; lambda_iso x seeds x objectives (every ToySettings field can be given)."""
-
-    dataset: str = DATASET
-    lambdas: tuple[float, ...] = DEFAULT_LAMBDAS
 
 
 def summary(results: Results) -> list[dict]:
@@ -317,8 +308,9 @@ def render(results: Results) -> str:
         "",
         markdown_table(paper_rows, floatfmt={"delta vs paper": "+.3f"}),
         "",
-        figure_link("isometry_discrepancy", "Measured discrepancy against lambda_iso "
-                     "beside the paper's (symlog scale)"),
+        figure_link(
+            "isometry_discrepancy", "Measured discrepancy against lambda_iso beside the paper's (symlog scale)"
+        ),
         "",
         "## Reconstruction, sample quality, rank",
         "",
@@ -335,15 +327,22 @@ def render(results: Results) -> str:
             "training mean (E‖x - mean‖ on the held-out points, about 2.9 here): a constant encoder or "
             "generator has every distance 0 and so a discrepancy near 0 whatever the geometry, "
             "which makes small discrepancies of collapsed models meaningless."
-            + (" The published autoencoder has no prior matching, so its G(Z) draws (Z ~ N(0, I)) "
-               "are not expected to look like the data." if published else "")
+            + (
+                " The published autoencoder has no prior matching, so its G(Z) draws (Z ~ N(0, I)) "
+                "are not expected to look like the data."
+                if published
+                else ""
+            )
         ),
         "",
         markdown_table(other_rows),
         "",
-        figure_link("isometry_interpolations", "Latent interpolations per lambda_iso "
-                     "(the paper's Figure 1), first seed: G along straight lines between Q(a) and "
-                     "Q(b) in 10 steps, colour = position; red x: the data points a and b"),
+        figure_link(
+            "isometry_interpolations",
+            "Latent interpolations per lambda_iso "
+            "(the paper's Figure 1), first seed: G along straight lines between Q(a) and "
+            "Q(b) in 10 steps, colour = position; red x: the data points a and b",
+        ),
         "",
         figure_link("isometry_samples", "Held-out data against generated points, first seed"),
         "",
@@ -352,14 +351,24 @@ def render(results: Results) -> str:
         *toy_report.diagnosis(results, "lambdas", "lambda_iso"),
         "## Per seed",
         "",
-        ("Intervals are percentile bootstraps over held-out points (pairs resampled through "
-        "points); the energy distance has none per seed (it is not a mean over points, and its "
-        "bootstrap is biased upward), only its spread over seeds above."),
+        (
+            "Intervals are percentile bootstraps over held-out points (pairs resampled through "
+            "points); the energy distance has none per seed (it is not a mean over points, and its "
+            "bootstrap is biased upward), only its spread over seeds above."
+        ),
         "",
         markdown_table(cell_rows, floatfmt={"train s": ".0f", "energy": ".3f"}),
         "",
-        *(["Discrepancy at every rank r of Q(x, r) of the LWGAN objective (mean over seeds):", "",
-           markdown_table(by_rank, floatfmt=".3f"), ""] if by_rank else []),
+        *(
+            [
+                "Discrepancy at every rank r of Q(x, r) of the LWGAN objective (mean over seeds):",
+                "",
+                markdown_table(by_rank, floatfmt=".3f"),
+                "",
+            ]
+            if by_rank
+            else []
+        ),
         *toy_report.report_tail(results),
     ]
     return "\n".join(parts)
@@ -370,7 +379,12 @@ def summary_metrics(results: Results) -> dict:
 
 
 EXPERIMENT = toy.experiment(
-    "isometry", "Iso-LWGAN exp. 1: latent vs generated distances on two Gaussians per lambda_iso", IsometrySettings,
-    render=render, verdicts=verdicts, figures=figures, summary_metrics=summary_metrics,
+    "isometry",
+    "Iso-LWGAN exp. 1: latent vs generated distances on two Gaussians per lambda_iso",
+    IsometrySettings,
+    render=render,
+    verdicts=verdicts,
+    figures=figures,
+    summary_metrics=summary_metrics,
     version=2,  # 2: the rank estimate's margin (claim 9)
 )

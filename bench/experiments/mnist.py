@@ -13,11 +13,9 @@ irregularity and wall time. The report is in mnist_report.py, the figures in mni
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict
 
-import numpy as np
-
-from bench.classifier import SCORER_SEED
+from bench.data.inputs import mnist_input
 from bench.experiments import mnist_figures, mnist_report
 from bench.experiments.metrics import (
     decode_lines,
@@ -26,143 +24,16 @@ from bench.experiments.metrics import (
     is_collapsed,
     step_irregularity,
 )
-from bench.experiments.toy import mlflow_extras
+from bench.experiments.mnist_cells import STEPS, MnistCell
+from bench.experiments.records import mlflow_extras
+from bench.experiments.settings import EVAL, REFERENCE_GAN, MnistSettings
 from bench.pipeline import Experiment, register
+from bench.settings import judging_fields
 
-# name -> (registry variant, isometric term on, noise on)
-CONFIGS = {
-    "base LWGAN": ("lwgan", False, False),
-    "+ isometric": ("iso-lwgan", True, False),
-    "+ noise": ("lwgan", False, True),
-    "Iso-LWGAN": ("iso-lwgan-stochastic", True, True),
-}
-BASE, ISO = "base LWGAN", "Iso-LWGAN"
-# --budget -> the training recipe (lwgan.recipes) and the evaluation sizes. "default" fits 30
-# minutes for the four models on 2 CPU cores; "tiny" is for tests; "long" is for a GPU.
-RECIPES = {"default": "mnist", "public": "mnist-public", "tiny": "mnist-tiny",
-           "public-tiny": "mnist-public-tiny"}  # fmt: skip
-EVAL = {
-    "tiny": {"eval_images": 200, "fd_samples": 200, "rank_reps": 2, "rank_batch": 16,
-             "rank_critic_steps": 0, "iso_images": 100, "interp_pairs": 8, "classifier_epochs": 1},
-    "default": {"eval_images": 10000, "fd_samples": 10000, "rank_reps": 5, "rank_batch": 64,
-                "rank_critic_steps": 20, "iso_images": 1000, "interp_pairs": 64},
-    "public": {"eval_images": 10000, "fd_samples": 10000, "rank_reps": 10, "rank_batch": 128,
-               "rank_critic_steps": 200, "iso_images": 2000, "interp_pairs": 128},
-}  # fmt: skip
-EVAL["public-tiny"] = EVAL["tiny"]
-# The yardstick of the Frechet distance and digit shares: the recovery study's LSGAN (cached by
-# `bench recover`, about 4 min on 2 CPU cores otherwise), its tiny recipe for the tiny budgets.
-REFERENCE_GAN = {"default": "lsgan", "public": "lsgan", "tiny": "lsgan.test", "public-tiny": "lsgan.test"}
 SAMPLE_GRID = 64  # generated samples kept per model for the sample figure
-STEPS = 10  # interpolation steps (the paper's grids)
 FIGURE_PAIRS = 4  # rows of each interpolation grid
 
-
-OBJECTIVES = ("lwgan", "published")
 BATCH = 128  # the published run measured its reconstruction on one shuffled training batch
-
-
-@dataclass(frozen=True)
-class MnistSettings:
-    budget: str = "default"  # tiny | default | long: training recipe and evaluation sizes
-    # lwgan: the full LWGAN objective under the budget; published: the authors' run exactly (a
-    # plain MLP autoencoder, 5 epochs; the budget does not apply to it).
-    objectives: tuple[str, ...] = OBJECTIVES
-    iterations: int | None = None  # overrides the budget's training iterations
-    seeds: tuple[int, ...] = (0, 1, 2)  # claim 8 is judged over seeds: at least three
-    configs: tuple[str, ...] = tuple(CONFIGS)  # which of the 2x2 ablation to run
-    lambda_iso: float = 1.0  # isometric weight of the models with the term on
-    sigma_noise: float = 0.1  # noise scale of the models with the noise on
-    noise_dim: int = 10  # k = 10 noise channels for MNIST (SPEC)
-    eval_rank: int | str = "max"  # "max" (z_max), "estimate" or an int
-    overrides: dict = field(default_factory=dict)  # LWGANConfig fields over the budget
-    classifier_seed: int = SCORER_SEED
-    n_boot: int = 1000  # bootstrap resamples of the per-model intervals
-    # Judging only (not in the resume key): the credibility bars of the LWGAN-objective claims
-    # (bench.claims.gates; 0 turns a bar off).
-    gate_reference_frechet: float = 90.0
-    gate_frechet_ratio: float = 4.0
-    gate_min_share: float = 0.05
-
-    def __post_init__(self):
-        if self.budget not in RECIPES:
-            raise ValueError(f"unknown budget {self.budget!r}; valid: {', '.join(RECIPES)}")
-        unknown = [c for c in self.configs if c not in CONFIGS]
-        if unknown:
-            raise ValueError(f"unknown configuration(s) {unknown}; valid: {', '.join(CONFIGS)}")
-
-    def train_overrides(self) -> dict:
-        """The budget's recipe with `iterations` and `overrides` over it (the settings used)."""
-        from lwgan.recipes import get_recipe
-
-        out = dict(get_recipe("lwgan", RECIPES[self.budget]).settings)
-        if self.iterations is not None:
-            out["iterations"] = int(self.iterations)
-        return {**out, **self.overrides}
-
-    def eval_size(self, key: str) -> int:
-        return int(EVAL[self.budget][key])
-
-    def spec(self, name: str, objective: str = "lwgan"):
-        from lwgan.registry import get_generator
-
-        variant, iso, noise = CONFIGS[name]
-        knobs = {"lambda_iso": self.lambda_iso if iso else 0.0,
-                 "sigma_noise": self.sigma_noise if noise else 0.0,
-                 "noise_dim": self.noise_dim if noise else 0}  # fmt: skip
-        if objective == "published":
-            return get_generator("published.mnist", **knobs)
-        return get_generator(f"{variant}.{RECIPES[self.budget]}", **{**self.train_overrides(), **knobs})
-
-
-@dataclass
-class MnistCell:
-    objective: str
-    name: str
-    seed: int
-    lambda_iso: float
-    sigma_noise: float
-    eval_rank: int
-    recon: float  # mean per-image ‖x - G(Q(x))‖_2 over the evaluation test images, pixels in [-1, 1]
-    recon_lo: float
-    recon_hi: float
-    batch_recon: float  # as the authors measured: one shuffled batch of 128 training images
-    frechet: float  # G(Z_r) against the evaluation test images, classifier feature space
-    discrepancy: float  # mean |‖z_i - z_j‖ - ‖G_i - G_j‖| over pairs of test images
-    discrepancy_lo: float
-    discrepancy_hi: float
-    interp_irregularity: float
-    trivial_recon: float  # the error of the constant map at the mean training image
-    collapsed: bool  # recon >= COLLAPSE x trivial_recon
-    rank_estimate: int | None  # None: the published autoencoder has no critic to score ranks
-    lambda_hat: float | None
-    train_time_s: float
-    eval_time_s: float
-    loaded: bool
-    checkpoint: str  # content digest
-    config: dict = field(default_factory=dict, repr=False)
-    recon_per_image: list[float] = field(default_factory=list, repr=False)  # the paired gap
-    grid: list = field(default_factory=list, repr=False)  # uint8 [pairs, STEPS + 2, 28, 28]
-    samples: str = field(default="", repr=False)  # SAMPLE_GRID draws G(Z_r), base64 uint8
-    # Of the same G(Z_r) draws as the Frechet distance, as the classifier labels them (empty in
-    # results saved before version 2).
-    digit_shares: list[float] = field(default_factory=list)
-
-    @property
-    def min_share(self) -> float:
-        return min(self.digit_shares) if self.digit_shares else float("nan")
-
-    @property
-    def wall_time_s(self) -> float:
-        return self.train_time_s + self.eval_time_s
-
-    @classmethod
-    def from_record(cls, record: dict) -> MnistCell:
-        return cls(**{f.name: record[f.name] for f in fields(cls) if f.name in record})
-
-
-def mnist_cells(results) -> list[MnistCell]:
-    return [MnistCell.from_record(r) for r in results.records()]
 
 
 def cells(s: MnistSettings) -> list[dict]:
@@ -265,6 +136,7 @@ def prepare(ctx) -> dict:
                  "digit_shares": quality["shares"], "samples": quality["n"],
                  "digest": ref.entry.digest, "loaded": ref.entry.loaded}  # fmt: skip
     return {"classifier": classifier, "reference_gan": reference, "data_fingerprint": mnist.fingerprint,
+            "datasets": [mnist_input(mnist, "training+evaluation")],
             "checkpoints": {"classifier": entry.digest, "reference_gan": ref.entry.digest},
             "eval_images": s.eval_size("eval_images"),
             "identity": {"data": mnist.fingerprint, "classifier": entry.digest}}  # fmt: skip
@@ -358,27 +230,6 @@ def run_cell(cell: dict, ctx) -> dict:
             **mlflow_extras(trained, cfg, tag)}  # fmt: skip
 
 
-def recon_gaps(results, objective: str) -> dict | None:
-    """recon(Iso-LWGAN) - recon(base LWGAN) of one objective: per seed, the gap with a paired
-    bootstrap interval over the same test images; over seeds, the mean gap with a t-interval
-    (None with one seed). None when base or Iso-LWGAN is missing."""
-    from bench.stats import paired_bootstrap_ci, t_interval
-
-    mine = [c for c in mnist_cells(results) if c.objective == objective]
-    base = {c.seed: c for c in mine if c.name == BASE}
-    iso = {c.seed: c for c in mine if c.name == ISO}
-    seeds = sorted(set(base) & set(iso))
-    if not seeds:
-        return None
-    n_boot = results.settings_obj().n_boot
-    per_seed = {}
-    for s in seeds:
-        a, b = np.asarray(iso[s].recon_per_image), np.asarray(base[s].recon_per_image)
-        per_seed[s] = tuple(paired_bootstrap_ci(a, b, n_boot=n_boot, seed=s))
-    over = tuple(t_interval([iso[s].recon - base[s].recon for s in seeds])) if len(seeds) > 1 else None
-    return {"per_seed": per_seed, "over_seeds": over, "images": len(base[seeds[0]].recon_per_image)}
-
-
 def params(s: MnistSettings) -> dict:
     return {f"train.{k}": v for k, v in s.train_overrides().items()}
 
@@ -391,6 +242,6 @@ EXPERIMENT = register(Experiment(
     rows=mnist_report.rows, cell_name=cell_name, params=params,
     summary_metrics=mnist_report.summary_metrics, cell_figures=mnist_figures.cell_figure,
     workers="cores",  # the MLP nets run best one thread a model, one model a core
-    judging=("gate_reference_frechet", "gate_frechet_ratio", "gate_min_share"),
+    judging=judging_fields(MnistSettings),
     version=2,  # 2: digit shares and a sample grid per model, Frechet over 10,000 draws
 ))  # fmt: skip

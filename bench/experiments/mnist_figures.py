@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.experiments.mnist_report import _cells, _slug, label_of, summary
+from bench.experiments.mnist_cells import MnistCell, mnist_cells
+from bench.experiments.mnist_report import label_of, slug, summary
 from bench.figures import plot_histories, pyplot, save_figure
 
 
@@ -70,7 +71,7 @@ def plot_recon(results, path: Path) -> list[Path]:
         if r["recon"]["n_seeds"] > 1:
             lo, hi = v["lo"], v["hi"]
         else:
-            c = next(c for c in _cells(results) if (c.objective, c.name) == (r["objective"], r["name"]))
+            c = next(c for c in mnist_cells(results) if (c.objective, c.name) == (r["objective"], r["name"]))
             lo, hi = c.recon_lo, c.recon_hi
         ax.bar(i, v["value"], color="C0" if r["objective"] == "lwgan" else "C1", alpha=0.7)
         ax.errorbar(i, v["value"], yerr=[[v["value"] - lo], [hi - v["value"]]], color="k", capsize=3)
@@ -91,11 +92,11 @@ def figures(results, out: Path) -> list[Path]:
     out = Path(out)
     first = results.settings_obj().seeds[0]
     figs: list[Path] = []
-    for c in _cells(results):
+    for c in mnist_cells(results):
         if c.seed == first:
-            figs += plot_interpolation_grid(c, out / f"mnist_interp_{c.objective}_{_slug(c.name)}")
+            figs += plot_interpolation_grid(c, out / f"mnist_interp_{c.objective}_{slug(c.name)}")
             if c.samples:
-                figs += plot_samples(c, out / f"mnist_samples_{c.objective}_{_slug(c.name)}")
+                figs += plot_samples(c, out / f"mnist_samples_{c.objective}_{slug(c.name)}")
     hist = {f"{r['objective']}: {r['name']}": curves(r) for r in results.records() if r["seed"] == first}
     if not hist:
         return figs
@@ -107,7 +108,6 @@ def figures(results, out: Path) -> list[Path]:
 
 def cell_figure(cell: dict, record: dict, folder: Path) -> list[Path]:
     """The cell's latent interpolation grid, attached to its MLflow run."""
-    from bench.experiments.mnist import MnistCell
 
     c = MnistCell.from_record(record)
-    return plot_interpolation_grid(c, folder / f"{c.objective}_{_slug(c.name)}_s{c.seed}", pdf=False)
+    return plot_interpolation_grid(c, folder / f"{c.objective}_{slug(c.name)}_s{c.seed}", pdf=False)

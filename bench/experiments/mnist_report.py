@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from bench.experiments.metrics import COLLAPSE
+from bench.experiments.mnist_cells import BASE, ISO, STEPS, mnist_cells, recon_gaps
 from bench.experiments.reference import reference_value
 from bench.facts import RunFacts, facts_markdown
 from bench.figures import figure_link
@@ -15,16 +16,8 @@ from bench.stats import seed_summary
 from bench.verdict import Verdict
 from bench.verdict import rows as verdict_rows
 
-BASE, ISO = "base LWGAN", "Iso-LWGAN"
-STEPS = 10
 CLAIMS = ("recon-slightly-worse", "smoother-interpolations")
 GATE_BARS = ("reference_frechet", "frechet_ratio", "min_share", "collapse")
-
-
-def _cells(results):
-    from bench.experiments.mnist import mnist_cells
-
-    return mnist_cells(results)
 
 
 def label_of(c) -> str:
@@ -33,10 +26,9 @@ def label_of(c) -> str:
 
 def summary(results) -> list[dict]:
     """One row per (objective, model): every metric's mean and t-interval over seeds."""
-    cells = _cells(results)
+    cells = mnist_cells(results)
     rows = [{**vars(c), "wall_time_s": c.wall_time_s, "min_share": c.min_share} for c in cells]
-    metrics = ("recon", "batch_recon", "frechet", "min_share", "discrepancy", "interp_irregularity",
-               "wall_time_s")
+    metrics = ("recon", "batch_recon", "frechet", "min_share", "discrepancy", "interp_irregularity", "wall_time_s")
     tables = {m: seed_summary(rows, ["objective", "name"], m) for m in metrics}
     out = []
     for i, base in enumerate(tables["recon"]):
@@ -60,14 +52,17 @@ def gate_failures(results, objective: str, names=(BASE, ISO)) -> list[str]:
     g = gates.Gates.from_settings(results.settings_obj())
     ref = (results.context.get("reference_gan") or {}).get("frechet")
     out = [] if objective == "published" else gates.reference_failures(ref, g)
-    for c in _cells(results):
+    for c in mnist_cells(results):
         if c.objective != objective or c.name not in names:
             continue
         m = {"collapsed": c.collapsed}
         if objective != "published":
             shares = c.digit_shares
-            m.update(frechet=c.frechet, min_share=min(shares) if shares else None,
-                     min_share_digit=int(np.argmin(shares)) if shares else None)
+            m.update(
+                frechet=c.frechet,
+                min_share=min(shares) if shares else None,
+                min_share_digit=int(np.argmin(shares)) if shares else None,
+            )
         out += gates.generator_failures(f"{c.name} s{c.seed}", m, ref, g)
     return out
 
@@ -76,13 +71,12 @@ def relative_gap(results, objective: str):
     """Claim 8's evidence: (Iso - base) / base per seed (paired bootstrap over the same test
     images, divided by the base's mean error) and over seeds (Student-t of the per-seed ratios)."""
     from bench.claims import Estimate
-    from bench.experiments.mnist import recon_gaps
     from bench.stats import t_interval
 
     gaps = recon_gaps(results, objective)
     if gaps is None:
         return None, None
-    base = {c.seed: c.recon for c in _cells(results) if c.objective == objective and c.name == BASE}
+    base = {c.seed: c.recon for c in mnist_cells(results) if c.objective == objective and c.name == BASE}
     per = {s: tuple(v / base[s] for v in g) for s, g in gaps["per_seed"].items()}
     if len(per) > 1:
         ci = t_interval([v[0] for v in per.values()])
@@ -102,7 +96,7 @@ def verdicts(results) -> list[Verdict]:
     from bench.experiments.toy_claims import paired_ratio, ratio_text
 
     out = []
-    cells = _cells(results)
+    cells = mnist_cells(results)
     for objective in results.settings_obj().objectives:
         subject = f"{objective} objective"
         claim8, claim10 = get("recon-slightly-worse"), get("smoother-interpolations")
@@ -127,12 +121,13 @@ def verdicts(results) -> list[Verdict]:
         ratio = paired_ratio("Iso-LWGAN / base", iso, base, lambda c: c.interp_irregularity)
         iso_only = paired_ratio("+ isometric / base", [c for c in mine if c.name == "+ isometric"], base,
                                 lambda c: c.interp_irregularity)  # fmt: skip
-        n10 = (f"irregularity Iso-LWGAN {ratio_text(ratio)} of the base's" if ratio else "n/a")
+        n10 = f"irregularity Iso-LWGAN {ratio_text(ratio)} of the base's" if ratio else "n/a"
         if iso_only:
             n10 += f"; the isometric term alone (no noise) {ratio_text(iso_only)}"
         matched = est.finite() and est.hi <= SLIGHT
-        n10 += (f"; reconstruction {est.value:+.1%} [{est.lo:+.1%}, {est.hi:+.1%}] of the base's"
-                + ("" if matched else ": not at matched reconstruction, a blurrier fit is also a smoother one"))
+        n10 += f"; reconstruction {est.value:+.1%} [{est.lo:+.1%}, {est.hi:+.1%}] of the base's" + (
+            "" if matched else ": not at matched reconstruction, a blurrier fit is also a smoother one"
+        )
         bad10 = gate_failures(results, objective, (BASE, ISO))
         if ratio is None:
             out.append(claim10.unjudged(subject, "no seed with both models"))
@@ -141,7 +136,7 @@ def verdicts(results) -> list[Verdict]:
     return out
 
 
-def _slug(name: str) -> str:
+def slug(name: str) -> str:
     return "".join(ch if ch.isalnum() else "_" for ch in name.lower()).strip("_")
 
 
@@ -159,8 +154,10 @@ def gates_markdown(results) -> list[str]:
              markdown_table(gates.bars_rows(g, GATE_BARS)), ""]  # fmt: skip
     for objective in results.settings_obj().objectives:
         fails = gate_failures(results, objective)
-        lines.append(f"- {objective} objective: " + ("every model the claims rest on clears every bar."
-                                                       if not fails else "fails: " + "; ".join(fails) + "."))
+        lines.append(
+            f"- {objective} objective: "
+            + ("every model the claims rest on clears every bar." if not fails else "fails: " + "; ".join(fails) + ".")
+        )
     return lines + [""]
 
 
@@ -169,7 +166,7 @@ def render(results) -> str:
     from bench.claims import get
 
     s = results.settings_obj()
-    cells = _cells(results)
+    cells = mnist_cells(results)
     rows = summary(results)
     train = s.train_overrides()
     one = len(s.seeds) == 1
@@ -213,11 +210,11 @@ def render(results) -> str:
     clf = results.context["classifier"]
     first = s.seeds[0]
     grids = "\n\n".join(
-        figure_link(f"mnist_interp_{c.objective}_{_slug(c.name)}", f"{label_of(c)}: latent interpolation grid")
+        figure_link(f"mnist_interp_{c.objective}_{slug(c.name)}", f"{label_of(c)}: latent interpolation grid")
         for c in cells if c.seed == first
     )  # fmt: skip
     samples = "\n\n".join(
-        figure_link(f"mnist_samples_{c.objective}_{_slug(c.name)}", f"{label_of(c)}: samples G(Z)")
+        figure_link(f"mnist_samples_{c.objective}_{slug(c.name)}", f"{label_of(c)}: samples G(Z)")
         for c in cells if c.seed == first and c.samples
     )  # fmt: skip
     lw = [c for c in cells if c.objective == "lwgan"]
@@ -232,7 +229,7 @@ def render(results) -> str:
             f"iterations of batch {train['batch_size']} per model, about "
             f"{train['iterations'] * train['batch_size'] / 60000:.1f} epochs, {train.get('arch', 'conv')} "
             f"nets of width {train['width_q']}, z_max {train['z_max']}), as the paper's was "
-            "(\"over a brief training phase\"). "
+            '("over a brief training phase"). '
             "`published`: the authors' public run exactly (a plain MLP autoencoder, Q 784-256-20 "
             "and G (20 [+ 10])-256-784 with tanh, reconstruction + lambda_iso x the isometric term, "
             "Adam 1e-3, batch 128, 5 epochs). Within an objective the four models share every "
@@ -295,13 +292,13 @@ def render(results) -> str:
         "",
         grids,
         "",
-        figure_link("mnist_losses", "Loss and convergence curves of all configurations "
-                     "(the paper's Figure 5), smoothed"),
+        figure_link(
+            "mnist_losses", "Loss and convergence curves of all configurations (the paper's Figure 5), smoothed"
+        ),
         "",
         "## Per model and seed",
         "",
-        markdown_table(cell_rows, floatfmt={"Frechet": ".2f", "λ_hat": ".3g", "train s": ".0f",
-                                            "eval s": ".0f"}),
+        markdown_table(cell_rows, floatfmt={"Frechet": ".2f", "λ_hat": ".3g", "train s": ".0f", "eval s": ".0f"}),
         "",
         "## Training and scorer",
         "",
@@ -310,7 +307,8 @@ def render(results) -> str:
             f"`{clf['digest'][:16]}` ({'loaded from the cache' if clf['loaded'] else 'trained in this run'}"
             + (f", {clf['train_seconds']:.0f} s to train" if clf.get("train_seconds") else "")
             + "). Its training is not part of the models' budget; `bench recover` shares it."
-            if clf.get("test_accuracy") is not None else "Classifier: n/a"
+            if clf.get("test_accuracy") is not None
+            else "Classifier: n/a"
         ),
         "",
         "Configuration of the base LWGAN model (the others differ only in lambda_iso, sigma_noise, noise_dim):",
@@ -322,8 +320,6 @@ def render(results) -> str:
     return "\n".join(parts)
 
 
-
-
 def _share(x: float) -> str:
     return "n/a" if np.isnan(x) else f"{x:.1%}"
 
@@ -331,20 +327,27 @@ def _share(x: float) -> str:
 def gap_text(results) -> str:
     """The size of the Iso-LWGAN - base gap per objective, absolute and relative (mean over seeds)."""
     rows = {(r["objective"], r["name"]): r["recon"]["value"] for r in summary(results)}
-    parts = [f"{o}: {rows[(o, ISO)] - rows[(o, BASE)]:+.3f} ({(rows[(o, ISO)] - rows[(o, BASE)]) / rows[(o, BASE)]:+.1%})"
-             for o in results.settings_obj().objectives if (o, BASE) in rows and (o, ISO) in rows]  # fmt: skip
+    parts = [
+        f"{o}: {rows[(o, ISO)] - rows[(o, BASE)]:+.3f} ({(rows[(o, ISO)] - rows[(o, BASE)]) / rows[(o, BASE)]:+.1%})"
+        for o in results.settings_obj().objectives
+        if (o, BASE) in rows and (o, ISO) in rows
+    ]
     if not parts:
         return ""
-    return ("Size of the gap recon(Iso-LWGAN) - recon(base LWGAN), mean over seeds, and relative to "
-            "the base's error: " + "; ".join(parts) + "; the paper +0.14 (+2.5%).")
+    return (
+        "Size of the gap recon(Iso-LWGAN) - recon(base LWGAN), mean over seeds, and relative to "
+        "the base's error: " + "; ".join(parts) + "; the paper +0.14 (+2.5%)."
+    )
 
 
 def _reference_text(ref: dict | None) -> str:
     if not ref:
         return ""
-    return (f"The reference GAN (`{ref['name']}`, the recovery study's LSGAN) gives "
-            f"{ref['frechet']:.2f} over {ref['samples']} draws, lowest digit share "
-            f"{min(ref['digit_shares']):.1%}.")
+    return (
+        f"The reference GAN (`{ref['name']}`, the recovery study's LSGAN) gives "
+        f"{ref['frechet']:.2f} over {ref['samples']} draws, lowest digit share "
+        f"{min(ref['digit_shares']):.1%}."
+    )
 
 
 def credibility(results) -> str:
@@ -377,8 +380,18 @@ def credibility(results) -> str:
 
 def rows(results) -> list[dict]:
     """The CSV: one row per cell, its scalar measurements (failed cells with their error)."""
-    skip = {"config", "recon_per_image", "grid", "samples", "histories", "params", "metrics", "tags",
-            "checkpoints", "history_every"}
+    skip = {
+        "config",
+        "recon_per_image",
+        "grid",
+        "samples",
+        "histories",
+        "params",
+        "metrics",
+        "tags",
+        "checkpoints",
+        "history_every",
+    }
     out = []
     for c in results.cells:
         record = c["record"] or {}
@@ -390,7 +403,7 @@ def rows(results) -> list[dict]:
 
 
 def summary_metrics(results) -> dict:
-    out = {f"recon_{r['objective']}_{_slug(r['name'])}": r["recon"]["value"] for r in summary(results)}
+    out = {f"recon_{r['objective']}_{slug(r['name'])}": r["recon"]["value"] for r in summary(results)}
     for v in results.verdict_objs():
         out[f"reproduced_{v.claim.split()[0]}"] = float(v.label == "reproduced")
     return out

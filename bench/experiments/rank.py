@@ -9,115 +9,15 @@ the same training points (Levina-Bickel MLE and TwoNN). The report is in rank_re
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict
 
+from bench.data.inputs import synthetic_input
 from bench.experiments import rank_report
-from bench.experiments.toy import mlflow_extras
+from bench.experiments.rank_cells import RankCell
+from bench.experiments.records import mlflow_extras
+from bench.experiments.settings import PUBLIC_TOY, RankSettings
 from bench.pipeline import Experiment, register
-from lwgan.recipes import PUBLIC_TOY, get_recipe, with_overrides
-
-# The LWGAN paper's three datasets, and three manifolds never used to choose the schedule.
-PAPER_DATASETS = ("swissroll", "scurve", "hyperplane")
-FRESH_DATASETS = ("helix", "torus", "subspace10")
-DEFAULT_DATASETS = PAPER_DATASETS + FRESH_DATASETS
-# The seeds and datasets the default schedule (recipe `rank`) was revised on until the Swiss roll
-# came out right: claim 9 is judged on other seeds only, and the report says which datasets the
-# schedule saw.
-TUNING_SEEDS = (0, 1, 2)
-TUNING_DATASETS = PAPER_DATASETS
-# The public LWGAN code's maximum latent dimension per toy dataset (run_toy.sh): 5 for data of
-# dimension 1-2, the truth + 3 for the hyperplane. The fresh manifolds follow the same pattern.
-Z_MAX = {"swissroll": 5, "scurve": 5, "hyperplane": 7, "helix": 5, "torus": 5, "subspace10": 8}
-Z_MAX_EXTRA = 3  # other datasets: ambient dimension + 3
-SCHEDULES = {"default": "rank", "public": "public-toy"}  # --schedule -> training recipe
-# How the rank score's evaluations are made (lwgan.rank): "refit" freezes the trained encoder and
-# generator and refits a copy of the critic; "training" is the public code's, training goes on
-# between evaluations. Each schedule's own protocol and evaluation count are the defaults.
-PROTOCOLS = ("refit", "training")
-SCHEDULE_PROTOCOL = {"default": "refit", "public": "training"}
-PROTOCOL_REPS = {"refit": 20, "training": 50}
-
-
-def public_schedule(dataset: str) -> dict:
-    """The public code's toy settings (run_toy.sh) as LWGANConfig fields, meant for a GPU. Swiss
-    roll: 5,000 iterations of 5 encoder/generator steps; the others: 10,000 of 1. On 2 CPU cores
-    an iteration past the critic's warm-up takes about 0.53 s; a Swiss-roll cell trained in 39 min
-    (seed 0, measured), so the default nine cells take about 7-8 h (extrapolated)."""
-    swiss = dataset == "swissroll"
-    return {**PUBLIC_TOY, "iterations": 5000 if swiss else 10000, "iter_gq": 5 if swiss else 1}
-
-
-@dataclass(frozen=True)
-class RankSettings:
-    datasets: tuple[str, ...] = DEFAULT_DATASETS  # synthetic data with a known dimension
-    # Fresh seeds: 0-2 chose the schedule (TUNING_SEEDS) and are not judged.
-    seeds: tuple[int, ...] = (3, 4, 5, 6, 7)
-    generator: str = "lwgan"  # LWGAN-objective variant trained on each dataset
-    z_max: int | None = None  # None: Z_MAX per dataset
-    overrides: dict = field(default_factory=dict)  # LWGANConfig fields over the schedule
-    schedule: str = "default"  # "default": recipe `rank` (CPU budget); "public": the public code's
-    reps: int = 20  # evaluations of the rank score (fresh held-out batches)
-    eval_batch: int = 512  # points per evaluation
-    protocol: str = "refit"  # PROTOCOLS
-    critic_steps: int = 1000  # "refit": refit a copy of the critic to the final Q, G first
-    every: int = 20  # "training": primal-dual iterations between evaluations (public code: 20)
-    mle_k: tuple[int, int] = (10, 20)  # Levina-Bickel neighbourhood sizes
-
-    def z_max_for(self, dataset: str, ambient: int) -> int:
-        return self.z_max if self.z_max is not None else Z_MAX.get(dataset, ambient + Z_MAX_EXTRA)
-
-    def spec(self, dataset: str, ambient: int):
-        from lwgan.registry import get_generator
-
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"unknown schedule {self.schedule!r}; valid: {', '.join(SCHEDULES)}")
-        if self.protocol not in PROTOCOLS:
-            raise ValueError(f"unknown protocol {self.protocol!r}; valid: {', '.join(PROTOCOLS)}")
-        recipe = SCHEDULES[self.schedule]
-        base = get_recipe("lwgan", recipe).settings if self.schedule == "default" else public_schedule(dataset)
-        cfg = {**base, "x_shape": (ambient,), "z_max": self.z_max_for(dataset, ambient)}
-        return get_generator(f"{self.generator}.{recipe}", **with_overrides(cfg, self.overrides))
-
-
-@dataclass
-class RankCell:
-    dataset: str
-    seed: int
-    truth: int
-    ambient: int
-    estimate: int
-    argmin_unpenalised: int
-    lambda_hat: float
-    mle: float
-    twonn: float
-    train_time_s: float  # of the training that produced the checkpoint (0 if it predates metrics)
-    score_time_s: float
-    loaded: bool  # the checkpoint came from the cache
-    checkpoint: str  # its content digest
-    data_fingerprint: str
-    # The estimate's margin (lwgan.rank.rank_margin): the penalised score's gap to its rival (the
-    # runner-up, or the truth when the estimate is wrong) in standard errors of that gap.
-    margin: float | None = None
-    rival: int | None = None
-    ranks: list[int] = field(default_factory=list)
-    mean: list[float] = field(default_factory=list)  # score per rank
-    se: list[float] = field(default_factory=list)
-    penalised: list[float] = field(default_factory=list)
-    components: dict[str, list[float]] = field(default_factory=dict)  # mean of each score term
-    config: dict = field(default_factory=dict)
-
-    @property
-    def correct(self) -> bool:
-        return self.estimate == self.truth
-
-    @property
-    def fresh(self) -> bool:
-        """The seed was not among those the schedule was chosen on."""
-        return self.seed not in TUNING_SEEDS
-
-    @classmethod
-    def from_record(cls, record: dict) -> RankCell:
-        return cls(**{f.name: record[f.name] for f in fields(cls) if f.name in record})
+from lwgan.recipes import get_recipe
 
 
 def cells(s: RankSettings) -> list[dict]:
@@ -173,7 +73,7 @@ def run_cell(cell: dict, ctx) -> dict:
     extras = mlflow_extras(trained, spec.config, tag)
     extras["metrics"].update({f"score_s{r}": m for r, m in zip(result.ranks, result.mean)})
     extras["metrics"].update({f"score_se_s{r}": v for r, v in zip(result.ranks, result.se)})
-    return {**asdict(result), "correct": float(result.correct), **extras}
+    return {**asdict(result), "correct": float(result.correct), **extras, "datasets": [synthetic_input(data)]}
 
 
 def plan(ctx) -> list[str]:
@@ -199,7 +99,7 @@ def params(s: RankSettings) -> dict:
         base = dict(get_recipe("lwgan", "rank").settings)
     else:
         base = {**PUBLIC_TOY, "iterations": "5000 (swissroll), 10000", "iter_gq": "5 (swissroll), 1"}
-    return {f"train.{k}": v for k, v in {**base, **s.overrides}.items()}
+    return {f"train.{k}": v for k, v in {**base, **s.train_overrides()}.items()}
 
 
 EXPERIMENT = register(Experiment(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from bench.experiments.rank_cells import RankCell
 from bench.facts import RunFacts, facts_markdown
 from bench.figures import figure_link, pyplot, save_figure
 from bench.pipeline.results import as_tuples
@@ -13,8 +14,6 @@ from bench.verdict import Verdict
 
 
 def _cells(results):
-    from bench.experiments.rank import RankCell
-
     return [RankCell.from_record(r) for r in results.records()]
 
 
@@ -59,7 +58,7 @@ def summary_frame(results):
     import pandas as pd
 
     from bench.claims import get
-    from bench.experiments.rank import TUNING_DATASETS
+    from bench.experiments.settings import TUNING_DATASETS
     from bench.report import format_mean_sd
 
     df = cell_frame(results)
@@ -134,8 +133,6 @@ def figures(results, out: Path) -> list[Path]:
 
 def cell_figure(cell: dict, record: dict, folder: Path) -> list[Path]:
     """The score curve of one (dataset, seed), with its four terms: a child run's figure."""
-    from bench.experiments.rank import RankCell
-
     c = RankCell.from_record(record)
     plt = pyplot()
     fig, (a, b) = plt.subplots(1, 2, figsize=(8.4, 3.4))
@@ -188,7 +185,7 @@ def verdicts(results) -> list[Verdict]:
     claim = get(CLAIM)
     df = cell_frame(results)
     out = []
-    for name, g in (df.groupby("dataset", sort=False) if len(df) else []):
+    for name, g in df.groupby("dataset", sort=False) if len(df) else []:
         ev = _evidence(g)
         subject = f"{name} (intrinsic dimension {int(g['truth'].iloc[0])})"
         if not ev:
@@ -212,7 +209,7 @@ def summary_metrics(results) -> dict:
 def render(results) -> str:
     """The markdown report: a pure function of the saved results."""
     from bench.claims import get
-    from bench.experiments.rank import public_schedule
+    from bench.experiments.settings import public_schedule
     from bench.verdict import rows as verdict_rows
 
     s = results.settings_obj()
@@ -250,8 +247,10 @@ def render(results) -> str:
         "",
         markdown_table(verdict_rows(results.verdict_objs())),
         "",
-        (f"Rule: {get(CLAIM).rule()} MLE and TwoNN (over every seed) are counted correct when they "
-         "round to the truth; they are shown for comparison, not judged."),
+        (
+            f"Rule: {get(CLAIM).rule()} MLE and TwoNN (over every seed) are counted correct when they "
+            "round to the truth; they are shown for comparison, not judged."
+        ),
         "",
         "## Per dataset and seed",
         "",
@@ -336,5 +335,3 @@ def protocol_text(s) -> str:
         f"protocol `refit`: the trained encoder and generator frozen, a copy of the critic "
         f"refitted to them for {s.critic_steps} steps on the training points"
     )
-
-

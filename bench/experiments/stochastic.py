@@ -11,7 +11,6 @@ centre) and the energy distance to held-out data, beside the published 0.0000 / 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,9 @@ import numpy as np
 from bench.experiments import toy, toy_report
 from bench.experiments.metrics import COLLAPSE
 from bench.experiments.reference import reference_value, setting_key
-from bench.experiments.toy import ToySettings, toy_cells
+from bench.experiments.settings import CENTRES, StochasticSettings
+from bench.experiments.settings import STOCHASTIC_DATASET as DATASET
+from bench.experiments.toy_cells import toy_cells
 from bench.figures import figure_link, pyplot, save_figure
 from bench.pipeline import Results
 from bench.report import format_seeds, markdown_table
@@ -27,24 +28,7 @@ from bench.stats import seed_summary
 from bench.verdict import Verdict
 from bench.verdict import rows as verdict_rows
 
-DATASET = "three_clusters"
-# SPEC part B, experiment 2 (bench/data/synthetic.py samples around the same centres; a test
-# checks that the two agree).
-CENTRES = ((0.0, 0.0), (3.0, 3.0), (-3.0, 3.0))
-DEFAULT_SIGMAS = (0.0, 0.1, 0.5)
-NOISE_DIM = 2  # k = 2 noise channels for 2-D data (SPEC)
 CLAIMS = ("noise-diversity", "noise-stability", "noise-mode-collapse", "rank-finds-dimension")
-
-
-@dataclass(frozen=True)
-class StochasticSettings(ToySettings):
-    """Three clusters; sigma_noise x seeds x objectives, lambda_iso 0 by default (the noise
-    alone, as in the published run); every ToySettings field can be given."""
-
-    dataset: str = DATASET
-    sigmas: tuple[float, ...] = DEFAULT_SIGMAS
-    noise_dim: int = NOISE_DIM
-    centres: tuple[tuple[float, float], ...] | None = CENTRES
 
 
 def summary(results: Results) -> list[dict]:
@@ -118,8 +102,10 @@ def verdicts(results: Results) -> list[Verdict]:
                    + f"; lowest cluster share per seed: σ=0 {lowest(zero.values())}"
                    + "".join(f"; σ={sig:g} {lowest(at[sig])}" for sig in sigmas))  # fmt: skip
             if obj == "published":
-                n7c += ("; the published autoencoder has no prior matching: its draws G(Z), Z ~ N(0, I), "
-                        "come from a prior its encoder was not trained to match")
+                n7c += (
+                    "; the published autoencoder has no prior matching: its draws G(Z), Z ~ N(0, I), "
+                    "come from a prior its encoder was not trained to match"
+                )
             evidence = ((c7a, div, n7a), (c7b, [e for e in spread.values() if e], n7b), (c7c, missing, n7c))
             for claim, ev, numbers in evidence:
                 out.append(claim.withhold(subject, bad, numbers) if bad else claim.judge(subject, ev, numbers))
@@ -127,7 +113,6 @@ def verdicts(results: Results) -> list[Verdict]:
         if rank is not None:
             out.append(rank)
     return out
-
 
 
 # ------------------------------------------------------------------------------------ figures
@@ -273,8 +258,11 @@ def render(results: Results) -> str:
             "`published`, the authors' public run (a plain autoencoder, Q 2-64-64-3 and G "
             "(3 + 2)-64-64-2 with ReLU, reconstruction only, Adam 1e-3, batch 128, 20 epochs); "
             f"lambda_iso = {lam:g}"
-            + (" (the noise alone, as in the published run; `--lambda-iso` adds the isometric "
-               "term)" if lam == 0 else "")
+            + (
+                " (the noise alone, as in the published run; `--lambda-iso` adds the isometric term)"
+                if lam == 0
+                else ""
+            )
             + f". The diversity of one held-out input x is the mean l2 distance over the pairs of "
             f"{s.draws} draws G(z, eps_1..{s.draws}) at z = Q(x, r), r = "
             + (f"z_max = {s.z_max}" if s.eval_rank == "max" else str(s.eval_rank))
@@ -296,9 +284,12 @@ def render(results: Results) -> str:
         "",
         markdown_table(div_rows),
         "",
-        figure_link("stochastic_diversity", "Output diversity under varying noise "
-                     "levels (the paper's Figure 2): 10 draws for each of 5 inputs as offsets from "
-                     "their mean, first seed; right: diversity against sigma_noise"),
+        figure_link(
+            "stochastic_diversity",
+            "Output diversity under varying noise "
+            "levels (the paper's Figure 2): 10 draws for each of 5 inputs as offsets from "
+            "their mean, first seed; right: diversity against sigma_noise",
+        ),
         "",
         "## Reconstruction, mode coverage, sample quality",
         "",
@@ -310,8 +301,12 @@ def render(results: Results) -> str:
             "the constant map at the training mean (E‖x - mean‖ on the held-out points)."
             + " The training loss spread is the standard deviation of the per-step training "
             "reconstruction loss over the last quarter of training (stability in claim 7)."
-            + (" The published autoencoder has no prior matching, so its G(Z) draws (Z ~ N(0, I)) "
-               "are not expected to look like the data." if "published" in s.objectives else "")
+            + (
+                " The published autoencoder has no prior matching, so its G(Z) draws (Z ~ N(0, I)) "
+                "are not expected to look like the data."
+                if "published" in s.objectives
+                else ""
+            )
         ),
         "",
         markdown_table(other_rows, floatfmt={"balance (min share x 3)": ".3f"}),
@@ -323,9 +318,11 @@ def render(results: Results) -> str:
         *toy_report.diagnosis(results, "sigmas", "sigma_noise"),
         "## Per seed",
         "",
-        ("Intervals are percentile bootstraps over held-out inputs; the energy distance has none "
-        "per seed (it is not a mean over points, and its bootstrap is biased upward), only its "
-        "spread over seeds above."),
+        (
+            "Intervals are percentile bootstraps over held-out inputs; the energy distance has none "
+            "per seed (it is not a mean over points, and its bootstrap is biased upward), only its "
+            "spread over seeds above."
+        ),
         "",
         markdown_table(cell_rows, floatfmt={"train s": ".0f", "energy": ".3f"}),
         "",
@@ -339,7 +336,12 @@ def summary_metrics(results: Results) -> dict:
 
 
 EXPERIMENT = toy.experiment(
-    "stochastic", "Iso-LWGAN exp. 2: output diversity of the partially stochastic generator per sigma_noise", StochasticSettings,
-    render=render, verdicts=verdicts, figures=figures, summary_metrics=summary_metrics,
+    "stochastic",
+    "Iso-LWGAN exp. 2: output diversity of the partially stochastic generator per sigma_noise",
+    StochasticSettings,
+    render=render,
+    verdicts=verdicts,
+    figures=figures,
+    summary_metrics=summary_metrics,
     version=2,  # 2: the rank estimate's margin (claim 9)
 )

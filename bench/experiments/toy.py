@@ -14,8 +14,10 @@ curves and configuration its MLflow run logs).
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict
 
+from bench.data.inputs import synthetic_input
+from bench.experiments import toy_report
 from bench.experiments.metrics import (
     decode_lines,
     discrepancy_matrix,
@@ -26,155 +28,19 @@ from bench.experiments.metrics import (
     mode_shares,
     step_irregularity,
 )
-from bench.figures import binned
+from bench.experiments.records import mlflow_extras
+from bench.experiments.settings import ToySettings
+from bench.experiments.toy_cells import ToyCell, cell_name
 from bench.pipeline import Experiment, register
-from lwgan.recipes import TOY
 
-HISTORY_LOGGED = ("recon", "critic_gap", "grad_penalty", "mmd", "iso", "loss_gq", "loss")
-OBJECTIVES = ("lwgan", "published")
-ALIASES = {"autoencoder": "published"}  # the name the published objective had before
 BATCH = 128  # the published run's batch: its metrics are measured on one shuffled batch
 BATCH_INPUTS = 5  # ... and its diversity on that batch's first five inputs
-
-
-@dataclass(frozen=True)
-class ToySettings:
-    """A grid of toy cells: objectives x lambda_iso x sigma_noise x seeds on one dataset."""
-
-    dataset: str = "two_gaussians"
-    objectives: tuple[str, ...] = OBJECTIVES  # lwgan (the full objective) and/or published
-    lambdas: tuple[float, ...] = (0.0,)  # lambda_iso values
-    sigmas: tuple[float, ...] = (0.0,)  # sigma_noise values
-    seeds: tuple[int, ...] = (0, 1, 2)  # data draw, initialisation and evaluation, per cell
-    z_max: int = 3  # the published toy runs' latent size (z_dim = 3): one more than the data's
-    noise_dim: int = 0  # k noise channels; 2 for 2-D data when the noise is studied (SPEC)
-    iterations: int = TOY["iterations"]  # training iterations per model (recipe `toy`)
-    width: int = TOY["width_q"]  # structural width of Q, G and f (hidden layers 1x-8x)
-    overrides: dict = field(default_factory=dict)  # LWGANConfig fields over the recipe
-    eval_rank: int | str = "max"  # rank of Q(x, r) and Z_r when measuring: "max", "estimate", int
-    rank_reps: int = 10  # fresh held-out batches of the rank score (LWGAN objective only)
-    # Refit a copy of the critic to the final Q, G before scoring the ranks: `bench rank` found
-    # 1,000 steps necessary (200 left most Swiss-roll critic gaps negative, unconverged).
-    rank_critic_steps: int = 1000
-    n_samples: int = 500  # generated points for the energy distance and the mode shares
-    draws: int = 10  # G(z, eps) draws per input for the diversity (SPEC: 10)
-    interp_pairs: int = 64  # held-out pairs for the interpolation irregularity
-    interp_steps: int = 10
-    n_boot: int = 1000  # bootstrap resamples of the per-seed intervals
-    centres: tuple[tuple[float, float], ...] | None = None  # for the mode shares
-
-    def recipe(self) -> dict:
-        """The training settings actually used (recipe `toy` + width/iterations + overrides).
-        The critic warm-up is at most a tenth of the iterations, so short runs stay short."""
-        w = {"width_q": self.width, "width_g": self.width, "width_d": self.width}
-        warmup = min(TOY["critic_warmup"], max(1, self.iterations // 10))
-        return {**TOY, **w, "iterations": self.iterations, "critic_warmup": warmup,
-                **self.overrides}  # fmt: skip
-
-    def spec(self, objective: str, lambda_iso: float, sigma: float, ambient: int):
-        """`lwgan.toy` (the harness's toy recipe) or `published.toy` (the authors' run, whose
-        training settings are fixed) with this cell's knobs."""
-        from lwgan.registry import get_generator
-
-        knobs = {"lambda_iso": float(lambda_iso), "sigma_noise": float(sigma), "noise_dim": self.noise_dim}
-        if objective == "published":
-            return get_generator("published.toy", z_dim=self.z_max, **knobs)
-        knobs.update(x_shape=(ambient,), z_max=self.z_max)
-        return get_generator(f"{objective}.toy", **{**self.recipe(), **knobs, **self.overrides})
 
 
 def cells(s: ToySettings) -> list[dict]:
     return [{"objective": o, "lambda_iso": float(lam), "sigma_noise": float(sig), "seed": int(seed)}
             for o in s.objectives for lam in s.lambdas for sig in s.sigmas
             for seed in s.seeds]  # fmt: skip
-
-
-def cell_name(cell: dict) -> str:
-    return (f"{cell['objective']} λ={cell['lambda_iso']:g} σ={cell['sigma_noise']:g} "
-            f"s{cell['seed']}")  # fmt: skip
-
-
-@dataclass
-class ToyCell:
-    """One cell's measurements (a record, and the columns of the CSV)."""
-
-    dataset: str
-    objective: str
-    lambda_iso: float
-    sigma_noise: float
-    seed: int
-    eval_rank: int
-    discrepancy: float  # mean |‖z_i - z_j‖ - ‖G_i - G_j‖| over held-out pairs, z = Q(x, r)
-    discrepancy_lo: float
-    discrepancy_hi: float
-    recon: float  # mean ‖x - G(Q(x, r), eps)‖ over held-out points
-    recon_lo: float
-    recon_hi: float
-    # Energy distance between G(Z_r, eps) and the held-out points. No interval per seed: it is
-    # not a mean over points, and its percentile bootstrap is biased upward (repeated points in a
-    # resample look like a worse fit), so its spread is shown over seeds only.
-    energy: float
-    # As the authors measured, on one shuffled training batch of 128: the discrepancy averaged
-    # over all 128 x 128 entries (the diagonal's zeros included), and the diversity of 10 draws
-    # for each of the batch's first 5 inputs.
-    batch_discrepancy: float
-    batch_diversity: float
-    # Stability: the standard deviation of the per-step training reconstruction loss over the
-    # last quarter of training (a loss that still jumps about has not settled).
-    loss_spread: float
-    # Collapse diagnosis. early_recon: the training reconstruction over the first tenth of
-    # training (a model stuck near the constant map from the start shows it there). The stated
-    # LWGAN objective at the trained model and eval rank r, from the rank score's evaluations
-    # (refitted critic): recon + critic gap + lambda_mmd MMD + lambda_iso discrepancy +
-    # lambda_rank r (None for the published autoencoder, which has no critic). Latent and data
-    # distances between the two modes' centres (two_gaussians only): the isometric term asks
-    # the latent gap to equal the data's, the MMD asks the latent codes to be N(0, I).
-    early_recon: float
-    objective_value: float | None
-    latent_mode_gap: float | None
-    data_mode_gap: float | None
-    diversity: float  # mean over held-out inputs of the mean pairwise l2 of `draws` G(z, eps)
-    diversity_lo: float
-    diversity_hi: float
-    interp_irregularity: float  # mean step std/mean along decoded latent lines
-    trivial_recon: float  # the error of the constant map at the training mean, E‖x - mean‖
-    collapsed: bool  # recon >= COLLAPSE x trivial_recon: Q or G (nearly) constant
-    rank_estimate: int | None  # LWGAN's rank score (None: the autoencoder has no critic)
-    lambda_hat: float | None
-    train_time_s: float
-    eval_time_s: float
-    loaded: bool
-    checkpoint: str  # content digest of the trained model
-    data_fingerprint: str
-    discrepancy_by_rank: list[float] = field(default_factory=list)
-    mode_shares: list[float] = field(default_factory=list)
-    # The rank estimate's margin (lwgan.rank.rank_margin): the penalised score's gap to the
-    # runner-up (to the truth when the estimate is wrong) in standard errors; claim 9's evidence.
-    rank_truth: int | None = None
-    rank_margin: float | None = None
-    rank_rival: int | None = None
-    # Plot data (not in the CSV): generated points, decoded latent lines, draws per input.
-    samples: list = field(default_factory=list, repr=False)
-    interp: list = field(default_factory=list, repr=False)
-    interp_ends: list = field(default_factory=list, repr=False)  # [P, 2, D]: the pairs' data points
-    draw_sets: list = field(default_factory=list, repr=False)
-
-    @property
-    def label(self) -> str:
-        return cell_name({"objective": self.objective, "lambda_iso": self.lambda_iso,
-                          "sigma_noise": self.sigma_noise, "seed": self.seed})  # fmt: skip
-
-    @classmethod
-    def from_record(cls, record: dict) -> ToyCell:
-        """A record's cell; fields added since (the rank margin) take their defaults."""
-        return cls(**{f.name: record[f.name] for f in fields(cls) if f.name in record})
-
-
-PLOT_FIELDS = ("samples", "interp", "interp_ends", "draw_sets", "discrepancy_by_rank", "mode_shares")
-
-
-def toy_cells(results) -> list[ToyCell]:
-    return [ToyCell.from_record(r) for r in results.records()]
 
 
 def _eval_rank(setting: int | str, z_max: int, estimate: int | None) -> int:
@@ -273,7 +139,7 @@ def run_cell(cell: dict, ctx) -> dict:
         interp_ends=torch.stack([x[pairs[0][:4]], x[pairs[1][:4]]], dim=1).cpu().numpy().tolist(),
         draw_sets=draws[:5].cpu().numpy().tolist(),
     )  # fmt: skip
-    return {**asdict(result), **mlflow_extras(trained, cfg, tag)}
+    return {**asdict(result), **mlflow_extras(trained, cfg, tag), "datasets": [synthetic_input(data)]}
 
 
 def batch_metrics(model, train, rank: int, draws: int, seed: int, gen) -> tuple[float, float]:
@@ -316,36 +182,19 @@ def loss_spread(curve, share: float = 0.25) -> float:
     import numpy as np
 
     v = np.asarray(curve, dtype=float)
-    tail = v[-max(2, round(len(v) * share)):] if len(v) >= 2 else v
+    tail = v[-max(2, round(len(v) * share)) :] if len(v) >= 2 else v
     return float(tail.std(ddof=1)) if len(tail) >= 2 else float("nan")
-
-
-def mlflow_extras(trained, cfg, label: str) -> dict:
-    """What a record carries for its MLflow run and the loss figures: binned training curves,
-    the configuration, the final training losses, the checkpoint's digest."""
-    curves, every = {}, 1
-    for k in HISTORY_LOGGED:
-        if trained.history.get(k):
-            curves[f"train/{k}"], every = binned(trained.history[k])
-    return {
-        "histories": curves, "history_every": every,
-        "params": {f"cfg.{k}": v for k, v in cfg.to_dict().items()},
-        "metrics": {f"train_{k}": v for k, v in trained.metrics.items() if isinstance(v, (int, float))},
-        "tags": {"checkpoint": trained.entry.digest, "cached": str(trained.entry.loaded).lower()},
-        "checkpoints": {label: trained.entry.digest},
-    }  # fmt: skip
 
 
 def experiment(name: str, description: str, settings: type, **parts) -> Experiment:
     """Register a toy experiment: its own settings, report, verdicts and figures (`parts`) on the
     shared toy cells, unit of work, CSV rows and MLflow figure. Cells train one-thread MLPs, so
     they run one per core by default."""
-    from bench.experiments import toy_report as tr
 
     return register(Experiment(
         name=name, description=description, settings=settings, cells=cells, run_cell=run_cell,
-        prepare=prepare, plan=plan, rows=tr.rows, cell_name=cell_name, params=tr.params,
-        cell_figures=tr.cell_figure, workers="cores", **parts,
+        prepare=prepare, plan=plan, rows=toy_report.rows, cell_name=cell_name, params=toy_report.params,
+        cell_figures=toy_report.cell_figure, workers="cores", **parts,
     ))  # fmt: skip
 
 

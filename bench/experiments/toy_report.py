@@ -7,7 +7,8 @@ from dataclasses import fields
 from pathlib import Path
 
 from bench.experiments.metrics import COLLAPSE
-from bench.experiments.toy import PLOT_FIELDS, ToyCell, ToySettings, toy_cells
+from bench.experiments.settings import ToySettings
+from bench.experiments.toy_cells import PLOT_FIELDS, ToyCell, toy_cells
 from bench.figures import pyplot, save_figure, smooth
 from bench.report import markdown_table
 from lwgan.recipes import PUBLIC_TOY, TOY
@@ -138,28 +139,38 @@ def diagnosis(results, grid: str, knob: str) -> list[str]:
     } for c in cells]  # fmt: skip
     n_bad = sum(c.collapsed for c in cells)
     stuck = [c for c in cells if c.collapsed and c.early_recon >= COLLAPSE * c.trivial_recon]
-    schedule = (f"the training schedule switches the MMD on at {mmd_start:g} and the isometric "
-                f"term at {iso_start:g} of the iterations")
+    schedule = (
+        f"the training schedule switches the MMD on at {mmd_start:g} and the isometric "
+        f"term at {iso_start:g} of the iterations"
+    )
     if n_bad:
-        text = (f"LWGAN objective: {n_bad} of {len(cells)} models collapsed ({schedule}). "
-                f"{len(stuck)} of them were already at the constant map over the first tenth of "
-                "training (training reconstruction at least "
-                f"{COLLAPSE:g} x the constant map's)"
-                + (", before the MMD is on" if mmd_start >= 0.1 else "")
-                + (": the collapse is an early training failure, not the end point of a slow drift."
-                   if stuck else "."))
+        text = (
+            f"LWGAN objective: {n_bad} of {len(cells)} models collapsed ({schedule}). "
+            f"{len(stuck)} of them were already at the constant map over the first tenth of "
+            "training (training reconstruction at least "
+            f"{COLLAPSE:g} x the constant map's)"
+            + (", before the MMD is on" if mmd_start >= 0.1 else "")
+            + (": the collapse is an early training failure, not the end point of a slow drift." if stuck else ".")
+        )
     else:
-        text = (f"LWGAN objective: none of the {len(cells)} models collapsed ({schedule}). "
-                "With the isometric term on from the first iteration (`--iso-start 0`) models "
-                "can collapse; the table keeps, for every model, the measurements that tell a "
-                "collapsed model from a healthy one.")
-    gaps = [c.latent_mode_gap / c.data_mode_gap for c in cells
-            if c.lambda_iso > 0 and not c.collapsed and c.latent_mode_gap and c.data_mode_gap]
+        text = (
+            f"LWGAN objective: none of the {len(cells)} models collapsed ({schedule}). "
+            "With the isometric term on from the first iteration (`--iso-start 0`) models "
+            "can collapse; the table keeps, for every model, the measurements that tell a "
+            "collapsed model from a healthy one."
+        )
+    gaps = [
+        c.latent_mode_gap / c.data_mode_gap
+        for c in cells
+        if c.lambda_iso > 0 and not c.collapsed and c.latent_mode_gap and c.data_mode_gap
+    ]
     if gaps:  # the tension the isometric term meets: the MMD's N(0, I) against the data's scale
-        text += (f" The latent mode gap (distance between the two modes' latent centres) of the "
-                 f"non-collapsed models with lambda_iso > 0 is {min(gaps):.2f}-{max(gaps):.2f} of the "
-                 "data's: the MMD holds the codes near N(0, I) while the isometric term asks "
-                 "latent distances to equal data distances, and the models meet in between.")
+        text += (
+            f" The latent mode gap (distance between the two modes' latent centres) of the "
+            f"non-collapsed models with lambda_iso > 0 is {min(gaps):.2f}-{max(gaps):.2f} of the "
+            "data's: the MMD holds the codes near N(0, I) while the isometric term asks "
+            "latent distances to equal data distances, and the models meet in between."
+        )
     lines = [
         "## Why models collapse under the LWGAN objective",
         "",
@@ -177,6 +188,10 @@ def diagnosis(results, grid: str, knob: str) -> list[str]:
                 f"- {knob} {lam:g}: the stated objective is {'higher' if worse else 'lower'} at "
                 f"the collapsed models (lowest {min(c.objective_value for c in bad):.3f}) than at "
                 f"the best non-collapsed one ({min(c.objective_value for c in good):.3f}): "
-                + ("the objective does not prefer collapse; training failed to leave it."
-                   if worse else "**the objective prefers the collapsed solution**."))
+                + (
+                    "the objective does not prefer collapse; training failed to leave it."
+                    if worse
+                    else "**the objective prefers the collapsed solution**."
+                )
+            )
     return lines + [""]

@@ -1,7 +1,8 @@
 """Where the chunks of a sweep run: in this process, or in local worker processes.
 
-`execute` yields (chunk, records) as each chunk finishes, or (chunk, exception) when its work
-raised: the caller records those cells as failed and the sweep goes on. Workers only compute:
+`execute` yields (index, chunk, records) as each chunk finishes, or (index, chunk, exception)
+when its work raised: the caller records those cells as failed and the sweep goes on. Cells
+finished inside a chunk still running are reported as progress (bench.pipeline.worker.CELL_DONE). Workers only compute:
 they return plain records and never touch MLflow or the result store (the driver writes both).
 Every worker is a fresh (spawned) process that loads the run's plugins, imports the experiment by
 name and gets the Context by pickle, so what runs there is exactly what runs here.
@@ -9,12 +10,11 @@ name and gets the Context by pickle, so what runs there is exactly what runs her
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import queue as queue_mod
 from collections.abc import Iterator
 
-_PROCESS_MEMO: dict = {}  # a worker's heavy objects (data, models), kept across its chunks
+from bench.pipeline.worker import run_reporting, run_shipped, shippable
 
 
 def default_workers(exp, device: str, cells: int) -> int:
@@ -24,19 +24,27 @@ def default_workers(exp, device: str, cells: int) -> int:
     return max(1, min(os.cpu_count() or 1, cells))
 
 
-def execute(exp, chunks: list[list[dict]], ctx, *, workers: int = 1, spec=None) -> Iterator[tuple]:
-    """Run every chunk; yields (chunk, records | Exception) in completion order. `spec` (a
-    bench.pipeline.remote.ExecutorSpec) sends the chunks to Ray or SLURM instead."""
+def execute(exp, chunks: list[list[dict]], ctx, *, workers: int = 1, spec=None, state=None,
+            collect: bool = False) -> Iterator[tuple]:  # fmt: skip
+    """Run every chunk; yields (index, chunk, records | Exception) in completion order. `spec` (a
+    bench.pipeline.remote.ExecutorSpec) sends the chunks to Ray or SLURM instead; `state` (a
+    folder) is where SLURM lists its jobs, which a driver restarted with `collect` (--resume)
+    collects rather than submitting them again."""
     if ctx.threads is None and exp.workers == "cores":
         # Cells of one-thread models run on one thread however many workers there are and
         # wherever they run, so a cell's numbers do not depend on --workers or --executor.
         ctx.threads = 1
     if spec is not None and spec.kind != "local":
-        from bench.pipeline import remote
-
         if ctx.threads is None:  # a task's torch threads: the CPUs it asked for
             ctx.threads = max(1, int(spec.cpus_per_task))
-        yield from (remote.ray_execute if spec.kind == "ray" else remote.slurm_execute)(exp, chunks, ctx, spec)
+        if spec.kind == "ray":
+            from bench.pipeline.on_ray import ray_execute
+
+            yield from ray_execute(exp, chunks, ctx, spec)
+        else:
+            from bench.pipeline.on_slurm import slurm_execute
+
+            yield from slurm_execute(exp, chunks, ctx, spec, state, collect)
         return
     workers = max(1, min(int(workers), len(chunks)))
     if workers == 1:
@@ -52,49 +60,22 @@ def _serial(exp, chunks, ctx) -> Iterator[tuple]:
     if ctx.threads:
         torch.set_num_threads(ctx.threads)
     try:
-        for chunk in chunks:
+        for i, chunk in enumerate(chunks):
             try:
-                records = exp.chunk(chunk, ctx)
+                records = run_reporting(exp, chunk, ctx, i)
             except Exception as e:  # noqa: BLE001 - a failed chunk is recorded; the sweep goes on
-                yield chunk, e
+                yield i, chunk, e
             else:
-                yield chunk, records
+                yield i, chunk, records
     finally:
         torch.set_num_threads(before)
 
 
-def shippable(ctx) -> tuple:
-    """(Context without settings, settings as a dict): what a chunk takes to another process. A
-    plugin's settings class cannot be unpickled there before the plugin is loaded, so the
-    settings travel as plain data and `run_shipped` rebuilds them."""
-    return dataclasses.replace(ctx, settings=None), dataclasses.asdict(ctx.settings)
-
-
-def run_shipped(name: str, chunk: list[dict], ctx, settings: dict) -> list[dict]:
-    """In a worker process (local, Ray or SLURM): load the run's plugins, rebuild the settings,
-    keep heavy objects across the chunks this process runs, and run one chunk of `name`."""
-    import torch
-
-    from bench import plugins
-    from bench.memory import keep_freed_memory
-    from bench.pipeline.registry import get
-    from bench.pipeline.results import settings_from_dict
-
-    keep_freed_memory()  # as the command's own process does (bench/cli.py)
-    for spec in ctx.plugins:
-        plugins.load(spec)
-    ctx.settings = settings_from_dict(get(name).settings, settings)
-    if ctx.threads:
-        torch.set_num_threads(ctx.threads)
-    ctx._memo = _PROCESS_MEMO
-    return get(name).chunk(chunk, ctx)
-
-
-def _work(name: str, chunk: list[dict], ctx, settings: dict, messages) -> list[dict]:
+def _work(name: str, chunk: list[dict], ctx, settings: dict, messages, chunk_id: int) -> list[dict]:
     """A local worker's job: one chunk, its progress and notices sent to the driver."""
     ctx.progress = lambda task, done, total, **info: messages.put(("progress", task, done, total, info))
     ctx.event = lambda message: messages.put(("event", message))
-    return run_shipped(name, chunk, ctx, settings)
+    return run_shipped(name, chunk, ctx, settings, chunk_id)
 
 
 def _parallel(exp, chunks, ctx, workers: int) -> Iterator[tuple]:
@@ -120,15 +101,16 @@ def _parallel(exp, chunks, ctx, workers: int) -> Iterator[tuple]:
     with mp_ctx.Manager() as manager, ProcessPoolExecutor(workers, mp_context=mp_ctx) as pool:
         messages = manager.Queue()
         shipped, settings = shippable(ctx)
-        pending = {pool.submit(_work, exp.name, chunk, shipped, settings, messages): chunk for chunk in chunks}
+        pending = {pool.submit(_work, exp.name, chunk, shipped, settings, messages, i): (i, chunk)
+                   for i, chunk in enumerate(chunks)}  # fmt: skip
         try:
             while pending:
                 finished, _ = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
                 drain(messages)
                 for fut in finished:
-                    chunk = pending.pop(fut)
+                    i, chunk = pending.pop(fut)
                     error = fut.exception()
-                    yield (chunk, error) if error is not None else (chunk, fut.result())
+                    yield (i, chunk, error) if error is not None else (i, chunk, fut.result())
         except BaseException:
             for fut in pending:
                 fut.cancel()

@@ -43,14 +43,17 @@ class Experiment:
     scorer accuracy), saved with the results; plan(ctx) -> lines saying what will happen, before
     any work; rows(results) -> CSV rows; cell_name(cell); report_name(settings);
     params(settings) -> extra MLflow params; summary_metrics(results); cell_figures(cell,
-    record, folder) -> figure paths attached to the cell's MLflow run; estimate(ctx, cells) ->
+    record, folder) -> figure paths attached to the cell's MLflow run; cell_tags(cell, facts) ->
+    tags of the cell's MLflow run (the digest of a model prepare() made); estimate(ctx, cells) ->
     seconds the cells left to run will take here (said up front, after --resume); version (bump it when
     run_cell measures differently, so --resume does not reuse older cells); judging (settings that
     only change the verdicts, kept out of the resume key).
 
     Records: top-level numbers are logged as the cell's MLflow metrics; `histories` (name ->
     list, one value per `history_every` iterations), `params` and `tags` (dicts) go to MLflow as
-    such; everything else is data for the report.
+    such, `datasets` (bench.data.inputs dicts, else prepare()'s facts["datasets"]) as the run's
+    dataset inputs, `data_fingerprint` (else the facts') as a tag; everything else is data for
+    the report.
     """
 
     name: str
@@ -72,6 +75,7 @@ class Experiment:
     summary_metrics: Callable[[Any], dict] | None = None
     estimate: Callable[[Any, list[dict]], float] | None = None  # (ctx, cells to run) -> seconds
     cell_figures: Callable[[dict, dict, Path], list[Path]] | None = None
+    cell_tags: Callable[[dict, dict], dict] | None = None  # (cell, prepare() facts) -> MLflow tags
     # Default number of local worker processes: "cores" when a cell runs on one thread (small
     # models), "one" when a cell uses the whole machine (batched engines, convnets).
     workers: str = "one"
@@ -81,6 +85,7 @@ class Experiment:
     # Settings fields that only change how finished cells are judged (a held-out split, the
     # credibility bars): left out of the resume key, so changing them re-judges without rerunning.
     judging: tuple[str, ...] = ()
+    out: str = "reports"  # the command's default output folder
 
     def __post_init__(self):
         if (self.run_cell is None) == (self.run_chunk is None):
@@ -118,13 +123,25 @@ def unregister(name: str) -> None:
     _REGISTRY.pop(name, None)
 
 
+# The built-in experiments are loaded like plugins, by name, on first use: the pipeline does not
+# depend on the experiments built on it.
+BUILTIN = "bench.experiments.builtin"
+
+
 def _builtins() -> None:
-    import bench.experiments  # noqa: F401 - importing registers the built-in experiments
+    import importlib
+
+    importlib.import_module(BUILTIN)
 
 
 def names() -> list[str]:
     _builtins()
     return list(_REGISTRY)
+
+
+def is_registered(name: str) -> bool:
+    _builtins()
+    return name in _REGISTRY
 
 
 def get(name: str) -> Experiment:
@@ -134,3 +151,30 @@ def get(name: str) -> Experiment:
         return _REGISTRY[name]
     except KeyError:
         raise ValueError(f"unknown experiment {name!r}; valid: {', '.join(_REGISTRY)}") from None
+
+
+def ensure_registered(experiment: str, recorded: list[dict], where: str) -> None:
+    """Make `experiment` (of saved results at `where`) registered: load the plugins its results
+    record where they are found unchanged; else a one-line PluginError naming what to pass."""
+    from pathlib import Path
+
+    from bench import plugins
+
+    if is_registered(experiment):
+        return
+    problems = []
+    for p in recorded:
+        path = Path(p["file"]) if p.get("file") else None
+        if path is None or not path.is_file():
+            problems.append(f"{p['spec']} (not found)")
+        elif p.get("digest") and plugins.digest(path) != p["digest"]:
+            problems.append(
+                f"{p['spec']} (changed since the run: digest {plugins.digest(path)}, recorded {p['digest']})"
+            )
+        else:
+            plugins.load(str(path) if p["spec"].endswith(".py") else p["spec"])
+    if is_registered(experiment):
+        return
+    hint = f"pass --plugin {' --plugin '.join(p['spec'] for p in recorded)}" if recorded else "no plugin recorded"
+    detail = f"; {', '.join(problems)}" if problems else ""
+    raise plugins.PluginError(f"{where}: experiment {experiment!r} is not registered ({hint}{detail})")

@@ -28,12 +28,16 @@ def as_tuples(v: Any) -> Any:
 
 
 def settings_from_dict(cls: type, d: dict):
-    """Rebuild a settings dataclass from its saved dict; unknown keys are an error."""
+    """Rebuild a settings dataclass from its saved dict (without the input checks: saved
+    results are facts); unknown keys are an error."""
+    from bench.settings import trusted
+
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(d) - names)
     if unknown:
         raise ValueError(f"{cls.__name__}: unknown setting(s) {', '.join(unknown)}")
-    return cls(**{k: as_tuples(v) for k, v in d.items()})
+    with trusted():
+        return cls(**{k: as_tuples(v) for k, v in d.items()})
 
 
 @dataclass
@@ -70,7 +74,6 @@ class Results:
         head = store.dumps(d, indent=1).rstrip()[:-1].rstrip()
         body = ",\n".join(store.dumps(c) for c in cells)
         return f'{head},\n "context": {store.dumps(context)},\n "cells": [\n{body}\n ]\n}}\n'
-
 
     @classmethod
     def from_json(cls, text: str) -> Results:

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.errors import BenchError
 from bench.pipeline import remote
 from bench.pipeline import store as cellstore
 from bench.pipeline.context import Context
@@ -33,6 +33,7 @@ from bench.pipeline.executor import default_workers, execute
 from bench.pipeline.registry import Experiment, get
 from bench.pipeline.remote import ExecutorSpec
 from bench.pipeline.results import Results
+from bench.pipeline.worker import CELL_DONE
 from bench.progress import ProgressFn, null_progress
 
 
@@ -86,9 +87,11 @@ def _flat(d: dict) -> dict:
 
 
 def _child(exp: Experiment, cell: dict, key: str, record: dict | None, error: str | None,
-           resumed: bool, sweep, folder: Path) -> None:  # fmt: skip
+           resumed: bool, sweep, folder: Path, facts: dict, common: dict) -> None:  # fmt: skip
     """Log one cell as a child run: the cell's fields and record['params'] as params, the
-    record's top-level numbers as metrics, its histories as step metrics."""
+    record's top-level numbers as metrics, its histories as step metrics; as tags the run's
+    `common` ones (git commit, device), the data fingerprint and the checkpoint digests (the
+    record's, else the experiment's cell_tags from the prepare() facts); its datasets as inputs."""
     record = record or {}
     metrics = {k: float(v) for k, v in record.items()
                if isinstance(v, (int, float)) and k != "history_every"}  # fmt: skip
@@ -98,10 +101,14 @@ def _child(exp: Experiment, cell: dict, key: str, record: dict | None, error: st
     figures = []
     if error is None and exp.cell_figures is not None and sweep.enabled:
         figures = exp.cell_figures(cell, record, folder)
+    tags = {**common, **(exp.cell_tags(cell, facts) if exp.cell_tags else {}), **(record.get("tags") or {})}
+    fingerprint = record.get("data_fingerprint") or facts.get("data_fingerprint")
+    if fingerprint:
+        tags["data_fingerprint"] = fingerprint
     sweep.log_child(key, params={**_flat(cell), **_flat(record.get("params") or {})},
                     metrics=None if error else metrics, histories=None if error else histories,
-                    tags={**(record.get("tags") or {}), "resumed": str(resumed).lower()},
-                    artifacts=figures, error=error)  # fmt: skip
+                    tags={**tags, "resumed": str(resumed).lower()}, artifacts=figures, error=error,
+                    datasets=record.get("datasets") or facts.get("datasets") or ())  # fmt: skip
 
 
 def run_experiment(
@@ -118,13 +125,21 @@ def run_experiment(
     before any work where it can be known then; KeyboardInterrupt after storing what finished.
     """
     from bench import plugins, tracking
+    from bench.data import inputs
     from bench.facts import collect_facts
     from bench.outputs import probe_dir, probe_files
+    from bench.verdict import verdict_tags
 
     exp = name if isinstance(name, Experiment) else get(name)
     opts = options or RunOptions()
     event = on_event or (lambda message: None)
     t0 = time.perf_counter()
+    try:  # the grid first: a sweep with no cells is refused before any folder is made
+        cells = [cellstore.plain(c, "cell") for c in exp.cells(settings)]
+    except ValueError as e:
+        raise BenchError(f"{exp.name}: {' '.join(str(e).split())}") from None
+    if not cells:
+        raise BenchError(f"{exp.name}: these settings give no cells to run; nothing was started")
     out = probe_dir(opts.out)
     files = paths(exp, settings, out)
     probe_files(files.values())
@@ -133,7 +148,6 @@ def run_experiment(
     remote.preflight(opts.executor)
 
     settings_dict = cellstore.plain(dataclasses.asdict(settings), "settings")
-    cells = [cellstore.plain(c, "cell") for c in exp.cells(settings)]
     keys = [exp.cell_name(c) for c in cells]
     if len(set(keys)) != len(keys):
         raise ValueError(f"{exp.name}: two cells share a name; cell_name must tell them apart")
@@ -157,36 +171,54 @@ def run_experiment(
     event(f"{len(cells)} cells: {len(done)} already finished (--resume), {len(todo)} to run on "
           f"{opts.device}" + _where(opts.executor, workers, bool(todo))
           + f"; results in {out}")  # fmt: skip
-    if exp.estimate is not None and todo:
-        seconds = exp.estimate(ctx, [c for _, c in todo]) / max(1, min(workers, len(todo)))
-        event(f"about {_minutes(seconds)} to run them (estimated on this machine)")
     chunks = _chunks(exp, todo)
+    if exp.estimate is not None and todo:
+        at_once = remote.parallelism(opts.executor, workers, len(chunks))
+        seconds = exp.estimate(ctx, [c for _, c in todo]) / at_once
+        event(f"about {_minutes(seconds)} to run them (estimated on this machine, {at_once} chunk"
+              f"{'s' * (at_once != 1)} at a time)")  # fmt: skip
     outcome: dict[str, dict] = {}
     params = {**_flat(settings_dict), **_flat(exp.params(settings) if exp.params else {}),
               "store_key": key}  # fmt: skip
     seeds = list(getattr(settings, "seeds", ()) or [])
     tags = tracking.run_tags(opts.device, seeds, command=opts.command)
+    common = {k: tags[k] for k in ("git_commit", "device") if k in tags}
     with tracking.start_sweep(exp.name, experiment=opts.experiment, tracking_uri=opts.tracking_uri,
                               params=params, tags=tags, enabled=opts.track) as sweep, \
             tempfile.TemporaryDirectory() as tmp:  # fmt: skip
         for k, c in zip(keys, cells):
             if k in done:
                 outcome[k] = {"status": "finished", "record": done[k], "error": None, "resumed": True}
-                _child(exp, c, k, done[k], None, True, sweep, Path(tmp))
+                _child(exp, c, k, done[k], None, True, sweep, Path(tmp), ctx.facts, common)
         progress("cells", len(done), len(cells))
-        for chunk, result in execute(exp, [[c for _, c in ch] for ch in chunks], ctx, workers=workers,
-                                         spec=opts.executor):
+        partial: dict[int, int] = {}  # cells finished in chunks still running
+        returned: set[int] = set()
+
+        def on_progress(task: str, k: int, n: int, **info) -> None:
+            if task != CELL_DONE:
+                progress(task, k, n, **info)
+            elif info.get("chunk") not in returned:
+                partial[info.get("chunk")] = k
+                progress("cells", len(outcome) + sum(partial.values()), len(cells))
+
+        ctx.progress = on_progress
+        plain = [[c for _, c in ch] for ch in chunks]
+        outcomes = execute(exp, plain, ctx, workers=workers, spec=opts.executor, state=cell_store.folder,
+                           collect=opts.resume)  # fmt: skip
+        for index, chunk, result in outcomes:
+            returned.add(index)
+            partial.pop(index, None)
             for i, c in enumerate(chunk):
                 k = exp.cell_name(c)
                 if isinstance(result, BaseException):
                     error = f"{type(result).__name__}: {' '.join(str(result).split())}"
                     outcome[k] = {"status": "failed", "record": None, "error": error, "resumed": False}
-                    _child(exp, c, k, None, error, False, sweep, Path(tmp))
+                    _child(exp, c, k, None, error, False, sweep, Path(tmp), ctx.facts, common)
                     continue
                 record = cellstore.plain(result[i], f"record of {k}")
                 cell_store.save(k, c, record)
                 outcome[k] = {"status": "finished", "record": record, "error": None, "resumed": False}
-                _child(exp, c, k, record, None, False, sweep, Path(tmp))
+                _child(exp, c, k, record, None, False, sweep, Path(tmp), ctx.facts, common)
             progress("cells", len(outcome), len(cells))
 
         results = Results(exp.name, settings_dict, [
@@ -196,11 +228,12 @@ def run_experiment(
         results.facts = collect_facts(
             seeds=seeds, data_fingerprint=fingerprint, device=opts.device, checkpoints=checkpoints,
             wall_time_s=time.perf_counter() - t0, command=opts.command, out=out,
-            resumed_cells=len(done), total_cells=len(cells),
+            resumed_cells=len(done), total_cells=len(cells), plugins=plugins.described(),
         ).to_dict()  # fmt: skip
         saved, written = write_outputs(exp, results, files)
-        for v in results.verdict_objs():  # MLflow keys allow few characters: the rest become _
-            sweep.set_tags({re.sub(r"[^\w\-. :/]", "_", f"verdict.{v.claim}")[:250]: v.label})
+        sweep.set_tags(verdict_tags(results.verdict_objs()))
+        sweep.log_inputs(inputs.unique([*(ctx.facts.get("datasets") or []),
+                                        *(d for r in results.records() for d in r.get("datasets") or [])]))  # fmt: skip
         numbers = {k: v for k, v in ctx.facts.items() if isinstance(v, (int, float))}
         summary = exp.summary_metrics(saved) if exp.summary_metrics else {}
         sweep.set_tags({k: v for k, v in summary.items() if isinstance(v, str)})
@@ -296,9 +329,11 @@ def default_rows(results: Results) -> list[dict]:
 def rebuild(path: str | Path, out: str | Path | None = None) -> dict[str, Path | list[Path]]:
     """`bench report`: the markdown, CSV and figures of a saved run, without rerunning it."""
     from bench.outputs import probe_dir, probe_files
+    from bench.pipeline.registry import ensure_registered
     from bench.pipeline.results import load
 
     results = load(path)
+    ensure_registered(results.experiment, results.facts.get("plugins", []), str(path))
     exp = get(results.experiment)
     folder = probe_dir(Path(out) if out is not None else Path(path).parent)
     name = Path(path).name.removesuffix(".json")

@@ -105,6 +105,11 @@ class Table:
     def generators(self) -> list[str]:
         return list(dict.fromkeys(k[0] for k in self.bits))
 
+    def regulators(self, generator: str) -> list[str]:
+        """The regulators with a finished cell for the generator (the baseline `none` first)."""
+        regs = dict.fromkeys(make_cell(r, lr, hp).run.regulator for g, _, r, lr, hp in self.bits if g == generator)
+        return sorted(regs, key=lambda r: r != "none")
+
     def seeds(self, generator: str) -> list[int]:
         return sorted({k[1] for k in self.bits if k[0] == generator})
 
@@ -253,7 +258,7 @@ def iso_comparisons(results, regs: list[str]) -> list[dict]:
     out = []
     gens = table.generators()
     for iso_base, base_base in ISO_PAIRS:  # the same recipe on both sides (`iso-lwgan.x`, `lwgan.x`)
-        pairs = [(g, base_base + g[len(iso_base):]) for g in gens if g.split(".")[0] == iso_base]
+        pairs = [(g, base_base + g[len(iso_base) :]) for g in gens if g.split(".")[0] == iso_base]
         if not pairs or pairs[0][1] not in gens:
             continue
         iso, base = pairs[0]

@@ -27,25 +27,40 @@ def setup_rows(results) -> list[dict]:
     generator = (
         "an MLP (256-256-512-784) with batch norm, an EMA of G's weights and a minibatch-stddev "
         "discriminator, 20 epochs at Adam 2e-4 (the harness's CPU-sized LSGAN)"
-        if arch == "mlp" else f"architecture `{arch}`"
+        if arch == "mlp"
+        else f"architecture `{arch}`"
     )
     rows = [
-        {"what": "generator", "paper": "'a GAN trained with the LSGAN loss'; the author's public code: a conv "
-         "G (dense to 7x7x512, instance norm, two upsampling stages of three 3x3 convs), conv D, 200 "
-         "epochs at Adam 1e-5, batch 32", "this run": f"{gens}: " + (generator if "lsgan" in s.generators[0]
-                                                                      else "not the paper's family")},
-        {"what": "classifier", "paper": "99.4% test accuracy (architecture not given)",
-         "this run": f"{ctx.get('classifier_test_accuracy', math.nan):.2f}%, the harness's own, trained on "
-         "the training set only"},
-        {"what": "seeds", "paper": "one run, no seeds given",
-         "this run": f"generator seeds {', '.join(map(str, s.seeds_of(s.generators[0])))}; recovery seeds "
-         f"{', '.join(map(str, s.seeds))}"},
-        {"what": "target images", "paper": "1,000 of the 10,000 test images (which ones not given)",
-         "this run": f"{s.images} test images, subset seed {s.subset_seed}"},
-        {"what": "d_z and prior sample m", "paper": "d_z not given (the author's code: 256); m = d_z",
-         "this run": f"d_z {_latent(ctx)}; m = {s.prior_samples or 'd_z'}"},
-        {"what": "candidates per image", "paper": "1 (the author's later code: 16)",
-         "this run": f"{s.restarts}"},
+        {
+            "what": "generator",
+            "paper": "'a GAN trained with the LSGAN loss'; the author's public code: a conv "
+            "G (dense to 7x7x512, instance norm, two upsampling stages of three 3x3 convs), conv D, 200 "
+            "epochs at Adam 1e-5, batch 32",
+            "this run": f"{gens}: " + (generator if "lsgan" in s.generators[0] else "not the paper's family"),
+        },
+        {
+            "what": "classifier",
+            "paper": "99.4% test accuracy (architecture not given)",
+            "this run": f"{ctx.get('classifier_test_accuracy', math.nan):.2f}%, the harness's own, trained on "
+            "the training set only",
+        },
+        {
+            "what": "seeds",
+            "paper": "one run, no seeds given",
+            "this run": f"generator seeds {', '.join(map(str, s.seeds_of(s.generators[0])))}; recovery seeds "
+            f"{', '.join(map(str, s.seeds))}",
+        },
+        {
+            "what": "target images",
+            "paper": "1,000 of the 10,000 test images (which ones not given)",
+            "this run": f"{s.images} test images, subset seed {s.subset_seed}",
+        },
+        {
+            "what": "d_z and prior sample m",
+            "paper": "d_z not given (the author's code: 256); m = d_z",
+            "this run": f"d_z {_latent(ctx)}; m = {s.prior_samples or 'd_z'}",
+        },
+        {"what": "candidates per image", "paper": "1 (the author's later code: 16)", "this run": f"{s.restarts}"},
     ]
     return rows
 
@@ -139,4 +154,3 @@ def section(results, summary: pd.DataFrame, generator: str, titles: dict[str, st
                  "reading of the rule (SPEC: readings of the resampling cutoffs)."), "",
                 markdown_table(bad, floatfmt=".1f"), ""]  # fmt: skip
     return out
-

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.recovery import compare, departures
+from bench.recovery import compare, departures, tables
 from bench.recovery import report as recover_report
 from bench.report import markdown_table
 
@@ -28,21 +28,8 @@ def verdicts(results) -> list:
     return recover_report.verdicts(main_results(results))
 
 
-def plan(ctx) -> list[str]:
-    from bench.experiments import recover
-
-    s = ctx.settings
-    lines = recover.plan(ctx)
-    if s.readings:
-        n = len([c for c in recover.cells(s) if recover.grid_cell(c).table in ("table5", "table6")
-                 and c["generator"] == s.generators[0] and c["generator_seed"] == s.seeds_of(s.generators[0])[0]])
-        lines.append(f"  readings of the resampling cutoffs: {n} cells x {len(s.readings)} reading(s) "
-                     f"({', '.join(s.readings)}) on {s.generators[0]} s{s.seeds_of(s.generators[0])[0]}")  # fmt: skip
-    return lines
-
-
 def rows(results):
-    frame = recover_report.cell_frame(results)
+    frame = tables.cell_frame(results)
     frame["reading"] = [c["cell"].get("reading", "after") for c in results.cells]
     return frame
 
@@ -51,7 +38,7 @@ def summary_metrics(results) -> dict:
     main = main_results(results)
     out = {}
     for g in main.settings["generators"]:
-        rho, _, n = recover_report.spearman(recover_report.generator_summary(main, g))
+        rho, _, _n = tables.spearman(tables.generator_summary(main, g))
         if math.isfinite(rho):
             out[f"spearman_{g}"] = rho
     return out
@@ -72,7 +59,7 @@ def generator_rows(main) -> list[dict]:
         recipe = g.split(".", 1)[1] if "." in g else "mnist"
         fails = compare.gate_failures(main, g)
         rows.append({
-            "generator": f"`{g}`", "recipe": get_recipe("lsgan", recipe).description if ms[0]["family"] == "lsgan" else "",
+            "generator": f"`{g}`", "recipe": get_recipe(ms[0]["family"], recipe).description if ":" not in g else "",
             "seeds": ", ".join(map(str, s.seeds_of(g))), "d_z": ms[0]["latent_dim"],
             "G MFLOP": ms[0].get("g_mflops", math.nan), "Frechet": float(np.mean([m["frechet"] for m in ms])),
             "lowest digit share": f"{100 * min(m['min_share'] for m in ms):.1f}%",
@@ -96,13 +83,21 @@ def lifts(main) -> dict[str, dict[str, compare.Diff]]:
 def agreement_rows(main) -> list[dict]:
     rows = []
     for g in main.settings["generators"]:
-        summary = recover_report.generator_summary(main, g)
-        rho, p, n = recover_report.spearman(summary)
+        summary = tables.generator_summary(main, g)
+        rho, _p, n = tables.spearman(summary)
         gap = departures.table_gaps(summary)
         base = departures.baseline_rows(summary)
         peak = max((r["measured %"] for r in base if math.isfinite(r["measured %"])), default=math.nan)
-        rows.append({"generator": f"`{g}`", "Spearman rho": rho, "cells": n, "mean |diff|": gap.get("mean_abs", math.nan),
-                     "mean diff": gap.get("mean", math.nan), "baseline peak %": peak})  # fmt: skip
+        rows.append(
+            {
+                "generator": f"`{g}`",
+                "Spearman rho": rho,
+                "cells": n,
+                "mean |diff|": gap.get("mean_abs", math.nan),
+                "mean diff": gap.get("mean", math.nan),
+                "baseline peak %": peak,
+            }
+        )
     return rows
 
 
@@ -146,11 +141,18 @@ def finding(main) -> list[str]:
         elif kinds == {"not reproduced"}:
             text = f"fails on every credible generator ({len(got)})"
         elif {"reproduced", "not reproduced"} <= kinds:
-            text = ("depends on the generator: reproduced on " + ", ".join(f"`{g}`" for g, v in got.items() if v == "reproduced")
-                    + "; not on " + ", ".join(f"`{g}`" for g, v in got.items() if v == "not reproduced"))  # fmt: skip
+            text = (
+                "depends on the generator: reproduced on "
+                + ", ".join(f"`{g}`" for g, v in got.items() if v == "reproduced")
+                + "; not on "
+                + ", ".join(f"`{g}`" for g, v in got.items() if v == "not reproduced")
+            )
         else:
-            text = ", ".join(f"{sum(v == k for v in got.values())} {k}" for k in ("reproduced", "not reproduced", "inconclusive")
-                             if any(v == k for v in got.values()))  # fmt: skip
+            text = ", ".join(
+                f"{sum(v == k for v in got.values())} {k}"
+                for k in ("reproduced", "not reproduced", "inconclusive")
+                if any(v == k for v in got.values())
+            )
         out.append(f"- {title}: {text}.")
     agree = [(r["Spearman rho"], r["generator"]) for r in agreement_rows(main) if math.isfinite(r["Spearman rho"])]
     if agree:
@@ -167,7 +169,9 @@ def reading_rows(results) -> list[dict]:
     s = results.settings_obj()
     ref, seed = s.generators[0], s.seeds_of(s.generators[0])[0]
     frame = rows(results)
-    frame = frame[(frame["generator"] == ref) & (frame["generator_seed"] == seed) & frame["table"].isin(["table5", "table6"])]
+    frame = frame[
+        (frame["generator"] == ref) & (frame["generator_seed"] == seed) & frame["table"].isin(["table5", "table6"])
+    ]
     out = []
     for reading in ("after", *s.readings):
         f = frame[frame["reading"] == reading]
@@ -175,7 +179,7 @@ def reading_rows(results) -> list[dict]:
             continue
         cells = f.groupby(["table", "regulator", "learning_rate", "hyperparameter"], as_index=False)[
             ["accuracy", "paper_accuracy"]].mean()  # fmt: skip
-        rho, _, n = recover_report.spearman(cells)
+        rho, _, n = tables.spearman(cells)
         gap = departures.table_gaps(cells.assign(shared_baseline=False))
         zero = cells[(cells["hyperparameter"] == 0) & (cells["learning_rate"] >= 1)]
         out.append({"reading": reading + (" (SPEC, default)" if reading == "after" else ""),
@@ -299,7 +303,9 @@ def _reading_figure(results, out: Path) -> list[Path]:
     s = results.settings_obj()
     frame = rows(results)
     ref, seed = s.generators[0], s.seeds_of(s.generators[0])[0]
-    frame = frame[(frame["generator"] == ref) & (frame["generator_seed"] == seed) & frame["table"].isin(["table5", "table6"])]
+    frame = frame[
+        (frame["generator"] == ref) & (frame["generator_seed"] == seed) & frame["table"].isin(["table5", "table6"])
+    ]
     if frame.empty:
         return []
     plt = pyplot()

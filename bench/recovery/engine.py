@@ -56,16 +56,16 @@ from bench.progress import ProgressFn, null_progress
 from bench.recovery import streams, work
 from bench.recovery.fused import compile_chain, compile_generator, l1_rows
 from bench.recovery.grid import BASELINE, Cell, unique_runs
+from bench.recovery.settings import DEFAULT_MAX_BATCH, READINGS
 from bench.recovery.streams import cell_draws, derive_seed, initial_latents, initial_noise  # noqa: F401 (the engine's API)
 
 BETAS = (0.9, 0.999)  # torch.optim.Adam defaults, as the paper ("Adam", no settings given)
-READINGS = ("after", "before", "accept")  # where a resampling regulator acts in a step
 EPS = 1e-8
-# Rows per forward pass. Measured with the default LSGAN (MLP G, conv D with spectral norm) on a
-# 1,000-image x 20-cell chunk: peak RSS 0.97 GiB for trick_discriminator, the heaviest (D's
-# activations, ~150 KB a row; 2.2 GiB at 8,192 rows). GEMMs of 4,096 rows already run at
-# full speed on a CPU, so a larger block buys memory use, not time.
-DEFAULT_MAX_BATCH = 4096
+# Rows per forward pass (DEFAULT_MAX_BATCH, declared with the settings). Measured with the
+# default LSGAN (MLP G, conv D with spectral norm) on a 1,000-image x 20-cell chunk: peak RSS
+# 0.97 GiB for trick_discriminator, the heaviest (D's activations, ~150 KB a row; 2.2 GiB at
+# 8,192 rows). GEMMs of 4,096 rows already run at full speed on a CPU, so a larger block buys
+# memory use, not time.
 
 
 @dataclass
@@ -227,12 +227,28 @@ def recover_cells(
             t0 = time.perf_counter()
             tick = _ticker(progress, k * steps, total, len(group))
             out = _recover_group(
-                G, D, name, group, z0, target_rows,
-                n=n, restarts=restarts, steps=steps, seed=seed, prior=prior, row_keys=rows,
-                m=prior_samples or d_z, device=device, max_batch=max_batch, threads=threads,
+                G,
+                D,
+                name,
+                group,
+                z0,
+                target_rows,
+                n=n,
+                restarts=restarts,
+                steps=steps,
+                seed=seed,
+                prior=prior,
+                row_keys=rows,
+                m=prior_samples or d_z,
+                device=device,
+                max_batch=max_batch,
+                threads=threads,
                 check_sync=check_sync and device.type == "cuda",
-                eps_rows=eps_rows, resample_noise=noise == "resample",
-                tick=tick, every=max(1, progress_every), reading=(resample_at, resample_every),
+                eps_rows=eps_rows,
+                resample_noise=noise == "resample",
+                tick=tick,
+                every=max(1, progress_every),
+                reading=(resample_at, resample_every),
             )
             wall = (time.perf_counter() - t0) / len(group)
             for run, rec in zip(group, out):
@@ -255,9 +271,31 @@ def _fast(generator, discriminator, d_z, noise_dim, fused, device, groups):
     return G, D
 
 
-def _recover_group(G, D, name, runs, z0, target_rows, *, n, restarts, steps, seed, prior, row_keys, m,
-                   device, max_batch, threads, check_sync, eps_rows, resample_noise, tick,
-                   every, reading=("after", 1)) -> list[CellRecovery]:
+def _recover_group(
+    G,
+    D,
+    name,
+    runs,
+    z0,
+    target_rows,
+    *,
+    n,
+    restarts,
+    steps,
+    seed,
+    prior,
+    row_keys,
+    m,
+    device,
+    max_batch,
+    threads,
+    check_sync,
+    eps_rows,
+    resample_noise,
+    tick,
+    every,
+    reading=("after", 1),
+) -> list[CellRecovery]:
     """All runs of one regulator: the step loop."""
     reg = regulators.get(name)
     if reg.kind == "resample" and reg.prior != prior.name:
@@ -286,9 +324,11 @@ def _recover_group(G, D, name, runs, z0, target_rows, *, n, restarts, steps, see
     # (step_size = lr / (1 - beta1^t), cast to float32 by addcdiv), so the loop never syncs.
     b1, b2 = BETAS
     lrs = [float(r.lr) for r in runs]
-    neg_step = torch.tensor(
-        [[-(lr / (1 - b1 ** float(t))) for lr in lrs] for t in range(1, steps + 1)], dtype=torch.float64
-    ).to(device=device, dtype=torch.float32).view(steps, C, 1, 1)
+    neg_step = (
+        torch.tensor([[-(lr / (1 - b1 ** float(t))) for lr in lrs] for t in range(1, steps + 1)], dtype=torch.float64)
+        .to(device=device, dtype=torch.float32)
+        .view(steps, C, 1, 1)
+    )
 
     # Each block owns its z and Adam moments: in-place updates of one block never touch a tensor
     # (or a version counter) that another thread's autograd graph has saved.
@@ -329,7 +369,8 @@ def _recover_group(G, D, name, runs, z0, target_rows, *, n, restarts, steps, see
                     with torch.no_grad():
                         target = target_rows[r0:r1]
                         better = _objective(G, D, reg, new, target, None, u, eps) < _objective(
-                            G, D, reg, zs, target, None, u, eps)
+                            G, D, reg, zs, target, None, u, eps
+                        )
                     new = torch.where(better.unsqueeze(-1), new, zs)
                 zs.copy_(new)
 
@@ -349,8 +390,9 @@ def _recover_group(G, D, name, runs, z0, target_rows, *, n, restarts, steps, see
         noise = torch.empty(C, R, eps_rows.shape[1], device=device) if eps_rows is not None else None
         for c0, c1, r0, r1 in (b for part in parts for b in part):  # the final loss: step `steps`
             u, eps = block_inputs(steps, c0, c1, r0, r1)
-            final[c0:c1, r0:r1] = _objective(G, D, reg, z[c0:c1, r0:r1], target_rows[r0:r1],
-                                             None if weight is None else weight[c0:c1], u, eps)
+            final[c0:c1, r0:r1] = _objective(
+                G, D, reg, z[c0:c1, r0:r1], target_rows[r0:r1], None if weight is None else weight[c0:c1], u, eps
+            )
             if noise is not None:
                 noise[c0:c1, r0:r1] = eps
         # NaN sorts last so a finite candidate always wins; ties keep the first restart.

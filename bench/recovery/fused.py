@@ -55,8 +55,10 @@ class Chain:
         return _ChainFn.apply(x.reshape(x.shape[0], -1), self, eps).view(x.shape[0], *self.out_shape)
 
     def to(self, device) -> Chain:
-        moved = [replace(layer, weight=layer.weight.to(device), bias=None if layer.bias is None else layer.bias.to(device))
-                 for layer in self.layers]  # fmt: skip
+        moved = [
+            replace(layer, weight=layer.weight.to(device), bias=None if layer.bias is None else layer.bias.to(device))
+            for layer in self.layers
+        ]
         return Chain(moved, self.out_shape, None if self.side is None else self.side.to(device))
 
 

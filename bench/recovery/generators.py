@@ -21,7 +21,6 @@ discriminator if it has an LSGAN one. The recovery objective is always taken in 
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,27 +58,6 @@ class RecoveryModel:
     facts: dict = field(default_factory=dict)  # family, digest, latent_rank, z_max, times, config
 
 
-class RankedGenerator(nn.Module):
-    """An LWGAN generator seen through its rank-r prior: z [N, r] -> G([z, 0], eps)."""
-
-    def __init__(self, G: nn.Module, z_max: int, rank: int):
-        super().__init__()
-        self.G, self.z_max, self.latent_dim = G, int(z_max), int(rank)
-        self.noise_dim = int(G.noise_dim) if G.sigma_noise > 0 else 0
-
-    def chain_view(self) -> tuple[nn.Module, int, float]:
-        """How forward fills its network's input row, for fused.compile_generator: (the network,
-        z_max, sigma_noise): z in the first `latent_dim` columns, zeros up to z_max, then
-        sigma_noise * eps."""
-        return self.G.body, self.z_max, float(self.G.sigma_noise)
-
-    def forward(self, z: torch.Tensor, eps: torch.Tensor | None = None) -> torch.Tensor:
-        z = nn.functional.pad(z, (0, self.z_max - self.latent_dim))
-        if self.G.noise_dim > 0 and eps is None:  # no noise asked for: the noise switched off
-            eps = z.new_zeros(z.shape[0], self.G.noise_dim)
-        return self.G(z, eps) if self.G.noise_dim > 0 else self.G(z)
-
-
 class PixelRange(nn.Module):
     """A user's G with its output mapped from [lo, hi] to [-1, 1] and shaped [N, 1, 28, 28]."""
 
@@ -99,7 +77,7 @@ def is_user(name: str) -> bool:
 def check_name(name: str) -> None:
     """A one-line BenchError for a name that cannot be recovered through; nothing is loaded."""
     if is_user(name):
-        _user_builder(name)
+        _built(name)
         return
     from lwgan.registry import generator_names, get_generator
 
@@ -111,9 +89,13 @@ def check_name(name: str) -> None:
         spec = get_generator(name)
     except (KeyError, ValueError) as e:
         raise BenchError(f"--generator: {e}") from None
-    if spec.family == "published" or getattr(spec.config, "objective", "lwgan") == "autoencoder":
-        raise BenchError(f"--generator: {name!r} has no latent prior to recover from (an autoencoder "
-                         "without prior matching); use lsgan or an LWGAN-family generator")  # fmt: skip
+    from lwgan.families import get_family
+
+    fam = get_family(spec.family)
+    refusal = fam.recovery_refusal(spec.config) or (None if fam.recovery else f"family {fam.name} has no prior")
+    if refusal:
+        raise BenchError(f"--generator: {name!r} has no latent prior to recover from ({refusal}); use lsgan or "
+                         "an LWGAN-family generator")  # fmt: skip
     if spec.data_kind != "mnist":
         raise BenchError(f"--generator: {name!r} is not an MNIST generator (recipe for {spec.data_kind} data)")
 
@@ -149,32 +131,52 @@ def _user_builder(name: str) -> Callable[[], UserGenerator]:
     return fn
 
 
-@functools.cache
-def family(name: str) -> str:
-    """The generator's family: "user" for a module:function, else its registered variant's."""
-    if is_user(name):
-        return "user"
+def _built(name: str) -> UserGenerator:
+    """What a user's `module:function` returns, checked: a UserGenerator, or a one-line error
+    that names the function and the type expected (never a traceback from its use later)."""
+    try:
+        built = _user_builder(name)()
+    except BenchError:
+        raise
+    except Exception as e:  # noqa: BLE001 - any failure of the user's builder is theirs, in one line
+        raise BenchError(f"--generator: {name}() raised {type(e).__name__}: {' '.join(str(e).split())}") from None
+    if not isinstance(built, UserGenerator):
+        raise BenchError(
+            f"--generator: {name}() returned {type(built).__name__}; expected a "
+            "bench.recovery.generators.UserGenerator (see ARCHITECTURE.md, Recover through your own generator)"
+        )
+    if not isinstance(built.generator, nn.Module) or not isinstance(built.latent_dim, int) or built.latent_dim < 1:
+        raise BenchError(f"--generator: {name}(): generator must be a torch.nn.Module and latent_dim a positive int")
+    return built
+
+
+def _family(name: str):
+    from lwgan.families import get_family
     from lwgan.registry import variant_info
 
-    return variant_info(name).family
+    return get_family(variant_info(name).family)
+
+
+def is_reference(name: str) -> bool:
+    """Whether the generator can be the Frechet yardstick of the credibility bars: a registered
+    variant of a family that carries an LSGAN discriminator (the recovery study's own kind)."""
+    return not is_user(name) and _family(name).discriminator
 
 
 def has_discriminator(name: str) -> bool:
     """Whether the generator brings an LSGAN discriminator (built, not trained, for a user's)."""
     if is_user(name):
-        return _user_builder(name)().discriminator is not None
-    from lwgan.registry import variant_info
-
-    return variant_info(name).family == "lsgan"
+        return _built(name).discriminator is not None
+    return _family(name).discriminator
 
 
 def spec_for(name: str, latent_dim: int | None = None, arch: str | None = None):
-    """The registry spec of a named generator (LSGAN overrides apply to the lsgan family only)."""
-    from lwgan.registry import get_generator, variant_info
+    """The registry spec of a named generator, with the recovery sweep's model overrides its
+    family takes (an LSGAN's latent_dim and arch)."""
+    from lwgan.registry import get_generator
 
-    if variant_info(name).family == "lsgan":
-        return get_generator(name, latent_dim=latent_dim, arch=arch)
-    return get_generator(name)
+    given = {k: v for k, v in (("latent_dim", latent_dim), ("arch", arch)) if k in _family(name).overrides}
+    return get_generator(name, **given)
 
 
 def status(name: str, seed: int, data_fingerprint: str, **overrides) -> str:
@@ -199,28 +201,25 @@ def load(name: str, seed: int, mnist, *, device, retrain: bool = False, latent_r
                             task=f"{name} s{seed}: train", on_event=on_event)  # fmt: skip
     facts = {"family": spec.family, "digest": trained.entry.digest, "loaded": trained.entry.loaded,
              "train_seconds": trained.train_seconds, "config": cache_config(spec)}  # fmt: skip
-    model = trained.model
-    if spec.family == "lsgan":
-        from lwgan.lsgan import generator_flops
-
-        facts.update(latent_rank=model.latent_dim, z_max=model.latent_dim,
-                     g_mflops=generator_flops(model.G, model.latent_dim) / 1e6)  # fmt: skip
-        return RecoveryModel(name, seed, model.G, model.D, model.latent_dim, 0, prior, facts)
-    z_max = spec.config.z_max
-    estimate, lam = _rank_estimate(model, mnist, seed, device, progress, name)
-    rank = z_max if latent_rank == "max" else estimate if latent_rank == "estimate" else int(latent_rank)
-    if not 1 <= rank <= z_max:
-        raise BenchError(f"--latent-rank: {rank} is outside 1..{z_max} (z_max of {name})")
-    facts.update(latent_rank=rank, z_max=z_max, rank_estimate=estimate, lambda_hat=lam)
-    G = RankedGenerator(model.G, z_max, rank)
-    return RecoveryModel(name, seed, G, None, rank, G.noise_dim, "normal", facts)
+    fam = _family(name)
+    rank = None
+    if fam.ranked:  # recovery on an estimated rank of z_max (the family's own prior)
+        z_max = spec.config.z_max
+        estimate, lam = _rank_estimate(trained.model, mnist, seed, device, progress, name)
+        rank = z_max if latent_rank == "max" else estimate if latent_rank == "estimate" else int(latent_rank)
+        if not 1 <= rank <= z_max:
+            raise BenchError(f"--latent-rank: {rank} is outside 1..{z_max} (z_max of {name})")
+        facts.update(rank_estimate=estimate, lambda_hat=lam)
+    view = fam.recovery(trained.model, spec.config, rank=rank, prior=prior)
+    facts.update(latent_rank=view.latent_dim, **view.facts)
+    return RecoveryModel(name, seed, view.G, view.D, view.latent_dim, view.noise_dim, view.prior, facts)
 
 
 def _rank_estimate(model, mnist, seed, device, progress, name) -> tuple[int, float]:
     """LWGAN's rank score as `bench mnist --budget default` computes it (its EVAL table), so the
     rank recovery uses is the one that report prints for the same checkpoint."""
     from bench.data import to_pixels
-    from bench.experiments.mnist import EVAL
+    from bench.experiments.settings import EVAL
     from lwgan.rank import score_ranks
 
     e = EVAL["default"]
@@ -236,9 +235,7 @@ def _load_user(name: str, seed: int, device) -> RecoveryModel:
     import regulators
     from bench.checkpoint import payload_digest
 
-    built = _user_builder(name)()
-    if not isinstance(built, UserGenerator):
-        raise BenchError(f"--generator: {name} returned {type(built).__name__}, not a UserGenerator")
+    built = _built(name)
     lo, hi = built.pixel_range
     if not hi > lo:
         raise BenchError(f"--generator: {name}: pixel_range {built.pixel_range} is not (low, high)")
@@ -267,7 +264,7 @@ def draw(model: RecoveryModel, n: int, seed: int, tag: str = "quality"):
     """(z [n, d] from the model's prior, eps [n, k] or None, G(z, eps) [n, 1, 28, 28] on the CPU),
     from a CPU generator seeded by (seed, tag): the same draws on every device."""
     import regulators
-    from bench.recovery.engine import derive_seed
+    from bench.recovery.streams import derive_seed
 
     g = torch.Generator().manual_seed(derive_seed(int(seed), tag, model.name))
     z = regulators.get_prior(model.prior).sample((n, model.latent_dim), generator=g, device="cpu",

@@ -21,10 +21,6 @@ GRIDS = ("paper", "quick")
 LOSS_TABLES = ("table1", "table2", "table3", "table4")  # hyperparameter = loss weight lambda
 BASELINE = "none"
 
-# Quick grid for regulators the paper has no table for (the author's later extras): a weight
-# (loss) or a cutoff-like value (resample) that is neither trivial nor extreme.
-QUICK_FALLBACK = {"loss": ((0.1, 0.1), (0.1, 1.0)), "resample": ((0.1, 1.0), (0.1, 2.0))}
-
 
 def fmt(x: float) -> str:
     """Stable text of a grid value: 0.1 -> '0.1', 1.0 -> '1', 1e-06 -> '1e-06'."""
@@ -110,6 +106,20 @@ def _make(regulator: str, lr: float, hp: float, kind: str, index: dict) -> Cell:
     return Cell(regulator, float(lr), float(hp), table, acc, shared)
 
 
+def _own_rows(name: str, grid: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The regulator's registered grid rows (lrs, hps), or a ValueError saying what to add."""
+    import regulators
+
+    reg = regulators.get(name)
+    if not reg.lrs or not reg.hps:
+        raise ValueError(
+            f"regulator {name!r} has no cells on the {grid} grid: the paper has no table for it; register it "
+            f"with lrs=(...) and hps=(...) (its default learning rates and {reg.hyperparameter} values), or "
+            "give --lr and --hp"
+        )
+    return reg.lrs, reg.hps
+
+
 def _paper(regs: list[str], kinds: dict[str, str], index: dict) -> list[Cell]:
     rows = paper_rows()
     cells = [
@@ -117,6 +127,11 @@ def _paper(regs: list[str], kinds: dict[str, str], index: dict) -> list[Cell]:
         for r in rows
         if r["regulator"] in kinds
     ]
+    tabled = {r["regulator"] for r in rows}
+    for name in regs:  # a regulator the paper has no table for: its own rows, crossed
+        if name != BASELINE and name not in tabled:
+            lrs, hps = _own_rows(name, "paper")
+            cells += [_make(name, lr, hp, kinds[name], index) for lr in lrs for hp in hps]
     # `none` has no table of its own: its cells are the weight-0 columns of tables 1-4. Asked for
     # without any of those regulators, it contributes the four baseline runs themselves.
     if BASELINE in regs and not any(c.shared for c in cells):
@@ -127,7 +142,8 @@ def _paper(regs: list[str], kinds: dict[str, str], index: dict) -> list[Cell]:
 
 def _quick(regs: list[str], kinds: dict[str, str], index: dict) -> list[Cell]:
     """At most two cells per regulator: the paper's best and worst cell (weight-0 columns aside),
-    so a smoke run shows both ends of each table; extras get QUICK_FALLBACK."""
+    so a smoke run shows both ends of each table; a regulator without a table gets its own rows'
+    middle learning rate at its middle (or first) and its last hyperparameter."""
     rows = paper_rows()
     cells: list[Cell] = []
     for name in regs:
@@ -144,7 +160,9 @@ def _quick(regs: list[str], kinds: dict[str, str], index: dict) -> list[Cell]:
             picks = [(ranked[-1]["learning_rate"], ranked[-1]["hyperparameter"])]
             picks.append((ranked[0]["learning_rate"], ranked[0]["hyperparameter"]))
         else:
-            picks = list(QUICK_FALLBACK[kinds[name]])
+            lrs, hps = _own_rows(name, "quick")
+            lr, mid = lrs[len(lrs) // 2], hps[len(hps) // 2]
+            picks = [(lr, mid if mid != hps[-1] else hps[0]), (lr, hps[-1])]
         for lr, hp in picks:
             cell = _make(name, lr, hp, kinds[name], index)
             if cell.id not in {c.id for c in cells}:
@@ -171,7 +189,8 @@ def _explicit(lrs: Sequence[float], hps: Sequence[float], regs, kinds, index) ->
 def expand_grid(grid, regulators: Sequence[str]) -> list[Cell]:
     """Cells of `grid` for the named regulators.
 
-    grid: "paper" (the tables' cells of those regulators; regulators without a table add none),
+    grid: "paper" (the tables' cells of those regulators; one without a table: its own registered
+    rows, crossed; without rows it is a ValueError saying what to add),
     "quick" (at most two cells per regulator) or a pair (learning rates, hyperparameters) for the
     full product per regulator. Unknown grid or regulator names raise ValueError listing the valid ones.
     """
@@ -206,5 +225,3 @@ def unique_runs(cells: Sequence[Cell]) -> list[Cell]:
     for c in cells:
         runs.setdefault(c.run_id, c.run)
     return list(runs.values())
-
-

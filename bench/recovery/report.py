@@ -15,12 +15,10 @@ import numpy as np
 import pandas as pd
 
 from bench.figures import figure_link
-from bench.recovery.grid import LOSS_TABLES, fmt, make_cell
+from bench.recovery.grid import LOSS_TABLES, fmt
+from bench.recovery.tables import acc_text, best_cells, cell_frame, generator_summary, spearman
 from bench.verdict import Verdict
 
-METRICS = ("accuracy", "accuracy_lo", "accuracy_hi", "l1", "l2", "mae", "z_mean", "z_var", "ks_pvalue",
-           "final_loss", "n_nonfinite", "wall_s", "latent_rank", "latent_error", "latent_rmse",
-           "latent_recovered")
 TABLE_TITLES = {
     "table1": "Table 1: Wasserstein distance",
     "table2": "Table 2: energy distance",
@@ -29,58 +27,6 @@ TABLE_TITLES = {
     "table5": "Table 5: logistic cutoff (hyperparameter: slope a; b = 2)",
     "table6": "Table 6: truncated normal cutoff (hyperparameter: cutoff c)",
 }
-
-
-def cell_frame(results) -> pd.DataFrame:
-    """One row per (grid cell, seed): the cell, the paper's number, every measured metric."""
-    rows = []
-    for c in results.cells:
-        d = c["cell"]
-        cell = make_cell(d["regulator"], d["learning_rate"], d["hyperparameter"])
-        r = c["record"] or {}
-        row = {
-            "generator": d["generator"],
-            "generator_seed": d["generator_seed"],
-            "table": cell.table or "",
-            "regulator": cell.regulator,
-            "learning_rate": cell.lr,
-            "hyperparameter": cell.hp,
-            "seed": d["seed"],
-            "run_id": cell.run_id,
-            "shared_baseline": cell.shared,
-            "paper_accuracy": cell.paper_accuracy if cell.paper_accuracy is not None else math.nan,
-            "status": c["status"],
-            "error": c["error"] or "",
-        }
-        for m in METRICS:
-            row[m] = float(r.get(m, math.nan)) if c["status"] == "finished" else math.nan
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def rows(results) -> pd.DataFrame:
-    """The CSV: cell_frame (one row per grid cell and seed)."""
-    return cell_frame(results)
-
-
-def summary_frame(cells: pd.DataFrame) -> pd.DataFrame:
-    """One row per (generator, grid cell): metrics averaged over generator seeds and recovery
-    seeds, with the spread over those runs."""
-    keys = ["generator", "table", "regulator", "learning_rate", "hyperparameter", "run_id", "shared_baseline",
-            "paper_accuracy"]
-    g = cells.groupby(keys, sort=False, dropna=False)
-    out = g[list(METRICS)].mean()
-    out["accuracy_sd"] = g["accuracy"].std(ddof=1)
-    out["seeds_finished"] = g["accuracy"].count()
-    return out.reset_index()
-
-
-def _acc(row) -> str:
-    if not math.isfinite(row["accuracy"]):
-        return "n/a"
-    if row["seeds_finished"] > 1:
-        return f"{row['accuracy']:.1f} ± {row['accuracy_sd']:.1f}"
-    return f"{row['accuracy']:.1f} [{row['accuracy_lo']:.1f}, {row['accuracy_hi']:.1f}]"
 
 
 def _pivot(frame: pd.DataFrame, value) -> pd.DataFrame:
@@ -92,49 +38,12 @@ def _pivot(frame: pd.DataFrame, value) -> pd.DataFrame:
     return p
 
 
-def spearman(frame: pd.DataFrame) -> tuple[float, float, int]:
-    """Spearman rho (and p) between measured and paper accuracy over the cells that have both."""
-    from scipy.stats import spearmanr
-
-    both = frame[frame["accuracy"].notna() & frame["paper_accuracy"].notna()]
-    if len(both) < 3 or both["accuracy"].nunique() < 2:
-        return math.nan, math.nan, len(both)
-    res = spearmanr(both["accuracy"], both["paper_accuracy"])
-    return float(res.statistic), float(res.pvalue), len(both)
-
-
 def _rho(rho: float, p: float, n: int) -> str:
     if not math.isfinite(rho):
-        return f"n/a ({n} cell{'' if n == 1 else 's'} with a paper value; a rank correlation needs 3 or more that differ)"
-    return f"rho = {rho:.2f} (p = {p:.2g}, {n} cells)"
-
-
-def best_cells(summary: pd.DataFrame) -> pd.DataFrame:
-    """Per regulator: the measured best cell and the paper's best cell (weight-0 cells are the
-    shared baseline, reported under `none`, not as a regulator's best). `summary` holds one
-    generator's cells."""
-    rows = []
-    own = summary[~summary["shared_baseline"]]
-    for reg, f in own.groupby("regulator", sort=False):
-        fin = f[f["accuracy"].notna()]
-        m = fin.loc[fin["accuracy"].idxmax()] if len(fin) else None
-        pap = f[f["paper_accuracy"].notna()]
-        p = pap.loc[pap["paper_accuracy"].idxmax()] if len(pap) else None
-        rows.append(
-            {
-                "regulator": reg,
-                "measured_best_cell": "n/a" if m is None else f"lr {fmt(m['learning_rate'])}, hp {fmt(m['hyperparameter'])}",
-                "measured_accuracy": math.nan if m is None else m["accuracy"],
-                "measured_ci": "" if m is None else _acc(m),
-                "paper_best_cell": "n/a" if p is None else f"lr {fmt(p['learning_rate'])}, hp {fmt(p['hyperparameter'])}",
-                "paper_accuracy": math.nan if p is None else p["paper_accuracy"],
-                "_lo": math.nan if m is None else m["accuracy_lo"],
-                "_lr": math.nan if m is None else m["learning_rate"],
-                "_hp": math.nan if m is None else m["hyperparameter"],
-                "_hi": math.nan if m is None else m["accuracy_hi"],
-            }
+        return (
+            f"n/a ({n} cell{'' if n == 1 else 's'} with a paper value; a rank correlation needs 3 or more that differ)"
         )
-    return pd.DataFrame(rows).sort_values("measured_accuracy", ascending=False, na_position="last")
+    return f"rho = {rho:.2f} (p = {p:.2g}, {n} cells)"
 
 
 def verdicts(results) -> list[Verdict]:
@@ -148,11 +57,6 @@ def verdicts(results) -> list[Verdict]:
     for g in s.generators:
         out += compare.claim_verdicts(results, g, regs)
     return out + compare.iso_verdicts(results, regs)
-
-
-def generator_summary(results, generator: str) -> pd.DataFrame:
-    cells = cell_frame(results)
-    return summary_frame(cells[cells["generator"] == generator])
 
 
 def render(results) -> str:
@@ -179,25 +83,36 @@ def render(results) -> str:
         "",
         "## Setup",
         "",
-        (f"- Grid `{s.grid}`: {len(grid)} cells, {len({c.run_id for c in grid})} distinct runs "
-         f"(weight-0 cells of tables 1-4 share the four `none` baseline runs); regulators: {', '.join(s.names())}."),
-        (f"- Generators: {', '.join(f'`{g}`' for g in s.generators)}, each trained at generator seed(s) "
-         f"{', '.join(map(str, s.generator_seeds))}"
-         + "".join(f" (`{g}`: {', '.join(map(str, v))} only)" for g, v in s.seeds_for.items())
-         + f"; recovery seeds {', '.join(map(str, s.seeds))}."),
+        (
+            f"- Grid `{s.grid}`: {len(grid)} cells, {len({c.run_id for c in grid})} distinct runs "
+            f"(weight-0 cells of tables 1-4 share the four `none` baseline runs); regulators: {', '.join(s.names())}."
+        ),
+        (
+            f"- Generators: {', '.join(f'`{g}`' for g in s.generators)}, each trained at generator seed(s) "
+            f"{', '.join(map(str, s.generator_seeds))}"
+            + "".join(f" (`{g}`: {', '.join(map(str, v))} only)" for g, v in s.seeds_for.items())
+            + f"; recovery seeds {', '.join(map(str, s.seeds))}."
+        ),
         sections.targets_line(s),
-        (f"- Held-out selection: the {s.images} target images are split by a seeded permutation (split "
-         f"seed {s.split_seed}) into a selection half ({half}) and an evaluation half ({s.images - half}). "
-         "Each regulator's best cell is chosen on the selection half and judged on the evaluation "
-         "half; every verdict, paired comparison and best-cell accuracy below uses the evaluation "
-         "half. The grids of tables 1-6 are over every image, for comparison with the paper."),
-        (f"- {s.steps} Adam steps, {s.restarts} restart(s); Wasserstein/energy prior sample m = "
-         f"{s.prior_samples or 'd_z'}; diff = mean absolute pixel error, pixels in [-1, 1]."),
+        (
+            f"- Held-out selection: the {s.images} target images are split by a seeded permutation (split "
+            f"seed {s.split_seed}) into a selection half ({half}) and an evaluation half ({s.images - half}). "
+            "Each regulator's best cell is chosen on the selection half and judged on the evaluation "
+            "half; every verdict, paired comparison and best-cell accuracy below uses the evaluation "
+            "half. The grids of tables 1-6 are over every image, for comparison with the paper."
+        ),
+        (
+            f"- {s.steps} Adam steps, {s.restarts} restart(s); Wasserstein/energy prior sample m = "
+            f"{s.prior_samples or 'd_z'}; diff = mean absolute pixel error, pixels in [-1, 1]."
+        ),
         sections.reading_line(s),
         f"- Cells: {', '.join(f'{k} {v}' for k, v in status.items())}.",
         "- Accuracy: % of recovered images the frozen classifier labels as the target's digit; "
-        + ("[95% bootstrap interval over images]." if runs == 1 else
-           f"mean ± sd over the {runs} runs (generator seeds x recovery seeds) of a cell."),
+        + (
+            "[95% bootstrap interval over images]."
+            if runs == 1
+            else f"mean ± sd over the {runs} runs (generator seeds x recovery seeds) of a cell."
+        ),
         "",
         "## Models",
         "",
@@ -206,9 +121,11 @@ def render(results) -> str:
         *sections.gates_markdown(results),
         "## Verdicts",
         "",
-        ("The paper: the Wasserstein regulator (best 94.7%) and the log-normal density (best 95.5%) are "
-         "the best, energy close behind; the unregulated baseline peaks at 75.8%; the resampling "
-         "cutoffs lie below the distance regulators."),
+        (
+            "The paper: the Wasserstein regulator (best 94.7%) and the log-normal density (best 95.5%) are "
+            "the best, energy close behind; the unregulated baseline peaks at 75.8%; the resampling "
+            "cutoffs lie below the distance regulators."
+        ),
         "",
         markdown_table(verdict_rows(verdicts_)),
         "",
@@ -222,9 +139,11 @@ def render(results) -> str:
         out += [
             f"## Best cell per regulator: `{g}`",
             "",
-            ("Chosen on the selection half and scored on the evaluation half; beside it, for "
-             "reference, the cell that is best on every image and its accuracy there (chosen and "
-             "scored on the same images, so biased upward), and the paper's best cell."),
+            (
+                "Chosen on the selection half and scored on the evaluation half; beside it, for "
+                "reference, the cell that is best on every image and its accuracy there (chosen and "
+                "scored on the same images, so biased upward), and the paper's best cell."
+            ),
             "",
             markdown_table(sections.best_rows(results, g), floatfmt=".1f"),
             "",
@@ -232,16 +151,21 @@ def render(results) -> str:
         ]
     out += departures.section(results, summary, first, TABLE_TITLES)
     rho, p, n = spearman(summary)  # the 124 paper cells (shared baselines once per table, as printed)
-    out += [(f"Agreement of `{first}`'s grid (every image) with the paper's over all cells: Spearman {_rho(rho, p, n)}. "
-             "Absolute numbers depend on the trained GAN; the ranking of "
-             "regulators and the shape of each grid are what a reproduction can confirm or refute."), ""]
+    out += [
+        (
+            f"Agreement of `{first}`'s grid (every image) with the paper's over all cells: Spearman {_rho(rho, p, n)}. "
+            "Absolute numbers depend on the trained GAN; the ranking of "
+            "regulators and the shape of each grid are what a reproduction can confirm or refute."
+        ),
+        "",
+    ]
     for table, title in TABLE_TITLES.items():
         f = summary[summary["table"] == table]
         if f.empty:
             continue
         trho, tp, tn = spearman(f)
         label = "weight" if table in LOSS_TABLES else ("a" if table == "table5" else "c")
-        measured = _pivot(f, _acc)
+        measured = _pivot(f, acc_text)
         paper = _pivot(f, lambda r: f"{r['paper_accuracy']:.1f}" if math.isfinite(r["paper_accuracy"]) else "")
         measured.index.name = paper.index.name = f"lr \\ {label}"
         out += [
@@ -260,28 +184,70 @@ def render(results) -> str:
         ]
     extra = summary[summary["table"].isin(["", None]) & ~summary["shared_baseline"]]
     if len(extra):
-        out += ["## Cells outside the paper's tables", "",
-                markdown_table(extra[["regulator", "learning_rate", "hyperparameter", "accuracy", "l1", "l2"]],
-                               floatfmt=".3g"), ""]
+        out += [
+            "## Cells outside the paper's tables",
+            "",
+            markdown_table(
+                extra[["regulator", "learning_rate", "hyperparameter", "accuracy", "l1", "l2"]], floatfmt=".3g"
+            ),
+            "",
+        ]
     bad = cells[(cells["status"] != "finished") | (cells["n_nonfinite"] > 0)]
     if len(bad):
-        out += ["## Cells that failed or went non-finite", "",
-                markdown_table(bad[["generator", "generator_seed", "regulator", "learning_rate", "hyperparameter",
-                                    "seed", "status", "n_nonfinite", "error"]]), ""]
+        out += [
+            "## Cells that failed or went non-finite",
+            "",
+            markdown_table(
+                bad[
+                    [
+                        "generator",
+                        "generator_seed",
+                        "regulator",
+                        "learning_rate",
+                        "hyperparameter",
+                        "seed",
+                        "status",
+                        "n_nonfinite",
+                        "error",
+                    ]
+                ]
+            ),
+            "",
+        ]
     out += [
         "## Other measurements",
         "",
-        ("Every cell's l1 and l2 pixel error (per-image norms, averaged), mean absolute error, mean and "
-        "variance of the recovered latent elements and the KS p-value against the prior are in the "
-        "results CSV beside this report and in each MLflow child run."),
+        (
+            "Every cell's l1 and l2 pixel error (per-image norms, averaged), mean absolute error, mean and "
+            "variance of the recovered latent elements and the KS p-value against the prior are in the "
+            "results CSV beside this report and in each MLflow child run."
+        ),
         "",
     ]
+    out += [
+        "## Figures",
+        "",
+        figure_link(f"recover-{s.grid}-tables", f"Accuracy against learning rate in each table of the paper, "
+                    f"`{first}`: measured (solid, with 95% intervals) and the paper's (dashed)"),
+        "",
+        figure_link(f"recover-{s.grid}-generators", "Each regulator's best cell per generator, chosen on the "
+                    "selection half and scored on the evaluation half, with the paper's best (black)"),
+        "",
+    ]  # fmt: skip
     out.append(figure_link(f"recover-{s.grid}-best", f"Targets (top row) and their recoveries through `{first}` "
                            "in the best cell of each regulator, first generator seed and recovery seed"))  # fmt: skip
     return "\n".join(out) + "\n"
 
 
 def figures(results, out: Path) -> list[Path]:
+    """The tables against the paper, the best cells across generators, and the recovered images
+    (bench.recovery.figures), as PDF and PNG."""
+    from bench.recovery.figures import generators_figure, tables_figure
+
+    return [*tables_figure(results, TABLE_TITLES, out), *generators_figure(results, out), *_images(results, out)]
+
+
+def _images(results, out: Path) -> list[Path]:
     """Targets and the recoveries of each regulator's best cell (first seed), as PDF and PNG."""
     from bench.figures import image_rows, save_figure
     from bench.recovery.sweep import unpack_images

@@ -18,7 +18,7 @@ def targets_line(s) -> str:
                 f"generator's prior (seed {s.subset_seed}) with its noise held at the noise that "
                 "made the target, labelled by the classifier; a latent is recovered when "
                 f"||z - z*|| / sqrt(d) <= {s.latent_tol:g}.")  # fmt: skip
-    noise = ("drawn once per (image, restart) and held fixed" if s.noise == "fixed" else "drawn anew at every step")
+    noise = "drawn once per (image, restart) and held fixed" if s.noise == "fixed" else "drawn anew at every step"
     return (f"- Targets: {s.images} test images (a fixed subset, subset seed {s.subset_seed}), the same "
             f"for every generator. LWGAN-family latent rank: `{s.latent_rank}`; a stochastic "
             f"generator's noise is {noise}.")  # fmt: skip
@@ -78,7 +78,7 @@ def best_rows(results, generator: str) -> list[dict]:
     """Per regulator: the best cell chosen on the selection half and its accuracy on the
     evaluation half; beside it, for reference, the best cell chosen and scored on every image,
     and the paper's best cell."""
-    from bench.recovery.report import best_cells, generator_summary
+    from bench.recovery.tables import best_cells, generator_summary
 
     table = compare.Table(results)
     full = best_cells(generator_summary(results, generator)).set_index("regulator")
@@ -101,8 +101,12 @@ def _record(results, generator, regulator, cell):
 
     for c in results.cells:
         d = c["cell"]
-        if (c["status"] == "finished" and d["generator"] == generator and (d["learning_rate"], d["hyperparameter"]) == cell
-                and make_cell(d["regulator"], *cell).run.regulator == regulator):  # fmt: skip
+        if (
+            c["status"] == "finished"
+            and d["generator"] == generator
+            and (d["learning_rate"], d["hyperparameter"]) == cell
+            and make_cell(d["regulator"], *cell).run.regulator == regulator
+        ):
             return c["record"]
     return None
 
@@ -122,17 +126,27 @@ def generator_sections(results) -> list[str]:
     out = [
         "## Regulators x generators",
         "",
-        ("Each regulator's best cell per generator, chosen on the selection half of the images: "
-         "its accuracy (%) on the evaluation half, "
-         + (f"mean over {seeds} generator seeds [95% t-interval]." if seeds > 1 else
-            "[95% bootstrap interval over the evaluation images].")),
+        (
+            "Each regulator's best cell per generator, chosen on the selection half of the images: "
+            "its accuracy (%) on the evaluation half, "
+            + (
+                f"mean over {seeds} generator seeds [95% t-interval]."
+                if seeds > 1
+                else "[95% bootstrap interval over the evaluation images]."
+            )
+        ),
         "",
         markdown_table(rows),
         "",
     ]
     if any(lo < 0 or hi > 100 for _, lo, hi in best.values()):  # NaN (no interval) compares False
-        out += [("A t-interval over few generator seeds that disagree can reach below 0 or above 100%: "
-                 "it is shown as computed; the per-seed paired intervals below say more."), ""]
+        out += [
+            (
+                "A t-interval over few generator seeds that disagree can reach below 0 or above 100%: "
+                "it is shown as computed; the per-seed paired intervals below say more."
+            ),
+            "",
+        ]
     if s.targets == "generated":
         out += _in_span(results, table, gens, regs)
     iso = compare.iso_comparisons(results, regs)
@@ -150,8 +164,13 @@ def generator_sections(results) -> list[str]:
                                                      for k, v in d.per_seed.items())}
                     for r, d in c["per_regulator"].items()]  # fmt: skip
             out += ["Per regulator (each generator at that regulator's best cell):", "", markdown_table(rows), ""]
-        out += [("Each generator's latent rank (table above) is part of the model as trained: where "
-                 "the ranks differ, the comparison includes that difference."), ""]
+        out += [
+            (
+                "Each generator's latent rank (table above) is part of the model as trained: where "
+                "the ranks differ, the comparison includes that difference."
+            ),
+            "",
+        ]
     return out
 
 
@@ -186,12 +205,25 @@ def paired_table(results, generator: str) -> list[str]:
         if d is None:
             continue
         p = "; ".join(f"s{k}: {v:.2g}" for k, v in d.mcnemar_p.items())
-        rows.append({"regulator": r, "best cell": compare.cell_text(table.best(generator, r)),
-                     "acc - acc(wasserstein)": d.text().split(": ", 1)[1], "McNemar p (first recovery seed)": p})  # fmt: skip
+        rows.append(
+            {
+                "regulator": r,
+                "best cell": compare.cell_text(table.best(generator, r)),
+                "acc - acc(wasserstein)": d.text().split(": ", 1)[1],
+                "McNemar p (first recovery seed)": p,
+            }
+        )
     if not rows:
         return []
-    return [(f"Paired against wasserstein's best cell ({compare.cell_text(table.best(generator, 'wasserstein'))}), "
-            "each cell chosen on the selection half, on the same evaluation images:"), "", markdown_table(rows), ""]  # fmt: skip
+    return [
+        (
+            f"Paired against wasserstein's best cell ({compare.cell_text(table.best(generator, 'wasserstein'))}), "
+            "each cell chosen on the selection half, on the same evaluation images:"
+        ),
+        "",
+        markdown_table(rows),
+        "",
+    ]
 
 
 def gates_markdown(results) -> list[str]:

@@ -121,8 +121,9 @@ def derive_seed(*parts) -> int:
     return int.from_bytes(digest, "little") >> 1
 
 
-def _shared_rows(seed: int, purpose: str, image_ids: Sequence[int], restarts: int, n: int, prior,
-                 device=None) -> torch.Tensor:
+def _shared_rows(
+    seed: int, purpose: str, image_ids: Sequence[int], restarts: int, n: int, prior, device=None
+) -> torch.Tensor:
     """[len(image_ids) * restarts, n] (row = image * restarts + restart) from the counter-based
     stream of (seed, purpose, image id, restart): a row never depends on the other images, on the
     number of restarts, on the cell or on the device."""
@@ -140,8 +141,17 @@ def initial_noise(seed: int, image_ids: Sequence[int], restarts: int, k: int, de
     return _shared_rows(seed, "noise", image_ids, restarts, k, get_prior("normal"), device)
 
 
-def cell_draws(seed: int, run_id: str, purpose: str, step: int, image_ids: Sequence[int], restarts: int,
-               width: int, prior=None, device=None) -> torch.Tensor:
+def cell_draws(
+    seed: int,
+    run_id: str,
+    purpose: str,
+    step: int,
+    image_ids: Sequence[int],
+    restarts: int,
+    width: int,
+    prior=None,
+    device=None,
+) -> torch.Tensor:
     """One cell's draws [len(image_ids) * restarts, width] for one purpose at one step: the prior
     sample ("prior", prior given; step `steps` is the final loss's), the resampling trial uniforms
     ("fire", prior None) and fresh values ("fresh"), the resampled generator noise ("step-noise").

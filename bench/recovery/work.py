@@ -51,6 +51,7 @@ def threads(parts: int):
     torch.set_num_threads(1)
     pool = ThreadPoolExecutor(parts - 1, thread_name_prefix="recover")
     try:
+
         def run(fn, t):
             futures = [pool.submit(fn, t, p) for p in range(1, parts)]
             fn(t, 0)

@@ -1,0 +1,61 @@
+"""`bench compare`: saved results compared cell by cell, or a recovery result against the paper."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+EPILOG = """Examples:
+
+  bench compare reports/recover-paper.json reports/generators-paper/recover-paper.json
+
+  bench compare reports/recover-paper.json --paper          # every cell against the paper's
+
+  bench compare old.json new.json --ignore-seed --out /tmp/drift   # two recovery seeds, say
+"""
+
+
+def compare_cmd(
+    results: Annotated[
+        list[Path], typer.Argument(help="Saved results (<report>.json) of one experiment; the first is the baseline.")
+    ],
+    paper: Annotated[bool, typer.Option("--paper", help="Compare one recovery result with the paper's grid.")] = False,
+    ignore_seed: Annotated[
+        bool, typer.Option("--ignore-seed", help="Match cells whatever their recovery seed.")
+    ] = False,
+    out: Annotated[Path, typer.Option("--out", help="Folder for compare.md and the figure.")] = Path("compare"),
+) -> None:
+    """Compare saved results of the same experiment cell by cell: paired over the same target images
+    where they share them (McNemar and a paired bootstrap), unpaired otherwise (said so); list the
+    differences that lie outside their intervals; write a markdown table and a figure."""
+    from rich.console import Console
+
+    from bench import compare
+    from bench.atomic import atomic_write_text
+    from bench.options import OptionError
+    from bench.outputs import probe_dir, probe_files
+
+    if paper and len(results) != 1:
+        raise OptionError("--paper: give exactly one recovery result")
+    if not paper and len(results) < 2:
+        raise OptionError("bench compare: give at least two results files (or one with --paper)")
+    folder = probe_dir(out)
+    probe_files([folder / "compare.md"])
+    found = compare.against_paper(results[0]) if paper else compare.compare(results, ignore_seed=ignore_seed)
+    md = compare.markdown(found)
+    atomic_write_text(folder / "compare.md", md)
+    figures = compare.figure(found, folder)
+    console = Console()
+    rows = found["rows"]
+    outside = sum(r.outside for r in rows)
+    console.print(f"{len(rows)} cells compared, {outside} outside their interval", highlight=False)
+    console.print(f"report: {folder / 'compare.md'}", highlight=False)
+    for p in figures:
+        if p.suffix == ".pdf":
+            console.print(f"figure: {p}", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("compare", epilog=EPILOG)(compare_cmd)

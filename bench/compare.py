@@ -1,0 +1,250 @@
+"""Saved results compared cell by cell (`bench compare A.json B.json ...`), or a recovery result
+against the paper's grid (`--paper`). Pure functions of the saved results: a markdown report and
+a figure.
+
+Cells of two results match on their cell (without the generator, so two generators can be set
+against each other on the same grid). Recovery cells that recovered the same target images carry
+per-image correctness: their difference is paired over those images (a paired bootstrap interval
+and an exact McNemar test, bench.stats). Otherwise, and for the other experiments' numbers, the
+difference is unpaired: each side's own interval, combined as independent, and the report says so.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bench.errors import BenchError
+from bench.report import markdown_table
+
+N_BOOT = 2000
+PAPER_NOTE = (
+    "The paper's cell against the measured one: the interval is the measured cell's (Student-t over its runs, or "
+    "its bootstrap over images with one run), so 'outside' means the paper's number lies outside what this run "
+    "measured."
+)
+
+
+@dataclass(frozen=True)
+class CellDiff:
+    cell: str  # the matched cell, as text
+    label: str  # which pair of results (and generators)
+    metric: str
+    a: float
+    b: float
+    diff: float  # b - a
+    lo: float
+    hi: float
+    paired: bool
+    pvalue: float | None = None  # McNemar, where paired
+
+    @property
+    def outside(self) -> bool:
+        """The interval of the difference excludes 0."""
+        return math.isfinite(self.lo) and (self.lo > 0 or self.hi < 0)
+
+
+def _key(cell: dict, ignore: tuple[str, ...]) -> tuple:
+    return tuple((k, v) for k, v in cell.items() if k not in ignore)
+
+
+def _text(key: tuple) -> str:
+    return "|".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in key)
+
+
+def _finished(results) -> list[dict]:
+    return [c for c in results.cells if c["status"] == "finished" and c["record"]]
+
+
+def _recovery_diff(ra: dict, rb: dict, same_images: bool, seed: int) -> tuple[float, float, float, bool, float | None]:
+    from bench.recovery.metrics import unpack_correct
+    from bench.stats import mcnemar, paired_bootstrap_ci, unpaired_bootstrap_ci
+
+    a = unpack_correct(ra["correct"], ra["n_images"]).astype(float) * 100
+    b = unpack_correct(rb["correct"], rb["n_images"]).astype(float) * 100
+    if same_images and a.shape == b.shape:
+        ci = paired_bootstrap_ci(b, a, n_boot=N_BOOT, seed=seed)
+        return ci.value, ci.lo, ci.hi, True, mcnemar(b > 0, a > 0)["pvalue"]
+    ci = unpaired_bootstrap_ci(b, a, n_boot=N_BOOT, seed=seed)
+    return ci.value, ci.lo, ci.hi, False, None
+
+
+def _interval_diff(ra: dict, rb: dict, metric: str) -> tuple[float, float, float]:
+    """b - a with the two records' own 95% intervals combined as independent (normal widths)."""
+    d = rb[metric] - ra[metric]
+    half = [(r[f"{metric}_hi"] - r[f"{metric}_lo"]) / 2 for r in (ra, rb) if f"{metric}_lo" in r]
+    if len(half) < 2 or not all(math.isfinite(h) for h in half):
+        return d, math.nan, math.nan
+    w = math.sqrt(half[0] ** 2 + half[1] ** 2)
+    return d, d - w, d + w
+
+
+def _metrics(record: dict) -> list[str]:
+    """The record's numbers that carry their own interval (x with x_lo and x_hi)."""
+    return [k for k, v in record.items() if isinstance(v, (int, float)) and f"{k}_lo" in record and f"{k}_hi" in record]
+
+
+def compare(paths: list[str | Path], *, ignore_seed: bool = False) -> dict:
+    """Every cell of each later result against the first's: {"rows": [CellDiff], "notes": [...],
+    "names": [...]}. A BenchError (one line) for results of different experiments."""
+    from bench.pipeline import load
+    from bench.pipeline.registry import ensure_registered
+
+    if len(paths) < 2:
+        raise BenchError("bench compare: give at least two results files (or one with --paper)")
+    loaded = [load(p) for p in paths]
+    for p, r in zip(paths, loaded):
+        ensure_registered(r.experiment, r.facts.get("plugins", []), str(p))
+    kinds = {r.experiment for r in loaded}
+    if len(kinds) > 1:
+        raise BenchError(f"bench compare: the results come from different experiments ({', '.join(sorted(kinds))})")
+    base, rows, notes = loaded[0], [], []
+    ignore = ("generator", "seed") if ignore_seed else ("generator",)
+    names = [Path(p).as_posix() for p in paths]
+    for name, other in zip(names[1:], loaded[1:]):
+        same_images = base.context.get("image_ids") is not None and base.context.get("image_ids") == other.context.get(
+            "image_ids"
+        )
+        if base.experiment in ("recover", "dependence"):
+            how = (
+                "the same target images: differences paired over them (bootstrap, McNemar)"
+                if same_images
+                else "different target images: differences unpaired (independent bootstrap)"
+            )
+            notes.append(f"`{names[0]}` against `{name}`: {how}")
+        index: dict[tuple, list[dict]] = {}
+        for c in _finished(base):
+            index.setdefault(_key(c["cell"], ignore), []).append(c)
+        for c in _finished(other):
+            for b0 in index.get(_key(c["cell"], ignore), []):
+                label = name
+                ga, gb = b0["cell"].get("generator"), c["cell"].get("generator")
+                if ga is not None and (ga != gb or len({x["cell"].get("generator") for x in _finished(base)}) > 1):
+                    label = f"{name}: {gb} - {ga}"
+                key = _text(_key(c["cell"], ignore))
+                if "correct" in b0["record"] and "correct" in c["record"]:
+                    d, lo, hi, paired, pv = _recovery_diff(b0["record"], c["record"], same_images, len(rows))
+                    ra, rb = b0["record"]["accuracy"], c["record"]["accuracy"]
+                    rows.append(CellDiff(key, label, "accuracy", ra, rb, d, lo, hi, paired, pv))
+                    continue
+                for m in _metrics(b0["record"]):
+                    if m in c["record"]:
+                        d, lo, hi = _interval_diff(b0["record"], c["record"], m)
+                        rows.append(CellDiff(key, label, m, b0["record"][m], c["record"][m], d, lo, hi, False))
+    return {"rows": rows, "notes": notes, "names": names, "experiment": base.experiment}
+
+
+def against_paper(path: str | Path) -> dict:
+    """A recovery result's cells (mean over runs, with the spread of the runs) against the paper's."""
+    from bench.pipeline import load
+    from bench.recovery.tables import cell_frame, spearman, summary_frame
+    from bench.stats import t_interval
+
+    results = load(path)
+    if results.experiment not in ("recover", "dependence"):
+        raise BenchError(f"--paper: {path} is a {results.experiment} result; the paper's grid is the recovery study's")
+    frame = cell_frame(results)
+    frame = frame[frame["paper_accuracy"].notna() & frame["status"].eq("finished")]
+    rows, notes = [], [PAPER_NOTE]
+    for g, f in frame.groupby("generator", sort=False):
+        summary = summary_frame(f)
+        for _, r in summary.iterrows():
+            runs = f[(f["table"] == r["table"]) & (f["learning_rate"] == r["learning_rate"])
+                     & (f["hyperparameter"] == r["hyperparameter"])]["accuracy"]  # fmt: skip
+            if len(runs) > 1:
+                ci = t_interval(runs.to_numpy())
+                lo, hi = ci.lo, ci.hi
+            else:
+                lo, hi = float(r["accuracy_lo"]), float(r["accuracy_hi"])
+            cell = f"{r['table']}|{r['regulator']}|lr={r['learning_rate']:g}|hp={r['hyperparameter']:g}"
+            paper = float(r["paper_accuracy"])
+            rows.append(CellDiff(cell, f"paper - {g}", "accuracy", float(r["accuracy"]), paper,
+                                 paper - float(r["accuracy"]), paper - hi, paper - lo, False))  # fmt: skip
+        rho, _, n = spearman(summary)
+        notes.append(f"`{g}`: Spearman rho {rho:.2f} with the paper over {n} cells" if math.isfinite(rho) else
+                     f"`{g}`: Spearman rho n/a")  # fmt: skip
+    return {
+        "rows": rows,
+        "notes": notes,
+        "names": [Path(path).as_posix(), "the paper"],
+        "experiment": results.experiment,
+    }
+
+
+def markdown(found: dict) -> str:
+    """The comparison as markdown: summary, the differences outside their intervals, all cells."""
+    rows = found["rows"]
+    out = [
+        f"# Comparison: {' against '.join(f'`{n}`' for n in found['names'])}",
+        "",
+        *[f"- {n}" for n in found["notes"]],
+        "",
+    ]
+    if not rows:
+        return "\n".join([*out, "No cell in common.", ""])
+    summary = []
+    for label in dict.fromkeys(r.label for r in rows):
+        for metric in dict.fromkeys(r.metric for r in rows if r.label == label):
+            mine = [r for r in rows if r.label == label and r.metric == metric]
+            d = np.array([r.diff for r in mine])
+            n_out = sum(r.outside for r in mine)
+            summary.append(
+                {
+                    "pair": label,
+                    "metric": metric,
+                    "cells": len(mine),
+                    "mean diff": float(d.mean()),
+                    "sd": float(d.std(ddof=1)) if len(d) > 1 else math.nan,
+                    "outside their interval": f"{n_out} ({n_out / len(mine):.1%})",
+                    "paired": "yes" if all(r.paired for r in mine) else "no",
+                }
+            )
+    outside = [r for r in rows if r.outside]
+
+    def row(r: CellDiff) -> dict:
+        return {
+            "pair": r.label,
+            "cell": r.cell,
+            "metric": r.metric,
+            "first": r.a,
+            "second": r.b,
+            "second - first": r.diff,
+            "95% interval": f"[{r.lo:+.3g}, {r.hi:+.3g}]" if math.isfinite(r.lo) else "n/a",
+            "McNemar p": f"{r.pvalue:.2g}" if r.pvalue is not None else "",
+        }
+
+    out += ["## Summary", "", markdown_table(summary, floatfmt=".3g"), "",
+            f"## Differences outside their interval ({len(outside)} of {len(rows)})", "",
+            markdown_table([row(r) for r in outside], floatfmt=".3g") if outside else "None.", "",
+            "![Second against first, per cell](compare.png)", "",
+            "## Every cell", "", markdown_table([row(r) for r in rows], floatfmt=".3g"), ""]  # fmt: skip
+    return "\n".join(out)
+
+
+def figure(found: dict, out: Path) -> list[Path]:
+    from bench.figures import pyplot, save_figure
+
+    rows = found["rows"]
+    if not rows:
+        return []
+    plt = pyplot()
+    metrics = list(dict.fromkeys(r.metric for r in rows))
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.6 * len(metrics), 4.2), squeeze=False)
+    for ax, m in zip(axes[0], metrics):
+        for k, label in enumerate(dict.fromkeys(r.label for r in rows if r.metric == m)):
+            mine = [r for r in rows if r.metric == m and r.label == label]
+            a = np.array([r.a for r in mine])
+            b = np.array([r.b for r in mine])
+            hit = np.array([r.outside for r in mine])
+            ax.scatter(a[~hit], b[~hit], s=10, color=f"C{k}", alpha=0.6, label=f"{label}")
+            ax.scatter(a[hit], b[hit], s=28, facecolors="none", edgecolors=f"C{k}", label="outside its interval")
+        lim = [min(min(r.a, r.b) for r in rows if r.metric == m), max(max(r.a, r.b) for r in rows if r.metric == m)]
+        ax.plot(lim, lim, "k:", lw=1)
+        ax.set_xlabel(f"{m}: {found['names'][0]}", fontsize=7)
+        ax.set_ylabel(f"{m}: second", fontsize=7)
+        ax.legend(fontsize=6)
+    fig.tight_layout()
+    return save_figure(fig, Path(out) / "compare")

@@ -1,0 +1,157 @@
+"""Chunks as Ray tasks (see bench.pipeline.remote for what both cluster back-ends share).
+
+The code travels with the tasks: each task's runtime_env carries the bench, regulators and lwgan
+packages and the run's plugin files (copied into one package, `bench_run_plugins`), so a node
+needs the dependencies installed (torch, numpy, ...) but not this checkout at the driver's path.
+Workers report finished cells and notices through a Ray queue the driver drains; a task that
+fails brings its traceback and output tail back (remote.run_task).
+"""
+
+from __future__ import annotations
+
+import importlib
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from bench.errors import BenchError
+from bench.pipeline.remote import ExecutorSpec, failure_lines, run_task, shared_env
+from bench.pipeline.worker import shippable
+
+SHIPPED = "bench_run_plugins"  # the package the run's plugin files travel in
+PACKAGES = ("bench", "regulators", "lwgan")
+
+
+def _local_package(spec: str) -> Path | None:
+    """The folder of a dotted plugin's top-level package when it is not installed (a checkout on
+    the driver's sys.path), else None: installed packages are the nodes' to have."""
+    top = spec.split(".")[0]
+    module = importlib.import_module(top)
+    where = Path(getattr(module, "__file__", "") or "").parent
+    return None if not where.name or "-packages" in str(where) else where
+
+
+def runtime_env(plugins: tuple[str, ...], folder: Path) -> tuple[dict, dict[str, str]]:
+    """(runtime_env, {plugin file spec: its file name in SHIPPED}): the packages and plugins a
+    task needs on a node that does not share the driver's paths."""
+    modules = [str(Path(importlib.import_module(p).__file__).parent) for p in PACKAGES]
+    shipped: dict[str, str] = {}
+    package = folder / SHIPPED
+    for spec in plugins:
+        if spec.endswith(".py"):
+            package.mkdir(exist_ok=True)
+            (package / "__init__.py").touch()
+            name = Path(spec).name  # the stem names the plugin's module (bench.plugins): keep it
+            if name in shipped.values():
+                raise BenchError(f"--executor ray: two plugin files are named {name}; rename one")
+            shutil.copy(spec, package / name)
+            shipped[spec] = name
+        elif (where := _local_package(spec)) is not None and str(where) not in modules:
+            modules.append(str(where))
+    if shipped:
+        modules.append(str(package))
+    return {"py_modules": modules, "excludes": ["__pycache__", "*.pyc"]}, shipped
+
+
+def ray_task(name, chunk, ctx, settings, env, chunk_id, shipped, queue):
+    """On a node: point the plugins at their shipped copies, send progress and notices through
+    the queue, run the chunk."""
+    if shipped:
+        base = Path(importlib.import_module(SHIPPED).__file__).parent
+        ctx.plugins = tuple(str(base / shipped[s]) if s in shipped else s for s in ctx.plugins)
+    ctx.progress = lambda task, done, total, **info: queue.put(("progress", task, done, total, info))
+    ctx.event = lambda message: queue.put(("event", message))
+    return run_task(name, chunk, ctx, settings, env, chunk_id)
+
+
+def ray_execute(exp, chunks: list[list[dict]], ctx, spec: ExecutorSpec) -> Iterator[tuple]:
+    """Each chunk a Ray task; yields (index, chunk, records | exception) as tasks finish.
+
+    Joins the running Ray session if there is one (tests start one per session), else connects to
+    `spec.address()`, else starts a local cluster and stops it afterwards."""
+    import ray
+    from ray.util.queue import Queue
+
+    progress, event = ctx.progress, ctx.event
+    started = False
+    tmp = tempfile.TemporaryDirectory(prefix="bench-ray-")
+    env_, shipped = runtime_env(ctx.plugins, Path(tmp.name))
+    if not ray.is_initialized():
+        try:  # the code travels at the job level: ray.init uploads it (also through ray:// clients)
+            kwargs = {"log_to_driver": False, "logging_level": "ERROR", "runtime_env": env_}
+            if spec.address():
+                ray.init(address=spec.address(), **kwargs)
+            else:
+                ray.init(include_dashboard=False, **kwargs)
+        except Exception as e:  # noqa: BLE001 - any failure to connect is the user's to fix
+            tmp.cleanup()
+            raise BenchError(
+                f"--executor ray: could not start or join a Ray cluster: {' '.join(str(e).split())[:300]}"
+            ) from None
+        started, task_env = True, None
+    else:  # a session someone else started: the code travels with each task, uploaded first
+        task_env = _uploaded(env_)
+    queue = Queue(actor_options={"num_cpus": 0})
+    pending = {}
+    with tmp:
+        options = {"runtime_env": task_env} if task_env else {}
+        task = ray.remote(ray_task).options(num_cpus=spec.cpus_per_task, num_gpus=spec.gpus_per_task,
+                                            max_retries=spec.max_retries, retry_exceptions=False,
+                                            **options)  # fmt: skip
+        env = shared_env()
+        sent, settings = shippable(ctx)
+
+        def drain() -> None:
+            size = queue.qsize()
+            for msg in queue.get_nowait_batch(size) if size else []:
+                if msg[0] == "progress":
+                    progress(msg[1], msg[2], msg[3], **msg[4])
+                else:
+                    event(msg[1])
+
+        try:
+            pending = {task.remote(exp.name, chunk, sent, settings, env, i, shipped, queue): (i, chunk)
+                       for i, chunk in enumerate(chunks)}  # fmt: skip
+            while pending:
+                ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
+                drain()
+                for ref in ready:
+                    i, chunk = pending.pop(ref)
+                    yield i, chunk, _outcome(ray, ref, i, chunk, event)
+            drain()
+        except BaseException:
+            for ref in pending:
+                ray.cancel(ref, force=True)
+            raise
+        finally:
+            ray.kill(queue.actor)
+            if started:
+                ray.shutdown()
+
+
+def _uploaded(env: dict) -> dict:
+    """The runtime_env with its local folders uploaded to the cluster (gcs:// URIs), as ray.init
+    does for a job's: a task's runtime_env takes URIs only. Ray's own helper for it is private;
+    the lock pins the Ray it was written against."""
+    import ray
+    from ray._private.runtime_env.py_modules import upload_py_modules_if_needed
+
+    scratch = ray._private.worker.global_worker.node.get_runtime_env_dir_path()
+    env = upload_py_modules_if_needed(dict(env), include_gitignore=False, scratch_dir=scratch)
+    env.pop("excludes", None)
+    return env
+
+
+def _outcome(ray, ref, i: int, chunk: list[dict], event):
+    """The records of a finished task, or the exception it ended with (its report said)."""
+    try:
+        return ray.get(ref)
+    except ray.exceptions.RayTaskError as e:  # the experiment's own exception
+        cause = e.cause if isinstance(e.cause, BaseException) else None
+        for line in failure_lines(i, len(chunk), getattr(cause, "worker_report", None) or str(e)):
+            event(line)
+        return cause or RuntimeError(str(e).splitlines()[0])
+    except ray.exceptions.RayError as e:  # retries exhausted, worker or node lost
+        event(f"chunk {i} ({len(chunk)} cells) lost: {type(e).__name__}: {' '.join(str(e).split())[:500]}")
+        return RuntimeError(f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")

@@ -1,0 +1,96 @@
+"""Generator families: what the harness needs to know of a kind of model, registered as an object.
+
+A family names its config dataclass and how to build, train and load its networks, the config
+dict its cache key is made from, what data it takes, how it reads in a listing, and how latent
+recovery sees it (a generator from a prior, or no prior at all). The variants of
+lwgan.registry each belong to a family; the harness (bench.models, bench.recovery.generators)
+asks the family and never branches on its name, so a plugin adds a family the way it adds a
+variant:
+
+    register_family(Family("tiny-decoder", TinyConfig, build=..., train=..., load=..., ...))
+
+The built-in families register themselves in their own modules (lwgan.lsgan,
+lwgan.lwgan_family, lwgan.published), imported on first use.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from lwgan.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class RecoveryView:
+    """How latent recovery sees a trained model: G (z [N, latent_dim], eps [N, noise_dim] when
+    noise_dim > 0 -> images [N, 1, 28, 28] in [-1, 1]), an LSGAN discriminator or None, the
+    prior name, and facts a report states about it."""
+
+    G: Any
+    D: Any
+    latent_dim: int
+    noise_dim: int
+    prior: str
+    facts: dict = field(default_factory=dict)
+
+
+def _asdict(cfg) -> dict:
+    return cfg.to_dict() if hasattr(cfg, "to_dict") else dataclasses.asdict(cfg)
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    config: type  # the config dataclass of its variants
+    build: Callable[..., Any]  # (cfg, *, seed, device) -> fresh model, the global RNG untouched
+    train: Callable[..., dict]  # (cfg, data, *, seed, device, progress, task) -> {"state", "metrics", "history"}
+    load: Callable[..., Any]  # (cfg, state, *, device) -> model in eval mode
+    data_kind: Callable[[Any], str]  # cfg -> "mnist" or "synthetic"
+    key_text: Callable[[Any], str]  # cfg -> a few words for `bench generators`
+    cache_config: Callable[[Any], dict] = _asdict  # cfg -> the cache key's config (JSON-able)
+    # Recovery: (model, cfg, *, rank, prior) -> RecoveryView; None: the family has no prior to
+    # recover from. `recovery_refusal(cfg)` says why a config cannot be recovered through.
+    recovery: Callable[..., RecoveryView] | None = None
+    recovery_refusal: Callable[[Any], str | None] = lambda cfg: None
+    ranked: bool = False  # recovery acts on an estimated rank (LWGAN's rank score) of z_max
+    discriminator: bool = False  # its model carries an LSGAN discriminator (trick_discriminator)
+    overrides: tuple[str, ...] = ()  # the recovery sweep's model overrides it takes (latent_dim, arch)
+    description: str = ""
+
+
+_FAMILIES: dict[str, Family] = {}
+
+
+def register_family(family: Family) -> Family:
+    if family.name in _FAMILIES:
+        raise ValueError(f"generator family {family.name!r} registered twice")
+    _FAMILIES[family.name] = family
+    return family
+
+
+# The built-in families' modules, each registering its family when imported; loaded by name on
+# first use, as plugins are (the registry does not depend on the families it holds).
+BUILTIN = ("lwgan.lsgan", "lwgan.lwgan_family", "lwgan.published")
+
+
+def _builtins() -> None:
+    import importlib
+
+    for module in BUILTIN:
+        importlib.import_module(module)
+
+
+def names() -> list[str]:
+    _builtins()
+    return list(_FAMILIES)
+
+
+def get_family(name: str) -> Family:
+    """The family `name`; an unknown one is a ConfigError that lists the registered ones."""
+    _builtins()
+    if name not in _FAMILIES:
+        raise ConfigError(f"unknown generator family {name!r}; registered: {', '.join(_FAMILIES)}")
+    return _FAMILIES[name]

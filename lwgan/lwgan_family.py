@@ -1,0 +1,39 @@
+"""The LWGAN family (LWGAN and Iso-LWGAN: Q, G and a critic) as lwgan.families sees it: how to
+train one, and how latent recovery sees it, on its rank-r prior N(0, A) (SPEC part B)."""
+
+from __future__ import annotations
+
+import torch
+
+from lwgan.families import Family, RecoveryView, register_family
+from lwgan.model import LWGAN, LWGANConfig, RankedGenerator, build_lwgan, load_lwgan, model_state
+from lwgan.progress import null_progress
+from lwgan.trainer import train_lwgan
+
+
+def _train_family(cfg: LWGANConfig, data: torch.Tensor, *, seed: int, device, progress=None, task: str = "") -> dict:
+    model = build_lwgan(cfg, seed=seed, device=device)
+    result = train_lwgan(model, data, cfg, seed=seed, progress=progress or null_progress, task=task)
+    return {"state": model_state(model), "metrics": {**result.final(), "wall_time_s": result.wall_time_s},
+            "history": result.history}  # fmt: skip
+
+
+def _recovery_view(model: LWGAN, cfg: LWGANConfig, *, rank: int, prior: str = "normal"):
+    """Recovery on the rank-r prior N(0, A) (SPEC part B): the first r coordinates move, the rest
+    stay 0; the critic is a Wasserstein critic, not an LSGAN discriminator."""
+    G = RankedGenerator(model.G, cfg.z_max, rank)
+    return RecoveryView(G, None, rank, G.noise_dim, "normal", {"z_max": cfg.z_max})
+
+
+def _key_text(c: LWGANConfig) -> str:
+    noise = f"noise {c.noise_dim} x {c.sigma_noise:g}" if c.noise_dim else "no noise"
+    return f"{c.objective}, z_max {c.z_max}, iso {c.lambda_iso:g}, {noise}, {c.total_iterations} it"
+
+
+register_family(Family(
+    "lwgan", LWGANConfig, build=build_lwgan, train=_train_family, load=load_lwgan,
+    data_kind=lambda c: "mnist" if c.resolved_arch() in ("conv", "mlp-image") else "synthetic",
+    key_text=_key_text, recovery=_recovery_view, ranked=True,
+    recovery_refusal=lambda c: "an autoencoder without prior matching" if c.objective == "autoencoder" else None,
+    description="LWGAN and Iso-LWGAN (Q, G, critic): the rank-r prior N(0, A)",
+))  # fmt: skip

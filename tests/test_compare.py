@@ -1,0 +1,106 @@
+"""`bench compare`: saved results cell by cell, paired over the same images (against scipy and
+statsmodels through bench.stats), unpaired otherwise and said so, and a recovery result against
+the paper's grid; bad input is one line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench import compare
+from bench.cli import main
+from bench.pipeline.results import Results
+from bench.recovery.metrics import pack_correct
+
+N = 400
+REPORTS = Path(__file__).resolve().parent.parent / "reports"
+
+
+def _save(path: Path, bits: dict, image_ids, experiment="recover") -> Path:
+    cells = []
+    for (reg, lr, hp), b in bits.items():
+        cell = {"generator": "lsgan", "generator_seed": 0, "regulator": reg, "learning_rate": lr, "hyperparameter": hp,
+                "seed": 0}  # fmt: skip
+        record = {"accuracy": float(b.mean() * 100), "correct": pack_correct(b), "n_images": len(b),
+                  "accuracy_lo": 0.0, "accuracy_hi": 100.0}  # fmt: skip
+        cells.append({"key": str(cell), "cell": cell, "status": "finished", "record": record, "error": None,
+                      "resumed": False})  # fmt: skip
+    res = Results(experiment, {}, cells, context={"image_ids": list(image_ids)})
+    path.write_text(res.to_json())
+    return path
+
+
+def _bits(rate, seed):
+    return np.random.default_rng(seed).random(N) < rate
+
+
+def test_paired_over_the_same_images_against_hand_counts(tmp_path):
+    from scipy.stats import binomtest
+
+    a = _bits(0.8, 0)
+    b = a.copy()
+    flip = np.flatnonzero(a)[:40]  # 40 right answers made wrong: exactly 10 points lower, paired
+    b[flip] = False
+    same = _bits(0.5, 1)
+    pa = _save(tmp_path / "a.json", {("wasserstein", 0.1, 1.0): a, ("energy", 0.1, 1.0): same}, range(N))
+    pb = _save(tmp_path / "b.json", {("wasserstein", 0.1, 1.0): b, ("energy", 0.1, 1.0): same}, range(N))
+    found = compare.compare([pa, pb])
+    w, e = sorted(found["rows"], key=lambda r: r.cell, reverse=True)
+    assert w.paired and w.diff == pytest.approx(-10.0) and w.outside
+    assert w.pvalue == pytest.approx(binomtest(0, 40, 0.5).pvalue)
+    assert e.diff == 0 and not e.outside  # the same bits: no difference, no interval
+    assert "paired over them" in found["notes"][0]
+    md = compare.markdown(found)
+    assert "## Differences outside their interval (1 of 2)" in md and "regulator=wasserstein" in md
+
+
+def test_other_images_are_unpaired_and_said_so(tmp_path):
+    pa = _save(tmp_path / "a.json", {("wasserstein", 0.1, 1.0): _bits(0.8, 0)}, range(N))
+    pb = _save(tmp_path / "b.json", {("wasserstein", 0.1, 1.0): _bits(0.8, 1)}, range(N, 2 * N))
+    found = compare.compare([pa, pb])
+    (r,) = found["rows"]
+    assert not r.paired and r.pvalue is None and "unpaired" in found["notes"][0]
+    from bench.stats import unpaired_bootstrap_ci
+
+    x, y = _bits(0.8, 1) * 100.0, _bits(0.8, 0) * 100.0
+    ci = unpaired_bootstrap_ci(x, y, n_boot=compare.N_BOOT, seed=0)
+    assert (r.diff, r.lo, r.hi) == pytest.approx((ci.value, ci.lo, ci.hi))
+
+
+def test_unpaired_bootstrap_matches_scipy():
+    from scipy import stats
+
+    x, y = np.random.default_rng(0).normal(1, 1, 50), np.random.default_rng(1).normal(0, 2, 70)
+    from bench.stats import unpaired_bootstrap_ci
+
+    ci = unpaired_bootstrap_ci(x, y, n_boot=500, seed=3)
+    ref = stats.bootstrap((x, y), lambda u, v, axis: u.mean(axis) - v.mean(axis), n_resamples=500,
+                          method="percentile", vectorized=True, random_state=np.random.default_rng(3))  # fmt: skip
+    assert ci.value == pytest.approx(x.mean() - y.mean())
+    assert (ci.lo, ci.hi) == pytest.approx((ref.confidence_interval.low, ref.confidence_interval.high))
+
+
+def test_bad_input_is_one_line(tmp_path, capsys):
+    pa = _save(tmp_path / "a.json", {("wasserstein", 0.1, 1.0): _bits(0.8, 0)}, range(N))
+    pb = _save(tmp_path / "b.json", {("wasserstein", 0.1, 1.0): _bits(0.8, 0)}, range(N), experiment="rank")
+    for argv, needle in (([str(pa)], "at least two"), ([str(pa), str(pb)], "different experiments"),
+                         ([str(pa), str(pa), "--paper"], "--paper: give exactly one"),
+                         ([str(tmp_path / "none.json"), str(pa)], "no such results file")):  # fmt: skip
+        assert main(["compare", *argv, "--out", str(tmp_path / "o")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert needle in err and "\n" not in err and "Traceback" not in err
+
+
+def test_the_committed_recovery_reports(tmp_path, monkeypatch, capsys):
+    """The issue's cases: recover-paper against the LWGAN family's and against the paper."""
+    monkeypatch.setattr(compare, "N_BOOT", 50)
+    paper = REPORTS / "recover-paper.json"
+    assert main(["compare", str(paper), "--paper", "--out", str(tmp_path / "p")]) == 0
+    md = (tmp_path / "p" / "compare.md").read_text()
+    assert "paper - lsgan" in md and "Spearman rho" in md and (tmp_path / "p" / "compare.pdf").stat().st_size > 0
+    assert main(["compare", str(paper), str(REPORTS / "generators-paper" / "recover-paper.json"),
+                 "--out", str(tmp_path / "g")]) == 0  # fmt: skip
+    md = (tmp_path / "g" / "compare.md").read_text()
+    assert "iso-lwgan - lsgan" in md and "the same target images" in md
