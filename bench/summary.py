@@ -90,6 +90,7 @@ def claim_rows(found) -> list[dict]:
                 continue
             subject = v.claim.split(": (", 1)[0]
             numbers = v.numbers if len(v.numbers) <= 160 else v.numbers[:157] + "..."
+            shown = v.shown if len(v.shown) <= 90 else v.shown[:87] + "..."  # a withheld verdict names every bar
             rows.append(
                 (
                     order.get(v.key, 99),
@@ -98,7 +99,7 @@ def claim_rows(found) -> list[dict]:
                         "claim": v.claim.split(": ", 1)[1] if ": (" in v.claim else v.claim,
                         "report": f"`{path.removesuffix('.json')}`",
                         "subject": subject,
-                        "verdict": f"**{v.shown}**",
+                        "verdict": f"**{shown}**",
                         "numbers": numbers,
                     },
                 )
@@ -115,7 +116,7 @@ def summary_markdown(folder: str | Path) -> str:
         "",
         markdown_table(headline_rows(found)) if found else "(no results)",
         "",
-        "Verdicts by claim (rules: `bench claims`; numbers shortened, in full in each report):",
+        "Verdicts by claim (rules: `bench claims`; verdict notes and numbers shortened, in full in each report):",
         "",
         markdown_table(claims) if claims else "(no results judged by the claims registry)",
     ])  # fmt: skip
