@@ -219,3 +219,21 @@ def test_an_empty_sweep_is_never_started(tmp_path):
         assert not (tmp_path / "out").exists()
     finally:
         unregister("empty-sweep")
+
+
+def test_the_readmes_sweep_files_are_read_and_checked(tmp_path, capsys):
+    """Each ```toml example of the README names its command on its first line; each is read,
+    typed and checked by that command (--print-config stops before any work)."""
+    import re
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```toml\n(.*?)```", readme, flags=re.DOTALL)
+    commands = [re.match(r"# bench (\w+) --config", b).group(1) for b in blocks]
+    assert {"recover", "dependence", "rank", "isometry", "stochastic", "mnist"} <= set(commands)
+    for command, block in zip(commands, blocks):
+        sweep = tmp_path / f"{command}.toml"
+        sweep.write_text(block, encoding="utf-8")
+        assert main([command, "--config", str(sweep), "--print-config"]) == 0, command
+        printed = capsys.readouterr().out
+        for line in block.splitlines()[1:]:  # every value of the file is in the effective settings
+            assert line in printed, (command, line)
