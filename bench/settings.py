@@ -51,6 +51,7 @@ class Spec:
     check: Callable[[Any], str | None] | None = None  # value -> a problem, or None
     parse: Callable[[str], Any] | None = None  # text -> value (aliases: "all", "both")
     judging: bool = False  # changes only how finished cells are judged (not in the resume key)
+    keyed: bool = True  # False: the experiment keys the value it resolves to (`auto`), not the text
     nonempty: bool = True  # a list may not be empty
     shown: str | None = None  # how --help shows the default, where its value would mislead ("all")
 
@@ -61,11 +62,12 @@ class Spec:
 
 def setting(default: Any, help: str, *, option: str | None | type(_MISSING) = _MISSING, minimum: float | None = None,
             maximum: float | None = None, choices=None, check=None, parse=None, judging: bool = False,
-            nonempty: bool = True, cli: bool = True, shown: str | None = None):  # fmt: skip
+            keyed: bool = True, nonempty: bool = True, cli: bool = True, shown: str | None = None):  # fmt: skip
     """A settings field: default, help, option and checks in one place. The option defaults to
     `--field-name` (underscores as dashes); cli=False leaves a field to --set and sweep files."""
-    meta = {"spec": Spec(help, option if option is not _MISSING else None, minimum, maximum, choices, check,
-                         parse, judging, nonempty, shown), "auto_option": option is _MISSING and cli}  # fmt: skip
+    spec = Spec(help, option if option is not _MISSING else None, minimum, maximum, choices, check, parse, judging,
+                keyed, nonempty, shown)  # fmt: skip
+    meta = {"spec": spec, "auto_option": option is _MISSING and cli}
     if isinstance(default, (dict, list)):
         return dataclasses.field(default_factory=lambda d=default: type(d)(d), metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -309,6 +311,12 @@ def build(cls, values: dict) -> Any:
 
 def judging_fields(cls) -> tuple[str, ...]:
     return tuple(f.name for f in fields(cls) if spec_of(f).judging)
+
+
+def unkeyed_fields(cls) -> tuple[str, ...]:
+    """Fields whose text is not in the resume key (judging ones, and those the experiment keys
+    by their resolved value)."""
+    return tuple(f.name for f in fields(cls) if spec_of(f).judging or not spec_of(f).keyed)
 
 
 # ---------------------------------------------------------------------------- sweep files

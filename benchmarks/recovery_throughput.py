@@ -110,17 +110,25 @@ def flops_per_row(net: nn.Module, example: torch.Tensor) -> int:
     return 4 * sum(macs)
 
 
-def matmul_gflops(n: int = 1024, reps: int = 10, device="cpu") -> float:
-    if torch.device(device).type == "cuda":
+def matmul_gflops(n: int = 1024, reps: int = 10, device="cpu", dtype=torch.float32, shape=None) -> float:
+    """The matmul rate: square n x n, or `shape` (m, k, n) such as the engine's G layers."""
+    if torch.device(device).type == "cuda" and shape is None:
         n, reps = 8192, 20
-    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    m, k, n2 = shape or (n, n, n)
+    a, b = torch.randn(m, k, device=device, dtype=dtype), torch.randn(k, n2, device=device, dtype=dtype)
     a @ b
     _sync(device)
     t0 = time.perf_counter()
     for _ in range(reps):
         a @ b
     _sync(device)
-    return 2 * n**3 * reps / (time.perf_counter() - t0) / 1e9
+    return 2 * m * k * n2 * reps / (time.perf_counter() - t0) / 1e9
+
+
+def engine_matmul(device, dtype) -> float:
+    """The rate at the default LSGAN's G shapes (4096 rows: 256 -> 512, 512 -> 784), the mean of both."""
+    shapes = [(4096, 256, 512), (4096, 512, 784)]
+    return sum(matmul_gflops(reps=20, device=device, dtype=dtype, shape=sh) for sh in shapes) / len(shapes)
 
 
 def per_image_loop(G, D, targets, cells, steps: int, m: int) -> float:
@@ -199,7 +207,7 @@ def _sync(device) -> None:
         torch.cuda.synchronize()
 
 
-def time_engine(G, D, targets, runs, steps, args, fused: bool = True) -> float:
+def time_engine(G, D, targets, runs, steps, args, fused: bool = True, precision: str = "fp32") -> float:
     _sync(args.device)
     t0 = time.perf_counter()
     out = recover_cells(
@@ -212,6 +220,7 @@ def time_engine(G, D, targets, runs, steps, args, fused: bool = True) -> float:
         device=args.device,
         fused=fused,
         noise_dim=getattr(G, "noise_dim", 0),
+        precision=precision,
     )
     _sync(args.device)
     bad = sum(o.n_nonfinite for o in out)
@@ -221,56 +230,70 @@ def time_engine(G, D, targets, runs, steps, args, fused: bool = True) -> float:
 
 
 def full_paper(args, G, D, targets, fl: dict) -> None:
+    """The paper grid per regulator, in each precision asked for (--precision both: float32 then
+    bfloat16 in the same run, each G share against its own dtype's matmul rate at G's shapes)."""
     names = [
         r
-        for r in regulators.names()
+        for r in regulators.names(include_extras=False)  # the paper's seven, not the author's extras
         if D is not None or "discriminator" not in getattr(regulators.get(r), "context", ())
     ]  # the LWGAN family has no LSGAN discriminator
     cells = expand_grid("paper", names)
     runs = unique_runs(cells)
     n, s = targets.shape[0], args.steps
-    rate0 = matmul_gflops(device=args.device)
+    precisions = ["fp32", "bf16"] if args.precision == "both" else [args.precision]
+    dtypes = {"fp32": torch.float32, "bf16": torch.bfloat16}
+    rates0 = {p: engine_matmul(args.device, dtypes[p]) for p in ("fp32", "bf16")}
     print(
         f"paper grid: {len(cells)} cells, {len(runs)} runs; images {n}; steps {s}; max_batch {args.max_batch}; "
-        f"float32 matmul {rate0:.1f} GFLOP/s"
+        f"matmul at G's shapes: float32 {rates0['fp32']:.1f}, bfloat16 {rates0['bf16']:.1f} GFLOP/s "
+        f"({rates0['bf16'] / rates0['fp32']:.2f}x)"
     )
     groups: dict[str, list[Cell]] = {}
     for r in runs:
         groups.setdefault(r.regulator, []).append(r)
-    print(
-        f"  {'regulator':24s} {'runs':>4s} {'wall s':>8s} {'sample-steps/s':>15s} {'G GFLOP/s':>10s} "
-        f"{'G share':>8s} {'G+D share':>9s}" + (f" {'per-cell s':>10s} {'speed-up':>8s}" if args.per_cell else "")
-    )
-    walls, flops_g, flops_all = {}, 0.0, 0.0
-    for name, group in groups.items():
-        dt = time_engine(G, D, targets, group, s, args)
-        work = n * len(group) * s
-        model = fl["G"] + (fl["D"] if name == "trick_discriminator" else 0)
-        walls[name] = dt
-        flops_g += fl["G"] * work
-        flops_all += model * work
-        line = (
-            f"  {name:24s} {len(group):4d} {dt:8.1f} {work / dt:15,.0f} {fl['G'] * work / dt / 1e9:10.1f} "
-            f"{fl['G'] * work / dt / 1e9 / rate0:8.0%} {model * work / dt / 1e9 / rate0:9.0%}"
+    totals = {}
+    for precision in precisions:
+        rate0 = rates0[precision]
+        print(
+            f"  [{precision}] {'regulator':24s} {'runs':>4s} {'wall s':>8s} {'sample-steps/s':>15s} "
+            f"{'G GFLOP/s':>10s} {'G share':>8s} {'G+D share':>9s}"
+            + (f" {'per-cell s':>10s} {'speed-up':>8s}" if args.per_cell else "")
         )
-        if args.per_cell:  # the same runs one at a time, fewer steps (both scale linearly)
-            k = args.per_cell_steps
-            t_cell = sum(time_engine(G, D, targets, [r], k, args) for r in group)
-            t_eng = time_engine(G, D, targets, group, k, args)
-            line += f" {t_cell * s / k:10.1f} {t_cell / t_eng:7.2f}x"
-        print(line, flush=True)
-    rate1 = matmul_gflops(device=args.device)
-    wall = sum(walls.values())
-    work = n * len(runs) * s
-    rate = (rate0 + rate1) / 2
-    print(
-        f"wall {wall:.1f} s ({wall / 60:.1f} min); {work / wall:,.0f} sample-steps/s; "
-        f"G {flops_g / wall / 1e9:.1f} GFLOP/s = {flops_g / wall / 1e9 / rate:.0%} of matmul "
-        f"({rate:.1f} GFLOP/s, mean of {rate0:.1f} before and {rate1:.1f} after); "
-        f"G+D {flops_all / wall / 1e9 / rate:.0%}; peak RSS {peak_rss_gib():.2f} GiB"
-    )
-    if (n, s) != (1000, 200):
-        print(f"extrapolated to 1,000 images x 200 steps: {wall * (1000 * 200) / (n * s) / 60:.1f} min")
+        walls, flops_g, flops_all = {}, 0.0, 0.0
+        for name, group in groups.items():
+            dt = time_engine(G, D, targets, group, s, args, precision=precision)
+            work = n * len(group) * s
+            model = fl["G"] + (fl["D"] if name == "trick_discriminator" else 0)
+            walls[name] = dt
+            flops_g += fl["G"] * work
+            flops_all += model * work
+            line = (
+                f"  [{precision}] {name:24s} {len(group):4d} {dt:8.1f} {work / dt:15,.0f} "
+                f"{fl['G'] * work / dt / 1e9:10.1f} {fl['G'] * work / dt / 1e9 / rate0:8.0%} "
+                f"{model * work / dt / 1e9 / rate0:9.0%}"
+            )
+            if args.per_cell:  # the same runs one at a time, fewer steps (both scale linearly)
+                k = args.per_cell_steps
+                t_cell = sum(time_engine(G, D, targets, [r], k, args, precision=precision) for r in group)
+                t_eng = time_engine(G, D, targets, group, k, args, precision=precision)
+                line += f" {t_cell * s / k:10.1f} {t_cell / t_eng:7.2f}x"
+            print(line, flush=True)
+        rate1 = engine_matmul(args.device, dtypes[precision])
+        wall = sum(walls.values())
+        totals[precision] = wall
+        work = n * len(runs) * s
+        rate = (rate0 + rate1) / 2
+        print(
+            f"  [{precision}] wall {wall:.1f} s ({wall / 60:.1f} min); {work / wall:,.0f} sample-steps/s; "
+            f"G {flops_g / wall / 1e9:.1f} GFLOP/s = {flops_g / wall / 1e9 / rate:.0%} of its matmul rate "
+            f"({rate:.1f} GFLOP/s, mean of {rate0:.1f} before and {rate1:.1f} after); "
+            f"G+D {flops_all / wall / 1e9 / rate:.0%}; peak RSS {peak_rss_gib():.2f} GiB"
+        )
+        if (n, s) != (1000, 200):
+            full = wall * (1000 * 200) / (n * s) / 60
+            print(f"  [{precision}] extrapolated to 1,000 images x 200 steps: {full:.1f} min")
+    if len(totals) == 2:
+        print(f"bfloat16 / float32 wall time: {totals['bf16'] / totals['fp32']:.2f}x (goal: at most 0.55x)")
 
 
 def sort_share(args, G, D, targets, fl: dict) -> None:
@@ -360,6 +383,12 @@ def main() -> None:
         "runs one at a time (at --per-cell-steps steps, against the engine at as many)",
     )
     p.add_argument("--per-cell-steps", type=int, default=20)
+    p.add_argument(
+        "--precision",
+        choices=("fp32", "bf16", "both"),
+        default="fp32",
+        help="--full-paper in float32, bfloat16 or both in one run (G and D's passes; see bench/precision.py)",
+    )
     p.add_argument("--sort-share", action="store_true", help="the sorts' share of a wasserstein/energy step")
     p.add_argument(
         "--malloc",

@@ -31,6 +31,10 @@ def _isolated_env(tmp_path, monkeypatch, _mlflow_template):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{db}")
     monkeypatch.delenv("BENCH_DATA_DIR", raising=False)
     monkeypatch.chdir(tmp_path)
+    # The plugins a test loads are the run's plugins for later ones (results record them): forget them.
+    from bench import plugins
+
+    monkeypatch.setattr(plugins, "_LOADED", list(plugins._LOADED))
 
 
 @pytest.fixture

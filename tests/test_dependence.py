@@ -104,12 +104,13 @@ def test_the_study_end_to_end_at_tiny_size(small_mnist, mnist_dir, tmp_path, cap
 
 def test_fewer_seeds_for_a_generator_and_bad_readings(small_mnist, mnist_dir, tmp_path, capsys):
     from bench.experiments.dependence import DependenceSettings, cells
+    from bench.settings import SettingError
 
     s = DependenceSettings(generators=("lsgan.test", "lsgan.cho-test"), generator_seeds=(0, 1, 2),
                            seeds_for={"lsgan.cho-test": (0,)}, grid="quick", readings=())  # fmt: skip
     seeds = {(c["generator"], c["generator_seed"]) for c in cells(s)}
     assert seeds == {("lsgan.test", 0), ("lsgan.test", 1), ("lsgan.test", 2), ("lsgan.cho-test", 0)}
-    with pytest.raises(ValueError, match="reading 'during'"):
+    with pytest.raises(SettingError, match="reading 'during'"):
         DependenceSettings(readings=("during",))
     assert main(["dependence", "--readings", "after/0", "--out", str(tmp_path / "never")]) == 2
     assert "--readings: reading 'after/0'" in capsys.readouterr().err

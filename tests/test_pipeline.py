@@ -187,7 +187,7 @@ def test_ctrl_c_keeps_finished_cells_and_resume_redoes_none(plugin, tmp_path, mo
     assert _calls(log) == [1, 2, 3, 4, 4, 5]  # only the interrupted cell and the one after it
     assert [c["resumed"] for c in output.results.cells] == [True, True, True, False, False]
     # the time said up front is for the cells left to run; the facts say the wall time is partial
-    assert "about 20 s to run them (estimated on this machine)" in events
+    assert "about 20 s to run them (estimated on this machine, 1 chunk at a time)" in events
     assert (output.results.facts["resumed_cells"], output.results.facts["total_cells"]) == (3, 5)
     from bench.facts import RunFacts, facts_markdown
 

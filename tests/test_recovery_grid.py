@@ -16,8 +16,11 @@ def paper():
     return pd.read_csv(CSV)
 
 
+PAPERS_SEVEN = regulators.names(include_extras=False)
+
+
 def test_paper_grid_has_every_cell_with_its_accuracy(paper):
-    cells = expand_grid("paper", regulators.names())
+    cells = expand_grid("paper", PAPERS_SEVEN)
     assert len(cells) == 124 == len(paper)
     assert len({c.id for c in cells}) == 124
     got = {(c.regulator, c.lr, c.hp): (c.table, c.paper_accuracy) for c in cells}
@@ -26,7 +29,7 @@ def test_paper_grid_has_every_cell_with_its_accuracy(paper):
 
 
 def test_paper_grid_shares_the_four_baselines(paper):
-    cells = expand_grid("paper", regulators.names())
+    cells = expand_grid("paper", PAPERS_SEVEN)
     runs = unique_runs(cells)
     assert len(runs) == 112
     shared = [c for c in cells if c.shared]
@@ -45,7 +48,14 @@ def test_paper_grid_subsets():
     base = expand_grid("paper", ["none"])  # no table of its own: the four baseline runs
     assert [c.id for c in base] == [f"none|lr={lr}|hp=0" for lr in ("0.001", "0.01", "0.1", "1")]
     assert [c.paper_accuracy for c in base] == [46.0, 75.8, 73.5, 49.4]
-    assert expand_grid("paper", ["z_abs"]) == []  # extras have no paper cells
+    # An extra (the author's, no table in the paper) gets its registered rows, crossed, and no
+    # paper accuracy: the loss tables' learning rates and weights.
+    extra = expand_grid("paper", ["z_abs"])
+    spec = regulators.get("z_abs")
+    assert len(extra) == len(spec.lrs) * len(spec.hps) > 0
+    assert {(c.lr, c.hp) for c in extra} == {(lr, hp) for lr in spec.lrs for hp in spec.hps}
+    assert all(c.paper_accuracy is None and c.table is None for c in extra)
+    assert len(PAPERS_SEVEN) == 7 and "z_abs" not in PAPERS_SEVEN
 
 
 def test_quick_grid_two_cells_per_regulator(paper):

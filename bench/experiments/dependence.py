@@ -22,7 +22,7 @@ from bench.experiments import recover
 from bench.pipeline import Experiment, register
 from bench.recovery import dependence_report
 from bench.recovery.settings import DependenceSettings, parse_reading
-from bench.settings import judging_fields
+from bench.settings import unkeyed_fields
 
 CUTOFF_TABLES = ("table5", "table6")
 
@@ -79,5 +79,5 @@ EXPERIMENT = register(Experiment(
     render=dependence_report.render, verdicts=dependence_report.verdicts, figures=dependence_report.figures,
     prepare=recover.prepare, plan=plan, rows=dependence_report.rows, cell_name=cell_name,
     summary_metrics=dependence_report.summary_metrics, estimate=recover.estimate_seconds,
-    version=recover.EXPERIMENT.version, judging=judging_fields(DependenceSettings), out="reports/dependence",
+    version=recover.EXPERIMENT.version, judging=unkeyed_fields(DependenceSettings), out="reports/dependence",
 ))  # fmt: skip

@@ -16,11 +16,12 @@ import time
 
 from bench.data.inputs import mnist_input
 from bench.pipeline import Experiment, register
+from bench.precision import resolve as resolve_precision
 from bench.recovery import report, tables
 from bench.recovery.grid import Cell, cell_id, make_cell, unique_runs
 from bench.recovery.settings import RecoverSettings
 from bench.recovery.sweep import PREVIEW, run_chunk, select_images, to_uint8
-from bench.settings import judging_fields
+from bench.settings import unkeyed_fields
 
 # Training times of the default models on 2 otherwise idle CPU cores, rounded up (the classifier
 # 5 x 16.5 s and the LSGAN 20 x 9.9 s per epoch, benchmarks/cold_start.py, 2026-12-01; an MNIST
@@ -187,6 +188,8 @@ def prepare(ctx) -> dict:
     first = _model(ctx, s.generators[0], s.seeds_of(s.generators[0])[0])
     ids, targets, *_ = _targets(ctx, first)
     reference = _reference(ctx, models, classifier, test)
+    precision = resolve_precision(s.precision, ctx.torch_device)
+    precision_key = {} if precision == "fp32" else {"precision": precision}  # fp32 keeps the older keys
     facts = {
         "classifier_test_accuracy": c_entry.metrics.get("test_accuracy"),
         "classifier_config": dataclasses.asdict(ClassifierConfig()),
@@ -198,9 +201,12 @@ def prepare(ctx) -> dict:
         "data_fingerprint": mnist.fingerprint,
         "datasets": [mnist_input(mnist, "evaluation")],
         "checkpoints": {"classifier": c_entry.digest, **digests},
-        "identity": {"data": mnist.fingerprint, "classifier": c_entry.digest, **digests},
+        "identity": {"data": mnist.fingerprint, "classifier": c_entry.digest, **digests, **precision_key},
+        "precision": precision,
     }  # fmt: skip
     ctx.event(f"classifier test accuracy {facts['classifier_test_accuracy']:.2f}%")
+    if precision != "fp32":
+        ctx.event(f"precision {precision}: G's and D's passes in bfloat16 (--precision {s.precision})")
     return facts
 
 
@@ -292,7 +298,7 @@ def chunk(cells_: list[dict], ctx, settings: RecoverSettings | None = None) -> l
     ids, targets, labels, z_star, eps = _targets(ctx, model)
     grid = [grid_cell(c) for c in cells_]
     records = run_chunk(model, classifier, targets, labels, ids, grid, first["seed"], s,
-                        device=ctx.torch_device, z_star=z_star,
+                        device=ctx.torch_device, z_star=z_star, precision=ctx.facts.get("precision", "fp32"),
                         noise_rows=eps if model.noise_dim else None, progress=ctx.progress)  # fmt: skip
     out = []
     for c, r in zip(grid, records):
@@ -359,5 +365,5 @@ EXPERIMENT = register(Experiment(
     summary_metrics=summary_metrics, estimate=estimate_seconds, cell_tags=cell_tags,
     # 2: generators x generator seeds, per-image correctness, in-span targets; 3: counter-based draws, fused G
     version=3,
-    judging=judging_fields(RecoverSettings),
+    judging=unkeyed_fields(RecoverSettings),
 ))  # fmt: skip

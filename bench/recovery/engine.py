@@ -54,7 +54,7 @@ import regulators
 from bench.errors import BenchError
 from bench.progress import ProgressFn, null_progress
 from bench.recovery import streams, work
-from bench.recovery.fused import compile_chain, compile_generator, l1_rows
+from bench.recovery.fused import Autocast, Chain, compile_chain, compile_generator, l1_rows
 from bench.recovery.grid import BASELINE, Cell, unique_runs
 from bench.recovery.settings import DEFAULT_MAX_BATCH, READINGS
 from bench.recovery.streams import cell_draws, derive_seed, initial_latents, initial_noise  # noqa: F401 (the engine's API)
@@ -160,6 +160,7 @@ def recover_cells(
     check_sync: bool = False,
     resample_at: str = "after",
     resample_every: int = 1,
+    precision: str = "fp32",
 ) -> list[CellRecovery]:
     """Recover every target image for every cell; one CellRecovery per cell, in `cells` order.
 
@@ -173,6 +174,8 @@ def recover_cells(
     resample_at / resample_every: the reading of the resampling rule (READINGS; the module doc).
     fused: run G (and D, for the trick regulator) as compiled chains (fused.py) where they are
     plain Linear/activation chains; False: always through autograd.
+    precision: "fp32" or "bf16" (resolved; bench.precision): G's and D's passes in bfloat16, the
+    latents, Adam, the regulators and the loss in float32.
     Cells that share a run (weight-0 cells and the baseline) are recovered once. A plain function
     of its inputs returning CPU tensors, so a chunk can run in another process.
     """
@@ -222,7 +225,10 @@ def recover_cells(
     rows = streams.row_keys(ids, restarts, device)
     # cached(): parametrised weights (D's spectral norm) are computed once, not at every forward
     with _frozen(generator, discriminator), torch.nn.utils.parametrize.cached():
-        G, D = _fast(generator, discriminator, d_z, noise_dim, fused, device, groups)
+        if precision not in ("fp32", "bf16"):
+            raise ValueError(f"recover_cells: precision must be fp32 or bf16 (resolved), got {precision!r}")
+        compute = torch.bfloat16 if precision == "bf16" else torch.float32
+        G, D = _fast(generator, discriminator, d_z, noise_dim, fused, device, groups, compute)
         for k, (name, group) in enumerate(groups.items()):
             t0 = time.perf_counter()
             tick = _ticker(progress, k * steps, total, len(group))
@@ -257,10 +263,17 @@ def recover_cells(
     return [replace(done[c.run_id], cell=c) for c in cells]
 
 
-def _fast(generator, discriminator, d_z, noise_dim, fused, device, groups):
-    """G and D as compiled chains where they are plain chains (see fused.py), else as given."""
+def _fast(generator, discriminator, d_z, noise_dim, fused, device, groups, compute=torch.float32):
+    """G and D as compiled chains where they are plain chains (see fused.py), else as given; in
+    `compute` (bfloat16: chains cast to it, other modules under autocast), float32 out."""
+
+    def reduced(module):
+        if module is None or compute == torch.float32:
+            return module
+        return module.to(dtype=compute) if isinstance(module, Chain) else Autocast(module, device)
+
     if not fused:
-        return generator, discriminator
+        return reduced(generator), reduced(discriminator)
     G, D = compile_generator(generator, d_z, noise_dim, device=device) or generator, discriminator
     if D is not None and not noise_dim and any("discriminator" in getattr(regulators.get(name), "context", ())
                                                  for name in groups):  # fmt: skip
@@ -268,7 +281,7 @@ def _fast(generator, discriminator, d_z, noise_dim, fused, device, groups):
             image = generator(torch.zeros(1, d_z, device=device))
             D = compile_chain(discriminator, image.numel(), device=device) or discriminator
             D(image)  # fills parametrize's cache (spectral norm) before threads share it
-    return G, D
+    return reduced(G), reduced(D)
 
 
 def _recover_group(

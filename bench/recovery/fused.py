@@ -44,22 +44,30 @@ class _Layer:
 
 class Chain:
     """A compiled chain: call it like the module (any input whose rows flatten to in_features),
-    with `eps` [N, k] where the first layer has noise columns (`side` [out, k])."""
+    with `eps` [N, k] where the first layer has noise columns (`side` [out, k]).
+
+    Its weights' dtype is its compute dtype: `to(dtype=torch.bfloat16)` makes a chain that casts
+    its input in, runs every GEMM and activation in bfloat16, and hands back float32 (its output
+    and the input gradient), so what accumulates outside it stays float32."""
 
     def __init__(self, layers: list[_Layer], out_shape: tuple[int, ...], side: torch.Tensor | None = None):
         self.layers, self.out_shape, self.side = layers, out_shape, side
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.layers[0].weight.dtype
 
     def __call__(self, x: torch.Tensor, eps: torch.Tensor | None = None) -> torch.Tensor:
         if eps is not None and self.side is None:
             raise ValueError("this chain takes no noise input")
         return _ChainFn.apply(x.reshape(x.shape[0], -1), self, eps).view(x.shape[0], *self.out_shape)
 
-    def to(self, device) -> Chain:
-        moved = [
-            replace(layer, weight=layer.weight.to(device), bias=None if layer.bias is None else layer.bias.to(device))
-            for layer in self.layers
-        ]
-        return Chain(moved, self.out_shape, None if self.side is None else self.side.to(device))
+    def to(self, device=None, dtype: torch.dtype | None = None) -> Chain:
+        def cast(t):
+            return None if t is None else t.to(device=device, dtype=dtype)
+
+        moved = [replace(layer, weight=cast(layer.weight), bias=cast(layer.bias)) for layer in self.layers]
+        return Chain(moved, self.out_shape, cast(self.side))
 
 
 def _activate_(h: torch.Tensor, layer: _Layer) -> torch.Tensor:
@@ -86,24 +94,28 @@ def _activation_backward(g: torch.Tensor, out: torch.Tensor, layer: _Layer) -> t
 class _ChainFn(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, chain, eps):
-        h, saved = x, []
+        compute = chain.dtype
+        h, saved = x.to(compute), []
+        if eps is not None:
+            eps = eps.to(compute)
         for i, layer in enumerate(chain.layers):
             w, bias = layer.weight.t(), layer.bias
             if i == 0 and eps is not None:  # the noise columns: a per-row bias of the first layer
                 bias = torch.mm(eps, chain.side.t()) if bias is None else torch.addmm(bias, eps, chain.side.t())
             h = torch.mm(h, w) if bias is None else torch.addmm(bias, h, w)
             saved.append(_activate_(h, layer))
-        ctx.chain = chain
+        ctx.chain, ctx.in_dtype = chain, x.dtype
         ctx.save_for_backward(*saved)
-        return h
+        return h if compute == x.dtype else h.to(x.dtype)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, g):
         outs, layers = ctx.saved_tensors, ctx.chain.layers
+        g = g.to(ctx.chain.dtype)
         for i in range(len(layers) - 1, -1, -1):
             g = torch.mm(_activation_backward(g, outs[i], layers[i]), layers[i].weight)
-        return g, None, None
+        return g.to(ctx.in_dtype), None, None
 
 
 def _flatten(module: nn.Module) -> list[nn.Module] | None:
@@ -222,6 +234,19 @@ def _probed(module, chain: Chain, in_features: int, noise_dim: int, device) -> C
     if got.shape != want.shape or not torch.allclose(got, want, atol=PROBE_TOLERANCE, rtol=0):
         return None
     return chain if device is None else chain.to(device)
+
+
+class Autocast:
+    """A module that is not a plain chain, run under bfloat16 autocast with float32 output (the
+    engine's reduced-precision path for conv generators and user modules)."""
+
+    def __init__(self, module, device):
+        self.module, self.device_type = module, torch.device(device).type
+
+    def __call__(self, *args):
+        with torch.autocast(self.device_type, dtype=torch.bfloat16):
+            out = self.module(*args)
+        return out.float()
 
 
 class _L1Rows(torch.autograd.Function):

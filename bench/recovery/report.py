@@ -46,6 +46,9 @@ def _rho(rho: float, p: float, n: int) -> str:
     return f"rho = {rho:.2f} (p = {p:.2g}, {n} cells)"
 
 
+BF16_NOTE = "; G's and D's passes in bfloat16 (latents, Adam, regulators and loss in float32)."
+
+
 def verdicts(results) -> list[Verdict]:
     """The paper's five claims per generator (bench.recovery.compare), then whether the isometric
     regulariser makes recovery easier (when LWGAN and Iso-LWGAN both ran)."""
@@ -103,7 +106,8 @@ def render(results) -> str:
         ),
         (
             f"- {s.steps} Adam steps, {s.restarts} restart(s); Wasserstein/energy prior sample m = "
-            f"{s.prior_samples or 'd_z'}; diff = mean absolute pixel error, pixels in [-1, 1]."
+            f"{s.prior_samples or 'd_z'}; diff = mean absolute pixel error, pixels in [-1, 1]"
+            + ("." if results.context.get("precision", "fp32") == "fp32" else BF16_NOTE)
         ),
         sections.reading_line(s),
         f"- Cells: {', '.join(f'{k} {v}' for k, v in status.items())}.",

@@ -9,6 +9,7 @@ from bench.claims.gates import (
     DEFAULTS as GATES,  # the credibility bars' defaults, with their reasons
 )
 from bench.errors import BenchError
+from bench.precision import PRECISIONS
 from bench.settings import SettingError, Settings, setting
 
 TARGETS = ("test", "generated")
@@ -156,6 +157,13 @@ class RecoverSettings(Settings):
     )
     max_batch: int = setting(
         DEFAULT_MAX_BATCH, "Rows (cell x image x restart) per forward pass; bounds memory.", minimum=1
+    )
+    precision: str = setting(
+        "fp32",
+        "Number format of G's and D's passes: fp32, bf16 (latents, Adam, regulators and loss stay "
+        "float32) or auto (bf16 where the device computes it natively).",
+        choices=PRECISIONS,
+        keyed=False,
     )
     resample_at: str = setting(
         "after",

@@ -63,6 +63,7 @@ def run_chunk(
     z_star: torch.Tensor | None = None,
     noise_rows: torch.Tensor | None = None,
     progress: ProgressFn = null_progress,
+    precision: str = "fp32",
 ) -> list[dict]:
     """Recover and score `cells` (one regulator's runs; cells sharing a run are recovered once)
     through `model` (a bench.recovery.generators.RecoveryModel) at one seed; one record per
@@ -74,7 +75,7 @@ def run_chunk(
         seed=seed, prior=prior, prior_samples=settings.prior_samples, image_ids=image_ids,
         latent_dim=model.latent_dim, device=device, max_batch=settings.max_batch,
         noise_dim=model.noise_dim, noise=settings.noise, noise_rows=noise_rows, progress=progress,
-        resample_at=settings.resample_at, resample_every=settings.resample_every,
+        resample_at=settings.resample_at, resample_every=settings.resample_every, precision=precision,
     )  # fmt: skip
     out, scored = [], {}
     for cell, rec in zip(cells, recs):

@@ -1,0 +1,54 @@
+"""The number format of the heavy passes: `--precision fp32|bf16|auto`.
+
+bf16 runs G's (and D's) forward and backward in bfloat16 and keeps everything that accumulates in
+float32: the latents, Adam's moments, the regulators' sorts and distances, the loss. `auto` is
+bf16 only where the device computes it natively (a GPU that supports it; a CPU with AVX512-BF16
+or AMX-BF16), since emulated bfloat16 is slower than float32. A resolved precision other than
+fp32 enters the cell-store and model-cache keys, so results of two precisions never mix; fp32
+leaves the keys as they were before precisions existed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+PRECISIONS = ("fp32", "bf16", "auto")
+CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")  # /proc/cpuinfo names of native bfloat16 arithmetic
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags (Linux; elsewhere none are known, so `auto` stays fp32)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return set()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return set(line.split(":", 1)[1].split())
+    return set()
+
+
+def native_bf16(device, flags: set[str] | None = None) -> bool:
+    """Whether `device` computes bfloat16 natively (`flags`: the CPU's, for tests)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False)
+    if device.type == "cpu":
+        return any(f in (cpu_flags() if flags is None else flags) for f in CPU_BF16_FLAGS)
+    return False
+
+
+def resolve(precision: str, device, flags: set[str] | None = None) -> str:
+    """fp32 or bf16: `auto` decided by the device."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision: expected one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision == "auto":
+        return "bf16" if native_bf16(device, flags) else "fp32"
+    return precision
+
+
+def dtype(precision: str) -> torch.dtype:
+    """The compute dtype of a resolved precision."""
+    return torch.bfloat16 if precision == "bf16" else torch.float32
