@@ -115,3 +115,14 @@ def test_fewer_seeds_for_a_generator_and_bad_readings(small_mnist, mnist_dir, tm
     assert main(["dependence", "--readings", "after/0", "--out", str(tmp_path / "never")]) == 2
     assert "--readings: reading 'after/0'" in capsys.readouterr().err
     assert not (tmp_path / "never").exists()
+
+
+def test_the_plan_scales_an_lsgans_training_time_by_its_epochs():
+    """The 20-epoch MLP's measured 4 min, scaled: an under-trained recipe is not said to take as long."""
+    from bench.experiments.recover import _lsgan_minutes
+    from bench.recovery.generators import spec_for
+
+    assert _lsgan_minutes(spec_for("lsgan").config) == "about 4.0 min on 2 CPU cores"
+    assert _lsgan_minutes(spec_for("lsgan.e1").config) == "about 0.2 min on 2 CPU cores"
+    assert _lsgan_minutes(spec_for("lsgan.e8").config) == "about 1.6 min on 2 CPU cores"
+    assert "conv net" in _lsgan_minutes(spec_for("lsgan.cho32").config)
