@@ -152,8 +152,9 @@ def run_experiment(
     if len(set(keys)) != len(keys):
         raise ValueError(f"{exp.name}: two cells share a name; cell_name must tell them apart")
     workers = opts.workers or default_workers(exp, opts.device, len(cells))
+    # The data folder made absolute: a Ray or SLURM worker runs in another directory.
     ctx = Context(settings, device=str(opts.device), retrain=opts.retrain,
-                  data_dir=None if opts.data_dir is None else str(opts.data_dir),
+                  data_dir=None if opts.data_dir is None else str(Path(opts.data_dir).resolve()),
                   plugins=tuple(plugins.loaded()), threads=opts.threads, progress=progress,
                   event=event)  # fmt: skip
     for line in exp.plan(ctx) if exp.plan else []:
