@@ -7,6 +7,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 import torch
+from test_recover_cli import small_mnist  # noqa: F401 (the fixture: real MNIST cut small)
+from test_recovery_fused import _randomised, _value_and_grad
 
 from bench.cli import main
 from bench.precision import dtype, native_bf16, resolve
@@ -14,8 +16,6 @@ from bench.recovery.engine import recover_cells
 from bench.recovery.fused import compile_chain
 from bench.recovery.grid import Cell
 from lwgan.lsgan import MLPDiscriminator, MLPGenerator
-from tests.test_recover_cli import small_mnist  # noqa: F401 (the fixture: real MNIST cut small)
-from tests.test_recovery_fused import _randomised, _value_and_grad
 
 
 def test_auto_is_bf16_only_where_the_device_has_it():
