@@ -59,6 +59,8 @@ class Family:
     discriminator: bool = False  # its model carries an LSGAN discriminator (trick_discriminator)
     overrides: tuple[str, ...] = ()  # the recovery sweep's model overrides it takes (latent_dim, arch)
     description: str = ""
+    # cfg -> how long training takes on 2 CPU cores, in words, for the plan said up front (None: unknown)
+    train_estimate: Callable[[Any], str | None] = lambda cfg: None
 
 
 _FAMILIES: dict[str, Family] = {}

@@ -119,10 +119,13 @@ def test_fewer_seeds_for_a_generator_and_bad_readings(small_mnist, mnist_dir, tm
 
 def test_the_plan_scales_an_lsgans_training_time_by_its_epochs():
     """The 20-epoch MLP's measured 4 min, scaled: an under-trained recipe is not said to take as long."""
-    from bench.experiments.recover import _lsgan_minutes
     from bench.recovery.generators import spec_for
+    from lwgan.families import get_family
 
-    assert _lsgan_minutes(spec_for("lsgan").config) == "about 4.0 min on 2 CPU cores"
-    assert _lsgan_minutes(spec_for("lsgan.e1").config) == "about 0.2 min on 2 CPU cores"
-    assert _lsgan_minutes(spec_for("lsgan.e8").config) == "about 1.6 min on 2 CPU cores"
-    assert "conv net" in _lsgan_minutes(spec_for("lsgan.cho32").config)
+    def said(name):
+        return get_family("lsgan").train_estimate(spec_for(name).config)
+
+    assert said("lsgan") == "about 4.0 min on 2 CPU cores"
+    assert said("lsgan.e1") == "about 0.2 min on 2 CPU cores"
+    assert said("lsgan.e8") == "about 1.6 min on 2 CPU cores"
+    assert "conv net" in said("lsgan.cho32")

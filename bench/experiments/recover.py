@@ -113,15 +113,6 @@ def _targets(ctx, model):
     return ctx.memo(("recover-span", model.name, model.seed), generated)
 
 
-def _lsgan_minutes(config) -> str:
-    """The default LSGAN's measured training time (20 epochs of the MLP, about 4 min on 2 cores)
-    scaled by its epochs; the conv architecture is not scaled from it (no CPU measurement)."""
-    if getattr(config, "arch", "mlp") != "mlp":
-        return f"a conv net, {config.epochs} epochs: longer than the MLP, not measured on CPU"
-    minutes = EST_TRAIN_MINUTES["lsgan"] * config.epochs / 20
-    return f"about {minutes:.1f} min on 2 CPU cores" if minutes < 10 else f"about {minutes:.0f} min on 2 CPU cores"
-
-
 def plan(ctx) -> list[str]:
     """What the sweep will do and which models it must train first (files read and verified)."""
     from dataclasses import asdict
@@ -129,6 +120,7 @@ def plan(ctx) -> list[str]:
     from bench.cache import status
     from bench.classifier import SCORER_SEED, ClassifierConfig
     from bench.recovery import generators
+    from lwgan.families import get_family
 
     s: RecoverSettings = ctx.settings
     grid = s.cells()
@@ -158,10 +150,12 @@ def plan(ctx) -> list[str]:
         if state not in ("cached", "user module") or ctx.retrain:
             family = "classifier" if kind == "classifier" else ("lsgan" if kind.startswith("lsgan") else "lwgan")
             est = EST_TRAIN_MINUTES.get(family)
-            when = f" (about {est} min on 2 CPU cores)" if est else ""
-            if family == "lsgan":
-                when = f" ({_lsgan_minutes(generators.spec_for(kind, **overrides).config)})"
-            state = ("retrain requested" if ctx.retrain else state) + ", will train it now" + when
+            words = f"about {est} min on 2 CPU cores" if est else None
+            if kind != "classifier" and not generators.is_user(kind):  # the family's own, scaled by its recipe
+                spec = generators.spec_for(kind, **overrides)
+                words = get_family(spec.family).train_estimate(spec.config) or words
+            state = ("retrain requested" if ctx.retrain else state) + ", will train it now"
+            state += f" ({words})" if words else ""
         lines.append(f"  {key}: {state}")
     return lines
 
