@@ -30,7 +30,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bench.settings import setting
+
 DEFAULTS = {"scorer": 99.3, "reference_frechet": 90.0, "frechet_ratio": 4.0, "min_share": 0.05}
+
+
+def gate_setting(key: str, help: str, maximum: float | None = None):
+    """The settings field `gate_<key>` (option --gate-<key>) of bar `key`: its default, never
+    negative, and judging only (changing it re-judges finished cells, it does not re-run them)."""
+    return setting(DEFAULTS[key], help, minimum=0, maximum=maximum, judging=True)
 
 
 @dataclass(frozen=True)

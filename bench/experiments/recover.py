@@ -28,7 +28,7 @@ from bench.settings import unkeyed_fields
 # LWGAN 141-150 s). Models train one after the other: side by side in threads they would share
 # torch's global RNG (the classifier's dropout, every model's init), and their weights would
 # depend on the threads' timing. Only used to tell the user what to expect.
-EST_TRAIN_MINUTES = {"classifier": 2, "lsgan": 4, "lwgan": 3}
+CLASSIFIER_MINUTES = 2  # the scorer's training on 2 CPU cores; a generator's time is its family's to say
 
 
 def cells(s: RecoverSettings) -> list[dict]:
@@ -148,12 +148,12 @@ def plan(ctx) -> list[str]:
                        generators.status(ref[0], ref[1], fp)))  # fmt: skip
     for key, kind, state in models:
         if state not in ("cached", "user module") or ctx.retrain:
-            family = "classifier" if kind == "classifier" else ("lsgan" if kind.startswith("lsgan") else "lwgan")
-            est = EST_TRAIN_MINUTES.get(family)
-            words = f"about {est} min on 2 CPU cores" if est else None
-            if kind != "classifier" and not generators.is_user(kind):  # the family's own, scaled by its recipe
+            words = None
+            if kind == "classifier":
+                words = f"about {CLASSIFIER_MINUTES} min on 2 CPU cores"
+            elif not generators.is_user(kind):  # the family's own estimate, scaled by the recipe
                 spec = generators.spec_for(kind, **overrides)
-                words = get_family(spec.family).train_estimate(spec.config) or words
+                words = get_family(spec.family).train_estimate(spec.config)
             state = ("retrain requested" if ctx.retrain else state) + ", will train it now"
             state += f" ({words})" if words else ""
         lines.append(f"  {key}: {state}")

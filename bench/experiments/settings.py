@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench.claims.gates import DEFAULTS as GATES
+from bench.claims.gates import gate_setting
 from bench.settings import SettingError, Settings, setting
 from lwgan.recipes import PUBLIC_TOY, TOY, get_recipe, with_overrides
 
@@ -220,27 +220,14 @@ class MnistSettings(Settings):
     overrides: dict = setting({}, "LWGANConfig fields over the budget (JSON).", cli=False)
     classifier_seed: int = setting(SCORER_SEED, "Seed of the scorer.", minimum=0, cli=False)
     n_boot: int = setting(1000, "Bootstrap resamples of the per-model intervals.", minimum=1, cli=False)
-    gate_reference_frechet: float = setting(
-        GATES["reference_frechet"],
-        "The reference LSGAN's Frechet distance at most this.",
-        option="--gate-reference-frechet",
-        minimum=0,
-        judging=True,
+    gate_reference_frechet: float = gate_setting(
+        "reference_frechet", "The reference LSGAN's Frechet distance at most this."
     )
-    gate_frechet_ratio: float = setting(
-        GATES["frechet_ratio"],
-        "LWGAN-objective models' Frechet distance at most this many times the reference LSGAN's.",
-        option="--gate-frechet-ratio",
-        minimum=0,
-        judging=True,
+    gate_frechet_ratio: float = gate_setting(
+        "frechet_ratio", "LWGAN-objective models' Frechet distance at most this many times the reference LSGAN's."
     )
-    gate_min_share: float = setting(
-        GATES["min_share"],
-        "Every digit at least this share of an LWGAN-objective model's draws.",
-        option="--gate-min-share",
-        minimum=0,
-        maximum=0.1,
-        judging=True,
+    gate_min_share: float = gate_setting(
+        "min_share", "Every digit at least this share of an LWGAN-objective model's draws.", maximum=0.1
     )
 
     def check(self) -> None:

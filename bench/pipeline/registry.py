@@ -46,8 +46,9 @@ class Experiment:
     record, folder) -> figure paths attached to the cell's MLflow run; cell_tags(cell, facts) ->
     tags of the cell's MLflow run (the digest of a model prepare() made); estimate(ctx, cells) ->
     seconds the cells left to run will take here (said up front, after --resume); version (bump it when
-    run_cell measures differently, so --resume does not reuse older cells); judging (settings that
-    only change the verdicts, kept out of the resume key).
+    run_cell measures differently, so --resume does not reuse older cells); judging (settings kept
+    out of the resume key: those that only change the verdicts, and those prepare() keys by their
+    resolved value, such as --precision auto).
 
     Records: top-level numbers are logged as the cell's MLflow metrics; `histories` (name ->
     list, one value per `history_every` iterations), `params` and `tags` (dicts) go to MLflow as
@@ -82,8 +83,9 @@ class Experiment:
     # Bump when run_cell measures differently (a new metric, another sample size): finished
     # cells of another version are then not reused by --resume.
     version: int = 1
-    # Settings fields that only change how finished cells are judged (a held-out split, the
-    # credibility bars): left out of the resume key, so changing them re-judges without rerunning.
+    # Settings fields left out of the resume key (bench.settings.unkeyed_fields): those that only
+    # change how finished cells are judged (a held-out split, the credibility bars), so changing
+    # them re-judges without rerunning, and those prepare() puts in the key by their resolved value.
     judging: tuple[str, ...] = ()
     out: str = "reports"  # the command's default output folder
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bench.claims.gates import (
-    DEFAULTS as GATES,  # the credibility bars' defaults, with their reasons
+    gate_setting,  # the credibility bars' fields, with their defaults
 )
 from bench.errors import BenchError
 from bench.precision import PRECISIONS
@@ -62,10 +62,6 @@ def _check_latent_rank(text: str) -> str | None:
     except ValueError:
         ok = False
     return None if ok else f"expected estimate, max or a positive integer, got {text!r}"
-
-
-def _gate(key: str, option: str, help: str, maximum: float | None = None):
-    return setting(GATES[key], help, option=option, minimum=0, maximum=maximum, judging=True)
 
 
 @dataclass(frozen=True)
@@ -187,26 +183,22 @@ class RecoverSettings(Settings):
         check=lambda g: _check_generators((g,)),
         judging=True,
     )
-    gate_scorer: float = _gate(
+    gate_scorer: float = gate_setting(
         "scorer",
-        "--gate-scorer",
         "The scorer's test accuracy at least this (%): SPEC asks "
         "99.3 (the paper's was 99.4); a weaker scorer misreads recovered digits.",
         maximum=100,
     )
-    gate_reference_frechet: float = _gate(
+    gate_reference_frechet: float = gate_setting(
         "reference_frechet",
-        "--gate-reference-frechet",
         "The reference LSGAN's Frechet distance at most this: the yardstick of the ratio bar must be credible itself.",
     )
-    gate_frechet_ratio: float = _gate(
+    gate_frechet_ratio: float = gate_setting(
         "frechet_ratio",
-        "--gate-frechet-ratio",
         "Every generator's Frechet distance at most this many times the reference LSGAN's in the same run.",
     )
-    gate_min_share: float = _gate(
+    gate_min_share: float = gate_setting(
         "min_share",
-        "--gate-min-share",
         "Every digit at least this share of a generator's draws (half the data's 0.1).",
         maximum=0.1,
     )
