@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from bench.progress import ProgressFn, null_progress
+from lwgan import numerics
 
 FEATURE_DIM = 128
 
@@ -100,9 +101,14 @@ def train_classifier(
     progress: ProgressFn = null_progress,
     epochs: int | None = None,
     cfg: ClassifierConfig | None = None,
+    precision: str = "fp32",
 ) -> tuple[MnistCNN, dict[str, list[float]]]:
     """Train the CNN on pixels [N,1,28,28] in [-1,1] and int labels [N]; returns (model in eval
-    mode, history {"loss": mean loss per epoch}). Deterministic for a seed on a given device."""
+    mode, history {"loss": mean loss per epoch}). Deterministic for a seed on a given device.
+    `precision` "bf16": forward and loss under bfloat16 autocast, weights and AdamW state float32,
+    activations channels-last (oneDNN's bfloat16 convolutions want that layout; NCHW bfloat16
+    convolutions ran slower than float32 on this project's CPU)."""
+    numerics.check(precision, "train_classifier: precision")
     cfg = cfg or ClassifierConfig()
     if epochs is not None:
         cfg = ClassifierConfig(**{**asdict(cfg), "epochs": epochs})
@@ -117,6 +123,8 @@ def train_classifier(
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed)
         model = build_classifier(cfg).to(device)
+        layout = torch.channels_last if precision == "bf16" else torch.contiguous_format
+        model = model.to(memory_format=layout)
         opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=max(total, 1))
         x_all, y_all = images.to(device), labels.to(device)
@@ -128,8 +136,9 @@ def train_classifier(
             running = torch.zeros((), device=device)
             for i in range(steps_per_epoch):
                 idx = perm[i * cfg.batch_size : (i + 1) * cfg.batch_size]
-                x = random_shift(x_all[idx], cfg.shift, gen)
-                loss = F.cross_entropy(model(x), y_all[idx])
+                x = random_shift(x_all[idx], cfg.shift, gen).contiguous(memory_format=layout)
+                with numerics.autocast(device, precision):
+                    loss = F.cross_entropy(model(x), y_all[idx])
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -141,7 +150,7 @@ def train_classifier(
                     progress("train classifier", step, total, epoch=epoch + 1, loss=float(running / (i + 1)))
             history["loss"].append(float(running / steps_per_epoch))
     model.eval()
-    return model, history
+    return model.to(memory_format=torch.contiguous_format), history
 
 
 @torch.no_grad()
@@ -239,6 +248,11 @@ def generator_quality(
     return {"frechet": fd, "shares": shares, "min_share": shares[low], "min_share_digit": low, "n": n}
 
 
+def classifier_key(cfg: ClassifierConfig, precision: str = "fp32") -> dict:
+    """The cache key's config: the config, and the precision when it is not fp32."""
+    return {**asdict(cfg), **({} if numerics.check(precision) == "fp32" else {"precision": precision})}
+
+
 def load_or_train_classifier(
     mnist,
     *,
@@ -249,12 +263,14 @@ def load_or_train_classifier(
     epochs: int | None = None,
     cfg: ClassifierConfig | None = None,
     on_event=None,
+    precision: str = "fp32",
 ) -> tuple[MnistCNN, object]:
     """Train the scorer on MNIST's training set through the model cache, or load it.
 
     Returns (model in eval mode with requires_grad False, on `device`; CacheEntry). The payload
     holds the state dict, the loss history and the metrics: test_accuracy (percent, on the
-    10,000 test images) and train_seconds."""
+    10,000 test images) and train_seconds. `precision` (resolved: fp32 or bf16) is the training's
+    number format; bf16 enters the cache key, fp32 keeps the key of the checkpoints made before."""
     from bench.cache import train_or_load
     from bench.data import to_pixels
 
@@ -266,7 +282,13 @@ def load_or_train_classifier(
     def train() -> dict:
         t0 = time.perf_counter()
         model, history = train_classifier(
-            to_pixels(mnist.train_images), mnist.train_labels, seed=seed, device=device, progress=progress, cfg=cfg
+            to_pixels(mnist.train_images),
+            mnist.train_labels,
+            seed=seed,
+            device=device,
+            progress=progress,
+            cfg=cfg,
+            precision=precision,
         )
         seconds = time.perf_counter() - t0
         acc = accuracy(model, to_pixels(mnist.test_images), mnist.test_labels)
@@ -274,11 +296,11 @@ def load_or_train_classifier(
         return {
             "state": {"classifier": state},
             "history": history,
-            "metrics": {"test_accuracy": acc, "train_seconds": seconds, "device": device.type},
+            "metrics": {"test_accuracy": acc, "train_seconds": seconds, "device": device.type, "precision": precision},
         }
 
     payload, entry = train_or_load(
-        "classifier", asdict(cfg), mnist.fingerprint, seed, train, retrain=retrain, on_event=on_event
+        "classifier", classifier_key(cfg, precision), mnist.fingerprint, seed, train, retrain=retrain, on_event=on_event
     )
     model = build_classifier(cfg)
     model.load_state_dict(payload["state"]["classifier"])

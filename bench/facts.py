@@ -139,6 +139,7 @@ class RunFacts:
     total_cells: int | None = None
     plugins: list[dict] = field(default_factory=list)  # loaded plugins: spec, file, digest
     lock: str = ""  # whether the installed versions are the lock's (lock_state); "" before it was recorded
+    numerics: str = ""  # number formats of training and recovery (bench.precision.describe); "" before
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -162,6 +163,7 @@ def collect_facts(
     resumed_cells: int = 0,
     total_cells: int | None = None,
     plugins: Sequence[dict] = (),
+    numerics: str = "",
 ) -> RunFacts:
     """Gather what a report must state to be reproducible; every field can be given explicitly.
     `out`: the run's output folder, whose changes do not make the checkout dirty (git_state)."""
@@ -182,6 +184,7 @@ def collect_facts(
         total_cells=None if total_cells is None else int(total_cells),
         plugins=[dict(p) for p in plugins],
         lock=lock_state(),
+        numerics=numerics,
     )
 
 
@@ -221,6 +224,8 @@ def facts_markdown(facts: RunFacts, *, title: str = "Run facts") -> str:
     ]
     if facts.lock:  # recorded since the lock exists: older reports rebuild unchanged
         rows.append(("installed versions", facts.lock))
+    if facts.numerics:  # recorded since precisions exist: older reports rebuild unchanged
+        rows.append(("number formats", facts.numerics))
     if facts.plugins:  # only runs with plugins show the row, so older reports rebuild unchanged
         rows.append(("plugins", "; ".join(f"`{p['spec']}` (digest {p.get('digest') or 'n/a'})" for p in facts.plugins)))
     parts = [f"## {title}", "", markdown_table(rows, headers=["fact", "value"])]

@@ -51,12 +51,25 @@ def training_tensor(data) -> torch.Tensor:
     return data.train
 
 
-def cache_config(spec) -> dict:
-    """The config dict the cache key is made from (its family's; unchanged since the first
-    checkpoints)."""
+def cache_config(spec, precision: str = "fp32") -> dict:
+    """The config dict the cache key is made from: its family's (unchanged since the first
+    checkpoints), and the training precision when it is not fp32."""
+    from lwgan import numerics
     from lwgan.families import get_family
 
-    return get_family(spec.family).cache_config(spec.config)
+    extra = {} if numerics.check(precision) == "fp32" else {"precision": precision}
+    return {**get_family(spec.family).cache_config(spec.config), **extra}
+
+
+def check_precision(spec, precision: str) -> None:
+    """A ConfigError unless `spec`'s family trains in `precision` (resolved)."""
+    from lwgan.errors import ConfigError
+    from lwgan.families import get_family
+
+    family = get_family(spec.family)
+    if precision not in family.precisions:
+        raise ConfigError(f"{spec.name}: family {family.name!r} trains in {', '.join(family.precisions)} only, "
+                          f"not {precision}")  # fmt: skip
 
 
 def _fingerprint(data, data_fingerprint: str | None) -> str:
@@ -66,9 +79,9 @@ def _fingerprint(data, data_fingerprint: str | None) -> str:
     return fingerprint
 
 
-def status(spec, data_fingerprint: str, seed: int) -> str:
+def status(spec, data_fingerprint: str, seed: int, precision: str = "fp32") -> str:
     """ "cached", "not cached" or "<why>, will retrain" (the file is read and verified)."""
-    return cache.status(spec.cache_kind, cache_config(spec), data_fingerprint, seed)
+    return cache.status(spec.cache_kind, cache_config(spec, precision), data_fingerprint, seed)
 
 
 def load_or_train(
@@ -82,25 +95,32 @@ def load_or_train(
     on_event: Callable[[str], None] | None = None,
     task: str | None = None,
     data_fingerprint: str | None = None,
+    precision: str = "fp32",
 ) -> Trained:
     """Train `spec` on `data` through the model cache, or load the cached checkpoint.
 
     `data` is a tensor (then `data_fingerprint` is required), a SyntheticData or an MNIST (their
     own fingerprint keys the cache unless `data_fingerprint` is given). The model comes back in
-    eval mode on `device`.
+    eval mode on `device`. `precision` (resolved, bench.precision): the training's number format;
+    a family is asked for bf16 only when it lists it (Family.precisions).
     """
     from lwgan.families import get_family
 
     device = torch.device(device or "cpu")
     task = task or f"train {spec.name}"
     family = get_family(spec.family)
+    check_precision(spec, precision)
+    # fp32 is not passed: a plugin family written before precisions existed takes no such keyword
+    extra = {} if precision == "fp32" else {"precision": precision}
 
     def train() -> dict:
-        return family.train(spec.config, training_tensor(data), seed=seed, device=device, progress=progress,
-                            task=task)  # fmt: skip
+        out = family.train(spec.config, training_tensor(data), seed=seed, device=device, progress=progress,
+                           task=task, **extra)  # fmt: skip
+        out.setdefault("metrics", {})["precision"] = precision
+        return out
 
     payload, entry = cache.train_or_load(
-        spec.cache_kind, cache_config(spec), _fingerprint(data, data_fingerprint), seed, train,
+        spec.cache_kind, cache_config(spec, precision), _fingerprint(data, data_fingerprint), seed, train,
         retrain=retrain, on_event=on_event,
     )  # fmt: skip
     model = family.load(spec.config, payload["state"], device=device)

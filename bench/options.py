@@ -84,6 +84,24 @@ ResumeOpt = Annotated[
                  "OUT/runs/); run only the rest."),
 ]  # fmt: skip
 RetrainOpt = Annotated[bool, typer.Option("--retrain", help="Train the models again even when cached.")]
+TrainPrecisionOpt = Annotated[
+    str,
+    typer.Option("--train-precision", metavar="fp32|bf16|auto",
+                 help="Number format of the models this run trains: fp32, bf16 (bfloat16 autocast; weights "
+                 "and optimiser state float32) or auto (bf16 where the device computes it natively). "
+                 "bf16 models are cached apart from fp32 ones."),
+]  # fmt: skip
+
+
+def check_precision(value: str, option: str) -> str:
+    """One of fp32, bf16, auto (the unresolved choice); a one-line OptionError otherwise."""
+    from bench.precision import PRECISIONS
+
+    if value not in PRECISIONS:
+        raise OptionError(f"{option}: expected one of {', '.join(PRECISIONS)}, got {value!r}")
+    return value
+
+
 WorkersOpt = Annotated[
     int | None,
     typer.Option("--workers", help="Local worker processes running cells in parallel (default: the "

@@ -52,3 +52,16 @@ def resolve(precision: str, device, flags: set[str] | None = None) -> str:
 def dtype(precision: str) -> torch.dtype:
     """The compute dtype of a resolved precision."""
     return torch.bfloat16 if precision == "bf16" else torch.float32
+
+
+def describe(device, train: str, recovery: str | None = None) -> str:
+    """The run facts' line on number formats: training's, recovery's (when the experiment
+    recovers) and, on CUDA, whether float32 matmuls may use TF32 (torch's switch, left to the
+    user: `torch.backends.cuda.matmul.allow_tf32`)."""
+    parts = [f"training {train}"]
+    if recovery is not None:
+        parts.append(f"recovery {recovery} (G's and D's passes)")
+    if torch.device(device).type == "cuda":
+        tf32 = torch.backends.cuda.matmul.allow_tf32
+        parts.append(f"float32 matmuls {'may use TF32' if tf32 else 'in full float32 (TF32 off)'}")
+    return "; ".join(parts)

@@ -46,7 +46,9 @@ class Family:
     name: str
     config: type  # the config dataclass of its variants
     build: Callable[..., Any]  # (cfg, *, seed, device) -> fresh model, the global RNG untouched
-    train: Callable[..., dict]  # (cfg, data, *, seed, device, progress, task) -> {"state", "metrics", "history"}
+    train: Callable[
+        ..., dict
+    ]  # (cfg, data, *, seed, device, progress, task[, precision]) -> {"state", "metrics", "history"}
     load: Callable[..., Any]  # (cfg, state, *, device) -> model in eval mode
     data_kind: Callable[[Any], str]  # cfg -> "mnist" or "synthetic"
     key_text: Callable[[Any], str]  # cfg -> a few words for `bench generators`
@@ -61,6 +63,9 @@ class Family:
     description: str = ""
     # cfg -> how long training takes on 2 CPU cores, in words, for the plan said up front (None: unknown)
     train_estimate: Callable[[Any], str | None] = lambda cfg: None
+    # training number formats its `train` takes as precision= (lwgan.numerics); a family that
+    # lists only fp32 is called without the keyword, so older plugins keep working
+    precisions: tuple[str, ...] = ("fp32",)
 
 
 _FAMILIES: dict[str, Family] = {}
@@ -94,5 +99,5 @@ def get_family(name: str) -> Family:
     """The family `name`; an unknown one is a ConfigError that lists the registered ones."""
     _builtins()
     if name not in _FAMILIES:
-        raise ConfigError(f"unknown generator family {name!r}; registered: {', '.join(_FAMILIES)}")
+        raise ConfigError(f"unknown generator family {name!r}; registered: {', '.join(sorted(_FAMILIES))}")
     return _FAMILIES[name]

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import nn
 
+from lwgan import numerics
 from lwgan.losses import lsgan_discriminator_loss, lsgan_generator_loss
 from lwgan.lsgan_nets import (  # noqa: F401 - the architectures, importable from here as before
     ARCHITECTURES,
@@ -133,6 +134,7 @@ def train_lsgan(
     device: torch.device,
     progress: ProgressFn = null_progress,
     on_epoch: Callable[[int, nn.Module, nn.Module], None] | None = None,
+    precision: str = "fp32",
 ) -> tuple[nn.Module, nn.Module, dict[str, list[float]]]:
     """Train G and D on float images [N, 1, 28, 28] in [-1, 1] with the LSGAN losses.
 
@@ -140,7 +142,9 @@ def train_lsgan(
     generator is the EMA of G's weights when cfg.ema > 0. history: mean "d_loss" and "g_loss"
     per epoch and "seconds" per epoch. Deterministic for a seed on a given device.
     `on_epoch(epoch, g_ema, d)` is called after each epoch (models in train mode; for monitoring:
-    copy before changing them)."""
+    copy before changing them). `precision` "bf16": forward passes under bfloat16 autocast, the
+    weights, EMA and Adam state float32 (lwgan.numerics)."""
+    numerics.check(precision, "train_lsgan: precision")
     if images.dim() != 4 or tuple(images.shape[1:]) != IMAGE_SHAPE or not images.is_floating_point():
         raise ValueError(f"train_lsgan: expected float images [N, 1, 28, 28], got {tuple(images.shape)} {images.dtype}")
     device = torch.device(device)
@@ -178,12 +182,14 @@ def train_lsgan(
         sums = torch.zeros(2, device=device)
         for i in range(steps_per_epoch):
             real = data[perm[i]]
-            fake = g(torch.randn(bs, cfg.latent_dim, generator=zgen, device=device))
-            d_loss = lsgan_discriminator_loss(d(real), d(fake.detach()))
+            with numerics.autocast(device, precision):
+                fake = g(torch.randn(bs, cfg.latent_dim, generator=zgen, device=device))
+                d_loss = lsgan_discriminator_loss(d(real), d(fake.detach()))
             opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
             opt_d.step()
-            g_loss = lsgan_generator_loss(d(fake))
+            with numerics.autocast(device, precision):
+                g_loss = lsgan_generator_loss(d(fake))
             opt_g.zero_grad(set_to_none=True)
             g_loss.backward()
             opt_g.step()
@@ -257,10 +263,10 @@ def generator_flops(generator: nn.Module, latent_dim: int | None = None) -> int:
 
 # ---------------------------------------------------------------------------------- family
 def _train_family(cfg: LSGANConfig, data: torch.Tensor, *, seed: int, device, progress=null_progress,
-                  task: str = "") -> dict:  # fmt: skip
+                  task: str = "", precision: str = "fp32") -> dict:  # fmt: skip
     t0 = time.perf_counter()
     device = torch.device(device)
-    g, d, history = train_lsgan(cfg, data, seed=seed, device=device, progress=progress)
+    g, d, history = train_lsgan(cfg, data, seed=seed, device=device, progress=progress, precision=precision)
     metrics = {"train_seconds": time.perf_counter() - t0, "d_loss": history["d_loss"][-1],
                "g_loss": history["g_loss"][-1], "device": device.type}  # fmt: skip
     return {"state": lsgan_state(g, d), "history": history, "metrics": metrics}
@@ -297,7 +303,7 @@ def _register_family() -> None:
         data_kind=lambda cfg: "mnist", key_text=lambda c: f"{c.arch}, d_z {c.latent_dim}, {c.epochs} epochs",
         cache_config=config_dict, recovery=_recovery_view, discriminator=True, overrides=("latent_dim", "arch"),
         description="LSGAN (G and D): z ~ N(0, I_d); its discriminator serves trick_discriminator",
-        train_estimate=train_estimate,
+        train_estimate=train_estimate, precisions=numerics.TRAIN_PRECISIONS,
     ))  # fmt: skip
 
 

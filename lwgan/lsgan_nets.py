@@ -67,10 +67,11 @@ class MinibatchStd(nn.Module):
         if self.training and x.shape[0] > 1:
             s = x.std(dim=0, unbiased=False).mean()
             with torch.no_grad():
-                self.running.lerp_(s.detach(), self.momentum)
+                self.running.lerp_(s.detach().to(self.running.dtype), self.momentum)
         else:
             s = self.running
-        return torch.cat([x, s.expand(x.shape[0], 1, *x.shape[2:])], dim=1)
+        # one dtype for the cat: under bfloat16 autocast x is bfloat16, the buffer float32
+        return torch.cat([x, s.to(x.dtype).expand(x.shape[0], 1, *x.shape[2:])], dim=1)
 
 
 class MLPDiscriminator(nn.Module):

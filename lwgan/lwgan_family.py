@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import torch
 
+from lwgan import numerics
 from lwgan.families import Family, RecoveryView, register_family
 from lwgan.model import LWGAN, LWGANConfig, RankedGenerator, build_lwgan, load_lwgan, model_state
 from lwgan.progress import null_progress
 from lwgan.trainer import train_lwgan
 
 
-def _train_family(cfg: LWGANConfig, data: torch.Tensor, *, seed: int, device, progress=None, task: str = "") -> dict:
+def _train_family(cfg: LWGANConfig, data: torch.Tensor, *, seed: int, device, progress=None, task: str = "",
+                  precision: str = "fp32") -> dict:  # fmt: skip
     model = build_lwgan(cfg, seed=seed, device=device)
-    result = train_lwgan(model, data, cfg, seed=seed, progress=progress or null_progress, task=task)
+    result = train_lwgan(model, data, cfg, seed=seed, progress=progress or null_progress, task=task,
+                         precision=precision)  # fmt: skip
     return {"state": model_state(model), "metrics": {**result.final(), "wall_time_s": result.wall_time_s},
             "history": result.history}  # fmt: skip
 
@@ -38,4 +41,5 @@ register_family(Family(
     description="LWGAN and Iso-LWGAN (Q, G, critic): the rank-r prior N(0, A)",
     # the recovery study's MNIST recipes, the harness's earlier figure; toy recipes train in seconds
     train_estimate=lambda c: "about 3 min on 2 CPU cores" if c.resolved_arch() in ("conv", "mlp-image") else None,
+    precisions=numerics.TRAIN_PRECISIONS,
 ))  # fmt: skip

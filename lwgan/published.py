@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from lwgan import numerics
 from lwgan.errors import ConfigError
 from lwgan.networks import Generator
 from lwgan.progress import ProgressFn, null_progress
@@ -113,21 +114,25 @@ def build_published(cfg: PublishedConfig, *, seed: int = 0, device=None) -> Publ
 
 def published_loss(model: PublishedAE, x: torch.Tensor, lambda_iso: float, gen=None):
     """(total, reconstruction, isometric) of one batch, as the published training loop has them."""
+    # .float(): under bfloat16 autocast the nets' outputs are bfloat16; norms and distances are
+    # taken in float32 (a no-op in float32)
     flat = x.flatten(1)
-    recon = (flat - model.G(model.Q(x), generator=gen).flatten(1)).norm(dim=1).mean()
+    recon = (flat - model.G(model.Q(x), generator=gen).flatten(1).float()).norm(dim=1).mean()
     if lambda_iso == 0:
         return recon, recon, torch.zeros((), device=x.device)
-    z = model.Q(x)  # the second forward pass of their isometric_loss (a fresh noise draw in G)
-    out = model.G(z, generator=gen).flatten(1)
+    z = model.Q(x).float()  # the second forward pass of their isometric_loss (a fresh noise draw in G)
+    out = model.G(z, generator=gen).flatten(1).float()
     iso = (torch.cdist(z, z) - torch.cdist(out, out)).abs().mean()  # all B x B, diagonal included
     return recon + lambda_iso * iso, recon, iso
 
 
 def train_published(model: PublishedAE, data: torch.Tensor, cfg: PublishedConfig | None = None, *,
                     seed: int = 0, progress: ProgressFn = null_progress,
-                    task: str = "train published") -> dict:  # fmt: skip
+                    task: str = "train published", precision: str = "fp32") -> dict:  # fmt: skip
     """Train in place; returns {"history": per-step losses, "wall_time_s": ...}. Deterministic
-    given `seed` (batch order and generator noise come from generators seeded by it)."""
+    given `seed` (batch order and generator noise come from generators seeded by it). `precision`
+    "bf16": the loss under bfloat16 autocast, weights and Adam state float32 (lwgan.numerics)."""
+    numerics.check(precision, "train_published: precision")
     cfg = cfg or model.cfg
     device = model.device
     data = data.to(device=device, dtype=torch.float32)
@@ -142,7 +147,8 @@ def train_published(model: PublishedAE, data: torch.Tensor, cfg: PublishedConfig
     for epoch in range(cfg.epochs):
         perm = torch.randperm(n, generator=order).to(device)
         for i in range(0, n, bs):  # the last partial batch is kept, as a DataLoader does
-            total, recon, iso = published_loss(model, data[perm[i : i + bs]], cfg.lambda_iso, gen)
+            with numerics.autocast(device, precision):
+                total, recon, iso = published_loss(model, data[perm[i : i + bs]], cfg.lambda_iso, gen)
             opt.zero_grad(set_to_none=True)
             total.backward()
             opt.step()
@@ -169,9 +175,9 @@ def load_published(cfg: PublishedConfig, state: dict, *, device=None) -> Publish
 
 # ---------------------------------------------------------------------------------- family
 def _train_family(cfg: PublishedConfig, data: torch.Tensor, *, seed: int, device, progress=null_progress,
-                  task: str = "") -> dict:  # fmt: skip
+                  task: str = "", precision: str = "fp32") -> dict:  # fmt: skip
     model = build_published(cfg, seed=seed, device=device)
-    out = train_published(model, data, cfg, seed=seed, progress=progress, task=task)
+    out = train_published(model, data, cfg, seed=seed, progress=progress, task=task, precision=precision)
     final = {k: float(sum(v[-20:]) / len(v[-20:])) for k, v in out["history"].items()}
     return {"state": model_state(model), "metrics": {**final, "wall_time_s": out["wall_time_s"]},
             "history": out["history"]}  # fmt: skip
@@ -190,6 +196,7 @@ def _register_family() -> None:
         data_kind=lambda c: "mnist" if c.data == "mnist" else "synthetic", key_text=_key_text,
         recovery=None, recovery_refusal=lambda c: "an autoencoder without prior matching",
         description="the authors' published run: a plain autoencoder (+ isometric term, noise)",
+        precisions=numerics.TRAIN_PRECISIONS,
     ))  # fmt: skip
 
 

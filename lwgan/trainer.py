@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
-from lwgan import losses
+from lwgan import losses, numerics
 from lwgan.model import LWGAN, LWGANConfig
 from lwgan.networks import prior_sample
 from lwgan.progress import ProgressFn, null_progress
@@ -82,14 +82,17 @@ def train_lwgan(
     progress: ProgressFn = null_progress,
     progress_every: int = 50,
     task: str = "train lwgan",
+    precision: str = "fp32",
 ) -> TrainResult:
     """Train `model` in place on `data` ([n, D] or [n, 1, 28, 28], any device: moved to the model's).
 
     The phases of `cfg` (cfg.phase_configs()) run in order, each with fresh optimisers and its own
     learning-rate decay; the history runs on across them. Deterministic given `seed` (ranks,
     batches, prior draws, interpolation weights and generator noise all come from generators
-    seeded by it, which also run on across the phases).
+    seeded by it, which also run on across the phases). `precision` "bf16": the forward passes and
+    losses under bfloat16 autocast, weights and Adam state float32 (lwgan.numerics).
     """
+    numerics.check(precision, "train_lwgan: precision")
     cfg = cfg or model.cfg
     device = model.device
     data = data.to(device=device, dtype=torch.float32)
@@ -105,7 +108,7 @@ def train_lwgan(
             if (offset + i) % progress_every == 0 or i == phase.iterations:
                 progress(task, offset + i, total, recon=float(recon), gap=float(gap))
 
-        _train_phase(model, data, phase, gen, host, hist, report)
+        _train_phase(model, data, phase, gen, host, hist, report, precision)
         done += phase.iterations
     model.D.requires_grad_(True)
     model.eval()
@@ -122,6 +125,7 @@ def _train_phase(
     host: torch.Generator,
     hist: list[torch.Tensor],
     report,
+    precision: str = "fp32",
 ) -> None:
     """One phase of the schedule: `cfg.iterations` primal-dual iterations; its loss curves are
     appended to `hist` as one [iterations, len(HISTORY_KEYS)] tensor on the device."""
@@ -164,42 +168,46 @@ def _train_phase(
                 # second batch for the penalty: same expectation, twice the forward passes).
                 # critic_reuse: Q and G are frozen in this phase, so one batch per iteration may
                 # serve every critic step (fresh interpolation weights each time).
-                if step == 0 or not cfg.critic_reuse:
-                    with torch.no_grad():
-                        post = G(Q(batch(), r), generator=gen)
-                        z_fake = prior_sample(rows, z_max, r, generator=gen, device=device)
-                        fake = G(z_fake, generator=gen)
-                gap = losses.critic_gap(D(post, r), D(fake, r))
-                alpha = torch.rand(rows, generator=gen, device=device)
-                gp = losses.gradient_penalty(lambda x, r=r: D(x, r), fake, post, alpha).mean()
+                with numerics.autocast(device, precision):
+                    if step == 0 or not cfg.critic_reuse:
+                        with torch.no_grad():
+                            post = G(Q(batch(), r), generator=gen)
+                            z_fake = prior_sample(rows, z_max, r, generator=gen, device=device)
+                            fake = G(z_fake, generator=gen)
+                    gap = losses.critic_gap(D(post, r), D(fake, r))
+                    alpha = torch.rand(rows, generator=gen, device=device)
+                    gp = losses.gradient_penalty(lambda x, r=r: D(x, r), fake, post, alpha).mean()
                 opt_d.zero_grad(set_to_none=True)
                 (-gap + cfg.lambda_gp * gp).backward()
                 opt_d.step()
             D.requires_grad_(False)
 
         for _ in range(cfg.iter_gq):  # primal step(s): encoder and generator
-            x = batch()
-            z = Q(x, r)
-            post = G(z, generator=gen)
-            recon = losses.reconstruction_l2(x, post).mean()
-            loss = recon
-            mmd = iso = zero
-            if adversarial:
-                fake = G(prior_sample(rows, z_max, r, generator=gen, device=device), generator=gen)
-                gap = losses.critic_gap(D(post, r), D(fake, r))
-                loss = loss + gap
-            if lwgan:
-                loss = loss + cfg.lambda_rank * r_mean
-                if cfg.lambda_mmd > 0 and it >= mmd_from:
-                    # MMD on the batch already encoded (the public code encodes a second batch:
-                    # same expectation, one more encoder pass per step).
-                    z_prior = prior_sample(rows, z_max, r, generator=gen, device=device)
-                    mmd = losses.imq_mmd(z.view(groups, n, z_max), z_prior.view(groups, n, z_max))
-                    mmd = mmd.mean()
-                    loss = loss + cfg.lambda_mmd * mmd
-            if cfg.lambda_iso > 0 and it >= iso_from:
-                iso = losses.isometric_loss(z, post, groups=groups)
-                loss = loss + cfg.lambda_iso * iso
+            with numerics.autocast(device, precision):
+                x = batch()
+                z = Q(x, r)
+                post = G(z, generator=gen)
+                recon = losses.reconstruction_l2(x, post).mean()
+                loss = recon
+                mmd = iso = zero
+                if adversarial:
+                    fake = G(prior_sample(rows, z_max, r, generator=gen, device=device), generator=gen)
+                    gap = losses.critic_gap(D(post, r), D(fake, r))
+                    loss = loss + gap
+                if lwgan:
+                    loss = loss + cfg.lambda_rank * r_mean
+                    if cfg.lambda_mmd > 0 and it >= mmd_from:
+                        # MMD on the batch already encoded (the public code encodes a second batch:
+                        # same expectation, one more encoder pass per step).
+                        z_prior = prior_sample(rows, z_max, r, generator=gen, device=device)
+                        with numerics.exact(device, precision):
+                            zf = z.float().view(groups, n, z_max)
+                            mmd = losses.imq_mmd(zf, z_prior.view(groups, n, z_max)).mean()
+                        loss = loss + cfg.lambda_mmd * mmd
+                if cfg.lambda_iso > 0 and it >= iso_from:
+                    with numerics.exact(device, precision):  # pairwise distances: float32
+                        iso = losses.isometric_loss(z.float(), post.float(), groups=groups)
+                    loss = loss + cfg.lambda_iso * iso
             opt_q.zero_grad(set_to_none=True)
             opt_g.zero_grad(set_to_none=True)
             loss.backward()

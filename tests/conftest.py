@@ -35,6 +35,13 @@ def _isolated_env(tmp_path, monkeypatch, _mlflow_template):
     from bench import plugins
 
     monkeypatch.setattr(plugins, "_LOADED", list(plugins._LOADED))
+    # So are the generator variants and families a plugin registers (the built-in families are
+    # registered first, on their lazy first use, so the restored table keeps them).
+    from lwgan import families, registry
+
+    families.names()
+    monkeypatch.setattr(families, "_FAMILIES", dict(families._FAMILIES))
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
 
 
 @pytest.fixture

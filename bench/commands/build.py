@@ -26,6 +26,7 @@ from bench.options import (
     RetrainOpt,
     ThreadsOpt,
     TrackingUriOpt,
+    TrainPrecisionOpt,
     WorkersOpt,
 )
 
@@ -35,6 +36,7 @@ BARS_PANEL = "Credibility bars (verdicts on a model that fails one are withheld;
 RUN_OPTIONS: dict[str, tuple[Any, Any]] = {
     "resume": (False, ResumeOpt),
     "retrain": (False, RetrainOpt),
+    "train_precision": ("fp32", TrainPrecisionOpt),
     "workers": (None, WorkersOpt),
     "threads": (None, ThreadsOpt),
     "device": ("auto", DeviceOpt),

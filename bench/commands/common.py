@@ -13,22 +13,25 @@ import typer
 
 
 def run(name: str, settings, *, out: Path, device: str, resume: bool = False, retrain: bool = False,
-        workers: int | None = None, threads: int | None = None, data_dir: Path | None = None,
-        tracking_uri: str | None = None, experiment: str | None = None, no_track: bool = False):  # fmt: skip
+        train_precision: str = "fp32", workers: int | None = None, threads: int | None = None,
+        data_dir: Path | None = None, tracking_uri: str | None = None, experiment: str | None = None,
+        no_track: bool = False):  # fmt: skip
     """Run experiment `name` with `settings`; prints as it goes, returns the RunOutput."""
     from rich.console import Console
 
     from bench.commands import executor
     from bench.facts import command_line
-    from bench.options import check_positive, resolve_device
+    from bench.options import check_positive, check_precision, resolve_device
     from bench.pipeline import RunOptions, run_experiment
     from bench.progress import rich_progress
 
     check_positive(workers, "--workers")
     check_positive(threads, "--threads")
+    check_precision(train_precision, "--train-precision")
     dev = resolve_device(device)
     console = Console(stderr=True)
     options = RunOptions(out=Path(out), device=str(dev), resume=resume, retrain=retrain,
+                         train_precision=train_precision,
                          workers=workers, threads=threads, data_dir=data_dir, track=not no_track,
                          tracking_uri=tracking_uri, experiment=experiment, command=command_line(),
                          executor=executor.current())  # fmt: skip

@@ -19,6 +19,7 @@ from bench.options import (
     RetrainOpt,
     ThreadsOpt,
     TrackingUriOpt,
+    TrainPrecisionOpt,
     WorkersOpt,
 )
 
@@ -147,6 +148,7 @@ def run_cmd(
     print_config: PrintConfigOpt = False,
     resume: ResumeOpt = False,
     retrain: RetrainOpt = False,
+    train_precision: TrainPrecisionOpt = "fp32",
     workers: WorkersOpt = None,
     threads: ThreadsOpt = None,
     device: DeviceOpt = "auto",
@@ -175,7 +177,8 @@ def run_cmd(
     if print_config:
         typer.echo(st.to_toml(settings, name), nl=False)
         return
-    run(name, settings, out=out, device=device, resume=resume, retrain=retrain, workers=workers,
+    run(name, settings, out=out, device=device, resume=resume, retrain=retrain,
+        train_precision=train_precision, workers=workers,
         threads=threads, data_dir=data_dir, tracking_uri=tracking_uri, experiment=experiment,
         no_track=no_track)  # fmt: skip
 

@@ -10,6 +10,12 @@ import typer
 from bench.options import DataDirOpt, DeviceOpt, OutOpt, SeedOpt, default_out
 
 RetrainOpt = Annotated[bool, typer.Option("--retrain", help="Train again even when the cache holds this model.")]
+PrecisionOpt = Annotated[
+    str,
+    typer.Option("--precision", metavar="fp32|bf16|auto",
+                 help="Training's number format: fp32, bf16 (bfloat16 autocast; weights and optimiser state "
+                 "float32) or auto (bf16 where the device computes it natively). Cached apart from fp32."),
+]  # fmt: skip
 EpochsOpt = Annotated[
     int | None,
     typer.Option("--epochs", help="Training epochs (default: the model's own, see `bench models`)."),
@@ -22,6 +28,8 @@ LSGAN_EPILOG = """Examples:
   bench train lsgan --epochs 5 --seed 1 --out reports/lsgan-short
 
   bench train lsgan --arch cho --device cuda   (the author's conv architecture, for GPUs)
+
+  bench train lsgan --precision bf16   (bfloat16 autocast; judged by the float32 classifier)
 """
 
 CLASSIFIER_EPILOG = """Examples:
@@ -79,6 +87,7 @@ def classifier(
     seed: SeedOpt = 0,
     retrain: RetrainOpt = False,
     epochs: EpochsOpt = None,
+    precision: PrecisionOpt = "fp32",
 ) -> None:
     """Train (or load) the frozen MNIST classifier that scores recovered images.
 
@@ -88,10 +97,12 @@ def classifier(
 
     from bench.classifier import load_or_train_classifier
     from bench.data import load_mnist
-    from bench.options import resolve_device
+    from bench.options import check_precision, resolve_device
+    from bench.precision import resolve
 
     _check_epochs(epochs)
     dev = resolve_device(device)
+    precision = resolve(check_precision(precision, "--precision"), dev)
     console = Console()
     mnist = load_mnist(data_dir)
     stack, progress = _session(console)
@@ -104,12 +115,13 @@ def classifier(
             retrain=retrain,
             epochs=epochs,
             on_event=lambda msg: console.print(f"[yellow]{msg}[/]"),
+            precision=precision,
         )
     m = entry.metrics
     acc = m.get("test_accuracy", float("nan"))
     rows = [
         ("test accuracy (10,000 images)", f"{acc:.2f}%"),
-        ("train time", f"{m.get('train_seconds', float('nan')):.0f} s on {m.get('device', '?')}"),
+        ("train time", f"{m.get('train_seconds', float('nan')):.0f} s on {m.get('device', '?')}, {precision}"),
         ("seed", str(seed)),
     ] + _entry_rows(entry)
     console.print(_table("MNIST classifier", rows))
@@ -129,12 +141,14 @@ def lsgan(
     arch: Annotated[str | None, typer.Option("--arch", help="Architecture (default: mlp; cho for GPUs).")] = None,
     samples: Annotated[int, typer.Option("--samples", help="Generated images scored by the classifier.")] = 10000,
     out: OutOpt = None,
+    precision: PrecisionOpt = "fp32",
 ) -> None:
     """Train (or load) the LSGAN of the recovery study and score its samples.
 
     The classifier (trained or loaded first) judges --samples generated images: the Frechet
     distance to the test set in its feature space and the share of each digit. A grid of 100
-    samples sorted by predicted digit goes to OUT/lsgan-samples.png and .pdf.
+    samples sorted by predicted digit goes to OUT/lsgan-samples.png and .pdf. The classifier is
+    the float32 one whatever --precision says, so models of both precisions face the same judge.
     """
     import matplotlib
 
@@ -147,9 +161,11 @@ def lsgan(
     from bench.classifier import generator_quality, load_or_train_classifier, predict
     from bench.data import load_mnist, to_pixels
     from bench.errors import BenchError
+    from bench.models import check_precision as family_precision
     from bench.models import load_or_train
-    from bench.options import check_positive, resolve_device
+    from bench.options import check_positive, check_precision, resolve_device
     from bench.outputs import probe_dir
+    from bench.precision import resolve
     from lwgan.lsgan import ARCHITECTURES, generator_flops
     from lwgan.registry import get_generator
 
@@ -158,7 +174,9 @@ def lsgan(
     if arch is not None and arch not in ARCHITECTURES:
         raise BenchError(f"--arch: unknown architecture {arch!r}; accepted: {', '.join(ARCHITECTURES)}")
     dev = resolve_device(device)
+    precision = resolve(check_precision(precision, "--precision"), dev)
     spec = get_generator("lsgan", arch=arch, epochs=epochs)
+    family_precision(spec, precision)
     cfg = spec.config
     folder = probe_dir(Path(out or default_out()))
     console = Console()
@@ -168,7 +186,7 @@ def lsgan(
     with stack:
         clf, _ = load_or_train_classifier(mnist, seed=0, device=dev, progress=progress, on_event=warn)
         trained = load_or_train(spec, mnist, seed=seed, device=dev, progress=progress,
-                                retrain=retrain, on_event=warn)  # fmt: skip
+                                retrain=retrain, on_event=warn, precision=precision)  # fmt: skip
     g, entry = trained.model.G, trained.entry
     test = to_pixels(mnist.test_images)
     q = generator_quality(g, clf, test, n=samples, seed=seed)
@@ -177,7 +195,7 @@ def lsgan(
     rows = [
         ("architecture", f"{cfg.arch}, d_z {cfg.latent_dim}, {cfg.epochs} epochs"),
         ("G forward cost", f"{generator_flops(g, cfg.latent_dim) / 1e6:.2f} MFLOP per image"),
-        ("train time", f"{m.get('train_seconds', float('nan')):.0f} s on {m.get('device', '?')}"),
+        ("train time", f"{m.get('train_seconds', float('nan')):.0f} s on {m.get('device', '?')}, {precision}"),
         ("final losses", f"D {m.get('d_loss', float('nan')):.4f}  G {m.get('g_loss', float('nan')):.4f}"),
         ("Frechet distance", f"{q['frechet']:.3f} (classifier features, {samples} samples vs test set)"),
         ("digit shares %", shares),

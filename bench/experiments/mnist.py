@@ -61,7 +61,8 @@ def _scorer(ctx):
     s: MnistSettings = ctx.settings
     return ctx.memo("classifier", lambda: load_or_train_classifier(
         ctx.mnist(), seed=s.classifier_seed, device=ctx.torch_device,
-        epochs=EVAL[s.budget].get("classifier_epochs"), progress=ctx.progress, on_event=ctx.event))  # fmt: skip
+        epochs=EVAL[s.budget].get("classifier_epochs"), progress=ctx.progress, on_event=ctx.event,
+        precision=ctx.train_precision))  # fmt: skip
 
 
 def _pixels(ctx):
@@ -96,8 +97,10 @@ def plan(ctx) -> list[str]:
                  if est and n_lw else "")
               + "; published: 5 epochs of batch 128 (12-24 s a model)")]  # fmt: skip
     for c in cells(s):
-        lines.append(f"  {cell_name(c)}: {status(s.spec(c['model'], c['objective']), fp, c['seed'])}")
-    state = status(_reference_spec(s), fp, 0)
+        lines.append(
+            f"  {cell_name(c)}: {status(s.spec(c['model'], c['objective']), fp, c['seed'], ctx.train_precision)}"
+        )
+    state = status(_reference_spec(s), fp, 0, ctx.train_precision)
     lines.append(f"  reference LSGAN ({REFERENCE_GAN[s.budget]}, Frechet yardstick): {state}"
                  + ("" if state == "cached" or s.budget not in ("default", "public")
                     else " (about 4 min on 2 CPU cores)"))  # fmt: skip
@@ -129,7 +132,7 @@ def prepare(ctx) -> dict:
                   "frechet_floor": floor, "floor_images": k}  # fmt: skip
     ref = load_or_train(_reference_spec(s), mnist, seed=0, device=ctx.torch_device,
                         retrain=ctx.retrain, progress=ctx.progress, task="reference LSGAN: train",
-                        on_event=ctx.event)  # fmt: skip
+                        on_event=ctx.event, precision=ctx.train_precision)  # fmt: skip
     quality = generator_quality(ref.model.G, _scorer(ctx)[0], _pixels(ctx)[0].to(ctx.torch_device),
                                 n=s.eval_size("fd_samples"), seed=0)  # fmt: skip
     reference = {"name": REFERENCE_GAN[s.budget], "frechet": quality["frechet"],
@@ -159,8 +162,8 @@ def run_cell(cell: dict, ctx) -> dict:
     spec = s.spec(name, objective)
     cfg = spec.config
     tag = cell_name(cell)
-    trained = load_or_train(spec, ctx.mnist(), seed=seed, device=dev, retrain=ctx.retrain,
-                            progress=ctx.progress, task=f"{tag}: train", on_event=ctx.event)  # fmt: skip
+    trained = load_or_train(spec, ctx.mnist(), seed=seed, device=dev, retrain=ctx.retrain, progress=ctx.progress,
+                            task=f"{tag}: train", on_event=ctx.event, precision=ctx.train_precision)  # fmt: skip
     model = trained.model
     t0 = time.perf_counter()
     x, train_x, test_features = _pixels(ctx)

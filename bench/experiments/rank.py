@@ -41,7 +41,8 @@ def run_cell(cell: dict, ctx) -> dict:
     spec = s.spec(dataset, data.ambient_dim)
     tag = f"{dataset} s{seed}"
     trained = load_or_train(spec, data, seed=seed, device=ctx.torch_device, retrain=ctx.retrain,
-                            progress=ctx.progress, task=f"{tag}: train", on_event=ctx.event)  # fmt: skip
+                            progress=ctx.progress, task=f"{tag}: train", on_event=ctx.event,
+                            precision=ctx.train_precision)  # fmt: skip
     model = trained.model
     t0 = time.perf_counter()
     if s.protocol == "training":
@@ -85,7 +86,9 @@ def plan(ctx) -> list[str]:
     states = {}
     for c in cells(s):
         data = make_synthetic(c["dataset"], seed=c["seed"])
-        states[cell_name(c)] = status(s.spec(c["dataset"], data.ambient_dim), data.fingerprint, c["seed"])
+        states[cell_name(c)] = status(
+            s.spec(c["dataset"], data.ambient_dim), data.fingerprint, c["seed"], ctx.train_precision
+        )
     cached = sum(v == "cached" for v in states.values())
     lines = [(f"{len(states)} models (schedule {s.schedule}, {', '.join(s.datasets)} x {len(s.seeds)} "
              f"seed(s)): {cached} cached, {len(states) - cached} to train")]  # fmt: skip

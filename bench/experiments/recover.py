@@ -72,7 +72,8 @@ def _classifier(ctx):
         cfg = ctx.facts.get("classifier_config")
         return load_or_train_classifier(ctx.mnist(), seed=SCORER_SEED, device=ctx.torch_device,
                                         progress=ctx.progress, retrain=ctx.retrain and not ctx.facts,
-                                        on_event=ctx.event, cfg=ClassifierConfig(**cfg) if cfg else None)  # fmt: skip
+                                        on_event=ctx.event, cfg=ClassifierConfig(**cfg) if cfg else None,
+                                        precision=ctx.train_precision)  # fmt: skip
 
     return ctx.memo("recover-classifier", build)
 
@@ -85,7 +86,7 @@ def _model(ctx, generator: str, generator_seed: int):
     return ctx.memo(("recover-model", generator, generator_seed), lambda: generators.load(
         generator, generator_seed, ctx.mnist(), device=ctx.torch_device, retrain=ctx.retrain and not ctx.facts,
         latent_rank=s.latent_rank, latent_dim=s.latent_dim, arch=s.arch, prior=s.prior, progress=ctx.progress,
-        on_event=ctx.event))  # fmt: skip
+        on_event=ctx.event, precision=ctx.train_precision))  # fmt: skip
 
 
 def _targets(ctx, model):
@@ -115,10 +116,8 @@ def _targets(ctx, model):
 
 def plan(ctx) -> list[str]:
     """What the sweep will do and which models it must train first (files read and verified)."""
-    from dataclasses import asdict
-
     from bench.cache import status
-    from bench.classifier import SCORER_SEED, ClassifierConfig
+    from bench.classifier import SCORER_SEED, ClassifierConfig, classifier_key
     from bench.recovery import generators
     from lwgan.families import get_family
 
@@ -138,14 +137,17 @@ def plan(ctx) -> list[str]:
     for g in s.generators:
         if len(s.generator_cells(g)) < len(grid):
             lines.append(f"  {g}: no LSGAN discriminator, so trick_discriminator's cells are not run")
-    models = [("classifier", "classifier", status("classifier", asdict(ClassifierConfig()), fp, SCORER_SEED))]
+    tp = ctx.train_precision
+    models = [
+        ("classifier", "classifier", status("classifier", classifier_key(ClassifierConfig(), tp), fp, SCORER_SEED))
+    ]
     overrides = {"latent_dim": s.latent_dim, "arch": s.arch}
-    models += [(model_key(g, gs), g, generators.status(g, gs, fp, **overrides))
+    models += [(model_key(g, gs), g, generators.status(g, gs, fp, precision=tp, **overrides))
                for g in s.generators for gs in s.seeds_of(g)]  # fmt: skip
     ref = _reference_key(s)
     if ref is not None and not ref[2]:
         models.append((f"reference LSGAN {ref[0]} s{ref[1]} (Frechet yardstick)", ref[0],
-                       generators.status(ref[0], ref[1], fp)))  # fmt: skip
+                       generators.status(ref[0], ref[1], fp, precision=tp)))  # fmt: skip
     for key, kind, state in models:
         if state not in ("cached", "user module") or ctx.retrain:
             words = None
@@ -240,7 +242,7 @@ def _reference(ctx, models: dict, classifier, test) -> dict | None:
         m = models[model_key(name, seed)]
         return {"name": name, "seed": seed, "frechet": m["frechet"], "digest": m["digest"], "in_sweep": True}
     model = generators.load(name, seed, ctx.mnist(), device=ctx.torch_device, retrain=False,
-                            progress=ctx.progress, on_event=ctx.event)  # fmt: skip
+                            progress=ctx.progress, on_event=ctx.event, precision=ctx.train_precision)  # fmt: skip
     q = generators.quality(model, classifier, test, s.quality_samples, seed)
     ctx.event(f"reference LSGAN {name} s{seed}: Frechet {q['frechet']:.2f}")
     return {"name": name, "seed": seed, "frechet": q["frechet"], "digest": model.facts["digest"], "in_sweep": False}

@@ -70,8 +70,8 @@ def run_cell(cell: dict, ctx) -> dict:
     spec = s.spec(objective, lam, sigma, data.ambient_dim)
     cfg = spec.config
     tag = cell_name(cell)
-    trained = load_or_train(spec, data, seed=seed, device=dev, retrain=ctx.retrain,
-                            progress=ctx.progress, task=f"{tag}: train", on_event=ctx.event)  # fmt: skip
+    trained = load_or_train(spec, data, seed=seed, device=dev, retrain=ctx.retrain, progress=ctx.progress,
+                            task=f"{tag}: train", on_event=ctx.event, precision=ctx.train_precision)  # fmt: skip
     model = trained.model
     t0 = time.perf_counter()
     x = data.heldout.to(dev)
@@ -208,7 +208,7 @@ def plan(ctx) -> list[str]:
     for c in cells(s):
         data = make_synthetic(s.dataset, seed=c["seed"])
         spec = s.spec(c["objective"], c["lambda_iso"], c["sigma_noise"], data.ambient_dim)
-        states[cell_name(c)] = status(spec, data.fingerprint, c["seed"])
+        states[cell_name(c)] = status(spec, data.fingerprint, c["seed"], ctx.train_precision)
     counts = {k: sum(v == k for v in states.values()) for k in ("cached", "not cached")}
     other = {name: v for name, v in states.items() if v not in counts}
     lines = [(f"{len(states)} models ({', '.join(s.objectives)} x lambda_iso {', '.join(f'{v:g}' for v in s.lambdas)} "

@@ -24,6 +24,7 @@ class Context:
     settings: Any
     device: str = "cpu"
     retrain: bool = False
+    train_precision: str = "fp32"  # resolved number format of the models a run trains (bench.precision)
     data_dir: str | None = None
     plugins: tuple[str, ...] = ()  # plugin modules a worker must load (bench.plugins)
     threads: int | None = None  # torch threads per process (None: torch's default)

@@ -45,6 +45,7 @@ class RunOptions:
     device: str = "cpu"
     resume: bool = False
     retrain: bool = False
+    train_precision: str = "fp32"  # fp32, bf16 or auto: the models a run trains (bench.precision)
     workers: int | None = None  # local worker processes (None: the experiment's default)
     threads: int | None = None  # torch threads per process
     data_dir: str | None = None
@@ -124,7 +125,7 @@ def run_experiment(
     Returns the results and the paths written. Raises BenchError for what the user can fix,
     before any work where it can be known then; KeyboardInterrupt after storing what finished.
     """
-    from bench import plugins, tracking
+    from bench import plugins, precision, tracking
     from bench.data import inputs
     from bench.facts import collect_facts
     from bench.outputs import probe_dir, probe_files
@@ -153,7 +154,8 @@ def run_experiment(
         raise ValueError(f"{exp.name}: two cells share a name; cell_name must tell them apart")
     workers = opts.workers or default_workers(exp, opts.device, len(cells))
     # The data folder made absolute: a Ray or SLURM worker runs in another directory.
-    ctx = Context(settings, device=str(opts.device), retrain=opts.retrain,
+    train_precision = precision.resolve(opts.train_precision, opts.device)
+    ctx = Context(settings, device=str(opts.device), retrain=opts.retrain, train_precision=train_precision,
                   data_dir=None if opts.data_dir is None else str(Path(opts.data_dir).resolve()),
                   plugins=tuple(plugins.loaded()), threads=opts.threads, progress=progress,
                   event=event)  # fmt: skip
@@ -162,7 +164,10 @@ def run_experiment(
     if exp.prepare is not None:
         ctx.facts = cellstore.plain(exp.prepare(ctx), "prepare()")
     measured = {k: v for k, v in settings_dict.items() if k not in exp.judging}
-    key = cellstore.store_key(exp.name, measured, ctx.facts.get("identity", {}), exp.version)
+    identity = dict(ctx.facts.get("identity", {}))
+    if train_precision != "fp32":  # models trained in bf16 are other models; fp32 keeps the older keys
+        identity["train_precision"] = train_precision
+    key = cellstore.store_key(exp.name, measured, identity, exp.version)
     cell_store = cellstore.CellStore(out / "runs" / f"{exp.report(settings)}-{key}")
 
     done: dict[str, dict] = {}
@@ -230,6 +235,7 @@ def run_experiment(
             seeds=seeds, data_fingerprint=fingerprint, device=opts.device, checkpoints=checkpoints,
             wall_time_s=time.perf_counter() - t0, command=opts.command, out=out,
             resumed_cells=len(done), total_cells=len(cells), plugins=plugins.described(),
+            numerics=precision.describe(opts.device, train_precision, ctx.facts.get("precision")),
         ).to_dict()  # fmt: skip
         saved, written = write_outputs(exp, results, files)
         sweep.set_tags(verdict_tags(results.verdict_objs()))

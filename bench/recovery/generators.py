@@ -179,17 +179,20 @@ def spec_for(name: str, latent_dim: int | None = None, arch: str | None = None):
     return get_generator(name, **given)
 
 
-def status(name: str, seed: int, data_fingerprint: str, **overrides) -> str:
+def status(name: str, seed: int, data_fingerprint: str, precision: str = "fp32", **overrides) -> str:
     from bench.models import status as model_status
 
-    return "user module" if is_user(name) else model_status(spec_for(name, **overrides), data_fingerprint, seed)
+    if is_user(name):
+        return "user module"
+    return model_status(spec_for(name, **overrides), data_fingerprint, seed, precision)
 
 
 def load(name: str, seed: int, mnist, *, device, retrain: bool = False, latent_rank="estimate",
          latent_dim: int | None = None, arch: str | None = None, prior: str = "normal",
-         progress=None, on_event=None) -> RecoveryModel:  # fmt: skip
+         progress=None, on_event=None, precision: str = "fp32") -> RecoveryModel:  # fmt: skip
     """Train (through the cache) or load generator `name` at training seed `seed`. `prior` is
-    the LSGAN's (the LWGAN family and a user's generator bring their own)."""
+    the LSGAN's (the LWGAN family and a user's generator bring their own). `precision`: the
+    training's number format (resolved; a user's module is loaded as it is)."""
     if is_user(name):
         return _load_user(name, seed, device)
     from bench.models import cache_config, load_or_train
@@ -198,9 +201,9 @@ def load(name: str, seed: int, mnist, *, device, retrain: bool = False, latent_r
     progress = progress or null_progress
     spec = spec_for(name, latent_dim, arch)
     trained = load_or_train(spec, mnist, seed=seed, device=device, retrain=retrain, progress=progress,
-                            task=f"{name} s{seed}: train", on_event=on_event)  # fmt: skip
+                            task=f"{name} s{seed}: train", on_event=on_event, precision=precision)  # fmt: skip
     facts = {"family": spec.family, "digest": trained.entry.digest, "loaded": trained.entry.loaded,
-             "train_seconds": trained.train_seconds, "config": cache_config(spec)}  # fmt: skip
+             "train_seconds": trained.train_seconds, "config": cache_config(spec, precision)}  # fmt: skip
     fam = _family(name)
     rank = None
     if fam.ranked:  # recovery on an estimated rank of z_max (the family's own prior)
