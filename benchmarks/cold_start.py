@@ -1,16 +1,22 @@
-"""Training the classifier and the LSGAN of a cold start: one after the other on all cores (what
-`bench recover` does), or side by side in threads with one core each; run by hand, prints figures.
+"""The cold start's three phases in float32 and in bfloat16, in one run (run by hand; prints figures).
 
-Side by side saves about a fifth of the time, but `bench recover` does not do it in threads: both
-trainers draw from torch's global RNG (dropout, inits), so interleaved their weights would depend
-on timing. (Here, too, the side-by-side models differ from the serial ones; only time is measured.)
+The cold start is the README's main command from an empty cache: train the classifier (5 epochs),
+train the LSGAN (20 epochs), run the paper grid (124 cells, 1,000 images, 200 steps). Each phase
+is timed here in both precisions on the same machine in the same run, on a slice that scales
+linearly to the whole (time per epoch and per step is flat):
+  classifier and LSGAN: --epochs epochs (default 1) of the default recipe on the full MNIST
+  training set, projected to the recipe's epochs;
+  grid: the paper grid (its seven regulators) on 1,000 random-weight G targets for --grid-steps
+  steps (default 20), projected to 200 (speed does not depend on the weights).
+It prints each phase, the projected cold start per precision and the bfloat16 / float32 ratios.
+bf16 here is what `--train-precision bf16 --precision bf16` runs: bfloat16 autocast in training
+(float32 weights and optimiser state), bfloat16 G and D passes in recovery.
 
-Both default recipes for --epochs epochs on the full MNIST training set (their real recipes run
-5 and 20 epochs; time per epoch is flat, so the ratio carries over), seed 0, on the CPU:
-  (a) serial: the classifier, then the LSGAN, each with torch's default intra-op threads;
-  (b) together: both at once in two threads, one intra-op thread each.
+`--together` adds the older comparison: the two trainings side by side in two threads of one
+core each against one after the other (side by side saved about a fifth; `bench recover` trains
+one after the other, because both trainers draw from torch's global RNG).
 
-    .venv/bin/python benchmarks/cold_start.py --data-dir ../shared/data/mnist     # ~2 min
+    .venv/bin/python benchmarks/cold_start.py --data-dir ../shared/data/mnist     # ~4 min
 """
 
 from __future__ import annotations
@@ -24,42 +30,52 @@ import torch
 
 from bench.classifier import ClassifierConfig, train_classifier
 from bench.data import load_mnist, to_pixels
-from lwgan.lsgan import LSGANConfig, train_lsgan
+from bench.recovery.engine import recover_cells
+from bench.recovery.grid import expand_grid, unique_runs
+from lwgan.lsgan import LSGANConfig, build_lsgan, train_lsgan
+import regulators
+
+PRECISIONS = ("fp32", "bf16")
+GOAL_MIN = 8.0  # the issue's goal for the bfloat16 cold start on 2 cores
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data-dir", default="../shared/data/mnist")
-    p.add_argument("--epochs", type=int, default=1)
-    args = p.parse_args()
-    mnist = load_mnist(args.data_dir)
-    x, y = to_pixels(mnist.train_images), mnist.train_labels
-    clf_cfg = dataclasses.replace(ClassifierConfig(), epochs=args.epochs)
-    gan_cfg = dataclasses.replace(LSGANConfig(), epochs=args.epochs)
+def timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
 
-    def timed(fn):
-        t0 = time.perf_counter()
-        fn()
-        return time.perf_counter() - t0
 
-    def clf():
-        train_classifier(x, y, seed=0, device="cpu", cfg=clf_cfg)
+def grid_seconds(precision: str, steps: int, images: int = 1000) -> float:
+    """The paper grid at `steps` steps, projected to 200 (random-weight G and D, targets from G)."""
+    cfg = LSGANConfig()
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        G, D = build_lsgan(cfg)
+    G.eval().requires_grad_(False)
+    D.eval().requires_grad_(False)
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        x = G(torch.randn(images, cfg.latent_dim, generator=gen))
+        targets = (x + 0.1 * torch.randn(x.shape, generator=gen)).clamp(-1, 1)
+    runs = unique_runs(expand_grid("paper", regulators.names(include_extras=False)))
+    by_regulator: dict[str, list] = {}
+    for r in runs:
+        by_regulator.setdefault(r.regulator, []).append(r)
+    wall = sum(timed(lambda g=g: recover_cells(G, D, targets, g, steps=steps, precision=precision))
+               for g in by_regulator.values())  # fmt: skip
+    return wall * 200 / steps
 
-    def gan():
-        train_lsgan(gan_cfg, x, seed=0, device="cpu")
 
+def together(x, y, clf_cfg, gan_cfg) -> None:
     threads = torch.get_num_threads()
-    print(
-        f"{args.epochs} epoch(s) of each default recipe on {x.shape[0]:,} images; torch {torch.__version__}, "
-        f"{threads} threads"
-    )
+    clf = lambda: train_classifier(x, y, seed=0, device="cpu", cfg=clf_cfg)  # noqa: E731
+    gan = lambda: train_lsgan(gan_cfg, x, seed=0, device="cpu")  # noqa: E731
     t_clf, t_gan = timed(clf), timed(gan)
-    print(f"(a) serial, {threads} threads each: classifier {t_clf:.1f} s + lsgan {t_gan:.1f} s = {t_clf + t_gan:.1f} s")
+    print(f"serial, {threads} threads each: classifier {t_clf:.1f} s + lsgan {t_gan:.1f} s = {t_clf + t_gan:.1f} s")
     torch.set_num_threads(1)
     got = {}
-    jobs = [
-        threading.Thread(target=lambda k=k, f=f: got.__setitem__(k, timed(f))) for k, f in (("clf", clf), ("gan", gan))
-    ]
+    jobs = [threading.Thread(target=lambda k=k, f=f: got.__setitem__(k, timed(f)))
+            for k, f in (("clf", clf), ("gan", gan))]  # fmt: skip
     t0 = time.perf_counter()
     for j in jobs:
         j.start()
@@ -67,8 +83,44 @@ def main() -> None:
         j.join()
     wall = time.perf_counter() - t0
     torch.set_num_threads(threads)
-    print(f"(b) together, 1 thread each: {wall:.1f} s wall (classifier {got['clf']:.1f} s, lsgan {got['gan']:.1f} s)")
-    print(f"together / serial: {wall / (t_clf + t_gan):.2f}")
+    print(f"together, 1 thread each: {wall:.1f} s wall (classifier {got['clf']:.1f} s, lsgan {got['gan']:.1f} s); "
+          f"together / serial {wall / (t_clf + t_gan):.2f}")  # fmt: skip
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data-dir", default="../shared/data/mnist")
+    p.add_argument("--epochs", type=int, default=1, help="epochs timed per trainer (projected to the recipe)")
+    p.add_argument("--grid-steps", type=int, default=20, help="steps timed on the paper grid (projected to 200)")
+    p.add_argument("--together", action="store_true", help="also the side-by-side training comparison")
+    args = p.parse_args()
+    mnist = load_mnist(args.data_dir)
+    x, y = to_pixels(mnist.train_images), mnist.train_labels
+    clf_full, gan_full = ClassifierConfig().epochs, LSGANConfig().epochs
+    clf_cfg = dataclasses.replace(ClassifierConfig(), epochs=args.epochs)
+    gan_cfg = dataclasses.replace(LSGANConfig(), epochs=args.epochs)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; phases timed on a slice and projected: "
+          f"classifier {args.epochs}/{clf_full} epochs, LSGAN {args.epochs}/{gan_full} epochs, "
+          f"paper grid {args.grid_steps}/200 steps")  # fmt: skip
+    phases: dict[str, dict[str, float]] = {}
+    for precision in PRECISIONS:
+        t_clf = timed(lambda: train_classifier(x, y, seed=0, device="cpu", cfg=clf_cfg, precision=precision))
+        t_gan = timed(lambda: train_lsgan(gan_cfg, x, seed=0, device="cpu", precision=precision))
+        phases[precision] = {
+            "classifier": t_clf * clf_full / args.epochs,
+            "LSGAN": t_gan * gan_full / args.epochs,
+            "paper grid": grid_seconds(precision, args.grid_steps),
+        }
+        row = "  ".join(f"{k} {v / 60:.2f} min" for k, v in phases[precision].items())
+        print(f"[{precision}] {row}  cold start {sum(phases[precision].values()) / 60:.2f} min", flush=True)
+    print(f"{'phase':12s} {'fp32 min':>9s} {'bf16 min':>9s} {'bf16/fp32':>9s}")
+    for k in phases["fp32"]:
+        a, b = phases["fp32"][k], phases["bf16"][k]
+        print(f"{k:12s} {a / 60:9.2f} {b / 60:9.2f} {b / a:9.2f}")
+    a, b = (sum(phases[p].values()) for p in PRECISIONS)
+    print(f"{'cold start':12s} {a / 60:9.2f} {b / 60:9.2f} {b / a:9.2f}   (goal: bf16 at most {GOAL_MIN:g} min)")
+    if args.together:
+        together(x, y, clf_cfg, gan_cfg)
 
 
 if __name__ == "__main__":
