@@ -28,12 +28,12 @@ import time
 
 import torch
 
+import regulators
 from bench.classifier import ClassifierConfig, train_classifier
 from bench.data import load_mnist, to_pixels
 from bench.recovery.engine import recover_cells
 from bench.recovery.grid import expand_grid, unique_runs
 from lwgan.lsgan import LSGANConfig, build_lsgan, train_lsgan
-import regulators
 
 PRECISIONS = ("fp32", "bf16")
 GOAL_MIN = 8.0  # the goal for the bfloat16 cold start on 2 cores
@@ -68,8 +68,8 @@ def grid_seconds(precision: str, steps: int, images: int = 1000) -> float:
 
 def together(x, y, clf_cfg, gan_cfg) -> None:
     threads = torch.get_num_threads()
-    clf = lambda: train_classifier(x, y, seed=0, device="cpu", cfg=clf_cfg)  # noqa: E731
-    gan = lambda: train_lsgan(gan_cfg, x, seed=0, device="cpu")  # noqa: E731
+    clf = lambda: train_classifier(x, y, seed=0, device="cpu", cfg=clf_cfg)
+    gan = lambda: train_lsgan(gan_cfg, x, seed=0, device="cpu")
     t_clf, t_gan = timed(clf), timed(gan)
     print(f"serial, {threads} threads each: classifier {t_clf:.1f} s + lsgan {t_gan:.1f} s = {t_clf + t_gan:.1f} s")
     torch.set_num_threads(1)
