@@ -104,8 +104,8 @@ def main() -> None:
           f"paper grid {args.grid_steps}/200 steps")  # fmt: skip
     phases: dict[str, dict[str, float]] = {}
     for precision in PRECISIONS:
-        t_clf = timed(lambda: train_classifier(x, y, seed=0, device="cpu", cfg=clf_cfg, precision=precision))
-        t_gan = timed(lambda: train_lsgan(gan_cfg, x, seed=0, device="cpu", precision=precision))
+        t_clf = timed(lambda p=precision: train_classifier(x, y, seed=0, device="cpu", cfg=clf_cfg, precision=p))
+        t_gan = timed(lambda p=precision: train_lsgan(gan_cfg, x, seed=0, device="cpu", precision=p))
         phases[precision] = {
             "classifier": t_clf * clf_full / args.epochs,
             "LSGAN": t_gan * gan_full / args.epochs,
