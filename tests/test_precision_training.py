@@ -24,7 +24,7 @@ from bench.cli import main
 from bench.models import cache_config, load_or_train
 from lwgan import numerics
 from lwgan.errors import ConfigError
-from lwgan.families import _FAMILIES, Family, get_family, register_family
+from lwgan.families import Family, get_family, register_family
 from lwgan.lsgan import LSGANConfig, train_lsgan
 from lwgan.model import LWGANConfig, build_lwgan
 from lwgan.published import build_published, train_published
