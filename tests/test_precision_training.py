@@ -186,3 +186,20 @@ def test_train_precision_keys_the_cell_store_and_is_in_the_run_facts(tmp_path, m
     assert len(list((out / "runs").iterdir())) == 2  # the float32 cells were not resumed
     assert re.search(r"\| number formats +\| training bf16 +\|", (out / "isometry.md").read_text())
     assert main([*argv, "--train-precision", "half"]) == 2
+
+
+def test_bench_train_precision_caches_apart_and_refuses_a_bad_name(monkeypatch, capsys):
+    import bench.data
+
+    monkeypatch.setattr(bench.data, "load_mnist", lambda data_dir=None, **kw: fake_mnist())
+    argv = ["train", "classifier", "--device", "cpu", "--epochs", "1"]
+    assert main(argv) == 0
+    assert "trained" in capsys.readouterr().out
+    assert main([*argv, "--precision", "bf16"]) == 0  # not the float32 checkpoint
+    out = capsys.readouterr().out
+    assert "trained" in out and "loaded from cache" not in out and "bf16" in out
+    assert main([*argv, "--precision", "bf16"]) == 0
+    assert "loaded from cache" in capsys.readouterr().out
+    assert main([*argv, "--precision", "half"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--precision" in err and "fp32, bf16, auto" in err and err.count("\n") == 0
