@@ -248,6 +248,16 @@ def generator_quality(
     return {"frechet": fd, "shares": shares, "min_share": shares[low], "min_share_digit": low, "n": n}
 
 
+BF16_PAYS = True  # bf16 trains the classifier faster on this project's CPU (benchmarks/cold_start.py)
+
+
+def classifier_precision(precision: str, device) -> str:
+    """The scorer's training format for a run's fp32, bf16 or auto (bench.precision.for_model)."""
+    from bench.precision import for_model
+
+    return for_model(precision, device, BF16_PAYS)
+
+
 def classifier_key(cfg: ClassifierConfig, precision: str = "fp32") -> dict:
     """The cache key's config: the config, and the precision when it is not fp32."""
     return {**asdict(cfg), **({} if numerics.check(precision) == "fp32" else {"precision": precision})}
@@ -269,7 +279,7 @@ def load_or_train_classifier(
 
     Returns (model in eval mode with requires_grad False, on `device`; CacheEntry). The payload
     holds the state dict, the loss history and the metrics: test_accuracy (percent, on the
-    10,000 test images) and train_seconds. `precision` (resolved: fp32 or bf16) is the training's
+    10,000 test images) and train_seconds. `precision` (fp32, bf16 or auto) is the training's
     number format; bf16 enters the cache key, fp32 keeps the key of the checkpoints made before."""
     from bench.cache import train_or_load
     from bench.data import to_pixels
@@ -278,6 +288,7 @@ def load_or_train_classifier(
     if epochs is not None:
         cfg = ClassifierConfig(**{**asdict(cfg), "epochs": epochs})
     device = torch.device(device or "cpu")
+    precision = classifier_precision(precision, device)
 
     def train() -> dict:
         t0 = time.perf_counter()

@@ -51,6 +51,20 @@ def training_tensor(data) -> torch.Tensor:
     return data.train
 
 
+def training_precision(spec, precision: str, device="cpu") -> str:
+    """The format `spec` trains in (fp32 or bf16) when the run asks for `precision` (fp32, bf16
+    or auto: bf16 where native and the family measured it faster, Family.bf16_pays). An explicit
+    bf16 for a family that cannot train in it is a ConfigError."""
+    from bench.precision import for_model
+    from lwgan.families import get_family
+
+    family = get_family(spec.family)
+    pays = "bf16" in family.precisions and family.bf16_pays(spec.config)
+    resolved = for_model(precision, device, pays)
+    check_precision(spec, resolved)
+    return resolved
+
+
 def cache_config(spec, precision: str = "fp32") -> dict:
     """The config dict the cache key is made from: its family's (unchanged since the first
     checkpoints), and the training precision when it is not fp32."""
@@ -79,9 +93,10 @@ def _fingerprint(data, data_fingerprint: str | None) -> str:
     return fingerprint
 
 
-def status(spec, data_fingerprint: str, seed: int, precision: str = "fp32") -> str:
+def status(spec, data_fingerprint: str, seed: int, precision: str = "fp32", device="cpu") -> str:
     """ "cached", "not cached" or "<why>, will retrain" (the file is read and verified)."""
-    return cache.status(spec.cache_kind, cache_config(spec, precision), data_fingerprint, seed)
+    resolved = training_precision(spec, precision, device)
+    return cache.status(spec.cache_kind, cache_config(spec, resolved), data_fingerprint, seed)
 
 
 def load_or_train(
@@ -101,15 +116,15 @@ def load_or_train(
 
     `data` is a tensor (then `data_fingerprint` is required), a SyntheticData or an MNIST (their
     own fingerprint keys the cache unless `data_fingerprint` is given). The model comes back in
-    eval mode on `device`. `precision` (resolved, bench.precision): the training's number format;
-    a family is asked for bf16 only when it lists it (Family.precisions).
+    eval mode on `device`. `precision`: the training's number format, fp32, bf16 or auto
+    (training_precision); a family is asked for bf16 only when it lists it (Family.precisions).
     """
     from lwgan.families import get_family
 
     device = torch.device(device or "cpu")
     task = task or f"train {spec.name}"
     family = get_family(spec.family)
-    check_precision(spec, precision)
+    precision = training_precision(spec, precision, device)
     # fp32 is not passed: a plugin family written before precisions existed takes no such keyword
     extra = {} if precision == "fp32" else {"precision": precision}
 

@@ -49,15 +49,34 @@ def resolve(precision: str, device, flags: set[str] | None = None) -> str:
     return precision
 
 
+def for_model(requested: str, device, pays: bool, flags: set[str] | None = None) -> str:
+    """A model's training format (fp32 or bf16): `auto` is bf16 only where the device computes it
+    natively and the model is one bf16 was measured faster for (`pays`: Family.bf16_pays; tiny
+    toy nets spend more on autocast's casts than they save)."""
+    if requested == "auto":
+        return "bf16" if pays and native_bf16(device, flags) else "fp32"
+    return resolve(requested, device, flags)
+
+
+def run_label(requested: str, device, flags: set[str] | None = None) -> str:
+    """What a run's training format adds to its resume key: fp32 (nothing), bf16, or auto where
+    auto may pick bf16 here (its models are a mix, so neither fp32's nor bf16's cells)."""
+    if requested == "auto":
+        return "auto" if native_bf16(device, flags) else "fp32"
+    return resolve(requested, device, flags)
+
+
 def dtype(precision: str) -> torch.dtype:
     """The compute dtype of a resolved precision."""
     return torch.bfloat16 if precision == "bf16" else torch.float32
 
 
 def describe(device, train: str, recovery: str | None = None) -> str:
-    """The run facts' line on number formats: training's, recovery's (when the experiment
-    recovers) and, on CUDA, whether float32 matmuls may use TF32 (torch's switch, left to the
-    user: `torch.backends.cuda.matmul.allow_tf32`)."""
+    """The run facts' line on number formats: training's (`train`: run_label's), recovery's (when
+    the experiment recovers) and, on CUDA, whether float32 matmuls may use TF32 (torch's switch,
+    left to the user: `torch.backends.cuda.matmul.allow_tf32`)."""
+    if train == "auto":
+        train = "auto (bf16 for the models it was measured faster for, fp32 for the rest; each checkpoint says which)"
     parts = [f"training {train}"]
     if recovery is not None:
         parts.append(f"recovery {recovery} (G's and D's passes)")

@@ -66,6 +66,9 @@ class Family:
     # training number formats its `train` takes as precision= (lwgan.numerics); a family that
     # lists only fp32 is called without the keyword, so older plugins keep working
     precisions: tuple[str, ...] = ("fp32",)
+    # cfg -> whether bf16 trains it faster on a device with native bfloat16 (measured): `auto`
+    # picks bf16 only then, so auto is never slower than fp32
+    bf16_pays: Callable[[Any], bool] = lambda cfg: False
 
 
 _FAMILIES: dict[str, Family] = {}

@@ -303,7 +303,7 @@ def _register_family() -> None:
         data_kind=lambda cfg: "mnist", key_text=lambda c: f"{c.arch}, d_z {c.latent_dim}, {c.epochs} epochs",
         cache_config=config_dict, recovery=_recovery_view, discriminator=True, overrides=("latent_dim", "arch"),
         description="LSGAN (G and D): z ~ N(0, I_d); its discriminator serves trick_discriminator",
-        train_estimate=train_estimate, precisions=numerics.TRAIN_PRECISIONS,
+        train_estimate=train_estimate, precisions=numerics.TRAIN_PRECISIONS, bf16_pays=lambda cfg: True,
     ))  # fmt: skip
 
 

@@ -203,3 +203,17 @@ def test_bench_train_precision_caches_apart_and_refuses_a_bad_name(monkeypatch, 
     assert main([*argv, "--precision", "half"]) == 2
     err = capsys.readouterr().err.strip()
     assert "--precision" in err and "fp32, bf16, auto" in err and err.count("\n") == 0
+
+
+def test_auto_trains_in_bf16_only_where_native_and_measured_faster():
+    from bench.precision import for_model, run_label
+
+    native, none = {"avx512_bf16"}, {"avx512f"}
+    assert for_model("auto", CPU, pays=True, flags=native) == "bf16"
+    assert for_model("auto", CPU, pays=False, flags=native) == "fp32"  # a toy net: autocast costs more
+    assert for_model("auto", CPU, pays=True, flags=none) == "fp32"  # emulated bfloat16 is slower
+    assert for_model("bf16", CPU, pays=False, flags=none) == "bf16"  # asked for explicitly
+    assert run_label("auto", CPU, flags=native) == "auto" and run_label("auto", CPU, flags=none) == "fp32"
+    lsgan, lwgan = get_family("lsgan"), get_family("lwgan")
+    assert lsgan.bf16_pays(get_generator("lsgan").config)
+    assert not lwgan.bf16_pays(get_generator("lwgan.rank").config)  # toy MLPs stay fp32 under auto

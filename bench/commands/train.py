@@ -95,14 +95,13 @@ def classifier(
     """
     from rich.console import Console
 
-    from bench.classifier import load_or_train_classifier
+    from bench.classifier import classifier_precision, load_or_train_classifier
     from bench.data import load_mnist
     from bench.options import check_precision, resolve_device
-    from bench.precision import resolve
 
     _check_epochs(epochs)
     dev = resolve_device(device)
-    precision = resolve(check_precision(precision, "--precision"), dev)
+    precision = classifier_precision(check_precision(precision, "--precision"), dev)
     console = Console()
     mnist = load_mnist(data_dir)
     stack, progress = _session(console)
@@ -161,11 +160,9 @@ def lsgan(
     from bench.classifier import generator_quality, load_or_train_classifier, predict
     from bench.data import load_mnist, to_pixels
     from bench.errors import BenchError
-    from bench.models import check_precision as family_precision
-    from bench.models import load_or_train
+    from bench.models import load_or_train, training_precision
     from bench.options import check_positive, check_precision, resolve_device
     from bench.outputs import probe_dir
-    from bench.precision import resolve
     from lwgan.lsgan import ARCHITECTURES, generator_flops
     from lwgan.registry import get_generator
 
@@ -174,9 +171,8 @@ def lsgan(
     if arch is not None and arch not in ARCHITECTURES:
         raise BenchError(f"--arch: unknown architecture {arch!r}; accepted: {', '.join(ARCHITECTURES)}")
     dev = resolve_device(device)
-    precision = resolve(check_precision(precision, "--precision"), dev)
     spec = get_generator("lsgan", arch=arch, epochs=epochs)
-    family_precision(spec, precision)
+    precision = training_precision(spec, check_precision(precision, "--precision"), dev)
     cfg = spec.config
     folder = probe_dir(Path(out or default_out()))
     console = Console()

@@ -97,10 +97,9 @@ def plan(ctx) -> list[str]:
                  if est and n_lw else "")
               + "; published: 5 epochs of batch 128 (12-24 s a model)")]  # fmt: skip
     for c in cells(s):
-        lines.append(
-            f"  {cell_name(c)}: {status(s.spec(c['model'], c['objective']), fp, c['seed'], ctx.train_precision)}"
-        )
-    state = status(_reference_spec(s), fp, 0, ctx.train_precision)
+        state = status(s.spec(c["model"], c["objective"]), fp, c["seed"], ctx.train_precision, ctx.torch_device)
+        lines.append(f"  {cell_name(c)}: {state}")
+    state = status(_reference_spec(s), fp, 0, ctx.train_precision, ctx.torch_device)
     lines.append(f"  reference LSGAN ({REFERENCE_GAN[s.budget]}, Frechet yardstick): {state}"
                  + ("" if state == "cached" or s.budget not in ("default", "public")
                     else " (about 4 min on 2 CPU cores)"))  # fmt: skip

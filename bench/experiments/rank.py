@@ -87,7 +87,7 @@ def plan(ctx) -> list[str]:
     for c in cells(s):
         data = make_synthetic(c["dataset"], seed=c["seed"])
         states[cell_name(c)] = status(
-            s.spec(c["dataset"], data.ambient_dim), data.fingerprint, c["seed"], ctx.train_precision
+            s.spec(c["dataset"], data.ambient_dim), data.fingerprint, c["seed"], ctx.train_precision, ctx.torch_device
         )
     cached = sum(v == "cached" for v in states.values())
     lines = [(f"{len(states)} models (schedule {s.schedule}, {', '.join(s.datasets)} x {len(s.seeds)} "

@@ -117,7 +117,7 @@ def _targets(ctx, model):
 def plan(ctx) -> list[str]:
     """What the sweep will do and which models it must train first (files read and verified)."""
     from bench.cache import status
-    from bench.classifier import SCORER_SEED, ClassifierConfig, classifier_key
+    from bench.classifier import SCORER_SEED, ClassifierConfig, classifier_key, classifier_precision
     from bench.recovery import generators
     from lwgan.families import get_family
 
@@ -137,17 +137,16 @@ def plan(ctx) -> list[str]:
     for g in s.generators:
         if len(s.generator_cells(g)) < len(grid):
             lines.append(f"  {g}: no LSGAN discriminator, so trick_discriminator's cells are not run")
-    tp = ctx.train_precision
-    models = [
-        ("classifier", "classifier", status("classifier", classifier_key(ClassifierConfig(), tp), fp, SCORER_SEED))
-    ]
+    tp, dev = ctx.train_precision, ctx.torch_device
+    key = classifier_key(ClassifierConfig(), classifier_precision(tp, dev))
+    models = [("classifier", "classifier", status("classifier", key, fp, SCORER_SEED))]
     overrides = {"latent_dim": s.latent_dim, "arch": s.arch}
-    models += [(model_key(g, gs), g, generators.status(g, gs, fp, precision=tp, **overrides))
+    models += [(model_key(g, gs), g, generators.status(g, gs, fp, precision=tp, device=dev, **overrides))
                for g in s.generators for gs in s.seeds_of(g)]  # fmt: skip
     ref = _reference_key(s)
     if ref is not None and not ref[2]:
         models.append((f"reference LSGAN {ref[0]} s{ref[1]} (Frechet yardstick)", ref[0],
-                       generators.status(ref[0], ref[1], fp, precision=tp)))  # fmt: skip
+                       generators.status(ref[0], ref[1], fp, precision=tp, device=dev)))  # fmt: skip
     for key, kind, state in models:
         if state not in ("cached", "user module") or ctx.retrain:
             words = None

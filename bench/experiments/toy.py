@@ -208,7 +208,7 @@ def plan(ctx) -> list[str]:
     for c in cells(s):
         data = make_synthetic(s.dataset, seed=c["seed"])
         spec = s.spec(c["objective"], c["lambda_iso"], c["sigma_noise"], data.ambient_dim)
-        states[cell_name(c)] = status(spec, data.fingerprint, c["seed"], ctx.train_precision)
+        states[cell_name(c)] = status(spec, data.fingerprint, c["seed"], ctx.train_precision, ctx.torch_device)
     counts = {k: sum(v == k for v in states.values()) for k in ("cached", "not cached")}
     other = {name: v for name, v in states.items() if v not in counts}
     lines = [(f"{len(states)} models ({', '.join(s.objectives)} x lambda_iso {', '.join(f'{v:g}' for v in s.lambdas)} "

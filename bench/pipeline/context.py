@@ -24,7 +24,7 @@ class Context:
     settings: Any
     device: str = "cpu"
     retrain: bool = False
-    train_precision: str = "fp32"  # resolved number format of the models a run trains (bench.precision)
+    train_precision: str = "fp32"  # fp32, bf16 or auto: the models a run trains (resolved per model)
     data_dir: str | None = None
     plugins: tuple[str, ...] = ()  # plugin modules a worker must load (bench.plugins)
     threads: int | None = None  # torch threads per process (None: torch's default)

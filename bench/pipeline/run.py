@@ -154,8 +154,8 @@ def run_experiment(
         raise ValueError(f"{exp.name}: two cells share a name; cell_name must tell them apart")
     workers = opts.workers or default_workers(exp, opts.device, len(cells))
     # The data folder made absolute: a Ray or SLURM worker runs in another directory.
-    train_precision = precision.resolve(opts.train_precision, opts.device)
-    ctx = Context(settings, device=str(opts.device), retrain=opts.retrain, train_precision=train_precision,
+    train_label = precision.run_label(opts.train_precision, opts.device)  # checks the name, too
+    ctx = Context(settings, device=str(opts.device), retrain=opts.retrain, train_precision=opts.train_precision,
                   data_dir=None if opts.data_dir is None else str(Path(opts.data_dir).resolve()),
                   plugins=tuple(plugins.loaded()), threads=opts.threads, progress=progress,
                   event=event)  # fmt: skip
@@ -165,8 +165,8 @@ def run_experiment(
         ctx.facts = cellstore.plain(exp.prepare(ctx), "prepare()")
     measured = {k: v for k, v in settings_dict.items() if k not in exp.judging}
     identity = dict(ctx.facts.get("identity", {}))
-    if train_precision != "fp32":  # models trained in bf16 are other models; fp32 keeps the older keys
-        identity["train_precision"] = train_precision
+    if train_label != "fp32":  # models trained in bf16 are other models; fp32 keeps the older keys
+        identity["train_precision"] = train_label
     key = cellstore.store_key(exp.name, measured, identity, exp.version)
     cell_store = cellstore.CellStore(out / "runs" / f"{exp.report(settings)}-{key}")
 
@@ -235,7 +235,7 @@ def run_experiment(
             seeds=seeds, data_fingerprint=fingerprint, device=opts.device, checkpoints=checkpoints,
             wall_time_s=time.perf_counter() - t0, command=opts.command, out=out,
             resumed_cells=len(done), total_cells=len(cells), plugins=plugins.described(),
-            numerics=precision.describe(opts.device, train_precision, ctx.facts.get("precision")),
+            numerics=precision.describe(opts.device, train_label, ctx.facts.get("precision")),
         ).to_dict()  # fmt: skip
         saved, written = write_outputs(exp, results, files)
         sweep.set_tags(verdict_tags(results.verdict_objs()))

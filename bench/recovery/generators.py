@@ -179,12 +179,12 @@ def spec_for(name: str, latent_dim: int | None = None, arch: str | None = None):
     return get_generator(name, **given)
 
 
-def status(name: str, seed: int, data_fingerprint: str, precision: str = "fp32", **overrides) -> str:
+def status(name: str, seed: int, data_fingerprint: str, precision: str = "fp32", device="cpu", **overrides) -> str:
     from bench.models import status as model_status
 
     if is_user(name):
         return "user module"
-    return model_status(spec_for(name, **overrides), data_fingerprint, seed, precision)
+    return model_status(spec_for(name, **overrides), data_fingerprint, seed, precision, device)
 
 
 def load(name: str, seed: int, mnist, *, device, retrain: bool = False, latent_rank="estimate",
@@ -195,7 +195,7 @@ def load(name: str, seed: int, mnist, *, device, retrain: bool = False, latent_r
     training's number format (resolved; a user's module is loaded as it is)."""
     if is_user(name):
         return _load_user(name, seed, device)
-    from bench.models import cache_config, load_or_train
+    from bench.models import cache_config, load_or_train, training_precision
     from bench.progress import null_progress
 
     progress = progress or null_progress
@@ -203,7 +203,8 @@ def load(name: str, seed: int, mnist, *, device, retrain: bool = False, latent_r
     trained = load_or_train(spec, mnist, seed=seed, device=device, retrain=retrain, progress=progress,
                             task=f"{name} s{seed}: train", on_event=on_event, precision=precision)  # fmt: skip
     facts = {"family": spec.family, "digest": trained.entry.digest, "loaded": trained.entry.loaded,
-             "train_seconds": trained.train_seconds, "config": cache_config(spec, precision)}  # fmt: skip
+             "train_seconds": trained.train_seconds,
+             "config": cache_config(spec, training_precision(spec, precision, device))}  # fmt: skip
     fam = _family(name)
     rank = None
     if fam.ranked:  # recovery on an estimated rank of z_max (the family's own prior)
