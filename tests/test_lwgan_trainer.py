@@ -143,10 +143,11 @@ def test_conv_model_trains_a_step_on_images():
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
-def test_trains_on_cuda():
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_trains_on_cuda(precision):
     cfg = LWGANConfig(**{**TINY, "noise_dim": 2, "sigma_noise": 0.1, "lambda_iso": 1.0})
     model = build_lwgan(cfg, seed=0, device="cuda")
-    res = train_lwgan(model, _segment(), cfg, seed=0)
+    res = train_lwgan(model, _segment(), cfg, seed=0, precision=precision)
     assert len(res.history["recon"]) == cfg.iterations
     assert model.device.type == "cuda"
 
