@@ -60,7 +60,8 @@ def test_the_study_end_to_end_at_tiny_size(small_mnist, mnist_dir, tmp_path, cap
     monkeypatch.setenv("COLUMNS", "200")
     out = tmp_path / "dep"
     argv = ["dependence", "--generator", "lsgan.test,lsgan.cho-test", "--generator-seeds", "0,1", "--grid", "quick",
-            "--images", "12", "--steps", "3", "--readings", "before,accept,after/2", "--device", "cpu",
+            "--images", "12", "--images-for", '{"lsgan.cho-test": 6}', "--steps", "3",
+            "--readings", "before,accept,after/2", "--device", "cpu",
             "--data-dir", mnist_dir, "--out", str(out), "--no-track", "--quality-samples", "200"]  # fmt: skip
     assert main(argv) == 0
     err = capsys.readouterr().err
@@ -74,6 +75,10 @@ def test_the_study_end_to_end_at_tiny_size(small_mnist, mnist_dir, tmp_path, cap
     }
     csv = pd.read_csv(out / "dependence.csv")
     assert set(csv["status"]) == {"finished"}
+    # The costly generator on 6 of the 12 images: its cells say so, and its own halves judge it.
+    sizes = {(c["cell"]["generator"], c["record"]["n_images"]) for c in results.cells}
+    assert sizes == {("lsgan.test", 12), ("lsgan.cho-test", 6)}
+    assert all(c["key"].endswith("|images=6") == (c["cell"]["generator"] == "lsgan.cho-test") for c in results.cells)
     # The readings: the cutoff cells of the first generator's first seed, once per reading.
     other = csv[csv["reading"] != "after"]
     assert set(other["reading"]) == {"before", "accept", "after/2"}
@@ -88,6 +93,7 @@ def test_the_study_end_to_end_at_tiny_size(small_mnist, mnist_dir, tmp_path, cap
         "## Readings of the resampling cutoffs",
         "Credible generators",
         "# Details",
+        "`lsgan.cho-test` on 6 of them (3 choose, 3 judge)",
     ):
         assert needle in report, needle
     for fig in ("dependence_lift", "dependence_readings"):
@@ -110,6 +116,15 @@ def test_fewer_seeds_for_a_generator_and_bad_readings(small_mnist, mnist_dir, tm
                            seeds_for={"lsgan.cho-test": (0,)}, grid="quick", readings=())  # fmt: skip
     seeds = {(c["generator"], c["generator_seed"]) for c in cells(s)}
     assert seeds == {("lsgan.test", 0), ("lsgan.test", 1), ("lsgan.test", 2), ("lsgan.cho-test", 0)}
+    # the study's fewer images apply to the generators it sweeps; a count outside 2..images is refused
+    assert DependenceSettings(generators=("lsgan.test",)).images_for == {}
+    assert DependenceSettings().images_of("lsgan.cho32") == 50 and DependenceSettings().images_of("lsgan") == 500
+    with pytest.raises(SettingError, match="--images-for: lsgan.cho32: expected a number of images from 2"):
+        DependenceSettings(images_for={"lsgan.cho32": 501})
+    from bench.recovery.settings import RecoverSettings
+
+    with pytest.raises(SettingError, match="not one of the sweep's generators"):
+        RecoverSettings(generators=("lsgan",), images_for={"lsgan.cho32": 50})
     with pytest.raises(SettingError, match="reading 'during'"):
         DependenceSettings(readings=("during",))
     assert main(["dependence", "--readings", "after/0", "--out", str(tmp_path / "never")]) == 2

@@ -73,7 +73,7 @@ def test_the_choice_sees_only_the_selection_half(seed):
     rng = np.random.default_rng(seed)
     res = equal_grid(rng, n=100)
     t = Table(res)
-    sel, ev = t.select, t.evaluate
+    sel, ev = t.half("g", "select"), t.half("g", "evaluate")
     good_on_eval, good_on_sel = np.zeros(100, bool), np.zeros(100, bool)
     good_on_eval[ev] = True
     good_on_sel[sel] = True

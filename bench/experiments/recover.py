@@ -32,9 +32,11 @@ CLASSIFIER_MINUTES = 2  # the scorer's training on 2 CPU cores; a generator's ti
 
 
 def cells(s: RecoverSettings) -> list[dict]:
-    """Generator x generator seed x grid cell x recovery seed, one generator's cells together."""
+    """Generator x generator seed x grid cell x recovery seed, one generator's cells together; a
+    generator on fewer images (images_for) carries its count in each cell."""
     return [{"generator": g, "generator_seed": int(gs), "regulator": c.regulator, "learning_rate": c.lr,
-             "hyperparameter": c.hp, "seed": int(seed)}
+             "hyperparameter": c.hp, "seed": int(seed),
+             **({"images": s.images_of(g)} if g in s.images_for else {})}
             for g in s.generators for gs in s.seeds_of(g) for c in s.generator_cells(g)
             for seed in s.seeds]  # fmt: skip
 
@@ -52,6 +54,7 @@ def cell_name(cell: dict) -> str:
     return (
         f"{cell['generator']}|g{cell['generator_seed']}|"
         f"{cell_id(cell['regulator'], cell['learning_rate'], cell['hyperparameter'])}|seed={cell['seed']}"
+        + (f"|images={cell['images']}" if "images" in cell else "")
     )
 
 
@@ -91,26 +94,27 @@ def _model(ctx, generator: str, generator_seed: int):
 
 def _targets(ctx, model):
     """(image ids, target pixels, labels, z*, eps*): the fixed test-image subset (z* and eps* None),
-    or with targets "generated" G(z*, eps*) for `images` draws of the model's prior, labelled by
-    the classifier. Once per process (per model for generated targets)."""
+    or with targets "generated" G(z*, eps*) for the model's images draws of its prior, labelled by
+    the classifier. Once per process and image count (per model for generated targets)."""
     s: RecoverSettings = ctx.settings
+    n = s.images_of(model.name)
 
     def test():
         from bench.data import to_pixels
 
         mnist = ctx.mnist()
-        ids = select_images(mnist.test_labels, s.images, s.subset_seed)
+        ids = select_images(mnist.test_labels, n, s.subset_seed)
         return ids, to_pixels(mnist.test_images[ids]), mnist.test_labels[ids], None, None
 
     def generated():
         from bench.classifier import predict
         from bench.recovery.generators import draw
 
-        z, eps, x = draw(model, s.images, s.subset_seed, tag="target")
-        return list(range(s.images)), x, predict(_classifier(ctx)[0], x).cpu(), z, eps
+        z, eps, x = draw(model, n, s.subset_seed, tag="target")
+        return list(range(n)), x, predict(_classifier(ctx)[0], x).cpu(), z, eps
 
     if s.targets == "test":
-        return ctx.memo("recover-targets", test)
+        return ctx.memo(("recover-targets", n), test)
     return ctx.memo(("recover-span", model.name, model.seed), generated)
 
 
@@ -267,7 +271,7 @@ def estimate_seconds(ctx, todo: list[dict], probe_images: int = 1000, probe_step
     for (g, reg), left in runs.items():
         model = _model(ctx, g, s.seeds_of(g)[0])
         _, targets, *_ = _targets(ctx, model)
-        n = min(probe_images, s.images)
+        n = min(probe_images, s.images_of(g))
         mine = [grid_cell(c) for c in todo if c["generator"] == g]
         group = [r for r in unique_runs(mine) if r.regulator == reg][:2]
         kw = {
@@ -285,7 +289,7 @@ def estimate_seconds(ctx, todo: list[dict], probe_images: int = 1000, probe_step
             times.append(time.perf_counter() - t0)
         per_row_step = max(times[1] - times[0], 0.0) / (len(group) * n * probe_steps)
         chunks = len({(gs, seed) for gs, seed, _ in left})
-        total += per_row_step * len(left) * s.images * s.restarts * s.steps + times[0] * chunks
+        total += per_row_step * len(left) * s.images_of(g) * s.restarts * s.steps + times[0] * chunks
     t0 = time.perf_counter()
     predict(_classifier(ctx)[0], targets[: min(probe_images, s.images)])
     return total + 1.5 * (time.perf_counter() - t0) * max(1, s.images // probe_images) * len(todo)

@@ -83,11 +83,12 @@ class Table:
     """Per-image correctness of every finished cell: (generator, gen seed, regulator, lr, hp)
     -> one bool [images] array per recovery seed; each (generator, regulator)'s best cell chosen
     on the selection half, scored on the evaluation half. With holdout=False both halves are
-    every image (the full-set choice the report keeps for reference)."""
+    every image (the full-set choice the report keeps for reference). Each generator has its own
+    halves: a generator may be recovered on fewer images (images_for)."""
 
     def __init__(self, results, holdout: bool = True):
         self.bits, self._score_cache = {}, {}
-        n = 0
+        sizes: dict[str, int] = {}
         for c in results.cells:
             r = c["record"]
             if c["status"] != "finished" or not r or "correct" not in r:
@@ -95,12 +96,16 @@ class Table:
             d = c["cell"]
             key = (d["generator"], d["generator_seed"], d["regulator"], d["learning_rate"], d["hyperparameter"])
             self.bits.setdefault(key, []).append(unpack_correct(r["correct"], r["n_images"]))
-            n = r["n_images"]
-        self.holdout = holdout and n >= 2
-        if self.holdout:
-            self.select, self.evaluate = split_halves(n, int(results.settings.get("split_seed", 0)))
-        else:
-            self.select = self.evaluate = np.arange(n)
+            sizes[d["generator"]] = r["n_images"]
+        self.holdout = holdout and all(n >= 2 for n in sizes.values())
+        seed = int(results.settings.get("split_seed", 0))
+        self._halves = {g: split_halves(n, seed) if self.holdout else (np.arange(n), np.arange(n))
+                        for g, n in sizes.items()}  # fmt: skip
+
+    def half(self, generator: str, which: str) -> np.ndarray:
+        """The image indices of the generator's "select" or "evaluate" half."""
+        select, evaluate = self._halves[generator]
+        return select if which == "select" else evaluate
 
     def generators(self) -> list[str]:
         return list(dict.fromkeys(k[0] for k in self.bits))
@@ -119,7 +124,7 @@ class Table:
         them)."""
         key = (generator, regulator, half)
         if key not in self._score_cache:
-            idx = self.select if half == "select" else self.evaluate
+            idx = self.half(generator, half)
             scores: dict[tuple, list[float]] = {}
             for (g, _, reg, lr, hp), runs in self.bits.items():
                 cell = make_cell(reg, lr, hp)
@@ -149,7 +154,7 @@ class Table:
         per recovery seed."""
         for (g, gs, reg, lr, hp), bits in self.bits.items():
             if g == generator and gs == seed and (lr, hp) == cell and make_cell(reg, lr, hp).run.regulator == regulator:
-                return [b[self.evaluate] for b in bits]
+                return [b[self.half(generator, "evaluate")] for b in bits]
         return None
 
     def per_image(self, generator: str, seed: int, regulator: str, cell: tuple) -> np.ndarray | None:

@@ -189,6 +189,23 @@ def reading_rows(results) -> list[dict]:
     return pd.DataFrame(out).to_dict(orient="records") if out else []
 
 
+def image_seconds(main) -> dict[str, float]:
+    """Per generator: wall seconds per (run, image) over its finished cells, as this run measured."""
+    wall, work = {}, {}
+    for c in main.cells:
+        r = c.get("record")
+        if c["status"] == "finished" and r and "wall_s" in r:
+            g = c["cell"]["generator"]
+            wall[g] = wall.get(g, 0.0) + r["wall_s"]
+            work[g] = work.get(g, 0) + r["n_images"]
+    return {g: wall[g] / work[g] for g in wall if work[g]}
+
+
+def runs_of(main, generator: str) -> int:
+    """The generator's cells (grid cells x seeds) in the sweep."""
+    return sum(c["cell"]["generator"] == generator for c in main.cells)
+
+
 def render(results) -> str:
     from bench.claims import gates
     from bench.facts import RunFacts, facts_markdown
@@ -197,6 +214,21 @@ def render(results) -> str:
     main = main_results(results)
     s = results.settings_obj()
     fewer = "; ".join(f"`{g}` at seed(s) {', '.join(map(str, v))} only" for g, v in s.seeds_for.items())
+    images_for = s.images_for if "images_for" in main.settings else {}  # older results: every generator on all
+    cost = image_seconds(main)
+    ref = s.generators[0]
+
+    def said(g: str, n: int) -> str:
+        ratio, hours = (
+            cost.get(g, math.nan) / cost.get(ref, math.nan),
+            cost.get(g, math.nan) * s.images * runs_of(main, g) / 3600,
+        )
+        return (
+            f"`{g}` on {n} of them ({n // 2} choose, {n - n // 2} judge): recovering through it took {ratio:.0f}x "
+            f"`{ref}`'s time per image, so its grid on all {s.images} would have taken {hours:.1f} h here"
+        )
+
+    subset = "; ".join(said(g, n) for g, n in images_for.items())  # fmt: skip
     matrix, _ = verdict_matrix(main)
     lift_rows = [{"generator": f"`{g}`", **{r: f"{d.value:+.1f} [{d.interval[0]:+.1f}, {d.interval[1]:+.1f}]"
                                             for r, d in by.items()}} for g, by in lifts(main).items()]  # fmt: skip
@@ -207,7 +239,9 @@ def render(results) -> str:
         "",
         (f"The recovery study's `{s.grid}` grid on {s.images} test images (the paper used 1,000: half the "
          f"images halves the sweep; {s.images // 2} choose each regulator's best cell, {s.images - s.images // 2} "
-         f"judge it) over {len(s.generators)} LSGANs, each at generator seeds {', '.join(map(str, s.generator_seeds))}"
+         f"judge it"
+         + (f"; {subset}" if subset else "")
+         + f") over {len(s.generators)} LSGANs, each at generator seeds {', '.join(map(str, s.generator_seeds))}"
          + (f" ({fewer}: training one costs several default LSGANs, and three would not fit the study's "
             "two-hour CPU budget)" if fewer else "") + ". Every generator is judged by the same credibility bars "
          "(below) before its verdicts count."),
