@@ -201,11 +201,6 @@ def image_seconds(main) -> dict[str, float]:
     return {g: wall[g] / work[g] for g in wall if work[g]}
 
 
-def runs_of(main, generator: str) -> int:
-    """The generator's cells (grid cells x seeds) in the sweep."""
-    return sum(c["cell"]["generator"] == generator for c in main.cells)
-
-
 def render(results) -> str:
     from bench.claims import gates
     from bench.facts import RunFacts, facts_markdown
@@ -219,14 +214,9 @@ def render(results) -> str:
     ref = s.generators[0]
 
     def said(g: str, n: int) -> str:
-        ratio, hours = (
-            cost.get(g, math.nan) / cost.get(ref, math.nan),
-            cost.get(g, math.nan) * s.images * runs_of(main, g) / 3600,
-        )
-        return (
-            f"`{g}` on {n} of them ({n // 2} choose, {n - n // 2} judge): recovering through it took {ratio:.0f}x "
-            f"`{ref}`'s time per image, so its grid on all {s.images} would have taken {hours:.1f} h here"
-        )
+        ratio = cost.get(g, math.nan) / cost.get(ref, math.nan)
+        return (f"`{g}` on {n} of them ({n // 2} choose, {n - n // 2} judge), as `--images-for` set it: recovering "
+                f"through it took {ratio:.0f}x `{ref}`'s time per image here, on those {n}")  # fmt: skip
 
     subset = "; ".join(said(g, n) for g, n in images_for.items())  # fmt: skip
     matrix, _ = verdict_matrix(main)
