@@ -53,6 +53,25 @@ engine through autograd (9 Wasserstein runs, 1,000 images, 50 steps: 187,459 aga
 sample-steps/s; the per-cell loop 140,600). No GPU has been lent to a session yet: the CUDA path
 is tested for syncs and CPU agreement only where CUDA is present (tests/test_recovery_cuda.py).
 
+Both precisions in one run, `--full-paper --precision both --steps 50` (figures projected to 200
+steps), measured 2026-12-06 10:28 UTC on the same kind of machine, nothing else running (load 1.6
+at the start, the tail of a stopped run); matmul at G's shapes: float32 177.6, bfloat16 433.8
+GFLOP/s (2.44x):
+
+    regulator                runs  fp32 s  bf16 s  bf16/fp32  G share fp32  G share bf16
+    none                        4     3.3     2.0      0.61x           82%           54%
+    wasserstein                16    16.1     9.5      0.59x           67%           47%
+    energy                     16    18.6    13.3      0.72x           58%           33%
+    trick_discriminator        20    33.3    15.8      0.47x           40%           35%
+    log_normal_density         16    13.5     7.5      0.56x           80%           59%
+    logistic_cutoff            20    19.5    11.6      0.59x           69%           48%
+    truncated_normal_cutoff    20    21.4    12.8      0.60x           63%           43%
+    wall: float32 125.7 s (8.4 min at 200 steps), bfloat16 72.5 s (4.8 min): 0.58x (goal 0.55x);
+    G at 78% of the float32 matmul rate, 49% of the bfloat16 one (goal 70%)
+
+(Each share is against its own dtype's rate, the mean of the rate measured before and after; the
+float32 rate measured after the grid was 95.6, against 177.6 before, on this shared host.)
+
 Random weights are fine for speed: the default LSGAN architecture of lwgan/lsgan.py.
 """
 
