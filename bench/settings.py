@@ -204,6 +204,15 @@ def _field(cls, name: str) -> dataclasses.Field:
 # -------------------------------------------------------------------------------- validation
 
 
+def _frozen(value: Any) -> Any:
+    """Lists as tuples, at any depth (a mapping setting's values, as a list setting's items)."""
+    if isinstance(value, (list, tuple)):
+        return tuple(_frozen(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _frozen(v) for k, v in value.items()}
+    return value
+
+
 def _coerce(value: Any, tp, where: str) -> Any:
     """A value of the right type (a list as a tuple, an int as a float), or a SettingError."""
     optional, tp = optional_type(tp)
@@ -219,7 +228,7 @@ def _coerce(value: Any, tp, where: str) -> Any:
     if typing.get_origin(tp) is dict or tp is dict:
         if not isinstance(value, dict):
             raise SettingError(f"{where}: expected a mapping, got {value!r}")
-        return value
+        return {k: _frozen(v) for k, v in value.items()}  # lists as tuples: JSON's and TOML's agree
     if typing.get_origin(tp) in (typing.Union, types.UnionType):
         for t in _args(tp):
             try:
