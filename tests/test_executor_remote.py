@@ -285,7 +285,9 @@ def test_ray_ships_the_plugin_reports_each_cell_and_brings_failures_back(ray_clu
     assert [c["status"] for c in output.results.cells] == ["finished", "failed"] * 3
     assert all(r["pid"] != os.getpid() for r in output.results.records())
     assert all(r["file"] != str(path) and f"/{SHIPPED}/{path.name}" in r["file"] for r in output.results.records())
-    assert set(seen) == set(range(7))  # each cell counted as it finished, not a chunk at a time
+    # Cells counted as they finish, not a chunk (of three) at a time; two cells of the two chunks
+    # may finish between two of the bar's updates, so not every count need show.
+    assert {0, 6} <= set(seen) and set(seen) - {0, 3, 6}
     failure = "\n".join(e for e in events if "failed on" in e)
     assert "Traceback" in failure and "RuntimeError: cell 6 fails on purpose" in failure
     assert "cell 4 ran in" in failure  # the worker's output tail
