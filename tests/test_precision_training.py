@@ -217,3 +217,4 @@ def test_auto_trains_in_bf16_only_where_native_and_measured_faster():
     lsgan, lwgan = get_family("lsgan"), get_family("lwgan")
     assert lsgan.bf16_pays(get_generator("lsgan").config)
     assert not lwgan.bf16_pays(get_generator("lwgan.rank").config)  # toy MLPs stay fp32 under auto
+    assert lwgan.bf16_pays(get_generator("iso-lwgan.mnist").config)
