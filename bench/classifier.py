@@ -260,7 +260,9 @@ def classifier_precision(precision: str, device) -> str:
 
 def classifier_key(cfg: ClassifierConfig, precision: str = "fp32") -> dict:
     """The cache key's config: the config, and the precision when it is not fp32."""
-    return {**asdict(cfg), **({} if numerics.check(precision) == "fp32" else {"precision": precision})}
+    from bench.precision import key_extra
+
+    return {**asdict(cfg), **key_extra(precision)}
 
 
 def load_or_train_classifier(

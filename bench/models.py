@@ -56,34 +56,25 @@ def training_precision(spec, precision: str, device="cpu") -> str:
     or auto: bf16 where native and the family measured it faster, Family.bf16_pays). An explicit
     bf16 for a family that cannot train in it is a ConfigError."""
     from bench.precision import for_model
+    from lwgan.errors import ConfigError
     from lwgan.families import get_family
 
     family = get_family(spec.family)
     pays = "bf16" in family.precisions and family.bf16_pays(spec.config)
     resolved = for_model(precision, device, pays)
-    check_precision(spec, resolved)
+    if resolved not in family.precisions:
+        raise ConfigError(f"{spec.name}: family {family.name!r} trains in {', '.join(family.precisions)} only, "
+                          f"not {resolved}")  # fmt: skip
     return resolved
 
 
 def cache_config(spec, precision: str = "fp32") -> dict:
     """The config dict the cache key is made from: its family's (unchanged since the first
     checkpoints), and the training precision when it is not fp32."""
-    from lwgan import numerics
+    from bench.precision import key_extra
     from lwgan.families import get_family
 
-    extra = {} if numerics.check(precision) == "fp32" else {"precision": precision}
-    return {**get_family(spec.family).cache_config(spec.config), **extra}
-
-
-def check_precision(spec, precision: str) -> None:
-    """A ConfigError unless `spec`'s family trains in `precision` (resolved)."""
-    from lwgan.errors import ConfigError
-    from lwgan.families import get_family
-
-    family = get_family(spec.family)
-    if precision not in family.precisions:
-        raise ConfigError(f"{spec.name}: family {family.name!r} trains in {', '.join(family.precisions)} only, "
-                          f"not {precision}")  # fmt: skip
+    return {**get_family(spec.family).cache_config(spec.config), **key_extra(precision)}
 
 
 def _fingerprint(data, data_fingerprint: str | None) -> str:

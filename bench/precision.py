@@ -66,6 +66,14 @@ def run_label(requested: str, device, flags: set[str] | None = None) -> str:
     return resolve(requested, device, flags)
 
 
+def key_extra(precision: str) -> dict:
+    """What a resolved training precision adds to a model-cache key: nothing for fp32 (the keys
+    of the checkpoints made before precisions existed), {"precision": "bf16"} otherwise."""
+    from lwgan import numerics
+
+    return {} if numerics.check(precision) == "fp32" else {"precision": precision}
+
+
 def dtype(precision: str) -> torch.dtype:
     """The compute dtype of a resolved precision."""
     return torch.bfloat16 if precision == "bf16" else torch.float32
