@@ -7,6 +7,12 @@ against each other on the same grid). Recovery cells that recovered the same tar
 per-image correctness: their difference is paired over those images (a paired bootstrap interval
 and an exact McNemar test, bench.stats). Otherwise, and for the other experiments' numbers, the
 difference is unpaired: each side's own interval, combined as independent, and the report says so.
+
+`over_seeds` matches cells without their seed and sets each result's seeds against the other's:
+per number of the records, the difference of the means over seeds with Welch's t interval (the
+models of two results are different models, so nothing is paired). This answers "within the seed
+spread?": two runs that differ only in a setting that should not matter (a number format, say)
+leave an interval that covers 0.
 """
 
 from __future__ import annotations
@@ -87,9 +93,51 @@ def _metrics(record: dict) -> list[str]:
     return [k for k, v in record.items() if isinstance(v, (int, float)) and f"{k}_lo" in record and f"{k}_hi" in record]
 
 
-def compare(paths: list[str | Path], *, ignore_seed: bool = False) -> dict:
+# Record numbers that are not outcomes: bookkeeping, settings, and times (a number format or a
+# machine changes those by design; they are shown by the reports themselves).
+NOT_OUTCOMES = ("seed", "n_images", "n_nonfinite")
+
+
+def _outcomes(record: dict) -> dict[str, float]:
+    """The record's top-level outcome numbers (what the tracker logs as metrics) less intervals'
+    bounds, bookkeeping and times."""
+    return {
+        k: float(v)
+        for k, v in record.items()
+        if isinstance(v, (int, float)) and not isinstance(v, bool)
+        and not k.endswith(("_lo", "_hi", "_s")) and k not in NOT_OUTCOMES
+    }  # fmt: skip
+
+
+def _over_seeds(base, other, label: str) -> list[CellDiff]:
+    """Each cell's numbers, mean over the seeds of `other` against the mean over `base`'s (Welch);
+    numbers equal in every seed of both (settings) are left out."""
+    from bench.stats import welch_interval
+
+    def groups(results) -> dict[tuple, list[dict]]:
+        out: dict[tuple, list[dict]] = {}
+        for c in _finished(results):
+            out.setdefault(_key(c["cell"], ("generator", "seed")), []).append(_outcomes(c["record"]))
+        return out
+
+    mine, rows = groups(other), []
+    for key, recs_a in groups(base).items():
+        recs_b = mine.get(key, [])
+        for m in recs_a[0] if recs_b else ():
+            a = [r[m] for r in recs_a if m in r and math.isfinite(r[m])]
+            b = [r[m] for r in recs_b if m in r and math.isfinite(r[m])]
+            if not a or not b or len(set(a + b)) == 1:
+                continue
+            ci = welch_interval(a, b)
+            rows.append(CellDiff(_text(key), label, m, float(np.mean(a)), float(np.mean(b)), ci.value, ci.lo, ci.hi,
+                                 False))  # fmt: skip
+    return rows
+
+
+def compare(paths: list[str | Path], *, ignore_seed: bool = False, over_seeds: bool = False) -> dict:
     """Every cell of each later result against the first's: {"rows": [CellDiff], "notes": [...],
-    "names": [...]}. A BenchError (one line) for results of different experiments."""
+    "names": [...]}; `over_seeds`: seeds pooled per cell (Welch). A BenchError (one line) for
+    results of different experiments."""
     from bench.pipeline import load
     from bench.pipeline.registry import ensure_registered
 
@@ -104,6 +152,15 @@ def compare(paths: list[str | Path], *, ignore_seed: bool = False) -> dict:
     base, rows, notes = loaded[0], [], []
     ignore = ("generator", "seed") if ignore_seed else ("generator",)
     names = [Path(p).as_posix() for p in paths]
+    if over_seeds:
+        notes.append("seeds pooled per cell: the difference of the means over seeds, Welch's t interval (95%); "
+                     "two results' models are different models, so nothing is paired")  # fmt: skip
+        for name, other in zip(names[1:], loaded[1:]):
+            rows += _over_seeds(base, other, name)
+            seeds = [sorted({c["cell"].get("seed") for c in _finished(r)} - {None}) for r in (base, other)]
+            notes.append(f"`{name}`: seeds {', '.join(map(str, seeds[1]))} against `{names[0]}`'s "
+                         f"{', '.join(map(str, seeds[0]))}")  # fmt: skip
+        return {"rows": rows, "notes": notes, "names": names, "experiment": base.experiment}
     for name, other in zip(names[1:], loaded[1:]):
         same_images = base.context.get("image_ids") is not None and base.context.get("image_ids") == other.context.get(
             "image_ids"

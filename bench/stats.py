@@ -8,6 +8,8 @@
 - `pair_mean_ci`: the mean of an [n, n] pairwise matrix over i != j, bootstrapped over the n
   points (resampling points, not pairs).
 - `t_interval` / `seed_summary`: mean over seeds with a Student-t interval.
+- `welch_interval`: the difference of two settings' means over their own seeds (different models,
+  nothing paired), Welch's t with the Welch-Satterthwaite degrees of freedom.
 - `mcnemar`: exact McNemar test of two classifiers' (or settings') right/wrong on the same items
   (statsmodels).
 """
@@ -140,6 +142,24 @@ def t_interval(values: Sequence[float], level: float = 0.95) -> CI:
         return CI(mean, mean, mean)
     lo, hi = stats.t.interval(level, x.size - 1, loc=mean, scale=sem)
     return CI(mean, float(lo), float(hi))
+
+
+def welch_interval(a: Sequence[float], b: Sequence[float], level: float = 0.95) -> CI:
+    """mean(b) - mean(a) over two independent sets of seeds, with Welch's t interval (unequal
+    variances). Fewer than two values on a side: NaN bounds; no spread on either side: a point."""
+    from scipy import stats
+
+    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    diff = float(y.mean() - x.mean())
+    if x.size < 2 or y.size < 2:
+        return CI(diff, math.nan, math.nan)
+    va, vb = x.var(ddof=1) / x.size, y.var(ddof=1) / y.size
+    se = math.sqrt(va + vb)
+    if se == 0:
+        return CI(diff, diff, diff)
+    df = (va + vb) ** 2 / (va**2 / (x.size - 1) + vb**2 / (y.size - 1))
+    half = float(stats.t.ppf((1 + level) / 2, df)) * se
+    return CI(diff, diff - half, diff + half)
 
 
 def seed_summary(rows: Sequence[dict], by: Sequence[str], value: str) -> list[dict]:

@@ -104,3 +104,51 @@ def test_the_committed_recovery_reports(tmp_path, monkeypatch, capsys):
                  "--out", str(tmp_path / "g")]) == 0  # fmt: skip
     md = (tmp_path / "g" / "compare.md").read_text()
     assert "iso-lwgan - lsgan" in md and "the same target images" in md
+
+
+def test_welch_interval_matches_scipy():
+    from scipy import stats
+
+    from bench.stats import welch_interval
+
+    a, b = [6.43, 6.29, 6.58], [6.30, 6.35, 6.91, 6.0]
+    ci = welch_interval(a, b)
+    ref = stats.ttest_ind(b, a, equal_var=False).confidence_interval(0.95)
+    assert ci.value == pytest.approx(np.mean(b) - np.mean(a))
+    assert (ci.lo, ci.hi) == pytest.approx((ref.low, ref.high))
+    assert np.isnan(welch_interval([1.0], [1.0, 2.0]).lo)  # one seed: no spread known
+    assert tuple(welch_interval([2.0, 2.0], [3.0, 3.0])) == (1.0, 1.0, 1.0)
+
+
+def _save_seeds(path: Path, values: dict) -> Path:
+    """A non-recovery result: {(model, seed): recon}; every record also carries a setting and a time."""
+    cells = []
+    for (model, seed), recon in values.items():
+        cell = {"objective": "lwgan", "model": model, "seed": seed}
+        record = {"recon": recon, "recon_lo": recon - 0.01, "recon_hi": recon + 0.01, "lambda_iso": 1.0,
+                  "train_time_s": 100.0 + seed, "seed": seed}  # fmt: skip
+        cells.append({"key": str(cell), "cell": cell, "status": "finished", "record": record, "error": None,
+                      "resumed": False})  # fmt: skip
+    path.write_text(Results("mnist", {}, cells).to_json())
+    return path
+
+
+def test_over_seeds_pools_each_cells_seeds_with_welch(tmp_path, capsys):
+    from scipy import stats
+
+    a = {("base", 0): 6.4, ("base", 1): 6.3, ("base", 2): 6.6, ("iso", 0): 8.2, ("iso", 1): 8.0, ("iso", 2): 8.3}
+    b = {("base", 0): 6.35, ("base", 1): 6.5, ("base", 2): 6.45, ("iso", 0): 9.9, ("iso", 1): 10.1, ("iso", 2): 10.0}
+    pa, pb = _save_seeds(tmp_path / "a.json", a), _save_seeds(tmp_path / "b.json", b)
+    found = compare.compare([pa, pb], over_seeds=True)
+    rows = {r.cell: r for r in found["rows"]}
+    assert {r.metric for r in found["rows"]} == {"recon"}  # no bounds, setting, time or seed
+    base, iso = rows["objective=lwgan|model=base"], rows["objective=lwgan|model=iso"]
+    ref = stats.ttest_ind([6.35, 6.5, 6.45], [6.4, 6.3, 6.6], equal_var=False).confidence_interval()
+    assert (base.lo, base.hi) == pytest.approx((ref.low, ref.high)) and not base.outside
+    assert iso.diff == pytest.approx(10.0 - 8.1666667) and iso.outside
+    assert "seeds 0, 1, 2" in " ".join(found["notes"]) and "Welch" in found["notes"][0]
+    out = tmp_path / "o"
+    assert main(["compare", str(pa), str(pb), "--over-seeds", "--out", str(out)]) == 0
+    assert "1 outside their interval" in capsys.readouterr().out
+    assert "## Differences outside their interval (1 of 2)" in (out / "compare.md").read_text()
+    assert main(["compare", str(pa), str(pb), "--over-seeds", "--paper", "--out", str(out)]) == 2

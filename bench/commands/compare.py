@@ -14,6 +14,8 @@ EPILOG = """Examples:
   bench compare reports/recover-paper.json --paper          # every cell against the paper's
 
   bench compare old.json new.json --ignore-seed --out /tmp/drift   # two recovery seeds, say
+
+  bench compare reports/mnist.json reports/mnist-bf16/mnist.json --over-seeds   # within the seed spread?
 """
 
 
@@ -24,6 +26,14 @@ def compare_cmd(
     paper: Annotated[bool, typer.Option("--paper", help="Compare one recovery result with the paper's grid.")] = False,
     ignore_seed: Annotated[
         bool, typer.Option("--ignore-seed", help="Match cells whatever their recovery seed.")
+    ] = False,
+    over_seeds: Annotated[
+        bool,
+        typer.Option(
+            "--over-seeds",
+            help="Pool each cell's seeds: the difference of the means over seeds, Welch's t "
+            "interval (is one result within the other's seed spread?).",
+        ),
     ] = False,
     out: Annotated[Path, typer.Option("--out", help="Folder for compare.md and the figure.")] = Path("compare"),
 ) -> None:
@@ -37,13 +47,19 @@ def compare_cmd(
     from bench.options import OptionError
     from bench.outputs import probe_dir, probe_files
 
+    if over_seeds and (paper or ignore_seed):
+        raise OptionError("--over-seeds pools the seeds itself: not with --paper or --ignore-seed")
     if paper and len(results) != 1:
         raise OptionError("--paper: give exactly one recovery result")
     if not paper and len(results) < 2:
         raise OptionError("bench compare: give at least two results files (or one with --paper)")
     folder = probe_dir(out)
     probe_files([folder / "compare.md"])
-    found = compare.against_paper(results[0]) if paper else compare.compare(results, ignore_seed=ignore_seed)
+    found = (
+        compare.against_paper(results[0])
+        if paper
+        else compare.compare(results, ignore_seed=ignore_seed, over_seeds=over_seeds)
+    )
     md = compare.markdown(found)
     atomic_write_text(folder / "compare.md", md)
     figures = compare.figure(found, folder)
