@@ -72,6 +72,13 @@ GFLOP/s (2.44x):
 (Each share is against its own dtype's rate, the mean of the rate measured before and after; the
 float32 rate measured after the grid was 95.6, against 177.6 before, on this shared host.)
 
+Re-run 2026-12-06 12:49 UTC on a quieter host (load 1.06 at the start; matmul float32 194.7,
+bfloat16 434.7, 2.23x): float32 117.8 s, bfloat16 68.3 s, again 0.58x; unregulated 0.55x (G at 80%
+and 65% of the rates), Wasserstein 0.60x, energy 0.64x, trick 0.49x; G at 61% and 46% overall.
+benchmarks/precision_breakdown.py says why: bfloat16 GEMMs take 0.36-0.44x their float32 time,
+the rest (casts, bias, activations, loss, Adam, the regulators' float32 sorts and distances) 0.88-
+0.99x, so the rest is a third to half of bfloat16's time.
+
 Random weights are fine for speed: the default LSGAN architecture of lwgan/lsgan.py.
 """
 

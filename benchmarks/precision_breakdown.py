@@ -1,0 +1,163 @@
+"""Where bfloat16's time goes: each workload's CPU time split into GEMMs and the rest, in float32
+and bfloat16, in one run (run by hand; prints figures).
+
+The bfloat16 goals of issue 24 (the paper grid at 0.55x the float32 time, the cold start in 8 min,
+`bench mnist` in 14) assume the time is the GEMMs', which run about 2.4x faster in bfloat16 on
+this CPU. This benchmark measures how much of each workload is GEMMs at all. Under torch.profiler
+it sums the self CPU time of the matrix products and convolutions (GEMM_OPS) and of everything
+else (elementwise ops, casts, Adam, reductions, the regulators' sorts, the dispatcher), per
+precision, on a slice of each workload:
+
+  recovery/none         the paper grid's unregulated runs (4 runs x 1,000 images, random-weight LSGAN G)
+  recovery/wasserstein  the Wasserstein runs (16 x 1,000): sorts and distances stay float32
+  classifier            100 training batches of the scorer (batch 128; channels-last in bf16)
+  lsgan                 100 training batches of the LSGAN (batch 64)
+  lwgan.mnist (1 thr)   100 adversarial iterations of `lwgan.mnist` with the isometric term, on
+                        one thread, as `bench mnist` runs two models side by side
+
+and prints per workload: wall time without the profiler, the GEMMs' and the rest's CPU time, each
+one's bf16/fp32 ratio, and "floor": the bf16/fp32 wall ratio if bfloat16 GEMMs took no time at
+all (the rest in bf16 over the fp32 total). A floor above a goal says the goal cannot be met by
+faster GEMMs. The profiler adds a few microseconds per op, so shares of op-heavy workloads (the
+LWGAN's) lean towards the rest; the wall times are measured without it.
+
+    .venv/bin/python benchmarks/precision_breakdown.py --data-dir ../shared/data/mnist   # ~2 min
+
+Measured 2026-12-06 12:44 UTC on 2 cores, nothing else running (load 0.45 at the start), torch 2.13
+CPU; seconds: wall (without the profiler) and the GEMMs' and the rest's CPU time, each first in
+float32 then in bfloat16; rest%: the rest's share of bfloat16's CPU time:
+
+    workload              wall  bf16 ratio |  GEMM  bf16 ratio |  rest  bf16 ratio | rest% floor
+    recovery/none         1.01  0.45  0.44 |  0.76  0.28  0.36 |  0.16  0.15  0.99 |   36%  0.17
+    recovery/wasserstein  3.48  2.12  0.61 |  2.69  1.07  0.40 |  0.98  0.89  0.91 |   45%  0.24
+    classifier            6.87  3.40  0.49 |  3.72  1.87  0.50 |  3.28  1.48  0.45 |   44%  0.21
+    lsgan                 1.33  1.19  0.90 |  0.69  0.49  0.71 |  0.65  0.73  1.12 |   60%  0.54
+    lwgan.mnist (1 thr)   4.01  3.33  0.83 |  2.43  1.53  0.63 |  1.37  1.75  1.28 |   53%  0.46
+
+A second run of the first three rows (load 0.91) gave 0.43, 0.54 and 0.75 wall, GEMMs 0.44, 0.38
+and 0.65, the rest 0.92, 0.88 and 1.01. What it says:
+- Recovery: bfloat16 GEMMs take 0.36-0.44x their float32 time, as the matmul rates promise; the
+  rest (casts, bias, activations, the l1 loss, Adam, the regulators' float32 sorts and distances)
+  takes 0.88-0.99x. In bfloat16 the rest is a third (unregulated) to nearly half (Wasserstein) of
+  the time, so G cannot reach 70% of the bfloat16 matmul rate (the unregulated runs' G share is
+  at most 64-67% even with GEMMs at the full rate), and the regulators' float32 work, which the
+  issue keeps in float32, holds the grid at about 0.58x.
+- The classifier's convolutions and its elementwise work both halve (channels-last bfloat16).
+- LSGAN (batch 64) and the LWGAN family's MNIST nets (batch 128, width 256, one thread): their
+  GEMMs are small, so bfloat16 gains only 0.63-0.71x on them, and autocast's casts make the rest
+  1.0-1.3x slower. Even with free GEMMs the LWGAN's bfloat16 time would be 0.46x float32's and
+  the LSGAN's 0.47-0.54x; measured they train at 0.83x and 0.75-0.90x. `bench mnist`'s 24 models in
+  14 min (0.55x of 25.5) is out of reach through the number format on this CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+
+import torch
+
+GEMM_OPS = {
+    "aten::mm",
+    "aten::addmm",
+    "aten::bmm",
+    "aten::baddbmm",
+    "aten::mkldnn_convolution",
+    "aten::convolution_backward",
+    "aten::_mkldnn_convolution",
+    "aten::mkldnn_linear",
+}
+PRECISIONS = ("fp32", "bf16")
+
+
+def workloads(data_dir: str) -> dict:
+    """name -> (threads, fn(precision)); each fn runs one slice of the workload."""
+    import regulators
+    from bench.classifier import ClassifierConfig, train_classifier
+    from bench.data import load_mnist, to_pixels
+    from bench.recovery.engine import recover_cells
+    from bench.recovery.grid import expand_grid, unique_runs
+    from lwgan.lsgan import LSGANConfig, build_lsgan, train_lsgan
+    from lwgan.registry import get_generator
+    from lwgan.trainer import train_lwgan
+
+    mnist = load_mnist(data_dir)
+    x, y = to_pixels(mnist.train_images[:12800]), mnist.train_labels[:12800]
+    cfg = LSGANConfig()
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        G, D = build_lsgan(cfg)
+    G.eval().requires_grad_(False)
+    D.eval().requires_grad_(False)
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        targets = (G(torch.randn(1000, cfg.latent_dim, generator=gen)) + 0.1 * torch.randn(1000, 1, 28, 28,
+                   generator=gen)).clamp(-1, 1)  # fmt: skip
+    runs = unique_runs(expand_grid("paper", regulators.names(include_extras=False)))
+
+    def recovery(name):
+        mine = [r for r in runs if r.regulator == name]
+        return lambda p: recover_cells(G, D, targets, mine, steps=10, precision=p)
+
+    spec = get_generator("lwgan.mnist")
+    lw_cfg = dataclasses.replace(spec.config, iterations=100, adversarial_start=0.0, iso_start=0.0, lambda_iso=1.0,
+                                 critic_warmup=0, critic_burst_every=0)  # fmt: skip
+    one_epoch = dataclasses.replace(cfg, epochs=1)
+    clf_cfg = dataclasses.replace(ClassifierConfig(), epochs=1)
+    threads = torch.get_num_threads()
+    return {
+        "recovery/none": (threads, recovery("none")),
+        "recovery/wasserstein": (threads, recovery("wasserstein")),
+        "classifier": (threads, lambda p: train_classifier(x, y, seed=0, device="cpu", cfg=clf_cfg, precision=p)),
+        "lsgan": (threads, lambda p: train_lsgan(one_epoch, x[:6400], seed=0, device="cpu", precision=p)),
+        "lwgan.mnist (1 thr)": (1, lambda p: train_lwgan(spec.build(seed=0), x, lw_cfg, seed=0, precision=p)),
+    }
+
+
+def split(fn, precision: str) -> tuple[float, float]:
+    """(GEMM, rest) self CPU seconds of one run of fn under the profiler."""
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        fn(precision)
+    gemm = rest = 0.0
+    for e in prof.key_averages():  # self times partition the profiled CPU time
+        if e.key in GEMM_OPS:
+            gemm += e.self_cpu_time_total / 1e6
+        else:
+            rest += e.self_cpu_time_total / 1e6
+    return gemm, rest
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data-dir", default="../shared/data/mnist")
+    p.add_argument("--only", default=None, help="comma-separated workload names")
+    args = p.parse_args()
+    work = workloads(args.data_dir)
+    names = args.only.split(",") if args.only else list(work)
+    default_threads = torch.get_num_threads()
+    print(f"torch {torch.__version__}, {default_threads} threads")
+    print(f"{'workload':20s} {'wall':>5s} {'bf16':>5s} {'ratio':>5s} | {'GEMM':>5s} {'bf16':>5s} {'ratio':>5s} | "
+          f"{'rest':>5s} {'bf16':>5s} {'ratio':>5s} | {'rest%':>5s} {'floor':>5s}")  # fmt: skip
+    for name in names:
+        threads, fn = work[name]
+        torch.set_num_threads(threads)
+        for prec in PRECISIONS:  # warm-up: first-call allocations and oneDNN primitive caches
+            fn(prec)
+        wall = {}
+        for prec in PRECISIONS:
+            t0 = time.perf_counter()
+            fn(prec)
+            wall[prec] = time.perf_counter() - t0
+        parts = {prec: split(fn, prec) for prec in PRECISIONS}
+        (gf, rf), (gb, rb) = parts["fp32"], parts["bf16"]
+        share = rb / (gb + rb)
+        floor = rb / (gf + rf)
+        print(f"{name:20s} {wall['fp32']:5.2f} {wall['bf16']:5.2f} {wall['bf16'] / wall['fp32']:5.2f} | "
+              f"{gf:5.2f} {gb:5.2f} {gb / gf:5.2f} | {rf:5.2f} {rb:5.2f} {rb / rf:5.2f} | {share:5.0%} {floor:5.2f}",
+              flush=True)  # fmt: skip
+        torch.set_num_threads(default_threads)
+
+
+if __name__ == "__main__":
+    main()
