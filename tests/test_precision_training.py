@@ -218,3 +218,6 @@ def test_auto_trains_in_bf16_only_where_native_and_measured_faster():
     assert lsgan.bf16_pays(get_generator("lsgan").config)
     assert not lwgan.bf16_pays(get_generator("lwgan.rank").config)  # toy MLPs stay fp32 under auto
     assert lwgan.bf16_pays(get_generator("iso-lwgan.mnist").config)
+    published = get_family("published")
+    assert published.bf16_pays(get_generator("published-iso.mnist").config)
+    assert not published.bf16_pays(get_generator("published.toy").config)
