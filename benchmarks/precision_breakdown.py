@@ -34,8 +34,11 @@ float32 then in bfloat16; rest%: the rest's share of bfloat16's CPU time:
     lsgan                 1.33  1.19  0.90 |  0.69  0.49  0.71 |  0.65  0.73  1.12 |   60%  0.54
     lwgan.mnist (1 thr)   4.01  3.33  0.83 |  2.43  1.53  0.63 |  1.37  1.75  1.28 |   53%  0.46
 
-A second run of the first three rows (load 0.91) gave 0.43, 0.54 and 0.75 wall, GEMMs 0.44, 0.38
-and 0.65, the rest 0.92, 0.88 and 1.01. What it says:
+A second run of recovery/none, recovery/wasserstein and lsgan (load 0.91) gave 0.43, 0.54 and
+0.75 wall, GEMMs 0.44, 0.38 and 0.65, the rest 0.92, 0.88 and 1.01. A third run of all five, with
+the allocator setting the commands use (bench.memory.keep_freed_memory; the runs above went without
+it; 12:56 UTC, load 0.95): wall 0.43, 0.56, 0.62, 0.82, 0.79; GEMMs 0.44, 0.44, 0.45, 0.55, 0.63;
+the rest 0.90, 1.18, 0.40, 0.87, 1.23; floors 0.17, 0.32, 0.19, 0.43, 0.45. What it says:
 - Recovery: bfloat16 GEMMs take 0.36-0.44x their float32 time, as the matmul rates promise; the
   rest (casts, bias, activations, the l1 loss, Adam, the regulators' float32 sorts and distances)
   takes 0.88-0.99x. In bfloat16 the rest is a third (unregulated) to nearly half (Wasserstein) of
@@ -133,6 +136,9 @@ def main() -> None:
     p.add_argument("--data-dir", default="../shared/data/mnist")
     p.add_argument("--only", default=None, help="comma-separated workload names")
     args = p.parse_args()
+    from bench.memory import keep_freed_memory
+
+    keep_freed_memory()  # as bench's commands do: no page faults on the tensors each step reallocates
     work = workloads(args.data_dir)
     names = args.only.split(",") if args.only else list(work)
     default_threads = torch.get_num_threads()
