@@ -65,8 +65,9 @@ def timed(fn) -> float:
     return time.perf_counter() - t0
 
 
-def grid_seconds(precision: str, steps: int, images: int = 1000) -> float:
-    """The paper grid at `steps` steps, projected to 200 (random-weight G and D, targets from G)."""
+def random_grid(images: int = 1000):
+    """(G, D, targets, runs): the default LSGAN with random weights (speed does not depend on the
+    weights), targets drawn from G plus noise, and the paper grid's runs."""
     cfg = LSGANConfig()
     with torch.random.fork_rng():
         torch.manual_seed(0)
@@ -77,7 +78,12 @@ def grid_seconds(precision: str, steps: int, images: int = 1000) -> float:
     with torch.no_grad():
         x = G(torch.randn(images, cfg.latent_dim, generator=gen))
         targets = (x + 0.1 * torch.randn(x.shape, generator=gen)).clamp(-1, 1)
-    runs = unique_runs(expand_grid("paper", regulators.names(include_extras=False)))
+    return G, D, targets, unique_runs(expand_grid("paper", regulators.names(include_extras=False)))
+
+
+def grid_seconds(precision: str, steps: int, images: int = 1000) -> float:
+    """The paper grid at `steps` steps, projected to 200 (random-weight G and D, targets from G)."""
+    G, D, targets, runs = random_grid(images)
     by_regulator: dict[str, list] = {}
     for r in runs:
         by_regulator.setdefault(r.regulator, []).append(r)

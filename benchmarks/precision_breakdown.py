@@ -76,28 +76,19 @@ PRECISIONS = ("fp32", "bf16")
 
 def workloads(data_dir: str) -> dict:
     """name -> (threads, fn(precision)); each fn runs one slice of the workload."""
-    import regulators
+    from cold_start import random_grid  # benchmarks/ is on the path of a script run from it
+
     from bench.classifier import ClassifierConfig, train_classifier
     from bench.data import load_mnist, to_pixels
     from bench.recovery.engine import recover_cells
-    from bench.recovery.grid import expand_grid, unique_runs
-    from lwgan.lsgan import LSGANConfig, build_lsgan, train_lsgan
+    from lwgan.lsgan import LSGANConfig, train_lsgan
     from lwgan.registry import get_generator
     from lwgan.trainer import train_lwgan
 
     mnist = load_mnist(data_dir)
     x, y = to_pixels(mnist.train_images[:12800]), mnist.train_labels[:12800]
+    G, D, targets, runs = random_grid()
     cfg = LSGANConfig()
-    with torch.random.fork_rng():
-        torch.manual_seed(0)
-        G, D = build_lsgan(cfg)
-    G.eval().requires_grad_(False)
-    D.eval().requires_grad_(False)
-    gen = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        targets = (G(torch.randn(1000, cfg.latent_dim, generator=gen)) + 0.1 * torch.randn(1000, 1, 28, 28,
-                   generator=gen)).clamp(-1, 1)  # fmt: skip
-    runs = unique_runs(expand_grid("paper", regulators.names(include_extras=False)))
 
     def recovery(name):
         mine = [r for r in runs if r.regulator == name]
