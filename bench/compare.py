@@ -8,7 +8,8 @@ per-image correctness: their difference is paired over those images (a paired bo
 and an exact McNemar test, bench.stats). Otherwise, and for the other experiments' numbers, the
 difference is unpaired: each side's own interval, combined as independent, and the report says so.
 
-`over_seeds` matches cells without their seed and sets each result's seeds against the other's:
+`over_seeds` matches cells without their seeds (the recovery seed and the generator's) and sets
+each result's seeds against the other's:
 per number of the records, the difference of the means over seeds with Welch's t interval (the
 models of two results are different models, so nothing is paired). This answers "within the seed
 spread?": two runs that differ only in a setting that should not matter (a number format, say)
@@ -96,6 +97,7 @@ def _metrics(record: dict) -> list[str]:
 # Record numbers that are not outcomes: bookkeeping, settings, and times (a number format or a
 # machine changes those by design; they are shown by the reports themselves).
 NOT_OUTCOMES = ("seed", "n_images", "n_nonfinite")
+SEED_KEYS = ("seed", "generator_seed")  # what --over-seeds pools
 
 
 def _outcomes(record: dict) -> dict[str, float]:
@@ -117,7 +119,7 @@ def _over_seeds(base, other, label: str) -> list[CellDiff]:
     def groups(results) -> dict[tuple, list[dict]]:
         out: dict[tuple, list[dict]] = {}
         for c in _finished(results):
-            out.setdefault(_key(c["cell"], ("generator", "seed")), []).append(_outcomes(c["record"]))
+            out.setdefault(_key(c["cell"], ("generator", *SEED_KEYS)), []).append(_outcomes(c["record"]))
         return out
 
     mine, rows = groups(other), []
@@ -132,6 +134,16 @@ def _over_seeds(base, other, label: str) -> list[CellDiff]:
             rows.append(CellDiff(_text(key), label, m, float(np.mean(a)), float(np.mean(b)), ci.value, ci.lo, ci.hi,
                                  False))  # fmt: skip
     return rows
+
+
+def _seeds(results) -> str:
+    """The seeds a result's cells vary over, as text: "seed 0, 1, 2" or "generator_seed 0, 1, 2"."""
+    parts = []
+    for k in SEED_KEYS:
+        values = sorted({c["cell"][k] for c in _finished(results) if k in c["cell"]})
+        if values:
+            parts.append(f"{k} {', '.join(map(str, values))}")
+    return "; ".join(parts) or "none"
 
 
 def compare(paths: list[str | Path], *, ignore_seed: bool = False, over_seeds: bool = False) -> dict:
@@ -157,9 +169,8 @@ def compare(paths: list[str | Path], *, ignore_seed: bool = False, over_seeds: b
                      "two results' models are different models, so nothing is paired")  # fmt: skip
         for name, other in zip(names[1:], loaded[1:]):
             rows += _over_seeds(base, other, name)
-            seeds = [sorted({c["cell"].get("seed") for c in _finished(r)} - {None}) for r in (base, other)]
-            notes.append(f"`{name}`: seeds {', '.join(map(str, seeds[1]))} against `{names[0]}`'s "
-                         f"{', '.join(map(str, seeds[0]))}")  # fmt: skip
+            seeds = [_seeds(r) for r in (base, other)]
+            notes.append(f"`{name}`: {seeds[1]} against `{names[0]}`'s {seeds[0]}")
         return {"rows": rows, "notes": notes, "names": names, "experiment": base.experiment}
     for name, other in zip(names[1:], loaded[1:]):
         same_images = base.context.get("image_ids") is not None and base.context.get("image_ids") == other.context.get(

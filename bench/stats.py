@@ -157,7 +157,8 @@ def welch_interval(a: Sequence[float], b: Sequence[float], level: float = 0.95) 
     se = math.sqrt(va + vb)
     if se == 0:
         return CI(diff, diff, diff)
-    df = (va + vb) ** 2 / (va**2 / (x.size - 1) + vb**2 / (y.size - 1))
+    ra, rb = va / (va + vb), vb / (va + vb)  # Welch-Satterthwaite in shares: no underflow of tiny variances
+    df = 1 / (ra**2 / (x.size - 1) + rb**2 / (y.size - 1))
     half = float(stats.t.ppf((1 + level) / 2, df)) * se
     return CI(diff, diff - half, diff + half)
 

@@ -118,6 +118,9 @@ def test_welch_interval_matches_scipy():
     assert (ci.lo, ci.hi) == pytest.approx((ref.low, ref.high))
     assert np.isnan(welch_interval([1.0], [1.0, 2.0]).lo)  # one seed: no spread known
     assert tuple(welch_interval([2.0, 2.0], [3.0, 3.0])) == (1.0, 1.0, 1.0)
+    tiny = welch_interval([1e-150, 2e-150, 3e-150], [2e-150, 3e-150, 5e-150])  # variances underflow when squared
+    ref = stats.ttest_ind([2.0, 3.0, 5.0], [1.0, 2.0, 3.0], equal_var=False).confidence_interval(0.95)
+    assert (tiny.lo * 1e150, tiny.hi * 1e150) == pytest.approx((ref.low, ref.high))
 
 
 def _save_seeds(path: Path, values: dict) -> Path:
@@ -146,9 +149,32 @@ def test_over_seeds_pools_each_cells_seeds_with_welch(tmp_path, capsys):
     ref = stats.ttest_ind([6.35, 6.5, 6.45], [6.4, 6.3, 6.6], equal_var=False).confidence_interval()
     assert (base.lo, base.hi) == pytest.approx((ref.low, ref.high)) and not base.outside
     assert iso.diff == pytest.approx(10.0 - 8.1666667) and iso.outside
-    assert "seeds 0, 1, 2" in " ".join(found["notes"]) and "Welch" in found["notes"][0]
+    assert "seed 0, 1, 2 against" in " ".join(found["notes"]) and "Welch" in found["notes"][0]
     out = tmp_path / "o"
     assert main(["compare", str(pa), str(pb), "--over-seeds", "--out", str(out)]) == 0
     assert "1 outside their interval" in capsys.readouterr().out
     assert "## Differences outside their interval (1 of 2)" in (out / "compare.md").read_text()
     assert main(["compare", str(pa), str(pb), "--over-seeds", "--paper", "--out", str(out)]) == 2
+
+
+def test_over_seeds_pools_generator_seeds_of_a_recovery_result(tmp_path):
+    """Recovery cells differ by generator seed: --over-seeds pools those too, over accuracy."""
+    from scipy import stats
+
+    def save(path, acc):
+        cells = []
+        for g, a in enumerate(acc):
+            cell = {"generator": "lsgan", "generator_seed": g, "regulator": "wasserstein", "learning_rate": 0.1,
+                    "hyperparameter": 1.0, "seed": 0}  # fmt: skip
+            record = {"accuracy": a, "accuracy_lo": a - 3, "accuracy_hi": a + 3, "paper_accuracy": 46.0}
+            cells.append({"key": str(cell), "cell": cell, "status": "finished", "record": record, "error": None,
+                          "resumed": False})  # fmt: skip
+        path.write_text(Results("recover", {}, cells).to_json())
+        return path
+
+    a, b = [80.1, 82.4, 79.0], [81.0, 83.3, 80.2]
+    found = compare.compare([save(tmp_path / "a.json", a), save(tmp_path / "b.json", b)], over_seeds=True)
+    (r,) = found["rows"]  # one grid cell; the constant paper_accuracy is no outcome
+    ref = stats.ttest_ind(b, a, equal_var=False).confidence_interval()
+    assert r.metric == "accuracy" and (r.lo, r.hi) == pytest.approx((ref.low, ref.high))
+    assert "generator_seed 0, 1, 2" in " ".join(found["notes"])
