@@ -228,7 +228,7 @@ def _coerce(value: Any, tp, where: str) -> Any:
     if typing.get_origin(tp) is dict or tp is dict:
         if not isinstance(value, dict):
             raise SettingError(f"{where}: expected a mapping, got {value!r}")
-        return {k: _frozen(v) for k, v in value.items()}  # lists as tuples: JSON's and TOML's agree
+        return _frozen(value)  # lists as tuples: JSON's and TOML's agree
     if typing.get_origin(tp) in (typing.Union, types.UnionType):
         for t in _args(tp):
             try:

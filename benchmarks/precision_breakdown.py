@@ -47,10 +47,10 @@ the rest 0.90, 1.18, 0.40, 0.87, 1.23; floors 0.17, 0.32, 0.19, 0.43, 0.45. What
   issue keeps in float32, holds the grid at about 0.58x.
 - The classifier's convolutions and its elementwise work both halve (channels-last bfloat16).
 - LSGAN (batch 64) and the LWGAN family's MNIST nets (batch 128, width 256, one thread): their
-  GEMMs are small, so bfloat16 gains only 0.63-0.71x on them, and autocast's casts make the rest
-  1.0-1.3x slower. Even with free GEMMs the LWGAN's bfloat16 time would be 0.46x float32's and
-  the LSGAN's 0.47-0.54x; measured they train at 0.83x and 0.75-0.90x. `bench mnist`'s 24 models in
-  14 min (0.55x of 25.5) is out of reach through the number format on this CPU.
+  GEMMs are small, so bfloat16 gains only 0.55-0.71x on them, and autocast's casts leave the rest
+  at 0.87-1.28x. Even with free GEMMs the LWGAN's bfloat16 time would be 0.45-0.46x float32's and
+  the LSGAN's 0.43-0.54x (three runs); measured they train at 0.79-0.83x and 0.75-0.90x. `bench
+  mnist`'s 24 models in 14 min (0.55x of 25.5) is out of reach through the number format on this CPU.
 """
 
 from __future__ import annotations

@@ -359,10 +359,9 @@ class DependenceSettings(RecoverSettings):
     )
 
     def check(self) -> None:
-        fewer = {g: v for g, v in self.seeds_for.items() if g in self.generators}
-        if fewer != self.seeds_for:  # the study's exceptions apply to the generators it sweeps
-            object.__setattr__(self, "seeds_for", fewer)
-        fewer = {g: v for g, v in self.images_for.items() if g in self.generators}
-        if fewer != self.images_for:
-            object.__setattr__(self, "images_for", fewer)
+        for name in ("seeds_for", "images_for"):  # the study's exceptions apply to the generators it sweeps
+            given = getattr(self, name)
+            mine = {g: v for g, v in given.items() if g in self.generators}
+            if mine != given:
+                object.__setattr__(self, name, mine)
         super().check()
