@@ -140,6 +140,7 @@ class RunFacts:
     plugins: list[dict] = field(default_factory=list)  # loaded plugins: spec, file, digest
     lock: str = ""  # whether the installed versions are the lock's (lock_state); "" before it was recorded
     numerics: str = ""  # number formats of training and recovery (bench.precision.describe); "" before
+    judged: str = ""  # when the verdicts were judged again after the run (bench report --rejudge); "" if not
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -226,6 +227,8 @@ def facts_markdown(facts: RunFacts, *, title: str = "Run facts") -> str:
         rows.append(("installed versions", facts.lock))
     if facts.numerics:  # recorded since precisions exist: older reports rebuild unchanged
         rows.append(("number formats", facts.numerics))
+    if facts.judged:  # verdicts re-judged from the saved cells by later rules
+        rows.append(("verdicts judged", facts.judged))
     if facts.plugins:  # only runs with plugins show the row, so older reports rebuild unchanged
         rows.append(("plugins", "; ".join(f"`{p['spec']}` (digest {p.get('digest') or 'n/a'})" for p in facts.plugins)))
     parts = [f"## {title}", "", markdown_table(rows, headers=["fact", "value"])]

@@ -3,15 +3,24 @@
 A verdict's rule comes from the claims registry (bench.claims), where each claim's bands are
 stated once. Besides the three outcomes a rule can reach, a verdict is "withheld" when a model it
 rests on fails a credibility bar (bench.claims.gates): no verdict on a generator that is not
-credible.
+credible; and "untestable" where the claim cannot be put to the subject at all (a model with no
+prior to draw from).
+
+A verdict may be provisional (its evidence too thin to see a source of noise, such as one
+generator seed) and carries how stable it is (`stability`: the share of re-drawn image splits
+and of moved band thresholds that give the same label; bench.claims.sensitivity); one that holds
+in fewer than 80% of splits is fragile.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field, fields
+from typing import Any
 
-LABELS = ("reproduced", "not reproduced", "inconclusive", "withheld")
+LABELS = ("reproduced", "not reproduced", "inconclusive", "withheld", "untestable")
+OUTCOMES = LABELS[:3]  # what a rule can decide; withheld and untestable are no verdict
+FRAGILE = 0.8  # a verdict that holds in fewer than this share of re-drawn splits is fragile
 
 
 @dataclass(frozen=True)
@@ -23,21 +32,39 @@ class Verdict:
     rule: str
     numbers: str = ""
     key: str = ""  # the claim's key in bench.claims ("" for a verdict outside the registry)
-    note: str = ""  # beside the label: "larger", "generator not credible: ..."
+    note: str = ""  # beside the label: "larger", "not credible: ..."
+    provisional: str = ""  # why the evidence cannot carry a firm verdict yet ("" when it can)
+    stability: dict = field(default_factory=dict)  # bench.claims.sensitivity's shares
+    # What the rule decided on (not saved): lets the sensitivity analysis move the thresholds.
+    evidence: Any = field(default=None, compare=False, repr=False)
 
     def __post_init__(self):
         if self.label not in LABELS:
             raise ValueError(f"verdict label {self.label!r}: expected one of {', '.join(LABELS)}")
 
     @property
+    def fragile(self) -> bool:
+        share = self.stability.get("splits")
+        return share is not None and share < FRAGILE
+
+    @property
     def shown(self) -> str:
-        """The label as a report prints it: `not reproduced (larger)`, `withheld: generator ...`."""
+        """The label as a report prints it: `not reproduced (larger)`, `withheld: not credible:
+        ...`, with `provisional` and `fragile` marks where they apply."""
         if not self.note:
-            return self.label
-        return f"{self.label}: {self.note}" if self.label == "withheld" else f"{self.label} ({self.note})"
+            text = self.label
+        elif self.label in ("withheld", "untestable"):
+            text = f"{self.label}: {self.note}"
+        else:
+            text = f"{self.label} ({self.note})"
+        if self.provisional:
+            text += f" [provisional: {self.provisional}]"
+        if self.fragile:
+            text += f" [fragile: {self.stability['splits']:.0%} of splits]"
+        return text
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "evidence"}
 
     @classmethod
     def from_dict(cls, d: dict) -> Verdict:

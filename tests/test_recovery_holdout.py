@@ -1,6 +1,7 @@
-"""Best cells chosen on held-out images: on a synthetic grid of equal cells the held-out pick is
-unbiased and the same-image pick is not (a regulator with many cells beats a baseline with few
-by selection alone)."""
+"""Best cells cross-fitted over two halves of the images: on a synthetic grid of equal cells the
+cross-fitted pick is unbiased and the same-image pick is not (a regulator with many cells beats a
+baseline with few by selection alone); every image is judged once, at a cell chosen on the other
+half."""
 
 from types import SimpleNamespace
 
@@ -35,17 +36,17 @@ def test_split_halves_is_a_seeded_partition():
     assert np.array_equal(split_halves(11, 3)[0], a) and not np.array_equal(split_halves(11, 4)[0], a)
 
 
-def test_held_out_pick_is_unbiased_and_same_image_pick_is_not():
+def test_cross_fitted_pick_is_unbiased_and_same_image_pick_is_not():
     rng = np.random.default_rng(0)
     same, held, gap_same, gap_held = [], [], [], []
     for _ in range(150):
         res = equal_grid(rng)
         full, hold = Table(res, holdout=False), Table(res)
         # The same-image pick: the best of 16 noisy cells, scored on the images that chose it.
-        same.append(full.heldout_accuracy("g", "wasserstein") - 80)
-        held.append(hold.heldout_accuracy("g", "wasserstein") - 80)
-        gap_same.append(diff(full, ("g", "wasserstein"), ("g", "none"), n_boot=10).value)
-        gap_held.append(diff(hold, ("g", "wasserstein"), ("g", "none"), n_boot=10).value)
+        same.append(full.level("g", "wasserstein").value - 80)
+        held.append(hold.level("g", "wasserstein").value - 80)
+        gap_same.append(diff(full, ("g", "wasserstein"), ("g", "none")).value)
+        gap_held.append(diff(hold, ("g", "wasserstein"), ("g", "none")).value)
     se = lambda x: np.std(x, ddof=1) / np.sqrt(len(x))
     # One cell's accuracy has sd 100 * sqrt(0.16 / 1000) = 1.26 points; the max of 16 is about
     # 1.77 sd above the mean (2.2 points), the max of 4 about 1.03 sd.
@@ -55,33 +56,40 @@ def test_held_out_pick_is_unbiased_and_same_image_pick_is_not():
     assert abs(np.mean(gap_held)) < 3 * se(gap_held)
 
 
-def test_verdict_intervals_use_the_evaluation_half_only():
+def test_every_image_is_judged_once():
     rng = np.random.default_rng(1)
     res = equal_grid(rng, n=200)
     t = Table(res)
-    cell = t.best("g", "wasserstein")
-    x = t.per_image("g", 0, "wasserstein", cell)
-    assert x.shape == (100,)
-    d = diff(t, ("g", "wasserstein"), ("g", "none"), n_boot=50)
-    assert d.images == 100 and "100 held-out images" in d.text()
+    (a, b), (c, d) = t.folds("g")
+    assert np.array_equal(a, d) and np.array_equal(b, c)  # each half judged once, chosen on the other
+    assert sorted(np.concatenate([a, c])) == list(range(200))
+    x = t.per_image("g", 0, "wasserstein")
+    assert x.shape == (200,)
+    dd = diff(t, ("g", "wasserstein"), ("g", "none"))
+    assert dd.images == 200 and "1 generator seed x 200 images" in dd.text()
 
 
 @pytest.mark.parametrize("seed", [0, 1])
-def test_the_choice_sees_only_the_selection_half(seed):
-    """A cell that is perfect on the evaluation half and poor on the selection half is not
-    chosen; one perfect on the selection half is, whatever it does on the other half."""
+def test_the_choice_for_a_half_never_sees_that_half(seed):
+    """A cell perfect on half 1 and wrong on half 2 is chosen to judge half 2 (and is wrong
+    there), never to judge half 1; cross-fitting cannot reward a cell for the images it judges."""
     rng = np.random.default_rng(seed)
     res = equal_grid(rng, n=100)
     t = Table(res)
-    sel, ev = t.half("g", "select"), t.half("g", "evaluate")
-    good_on_eval, good_on_sel = np.zeros(100, bool), np.zeros(100, bool)
-    good_on_eval[ev] = True
-    good_on_sel[sel] = True
+    (half1, _), (half2, _) = t.folds("g")
+    good_on_1 = np.zeros(100, bool)
+    good_on_1[half1] = True
     for c in res.cells:
-        if c["cell"]["learning_rate"] == 1.0 and c["cell"]["hyperparameter"] == 10.0:
-            c["record"]["correct"] = pack_correct(good_on_eval)
         if c["cell"]["learning_rate"] == 0.1 and c["cell"]["hyperparameter"] == 0.01:
-            c["record"]["correct"] = pack_correct(good_on_sel)
+            c["record"]["correct"] = pack_correct(good_on_1)
     t = Table(res)
-    assert t.best("g", "wasserstein") == (0.1, 0.01)
-    assert t.heldout_accuracy("g", "wasserstein") == 0.0
+    judging_1, judging_2 = t.choices("g", "wasserstein")
+    assert judging_2 == ("wasserstein", 0.1, 0.01) and judging_1 != judging_2
+    assert t.per_image("g", 0, "wasserstein")[half2].sum() == 0  # wrong wherever it judges
+
+
+def test_a_split_seed_given_replaces_the_runs():
+    rng = np.random.default_rng(2)
+    res = equal_grid(rng, n=100)
+    assert not np.array_equal(Table(res).folds("g")[0][0], Table(res, split_seed=5).folds("g")[0][0])
+    assert np.array_equal(Table(res, split_seed=0).folds("g")[0][0], split_halves(100, 0)[0])

@@ -45,21 +45,21 @@ def _flip(b: np.ndarray, down: int, up: int, seed: int) -> np.ndarray:
 def test_a_paired_difference_against_hand_counts_and_scipy():
     w = _bits(0.9, 0)
     e = _flip(w, 30, 10, 1)  # 30 discordant one way, 10 the other: 2.0 points behind
-    # holdout=False: every image on both sides, so the hand counts apply (the split is tested in
-    # tests/test_recovery_holdout.py).
+    # holdout=False: every image on both sides, so the hand counts apply (cross-fitting is tested
+    # in tests/test_recovery_holdout.py).
     d = compare.diff(compare.Table(_results({("g", 0, "wasserstein", 0.1, 1.0): w,
                                              ("g", 0, "energy", 0.1, 1.0): e}), holdout=False),
                      ("g", "wasserstein"), ("g", "energy"))  # fmt: skip
     value, lo, hi = d.per_seed[0]
-    assert value == pytest.approx(2.0) and d.over is None and (lo, hi) == d.interval
-    # Paired: only the 40 discordant images vary; the interval's half-width is about
-    # 1.96 x sd(d) / sqrt(N) with d in {-100, 0, +100}.
-    sd = np.std(np.where(w & ~e, 100.0, 0) - np.where(~w & e, 100.0, 0), ddof=1)
-    assert (hi - lo) / 2 == pytest.approx(1.96 * sd / np.sqrt(N), rel=0.15) and lo > 0
+    assert value == pytest.approx(2.0) and (lo, hi) == pytest.approx(d.interval)
+    # One seed: a t-interval over the images of the per-image difference in {-100, 0, +100}.
+    x = np.where(w & ~e, 100.0, 0) - np.where(~w & e, 100.0, 0)
+    assert (lo, hi) == pytest.approx(stats.t.interval(0.95, N - 1, loc=x.mean(), scale=stats.sem(x)))
     assert d.mcnemar_p[0] == pytest.approx(stats.binomtest(30, 40, 0.5).pvalue)
+    assert d.provisional == "1 generator seed; a firm verdict needs 3"
 
 
-def test_over_generator_seeds_the_interval_is_a_t_interval_of_the_per_seed_gaps():
+def test_over_generator_seeds_the_interval_counts_images_and_seeds():
     bits = {}
     for s, (down, up) in enumerate([(30, 10), (25, 5), (40, 10)]):
         w = _bits(0.9, s)
@@ -68,8 +68,16 @@ def test_over_generator_seeds_the_interval_is_a_t_interval_of_the_per_seed_gaps(
     d = compare.diff(compare.Table(_results(bits), holdout=False), ("g", "wasserstein"), ("g", "energy"))
     gaps = [2.0, 2.0, 3.0]
     assert [v[0] for v in d.per_seed.values()] == pytest.approx(gaps)
+    # The oracle: the crossed interval of the [3 seeds, N images] table of per-image differences,
+    # wider than the t-interval of the three seed means (which leaves the images out).
+    from bench.stats import crossed_interval
+
+    table = np.stack([np.where(bits[("g", s, "wasserstein", 0.1, 1.0)], 100.0, 0)
+                      - np.where(bits[("g", s, "energy", 0.1, 1.0)], 100.0, 0) for s in range(3)])  # fmt: skip
+    c = crossed_interval(table)
+    assert (d.value, *d.interval) == pytest.approx((c.value, c.lo, c.hi)) and d.provisional == ""
     lo, hi = stats.t.interval(0.95, 2, loc=np.mean(gaps), scale=stats.sem(gaps))
-    assert d.over == pytest.approx((np.mean(gaps), lo, hi))
+    assert c.hi - c.lo != pytest.approx(hi - lo) and "3 generator seeds x 1000 images" in d.text()
 
 
 def _paper_like(energy_ahead: bool = False) -> dict:
@@ -91,13 +99,13 @@ def test_the_five_claims_on_a_paper_like_grid():
     v = compare.claim_verdicts(_results(_paper_like()), "g", REGS)
     assert [x.label for x in v] == ["reproduced"] * 5, [x.shown for x in v]
     assert [x.key for x in v] == list(compare.CLAIM_KEYS)
-    assert all("held-out images" in x.numbers for x in v)  # judged on the evaluation half
+    assert all("1 generator seed x 1000 images" in x.numbers for x in v)  # cross-fitted: every image judged
+    assert all(x.provisional == "1 generator seed; a firm verdict needs 3" for x in v)
 
 
 def test_the_claims_fall_when_energy_is_clearly_ahead():
     v = compare.claim_verdicts(_results(_paper_like(energy_ahead=True)), "g", REGS)
-    assert [x.shown for x in v[:3]] == ["not reproduced (energy ahead)", "not reproduced (energy ahead)",
-                                        "not reproduced (energy ahead)"]  # fmt: skip
+    assert [x.label + f" ({x.note})" for x in v[:3]] == ["not reproduced (energy ahead)"] * 3
     assert "energy - wasserstein" in v[0].numbers
     assert [x.label for x in v[3:]] == ["reproduced", "reproduced"]
 
@@ -108,8 +116,8 @@ def test_claim_4_says_each_outcome_by_the_tie_margin():
         bits[("g", 0, "logistic_cutoff", 0.1, 2.0)] = _flip(bits[("g", 0, "none", 0.01, 0.0)], down, up, 9)
         return compare.claim_verdicts(_results(bits), "g", REGS)[3]
 
-    assert claim4(2, 2).shown.startswith("not reproduced (logistic_cutoff - none")  # a tie: not a win
-    assert claim4(20, 40).label == "inconclusive"  # +2 points with an interval reaching under +1
+    assert claim4(40, 0).shown.startswith("not reproduced (logistic_cutoff - none")  # 4 points behind
+    assert claim4(20, 30).label == "inconclusive"  # +1 point: neither surely above 0 nor surely under +1
     assert claim4(0, 80).label == "reproduced"
 
 
@@ -121,10 +129,12 @@ def test_a_generator_that_fails_a_bar_gets_withheld_verdicts():
     v = compare.claim_verdicts(res, "g", REGS)
     assert {x.label for x in v} == {"withheld"}
     assert "g s0 Frechet 500 = 6.2x" in v[0].note and "draws digit 3 0.3% < 5%" in v[0].note
+    res.settings = {"targets": "generated"}  # in-span targets: the generator's coverage caps nothing
+    assert "withheld" not in {x.label for x in compare.claim_verdicts(res, "g", REGS)}
     res.settings = {"gate_frechet_ratio": 0.0, "gate_min_share": 0.0}  # the bars turned off
     assert [x.label for x in compare.claim_verdicts(res, "g", REGS)] == ["reproduced"] * 5
     res.context["classifier_test_accuracy"] = 99.0  # the scorer's own bar
-    assert compare.claim_verdicts(res, "g", REGS)[0].note == "generator not credible: scorer at 99.00% < 99.3%"
+    assert compare.claim_verdicts(res, "g", REGS)[0].note == "not credible: scorer at 99.00% < 99.3%"
 
 
 def _iso(gaps: list[int]) -> dict:
@@ -140,10 +150,10 @@ def _iso(gaps: list[int]) -> dict:
 
 def test_the_isometric_question_over_generator_seeds():
     (v,) = compare.iso_verdicts(_results(_iso([10, 11, 10])), ["wasserstein"])
-    # each seed about 10 points ahead on its 500 evaluation images; t over three seeds above +1
+    # each seed about 10 points ahead on its images; the crossed interval over 3 seeds above 0
     assert v.label == "reproduced" and v.key == "isometric-recovery"
-    assert "iso-lwgan/wasserstein - lwgan/wasserstein: +" in v.numbers and "t over 3 generator seeds" in v.numbers
-    assert compare.iso_verdicts(_results(_iso([10, -10])), ["wasserstein"])[0].label == "inconclusive"
+    assert "iso-lwgan/best regulator - lwgan/best regulator: +" in v.numbers and "3 generator seeds x" in v.numbers
+    assert compare.iso_verdicts(_results(_iso([10, -10, 1])), ["wasserstein"])[0].label == "inconclusive"
     assert compare.iso_verdicts(_results(_iso([-6, -5, -7])), ["wasserstein"])[0].shown.startswith("not reproduced")
     assert compare.iso_verdicts(_results(_iso([10, 11]), targets="generated"), ["wasserstein"]) == []
 
@@ -247,33 +257,40 @@ def test_departures_table_gaps_and_the_cells_no_reading_can_produce():
     assert 100 * binom.ppf(0.999, 1000, 0.1) / 1000 == 13.0
 
 
-def test_figure_intervals_are_t_intervals_over_generator_seeds_against_scipy():
+def test_figure_intervals_count_images_and_generator_seeds():
     from bench.recovery.figures import cell_intervals
+    from bench.recovery.tables import cell_frame
+    from bench.stats import crossed_interval
 
-    # Two generator seeds x two recovery seeds of one cell: the interval is over the two
-    # generator-seed means (42.5 and 52.5), not over the four runs.
-    rows = [{"generator": "g", "table": "table1", "regulator": "wasserstein", "learning_rate": 0.1,
-             "hyperparameter": 1.0, "shared_baseline": False, "paper_accuracy": 94.7, "generator_seed": gs,
-             "seed": s, "accuracy": acc, "accuracy_lo": math.nan, "accuracy_hi": math.nan}
-            for gs, s, acc in [(0, 0, 40.0), (0, 1, 45.0), (1, 0, 50.0), (1, 1, 55.0)]]  # fmt: skip
-    frame, unit = cell_intervals(pd.DataFrame(rows))
-    lo, hi = stats.t.interval(0.95, 1, loc=47.5, scale=np.std([42.5, 52.5], ddof=1) / np.sqrt(2))
-    assert unit == "generator_seed" and len(frame) == 1
-    assert (frame.loc[0, "accuracy"], frame.loc[0, "lo"], frame.loc[0, "hi"]) == pytest.approx((47.5, lo, hi))
-    # One run: the record's own bootstrap interval over images.
-    one = pd.DataFrame([{**rows[0], "accuracy_lo": 37.0, "accuracy_hi": 43.0}])
-    frame, unit = cell_intervals(one)
-    assert unit == "images" and (frame.loc[0, "lo"], frame.loc[0, "hi"]) == (37.0, 43.0)
+    # One cell at two generator seeds x two recovery seeds: the interval is the crossed one over the
+    # [2 seeds, N images] table of per-image accuracy averaged over the recovery seeds.
+    runs = {(gs, s): _bits(0.5 + 0.1 * gs, 10 * gs + s) for gs in (0, 1) for s in (0, 1)}
+    cells = []
+    for (gs, s), b in runs.items():
+        cell = {"generator": "g", "generator_seed": gs, "regulator": "wasserstein", "learning_rate": 0.1,
+                "hyperparameter": 1.0, "seed": s}  # fmt: skip
+        record = {"accuracy": float(b.mean() * 100), "correct": pack_correct(b), "n_images": N}
+        cells.append({"key": str(cell), "cell": cell, "status": "finished", "error": None, "resumed": False,
+                      "record": record})  # fmt: skip
+    res = Results("recover", {"targets": "test"}, cells)
+    frame = cell_intervals(res, cell_frame(res), "g")
+    table = np.stack([50.0 * (runs[(gs, 0)].astype(float) + runs[(gs, 1)]) for gs in (0, 1)])
+    c = crossed_interval(table)
+    assert len(frame) == 1 and (frame.loc[0, "accuracy"], frame.loc[0, "lo"], frame.loc[0, "hi"]) == pytest.approx(
+        (c.value, c.lo, c.hi)
+    )
 
 
-def test_held_out_best_scores_the_selected_cell_on_the_evaluation_half_only():
+def test_cross_fitted_best_judges_each_half_at_the_cell_the_other_half_chose():
     from bench.recovery.figures import heldout_best
 
-    # Cell A is right on the selection half only, cell B on the evaluation half only: B cannot
-    # be chosen, and A's held-out accuracy is 0.
-    sel, ev = compare.split_halves(N, 0)
+    # Cell A is right on the first half only, cell B on the second only: the first half chooses A
+    # and is judged on the second (where A is wrong), the second chooses B and is judged on the
+    # first (where B is wrong): every image is judged at a cell its own outcome did not choose.
+    first, second = compare.split_halves(N, 0)
     a, b = np.zeros(N, bool), np.zeros(N, bool)
-    a[sel], b[ev] = True, True
+    a[first], b[second] = True, True
     frame = heldout_best(_results({("g", 0, "wasserstein", 0.1, 1.0): a, ("g", 0, "wasserstein", 1.0, 1.0): b}))
     (row,) = frame.to_dict("records")
-    assert row["cell"] == "lr 0.1, hp 1" and row["accuracy"] == 0.0 and row["paper"] == pytest.approx(94.7)
+    assert row["cell"] == "judging half 1: lr 1, hp 1; judging half 2: lr 0.1, hp 1" and row["accuracy"] == 0.0
+    assert row["paper"] == pytest.approx(94.7)

@@ -24,6 +24,19 @@ reports that apply it, and can be set by option (`--gate-*`; 0 turns a bar off).
 - collapse: an LWGAN-family model whose held-out reconstruction error is at least 0.9 times the
   constant map's (bench.experiments.metrics.COLLAPSE) has collapsed; a constant map is trivially
   isometric and says nothing about the trade-offs the papers describe.
+
+Which bars apply is decided by what a claim is judged on (`Claim.gate`), one rule for every
+objective and experiment:
+- "samples": claims judged on a generator's samples or on recovering test images through it
+  (1-5, Q): the scorer, the reference LSGAN, the Frechet ratio, the lowest digit share, collapse.
+  Recovering in-span targets (images the generator drew itself) is not capped by its coverage of
+  the data: there only the scorer's bar and collapse apply.
+- "encoder": claims judged on encoded inputs, G(Q(x)) (6, 7a-7c, 8, 9, 10): what they rest on is a
+  working encoder and decoder, so collapse (a model that reconstructs no better than a constant
+  map) is the bar. Sample quality is shown beside them, not gated on.
+Every Frechet distance a bar reads is in the float32 scorer's feature space (the scorer never
+trains in another number format: it is the judge), and the data's own floor is measured once per
+run by the same protocol (10,000 training images against the 10,000 test images).
 """
 
 from __future__ import annotations
@@ -32,6 +45,7 @@ from dataclasses import dataclass
 
 from bench.settings import setting
 
+SAMPLE_BARS = ("scorer", "reference_frechet", "frechet_ratio", "min_share")  # the "samples" gate, and collapse
 DEFAULTS = {"scorer": 99.3, "reference_frechet": 90.0, "frechet_ratio": 4.0, "min_share": 0.05}
 
 
@@ -120,6 +134,20 @@ def reference_failures(frechet: float | None, g: Gates) -> list[str]:
     if g.frechet_ratio and g.reference_frechet and frechet is not None and frechet > g.reference_frechet:
         return [f"reference LSGAN at Frechet {frechet:.1f} > {g.reference_frechet:g}"]
     return []
+
+
+def recovery_failures(ctx: dict, models: dict, g: Gates, in_span: bool = False) -> list[str]:
+    """The "samples" gate of a recovery run for the models a claim rests on (`models`: key ->
+    the run's model facts): the scorer, the reference LSGAN and each model's bars; with in-span
+    targets only the scorer and collapse."""
+    ref = (ctx.get("reference") or {}).get("frechet")
+    out = scorer_failures(ctx.get("classifier_test_accuracy"), g)
+    if in_span:
+        return out + [f"{key} collapsed" for key, m in models.items() if m.get("collapsed")]
+    out += reference_failures(ref, g)
+    for key, m in models.items():
+        out += generator_failures(key, m, ref, g)
+    return out
 
 
 def generator_failures(name: str, m: dict, reference_frechet: float | None, g: Gates) -> list[str]:

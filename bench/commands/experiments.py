@@ -72,6 +72,14 @@ def report_cmd(
             "--print-config", help="Print the run's settings as a sweep file (to re-run it with --config) and exit."
         ),
     ] = False,
+    rejudge: Annotated[
+        bool,
+        typer.Option(
+            "--rejudge",
+            help="Judge the saved cells again by the current claims and statistics (nothing re-runs), save "
+            "the results with when they were judged, then rebuild the report.",
+        ),
+    ] = False,
 ) -> None:
     """Rebuild a report's markdown, CSV and figures from its saved results; the markdown is byte
     for byte what the run wrote. With --summary, the headline tables of a folder of results."""
@@ -109,6 +117,12 @@ def report_cmd(
         return
     from bench.pipeline import rebuild
 
+    if rejudge:
+        from bench.outputs import probe_files
+        from bench.pipeline.run import rejudge as rejudge_
+
+        probe_files([results], option="--rejudge")
+        rejudge_(results)
     written = rebuild(results, out)
     console.print(f"report: {written['report']}\nresults: {written['csv']}")
     for p in written["figures"]:

@@ -45,6 +45,9 @@ class SyntheticSpec:
     n_train: int
     n_heldout: int
     description: str
+    # Why no encoder into R^intrinsic_dim can represent it ("" when one can): a rank estimate there
+    # is a probe, not a test of the intrinsic-dimension claim.
+    unrepresentable: str = ""
 
 
 @dataclass
@@ -63,11 +66,13 @@ class SyntheticData:
 SYNTHETIC: dict[str, SyntheticSpec] = {}
 
 
-def register(name: str, *, ambient_dim: int, intrinsic_dim: int, n_train: int, n_heldout: int, description: str):
+def register(name: str, *, ambient_dim: int, intrinsic_dim: int, n_train: int, n_heldout: int, description: str,
+             unrepresentable: str = ""):  # fmt: skip
     def deco(fn: Sampler) -> Sampler:
         if name in SYNTHETIC:
             raise ValueError(f"synthetic dataset {name!r} is registered twice")
-        SYNTHETIC[name] = SyntheticSpec(name, fn, ambient_dim, intrinsic_dim, n_train, n_heldout, description)
+        SYNTHETIC[name] = SyntheticSpec(name, fn, ambient_dim, intrinsic_dim, n_train, n_heldout, description,
+                                        unrepresentable)  # fmt: skip
         return fn
 
     return deco
@@ -177,6 +182,8 @@ def _helix(n, g):
     n_train=20000,
     n_heldout=5000,
     description="torus surface, radii 1 and 0.4, angles uniform",
+    unrepresentable="no continuous one-to-one map takes a torus into R^2, so an encoder of rank 2 cannot "
+    "represent it and rank 3 is the least that can; the LWGAN paper never used one",
 )
 def _torus(n, g):
     u, v = _uniform(n, g, 0.0, 2 * math.pi), _uniform(n, g, 0.0, 2 * math.pi)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench import sensitivity
 from bench.experiments import toy, toy_report
 from bench.experiments.metrics import COLLAPSE
 from bench.experiments.reference import reference_value, setting_key
@@ -298,6 +299,7 @@ def render(results: Results) -> str:
         "",
         *[f"- {get(k).rule()}" for k in dict.fromkeys(v.key for v in results.verdict_objs() if v.key)],
         "",
+        *sensitivity.markdown(results.verdict_objs()),
         "## Discrepancy beside the paper",
         "",
         (

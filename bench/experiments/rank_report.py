@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from bench import sensitivity
 from bench.experiments.rank_cells import RankCell
 from bench.facts import RunFacts, facts_markdown
 from bench.figures import figure_link, pyplot, save_figure
@@ -79,9 +80,18 @@ def summary_frame(results):
             "mle": format_mean_sd(g["mle"], digits=2), "mle correct": f"{int(g['mle_correct'].sum())}/{len(g)}",
             "twonn": format_mean_sd(g["twonn"], digits=2),
             "twonn correct": f"{int(g['twonn_correct'].sum())}/{len(g)}",
-            "verdict": claim.decide(ev).label if ev else "inconclusive",
+            "verdict": "untestable (probe)" if _unrepresentable(name) else claim.outcome(ev).label if ev else
+            "inconclusive",
         })  # fmt: skip
     return pd.DataFrame(rows)
+
+
+def _unrepresentable(dataset: str) -> str:
+    """Why an encoder into R^intrinsic_dim cannot represent the dataset ("" when it can)."""
+    from bench.data.synthetic import SYNTHETIC
+
+    spec = SYNTHETIC.get(dataset)
+    return spec.unrepresentable if spec else ""
 
 
 def _score_rows(results) -> list[dict]:
@@ -196,7 +206,9 @@ def verdicts(results) -> list[Verdict]:
                    + ", ".join(f"{e['estimate']} ({e['margin']:.1f})" for e in ev)
                    + f"; MLE {int(g['mle_correct'].sum())}/{len(g)}, TwoNN {int(g['twonn_correct'].sum())}/{len(g)} "
                    "round to the truth")  # fmt: skip
-        out.append(claim.judge(subject, ev, numbers))
+        why = _unrepresentable(name)
+        out.append(claim.untestable(subject, f"out-of-scope probe: {why}", numbers) if why
+                   else claim.judge(subject, ev, numbers))  # fmt: skip
     return out
 
 
@@ -252,6 +264,7 @@ def render(results) -> str:
             "round to the truth; they are shown for comparison, not judged."
         ),
         "",
+        *sensitivity.markdown(results.verdict_objs()),
         "## Per dataset and seed",
         "",
         markdown_table(

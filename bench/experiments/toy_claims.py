@@ -8,7 +8,7 @@ import math
 from collections.abc import Callable, Sequence
 
 from bench.claims import Estimate, get
-from bench.claims.catalog import log_ratio_estimate
+from bench.claims.catalog_lwgan import log_ratio_estimate
 from bench.verdict import Verdict
 
 

@@ -229,7 +229,7 @@ def run_experiment(
 
         results = Results(exp.name, settings_dict, [
             {"key": k, "cell": c, **outcome[k]} for k, c in zip(keys, cells)], context=ctx.facts)  # fmt: skip
-        results.verdicts = [v.to_dict() for v in exp.verdicts(results)]
+        results.verdicts = judge(exp, results)
         fingerprint, checkpoints = _provenance(ctx.facts, results.records())
         results.facts = collect_facts(
             seeds=seeds, data_fingerprint=fingerprint, device=opts.device, checkpoints=checkpoints,
@@ -251,6 +251,14 @@ def run_experiment(
             sweep.log_artifact(p)
     return RunOutput(saved, files["md"], files["csv"], files["json"], written, cell_store.folder,
                      workers, sweep.run_id, sweep.url, [c["key"] for c in saved.failed()])  # fmt: skip
+
+
+def judge(exp: Experiment, results: Results) -> list[dict]:
+    """The experiment's verdicts on the results, each with how stable it is (bench.sensitivity),
+    as saved dicts."""
+    from bench import sensitivity
+
+    return [v.to_dict() for v in sensitivity.measure(exp, results, exp.verdicts(results))]
 
 
 def _where(spec: ExecutorSpec, workers: int, todo: bool) -> str:
@@ -331,6 +339,27 @@ def default_rows(results: Results) -> list[dict]:
         scalars = {k: v for k, v in record.items() if isinstance(v, (int, float, str, bool))}
         rows.append({**c["cell"], "status": c["status"], "error": c["error"] or "", **scalars})
     return rows
+
+
+def rejudge(path: str | Path) -> Results:
+    """`bench report --rejudge`: judge a saved run's cells again by the current claims and
+    statistics (nothing re-runs: verdicts are a function of the saved records), record when and at
+    which commit in the run facts, and save the results in place (atomically)."""
+    import datetime as dt
+
+    from bench.atomic import atomic_write_text
+    from bench.facts import git_state
+    from bench.pipeline.registry import ensure_registered
+    from bench.pipeline.results import load
+
+    results = load(path)
+    ensure_registered(results.experiment, results.facts.get("plugins", []), str(path))
+    results.verdicts = judge(get(results.experiment), results)
+    commit, _ = git_state()
+    when = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    results.facts["judged"] = f"{when}, commit {(commit or 'unknown')[:12]} (bench report --rejudge)"
+    atomic_write_text(Path(path), results.to_json())
+    return results
 
 
 def rebuild(path: str | Path, out: str | Path | None = None) -> dict[str, Path | list[Path]]:

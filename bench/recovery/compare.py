@@ -1,73 +1,228 @@
 """Paired comparisons of recovery settings, and the verdicts on the latent-regulation paper's
 claims and on the isometric regulariser; pure functions of the saved results.
 
-Best cells are chosen on held-out images. The target images are split, by a seeded
-permutation (`split_seed`), into a selection half and an evaluation half. Each regulator's best
-cell for a generator (lr and weight or hyperparameter) is the one with the highest accuracy on
-the selection half (averaged over generator seeds and recovery seeds); it is then scored on the
-evaluation half only. Choosing and judging on the same images favours a regulator with many
-cells over one with few (the baseline has 4 cells, a loss regulator 16-20): the maximum of noisy
-means is biased upward. Choosing on other images removes that bias (tests/test_recovery_holdout).
+Best cells are cross-fitted. The target images are cut, by a seeded permutation (`split_seed`,
+fixed in the run's settings before any cell runs), into two halves. Each regulator's best cell
+for a generator (lr and weight or hyperparameter; averaged over generator seeds and recovery
+seeds) is chosen on one half and judged on the other, and the other way round, so every image is
+judged once, at a cell that its own outcome did not choose. Choosing and judging on the same
+images favours a regulator with many cells over one with few (the baseline has 4 cells, a loss
+regulator 16-20): the maximum of noisy means is biased upward (tests/test_recovery_holdout).
 
-Two regulators are compared on the same evaluation images: per generator seed a paired
-bootstrap interval of the per-image difference (and an exact McNemar test on the first recovery
-seed); over generator seeds a Student-t interval of the per-seed differences. The claims' bands
-are in bench.claims (the registry); the full-set grids stay in the report for reference.
+Two regulators are compared on the same images: the per-image difference of their cross-fitted
+cells at every generator seed is a [seeds, images] table, and its mean's interval counts the
+images and the seeds together (bench.stats.crossed_interval): every seed recovers the same
+images, so a t-interval over seed means alone would miss the images' share of the noise. With
+fewer than FIRM_SEEDS generator seeds the seed variation is not seen, and the verdict says it is
+provisional. Per seed, for reading, a t-interval over the images and an exact McNemar test on the
+first recovery seed. The claims' bands are in bench.claims (the registry); the full-set grids
+stay in the report for reference.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from bench.claims import Estimate
+from bench.claims.catalog import FIRM_SEEDS
 from bench.recovery.grid import fmt, make_cell
 from bench.recovery.metrics import unpack_correct
 from bench.verdict import Verdict
 
-N_BOOT = 2000
 DISTANCES = ("wasserstein", "energy")
 CUTOFFS = ("logistic_cutoff", "truncated_normal_cutoff")
 ISO_PAIRS = (("iso-lwgan", "lwgan"), ("iso-lwgan-stochastic", "lwgan"))
 
 
 def split_halves(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(selection, evaluation): the target images' indices cut into two seeded halves (the
-    evaluation half takes the odd one out)."""
+    """The target images' indices cut into two seeded halves (the second takes the odd one out)."""
     perm = np.random.default_rng(seed).permutation(n)
     return np.sort(perm[: n // 2]), np.sort(perm[n // 2 :])
 
 
+def _regs(regs) -> tuple[str, ...]:
+    return (regs,) if isinstance(regs, str) else tuple(regs)
+
+
+class Table:
+    """Per-image correctness of every finished cell, and each (generator, regulators)'s best cell
+    cross-fitted over two halves of the images. `regs` may be one regulator or several (the best
+    regulator and cell among them: the isometric question's "each generator at its best"). With
+    holdout=False there is one fold, chosen and judged on every image (the full-set choice the
+    report keeps for reference, biased upward). Each generator has its own halves: a generator may
+    be recovered on fewer images (images_for). `split_seed` replaces the run's (sensitivity)."""
+
+    def __init__(self, results, holdout: bool = True, split_seed: int | None = None):
+        # (generator, gen seed, regulator actually run, lr, hp) -> {recovery seed: bool [n]}
+        self.bits: dict[tuple, dict[int, np.ndarray]] = {}
+        sizes: dict[str, int] = {}
+        for c in results.cells:
+            r = c["record"]
+            if c["status"] != "finished" or not r or "correct" not in r:
+                continue
+            d = c["cell"]
+            run = make_cell(d["regulator"], d["learning_rate"], d["hyperparameter"]).run
+            key = (d["generator"], d["generator_seed"], run.regulator, run.lr, run.hp)
+            self.bits.setdefault(key, {})[d.get("seed", 0)] = unpack_correct(r["correct"], r["n_images"])
+            sizes[d["generator"]] = r["n_images"]
+        self.holdout = holdout and all(n >= 2 for n in sizes.values())
+        self.split_seed = int(results.settings.get("split_seed", 0)) if split_seed is None else split_seed
+        self._folds = {}
+        for g, n in sizes.items():
+            if self.holdout:
+                a, b = split_halves(n, self.split_seed)
+                self._folds[g] = [(a, b), (b, a)]  # (judged, chosen on): fold k judges half k
+            else:
+                self._folds[g] = [(np.arange(n), np.arange(n))]
+        # per cell: correct counts per image over every generator seed and recovery seed (the choice)
+        self._counts: dict[tuple, tuple[np.ndarray, int]] = {}
+        for (g, _, reg, lr, hp), runs in self.bits.items():
+            total, k = self._counts.get((g, reg, lr, hp), (0, 0))
+            self._counts[(g, reg, lr, hp)] = (total + np.sum(list(runs.values()), axis=0), k + len(runs))
+        self._choices: dict[tuple, list] = {}
+        self._by_cell: dict[tuple, list[int]] = {}  # (generator, regulator, lr, hp) -> generator seeds
+        for g, gs, reg, lr, hp in sorted(self.bits):
+            self._by_cell.setdefault((g, reg, lr, hp), []).append(gs)
+
+    def folds(self, generator: str) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(images judged, images the choice was made on), one pair per fold."""
+        return self._folds[generator]
+
+    def images(self, generator: str) -> int:
+        return sum(len(judged) for judged, _ in self._folds[generator])
+
+    def generators(self) -> list[str]:
+        return list(dict.fromkeys(k[0] for k in self.bits))
+
+    def regulators(self, generator: str) -> list[str]:
+        """The regulators with a finished cell for the generator (the baseline `none` first)."""
+        regs = dict.fromkeys(k[2] for k in self.bits if k[0] == generator)
+        return sorted(regs, key=lambda r: r != "none")
+
+    def seeds(self, generator: str) -> list[int]:
+        return sorted({k[1] for k in self.bits if k[0] == generator})
+
+    def choices(self, generator: str, regs) -> list[tuple[str, float, float]] | None:
+        """Per fold the (regulator, lr, hp) with the highest accuracy on the images the fold
+        chooses on, among `regs`' cells; None when none has a cell. Ties: the first in grid order."""
+        regs = _regs(regs)
+        key = (generator, regs)
+        if key not in self._choices:
+            cand = [(k[1], k[2], k[3], c) for k, c in self._counts.items() if k[0] == generator and k[1] in regs]
+            if not cand:
+                self._choices[key] = None
+            else:
+                self._choices[key] = [max(cand, key=lambda x: x[3][0][on].sum() / (x[3][1] * len(on)))[:3]
+                                      for _, on in self.folds(generator)]  # fmt: skip
+        return self._choices[key]
+
+    def selection_accuracy(self, generator: str, regs) -> float | None:
+        """What the choice saw: the chosen cells' accuracy on the images they were chosen on."""
+        ch = self.choices(generator, regs)
+        if ch is None:
+            return None
+        accs = [100 * self._counts[(generator, *c)][0][on].sum() / (self._counts[(generator, *c)][1] * len(on))
+                for c, (_, on) in zip(ch, self.folds(generator))]  # fmt: skip
+        return float(np.mean(accs))
+
+    def _crossfit(self, generator: str, seed: int, regs, first: bool) -> np.ndarray | None:
+        ch = self.choices(generator, regs)
+        if ch is None:
+            return None
+        out = np.zeros(self.images(generator))
+        for (reg, lr, hp), (judged, _) in zip(ch, self.folds(generator)):
+            runs = self.bits.get((generator, seed, reg, lr, hp))
+            if not runs:
+                return None
+            x = runs[min(runs)] if first else np.mean(list(runs.values()), axis=0)
+            out[judged] = x[judged]
+        return out
+
+    def per_image(self, generator: str, seed: int, regs) -> np.ndarray | None:
+        """Per-image accuracy (%) at one generator seed, every image judged at the cell chosen on
+        the other half, averaged over recovery seeds; None when a cell is missing."""
+        x = self._crossfit(generator, seed, regs, first=False)
+        return None if x is None else 100 * x
+
+    def first_bits(self, generator: str, seed: int, regs) -> np.ndarray | None:
+        """The same on the first recovery seed, as right/wrong (for McNemar)."""
+        x = self._crossfit(generator, seed, regs, first=True)
+        return None if x is None else x.astype(bool)
+
+    def cell_level(self, generator: str, regulator: str, lr: float, hp: float):
+        """One cell's accuracy (%) over every image and generator seed with its crossed interval
+        (each seed's per-image accuracy averaged over its recovery seeds); None when missing."""
+        from bench.stats import crossed_interval
+
+        seeds = self._by_cell.get((generator, regulator, lr, hp), [])
+        rows = [100 * np.mean(list(self.bits[(generator, gs, regulator, lr, hp)].values()), axis=0) for gs in seeds]
+        return crossed_interval(np.stack(rows)) if rows else None
+
+    def level(self, generator: str, regs):
+        """The cross-fitted accuracy (%) over the generator's seeds and images, with its crossed
+        interval (bench.stats.Crossed); None when a cell is missing."""
+        from bench.stats import crossed_interval
+
+        rows = [x for s in self.seeds(generator) if (x := self.per_image(generator, s, regs)) is not None]
+        return crossed_interval(np.stack(rows)) if rows else None
+
+
 @dataclass(frozen=True)
 class Diff:
-    """acc(a) - acc(b) in accuracy points on the evaluation images: per generator seed (value,
-    lo, hi) and McNemar p; over generator seeds (value, lo, hi) or None with one seed."""
+    """acc(a) - acc(b) in accuracy points, cross-fitted: the per-image differences at every
+    generator seed both have ([seeds, images]) and their crossed mean with its interval."""
 
     a: str
     b: str
-    per_seed: dict
-    mcnemar_p: dict
-    over: tuple | None
-    images: int = 0
+    seeds: tuple[int, ...]
+    table: np.ndarray = field(repr=False)  # [seeds, images]
+    first: dict = field(repr=False)  # seed -> (a's, b's right/wrong on the first recovery seed)
+
+    @property
+    def crossed(self):
+        from bench.stats import crossed_interval
+
+        return crossed_interval(self.table)
 
     @property
     def value(self) -> float:
-        return self.over[0] if self.over else next(iter(self.per_seed.values()))[0]
+        return float(self.table.mean())
+
+    @property
+    def images(self) -> int:
+        return self.table.shape[1]
 
     @property
     def interval(self) -> tuple[float, float]:
-        """The interval a claim is judged on (see the module docstring)."""
-        if self.over:
-            return self.over[1], self.over[2]
-        ((_, lo, hi),) = self.per_seed.values()
-        return lo, hi
+        c = self.crossed
+        return c.lo, c.hi
+
+    @property
+    def per_seed(self) -> dict[int, tuple[float, float, float]]:
+        """seed -> (gap, lo, hi) with a t-interval over that seed's images (for reading)."""
+        from bench.stats import crossed_interval
+
+        return {s: tuple(crossed_interval(self.table[k : k + 1])[:3]) for k, s in enumerate(self.seeds)}
+
+    @property
+    def mcnemar_p(self) -> dict[int, float]:
+        from bench.stats import mcnemar
+
+        return {s: mcnemar(x, y)["pvalue"] for s, (x, y) in self.first.items()}
+
+    @property
+    def provisional(self) -> str:
+        n = len(self.seeds)
+        if n >= FIRM_SEEDS:
+            return ""
+        return f"{n} generator seed{'s' * (n != 1)}; a firm verdict needs {FIRM_SEEDS}"
 
     @property
     def where(self) -> str:
-        if self.over:
-            return f"t over {len(self.per_seed)} generator seeds"
-        return f"paired over {self.images} held-out images"
+        n = len(self.seeds)
+        return f"{n} generator seed{'s' * (n != 1)} x {self.images} images"
 
     def text(self) -> str:
         lo, hi = self.interval
@@ -75,157 +230,70 @@ class Diff:
 
     def estimate(self) -> Estimate:
         lo, hi = self.interval
-        per = tuple(self.per_seed.values()) if self.over else ()
-        return Estimate(f"{self.a} - {self.b}", self.value, lo, hi, per, self.where)
+        return Estimate(f"{self.a} - {self.b}", self.value, lo, hi, self.where)
 
 
-class Table:
-    """Per-image correctness of every finished cell: (generator, gen seed, regulator, lr, hp)
-    -> one bool [images] array per recovery seed; each (generator, regulator)'s best cell chosen
-    on the selection half, scored on the evaluation half. With holdout=False both halves are
-    every image (the full-set choice the report keeps for reference). Each generator has its own
-    halves: a generator may be recovered on fewer images (images_for)."""
-
-    def __init__(self, results, holdout: bool = True):
-        self.bits, self._score_cache = {}, {}
-        sizes: dict[str, int] = {}
-        for c in results.cells:
-            r = c["record"]
-            if c["status"] != "finished" or not r or "correct" not in r:
-                continue
-            d = c["cell"]
-            key = (d["generator"], d["generator_seed"], d["regulator"], d["learning_rate"], d["hyperparameter"])
-            self.bits.setdefault(key, []).append(unpack_correct(r["correct"], r["n_images"]))
-            sizes[d["generator"]] = r["n_images"]
-        self.holdout = holdout and all(n >= 2 for n in sizes.values())
-        seed = int(results.settings.get("split_seed", 0))
-        self._halves = {g: split_halves(n, seed) if self.holdout else (np.arange(n), np.arange(n))
-                        for g, n in sizes.items()}  # fmt: skip
-
-    def half(self, generator: str, which: str) -> np.ndarray:
-        """The image indices of the generator's "select" or "evaluate" half."""
-        select, evaluate = self._halves[generator]
-        return select if which == "select" else evaluate
-
-    def generators(self) -> list[str]:
-        return list(dict.fromkeys(k[0] for k in self.bits))
-
-    def regulators(self, generator: str) -> list[str]:
-        """The regulators with a finished cell for the generator (the baseline `none` first)."""
-        regs = dict.fromkeys(make_cell(r, lr, hp).run.regulator for g, _, r, lr, hp in self.bits if g == generator)
-        return sorted(regs, key=lambda r: r != "none")
-
-    def seeds(self, generator: str) -> list[int]:
-        return sorted({k[1] for k in self.bits if k[0] == generator})
-
-    def _scores(self, generator: str, regulator: str, half: str) -> dict[tuple, list[float]]:
-        """(lr, hp) -> accuracy (%) on one half of every run of the regulator's cells for the
-        generator (the baseline `none`: the shared weight-0 cells, under whichever table holds
-        them)."""
-        key = (generator, regulator, half)
-        if key not in self._score_cache:
-            idx = self.half(generator, half)
-            scores: dict[tuple, list[float]] = {}
-            for (g, _, reg, lr, hp), runs in self.bits.items():
-                cell = make_cell(reg, lr, hp)
-                if g == generator and cell.run.regulator == regulator and (regulator == "none" or not cell.shared):
-                    scores.setdefault((lr, hp), []).extend(100 * float(b[idx].mean()) for b in runs)
-            self._score_cache[key] = scores
-        return self._score_cache[key]
-
-    def best(self, generator: str, regulator: str) -> tuple[float, float] | None:
-        """(lr, hp) of the regulator's best cell on the selection half; None when it has no
-        cell. Ties: the first in grid order."""
-        scores = self._scores(generator, regulator, "select")
-        return max(scores, key=lambda k: np.mean(scores[k])) if scores else None
-
-    def best_accuracy(self, generator: str, regulator: str) -> float | None:
-        """The best cell's accuracy on the selection half (what the choice saw)."""
-        cell = self.best(generator, regulator)
-        return None if cell is None else float(np.mean(self._scores(generator, regulator, "select")[cell]))
-
-    def heldout_accuracy(self, generator: str, regulator: str) -> float | None:
-        """The best cell's accuracy on the evaluation half (what the verdicts judge)."""
-        cell = self.best(generator, regulator)
-        return None if cell is None else float(np.mean(self._scores(generator, regulator, "evaluate")[cell]))
-
-    def _runs(self, generator: str, seed: int, regulator: str, cell: tuple) -> list[np.ndarray] | None:
-        """A cell's per-image correctness on the evaluation half at one generator seed, one array
-        per recovery seed."""
-        for (g, gs, reg, lr, hp), bits in self.bits.items():
-            if g == generator and gs == seed and (lr, hp) == cell and make_cell(reg, lr, hp).run.regulator == regulator:
-                return [b[self.half(generator, "evaluate")] for b in bits]
-        return None
-
-    def per_image(self, generator: str, seed: int, regulator: str, cell: tuple) -> np.ndarray | None:
-        """Per-image accuracy (%) of a cell at one generator seed on the evaluation half,
-        averaged over recovery seeds."""
-        bits = self._runs(generator, seed, regulator, cell)
-        return None if bits is None else np.mean(bits, axis=0) * 100
-
-    def first_bits(self, generator: str, seed: int, regulator: str, cell: tuple) -> np.ndarray | None:
-        bits = self._runs(generator, seed, regulator, cell)
-        return None if bits is None else bits[0]
-
-
-def diff(table: Table, a: tuple[str, str], b: tuple[str, str], n_boot: int = N_BOOT) -> Diff | None:
-    """acc(a) - acc(b) for a = (generator, regulator) at its best cell, b likewise, paired over
-    the evaluation images of each generator seed both have. None when either is missing."""
-    from bench.stats import mcnemar, paired_bootstrap_ci, t_interval
-
-    cell_a, cell_b = table.best(*a), table.best(*b)
-    if cell_a is None or cell_b is None:
-        return None
-    per, p = {}, {}
-    images = 0
+def diff(table: Table, a: tuple, b: tuple) -> Diff | None:
+    """acc(a) - acc(b) for a = (generator, regulator or regulators) at its cross-fitted best
+    cell, b likewise, over the generator seeds both have. None when either is missing."""
+    rows, first, seeds = [], {}, []
     for s in sorted(set(table.seeds(a[0])) & set(table.seeds(b[0]))):
-        x, y = table.per_image(a[0], s, a[1], cell_a), table.per_image(b[0], s, b[1], cell_b)
+        x, y = table.per_image(a[0], s, a[1]), table.per_image(b[0], s, b[1])
         if x is None or y is None or x.shape != y.shape:
             continue
-        ci = paired_bootstrap_ci(x, y, n_boot=n_boot, seed=s)
-        per[s] = (ci.value, ci.lo, ci.hi)
-        p[s] = mcnemar(table.first_bits(a[0], s, a[1], cell_a), table.first_bits(b[0], s, b[1], cell_b))["pvalue"]
-        images = len(x)
-    if not per:
+        rows.append(x - y)
+        first[s] = (table.first_bits(a[0], s, a[1]), table.first_bits(b[0], s, b[1]))
+        seeds.append(s)
+    if not rows:
         return None
-    over = tuple(t_interval([v[0] for v in per.values()])) if len(per) > 1 else None
-    name = lambda t: t[1] if a[0] == b[0] else f"{t[0]}/{t[1]}"
-    return Diff(name(a), name(b), per, p, over, images)
+
+    def name(t):
+        r = t[1] if isinstance(t[1], str) else "best regulator"
+        return r if a[0] == b[0] else f"{t[0]}/{r}"
+
+    return Diff(name(a), name(b), tuple(seeds), np.stack(rows), first)
 
 
 def cell_text(cell: tuple | None) -> str:
-    return "n/a" if cell is None else f"lr {fmt(cell[0])}, hp {fmt(cell[1])}"
+    return "n/a" if cell is None else f"lr {fmt(cell[-2])}, hp {fmt(cell[-1])}"
+
+
+def choice_text(choices: list | None, with_regulator: bool = False) -> str:
+    """The cross-fitted choice as text: one cell, or one per half where they differ."""
+    if not choices:
+        return "n/a"
+    texts = [(f"{c[0]} " if with_regulator else "") + cell_text(c) for c in choices]
+    if len(set(texts)) == 1:
+        return texts[0]
+    return "; ".join(f"judging half {k + 1}: {t}" for k, t in enumerate(texts))
 
 
 # ------------------------------------------------------------------------------------ claims
 
 CLAIM_KEYS = ("wasserstein-best", "log-normal-density-best", "energy-close-behind",
               "regulators-beat-baseline", "cutoffs-below-distances")  # fmt: skip
-GATE_BARS = ("scorer", "reference_frechet", "frechet_ratio", "min_share")
 
 
 def gate_failures(results, generator: str) -> list[str]:
-    """The credibility bars (bench.claims.gates) that the scorer, the reference LSGAN or any seed
-    of `generator` fails in this run; [] when all clear."""
+    """The credibility bars that the scorer, the reference LSGAN or any seed of `generator` fails
+    in this run, for claims judged on recovery of test images ([] when all clear). In-span
+    targets are the generator's own images: its coverage of the data cannot cap their recovery,
+    so only the scorer's bar and collapse apply there (bench.claims.gates.recovery_failures)."""
     from bench.claims import gates
 
     g = gates.Gates.from_settings(results.settings_obj())
     ctx = results.context
-    ref = (ctx.get("reference") or {}).get("frechet")
-    out = gates.scorer_failures(ctx.get("classifier_test_accuracy"), g) + gates.reference_failures(ref, g)
-    for key, m in ctx.get("models", {}).items():
-        if m.get("generator") == generator:
-            out += gates.generator_failures(key, m, ref, g)
-    return out
+    models = {k: m for k, m in ctx.get("models", {}).items() if m.get("generator") == generator}
+    return gates.recovery_failures(ctx, models, g, in_span=results.settings.get("targets", "test") != "test")
 
 
-def claim_verdicts(results, generator: str, regs: list[str]) -> list[Verdict]:
+def claim_verdicts(results, generator: str, regs: list[str], table: Table | None = None) -> list[Verdict]:
     """Claims 1-5 on one generator, each withheld when the generator fails a bar."""
     from bench.claims import get
 
-    table = Table(results)
+    table = table or Table(results)
     failures = gate_failures(results, generator)
-    others = lambda r: [x for x in regs if x != r and table.best(generator, x) is not None]
+    others = lambda r: [x for x in regs if x != r and table.choices(generator, x) is not None]
     out = []
 
     def judge(key: str, diffs: list[Diff], missing: str):
@@ -237,7 +305,7 @@ def claim_verdicts(results, generator: str, regs: list[str]) -> list[Verdict]:
         else:
             est = [d.estimate() for d in diffs]
             out.append(claim.judge(generator, est if key != "energy-close-behind" else est[0],
-                                   "; ".join(d.text() for d in diffs)))  # fmt: skip
+                                   "; ".join(d.text() for d in diffs), provisional=diffs[0].provisional))  # fmt: skip
 
     for key, target in (("wasserstein-best", "wasserstein"), ("log-normal-density-best", "log_normal_density")):
         diffs = [d for b in others(target) if (d := diff(table, (generator, b), (generator, target)))]
@@ -254,40 +322,34 @@ def claim_verdicts(results, generator: str, regs: list[str]) -> list[Verdict]:
 # ----------------------------------------------------------------------------- isometric term
 
 
-def iso_comparisons(results, regs: list[str]) -> list[dict]:
+def iso_comparisons(results, regs: list[str], table: Table | None = None) -> list[dict]:
     """Per pair of ISO_PAIRS present (test targets only: generated targets differ by generator):
-    the gap at each generator's best regulator, and per regulator."""
+    the gap with each generator at its best regulator and cell (cross-fitted), and per regulator."""
     if results.settings.get("targets", "test") != "test":
         return []
-    table = Table(results)
+    table = table or Table(results)
     out = []
     gens = table.generators()
+    regs = tuple(regs)
     for iso_base, base_base in ISO_PAIRS:  # the same recipe on both sides (`iso-lwgan.x`, `lwgan.x`)
         pairs = [(g, base_base + g[len(iso_base) :]) for g in gens if g.split(".")[0] == iso_base]
         if not pairs or pairs[0][1] not in gens:
             continue
         iso, base = pairs[0]
-        top = {g: _top(table, g, regs) for g in (iso, base)}
-        headline = diff(table, (iso, top[iso]), (base, top[base])) if all(top.values()) else None
+        top = {g: table.choices(g, regs) for g in (iso, base)}
+        headline = diff(table, (iso, regs), (base, regs)) if all(top.values()) else None
         per_reg = {r: diff(table, (iso, r), (base, r)) for r in regs}
         out.append({"iso": iso, "base": base, "top": top, "headline": headline,
                     "per_regulator": {r: d for r, d in per_reg.items() if d is not None}})  # fmt: skip
     return out
 
 
-def _top(table: Table, generator: str, regs: list[str]) -> str | None:
-    """The regulator whose best cell has the highest accuracy for the generator on the
-    selection half."""
-    best = [(acc, r) for r in regs if (acc := table.best_accuracy(generator, r)) is not None]
-    return max(best)[1] if best else None
-
-
-def iso_verdicts(results, regs: list[str]) -> list[Verdict]:
+def iso_verdicts(results, regs: list[str], table: Table | None = None) -> list[Verdict]:
     from bench.claims import get
 
     claim = get("isometric-recovery")
     out = []
-    for c in iso_comparisons(results, regs):
+    for c in iso_comparisons(results, regs, table):
         d: Diff | None = c["headline"]
         subject = f"{c['iso']} against {c['base']}"
         if d is None:
@@ -297,5 +359,5 @@ def iso_verdicts(results, regs: list[str]) -> list[Verdict]:
         if failures:
             out.append(claim.withhold(subject, list(dict.fromkeys(failures)), d.text()))
         else:
-            out.append(claim.judge(subject, [d.estimate()], d.text()))
+            out.append(claim.judge(subject, [d.estimate()], d.text(), provisional=d.provisional))
     return out

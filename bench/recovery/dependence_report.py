@@ -70,8 +70,8 @@ def generator_rows(main) -> list[dict]:
 
 
 def lifts(main) -> dict[str, dict[str, compare.Diff]]:
-    """generator -> regulator -> acc(regulator) - acc(none), best cells chosen on the selection
-    half, judged on the evaluation half."""
+    """generator -> regulator -> acc(regulator) - acc(none), best cells cross-fitted (each half of
+    the images judged at the cells chosen on the other)."""
     table = compare.Table(main)
     out = {}
     for g in main.settings["generators"]:
@@ -248,7 +248,7 @@ def render(results) -> str:
          "Frechet: 10,000 draws against the test images in the scorer's features; lowest digit share: "
          "the rarest digit over the generator's seeds."),
         "",
-        markdown_table(gates.bars_rows(gates.Gates.from_settings(s), compare.GATE_BARS)),
+        markdown_table(gates.bars_rows(gates.Gates.from_settings(s), gates.SAMPLE_BARS)),
         "",
         "## Claims per generator",
         "",

@@ -2,13 +2,13 @@
 
 - tables: per table of the paper, accuracy against learning rate (log axis), one line per
   hyperparameter with its 95% interval, the paper's values beside it as dashed lines;
-- generators: each regulator's best cell for every generator, chosen on the selection half and
-  scored on the evaluation half (the numbers the verdicts judge), the paper's best beside it;
+- generators: each regulator's cross-fitted best cell for every generator (the numbers the
+  verdicts judge), the paper's best beside it;
 - best: the targets and the recoveries of each regulator's best cell.
 
-A cell's interval is a Student-t interval over generator seeds (each averaged over its recovery
-seeds) when there are two or more, else over recovery seeds, else the bootstrap interval over
-images the record carries: the spread that matters for a claim is between trained generators.
+A cell's interval counts the images and the generator seeds together (bench.stats.crossed_interval
+of the per-image accuracy, each averaged over its recovery seeds): every seed recovers the same
+images, so an interval over seeds alone would leave the images out.
 """
 
 from __future__ import annotations
@@ -21,28 +21,26 @@ import pandas as pd
 
 from bench.recovery.grid import LOSS_TABLES, fmt
 
-UNITS = {"generator_seed": "generator seeds", "seed": "recovery seeds", "images": "images (bootstrap)"}
 
+def cell_intervals(results, cells: pd.DataFrame, generator: str) -> pd.DataFrame:
+    """Per (table, regulator, lr, hp) of `generator`: accuracy, lo, hi over every image and
+    generator seed (crossed), and the paper's value."""
+    from bench.recovery.compare import Table
+    from bench.recovery.grid import make_cell
 
-def cell_intervals(cells: pd.DataFrame) -> tuple[pd.DataFrame, str]:
-    """Per (generator, table, regulator, lr, hp, paper): accuracy, lo, hi; and what the interval
-    is over (a key of UNITS)."""
-    from bench.stats import t_interval
-
-    done = cells[cells["accuracy"].notna()]
+    table = Table(results, holdout=False)
+    done = cells[cells["accuracy"].notna() & (cells["generator"] == generator)]
     keys = ["generator", "table", "regulator", "learning_rate", "hyperparameter", "shared_baseline"]
-    unit = ("generator_seed" if done["generator_seed"].nunique() > 1
-            else "seed" if done["seed"].nunique() > 1 else "images")  # fmt: skip
     rows = []
     for key, f in done.groupby(keys, sort=False, dropna=False):
-        paper = f["paper_accuracy"].iloc[0]
-        if unit == "images":
-            acc, lo, hi = f["accuracy"].iloc[0], f["accuracy_lo"].iloc[0], f["accuracy_hi"].iloc[0]
-        else:
-            per = f.groupby(unit)["accuracy"].mean() if unit == "generator_seed" else f["accuracy"]
-            acc, lo, hi = t_interval(per.to_numpy())
-        rows.append({**dict(zip(keys, key)), "paper_accuracy": paper, "accuracy": acc, "lo": lo, "hi": hi})
-    return pd.DataFrame(rows), unit
+        d = dict(zip(keys, key))
+        run = make_cell(d["regulator"], d["learning_rate"], d["hyperparameter"]).run
+        lev = table.cell_level(generator, run.regulator, run.lr, run.hp)
+        if lev is None:
+            continue
+        rows.append({**d, "paper_accuracy": f["paper_accuracy"].iloc[0], "accuracy": lev.value, "lo": lev.lo,
+                     "hi": lev.hi, "seeds": lev.seeds})  # fmt: skip
+    return pd.DataFrame(rows)
 
 
 def tables_figure(results, titles: dict[str, str], out: Path) -> list[Path]:
@@ -53,8 +51,8 @@ def tables_figure(results, titles: dict[str, str], out: Path) -> list[Path]:
 
     cells = cell_frame(results)
     g = results.settings["generators"][0]
-    frame, unit = cell_intervals(cells[cells["generator"] == g])
-    tables = [t for t in titles if t in set(frame["table"])]
+    frame = cell_intervals(results, cells, g)
+    tables = [t for t in titles if not frame.empty and t in set(frame["table"])]
     if not tables:
         return []
     plt = pyplot()
@@ -84,39 +82,33 @@ def tables_figure(results, titles: dict[str, str], out: Path) -> list[Path]:
         ax.set_ylabel("accuracy (%)")
     for ax in list(axes.flat)[len(tables) :]:
         ax.axis("off")
-    fig.suptitle(f"{g}: measured (solid, 95% t-interval over {UNITS[unit]}) and the paper (dashed)"
-                 if unit != "images" else f"{g}: measured (solid, 95% bootstrap interval over images) "
-                 "and the paper (dashed)", fontsize=10)  # fmt: skip
+    seeds = int(frame["seeds"].max())
+    fig.suptitle(f"{g}: measured (solid, 95% interval over images" + (f" and {seeds} generator seeds" if seeds > 1
+                 else "") + ") and the paper (dashed)", fontsize=10)  # fmt: skip
     fig.tight_layout()
     return save_figure(fig, Path(out) / f"recover-{results.settings['grid']}-tables", dpi=130)
 
 
 def heldout_best(results) -> pd.DataFrame:
-    """Per (generator, regulator): the best cell chosen on the selection half, its accuracy on the
-    evaluation half with a 95% interval (t over generator seeds, else bootstrap over images), and
-    the paper's best value for the regulator."""
-    from bench.recovery.compare import Table, cell_text
+    """Per (generator, regulator): the cross-fitted best cell (each half judged at the cell chosen
+    on the other), its accuracy with the crossed 95% interval over images and generator seeds,
+    and the paper's best value for the regulator."""
+    from bench.recovery.compare import Table, choice_text
     from bench.recovery.tables import cell_frame
-    from bench.stats import bootstrap_ci, t_interval
 
     table, cells = Table(results), cell_frame(results)
     rows = []
     for g in table.generators():
         for reg in table.regulators(g):
-            cell = table.best(g, reg)
-            per = {s: table.per_image(g, s, reg, cell) for s in table.seeds(g)}
-            per = {s: v for s, v in per.items() if v is not None}
-            if not per:
+            lev = table.level(g, reg)
+            if lev is None:
                 continue
-            if len(per) > 1:
-                acc, lo, hi = t_interval([float(v.mean()) for v in per.values()])
-            else:
-                acc, lo, hi = bootstrap_ci(next(iter(per.values())))
             mine = cells[cells["shared_baseline"]] if reg == "none" else cells[
                 (cells["regulator"] == reg) & ~cells["shared_baseline"]]  # fmt: skip
             paper = mine["paper_accuracy"].max()
-            rows.append({"generator": g, "regulator": reg, "cell": cell_text(cell), "accuracy": acc, "lo": lo,
-                         "hi": hi, "paper": paper, "seeds": len(per)})  # fmt: skip
+            rows.append({"generator": g, "regulator": reg, "cell": choice_text(table.choices(g, reg)),
+                         "accuracy": lev.value, "lo": lev.lo, "hi": lev.hi, "paper": paper,
+                         "seeds": lev.seeds})  # fmt: skip
     return pd.DataFrame(rows)
 
 

@@ -56,21 +56,24 @@ def verdicts(results) -> list[Verdict]:
 
     s = results.settings_obj()
     regs = s.names()
+    table = compare.Table(results)
     out = []
     for g in s.generators:
-        out += compare.claim_verdicts(results, g, regs)
-    return out + compare.iso_verdicts(results, regs)
+        out += compare.claim_verdicts(results, g, regs, table)
+    return out + compare.iso_verdicts(results, regs, table)
 
 
 def render(results) -> str:
     """The whole report as markdown, from the saved results alone."""
+    from bench import sensitivity
     from bench.claims import get
     from bench.facts import RunFacts, facts_markdown
-    from bench.recovery import departures, sections
+    from bench.recovery import compare, departures, sections
     from bench.report import markdown_table
     from bench.verdict import rows as verdict_rows
 
     s = results.settings_obj()
+    table = compare.Table(results)
     cells = cell_frame(results)
     first = s.generators[0]
     summary = generator_summary(results, first)
@@ -98,11 +101,13 @@ def render(results) -> str:
         ),
         sections.targets_line(s),
         (
-            f"- Held-out selection: the {s.images} target images are split by a seeded permutation (split "
-            f"seed {s.split_seed}) into a selection half ({half}) and an evaluation half ({s.images - half}). "
-            "Each regulator's best cell is chosen on the selection half and judged on the evaluation "
-            "half; every verdict, paired comparison and best-cell accuracy below uses the evaluation "
-            "half. The grids of tables 1-6 are over every image, for comparison with the paper."
+            f"- Cross-fitted best cells: the {s.images} target images are cut by a seeded permutation (split "
+            f"seed {s.split_seed}, fixed with the run) into two halves ({half} and {s.images - half}). Each "
+            "regulator's best cell is chosen on one half and judged on the other, and the other way round, "
+            "so every image is judged once at a cell its own outcome did not choose; every verdict, paired "
+            "comparison and best-cell accuracy below is cross-fitted, its interval over the images and "
+            "the generator seeds together. The grids of tables 1-6 are over every image, for comparison "
+            "with the paper."
         ),
         (
             f"- {s.steps} Adam steps, {s.restarts} restart(s); Wasserstein/energy prior sample m = "
@@ -137,21 +142,23 @@ def render(results) -> str:
         "",
         *[f"- {get(k).rule()}" for k in dict.fromkeys(v.key for v in verdicts_ if v.key)],
         "",
-        *sections.generator_sections(results),
+        *sensitivity.markdown(verdicts_),
+        *sections.generator_sections(results, table),
     ]
     for g in s.generators:  # per generator: each regulator's best cell, paired against wasserstein
         out += [
             f"## Best cell per regulator: `{g}`",
             "",
             (
-                "Chosen on the selection half and scored on the evaluation half; beside it, for "
-                "reference, the cell that is best on every image and its accuracy there (chosen and "
-                "scored on the same images, so biased upward), and the paper's best cell."
+                "Cross-fitted: each half of the images judged at the cell chosen on the other (one cell, "
+                "or one per half where the halves chose differently); beside it, for reference, the cell "
+                "that is best on every image and its accuracy there (chosen and scored on the same images, "
+                "so biased upward), and the paper's best cell."
             ),
             "",
-            markdown_table(sections.best_rows(results, g), floatfmt=".1f"),
+            markdown_table(sections.best_rows(results, g, table), floatfmt=".1f"),
             "",
-            *sections.paired_table(results, g),
+            *sections.paired_table(results, g, table),
         ]
     out += departures.section(results, summary, first, TABLE_TITLES)
     rho, p, n = spearman(summary)  # the 124 paper cells (shared baselines once per table, as printed)

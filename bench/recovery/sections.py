@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from bench.recovery import compare
 from bench.report import markdown_table
 
@@ -58,38 +56,31 @@ def models_markdown(results) -> str:
     return head + "\n\n" + markdown_table(rows, floatfmt={"Frechet (classifier features)": ".2f", "train s": ".0f"})
 
 
-def _best_acc(results, table: compare.Table, generator: str, regulator: str) -> tuple[str, float, float]:
-    """The regulator's best cell for the generator (chosen on the selection half), scored on the
-    evaluation half: the mean over generator seeds with a t-interval, or with one generator seed
-    a bootstrap interval over the evaluation images; (text, lo, hi)."""
-    from bench.stats import bootstrap_ci, t_interval
-
-    cell = table.best(generator, regulator)
-    if cell is None:
+def _best_acc(table: compare.Table, generator: str, regulator: str) -> tuple[str, float, float]:
+    """The regulator's cross-fitted accuracy for the generator (each half judged at the cell chosen
+    on the other): the mean over images and generator seeds with its crossed interval; (text,
+    lo, hi)."""
+    lev = table.level(generator, regulator)
+    if lev is None:
         return "n/a", math.nan, math.nan
-    per_image = [x for s in table.seeds(generator) if (x := table.per_image(generator, s, regulator, cell)) is not None]
-    if not per_image:
-        return "n/a", math.nan, math.nan
-    ci = t_interval([float(np.mean(x)) for x in per_image]) if len(per_image) > 1 else bootstrap_ci(per_image[0])
-    return f"{ci.value:.1f} [{ci.lo:.1f}, {ci.hi:.1f}]", ci.lo, ci.hi
+    return f"{lev.value:.1f} [{lev.lo:.1f}, {lev.hi:.1f}]", lev.lo, lev.hi
 
 
-def best_rows(results, generator: str) -> list[dict]:
-    """Per regulator: the best cell chosen on the selection half and its accuracy on the
-    evaluation half; beside it, for reference, the best cell chosen and scored on every image,
-    and the paper's best cell."""
+def best_rows(results, generator: str, table: compare.Table | None = None) -> list[dict]:
+    """Per regulator: the cross-fitted best cell and its accuracy; beside it, for reference, the
+    best cell chosen and scored on every image, and the paper's best cell."""
     from bench.recovery.tables import best_cells, generator_summary
 
-    table = compare.Table(results)
+    table = table or compare.Table(results)
     full = best_cells(generator_summary(results, generator)).set_index("regulator")
     rows = []
     for r in results.settings_obj().names():
         if r == "none" or r not in full.index:
             continue
-        text, _, _ = _best_acc(results, table, generator, r)
+        text, lo, hi = _best_acc(table, generator, r)
         f = full.loc[r]
-        rows.append({"regulator": r, "chosen on the selection half": compare.cell_text(table.best(generator, r)),
-                     "held-out accuracy %": text, "_sort": table.heldout_accuracy(generator, r) or -1,
+        rows.append({"regulator": r, "chosen on the other half": compare.choice_text(table.choices(generator, r)),
+                     "cross-fitted accuracy %": text, "_sort": (lo + hi) / 2 if math.isfinite(lo) else -1,
                      "full-set best cell": f["measured_best_cell"], "full-set accuracy %": f["measured_ci"],
                      "paper best cell": f["paper_best_cell"], "paper %": f["paper_accuracy"]})  # fmt: skip
     rows.sort(key=lambda x: -x.pop("_sort"))
@@ -111,14 +102,14 @@ def _record(results, generator, regulator, cell):
     return None
 
 
-def generator_sections(results) -> list[str]:
+def generator_sections(results, table: compare.Table | None = None) -> list[str]:
     """Regulators x generators, in-span recovery, and the isometric question (lines)."""
     s = results.settings_obj()
-    table = compare.Table(results)
+    table = table or compare.Table(results)
     regs = s.names()
     gens = [g for g in s.generators if g in table.generators()]
     seeds = max(len(s.seeds_of(g)) for g in gens) if gens else 1
-    best = {(g, r): _best_acc(results, table, g, r) for g in gens for r in regs}
+    best = {(g, r): _best_acc(table, g, r) for g in gens for r in regs}
     rows = [{"regulator": r, **{f"`{g}`": best[g, r][0] for g in gens}} for r in regs]
     rank = {g: ", ".join(str(results.context["models"][f"{g} s{gs}"]["latent_rank"]) for gs in s.seeds_of(g))
             for g in gens}  # fmt: skip
@@ -127,29 +118,21 @@ def generator_sections(results) -> list[str]:
         "## Regulators x generators",
         "",
         (
-            "Each regulator's best cell per generator, chosen on the selection half of the images: "
-            "its accuracy (%) on the evaluation half, "
+            "Each regulator's best cell per generator, cross-fitted (each half of the images judged at "
+            "the cell chosen on the other): its accuracy (%) over every image"
             + (
-                f"mean over {seeds} generator seeds [95% t-interval]."
+                f" and the {seeds} generator seeds [95% interval over images and seeds together]."
                 if seeds > 1
-                else "[95% bootstrap interval over the evaluation images]."
+                else " [95% interval over the images; one generator seed, so seed variation is not counted]."
             )
         ),
         "",
         markdown_table(rows),
         "",
     ]
-    if any(lo < 0 or hi > 100 for _, lo, hi in best.values()):  # NaN (no interval) compares False
-        out += [
-            (
-                "A t-interval over few generator seeds that disagree can reach below 0 or above 100%: "
-                "it is shown as computed; the per-seed paired intervals below say more."
-            ),
-            "",
-        ]
     if s.targets == "generated":
         out += _in_span(results, table, gens, regs)
-    iso = compare.iso_comparisons(results, regs)
+    iso = compare.iso_comparisons(results, regs, table)
     if iso:
         from bench.claims import get
 
@@ -157,8 +140,9 @@ def generator_sections(results) -> list[str]:
                 f"Rule: {get('isometric-recovery').rule()}", ""]  # fmt: skip
         for c in iso:
             h = c["headline"]
-            out += [f"`{c['iso']}` against `{c['base']}`, each at its best regulator ({c['top'][c['iso']]} and "
-                    f"{c['top'][c['base']]}): " + (h.text() if h else "n/a") + ".", ""]  # fmt: skip
+            tops = {g: compare.choice_text(ch, with_regulator=True) for g, ch in c["top"].items()}
+            out += [f"`{c['iso']}` against `{c['base']}`, each at its best regulator and cell ({tops[c['iso']]}; "
+                    f"{tops[c['base']]}): " + (h.text() if h else "n/a") + ".", ""]  # fmt: skip
             rows = [{"regulator": r, "gap (points)": d.text().split(": ", 1)[1],
                      "per generator seed": "; ".join(f"s{k}: {v[0]:+.1f} [{v[1]:+.1f}, {v[2]:+.1f}]"
                                                      for k, v in d.per_seed.items())}
@@ -179,7 +163,8 @@ def _in_span(results, table, gens, regs) -> list[str]:
     rows = []
     for g in gens:
         for r in regs:
-            cell = table.best(g, r)
+            ch = table.choices(g, r)
+            cell = ch[0][1:] if ch else None  # the first half's choice
             rec = _record(results, g, r, cell) if cell else None
             if rec is None or "latent_rmse" not in rec:
                 continue
@@ -191,13 +176,13 @@ def _in_span(results, table, gens, regs) -> list[str]:
             ("Recovering images the generator itself made separates the optimiser from the generator's "
              "coverage: a low pixel error with a large latent error means another z makes the same "
              "image; a large pixel error means the optimiser did not get there. First generator seed "
-             "and recovery seed."), "",
+             "and recovery seed, the cell chosen on the first half."), "",
             markdown_table(rows, floatfmt=".3g"), ""]  # fmt: skip
 
 
-def paired_table(results, generator: str) -> list[str]:
-    """Every regulator's best cell against wasserstein's on the same images."""
-    table = compare.Table(results)
+def paired_table(results, generator: str, table: compare.Table | None = None) -> list[str]:
+    """Every regulator's cross-fitted best cell against wasserstein's on the same images."""
+    table = table or compare.Table(results)
     regs = [r for r in results.settings_obj().names() if r != "wasserstein"]
     rows = []
     for r in regs:
@@ -205,20 +190,15 @@ def paired_table(results, generator: str) -> list[str]:
         if d is None:
             continue
         p = "; ".join(f"s{k}: {v:.2g}" for k, v in d.mcnemar_p.items())
-        rows.append(
-            {
-                "regulator": r,
-                "best cell": compare.cell_text(table.best(generator, r)),
-                "acc - acc(wasserstein)": d.text().split(": ", 1)[1],
-                "McNemar p (first recovery seed)": p,
-            }
-        )
+        rows.append({"regulator": r, "best cell": compare.choice_text(table.choices(generator, r)),
+                     "acc - acc(wasserstein)": d.text().split(": ", 1)[1],
+                     "McNemar p (first recovery seed)": p})  # fmt: skip
     if not rows:
         return []
     return [
         (
-            f"Paired against wasserstein's best cell ({compare.cell_text(table.best(generator, 'wasserstein'))}), "
-            "each cell chosen on the selection half, on the same evaluation images:"
+            f"Paired against wasserstein's cross-fitted best cell "
+            f"({compare.choice_text(table.choices(generator, 'wasserstein'))}), on the same images:"
         ),
         "",
         markdown_table(rows),
@@ -234,11 +214,15 @@ def gates_markdown(results) -> list[str]:
     g = gates.Gates.from_settings(s)
     ref = results.context.get("reference") or {}
     fails = {gen: compare.gate_failures(results, gen) for gen in s.generators}
+    in_span = s.targets != "test"
+    bars = ("scorer", "collapse") if in_span else gates.SAMPLE_BARS
     lines = ["### Credibility bars", "",
              ("A verdict rests on a generator only when the scorer, the reference LSGAN and every seed "
               "of that generator clear these bars; otherwise it is withheld, naming the bar. Each bar "
-              "can be set by its option (0 turns it off)."), "",
-             markdown_table(gates.bars_rows(g, compare.GATE_BARS)), ""]  # fmt: skip
+              "can be set by its option (0 turns it off)." if not in_span else
+              "In-span targets are the generator's own images: its coverage of the data cannot cap their "
+              "recovery, so only the scorer's bar and collapse apply; each can be set by its option."), "",
+             markdown_table(gates.bars_rows(g, bars)), ""]  # fmt: skip
     if ref:
         lines += [f"Reference LSGAN: `{ref['name']}` seed {ref['seed']}, Frechet {ref['frechet']:.2f} "
                   f"(digest {ref['digest'][:16]})" + (", a model of this sweep." if ref.get("in_sweep") else

@@ -179,10 +179,10 @@ class RecoverSettings(Settings):
     resample_every: int = setting(1, "Resampling cutoffs act at every k-th step only (1: every step).", minimum=1)
     split_seed: int = setting(
         0,
-        "Seed of the split of the target images into a selection half (best cells are "
-        "chosen there) and an evaluation half (verdicts are judged there).",
+        "Seed of the split of the target images into two halves: each half is judged at the best "
+        "cells chosen on the other (cross-fitting). Fixed with the run before any cell runs (it keys "
+        "the cell store); `bench claims --results DIR --sensitivity` re-judges over 20 other splits.",
         minimum=0,
-        judging=True,
     )
     gate_reference: str = setting(
         "lsgan",
