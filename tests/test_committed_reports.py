@@ -47,3 +47,15 @@ def test_no_committed_verdict_comes_from_outside_the_claims_registry():
     for path in SAVED:
         for v in load(path).verdict_objs():
             assert v.key in names(), (path.name, v.claim)
+
+
+@pytest.mark.parametrize("path", SAVED, ids=lambda p: p.relative_to(REPORTS).as_posix())
+def test_a_committed_verdict_is_what_the_current_rules_say(path):
+    """A rule or statistic that changes a committed verdict shows up here: judge the saved cells
+    again (`bench report X.json --rejudge`) and commit what it says."""
+    from bench.pipeline import get
+    from bench.pipeline.results import load
+
+    results = load(path)
+    now = [(v.claim, v.label, v.note, v.provisional) for v in get(results.experiment).verdicts(results)]
+    assert now == [(v.claim, v.label, v.note, v.provisional) for v in results.verdict_objs()]

@@ -120,3 +120,18 @@ def test_tost_equivalence_decisions():
     p_low = stats.t.sf((c.value + 0.5) / c.se, c.df)
     p_high = stats.t.cdf((c.value - 0.5) / c.se, c.df)
     assert tost(near, margin=0.5)["p"] == pytest.approx(max(p_low, p_high))
+
+
+def test_spearman_gap_against_a_loop_over_scipy():
+    from bench.stats import spearman_gap_ci
+
+    rng = np.random.default_rng(5)
+    ref = rng.normal(size=40)
+    x = ref + rng.normal(0, 0.5, 40)
+    y = np.round(ref + rng.normal(0, 1.5, 40), 1)  # ties, as grids of accuracies have
+    ci = spearman_gap_ci(x, y, ref, n_boot=300, seed=1)
+    assert ci.value == pytest.approx(stats.spearmanr(x, ref).statistic - stats.spearmanr(y, ref).statistic)
+    idx = np.random.default_rng(1).integers(0, 40, (300, 40))
+    loop = [stats.spearmanr(x[i], ref[i]).statistic - stats.spearmanr(y[i], ref[i]).statistic for i in idx]
+    assert (ci.lo, ci.hi) == pytest.approx(tuple(np.percentile(loop, [2.5, 97.5])))
+    assert ci.lo > 0  # x follows the reference much more closely

@@ -14,6 +14,8 @@ EPILOG = """Examples:
   bench claims isometry-discrepancy     # one claim's rule in full, with the reasons for its bands
 
   bench claims --results reports/       # beside each claim, the verdicts of the saved results
+
+  bench claims --results reports/ --sensitivity   # each verdict re-judged on 20 splits and moved bands
 """
 
 
@@ -22,6 +24,14 @@ def claims_cmd(
     results: Annotated[
         Path | None, typer.Option("--results", help="A folder of saved results: show their verdicts per claim.")
     ] = None,
+    sensitivity: Annotated[
+        bool,
+        typer.Option(
+            "--sensitivity",
+            help="With --results: re-judge every saved verdict on 20 other splits of the images and with each "
+            "number of its band at 0.5x and 1.5x, and print the share that keeps its label.",
+        ),
+    ] = False,
 ) -> None:
     """List the claims the harness judges (bench.claims): what is measured, the paper's value,
     the band that counts as reproduced and the one that counts as not reproduced (inconclusive
@@ -35,6 +45,21 @@ def claims_cmd(
     console = Console()
     if results is not None and not results.is_dir():
         raise OptionError(f"--results: {results} is not a folder")
+    if sensitivity:
+        if results is None:
+            raise OptionError("--sensitivity: needs --results DIR (the saved results to re-judge)")
+        from bench.summary import sensitivity_rows
+
+        rows = sensitivity_rows(results)
+        table = Table(title=f"How stable each verdict is ({results}): share of 20 re-drawn image splits and of band "
+                      "numbers moved 0.5x/1.5x that keep the label; fragile under 80% of splits")  # fmt: skip
+        for col in ("report", "subject", "claim", "verdict", "splits", "bands", "fragile", "flips"):
+            table.add_column(col, overflow="fold")
+        for r in rows:
+            table.add_row(*(str(r[k]) for k in ("report", "subject", "claim", "verdict", "splits", "bands", "fragile",
+                                                "flips")))  # fmt: skip
+        console.print(table)
+        return
     verdicts: dict[str, list[str]] = {}
     if results is not None:
         from bench.summary import collect
@@ -51,6 +76,9 @@ def claims_cmd(
             raise OptionError(f"bench claims: {e}") from None
         console.print(f"[bold]{claim.title}[/bold] ({claim.key})", highlight=False)
         console.print(claim.rule(), highlight=False)
+        from bench.claims import paper
+
+        console.print(paper.describe(claim.key), highlight=False)
         console.print(f"judged in: {', '.join(claim.reports)}", highlight=False)
         for line in verdicts.get(claim.key, []):
             console.print(f"  {line}", highlight=False)

@@ -59,10 +59,11 @@ def _scorer(ctx):
     from bench.classifier import load_or_train_classifier
 
     s: MnistSettings = ctx.settings
+    # The judge: float32 whatever --train-precision says, one scorer for every run.
     return ctx.memo("classifier", lambda: load_or_train_classifier(
         ctx.mnist(), seed=s.classifier_seed, device=ctx.torch_device,
         epochs=EVAL[s.budget].get("classifier_epochs"), progress=ctx.progress, on_event=ctx.event,
-        precision=ctx.train_precision))  # fmt: skip
+        precision="fp32"))  # fmt: skip
 
 
 def _pixels(ctx):

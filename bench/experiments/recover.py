@@ -73,10 +73,12 @@ def _classifier(ctx):
         # A worker scores with the scorer the driver prepared (its config travels in the facts),
         # whatever its own process's defaults, and never retrains what the driver verified.
         cfg = ctx.facts.get("classifier_config")
+        # The judge never changes with the run: float32 whatever --train-precision says, so every
+        # accuracy and Frechet distance of every run is in the same scorer's terms.
         return load_or_train_classifier(ctx.mnist(), seed=SCORER_SEED, device=ctx.torch_device,
                                         progress=ctx.progress, retrain=ctx.retrain and not ctx.facts,
                                         on_event=ctx.event, cfg=ClassifierConfig(**cfg) if cfg else None,
-                                        precision=ctx.train_precision)  # fmt: skip
+                                        precision="fp32")  # fmt: skip
 
     return ctx.memo("recover-classifier", build)
 
@@ -121,7 +123,7 @@ def _targets(ctx, model):
 def plan(ctx) -> list[str]:
     """What the sweep will do and which models it must train first (files read and verified)."""
     from bench.cache import status
-    from bench.classifier import SCORER_SEED, ClassifierConfig, classifier_key, classifier_precision
+    from bench.classifier import SCORER_SEED, ClassifierConfig, classifier_key
     from bench.recovery import generators
     from lwgan.families import get_family
 
@@ -142,7 +144,7 @@ def plan(ctx) -> list[str]:
         if len(s.generator_cells(g)) < len(grid):
             lines.append(f"  {g}: no LSGAN discriminator, so trick_discriminator's cells are not run")
     tp, dev = ctx.train_precision, ctx.torch_device
-    key = classifier_key(ClassifierConfig(), classifier_precision(tp, dev))
+    key = classifier_key(ClassifierConfig(), "fp32")  # the scorer: float32 in every run
     models = [("classifier", "classifier", status("classifier", key, fp, SCORER_SEED))]
     overrides = {"latent_dim": s.latent_dim, "arch": s.arch}
     models += [(model_key(g, gs), g, generators.status(g, gs, fp, precision=tp, device=dev, **overrides))

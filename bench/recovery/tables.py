@@ -101,6 +101,20 @@ def spearman(frame: pd.DataFrame) -> tuple[float, float, int]:
     return float(res.statistic), float(res.pvalue), len(both)
 
 
+def spearman_gap(a: pd.DataFrame, b: pd.DataFrame) -> tuple[float, float, float]:
+    """rho(a) - rho(b) of two generators' grids against the paper's, on the paper cells both have,
+    with a paired bootstrap interval over those cells (bench.stats.spearman_gap_ci): is one
+    generator's grid surely closer to the paper's than another's? (value, lo, hi); NaN under 4 cells."""
+    from bench.stats import spearman_gap_ci
+
+    keys = ["table", "regulator", "learning_rate", "hyperparameter"]
+    both = a.merge(b, on=keys, suffixes=("_a", "_b"))
+    both = both[both["accuracy_a"].notna() & both["accuracy_b"].notna() & both["paper_accuracy_a"].notna()]
+    if len(both) < 4:
+        return math.nan, math.nan, math.nan
+    return tuple(spearman_gap_ci(both["accuracy_a"], both["accuracy_b"], both["paper_accuracy_a"]))
+
+
 def best_cells(summary: pd.DataFrame) -> pd.DataFrame:
     """Per regulator: the measured best cell and the paper's best cell (weight-0 cells are the
     shared baseline, reported under `none`, not as a regulator's best). `summary` holds one
