@@ -15,7 +15,7 @@ LAYERS = [
     ("bench",),  # the harness's building blocks (data, cache, stats, claims, settings, ...)
     ("bench.pipeline",),
     ("bench.recovery", "bench.experiments"),
-    ("bench.summary", "bench.compare", "bench.commands"),
+    ("bench.summary", "bench.compare", "bench.equivalence", "bench.commands"),
     ("bench.cli",),
 ]
 

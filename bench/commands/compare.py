@@ -16,6 +16,8 @@ EPILOG = """Examples:
   bench compare old.json new.json --ignore-seed --out /tmp/drift   # two recovery seeds, say
 
   bench compare reports/mnist.json reports/mnist-bf16/mnist.json --over-seeds   # within the seed spread?
+
+  bench compare fp32.json bf16.json --equivalence --reseed seed1.json   # a number format by TOST
 """
 
 
@@ -35,6 +37,22 @@ def compare_cmd(
             "interval (is one result within the other's seed spread?).",
         ),
     ] = False,
+    equivalence: Annotated[
+        bool,
+        typer.Option(
+            "--equivalence",
+            help="Two recovery results of the same checkpoints (a number format, say): equivalent within "
+            "+-0.5 accuracy points by TOST, pooled, per regulator and on every claim contrast.",
+        ),
+    ] = False,
+    reseed: Annotated[
+        Path | None,
+        typer.Option(
+            "--reseed",
+            help="With --equivalence: the first result re-run at another recovery seed, "
+            "to test that the format changes outcomes no more often than a reseed does.",
+        ),
+    ] = None,
     out: Annotated[Path, typer.Option("--out", help="Folder for compare.md and the figure.")] = Path("compare"),
 ) -> None:
     """Compare saved results of the same experiment cell by cell: paired over the same target images
@@ -47,6 +65,22 @@ def compare_cmd(
     from bench.options import OptionError
     from bench.outputs import probe_dir, probe_files
 
+    if reseed is not None and not equivalence:
+        raise OptionError("--reseed: only with --equivalence")
+    if equivalence:
+        if paper or over_seeds or ignore_seed or len(results) != 2:
+            raise OptionError("--equivalence: give exactly two recovery results, without --paper, --over-seeds, "
+                              "--ignore-seed")  # fmt: skip
+        from bench import equivalence as eq
+        from bench.atomic import atomic_write_text
+        from bench.outputs import probe_dir, probe_files
+
+        folder = probe_dir(out)
+        probe_files([folder / "compare.md"])
+        found = eq.equivalence(results[0], results[1], reseed)
+        atomic_write_text(folder / "compare.md", eq.markdown(found))
+        Console().print(f"{eq.summary_line(found)}\nreport: {folder / 'compare.md'}", highlight=False)
+        return
     if over_seeds and (paper or ignore_seed):
         raise OptionError("--over-seeds pools the seeds itself: not with --paper or --ignore-seed")
     if paper and len(results) != 1:

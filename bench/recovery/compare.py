@@ -52,9 +52,10 @@ class Table:
     regulator and cell among them: the isometric question's "each generator at its best"). With
     holdout=False there is one fold, chosen and judged on every image (the full-set choice the
     report keeps for reference, biased upward). Each generator has its own halves: a generator may
-    be recovered on fewer images (images_for). `split_seed` replaces the run's (sensitivity)."""
+    be recovered on fewer images (images_for). `split_seed` replaces the run's (sensitivity);
+    `choices_from` takes another table's choices (the same cells judged in another run)."""
 
-    def __init__(self, results, holdout: bool = True, split_seed: int | None = None):
+    def __init__(self, results, holdout: bool = True, split_seed: int | None = None, choices_from: Table | None = None):
         # (generator, gen seed, regulator actually run, lr, hp) -> {recovery seed: bool [n]}
         self.bits: dict[tuple, dict[int, np.ndarray]] = {}
         sizes: dict[str, int] = {}
@@ -82,6 +83,7 @@ class Table:
             total, k = self._counts.get((g, reg, lr, hp), (0, 0))
             self._counts[(g, reg, lr, hp)] = (total + np.sum(list(runs.values()), axis=0), k + len(runs))
         self._choices: dict[tuple, list] = {}
+        self._borrow = choices_from
         self._by_cell: dict[tuple, list[int]] = {}  # (generator, regulator, lr, hp) -> generator seeds
         for g, gs, reg, lr, hp in sorted(self.bits):
             self._by_cell.setdefault((g, reg, lr, hp), []).append(gs)
@@ -108,6 +110,8 @@ class Table:
         """Per fold the (regulator, lr, hp) with the highest accuracy on the images the fold
         chooses on, among `regs`' cells; None when none has a cell. Ties: the first in grid order."""
         regs = _regs(regs)
+        if self._borrow is not None:
+            return self._borrow.choices(generator, regs)
         key = (generator, regs)
         if key not in self._choices:
             cand = [(k[1], k[2], k[3], c) for k, c in self._counts.items() if k[0] == generator and k[1] in regs]
