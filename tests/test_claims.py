@@ -109,6 +109,9 @@ def test_a_claim_states_its_measure_paper_value_bands_and_reasons(claim):
         assert band.rule and band.reason
     text = claim.rule()
     assert text.startswith(f"Claim {claim.number} ") and "Not reproduced:" in text and "Inconclusive:" in text
+    from bench.claims.gates import GATE_TEXT
+
+    assert claim.gate in GATE_TEXT  # what its verdict rests on, and so which bars apply
 
 
 @pytest.mark.parametrize("key", [k for k in sorted(CASES) if paper.check(k) is not None])

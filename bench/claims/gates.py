@@ -46,6 +46,14 @@ from dataclasses import dataclass
 from bench.settings import setting
 
 SAMPLE_BARS = ("scorer", "reference_frechet", "frechet_ratio", "min_share")  # the "samples" gate, and collapse
+# What a claim's verdict rests on (Claim.gate), and so the bars that must clear before it is given.
+GATE_TEXT = {
+    "samples": "rests on a generator's samples: the scorer at least 99.3%, the reference LSGAN's Frechet at most 90, "
+    "every generator's Frechet at most 4x the reference's and every digit at least 5% of its draws, no collapse "
+    "(in-span targets: the scorer and collapse only)",
+    "encoder": "rests on encoding and decoding inputs: no model that collapsed (reconstruction at least 0.9x a "
+    "constant map's); sample quality is shown beside it, not gated on",
+}
 DEFAULTS = {"scorer": 99.3, "reference_frechet": 90.0, "frechet_ratio": 4.0, "min_share": 0.05}
 
 

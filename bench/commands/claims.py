@@ -79,6 +79,9 @@ def claims_cmd(
         from bench.claims import paper
 
         console.print(paper.describe(claim.key), highlight=False)
+        from bench.claims.gates import GATE_TEXT
+
+        console.print(f"Credibility: {GATE_TEXT.get(claim.gate, 'no bar')}.", highlight=False)
         console.print(f"judged in: {', '.join(claim.reports)}", highlight=False)
         for line in verdicts.get(claim.key, []):
             console.print(f"  {line}", highlight=False)
