@@ -67,7 +67,7 @@ def _finished(results) -> list[dict]:
 
 
 def _recovery_diff(ra: dict, rb: dict, same_images: bool, seed: int) -> tuple[float, float, float, bool, float | None]:
-    from bench.recovery.metrics import unpack_correct
+    from bench.recovery.codec import unpack_correct
     from bench.stats import mcnemar, paired_bootstrap_ci, unpaired_bootstrap_ci
 
     a = unpack_correct(ra["correct"], ra["n_images"]).astype(float) * 100

@@ -39,8 +39,8 @@ CONTRAST_MARGIN = 2 * MARGIN
 
 def _runs(results) -> dict[tuple, np.ndarray]:
     """(generator, generator seed, recovery seed, run id) -> right/wrong [images], each run once."""
+    from bench.recovery.codec import unpack_correct
     from bench.recovery.grid import make_cell
-    from bench.recovery.metrics import unpack_correct
 
     out = {}
     for c in results.cells:

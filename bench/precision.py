@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-
+# torch is imported inside the functions that need it: the settings (and so `bench --help`) read
+# PRECISIONS from here, and must stay light.
 PRECISIONS = ("fp32", "bf16", "auto")
 CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")  # /proc/cpuinfo names of native bfloat16 arithmetic
 
@@ -32,6 +32,8 @@ def cpu_flags() -> set[str]:
 
 def native_bf16(device, flags: set[str] | None = None) -> bool:
     """Whether `device` computes bfloat16 natively (`flags`: the CPU's, for tests)."""
+    import torch
+
     device = torch.device(device)
     if device.type == "cuda":
         return torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False)
@@ -74,8 +76,10 @@ def key_extra(precision: str) -> dict:
     return {} if numerics.check(precision) == "fp32" else {"precision": precision}
 
 
-def dtype(precision: str) -> torch.dtype:
-    """The compute dtype of a resolved precision."""
+def dtype(precision: str):
+    """The compute dtype (a torch.dtype) of a resolved precision."""
+    import torch
+
     return torch.bfloat16 if precision == "bf16" else torch.float32
 
 
@@ -88,7 +92,9 @@ def describe(device, train: str, recovery: str | None = None) -> str:
     parts = [f"training {train}"]
     if recovery is not None:
         parts.append(f"recovery {recovery} (G's and D's passes)")
-    if torch.device(device).type == "cuda":
+    if str(device).startswith("cuda"):
+        import torch
+
         tf32 = torch.backends.cuda.matmul.allow_tf32
         parts.append(f"float32 matmuls {'may use TF32' if tf32 else 'in full float32 (TF32 off)'}")
     return "; ".join(parts)

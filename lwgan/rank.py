@@ -25,10 +25,10 @@ from lwgan import losses
 from lwgan.model import LWGAN, LWGANConfig
 from lwgan.networks import rank_mask
 from lwgan.progress import ProgressFn, null_progress
+from lwgan.recipes import SCORING_ITER_D
 from lwgan.trainer import lr_decay, train_lwgan
 
 COMPONENTS = ("critic_gap", "recon", "grad_penalty", "mmd")
-SCORING_ITER_D = 20  # the public code trains the critic max(20, iter_d) steps while it scores
 
 
 @dataclass

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 from lwgan.errors import ConfigError
 
+SCORING_ITER_D = 20  # the public code trains the critic max(20, iter_d) steps while it scores
+
 
 @dataclass(frozen=True)
 class Recipe:

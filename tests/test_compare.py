@@ -12,7 +12,7 @@ import pytest
 from bench import compare
 from bench.cli import main
 from bench.pipeline.results import Results
-from bench.recovery.metrics import pack_correct
+from bench.recovery.codec import pack_correct
 
 N = 400
 REPORTS = Path(__file__).resolve().parent.parent / "reports"

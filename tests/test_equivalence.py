@@ -8,7 +8,7 @@ import pytest
 from bench import equivalence as eq
 from bench.errors import BenchError
 from bench.pipeline.results import Results
-from bench.recovery.metrics import pack_correct
+from bench.recovery.codec import pack_correct
 
 N = 1000
 GRID = [("none", 0.1, 0.0), ("wasserstein", 0.1, 1.0), ("wasserstein", 1.0, 1.0), ("energy", 0.1, 1.0),

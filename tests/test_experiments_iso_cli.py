@@ -141,7 +141,7 @@ def test_mnist_tiny_budget_end_to_end(small_mnist, mnist_dir, tmp_path, capsys):
                    "mnist_samples_lwgan_base_lwgan.png", "lowest digit share"):  # fmt: skip
         assert needle in report, needle
     from bench.pipeline.results import load
-    from bench.recovery.sweep import unpack_images
+    from bench.recovery.codec import unpack_images
 
     results = load(out / "mnist.json")
     for r in results.records():  # 200 draws: shares are counts / 200 summing to 1; 64 kept

@@ -136,3 +136,35 @@ def test_no_import_from_a_lower_layer_to_a_higher_one():
 def test_no_private_name_is_imported_across_modules():
     _, _, private = _graph()
     assert private == []
+
+
+def _imports_torch(*args: str, cwd=ROOT) -> bool:
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.argv = [\"bench\", *sys.argv[1:]]; from bench.cli import main\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print('TORCH' if 'torch' in sys.modules else 'LIGHT')")  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert out.stdout.strip().endswith(("TORCH", "LIGHT")), out.stderr[-2000:]
+    return out.stdout.strip().endswith("TORCH")
+
+
+def test_light_commands_import_no_torch(tmp_path):
+    """`bench --help`, the claims, comparing and rebuilding a toy report never pay torch's import
+    (several seconds on a cold disk): the settings, the claims and the reports are light."""
+    import sys
+
+    sys_argv = [
+        ["--help"],
+        ["recover", "--help"],
+        ["claims"],
+        ["claims", "recon-slightly-worse"],
+        ["report", str(ROOT / "reports" / "rank.json"), "--out", str(tmp_path / "r")],
+        ["compare", str(ROOT / "reports" / "stochastic.json"), str(ROOT / "reports" / "stochastic.json"),
+         "--out", str(tmp_path / "c")],
+    ]  # fmt: skip
+    heavy = [" ".join(a) for a in sys_argv if _imports_torch(*a)]
+    assert not heavy, f"these imported torch: {heavy} (python {sys.version_info[:2]})"

@@ -296,7 +296,7 @@ def test_a_user_generator_module_end_to_end(small_mnist, mnist_dir, tmp_path, ca
     import torch
 
     from bench.pipeline import load
-    from bench.recovery.sweep import unpack_images
+    from bench.recovery.codec import unpack_images
 
     ckpt = tmp_path / "weights.pt"
     torch.manual_seed(0)

@@ -11,7 +11,7 @@ from scipy import stats
 
 from bench.pipeline.results import Results
 from bench.recovery import compare
-from bench.recovery.metrics import pack_correct
+from bench.recovery.codec import pack_correct
 from bench.recovery.report import _rho
 from bench.recovery.tables import best_cells, spearman
 

@@ -7,15 +7,14 @@ import torch
 from torch import nn
 
 from bench.recovery import sweep as sweep_mod
+from bench.recovery.codec import unpack_correct, unpack_images
 from bench.recovery.generators import RecoveryModel
 from bench.recovery.grid import expand_grid
-from bench.recovery.metrics import unpack_correct
 from bench.recovery.sweep import (
     RecoverSettings,
     pack_images,
     run_chunk,
     select_images,
-    unpack_images,
 )
 
 

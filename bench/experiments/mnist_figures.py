@@ -44,7 +44,7 @@ def plot_interpolation_grid(cell, path: Path, pdf: bool = True) -> list[Path]:
 
 def plot_samples(cell, path: Path, pdf: bool = True) -> list[Path]:
     """An 8 x 8 grid of the model's draws G(Z_r), Z ~ N(0, I) (the stored samples)."""
-    from bench.recovery.sweep import unpack_images
+    from bench.recovery.codec import unpack_images
 
     plt = pyplot()
     imgs = unpack_images(cell.samples).astype(float) / 127.5 - 1

@@ -88,10 +88,9 @@ def summary_frame(results):
 
 def _unrepresentable(dataset: str) -> str:
     """Why an encoder into R^intrinsic_dim cannot represent the dataset ("" when it can)."""
-    from bench.data.synthetic import SYNTHETIC
+    from bench.experiments.settings import UNREPRESENTABLE
 
-    spec = SYNTHETIC.get(dataset)
-    return spec.unrepresentable if spec else ""
+    return UNREPRESENTABLE.get(dataset, "")
 
 
 def _score_rows(results) -> list[dict]:
@@ -333,7 +332,7 @@ def render(results) -> str:
 
 def protocol_text(s) -> str:
     """How the evaluations were made, for the report."""
-    from lwgan.rank import SCORING_ITER_D
+    from lwgan.recipes import SCORING_ITER_D
 
     if s.protocol == "training":
         return (

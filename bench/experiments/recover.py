@@ -20,7 +20,6 @@ from bench.precision import resolve as resolve_precision
 from bench.recovery import report, tables
 from bench.recovery.grid import Cell, cell_id, make_cell, unique_runs
 from bench.recovery.settings import RecoverSettings
-from bench.recovery.sweep import PREVIEW, run_chunk, select_images, to_uint8
 from bench.settings import unkeyed_fields
 
 # Training times of the default models on 2 otherwise idle CPU cores, rounded up (the classifier
@@ -103,6 +102,7 @@ def _targets(ctx, model):
 
     def test():
         from bench.data import to_pixels
+        from bench.recovery.sweep import select_images
 
         mnist = ctx.mnist()
         ids = select_images(mnist.test_labels, n, s.subset_seed)
@@ -174,6 +174,7 @@ def prepare(ctx) -> dict:
     from bench.classifier import ClassifierConfig
     from bench.data import to_pixels
     from bench.recovery import generators
+    from bench.recovery.sweep import PREVIEW, to_uint8
 
     s: RecoverSettings = ctx.settings
     mnist = ctx.mnist()
@@ -300,6 +301,8 @@ def estimate_seconds(ctx, todo: list[dict], probe_images: int = 1000, probe_step
 def chunk(cells_: list[dict], ctx, settings: RecoverSettings | None = None) -> list[dict]:
     """Recover and score one chunk (one regulator's cells of one generator at one seed);
     `settings` replaces the run's (another reading of the resampling rule, say)."""
+    from bench.recovery.sweep import run_chunk
+
     s: RecoverSettings = settings or ctx.settings
     first = cells_[0]
     classifier, _ = _classifier(ctx)

@@ -27,8 +27,8 @@ import numpy as np
 
 from bench.claims import Estimate
 from bench.claims.catalog import FIRM_SEEDS
+from bench.recovery.codec import unpack_correct
 from bench.recovery.grid import fmt, make_cell
-from bench.recovery.metrics import unpack_correct
 from bench.verdict import Verdict
 
 DISTANCES = ("wasserstein", "energy")

@@ -10,7 +10,7 @@ Definitions (pixels in [-1, 1], errors between the target x and the recovery G(z
 - mae: mean absolute error per pixel, the recovery objective's data term.
 - z_mean, z_var: mean and population variance (ddof 0) of all recovered elements pooled.
 - ks_pvalue: Kolmogorov-Smirnov p-value of the pooled elements against the prior's CDF.
-- correct: which images were classified right, as packed bits (base64; `unpack_correct`), so two
+- correct: which images were classified right, as packed bits (bench.recovery.codec), so two
   cells on the same images can be compared image by image (paired statistics).
 - In-span targets (G(z*) of known z*): latent_error, the mean over images of ||z - z*||_2;
   latent_rmse, the same per element (||z - z*|| / sqrt(d)); latent_recovered, the % of images
@@ -21,13 +21,13 @@ listed under "nonfinite_metrics", and "n_nonfinite" counts the images with non-f
 
 from __future__ import annotations
 
-import base64
 import math
 
 import numpy as np
 import torch
 
 import regulators
+from bench.recovery.codec import pack_correct
 from bench.stats import bootstrap_ci
 
 BOOT_SAMPLES = 10_000
@@ -75,17 +75,6 @@ def latent_stats(z: torch.Tensor, prior="normal") -> dict[str, float]:
     else:
         p = math.nan  # KS of a sample with NaN is undefined
     return {"z_mean": mean, "z_var": var, "ks_pvalue": p}
-
-
-def pack_correct(correct) -> str:
-    bits = np.packbits(np.asarray(correct, dtype=bool))
-    return base64.b64encode(bits.tobytes()).decode()
-
-
-def unpack_correct(text: str, n: int) -> np.ndarray:
-    """The boolean vector [n] that pack_correct packed."""
-    bits = np.frombuffer(base64.b64decode(text), dtype=np.uint8)
-    return np.unpackbits(bits)[:n].astype(bool)
 
 
 def latent_errors(z: torch.Tensor, z_star: torch.Tensor, tol: float) -> dict[str, float]:

@@ -261,7 +261,7 @@ def figures(results, out: Path) -> list[Path]:
 def _images(results, out: Path) -> list[Path]:
     """Targets and the recoveries of each regulator's best cell (first seed), as PDF and PNG."""
     from bench.figures import image_rows, save_figure
-    from bench.recovery.sweep import unpack_images
+    from bench.recovery.codec import unpack_images
 
     s = results.settings
     seed, g = s["seeds"][0], s["generators"][0]

@@ -8,12 +8,12 @@ pipeline (bench.pipeline) stores each record as it finishes, and the recover exp
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Sequence
 
 import torch
 
 from bench.progress import ProgressFn, null_progress
+from bench.recovery.codec import pack_uint8_images
 from bench.recovery.engine import recover_cells
 from bench.recovery.grid import Cell
 from bench.recovery.metrics import latent_errors, score_cell
@@ -39,14 +39,8 @@ def to_uint8(images: torch.Tensor) -> torch.Tensor:
 
 
 def pack_images(images: torch.Tensor) -> str:
-    """uint8 images as base64 text (a record is JSON; 10 digits take 10 KB, not 30)."""
-    return base64.b64encode(to_uint8(images).numpy().tobytes()).decode()
-
-
-def unpack_images(text: str):
-    import numpy as np
-
-    return np.frombuffer(base64.b64decode(text), dtype=np.uint8).reshape(-1, 28, 28)
+    """Images in [-1, 1] as compact text (bench.recovery.codec: uint8, zlib, base64)."""
+    return pack_uint8_images(to_uint8(images).numpy())
 
 
 def run_chunk(
