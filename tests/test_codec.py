@@ -24,3 +24,26 @@ def test_images_round_trip_compressed_and_older_text_still_reads():
     old = base64.b64encode(imgs.tobytes()).decode()  # what records held before compression
     assert np.array_equal(unpack_images(old), imgs)
     assert len(text) < len(old) / 2
+
+
+def test_floats_pack_losslessly_and_lists_still_read():
+    from bench.recovery.codec import pack_floats, unpack_floats
+
+    f32 = np.float32(np.random.default_rng(2).normal(5, 1, 100)).astype(float).tolist()
+    assert pack_floats(f32).startswith("f4:") and unpack_floats(pack_floats(f32)) == f32
+    f64 = [0.1, 1 / 3]
+    assert pack_floats(f64).startswith("f8:") and unpack_floats(pack_floats(f64)) == f64
+    assert unpack_floats([1.0, 2.0]) == [1.0, 2.0]
+
+
+def test_recover_slim_keeps_what_the_report_reads():
+    from bench.experiments.recover import slim
+
+    settings = {"generators": ["g", "h"], "generator_seeds": [0, 1], "seeds_for": {}, "seeds": [0, 1]}
+    record = {"accuracy": 90.0, "correct": "AAA=", "histories": {"loss": [1.0]},
+              "preview": pack_uint8_images(np.zeros((2, 28, 28), np.uint8))}  # fmt: skip
+    cell = {"generator": "g", "generator_seed": 0, "seed": 0}
+    kept = slim(record, cell, settings)
+    assert "histories" not in kept and kept["preview"] == record["preview"] and kept["correct"] == "AAA="
+    for other in ({**cell, "generator": "h"}, {**cell, "generator_seed": 1}, {**cell, "seed": 1}):
+        assert "preview" not in slim(record, other, settings)

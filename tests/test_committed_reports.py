@@ -59,3 +59,12 @@ def test_a_committed_verdict_is_what_the_current_rules_say(path):
     results = load(path)
     now = [(v.claim, v.label, v.note, v.provisional) for v in get(results.experiment).verdicts(results)]
     assert now == [(v.claim, v.label, v.note, v.provisional) for v in results.verdict_objs()]
+
+
+def test_committed_results_stay_small():
+    """reports/ under 30 MB and no saved results over 5 MB: records keep what a report or figure
+    reads (Experiment.slim), figures are palette PNGs."""
+    files = [p for p in REPORTS.rglob("*") if p.is_file() and "runs" not in p.relative_to(REPORTS).parts]
+    assert sum(p.stat().st_size for p in files) < 30e6
+    big = [p.relative_to(REPORTS).as_posix() for p in SAVED if p.stat().st_size > 5e6]
+    assert not big, big

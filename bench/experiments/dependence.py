@@ -78,6 +78,6 @@ EXPERIMENT = register(Experiment(
     settings=DependenceSettings, cells=cells, run_chunk=chunk, chunk_key=chunk_key,
     render=dependence_report.render, verdicts=dependence_report.verdicts, figures=dependence_report.figures,
     prepare=recover.prepare, plan=plan, rows=dependence_report.rows, cell_name=cell_name,
-    summary_metrics=dependence_report.summary_metrics, estimate=recover.estimate_seconds,
+    summary_metrics=dependence_report.summary_metrics, estimate=recover.estimate_seconds, slim=recover.slim,
     version=recover.EXPERIMENT.version, judging=unkeyed_fields(DependenceSettings), out="reports/dependence",
 ))  # fmt: skip

@@ -16,7 +16,7 @@ import time
 from dataclasses import asdict
 
 from bench.data.inputs import mnist_input
-from bench.experiments import mnist_figures, mnist_report
+from bench.experiments import mnist_cells, mnist_figures, mnist_report
 from bench.experiments.metrics import (
     decode_lines,
     discrepancy_matrix,
@@ -245,6 +245,7 @@ EXPERIMENT = register(Experiment(
     rows=mnist_report.rows, cell_name=cell_name, params=params,
     summary_metrics=mnist_report.summary_metrics, cell_figures=mnist_figures.cell_figure,
     workers="cores",  # the MLP nets run best one thread a model, one model a core
+    slim=mnist_cells.slim,
     judging=judging_fields(MnistSettings),
     version=2,  # 2: digit shares and a sample grid per model, Frechet over 10,000 draws
 ))  # fmt: skip

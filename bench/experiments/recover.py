@@ -335,6 +335,22 @@ def chunk(cells_: list[dict], ctx, settings: RecoverSettings | None = None) -> l
     return out
 
 
+def slim(record: dict, cell: dict, settings: dict) -> dict:
+    """The record the saved results keep: no loss curve (MLflow has it; no report reads it), and
+    the recovered images only where the report's figure shows them (the first generator at its
+    first seed and first recovery seed), compressed. A study's results stay a few MB, not 35."""
+    from bench.recovery.codec import pack_uint8_images, unpack_images
+
+    g0 = settings["generators"][0]
+    seed0 = (settings.get("seeds_for") or {}).get(g0, settings["generator_seeds"])[0]
+    shown = ((cell["generator"], cell["generator_seed"], cell.get("seed")) == (g0, seed0, settings["seeds"][0])
+             and "reading" not in cell)  # fmt: skip
+    out = {k: v for k, v in record.items() if k != "histories" and (shown or k != "preview")}
+    if shown and isinstance(out.get("preview"), str):
+        out["preview"] = pack_uint8_images(unpack_images(out["preview"]))  # older records: plain base64
+    return out
+
+
 def cell_tags(cell: dict, facts: dict) -> dict:
     """The digests of the generator a cell recovers with and of the scorer."""
     model = facts.get("models", {}).get(model_key(cell["generator"], cell["generator_seed"]), {})
@@ -375,7 +391,7 @@ EXPERIMENT = register(Experiment(
     settings=RecoverSettings, cells=cells, run_chunk=chunk, chunk_key=chunk_key,
     render=report.render, verdicts=report.verdicts, figures=report.figures, prepare=prepare,
     plan=plan, rows=tables.rows, cell_name=cell_name, report_name=lambda s: f"recover-{s.grid}",
-    summary_metrics=summary_metrics, estimate=estimate_seconds, cell_tags=cell_tags,
+    summary_metrics=summary_metrics, estimate=estimate_seconds, cell_tags=cell_tags, slim=slim,
     # 2: generators x generator seeds, per-image correctness, in-span targets; 3: counter-based draws, fused G
     version=3,
     judging=unkeyed_fields(RecoverSettings),  # the split is keyed: fixed before any cell runs

@@ -45,7 +45,8 @@ class Experiment:
     params(settings) -> extra MLflow params; summary_metrics(results); cell_figures(cell,
     record, folder) -> figure paths attached to the cell's MLflow run; cell_tags(cell, facts) ->
     tags of the cell's MLflow run (the digest of a model prepare() made); estimate(ctx, cells) ->
-    seconds the cells left to run will take here (said up front, after --resume); version (bump it when
+    seconds the cells left to run will take here (said up front, after --resume); slim(record,
+    cell, settings) -> the record the saved results keep; version (bump it when
     run_cell measures differently, so --resume does not reuse older cells); judging (settings kept
     out of the resume key: those that only change the verdicts, and those prepare() keys by their
     resolved value, such as --precision auto).
@@ -77,6 +78,9 @@ class Experiment:
     estimate: Callable[[Any, list[dict]], float] | None = None  # (ctx, cells to run) -> seconds
     cell_figures: Callable[[dict, dict, Path], list[Path]] | None = None
     cell_tags: Callable[[dict, dict], dict] | None = None  # (cell, prepare() facts) -> MLflow tags
+    # (record, cell, settings) -> the record as the saved results keep it: what no report or figure
+    # reads left out, bulky data in compact text (the cell store and MLflow keep the full record).
+    slim: Callable[[dict, dict, Any], dict] | None = None
     # Default number of local worker processes: "cores" when a cell runs on one thread (small
     # models), "one" when a cell uses the whole machine (batched engines, convnets).
     workers: str = "one"

@@ -228,7 +228,8 @@ def run_experiment(
             progress("cells", len(outcome), len(cells))
 
         results = Results(exp.name, settings_dict, [
-            {"key": k, "cell": c, **outcome[k]} for k, c in zip(keys, cells)], context=ctx.facts)  # fmt: skip
+            {"key": k, "cell": c, **slimmed(exp, outcome[k], c, settings_dict)} for k, c in zip(keys, cells)],
+            context=ctx.facts)  # fmt: skip
         results.verdicts = judge(exp, results)
         fingerprint, checkpoints = _provenance(ctx.facts, results.records())
         results.facts = collect_facts(
@@ -251,6 +252,13 @@ def run_experiment(
             sweep.log_artifact(p)
     return RunOutput(saved, files["md"], files["csv"], files["json"], written, cell_store.folder,
                      workers, sweep.run_id, sweep.url, [c["key"] for c in saved.failed()])  # fmt: skip
+
+
+def slimmed(exp: Experiment, outcome: dict, cell: dict, settings: dict) -> dict:
+    """A cell's outcome as the saved results keep it (the experiment's `slim` of its record)."""
+    if exp.slim is None or not outcome.get("record"):
+        return outcome
+    return {**outcome, "record": exp.slim(outcome["record"], cell, settings)}
 
 
 def judge(exp: Experiment, results: Results) -> list[dict]:

@@ -42,3 +42,24 @@ def unpack_images(text: str) -> np.ndarray:
     else:
         raw = base64.b64decode(text)
     return np.frombuffer(raw, dtype=np.uint8).reshape(-1, SIDE, SIDE)
+
+
+F32, F64 = "f4:", "f8:"
+
+
+def pack_floats(values) -> str:
+    """Numbers as base64 text, losslessly: float32 where every value is one (per-image errors
+    computed in float32), else float64. A JSON list of 10,000 such numbers takes about 190 KB;
+    this, 53 KB."""
+    x = np.asarray(values, dtype=np.float64)
+    if np.array_equal(x.astype(np.float32).astype(np.float64), x, equal_nan=True):
+        return F32 + base64.b64encode(x.astype("<f4").tobytes()).decode()
+    return F64 + base64.b64encode(x.astype("<f8").tobytes()).decode()
+
+
+def unpack_floats(packed) -> list[float]:
+    """The list pack_floats packed (a list given as is: results saved before packing)."""
+    if not isinstance(packed, str):
+        return list(packed)
+    kind = "<f4" if packed.startswith(F32) else "<f8"
+    return np.frombuffer(base64.b64decode(packed[3:]), dtype=kind).astype(np.float64).tolist()
