@@ -32,8 +32,15 @@ def cache_dir() -> Path:
 
 def cache_key(kind: str, config: dict, data_fingerprint: str, seed: int) -> str:
     """16 hex digits of sha256 over the canonical JSON of everything that defines the model."""
-    blob = canonical({"kind": kind, "config": config, "data_fingerprint": data_fingerprint,
-                      "seed": int(seed), "format": FORMAT_VERSION})  # fmt: skip
+    blob = canonical(
+        {
+            "kind": kind,
+            "config": config,
+            "data_fingerprint": data_fingerprint,
+            "seed": int(seed),
+            "format": FORMAT_VERSION,
+        }
+    )
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -43,8 +50,7 @@ def entry_path(kind: str, key: str, root: Path | None = None) -> Path:
     return Path(root if root is not None else cache_dir()) / kind / f"{key}.pt"
 
 
-def _mismatch(meta: dict, kind: str, key: str, config: dict, fingerprint: str,
-              seed: int) -> str | None:  # fmt: skip
+def _mismatch(meta: dict, kind: str, key: str, config: dict, fingerprint: str, seed: int) -> str | None:
     """The first field of meta that differs from what was asked, as a reason; None if all match."""
     if meta.get("format") != FORMAT_VERSION:
         return f"format version {meta.get('format')!r}, expected {FORMAT_VERSION}"
@@ -88,8 +94,7 @@ def _lookup(kind: str, config: dict, fingerprint: str, seed: int, root: Path | N
     return path, payload, found, None
 
 
-def status(kind: str, config: dict, data_fingerprint: str, seed: int, *,
-           root: Path | None = None) -> str:  # fmt: skip
+def status(kind: str, config: dict, data_fingerprint: str, seed: int, *, root: Path | None = None) -> str:
     """What a run would do with this model, in words: "cached", "not cached", or
     "<why> -> will retrain" for a file that exists but cannot be used (it is read and verified:
     a plan must not call a damaged checkpoint cached)."""
@@ -139,8 +144,9 @@ def train_or_load(
     return payload, saved
 
 
-def save_checkpoint(path: str | os.PathLike, kind: str, config: dict, data_fingerprint: str,
-                    seed: int, payload: dict) -> tuple[dict, CacheEntry]:  # fmt: skip
+def save_checkpoint(
+    path: str | os.PathLike, kind: str, config: dict, data_fingerprint: str, seed: int, payload: dict
+) -> tuple[dict, CacheEntry]:
     """Write payload + meta atomically; returns (payload as stored, numpy converted; entry)."""
     payload = checkpoint.plain(payload, "payload")
     key = cache_key(kind, config, data_fingerprint, seed)
@@ -157,8 +163,10 @@ def load_checkpoint(path: str | os.PathLike, expect_key: str | None = None) -> t
     path = Path(path)
     meta, payload, digest, size = checkpoint.read(path)
     if meta.get("format") != FORMAT_VERSION:
-        raise CacheError(f"checkpoint {path}: cache format {meta.get('format')!r}, this version "
-                         f"reads {FORMAT_VERSION}; delete it to retrain")  # fmt: skip
+        raise CacheError(
+            f"checkpoint {path}: cache format {meta.get('format')!r}, this version "
+            f"reads {FORMAT_VERSION}; delete it to retrain"
+        )
     try:
         recomputed = cache_key(meta["kind"], meta["config"], meta["data_fingerprint"], meta["seed"])
     except (KeyError, TypeError, ValueError):
@@ -184,9 +192,18 @@ def list_entries(root: Path | None = None) -> list[CacheEntry]:
         except CacheError as e:
             st = path.stat()
             created = _dt.datetime.fromtimestamp(st.st_mtime, _dt.timezone.utc)
-            out.append(CacheEntry(kind=path.parent.name, key=path.stem, path=path,
-                                  size_bytes=st.st_size, created=created.isoformat(timespec="seconds"),
-                                  metrics={}, digest="", error=e.reason))  # fmt: skip
+            out.append(
+                CacheEntry(
+                    kind=path.parent.name,
+                    key=path.stem,
+                    path=path,
+                    size_bytes=st.st_size,
+                    created=created.isoformat(timespec="seconds"),
+                    metrics={},
+                    digest="",
+                    error=e.reason,
+                )
+            )
     out.sort(key=lambda e: e.created, reverse=True)
     return out
 

@@ -204,8 +204,7 @@ def _versions() -> dict:
 
     from bench import __version__
 
-    out = {"torch": str(torch.__version__), "python": platform.python_version(),
-           "lwgan-bench": __version__}  # fmt: skip
+    out = {"torch": str(torch.__version__), "python": platform.python_version(), "lwgan-bench": __version__}
     try:
         out["numpy"] = metadata.version("numpy")
     except metadata.PackageNotFoundError:
@@ -233,8 +232,7 @@ def write(path: Path, meta: dict, payload: dict) -> CacheEntry:
     return entry(path, meta, meta["digest"], path.stat().st_size)
 
 
-def new_meta(kind: str, key: str, config: dict, data_fingerprint: str, seed: int,
-             payload: dict) -> dict:  # fmt: skip
+def new_meta(kind: str, key: str, config: dict, data_fingerprint: str, seed: int, payload: dict) -> dict:
     return {
         "format": FORMAT_VERSION,
         "kind": kind,

@@ -106,9 +106,11 @@ def _outcomes(record: dict) -> dict[str, float]:
     return {
         k: float(v)
         for k, v in record.items()
-        if isinstance(v, (int, float)) and not isinstance(v, bool)
-        and not k.endswith(("_lo", "_hi", "_s")) and k not in NOT_OUTCOMES
-    }  # fmt: skip
+        if isinstance(v, (int, float))
+        and not isinstance(v, bool)
+        and not k.endswith(("_lo", "_hi", "_s"))
+        and k not in NOT_OUTCOMES
+    }
 
 
 def _over_seeds(base, other, label: str) -> list[CellDiff]:
@@ -131,8 +133,9 @@ def _over_seeds(base, other, label: str) -> list[CellDiff]:
             if not a or not b or len(set(a + b)) == 1:
                 continue
             ci = welch_interval(a, b)
-            rows.append(CellDiff(_text(key), label, m, float(np.mean(a)), float(np.mean(b)), ci.value, ci.lo, ci.hi,
-                                 False))  # fmt: skip
+            rows.append(
+                CellDiff(_text(key), label, m, float(np.mean(a)), float(np.mean(b)), ci.value, ci.lo, ci.hi, False)
+            )
     return rows
 
 
@@ -165,8 +168,10 @@ def compare(paths: list[str | Path], *, ignore_seed: bool = False, over_seeds: b
     ignore = ("generator", "seed") if ignore_seed else ("generator",)
     names = [Path(p).as_posix() for p in paths]
     if over_seeds:
-        notes.append("seeds pooled per cell: the difference of the means over seeds, Welch's t interval (95%); "
-                     "two results' models are different models, so nothing is paired")  # fmt: skip
+        notes.append(
+            "seeds pooled per cell: the difference of the means over seeds, Welch's t interval (95%); "
+            "two results' models are different models, so nothing is paired"
+        )
         for name, other in zip(names[1:], loaded[1:]):
             rows += _over_seeds(base, other, name)
             seeds = [_seeds(r) for r in (base, other)]
@@ -220,8 +225,11 @@ def against_paper(path: str | Path) -> dict:
     for g, f in frame.groupby("generator", sort=False):
         summary = summary_frame(f)
         for _, r in summary.iterrows():
-            runs = f[(f["table"] == r["table"]) & (f["learning_rate"] == r["learning_rate"])
-                     & (f["hyperparameter"] == r["hyperparameter"])]["accuracy"]  # fmt: skip
+            runs = f[
+                (f["table"] == r["table"])
+                & (f["learning_rate"] == r["learning_rate"])
+                & (f["hyperparameter"] == r["hyperparameter"])
+            ]["accuracy"]
             if len(runs) > 1:
                 ci = t_interval(runs.to_numpy())
                 lo, hi = ci.lo, ci.hi
@@ -229,11 +237,25 @@ def against_paper(path: str | Path) -> dict:
                 lo, hi = float(r["accuracy_lo"]), float(r["accuracy_hi"])
             cell = f"{r['table']}|{r['regulator']}|lr={r['learning_rate']:g}|hp={r['hyperparameter']:g}"
             paper = float(r["paper_accuracy"])
-            rows.append(CellDiff(cell, f"paper - {g}", "accuracy", float(r["accuracy"]), paper,
-                                 paper - float(r["accuracy"]), paper - hi, paper - lo, False))  # fmt: skip
+            rows.append(
+                CellDiff(
+                    cell,
+                    f"paper - {g}",
+                    "accuracy",
+                    float(r["accuracy"]),
+                    paper,
+                    paper - float(r["accuracy"]),
+                    paper - hi,
+                    paper - lo,
+                    False,
+                )
+            )
         rho, _, n = spearman(summary)
-        notes.append(f"`{g}`: Spearman rho {rho:.2f} with the paper over {n} cells" if math.isfinite(rho) else
-                     f"`{g}`: Spearman rho n/a")  # fmt: skip
+        notes.append(
+            f"`{g}`: Spearman rho {rho:.2f} with the paper over {n} cells"
+            if math.isfinite(rho)
+            else f"`{g}`: Spearman rho n/a"
+        )
     return {
         "rows": rows,
         "notes": notes,
@@ -284,11 +306,22 @@ def markdown(found: dict) -> str:
             "McNemar p": f"{r.pvalue:.2g}" if r.pvalue is not None else "",
         }
 
-    out += ["## Summary", "", markdown_table(summary, floatfmt=".3g"), "",
-            f"## Differences outside their interval ({len(outside)} of {len(rows)})", "",
-            markdown_table([row(r) for r in outside], floatfmt=".3g") if outside else "None.", "",
-            "![Second against first, per cell](compare.png)", "",
-            "## Every cell", "", markdown_table([row(r) for r in rows], floatfmt=".3g"), ""]  # fmt: skip
+    out += [
+        "## Summary",
+        "",
+        markdown_table(summary, floatfmt=".3g"),
+        "",
+        f"## Differences outside their interval ({len(outside)} of {len(rows)})",
+        "",
+        markdown_table([row(r) for r in outside], floatfmt=".3g") if outside else "None.",
+        "",
+        "![Second against first, per cell](compare.png)",
+        "",
+        "## Every cell",
+        "",
+        markdown_table([row(r) for r in rows], floatfmt=".3g"),
+        "",
+    ]
     return "\n".join(out)
 
 

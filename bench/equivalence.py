@@ -62,8 +62,10 @@ def _check_pairable(base, other, names: tuple[str, str]) -> None:
     ca, cb = base.facts.get("checkpoints", {}), other.facts.get("checkpoints", {})
     differ = sorted(k for k in set(ca) & set(cb) if ca[k] != cb[k])
     if differ:
-        raise BenchError(f"--equivalence: the checkpoints differ ({', '.join(differ)}): only the number format "
-                         "may differ between the two results")  # fmt: skip
+        raise BenchError(
+            f"--equivalence: the checkpoints differ ({', '.join(differ)}): only the number format "
+            "may differ between the two results"
+        )
 
 
 def _table(shifts: dict[tuple, np.ndarray], keep) -> np.ndarray | None:
@@ -77,8 +79,9 @@ def _table(shifts: dict[tuple, np.ndarray], keep) -> np.ndarray | None:
     return np.stack([np.mean(by[s], axis=0) for s in sorted(by)])
 
 
-def equivalence(base_path: str | Path, other_path: str | Path, reseed_path: str | Path | None = None,
-                margin: float = MARGIN) -> dict:  # fmt: skip
+def equivalence(
+    base_path: str | Path, other_path: str | Path, reseed_path: str | Path | None = None, margin: float = MARGIN
+) -> dict:
     """The equivalence analysis of OTHER against BASE (see the module docstring): a dict the
     markdown renders."""
     from scipy.stats import binom
@@ -96,8 +99,10 @@ def equivalence(base_path: str | Path, other_path: str | Path, reseed_path: str 
     shifts = {k: 100.0 * (rb[k].astype(float) - ra[k]) for k in common}
     regulator = lambda key: key[3].split("|", 1)[0]
     pooled = tost(_table(shifts, lambda k: True), margin)
-    per_reg = {r: tost(_table(shifts, lambda k, r=r: regulator(k) == r), margin)
-               for r in dict.fromkeys(regulator(k) for k in common)}  # fmt: skip
+    per_reg = {
+        r: tost(_table(shifts, lambda k, r=r: regulator(k) == r), margin)
+        for r in dict.fromkeys(regulator(k) for k in common)
+    }
     tests = [mcnemar(rb[k], ra[k])["pvalue"] for k in common]
     changed = [int((rb[k] != ra[k]).sum()) for k in common]
     low, high = binom.ppf([0.025, 0.975], len(common), 0.05)
@@ -125,15 +130,20 @@ def equivalence(base_path: str | Path, other_path: str | Path, reseed_path: str 
             fmt_flip = np.mean([rb[k] != ra[k] for k, _ in pairs], axis=0)
             reseed_flip = np.mean([rr[kr] != ra[k] for k, kr in pairs], axis=0)
             ci = t_interval(100 * (fmt_flip - reseed_flip))
-            out["reseed"] = {"name": Path(reseed_path).as_posix(), "runs": len(pairs),
-                             "format_changed_median": float(np.median([(rb[k] != ra[k]).sum() for k, _ in pairs])),
-                             "reseed_changed_median": float(np.median([(rr[kr] != ra[k]).sum() for k, kr in pairs])),
-                             "excess": (ci.value, ci.lo, ci.hi), "not_above": bool(ci.hi <= 0)}  # fmt: skip
+            out["reseed"] = {
+                "name": Path(reseed_path).as_posix(),
+                "runs": len(pairs),
+                "format_changed_median": float(np.median([(rb[k] != ra[k]).sum() for k, _ in pairs])),
+                "reseed_changed_median": float(np.median([(rr[kr] != ra[k]).sum() for k, kr in pairs])),
+                "excess": (ci.value, ci.lo, ci.hi),
+                "not_above": bool(ci.hi <= 0),
+            }
     out["equivalent"] = bool(
-        pooled["equivalent"] and all(t["equivalent"] for t in per_reg.values())
+        pooled["equivalent"]
+        and all(t["equivalent"] for t in per_reg.values())
         and all(c["tost"]["equivalent"] for c in out["contrasts"])
         and out.get("reseed", {}).get("not_above", True)
-    )  # fmt: skip
+    )
     return out
 
 
@@ -155,15 +165,24 @@ def _contrast_shifts(base, other, margin: float) -> list[dict]:
             da, db = compare.diff(ta, (g, a), (g, b)), compare.diff(tb, (g, a), (g, b))
             if da is None or db is None or da.seeds != db.seeds:
                 continue
-            out.append({"generator": g, "contrast": f"{a} - {b}", "base": da.value, "other": db.value,
-                        "tost": tost(db.table - da.table, margin)})  # fmt: skip
+            out.append(
+                {
+                    "generator": g,
+                    "contrast": f"{a} - {b}",
+                    "base": da.value,
+                    "other": db.value,
+                    "tost": tost(db.table - da.table, margin),
+                }
+            )
     return out
 
 
 def _verdicts_side_by_side(base, other) -> list[dict]:
     theirs = {v.claim: v for v in other.verdict_objs()}
-    return [{"claim": v.claim, "base": v.label, "other": theirs[v.claim].label if v.claim in theirs else "n/a"}
-            for v in base.verdict_objs()]  # fmt: skip
+    return [
+        {"claim": v.claim, "base": v.label, "other": theirs[v.claim].label if v.claim in theirs else "n/a"}
+        for v in base.verdict_objs()
+    ]
 
 
 def markdown(res: dict) -> str:
@@ -173,51 +192,84 @@ def markdown(res: dict) -> str:
     m = res["margin"]
 
     def row(name, t):
-        return {"": name, "shift (points)": f"{t['mean']:+.3f}", "90% interval": f"[{t['lo']:+.3f}, {t['hi']:+.3f}]",
-                "TOST p": f"{t['p']:.2g}", "within the margin": "yes" if t["equivalent"] else "no"}  # fmt: skip
+        return {
+            "": name,
+            "shift (points)": f"{t['mean']:+.3f}",
+            "90% interval": f"[{t['lo']:+.3f}, {t['hi']:+.3f}]",
+            "TOST p": f"{t['p']:.2g}",
+            "within the margin": "yes" if t["equivalent"] else "no",
+        }
 
     mc = res["mcnemar"]
     lines = [
         f"# Equivalence: `{b}` against `{a}`",
         "",
-        (f"**{'Equivalent' if res['equivalent'] else 'Not shown equivalent'}** within +-{m:g} accuracy points: "
-         f"pooled and per regulator, and within +-{res['contrast_margin']:g} on every claim contrast, by two "
-         "one-sided tests (TOST at 5%, the 90% "
-         "interval over images and generator seeds inside the margin)"
-         + (", and the format changes outcomes no more often than a reseed does" if "reseed" in res else "")
-         + "."),
+        (
+            f"**{'Equivalent' if res['equivalent'] else 'Not shown equivalent'}** within +-{m:g} accuracy points: "
+            f"pooled and per regulator, and within +-{res['contrast_margin']:g} on every claim contrast, by two "
+            "one-sided tests (TOST at 5%, the 90% "
+            "interval over images and generator seeds inside the margin)"
+            + (", and the format changes outcomes no more often than a reseed does" if "reseed" in res else "")
+            + "."
+        ),
         "",
-        (f"{res['runs']} distinct runs (shared baselines once) x {res['images']} images, generator seeds "
-         f"{', '.join(map(str, res['seeds']))}; mean shift {res['mean_shift']:+.3f} points; a median "
-         f"{res['changed_median']:.0f} of {res['images']} images change outcome per run. Exact McNemar per run: "
-         f"{mc['below_05']} of {res['runs']} at p < 0.05, where chance alone gives {mc['chance_range'][0]}-"
-         f"{mc['chance_range'][1]} (95% binomial range at 5%)."),
+        (
+            f"{res['runs']} distinct runs (shared baselines once) x {res['images']} images, generator seeds "
+            f"{', '.join(map(str, res['seeds']))}; mean shift {res['mean_shift']:+.3f} points; a median "
+            f"{res['changed_median']:.0f} of {res['images']} images change outcome per run. Exact McNemar per run: "
+            f"{mc['below_05']} of {res['runs']} at p < 0.05, where chance alone gives {mc['chance_range'][0]}-"
+            f"{mc['chance_range'][1]} (95% binomial range at 5%)."
+        ),
         "",
         f"## The shift, pooled and per regulator (margin +-{m:g})",
         "",
         markdown_table([row("pooled", res["pooled"]), *(row(r, t) for r, t in res["per_regulator"].items())]),
         "",
-        (f"## Each claim contrast's shift (both at the base's cross-fitted best cells; margin "
-         f"+-{res['contrast_margin']:g}, a contrast being a difference of two levels)"),
+        (
+            f"## Each claim contrast's shift (both at the base's cross-fitted best cells; margin "
+            f"+-{res['contrast_margin']:g}, a contrast being a difference of two levels)"
+        ),
         "",
-        markdown_table([{**row(f"{c['generator']}: {c['contrast']}", c["tost"]), "base": f"{c['base']:+.2f}",
-                         "other": f"{c['other']:+.2f}"} for c in res["contrasts"]]) if res["contrasts"] else "none",
+        markdown_table(
+            [
+                {
+                    **row(f"{c['generator']}: {c['contrast']}", c["tost"]),
+                    "base": f"{c['base']:+.2f}",
+                    "other": f"{c['other']:+.2f}",
+                }
+                for c in res["contrasts"]
+            ]
+        )
+        if res["contrasts"]
+        else "none",
         "",
-    ]  # fmt: skip
+    ]
     if "reseed" in res:
         r = res["reseed"]
         v, lo, hi = r["excess"]
-        lines += ["## Against a reseed", "",
-                  (f"`{r['name']}`: the same checkpoints and format as `{a}`, another recovery seed, {r['runs']} runs. "
-                   f"Images changing outcome per run: a median {r['format_changed_median']:.0f} under the format, "
-                   f"{r['reseed_changed_median']:.0f} under the reseed. Per image, the share of runs it flips under "
-                   f"the format minus under the reseed: {v:+.2f} [{lo:+.2f}, {hi:+.2f}] points (t over images): "
-                   + ("not above a reseed's." if r["not_above"] else "not shown at or below a reseed's.")),
-                  ""]  # fmt: skip
+        lines += [
+            "## Against a reseed",
+            "",
+            (
+                f"`{r['name']}`: the same checkpoints and format as `{a}`, another recovery seed, {r['runs']} runs. "
+                f"Images changing outcome per run: a median {r['format_changed_median']:.0f} under the format, "
+                f"{r['reseed_changed_median']:.0f} under the reseed. Per image, the share of runs it flips under "
+                f"the format minus under the reseed: {v:+.2f} [{lo:+.2f}, {hi:+.2f}] points (t over images): "
+                + ("not above a reseed's." if r["not_above"] else "not shown at or below a reseed's.")
+            ),
+            "",
+        ]
     changed = [v for v in res["verdicts"] if v["base"] != v["other"]]
-    lines += ["## Verdicts", "",
-              (f"Every claim's verdict is the same in both ({len(res['verdicts'])})." if not changed else
-               f"{len(changed)} of {len(res['verdicts'])} verdicts differ:"), ""]  # fmt: skip
+    lines += [
+        "## Verdicts",
+        "",
+        (
+            f"Every claim's verdict is the same in both ({len(res['verdicts'])})."
+            if not changed
+            else f"{len(changed)} of {len(res['verdicts'])} verdicts differ:"
+        ),
+        "",
+    ]
     if changed:
         lines += [markdown_table(changed), ""]
     return "\n".join(lines).rstrip() + "\n"
@@ -225,5 +277,7 @@ def markdown(res: dict) -> str:
 
 def summary_line(res: dict) -> str:
     p = res["pooled"]
-    return (f"{'equivalent' if res['equivalent'] else 'not shown equivalent'} within +-{res['margin']:g} points: "
-            f"pooled shift {p['mean']:+.3f} [{p['lo']:+.3f}, {p['hi']:+.3f}] over {res['runs']} runs")  # fmt: skip
+    return (
+        f"{'equivalent' if res['equivalent'] else 'not shown equivalent'} within +-{res['margin']:g} points: "
+        f"pooled shift {p['mean']:+.3f} [{p['lo']:+.3f}, {p['hi']:+.3f}] over {res['runs']} runs"
+    )

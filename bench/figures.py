@@ -82,8 +82,7 @@ def smooth(values: Sequence[float], window: int) -> np.ndarray:
     return (c[i] - c[lo]) / (i - lo)
 
 
-def plot_histories(histories: dict[str, dict], keys: Sequence[str], path: Path,
-                   title: str = "") -> list[Path]:  # fmt: skip
+def plot_histories(histories: dict[str, dict], keys: Sequence[str], path: Path, title: str = "") -> list[Path]:
     """Loss and convergence curves: one panel per loss term, one line per configuration.
     `histories[label]` holds binned curves and their bin width `every` (see `binned`)."""
     plt = pyplot()

@@ -63,8 +63,9 @@ def training_precision(spec, precision: str, device="cpu") -> str:
     pays = "bf16" in family.precisions and family.bf16_pays(spec.config)
     resolved = for_model(precision, device, pays)
     if resolved not in family.precisions:
-        raise ConfigError(f"{spec.name}: family {family.name!r} trains in {', '.join(family.precisions)} only, "
-                          f"not {resolved}")  # fmt: skip
+        raise ConfigError(
+            f"{spec.name}: family {family.name!r} trains in {', '.join(family.precisions)} only, not {resolved}"
+        )
     return resolved
 
 
@@ -120,15 +121,26 @@ def load_or_train(
     extra = {} if precision == "fp32" else {"precision": precision}
 
     def train() -> dict:
-        out = family.train(spec.config, training_tensor(data), seed=seed, device=device, progress=progress,
-                           task=task, **extra)  # fmt: skip
+        out = family.train(
+            spec.config, training_tensor(data), seed=seed, device=device, progress=progress, task=task, **extra
+        )
         out.setdefault("metrics", {})["precision"] = precision
         return out
 
     payload, entry = cache.train_or_load(
-        spec.cache_kind, cache_config(spec, precision), _fingerprint(data, data_fingerprint), seed, train,
-        retrain=retrain, on_event=on_event,
-    )  # fmt: skip
+        spec.cache_kind,
+        cache_config(spec, precision),
+        _fingerprint(data, data_fingerprint),
+        seed,
+        train,
+        retrain=retrain,
+        on_event=on_event,
+    )
     model = family.load(spec.config, payload["state"], device=device)
-    return Trained(spec, model, entry, dict(payload.get("metrics", {})),
-                   {k: list(v) for k, v in payload.get("history", {}).items()})  # fmt: skip
+    return Trained(
+        spec,
+        model,
+        entry,
+        dict(payload.get("metrics", {})),
+        {k: list(v) for k, v in payload.get("history", {}).items()},
+    )

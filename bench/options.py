@@ -80,17 +80,22 @@ ExperimentOpt = Annotated[str | None, typer.Option("--experiment", help="MLflow 
 NoTrackOpt = Annotated[bool, typer.Option("--no-track", help="Do not log to MLflow.")]
 ResumeOpt = Annotated[
     bool,
-    typer.Option("--resume", help="Keep the cells an earlier run of the same sweep finished (under "
-                 "OUT/runs/); run only the rest."),
-]  # fmt: skip
+    typer.Option(
+        "--resume",
+        help="Keep the cells an earlier run of the same sweep finished (under OUT/runs/); run only the rest.",
+    ),
+]
 RetrainOpt = Annotated[bool, typer.Option("--retrain", help="Train the models again even when cached.")]
 TrainPrecisionOpt = Annotated[
     str,
-    typer.Option("--train-precision", metavar="fp32|bf16|auto",
-                 help="Number format of the models this run trains: fp32, bf16 (bfloat16 autocast; weights "
-                 "and optimiser state float32) or auto (bf16 where the device computes it natively). "
-                 "bf16 models are cached apart from fp32 ones."),
-]  # fmt: skip
+    typer.Option(
+        "--train-precision",
+        metavar="fp32|bf16|auto",
+        help="Number format of the models this run trains: fp32, bf16 (bfloat16 autocast; weights "
+        "and optimiser state float32) or auto (bf16 where the device computes it natively). "
+        "bf16 models are cached apart from fp32 ones.",
+    ),
+]
 
 
 def check_precision(value: str, option: str) -> str:
@@ -104,14 +109,19 @@ def check_precision(value: str, option: str) -> str:
 
 WorkersOpt = Annotated[
     int | None,
-    typer.Option("--workers", help="Local worker processes running cells in parallel (default: the "
-                 "CPU cores for experiments of one-thread models, else 1; 1 on CUDA)."),
-]  # fmt: skip
+    typer.Option(
+        "--workers",
+        help="Local worker processes running cells in parallel (default: the "
+        "CPU cores for experiments of one-thread models, else 1; 1 on CUDA).",
+    ),
+]
 ThreadsOpt = Annotated[
     int | None,
-    typer.Option("--threads", help="torch CPU threads per process (default: the cores shared "
-                 "among the workers; one process: torch's own)."),
-]  # fmt: skip
+    typer.Option(
+        "--threads",
+        help="torch CPU threads per process (default: the cores shared among the workers; one process: torch's own).",
+    ),
+]
 
 
 def default_out() -> Path:

@@ -92,8 +92,9 @@ def load_all(specs=(), *, env: bool = True, entry_points: bool = True) -> list[s
                 if callable(obj):
                     obj()
             except Exception as e:  # noqa: BLE001
-                raise PluginError(f"plugin {ep.name} ({ep.value}): {type(e).__name__}: "
-                                  f"{' '.join(str(e).split())}") from None  # fmt: skip
+                raise PluginError(
+                    f"plugin {ep.name} ({ep.value}): {type(e).__name__}: {' '.join(str(e).split())}"
+                ) from None
             _LOADED.append(key)
     return loaded()
 
@@ -123,6 +124,11 @@ def described() -> list[dict]:
     out = []
     for spec in loaded():
         path = _file_of(spec)
-        out.append({"spec": spec, "file": str(path) if path else None,
-                    "digest": digest(path) if path and path.is_file() else None})  # fmt: skip
+        out.append(
+            {
+                "spec": spec,
+                "file": str(path) if path else None,
+                "digest": digest(path) if path and path.is_file() else None,
+            }
+        )
     return out

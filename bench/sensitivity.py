@@ -40,8 +40,11 @@ def _threshold_labels(v: Verdict) -> list[tuple[str, str]]:
     if v.evidence is None or not v.key or v.label not in ("reproduced", "not reproduced", "inconclusive"):
         return []
     claim = get(v.key)
-    return [(f"{name} x{f:g}", claim.outcome(v.evidence, claim.scaled(name, f)).label)
-            for name in claim.constants for f in SCALES]  # fmt: skip
+    return [
+        (f"{name} x{f:g}", claim.outcome(v.evidence, claim.scaled(name, f)).label)
+        for name in claim.constants
+        for f in SCALES
+    ]
 
 
 def measure(exp, results, verdicts: list[Verdict], splits: int = SPLITS) -> list[Verdict]:
@@ -61,12 +64,18 @@ def measure(exp, results, verdicts: list[Verdict], splits: int = SPLITS) -> list
         stab: dict = {}
         labels = by_split.get(_key(v))
         if labels:
-            stab.update(splits=sum(x == v.label for x in labels) / len(labels), n_splits=len(labels),
-                        split_labels=dict(sorted(_counts(labels).items())))  # fmt: skip
+            stab.update(
+                splits=sum(x == v.label for x in labels) / len(labels),
+                n_splits=len(labels),
+                split_labels=dict(sorted(_counts(labels).items())),
+            )
         moved = _threshold_labels(v)
         if moved:
-            stab.update(thresholds=sum(lab == v.label for _, lab in moved) / len(moved), n_thresholds=len(moved),
-                        flips=[f"{what}: {lab}" for what, lab in moved if lab != v.label])  # fmt: skip
+            stab.update(
+                thresholds=sum(lab == v.label for _, lab in moved) / len(moved),
+                n_thresholds=len(moved),
+                flips=[f"{what}: {lab}" for what, lab in moved if lab != v.label],
+            )
         out.append(dataclasses.replace(v, stability=stab))
     return out
 
@@ -85,12 +94,22 @@ def rows(verdicts: list[Verdict]) -> list[dict]:
         s = v.stability
         if not s:
             continue
-        split = (f"{s['splits']:.0%} of {s['n_splits']}" + (" (fragile)" if v.fragile else "")
-                 if "splits" in s else "no split: nothing chosen on the data judged")  # fmt: skip
+        split = (
+            f"{s['splits']:.0%} of {s['n_splits']}" + (" (fragile)" if v.fragile else "")
+            if "splits" in s
+            else "no split: nothing chosen on the data judged"
+        )
         thr = f"{s['thresholds']:.0%} of {s['n_thresholds']}" if "thresholds" in s else "n/a"
         flips = "; ".join(s.get("flips", [])) or "none"
-        out.append({"claim": v.claim, "verdict": v.label, "same label over splits": split,
-                    "over band numbers x0.5, x1.5": thr, "moved numbers that flip it": flips})  # fmt: skip
+        out.append(
+            {
+                "claim": v.claim,
+                "verdict": v.label,
+                "same label over splits": split,
+                "over band numbers x0.5, x1.5": thr,
+                "moved numbers that flip it": flips,
+            }
+        )
     return out
 
 
@@ -101,10 +120,17 @@ def markdown(verdicts: list[Verdict]) -> list[str]:
     table = rows(verdicts)
     if not table:
         return []
-    return ["## How stable is each verdict", "",
-            (f"Each verdict re-judged from the saved results: on {SPLITS} other seeded splits of the images "
-             "(where the verdict chooses best cells on one half; the run's own split was fixed before any "
-             "cell ran), and with each number of its band at 0.5x and 1.5x. A verdict that keeps its "
-             "label in fewer than 80% of the splits is marked fragile: which images chose the cells decided "
-             "it. `bench claims --results DIR --sensitivity` prints the same."), "",
-            markdown_table(table), ""]  # fmt: skip
+    return [
+        "## How stable is each verdict",
+        "",
+        (
+            f"Each verdict re-judged from the saved results: on {SPLITS} other seeded splits of the images "
+            "(where the verdict chooses best cells on one half; the run's own split was fixed before any "
+            "cell ran), and with each number of its band at 0.5x and 1.5x. A verdict that keeps its "
+            "label in fewer than 80% of the splits is marked fragile: which images chose the cells decided "
+            "it. `bench claims --results DIR --sensitivity` prints the same."
+        ),
+        "",
+        markdown_table(table),
+        "",
+    ]

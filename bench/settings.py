@@ -60,13 +60,37 @@ class Spec:
         return None if c is None else list(c)
 
 
-def setting(default: Any, help: str, *, option: str | None | type(_MISSING) = _MISSING, minimum: float | None = None,
-            maximum: float | None = None, choices=None, check=None, parse=None, judging: bool = False,
-            keyed: bool = True, nonempty: bool = True, cli: bool = True, shown: str | None = None):  # fmt: skip
+def setting(
+    default: Any,
+    help: str,
+    *,
+    option: str | None | type(_MISSING) = _MISSING,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    choices=None,
+    check=None,
+    parse=None,
+    judging: bool = False,
+    keyed: bool = True,
+    nonempty: bool = True,
+    cli: bool = True,
+    shown: str | None = None,
+):
     """A settings field: default, help, option and checks in one place. The option defaults to
     `--field-name` (underscores as dashes); cli=False leaves a field to --set and sweep files."""
-    spec = Spec(help, option if option is not _MISSING else None, minimum, maximum, choices, check, parse, judging,
-                keyed, nonempty, shown)  # fmt: skip
+    spec = Spec(
+        help,
+        option if option is not _MISSING else None,
+        minimum,
+        maximum,
+        choices,
+        check,
+        parse,
+        judging,
+        keyed,
+        nonempty,
+        shown,
+    )
     meta = {"spec": spec, "auto_option": option is _MISSING and cli}
     if isinstance(default, (dict, list)):
         return dataclasses.field(default_factory=lambda d=default: type(d)(d), metadata=meta)
@@ -171,8 +195,9 @@ def parse(cls, name: str, text: str) -> Any:
     if _is_tuple(tp):
         items = [s.strip() for s in text.split(",")] if text.strip() else []
         if any(not s for s in items):
-            raise SettingError(f"{where}: empty element in {text!r}; give comma-separated values without "
-                               "empty places (e.g. 0,1,2)")  # fmt: skip
+            raise SettingError(
+                f"{where}: empty element in {text!r}; give comma-separated values without empty places (e.g. 0,1,2)"
+            )
         item = _item_type(tp)
         out = []
         for s in items:

@@ -50,8 +50,17 @@ def _scipy_ci(data: tuple, stat, n_boot: int, seed: int, level: float, paired: b
     if data[0].shape[-1] < 2:  # one item: no spread to resample
         v = np.asarray(stat(*data, axis=-1), dtype=float)
         return v, v
-    res = bootstrap(data, stat, n_resamples=n_boot, confidence_level=level, method="percentile",
-                    vectorized=True, paired=paired, axis=-1, random_state=np.random.default_rng(seed))  # fmt: skip
+    res = bootstrap(
+        data,
+        stat,
+        n_resamples=n_boot,
+        confidence_level=level,
+        method="percentile",
+        vectorized=True,
+        paired=paired,
+        axis=-1,
+        random_state=np.random.default_rng(seed),
+    )
     return res.confidence_interval.low, res.confidence_interval.high
 
 
@@ -62,8 +71,9 @@ def _out(value, lo, hi) -> CI:
     return CI(value, lo, hi)
 
 
-def bootstrap_ci(values: Any, stat: Callable[..., Any] = np.mean, n_boot: int = 2000,
-                 seed: int = 0, level: float = 0.95) -> CI:  # fmt: skip
+def bootstrap_ci(
+    values: Any, stat: Callable[..., Any] = np.mean, n_boot: int = 2000, seed: int = 0, level: float = 0.95
+) -> CI:
     """Percentile bootstrap interval of `stat` over the last axis of `values` (items).
 
     `stat` must take `axis=` (numpy reductions do). Input [..., n] gives arrays of shape [...].
@@ -78,8 +88,7 @@ def bootstrap_ci(values: Any, stat: Callable[..., Any] = np.mean, n_boot: int = 
     return _out(value, lo, hi)
 
 
-def paired_bootstrap_ci(a: Any, b: Any, n_boot: int = 2000, seed: int = 0,
-                        level: float = 0.95) -> CI:  # fmt: skip
+def paired_bootstrap_ci(a: Any, b: Any, n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> CI:
     """Mean of a - b over the same items with a paired percentile bootstrap interval: items are
     resampled together, so what the two settings share (an image's difficulty) cancels."""
     x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
@@ -90,8 +99,7 @@ def paired_bootstrap_ci(a: Any, b: Any, n_boot: int = 2000, seed: int = 0,
     value = d.mean(axis=-1)
     if np.all(d == d[..., :1]):
         return _out(value, value, value)
-    lo, hi = _scipy_ci((x, y), lambda u, v, axis: np.mean(u - v, axis=axis), n_boot, seed, level,
-                       paired=True)  # fmt: skip
+    lo, hi = _scipy_ci((x, y), lambda u, v, axis: np.mean(u - v, axis=axis), n_boot, seed, level, paired=True)
     return _out(value, lo, hi)
 
 
@@ -176,11 +184,17 @@ def seed_summary(rows: Sequence[dict], by: Sequence[str], value: str) -> list[di
     out = []
     for key, vals in groups.items():
         ci = t_interval(vals)
-        out.append({
-            **dict(zip(by, key)), "value": ci.value, "lo": ci.lo, "hi": ci.hi,
-            "sd": float(np.std(vals, ddof=1)) if len(vals) > 1 else math.nan,
-            "n_seeds": len(vals), "per_seed": vals,
-        })  # fmt: skip
+        out.append(
+            {
+                **dict(zip(by, key)),
+                "value": ci.value,
+                "lo": ci.lo,
+                "hi": ci.hi,
+                "sd": float(np.std(vals, ddof=1)) if len(vals) > 1 else math.nan,
+                "n_seeds": len(vals),
+                "per_seed": vals,
+            }
+        )
     return out
 
 
@@ -231,8 +245,11 @@ def _crossed(d: np.ndarray) -> tuple[np.ndarray, ...]:
     # zero takes its mean square (and its degrees of freedom) out of the combination.
     total = np.where(seed_on, ms_seed, 0) + np.where(item_on, ms_item, 0) - np.where(both, ms_res, 0)
     total = np.where(seed_on | item_on, total, ms_res)
-    den = (np.where(seed_on, ms_seed**2 / (s - 1), 0) + np.where(item_on, ms_item**2 / (i - 1), 0)
-           + np.where(both | ~(seed_on | item_on), ms_res**2 / ((s - 1) * (i - 1)), 0))  # fmt: skip
+    den = (
+        np.where(seed_on, ms_seed**2 / (s - 1), 0)
+        + np.where(item_on, ms_item**2 / (i - 1), 0)
+        + np.where(both | ~(seed_on | item_on), ms_res**2 / ((s - 1) * (i - 1)), 0)
+    )
     with np.errstate(divide="ignore", invalid="ignore"):
         df = np.where(den > 0, total**2 / np.where(den > 0, den, 1), np.inf)
     se = np.sqrt(np.maximum(total, 0) / (s * i))
@@ -299,8 +316,16 @@ def tost(table: Any, margin: float, alpha: float = 0.05) -> dict:
         p_low = stats.t.sf((ci.value + margin) / ci.se, ci.df)  # H0: mean <= -margin
         p_high = stats.t.cdf((ci.value - margin) / ci.se, ci.df)  # H0: mean >= +margin
         p = float(max(p_low, p_high))
-    return {"mean": ci.value, "lo": ci.lo, "hi": ci.hi, "margin": margin, "p": p,
-            "equivalent": bool(p < alpha), "seeds": ci.seeds, "items": ci.items}  # fmt: skip
+    return {
+        "mean": ci.value,
+        "lo": ci.lo,
+        "hi": ci.hi,
+        "margin": margin,
+        "p": p,
+        "equivalent": bool(p < alpha),
+        "seeds": ci.seeds,
+        "items": ci.items,
+    }
 
 
 # A simulated study's design: logit P(right) = base + seed + item (+ effect + seed x contrast +
@@ -309,11 +334,14 @@ def tost(table: Any, margin: float, alpha: float = 0.05) -> dict:
 _DESIGN_KEYS = ("base", "effect", "seed", "seed_contrast", "item", "item_contrast", "coupling")
 # Fitted by eye to the committed paper grid's contrasts (recover-paper, 2026-12-06): residual mean
 # square 430-1400, the item term up to twice it, the seed term 0-60x it.
-DESIGNS = {name: dict(zip(_DESIGN_KEYS, values)) for name, values in (
-    ("images matter", (3.0, 0.5, 0.5, 0.0, 3.0, 1.5, 0.95)),
-    ("seeds matter", (2.5, 0.3, 0.3, 0.3, 2.0, 0.3, 0.9)),
-    ("both small", (2.5, 0.3, 0.3, 0.1, 2.0, 0.5, 0.9)),
-)}  # fmt: skip
+DESIGNS = {
+    name: dict(zip(_DESIGN_KEYS, values))
+    for name, values in (
+        ("images matter", (3.0, 0.5, 0.5, 0.0, 3.0, 1.5, 0.95)),
+        ("seeds matter", (2.5, 0.3, 0.3, 0.3, 2.0, 0.3, 0.9)),
+        ("both small", (2.5, 0.3, 0.3, 0.1, 2.0, 0.5, 0.9)),
+    )
+}
 
 
 def _logistic(x):
@@ -335,8 +363,9 @@ def _simulated_table(p: dict, seeds: int, items: int, rng: np.random.Generator) 
     return 100 * ((u < pa).astype(float) - (np.where(shared, u, v) < pb))
 
 
-def simulate_coverage(design: str | dict, seeds: int, studies: int = 400, items: int = 1000,
-                      seed: int = 0, level: float = 0.95) -> dict:  # fmt: skip
+def simulate_coverage(
+    design: str | dict, seeds: int, studies: int = 400, items: int = 1000, seed: int = 0, level: float = 0.95
+) -> dict:
     """Coverage of the population contrast by `crossed_interval` and by the seed-only t-interval
     over `studies` simulated studies of per-item Bernoulli outcomes with seed and item effects
     (DESIGNS): each study draws its seeds and its items afresh, as a rerun of the harness on
@@ -358,8 +387,14 @@ def simulate_coverage(design: str | dict, seeds: int, studies: int = 400, items:
         by_seed = d.mean(axis=-1)
         half_seed = q_seed * by_seed.std(axis=-1, ddof=1) / math.sqrt(seeds)
         hit_seed += int((np.abs(by_seed.mean(axis=-1) - truth) <= half_seed).sum())
-    return {"design": design if isinstance(design, str) else "custom", "seeds": seeds, "studies": studies,
-            "truth": truth, "crossed": hit_crossed / studies, "seed_t": hit_seed / studies}  # fmt: skip
+    return {
+        "design": design if isinstance(design, str) else "custom",
+        "seeds": seeds,
+        "studies": studies,
+        "truth": truth,
+        "crossed": hit_crossed / studies,
+        "seed_t": hit_seed / studies,
+    }
 
 
 def spearman_gap_ci(x: Any, y: Any, ref: Any, n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> CI:

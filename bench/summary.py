@@ -72,9 +72,15 @@ def headline_rows(found) -> list[dict]:
     for path, results in found:
         counts = Counter(v.label for v in results.verdict_objs())
         verdicts = ", ".join(f"{counts[k]} {k}" for k in LABELS if counts[k]) or "none"
-        rows.append({"report": f"`{path.removesuffix('.json')}.md`", "command": f"`{results.facts.get('command', '')}`",
-                     "verdicts": verdicts, "date": (results.facts.get("date") or "")[:10],
-                     "wall time (run facts)": run_text(results)})  # fmt: skip
+        rows.append(
+            {
+                "report": f"`{path.removesuffix('.json')}.md`",
+                "command": f"`{results.facts.get('command', '')}`",
+                "verdicts": verdicts,
+                "date": (results.facts.get("date") or "")[:10],
+                "wall time (run facts)": run_text(results),
+            }
+        )
     return rows
 
 
@@ -107,11 +113,18 @@ def sensitivity_rows(folder: str | Path) -> list[dict]:
             if not v.key:
                 continue
             s = v.stability
-            rows.append({"report": path.removesuffix(".json"), "subject": v.claim.split(": (", 1)[0],
-                         "claim": v.claim.split(": (", 1)[1].split(")", 1)[0] if ": (" in v.claim else v.key,
-                         "verdict": v.label, "splits": f"{s['splits']:.0%}" if "splits" in s else "-",
-                         "bands": f"{s['thresholds']:.0%}" if "thresholds" in s else "-",
-                         "fragile": "yes" if v.fragile else "", "flips": "; ".join(s.get("flips", []))})  # fmt: skip
+            rows.append(
+                {
+                    "report": path.removesuffix(".json"),
+                    "subject": v.claim.split(": (", 1)[0],
+                    "claim": v.claim.split(": (", 1)[1].split(")", 1)[0] if ": (" in v.claim else v.key,
+                    "verdict": v.label,
+                    "splits": f"{s['splits']:.0%}" if "splits" in s else "-",
+                    "bands": f"{s['thresholds']:.0%}" if "thresholds" in s else "-",
+                    "fragile": "yes" if v.fragile else "",
+                    "flips": "; ".join(s.get("flips", [])),
+                }
+            )
     return rows
 
 
@@ -151,18 +164,22 @@ def summary_markdown(folder: str | Path) -> str:
     """The generated block: the reports, then every claim's verdicts."""
     found = collect(folder)
     claims = claim_rows(found)
-    return "\n".join([
-        "Reports (each from a real run of its command; wall time and cells as its run facts state them):",
-        "",
-        markdown_table(headline_rows(found)) if found else "(no results)",
-        "",
-        ("Verdicts by claim (rules: `bench claims`; verdict notes and numbers shortened, in full in each report; "
-         "firm?: provisional where too few generator seeds saw their variation, fragile where fewer than 80% of "
-         "20 re-drawn image splits keep the label, and the shares of splits and of band numbers moved 0.5x/1.5x "
-         "that keep it):"),
-        "",
-        markdown_table(claims) if claims else "(no results judged by the claims registry)",
-    ])  # fmt: skip
+    return "\n".join(
+        [
+            "Reports (each from a real run of its command; wall time and cells as its run facts state them):",
+            "",
+            markdown_table(headline_rows(found)) if found else "(no results)",
+            "",
+            (
+                "Verdicts by claim (rules: `bench claims`; verdict notes and numbers shortened, in full in each "
+                "report; firm?: provisional where too few generator seeds saw their variation, fragile where fewer "
+                "than 80% of 20 re-drawn image splits keep the label, and the shares of splits and of band numbers "
+                "moved 0.5x/1.5x that keep it):"
+            ),
+            "",
+            markdown_table(claims) if claims else "(no results judged by the claims registry)",
+        ]
+    )
 
 
 def replace_block(readme: str, block: str) -> str:

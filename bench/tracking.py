@@ -69,8 +69,7 @@ def base_tags(command: str | None = None) -> dict[str, str]:
 def run_tags(device: Any, seeds: Sequence[int] | int, *, command: str | None = None) -> dict:
     """Tags for a parent run: git commit, package versions, device, seeds, command line."""
     seeds = [seeds] if isinstance(seeds, int) else list(seeds)
-    return {**base_tags(command), "device": device_name(device),
-            "seeds": ",".join(str(int(s)) for s in seeds)}  # fmt: skip
+    return {**base_tags(command), "device": device_name(device), "seeds": ",".join(str(int(s)) for s in seeds)}
 
 
 @contextmanager
@@ -134,10 +133,13 @@ def _inputs(client: Any, run_id: str, datasets: Sequence[Mapping]) -> None:
     """Log datasets (bench.data.inputs dicts) as the run's inputs, with their context."""
     from mlflow.entities import Dataset, DatasetInput, InputTag
 
-    inputs = [DatasetInput(Dataset(d["name"], d["digest"], d.get("source_type", "local"), d["source"],
-                                   profile=d.get("profile")),
-                           tags=[InputTag("mlflow.data.context", d.get("context", "training"))])
-              for d in datasets]  # fmt: skip
+    inputs = [
+        DatasetInput(
+            Dataset(d["name"], d["digest"], d.get("source_type", "local"), d["source"], profile=d.get("profile")),
+            tags=[InputTag("mlflow.data.context", d.get("context", "training"))],
+        )
+        for d in datasets
+    ]
     if inputs:
         client.log_inputs(run_id, datasets=inputs)
 
@@ -146,8 +148,9 @@ def _metrics(metrics: Mapping | None, histories: Mapping | None, step: int | Non
     from mlflow.entities import Metric
 
     now = int(time.time() * 1000)
-    out = [Metric(str(k), _metric_value(k, v), now, 0 if step is None else int(step))
-           for k, v in (metrics or {}).items()]  # fmt: skip
+    out = [
+        Metric(str(k), _metric_value(k, v), now, 0 if step is None else int(step)) for k, v in (metrics or {}).items()
+    ]
     for k, values in (histories or {}).items():
         out += [Metric(str(k), v, now, s) for s, v in _history(k, values)]
     return out
@@ -176,8 +179,9 @@ class Sweep:
             if getattr(e, "error_code", None) == "INVALID_PARAMETER_VALUE":
                 # A bad key or a changed param value: the caller's bug, not the store's.
                 raise ValueError(f"MLflow rejected {what}: {_one_line(e)}") from None
-            raise TrackingError(f"--tracking-uri {self.tracking_uri}: {what} failed "
-                                f"({type(e).__name__}: {_one_line(e)})") from None  # fmt: skip
+            raise TrackingError(
+                f"--tracking-uri {self.tracking_uri}: {what} failed ({type(e).__name__}: {_one_line(e)})"
+            ) from None
 
     @property
     def url(self) -> str | None:
@@ -224,8 +228,13 @@ class Sweep:
             if not p.is_file():
                 raise ValueError(f"log_child: artifact {p} is not a file")
         # Tags go in with the run: one sqlite transaction fewer per child (each costs an fsync).
-        run = self._call("creating a child run", self.client.create_run, self.experiment_id,
-                         run_name=name, tags={k: str(v)[:_MAX_TAG_LEN] for k, v in all_tags.items()})  # fmt: skip
+        run = self._call(
+            "creating a child run",
+            self.client.create_run,
+            self.experiment_id,
+            run_name=name,
+            tags={k: str(v)[:_MAX_TAG_LEN] for k, v in all_tags.items()},
+        )
         rid = run.info.run_id
         self.children.append(rid)
         try:
@@ -238,8 +247,7 @@ class Sweep:
             # Ctrl-C or an error half way: do not leave the child RUNNING forever.
             interrupted = isinstance(e, KeyboardInterrupt)
             why = "logging interrupted" if interrupted else f"logging failed: {type(e).__name__}: {e}"
-            _finish_quietly(lambda st, msg: self._end(rid, st, msg),
-                            "KILLED" if interrupted else "FAILED", why)  # fmt: skip
+            _finish_quietly(lambda st, msg: self._end(rid, st, msg), "KILLED" if interrupted else "FAILED", why)
             raise
         self._call("ending a child run", self.client.set_terminated, rid, status)
         return rid
@@ -268,8 +276,9 @@ class Sweep:
         if self.enabled:
             if not Path(path).is_file():
                 raise ValueError(f"log_artifact: {path} is not a file")
-            self._call(f"logging artifact {Path(path).name}", self.client.log_artifact,
-                       self.run_id, str(path), artifact_path)  # fmt: skip
+            self._call(
+                f"logging artifact {Path(path).name}", self.client.log_artifact, self.run_id, str(path), artifact_path
+            )
 
 
 def _scheme(uri: str | None) -> str:

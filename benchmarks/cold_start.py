@@ -90,8 +90,10 @@ def grid_seconds(precision: str, steps: int, images: int = 1000) -> float:
     by_regulator: dict[str, list] = {}
     for r in runs:
         by_regulator.setdefault(r.regulator, []).append(r)
-    wall = sum(timed(lambda g=g: recover_cells(G, D, targets, g, steps=steps, precision=precision))
-               for g in by_regulator.values())  # fmt: skip
+    wall = sum(
+        timed(lambda g=g: recover_cells(G, D, targets, g, steps=steps, precision=precision))
+        for g in by_regulator.values()
+    )
     return wall * 200 / steps
 
 
@@ -103,8 +105,9 @@ def together(x, y, clf_cfg, gan_cfg) -> None:
     print(f"serial, {threads} threads each: classifier {t_clf:.1f} s + lsgan {t_gan:.1f} s = {t_clf + t_gan:.1f} s")
     torch.set_num_threads(1)
     got = {}
-    jobs = [threading.Thread(target=lambda k=k, f=f: got.__setitem__(k, timed(f)))
-            for k, f in (("clf", clf), ("gan", gan))]  # fmt: skip
+    jobs = [
+        threading.Thread(target=lambda k=k, f=f: got.__setitem__(k, timed(f))) for k, f in (("clf", clf), ("gan", gan))
+    ]
     t0 = time.perf_counter()
     for j in jobs:
         j.start()
@@ -112,8 +115,10 @@ def together(x, y, clf_cfg, gan_cfg) -> None:
         j.join()
     wall = time.perf_counter() - t0
     torch.set_num_threads(threads)
-    print(f"together, 1 thread each: {wall:.1f} s wall (classifier {got['clf']:.1f} s, lsgan {got['gan']:.1f} s); "
-          f"together / serial {wall / (t_clf + t_gan):.2f}")  # fmt: skip
+    print(
+        f"together, 1 thread each: {wall:.1f} s wall (classifier {got['clf']:.1f} s, lsgan {got['gan']:.1f} s); "
+        f"together / serial {wall / (t_clf + t_gan):.2f}"
+    )
 
 
 def main() -> None:
@@ -131,9 +136,11 @@ def main() -> None:
     clf_full, gan_full = ClassifierConfig().epochs, LSGANConfig().epochs
     clf_cfg = dataclasses.replace(ClassifierConfig(), epochs=args.epochs)
     gan_cfg = dataclasses.replace(LSGANConfig(), epochs=args.epochs)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; phases timed on a slice and projected: "
-          f"classifier {args.epochs}/{clf_full} epochs, LSGAN {args.epochs}/{gan_full} epochs, "
-          f"paper grid {args.grid_steps}/200 steps")  # fmt: skip
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads; phases timed on a slice and projected: "
+        f"classifier {args.epochs}/{clf_full} epochs, LSGAN {args.epochs}/{gan_full} epochs, "
+        f"paper grid {args.grid_steps}/200 steps"
+    )
     phases: dict[str, dict[str, float]] = {}
     for precision in PRECISIONS:
         t_clf = timed(lambda p=precision: train_classifier(x, y, seed=0, device="cpu", cfg=clf_cfg, precision=p))

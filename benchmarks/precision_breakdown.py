@@ -95,8 +95,15 @@ def workloads(data_dir: str) -> dict:
         return lambda p: recover_cells(G, D, targets, mine, steps=10, precision=p)
 
     spec = get_generator("lwgan.mnist")
-    lw_cfg = dataclasses.replace(spec.config, iterations=100, adversarial_start=0.0, iso_start=0.0, lambda_iso=1.0,
-                                 critic_warmup=0, critic_burst_every=0)  # fmt: skip
+    lw_cfg = dataclasses.replace(
+        spec.config,
+        iterations=100,
+        adversarial_start=0.0,
+        iso_start=0.0,
+        lambda_iso=1.0,
+        critic_warmup=0,
+        critic_burst_every=0,
+    )
     one_epoch = dataclasses.replace(cfg, epochs=1)
     clf_cfg = dataclasses.replace(ClassifierConfig(), epochs=1)
     threads = torch.get_num_threads()
@@ -134,8 +141,10 @@ def main() -> None:
     names = args.only.split(",") if args.only else list(work)
     default_threads = torch.get_num_threads()
     print(f"torch {torch.__version__}, {default_threads} threads")
-    print(f"{'workload':20s} {'wall':>5s} {'bf16':>5s} {'ratio':>5s} | {'GEMM':>5s} {'bf16':>5s} {'ratio':>5s} | "
-          f"{'rest':>5s} {'bf16':>5s} {'ratio':>5s} | {'rest%':>5s} {'floor':>5s}")  # fmt: skip
+    print(
+        f"{'workload':20s} {'wall':>5s} {'bf16':>5s} {'ratio':>5s} | {'GEMM':>5s} {'bf16':>5s} {'ratio':>5s} | "
+        f"{'rest':>5s} {'bf16':>5s} {'ratio':>5s} | {'rest%':>5s} {'floor':>5s}"
+    )
     for name in names:
         threads, fn = work[name]
         torch.set_num_threads(threads)
@@ -150,9 +159,11 @@ def main() -> None:
         (gf, rf), (gb, rb) = parts["fp32"], parts["bf16"]
         share = rb / (gb + rb)
         floor = rb / (gf + rf)
-        print(f"{name:20s} {wall['fp32']:5.2f} {wall['bf16']:5.2f} {wall['bf16'] / wall['fp32']:5.2f} | "
-              f"{gf:5.2f} {gb:5.2f} {gb / gf:5.2f} | {rf:5.2f} {rb:5.2f} {rb / rf:5.2f} | {share:5.0%} {floor:5.2f}",
-              flush=True)  # fmt: skip
+        print(
+            f"{name:20s} {wall['fp32']:5.2f} {wall['bf16']:5.2f} {wall['bf16'] / wall['fp32']:5.2f} | "
+            f"{gf:5.2f} {gb:5.2f} {gb / gf:5.2f} | {rf:5.2f} {rb:5.2f} {rb / rf:5.2f} | {share:5.0%} {floor:5.2f}",
+            flush=True,
+        )
         torch.set_num_threads(default_threads)
 
 

@@ -14,15 +14,24 @@ def decide(e: Estimate) -> Outcome:
 
 
 # The claim the experiment judges, stated once: its bands and their reasons.
-CLAIM = register_claim(Claim(
-    "mean-is-zero", "M1", "this example", "the sample mean of N(0, 1) draws is 0",
-    quantity="|mean| per seed, its largest over seeds", paper_value="0",
-    reproduced=Band("every |mean| at or below 4 standard errors (4 / sqrt(n))", "a normal mean strays further "
-                    "only once in 15,000 seeds"),
-    not_reproduced=Band("some |mean| above 6 standard errors", "beyond doubt not 0"),
-    inconclusive=Band("otherwise", "in between"),
-    reports=("means",), decide=decide,
-))  # fmt: skip
+CLAIM = register_claim(
+    Claim(
+        "mean-is-zero",
+        "M1",
+        "this example",
+        "the sample mean of N(0, 1) draws is 0",
+        quantity="|mean| per seed, its largest over seeds",
+        paper_value="0",
+        reproduced=Band(
+            "every |mean| at or below 4 standard errors (4 / sqrt(n))",
+            "a normal mean strays further only once in 15,000 seeds",
+        ),
+        not_reproduced=Band("some |mean| above 6 standard errors", "beyond doubt not 0"),
+        inconclusive=Band("otherwise", "in between"),
+        reports=("means",),
+        decide=decide,
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -54,5 +63,6 @@ def render(results) -> str:  # a pure function of the saved results
     return f"# Means\n\n**{v.shown}**: {v.numbers}\n\n{CLAIM.rule()}\n\n| seed | mean |\n| --- | --- |\n{rows}\n"
 
 
-register(Experiment("means", "means of normal samples", MeansSettings, cells, render, run_cell=run_cell,
-                    verdicts=verdicts))  # fmt: skip
+register(
+    Experiment("means", "means of normal samples", MeansSettings, cells, render, run_cell=run_cell, verdicts=verdicts)
+)

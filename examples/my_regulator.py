@@ -4,8 +4,12 @@ import regulators
 
 
 @regulators.register(
-    "l1_norm", kind="loss", hyperparameter="weight", description="mean |z_i| - sqrt(2/pi): 0 on average under N(0, I)",
-    lrs=(0.01, 0.1, 1.0), hps=(0.1, 1.0),  # its grid rows: the paper has no table for it
-)  # fmt: skip
+    "l1_norm",
+    kind="loss",
+    hyperparameter="weight",
+    description="mean |z_i| - sqrt(2/pi): 0 on average under N(0, I)",
+    lrs=(0.01, 0.1, 1.0),
+    hps=(0.1, 1.0),  # its grid rows: the paper has no table for it
+)
 def l1_norm(z, **_):
     return z.abs().mean(-1) - (2 / 3.141592653589793) ** 0.5

@@ -240,8 +240,10 @@ def load_lsgan(cfg: LSGANConfig, state: dict, device: torch.device | str = "cpu"
 
 def lsgan_state(g: nn.Module, d: nn.Module) -> dict:
     """The checkpoint's state: both state dicts on the CPU."""
-    return {name: {k: v.detach().cpu().clone() for k, v in m.state_dict().items()}
-            for name, m in (("generator", g), ("discriminator", d))}  # fmt: skip
+    return {
+        name: {k: v.detach().cpu().clone() for k, v in m.state_dict().items()}
+        for name, m in (("generator", g), ("discriminator", d))
+    }
 
 
 def generator_flops(generator: nn.Module, latent_dim: int | None = None) -> int:
@@ -262,13 +264,25 @@ def generator_flops(generator: nn.Module, latent_dim: int | None = None) -> int:
 
 
 # ---------------------------------------------------------------------------------- family
-def _train_family(cfg: LSGANConfig, data: torch.Tensor, *, seed: int, device, progress=null_progress,
-                  task: str = "", precision: str = "fp32") -> dict:  # fmt: skip
+def _train_family(
+    cfg: LSGANConfig,
+    data: torch.Tensor,
+    *,
+    seed: int,
+    device,
+    progress=null_progress,
+    task: str = "",
+    precision: str = "fp32",
+) -> dict:
     t0 = time.perf_counter()
     device = torch.device(device)
     g, d, history = train_lsgan(cfg, data, seed=seed, device=device, progress=progress, precision=precision)
-    metrics = {"train_seconds": time.perf_counter() - t0, "d_loss": history["d_loss"][-1],
-               "g_loss": history["g_loss"][-1], "device": device.type}  # fmt: skip
+    metrics = {
+        "train_seconds": time.perf_counter() - t0,
+        "d_loss": history["d_loss"][-1],
+        "g_loss": history["g_loss"][-1],
+        "device": device.type,
+    }
     return {"state": lsgan_state(g, d), "history": history, "metrics": metrics}
 
 
@@ -297,14 +311,25 @@ def train_estimate(cfg: LSGANConfig) -> str:
 def _register_family() -> None:
     from lwgan.families import Family, register_family
 
-    register_family(Family(
-        "lsgan", LSGANConfig, build=build_lsgan_model, train=_train_family,
-        load=lambda cfg, state, *, device=None: load_lsgan(cfg, state, device or "cpu"),
-        data_kind=lambda cfg: "mnist", key_text=lambda c: f"{c.arch}, d_z {c.latent_dim}, {c.epochs} epochs",
-        cache_config=config_dict, recovery=_recovery_view, discriminator=True, overrides=("latent_dim", "arch"),
-        description="LSGAN (G and D): z ~ N(0, I_d); its discriminator serves trick_discriminator",
-        train_estimate=train_estimate, precisions=numerics.TRAIN_PRECISIONS, bf16_pays=lambda cfg: True,
-    ))  # fmt: skip
+    register_family(
+        Family(
+            "lsgan",
+            LSGANConfig,
+            build=build_lsgan_model,
+            train=_train_family,
+            load=lambda cfg, state, *, device=None: load_lsgan(cfg, state, device or "cpu"),
+            data_kind=lambda cfg: "mnist",
+            key_text=lambda c: f"{c.arch}, d_z {c.latent_dim}, {c.epochs} epochs",
+            cache_config=config_dict,
+            recovery=_recovery_view,
+            discriminator=True,
+            overrides=("latent_dim", "arch"),
+            description="LSGAN (G and D): z ~ N(0, I_d); its discriminator serves trick_discriminator",
+            train_estimate=train_estimate,
+            precisions=numerics.TRAIN_PRECISIONS,
+            bf16_pays=lambda cfg: True,
+        )
+    )
 
 
 _register_family()

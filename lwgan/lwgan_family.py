@@ -12,13 +12,18 @@ from lwgan.progress import null_progress
 from lwgan.trainer import train_lwgan
 
 
-def _train_family(cfg: LWGANConfig, data: torch.Tensor, *, seed: int, device, progress=None, task: str = "",
-                  precision: str = "fp32") -> dict:  # fmt: skip
+def _train_family(
+    cfg: LWGANConfig, data: torch.Tensor, *, seed: int, device, progress=None, task: str = "", precision: str = "fp32"
+) -> dict:
     model = build_lwgan(cfg, seed=seed, device=device)
-    result = train_lwgan(model, data, cfg, seed=seed, progress=progress or null_progress, task=task,
-                         precision=precision)  # fmt: skip
-    return {"state": model_state(model), "metrics": {**result.final(), "wall_time_s": result.wall_time_s},
-            "history": result.history}  # fmt: skip
+    result = train_lwgan(
+        model, data, cfg, seed=seed, progress=progress or null_progress, task=task, precision=precision
+    )
+    return {
+        "state": model_state(model),
+        "metrics": {**result.final(), "wall_time_s": result.wall_time_s},
+        "history": result.history,
+    }
 
 
 def _recovery_view(model: LWGAN, cfg: LWGANConfig, *, rank: int, prior: str = "normal"):
@@ -33,16 +38,24 @@ def _key_text(c: LWGANConfig) -> str:
     return f"{c.objective}, z_max {c.z_max}, iso {c.lambda_iso:g}, {noise}, {c.total_iterations} it"
 
 
-register_family(Family(
-    "lwgan", LWGANConfig, build=build_lwgan, train=_train_family, load=load_lwgan,
-    data_kind=lambda c: "mnist" if c.resolved_arch() in ("conv", "mlp-image") else "synthetic",
-    key_text=_key_text, recovery=_recovery_view, ranked=True,
-    recovery_refusal=lambda c: "an autoencoder without prior matching" if c.objective == "autoencoder" else None,
-    description="LWGAN and Iso-LWGAN (Q, G, critic): the rank-r prior N(0, A)",
-    # the recovery study's MNIST recipes, the harness's earlier figure; toy recipes train in seconds
-    train_estimate=lambda c: "about 3 min on 2 CPU cores" if c.resolved_arch() in ("conv", "mlp-image") else None,
-    precisions=numerics.TRAIN_PRECISIONS,
-    # measured 2026-12-06, 60 iterations on 2 cores: lwgan.mnist 3.9-5.3 s in bf16 against 6.3-6.9 s,
-    # iso-lwgan.mnist 4.1-5.1 against 5.5-5.9; the toy MLPs train slower under autocast
-    bf16_pays=lambda c: c.resolved_arch() in ("conv", "mlp-image"),
-))  # fmt: skip
+register_family(
+    Family(
+        "lwgan",
+        LWGANConfig,
+        build=build_lwgan,
+        train=_train_family,
+        load=load_lwgan,
+        data_kind=lambda c: "mnist" if c.resolved_arch() in ("conv", "mlp-image") else "synthetic",
+        key_text=_key_text,
+        recovery=_recovery_view,
+        ranked=True,
+        recovery_refusal=lambda c: "an autoencoder without prior matching" if c.objective == "autoencoder" else None,
+        description="LWGAN and Iso-LWGAN (Q, G, critic): the rank-r prior N(0, A)",
+        # the recovery study's MNIST recipes, the harness's earlier figure; toy recipes train in seconds
+        train_estimate=lambda c: "about 3 min on 2 CPU cores" if c.resolved_arch() in ("conv", "mlp-image") else None,
+        precisions=numerics.TRAIN_PRECISIONS,
+        # measured 2026-12-06, 60 iterations on 2 cores: lwgan.mnist 3.9-5.3 s in bf16 against 6.3-6.9 s,
+        # iso-lwgan.mnist 4.1-5.1 against 5.5-5.9; the toy MLPs train slower under autocast
+        bf16_pays=lambda c: c.resolved_arch() in ("conv", "mlp-image"),
+    )
+)

@@ -111,12 +111,27 @@ LATER_FIELDS = {"max_rank": None, "phases": (), "iso_start": 0.0}
 # What a phase may override: training settings, never the architecture or the objective.
 PHASE_FIELDS = frozenset(
     {
-        "iterations", "batch_size", "lr", "lr_d", "betas", "weight_decay", "iter_d", "iter_gq",
-        "critic_warmup", "critic_burst", "critic_burst_every", "mmd_start", "adversarial_start",
+        "iterations",
+        "batch_size",
+        "lr",
+        "lr_d",
+        "betas",
+        "weight_decay",
+        "iter_d",
+        "iter_gq",
+        "critic_warmup",
+        "critic_burst",
+        "critic_burst_every",
+        "mmd_start",
+        "adversarial_start",
         "iso_start",
-        "rank_sampling", "max_rank", "critic_reuse", "lr_milestones", "lr_gamma",
+        "rank_sampling",
+        "max_rank",
+        "critic_reuse",
+        "lr_milestones",
+        "lr_gamma",
     }
-)  # fmt: skip
+)
 
 
 def check_config(cfg: LWGANConfig) -> None:

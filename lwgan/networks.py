@@ -150,8 +150,7 @@ class ImageMLPCritic(nn.Module):
 
 def image_mlp_generator(z_max: int, width: int = 256, noise_dim: int = 0, sigma_noise: float = 0.0):
     """(z [+ noise]) -> width ReLU -> 784 tanh, reshaped to 1 x 28 x 28 (pixels in [-1, 1])."""
-    body = nn.Sequential(mlp(z_max + noise_dim, [width], 784, nn.ReLU()), nn.Tanh(),
-                         nn.Unflatten(1, (1, 28, 28)))  # fmt: skip
+    body = nn.Sequential(mlp(z_max + noise_dim, [width], 784, nn.ReLU()), nn.Tanh(), nn.Unflatten(1, (1, 28, 28)))
     return Generator(body, z_max, noise_dim, sigma_noise)
 
 

@@ -126,9 +126,16 @@ def published_loss(model: PublishedAE, x: torch.Tensor, lambda_iso: float, gen=N
     return recon + lambda_iso * iso, recon, iso
 
 
-def train_published(model: PublishedAE, data: torch.Tensor, cfg: PublishedConfig | None = None, *,
-                    seed: int = 0, progress: ProgressFn = null_progress,
-                    task: str = "train published", precision: str = "fp32") -> dict:  # fmt: skip
+def train_published(
+    model: PublishedAE,
+    data: torch.Tensor,
+    cfg: PublishedConfig | None = None,
+    *,
+    seed: int = 0,
+    progress: ProgressFn = null_progress,
+    task: str = "train published",
+    precision: str = "fp32",
+) -> dict:
     """Train in place; returns {"history": per-step losses, "wall_time_s": ...}. Deterministic
     given `seed` (batch order and generator noise come from generators seeded by it). `precision`
     "bf16": the loss under bfloat16 autocast, weights and Adam state float32 (lwgan.numerics)."""
@@ -157,13 +164,14 @@ def train_published(model: PublishedAE, data: torch.Tensor, cfg: PublishedConfig
         progress(task, epoch + 1, cfg.epochs)
     model.eval()
     table = history.cpu()
-    return {"history": {k: table[:, j].tolist() for j, k in enumerate(("loss", "recon", "iso"))},
-            "wall_time_s": time.perf_counter() - t0}  # fmt: skip
+    return {
+        "history": {k: table[:, j].tolist() for j, k in enumerate(("loss", "recon", "iso"))},
+        "wall_time_s": time.perf_counter() - t0,
+    }
 
 
 def model_state(model: PublishedAE) -> dict:
-    return {name: {k: v.detach().cpu() for k, v in getattr(model, name).state_dict().items()}
-            for name in ("Q", "G")}  # fmt: skip
+    return {name: {k: v.detach().cpu() for k, v in getattr(model, name).state_dict().items()} for name in ("Q", "G")}
 
 
 def load_published(cfg: PublishedConfig, state: dict, *, device=None) -> PublishedAE:
@@ -174,13 +182,24 @@ def load_published(cfg: PublishedConfig, state: dict, *, device=None) -> Publish
 
 
 # ---------------------------------------------------------------------------------- family
-def _train_family(cfg: PublishedConfig, data: torch.Tensor, *, seed: int, device, progress=null_progress,
-                  task: str = "", precision: str = "fp32") -> dict:  # fmt: skip
+def _train_family(
+    cfg: PublishedConfig,
+    data: torch.Tensor,
+    *,
+    seed: int,
+    device,
+    progress=null_progress,
+    task: str = "",
+    precision: str = "fp32",
+) -> dict:
     model = build_published(cfg, seed=seed, device=device)
     out = train_published(model, data, cfg, seed=seed, progress=progress, task=task, precision=precision)
     final = {k: float(sum(v[-20:]) / len(v[-20:])) for k, v in out["history"].items()}
-    return {"state": model_state(model), "metrics": {**final, "wall_time_s": out["wall_time_s"]},
-            "history": out["history"]}  # fmt: skip
+    return {
+        "state": model_state(model),
+        "metrics": {**final, "wall_time_s": out["wall_time_s"]},
+        "history": out["history"],
+    }
 
 
 def _key_text(c: PublishedConfig) -> str:
@@ -191,16 +210,24 @@ def _key_text(c: PublishedConfig) -> str:
 def _register_family() -> None:
     from lwgan.families import Family, register_family
 
-    register_family(Family(
-        "published", PublishedConfig, build=build_published, train=_train_family, load=load_published,
-        data_kind=lambda c: "mnist" if c.data == "mnist" else "synthetic", key_text=_key_text,
-        recovery=None, recovery_refusal=lambda c: "an autoencoder without prior matching",
-        description="the authors' published run: a plain autoencoder (+ isometric term, noise)",
-        precisions=numerics.TRAIN_PRECISIONS,
-        # measured 2026-12-06, one epoch of 12,800 images, one and two threads: the MNIST autoencoders
-        # train in 0.66-0.84x their fp32 time in bf16; the 2-D toy ones in 1.2-2.1x (autocast's casts)
-        bf16_pays=lambda c: c.data == "mnist",
-    ))  # fmt: skip
+    register_family(
+        Family(
+            "published",
+            PublishedConfig,
+            build=build_published,
+            train=_train_family,
+            load=load_published,
+            data_kind=lambda c: "mnist" if c.data == "mnist" else "synthetic",
+            key_text=_key_text,
+            recovery=None,
+            recovery_refusal=lambda c: "an autoencoder without prior matching",
+            description="the authors' published run: a plain autoencoder (+ isometric term, noise)",
+            precisions=numerics.TRAIN_PRECISIONS,
+            # measured 2026-12-06, one epoch of 12,800 images, one and two threads: the MNIST autoencoders
+            # train in 0.66-0.84x their fp32 time in bf16; the 2-D toy ones in 1.2-2.1x (autocast's casts)
+            bf16_pays=lambda c: c.data == "mnist",
+        )
+    )
 
 
 _register_family()

@@ -186,9 +186,14 @@ def score_ranks(
     if critic_steps > 0:
         fit_on = data if critic_data is None else critic_data.to(device=dev, dtype=torch.float32)
         model = refit_critic(
-            model, fit_on, steps=critic_steps, batch_size=batch_size, seed=seed, progress=progress,
+            model,
+            fit_on,
+            steps=critic_steps,
+            batch_size=batch_size,
+            seed=seed,
+            progress=progress,
             task=task.replace("score", "critic"),
-        )  # fmt: skip
+        )
     gen = torch.Generator(device=dev).manual_seed(seed)
     rows = []
     for i in range(reps):  # repeated evaluations: each is one batched pass over all ranks
@@ -223,11 +228,19 @@ def scoring_config(cfg: LWGANConfig, iterations: int) -> LWGANConfig:
     last = cfg.phase_configs()[-1]
     decay = lr_decay(last, last.iterations)
     return dataclasses.replace(
-        last, iterations=iterations, lr=last.lr * decay,
-        lr_d=None if last.lr_d is None else last.lr_d * decay, lr_milestones=(),
-        mmd_start=0.0, adversarial_start=0.0, critic_warmup=0, critic_burst_every=0,
-        iter_d=max(SCORING_ITER_D, last.iter_d), max_rank=None, rank_sampling="iteration",
-    )  # fmt: skip
+        last,
+        iterations=iterations,
+        lr=last.lr * decay,
+        lr_d=None if last.lr_d is None else last.lr_d * decay,
+        lr_milestones=(),
+        mmd_start=0.0,
+        adversarial_start=0.0,
+        critic_warmup=0,
+        critic_burst_every=0,
+        iter_d=max(SCORING_ITER_D, last.iter_d),
+        max_rank=None,
+        rank_sampling="iteration",
+    )
 
 
 def score_ranks_training(
@@ -265,7 +278,11 @@ def score_ranks_training(
 
     # The training draws from its own stream, apart from the evaluation batches.
     train_lwgan(
-        work, train_data, scoring_config(model.cfg, reps * every), seed=seed + 7919,
-        progress=evaluate, progress_every=every,
-    )  # fmt: skip
+        work,
+        train_data,
+        scoring_config(model.cfg, reps * every),
+        seed=seed + 7919,
+        progress=evaluate,
+        progress_every=every,
+    )
     return _select(rows, model.cfg.z_max)

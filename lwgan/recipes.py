@@ -75,9 +75,11 @@ MNIST_PUBLIC = {
     "critic_burst_every": 100,
 }
 register_recipe(
-    "mnist-public", family="lwgan", description="the public LWGAN code's MNIST schedule (a GPU one)",
+    "mnist-public",
+    family="lwgan",
+    description="the public LWGAN code's MNIST schedule (a GPU one)",
     **MNIST_PUBLIC,
-)  # fmt: skip
+)
 # `bench mnist --budget default`: a credible model on 2 CPU cores (one alone: about 2.5 min; two
 # at a time, as bench mnist runs them: 3.5-4 min each).
 # MLP nets shaped as the published run's (one hidden layer of 256; arch mlp-image), z_max 20 as
@@ -113,16 +115,42 @@ register_recipe(
     "mnist", family="lwgan", description="CPU budget of `bench mnist` (8,000 iterations, MLP nets)", **MNIST
 )
 register_recipe(
-    "mnist-tiny", family="lwgan", description="seconds-long MNIST budget for tests",
-    **{**MNIST, "z_max": 4, "width_q": 8, "width_g": 8, "width_d": 8, "batch_size": 16,
-       "iterations": 20, "iter_d": 1, "critic_warmup": 1, "critic_burst": 2, "critic_burst_every": 0},
-)  # fmt: skip
+    "mnist-tiny",
+    family="lwgan",
+    description="seconds-long MNIST budget for tests",
+    **{
+        **MNIST,
+        "z_max": 4,
+        "width_q": 8,
+        "width_g": 8,
+        "width_d": 8,
+        "batch_size": 16,
+        "iterations": 20,
+        "iter_d": 1,
+        "critic_warmup": 1,
+        "critic_burst": 2,
+        "critic_burst_every": 0,
+    },
+)
 register_recipe(
-    "mnist-public-tiny", family="lwgan", description="the public MNIST schedule at test size",
-    **{**MNIST_PUBLIC, "z_max": 4, "width_q": 4, "width_g": 4, "width_d": 4, "batch_size": 16,
-       "iterations": 6, "iter_d": 2, "iter_gq": 2, "critic_warmup": 1, "critic_burst": 2,
-       "critic_burst_every": 3},
-)  # fmt: skip
+    "mnist-public-tiny",
+    family="lwgan",
+    description="the public MNIST schedule at test size",
+    **{
+        **MNIST_PUBLIC,
+        "z_max": 4,
+        "width_q": 4,
+        "width_g": 4,
+        "width_d": 4,
+        "batch_size": 16,
+        "iterations": 6,
+        "iter_d": 2,
+        "iter_gq": 2,
+        "critic_warmup": 1,
+        "critic_burst": 2,
+        "critic_burst_every": 3,
+    },
+)
 
 
 # ------------------------------------------------------------------------------ toy data
@@ -149,9 +177,11 @@ PUBLIC_TOY = {
     "critic_reuse": False,
 }
 register_recipe(
-    "public-toy", family="lwgan", description="the public LWGAN code's toy settings (GPU)",
+    "public-toy",
+    family="lwgan",
+    description="the public LWGAN code's toy settings (GPU)",
     **PUBLIC_TOY,
-)  # fmt: skip
+)
 
 # The toy recipe of `bench isometry` and `bench stochastic`: the public toy settings scaled to fit
 # about 10 minutes for 12 trainings on 2 CPU cores (each is an option). iso_start 0.2: the first
@@ -227,33 +257,70 @@ register_recipe("rank", family="lwgan", description="four-phase CPU schedule of 
 
 # A few-second recipe for tests: 2-D data, tiny MLPs, a handful of iterations.
 register_recipe(
-    "test", family="lwgan", description="tiny, for tests",
-    x_shape=(2,), z_max=3, width_q=4, width_g=4, width_d=4, batch_size=32, iterations=5, iter_d=2,
-    critic_warmup=1, critic_burst=3, critic_burst_every=0,
-)  # fmt: skip
+    "test",
+    family="lwgan",
+    description="tiny, for tests",
+    x_shape=(2,),
+    z_max=3,
+    width_q=4,
+    width_g=4,
+    width_d=4,
+    batch_size=32,
+    iterations=5,
+    iter_d=2,
+    critic_warmup=1,
+    critic_burst=3,
+    critic_burst_every=0,
+)
 
 # -------------------------------------------------------------------------------- published
 # The authors' published run (lwgan.published): their src/train.py and config/experiment_params.py.
 register_recipe(
-    "toy", family="published", description="the published toy runs (20 epochs, batch 128, Adam 1e-3)",
-    data="toy", z_dim=3, hidden=64, epochs=20, batch_size=128, lr=1e-3,
-)  # fmt: skip
+    "toy",
+    family="published",
+    description="the published toy runs (20 epochs, batch 128, Adam 1e-3)",
+    data="toy",
+    z_dim=3,
+    hidden=64,
+    epochs=20,
+    batch_size=128,
+    lr=1e-3,
+)
 register_recipe(
-    "mnist", family="published", description="the published MNIST run (5 epochs, batch 128, Adam 1e-3)",
-    data="mnist", z_dim=20, hidden=256, epochs=5, batch_size=128, lr=1e-3,
-)  # fmt: skip
+    "mnist",
+    family="published",
+    description="the published MNIST run (5 epochs, batch 128, Adam 1e-3)",
+    data="mnist",
+    z_dim=20,
+    hidden=256,
+    epochs=5,
+    batch_size=128,
+    lr=1e-3,
+)
 register_recipe(
-    "test", family="published", description="tiny, for tests",
-    data="toy", z_dim=3, hidden=4, epochs=1, batch_size=32, lr=1e-3,
-)  # fmt: skip
+    "test",
+    family="published",
+    description="tiny, for tests",
+    data="toy",
+    z_dim=3,
+    hidden=4,
+    epochs=1,
+    batch_size=32,
+    lr=1e-3,
+)
 
 # ------------------------------------------------------------------------------------ LSGAN
 # LSGANConfig's defaults are the recovery study's measured MNIST recipe (see its docstring).
 register_recipe("mnist", family="lsgan", description="the recovery study's LSGAN (20 epochs, CPU)")
 register_recipe(
-    "test", family="lsgan", description="tiny, for tests",
-    latent_dim=8, hidden=[16], d_width=4, epochs=1,
-)  # fmt: skip
+    "test",
+    family="lsgan",
+    description="tiny, for tests",
+    latent_dim=8,
+    hidden=[16],
+    d_width=4,
+    epochs=1,
+)
 # The generator-dependence study (`bench dependence`): the default LSGAN at shorter budgets (its
 # lr decay spans each budget's second half), a smaller latent (the Wasserstein and energy
 # regulators' prior sample size is d_z), the author's optimiser on the default nets, and the
@@ -267,19 +334,35 @@ for _epochs in (1, 3, 8):
     )
 register_recipe("dz64", family="lsgan", latent_dim=64, description="the default LSGAN with d_z 64 instead of 256")
 register_recipe(
-    "author-adam", family="lsgan", lr=1e-5, betas=(0.9, 0.999), batch_size=32, lr_decay_start=1.0, ema=0.0,
+    "author-adam",
+    family="lsgan",
+    lr=1e-5,
+    betas=(0.9, 0.999),
+    batch_size=32,
+    lr_decay_start=1.0,
+    ema=0.0,
     description="the default nets under the author's optimiser: Adam 1e-5 (Keras' default betas), batch 32, "
-                "no decay or EMA; 20 epochs (the author's ran 200)",
-)  # fmt: skip
+    "no decay or EMA; 20 epochs (the author's ran 200)",
+)
 register_recipe(
-    "cho32", family="lsgan", arch="cho", cho_width=32, cho_d_width=16,
+    "cho32",
+    family="lsgan",
+    arch="cho",
+    cho_width=32,
+    cho_d_width=16,
     description="the author's conv architecture at 1/16 of its channels (8.0 MFLOP a forward pass "
-                "against 1,863 at full width), trained with the default LSGAN's optimiser and 20 epochs",
-)  # fmt: skip
+    "against 1,863 at full width), trained with the default LSGAN's optimiser and 20 epochs",
+)
 register_recipe(
-    "cho-test", family="lsgan", arch="cho", cho_width=8, cho_d_width=4, latent_dim=8, epochs=1,
+    "cho-test",
+    family="lsgan",
+    arch="cho",
+    cho_width=8,
+    cho_d_width=4,
+    latent_dim=8,
+    epochs=1,
     description="tiny conv, for tests",
-)  # fmt: skip
+)
 
 
 def with_overrides(cfg: dict, overrides: dict) -> dict:

@@ -105,8 +105,9 @@ def _merge(name: str, config_cls, layers: list[dict]) -> dict:
     for layer in layers:
         unknown = sorted(set(layer) - fields)
         if unknown:
-            raise ConfigError(f"generator {name!r}: unknown setting(s) {', '.join(unknown)}; "
-                              f"valid: {', '.join(sorted(fields))}")  # fmt: skip
+            raise ConfigError(
+                f"generator {name!r}: unknown setting(s) {', '.join(unknown)}; valid: {', '.join(sorted(fields))}"
+            )
         out.update({k: v for k, v in layer.items() if v is not None})
     return out
 
@@ -137,43 +138,48 @@ def iso_lwgan(recipe: str = DEFAULT_RECIPE, **overrides) -> GeneratorSpec:
 
 
 @register_generator(
-    "iso-lwgan-stochastic", family="lwgan",
+    "iso-lwgan-stochastic",
+    family="lwgan",
     description="Iso-LWGAN: isometric loss + noise injection (lambda_iso 1, sigma_noise 0.1)",
-)  # fmt: skip
+)
 def iso_lwgan_stochastic(recipe: str = DEFAULT_RECIPE, **overrides) -> GeneratorSpec:
     knobs = {"lambda_iso": 1.0, "sigma_noise": 0.1, "noise_dim": 10}
     return variant_spec("iso-lwgan-stochastic", recipe, knobs, overrides)
 
 
 @register_generator(
-    "autoencoder", family="lwgan",
+    "autoencoder",
+    family="lwgan",
     description="reconstruction (+ isometric term) only: no critic, MMD or rank",
-)  # fmt: skip
+)
 def autoencoder(recipe: str = DEFAULT_RECIPE, **overrides) -> GeneratorSpec:
     return variant_spec("autoencoder", recipe, {"objective": "autoencoder"}, overrides)
 
 
 @register_generator(
-    "autoencoder-iso", family="lwgan",
+    "autoencoder-iso",
+    family="lwgan",
     description="the LWGAN trainer's autoencoder objective with the Iso-LWGAN knobs "
     "(the authors' exact run is `published-iso`)",
-)  # fmt: skip
+)
 def autoencoder_iso(recipe: str = DEFAULT_RECIPE, **overrides) -> GeneratorSpec:
     knobs = {"objective": "autoencoder", "lambda_iso": 1.0, "sigma_noise": 0.1, "noise_dim": 10}
     return variant_spec("autoencoder-iso", recipe, knobs, overrides)
 
 
 @register_generator(
-    "published", family="published",
+    "published",
+    family="published",
     description="the authors' published run: a plain autoencoder (+ isometric term, noise)",
-)  # fmt: skip
+)
 def published(recipe: str = DEFAULT_RECIPE, **overrides) -> GeneratorSpec:
     return variant_spec("published", recipe, {}, overrides)
 
 
 @register_generator(
-    "published-iso", family="published",
+    "published-iso",
+    family="published",
     description="the published run's Iso model: isometric term 1 and noise 10 x 0.1",
-)  # fmt: skip
+)
 def published_iso(recipe: str = DEFAULT_RECIPE, **overrides) -> GeneratorSpec:
     return variant_spec("published-iso", recipe, {"lambda_iso": 1.0, "sigma_noise": 0.1, "noise_dim": 10}, overrides)

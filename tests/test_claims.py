@@ -224,10 +224,12 @@ def test_log_ratio_estimate_is_the_exp_of_scipys_t_interval():
 def test_verdict_tags_are_keyed_by_claim_and_scope_where_a_key_repeats():
     from bench.verdict import Verdict, verdict_tags
 
-    vs = [Verdict("lwgan objective: (6) drops", "reproduced", "r", key="isometric-discrepancy"),
-          Verdict("published objective: (6) drops", "inconclusive", "r", key="isometric-discrepancy"),
-          Verdict("lsgan: (1) best", "not reproduced", "r", key="wasserstein-best"),
-          Verdict("a claim (with) odd=chars", "withheld", "r")]  # fmt: skip
+    vs = [
+        Verdict("lwgan objective: (6) drops", "reproduced", "r", key="isometric-discrepancy"),
+        Verdict("published objective: (6) drops", "inconclusive", "r", key="isometric-discrepancy"),
+        Verdict("lsgan: (1) best", "not reproduced", "r", key="wasserstein-best"),
+        Verdict("a claim (with) odd=chars", "withheld", "r"),
+    ]
     assert verdict_tags(vs) == {
         "verdict.isometric-discrepancy.lwgan objective": "reproduced",
         "verdict.isometric-discrepancy.published objective": "inconclusive",

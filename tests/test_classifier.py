@@ -97,8 +97,10 @@ def test_training_runs_channels_last_in_both_precisions(precision):
 
     def look(module, args):
         if module.training:
-            seen.append(module.weight.is_contiguous(memory_format=torch.channels_last)
-                        and args[0].is_contiguous(memory_format=torch.channels_last))  # fmt: skip
+            seen.append(
+                module.weight.is_contiguous(memory_format=torch.channels_last)
+                and args[0].is_contiguous(memory_format=torch.channels_last)
+            )
 
     real = train_classifier.__globals__["build_classifier"]
 
@@ -110,8 +112,14 @@ def test_training_runs_channels_last_in_both_precisions(precision):
 
     train_classifier.__globals__["build_classifier"] = hooked
     try:
-        train_classifier(pixels(m.train_images), m.train_labels, seed=0, device=torch.device("cpu"),
-                         cfg=ClassifierConfig(width=2, epochs=1, batch_size=32), precision=precision)  # fmt: skip
+        train_classifier(
+            pixels(m.train_images),
+            m.train_labels,
+            seed=0,
+            device=torch.device("cpu"),
+            cfg=ClassifierConfig(width=2, epochs=1, batch_size=32),
+            precision=precision,
+        )
     finally:
         train_classifier.__globals__["build_classifier"] = real
     assert seen and all(seen)

@@ -40,8 +40,12 @@ def test_recover_slim_keeps_what_the_report_reads():
     from bench.experiments.recover import slim
 
     settings = {"generators": ["g", "h"], "generator_seeds": [0, 1], "seeds_for": {}, "seeds": [0, 1]}
-    record = {"accuracy": 90.0, "correct": "AAA=", "histories": {"loss": [1.0]},
-              "preview": pack_uint8_images(np.zeros((2, 28, 28), np.uint8))}  # fmt: skip
+    record = {
+        "accuracy": 90.0,
+        "correct": "AAA=",
+        "histories": {"loss": [1.0]},
+        "preview": pack_uint8_images(np.zeros((2, 28, 28), np.uint8)),
+    }
     cell = {"generator": "g", "generator_seed": 0, "seed": 0}
     kept = slim(record, cell, settings)
     assert "histories" not in kept and kept["preview"] == record["preview"] and kept["correct"] == "AAA="

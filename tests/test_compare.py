@@ -23,10 +23,16 @@ def _save(path: Path, bits: dict, image_ids, experiment="recover") -> Path:
     for (reg, lr, hp), b in bits.items():
         cell = {"generator": "lsgan", "generator_seed": 0, "regulator": reg, "learning_rate": lr, "hyperparameter": hp,
                 "seed": 0}  # fmt: skip
-        record = {"accuracy": float(b.mean() * 100), "correct": pack_correct(b), "n_images": len(b),
-                  "accuracy_lo": 0.0, "accuracy_hi": 100.0}  # fmt: skip
-        cells.append({"key": str(cell), "cell": cell, "status": "finished", "record": record, "error": None,
-                      "resumed": False})  # fmt: skip
+        record = {
+            "accuracy": float(b.mean() * 100),
+            "correct": pack_correct(b),
+            "n_images": len(b),
+            "accuracy_lo": 0.0,
+            "accuracy_hi": 100.0,
+        }
+        cells.append(
+            {"key": str(cell), "cell": cell, "status": "finished", "record": record, "error": None, "resumed": False}
+        )
     res = Results(experiment, {}, cells, context={"image_ids": list(image_ids)})
     path.write_text(res.to_json())
     return path
@@ -76,8 +82,14 @@ def test_unpaired_bootstrap_matches_scipy():
     from bench.stats import unpaired_bootstrap_ci
 
     ci = unpaired_bootstrap_ci(x, y, n_boot=500, seed=3)
-    ref = stats.bootstrap((x, y), lambda u, v, axis: u.mean(axis) - v.mean(axis), n_resamples=500,
-                          method="percentile", vectorized=True, random_state=np.random.default_rng(3))  # fmt: skip
+    ref = stats.bootstrap(
+        (x, y),
+        lambda u, v, axis: u.mean(axis) - v.mean(axis),
+        n_resamples=500,
+        method="percentile",
+        vectorized=True,
+        random_state=np.random.default_rng(3),
+    )
     assert ci.value == pytest.approx(x.mean() - y.mean())
     assert (ci.lo, ci.hi) == pytest.approx((ref.confidence_interval.low, ref.confidence_interval.high))
 
@@ -85,9 +97,12 @@ def test_unpaired_bootstrap_matches_scipy():
 def test_bad_input_is_one_line(tmp_path, capsys):
     pa = _save(tmp_path / "a.json", {("wasserstein", 0.1, 1.0): _bits(0.8, 0)}, range(N))
     pb = _save(tmp_path / "b.json", {("wasserstein", 0.1, 1.0): _bits(0.8, 0)}, range(N), experiment="rank")
-    for argv, needle in (([str(pa)], "at least two"), ([str(pa), str(pb)], "different experiments"),
-                         ([str(pa), str(pa), "--paper"], "--paper: give exactly one"),
-                         ([str(tmp_path / "none.json"), str(pa)], "no such results file")):  # fmt: skip
+    for argv, needle in (
+        ([str(pa)], "at least two"),
+        ([str(pa), str(pb)], "different experiments"),
+        ([str(pa), str(pa), "--paper"], "--paper: give exactly one"),
+        ([str(tmp_path / "none.json"), str(pa)], "no such results file"),
+    ):
         assert main(["compare", *argv, "--out", str(tmp_path / "o")]) == 2
         err = capsys.readouterr().err.strip()
         assert needle in err and "\n" not in err and "Traceback" not in err
@@ -100,8 +115,18 @@ def test_the_committed_recovery_reports(tmp_path, monkeypatch, capsys):
     assert main(["compare", str(paper), "--paper", "--out", str(tmp_path / "p")]) == 0
     md = (tmp_path / "p" / "compare.md").read_text()
     assert "paper - lsgan" in md and "Spearman rho" in md and (tmp_path / "p" / "compare.pdf").stat().st_size > 0
-    assert main(["compare", str(paper), str(REPORTS / "generators-paper" / "recover-paper.json"),
-                 "--out", str(tmp_path / "g")]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "compare",
+                str(paper),
+                str(REPORTS / "generators-paper" / "recover-paper.json"),
+                "--out",
+                str(tmp_path / "g"),
+            ]
+        )
+        == 0
+    )
     md = (tmp_path / "g" / "compare.md").read_text()
     assert "iso-lwgan - lsgan" in md and "the same target images" in md
 
@@ -128,10 +153,17 @@ def _save_seeds(path: Path, values: dict) -> Path:
     cells = []
     for (model, seed), recon in values.items():
         cell = {"objective": "lwgan", "model": model, "seed": seed}
-        record = {"recon": recon, "recon_lo": recon - 0.01, "recon_hi": recon + 0.01, "lambda_iso": 1.0,
-                  "train_time_s": 100.0 + seed, "seed": seed}  # fmt: skip
-        cells.append({"key": str(cell), "cell": cell, "status": "finished", "record": record, "error": None,
-                      "resumed": False})  # fmt: skip
+        record = {
+            "recon": recon,
+            "recon_lo": recon - 0.01,
+            "recon_hi": recon + 0.01,
+            "lambda_iso": 1.0,
+            "train_time_s": 100.0 + seed,
+            "seed": seed,
+        }
+        cells.append(
+            {"key": str(cell), "cell": cell, "status": "finished", "record": record, "error": None, "resumed": False}
+        )
     path.write_text(Results("mnist", {}, cells).to_json())
     return path
 
@@ -167,8 +199,16 @@ def test_over_seeds_pools_generator_seeds_of_a_recovery_result(tmp_path):
             cell = {"generator": "lsgan", "generator_seed": g, "regulator": "wasserstein", "learning_rate": 0.1,
                     "hyperparameter": 1.0, "seed": 0}  # fmt: skip
             record = {"accuracy": a, "accuracy_lo": a - 3, "accuracy_hi": a + 3, "paper_accuracy": 46.0}
-            cells.append({"key": str(cell), "cell": cell, "status": "finished", "record": record, "error": None,
-                          "resumed": False})  # fmt: skip
+            cells.append(
+                {
+                    "key": str(cell),
+                    "cell": cell,
+                    "status": "finished",
+                    "record": record,
+                    "error": None,
+                    "resumed": False,
+                }
+            )
         path.write_text(Results("recover", {}, cells).to_json())
         return path
 

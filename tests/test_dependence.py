@@ -22,9 +22,14 @@ class TinyClassifierConfig(bench.classifier.ClassifierConfig):
 @pytest.fixture
 def small_mnist(mnist_dir, monkeypatch):
     full = bench.data.load_mnist(mnist_dir)
-    small = dataclasses.replace(full, train_images=full.train_images[:1200], train_labels=full.train_labels[:1200],
-                                test_images=full.test_images[:200], test_labels=full.test_labels[:200],
-                                fingerprint="test-subset-1200")  # fmt: skip
+    small = dataclasses.replace(
+        full,
+        train_images=full.train_images[:1200],
+        train_labels=full.train_labels[:1200],
+        test_images=full.test_images[:200],
+        test_labels=full.test_labels[:200],
+        fingerprint="test-subset-1200",
+    )
     monkeypatch.setattr(bench.data, "load_mnist", lambda *a, **k: small)
     monkeypatch.setattr(bench.classifier, "ClassifierConfig", TinyClassifierConfig)
     return small
@@ -59,10 +64,32 @@ def test_the_study_end_to_end_at_tiny_size(small_mnist, mnist_dir, tmp_path, cap
 
     monkeypatch.setenv("COLUMNS", "200")
     out = tmp_path / "dep"
-    argv = ["dependence", "--generator", "lsgan.test,lsgan.cho-test", "--generator-seeds", "0,1", "--grid", "quick",
-            "--images", "12", "--images-for", '{"lsgan.cho-test": 6}', "--steps", "3",
-            "--readings", "before,accept,after/2", "--device", "cpu",
-            "--data-dir", mnist_dir, "--out", str(out), "--no-track", "--quality-samples", "200"]  # fmt: skip
+    argv = [
+        "dependence",
+        "--generator",
+        "lsgan.test,lsgan.cho-test",
+        "--generator-seeds",
+        "0,1",
+        "--grid",
+        "quick",
+        "--images",
+        "12",
+        "--images-for",
+        '{"lsgan.cho-test": 6}',
+        "--steps",
+        "3",
+        "--readings",
+        "before,accept,after/2",
+        "--device",
+        "cpu",
+        "--data-dir",
+        mnist_dir,
+        "--out",
+        str(out),
+        "--no-track",
+        "--quality-samples",
+        "200",
+    ]
     assert main(argv) == 0
     err = capsys.readouterr().err
     assert "readings of the resampling cutoffs" in err and "will train it now" in err  # the plan, up front
@@ -112,8 +139,13 @@ def test_fewer_seeds_for_a_generator_and_bad_readings(small_mnist, mnist_dir, tm
     from bench.experiments.dependence import DependenceSettings, cells
     from bench.settings import SettingError
 
-    s = DependenceSettings(generators=("lsgan.test", "lsgan.cho-test"), generator_seeds=(0, 1, 2),
-                           seeds_for={"lsgan.cho-test": (0,)}, grid="quick", readings=())  # fmt: skip
+    s = DependenceSettings(
+        generators=("lsgan.test", "lsgan.cho-test"),
+        generator_seeds=(0, 1, 2),
+        seeds_for={"lsgan.cho-test": (0,)},
+        grid="quick",
+        readings=(),
+    )
     seeds = {(c["generator"], c["generator_seed"]) for c in cells(s)}
     assert seeds == {("lsgan.test", 0), ("lsgan.test", 1), ("lsgan.test", 2), ("lsgan.cho-test", 0)}
     # the study's fewer images apply to the generators it sweeps; a count outside 2..images is refused

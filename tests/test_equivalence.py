@@ -22,11 +22,17 @@ def _results(bits, seed=0, digests=None) -> Results:
         cell = {"generator": "g", "generator_seed": gs, "regulator": reg, "learning_rate": lr, "hyperparameter": hp,
                 "seed": seed}  # fmt: skip
         record = {"accuracy": float(b.mean() * 100), "correct": pack_correct(b), "n_images": N}
-        cells.append({"key": str(cell), "cell": cell, "status": "finished", "record": record, "error": None,
-                      "resumed": False})  # fmt: skip
+        cells.append(
+            {"key": str(cell), "cell": cell, "status": "finished", "record": record, "error": None, "resumed": False}
+        )
     settings = {"regulators": [r for r, _, _ in GRID], "generators": ["g"], "split_seed": 0}
-    return Results("recover", settings, cells, facts={"checkpoints": digests or {"g s0": "abc"}},
-                   context={"image_ids": list(range(N))})  # fmt: skip
+    return Results(
+        "recover",
+        settings,
+        cells,
+        facts={"checkpoints": digests or {"g s0": "abc"}},
+        context={"image_ids": list(range(N))},
+    )
 
 
 def _grid(rng, seeds=(0, 1, 2)):

@@ -42,8 +42,24 @@ def test_the_experiment_example_runs_and_its_claim_reaches_each_outcome(unregist
     from bench.pipeline import load
 
     plugin = str(ROOT / "examples" / "means_experiment.py")
-    assert main(["--plugin", plugin, "run", "means", "--seeds", "0,1", "--set", "n=200", "--no-track",
-                 "--out", str(tmp_path)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "--plugin",
+                plugin,
+                "run",
+                "means",
+                "--seeds",
+                "0,1",
+                "--set",
+                "n=200",
+                "--no-track",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     (v,) = load(tmp_path / "means.json").verdict_objs()
     assert v.key == "mean-is-zero" and v.label == "reproduced"
     claim = get("mean-is-zero")
@@ -75,8 +91,24 @@ def test_the_sweep_file_example(tmp_path, capsys):
     assert main(["isometry", "--config", sweep, "--print-config"]) == 0
     text = capsys.readouterr().out
     assert 'objectives = ["lwgan"]' in text and "lambdas = [0.0, 1.0]" in text and "iterations = 300" in text
-    argv = ["isometry", "--config", sweep, "--iterations", "20", "--width", "4", "--rank-reps", "2",
-            "--critic-steps", "2", "--device", "cpu", "--no-track", "--out", str(tmp_path)]  # fmt: skip
+    argv = [
+        "isometry",
+        "--config",
+        sweep,
+        "--iterations",
+        "20",
+        "--width",
+        "4",
+        "--rank-reps",
+        "2",
+        "--critic-steps",
+        "2",
+        "--device",
+        "cpu",
+        "--no-track",
+        "--out",
+        str(tmp_path),
+    ]
     assert main(argv) == 0
     from bench.pipeline import load
 

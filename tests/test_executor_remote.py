@@ -147,11 +147,35 @@ def test_a_driver_killed_with_kill_9_resumes_only_the_missing_cells(ray_cluster,
     name, path = tiny
     address = ray_cluster.get_runtime_context().gcs_address
     out = tmp_path / "out"
-    args = [sys.executable, "-m", "bench.cli", "--plugin", str(path), "run", name, "--out", str(out), "--no-track",
-            "--device", "cpu", "--set", "values=1,2,3,4,5,6,7,8", "--set", "sleep=0.5", "--executor", "ray",
-            "--ray-address", address]  # fmt: skip
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path,
-                            env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})  # fmt: skip
+    args = [
+        sys.executable,
+        "-m",
+        "bench.cli",
+        "--plugin",
+        str(path),
+        "run",
+        name,
+        "--out",
+        str(out),
+        "--no-track",
+        "--device",
+        "cpu",
+        "--set",
+        "values=1,2,3,4,5,6,7,8",
+        "--set",
+        "sleep=0.5",
+        "--executor",
+        "ray",
+        "--ray-address",
+        address,
+    ]
+    proc = subprocess.Popen(
+        args,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])},
+    )
     stored, deadline = [], time.monotonic() + 120
     while len(stored) < 2 and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -164,8 +188,9 @@ def test_a_driver_killed_with_kill_9_resumes_only_the_missing_cells(ray_cluster,
     from bench.pipeline.remote import ExecutorSpec
 
     settings = get(name).settings(values=tuple(range(1, 9)), sleep=0.5)
-    output = run_experiment(name, settings, RunOptions(out=out, track=False, resume=True,
-                                                       executor=ExecutorSpec("ray", ray_address=address)))  # fmt: skip
+    output = run_experiment(
+        name, settings, RunOptions(out=out, track=False, resume=True, executor=ExecutorSpec("ray", ray_address=address))
+    )
     resumed = [c["resumed"] for c in output.results.cells]
     assert sum(resumed) == done and all(c["status"] == "finished" for c in output.results.cells)
     assert [r["square"] for r in output.results.records()] == [v * v for v in range(1, 9)]
@@ -210,10 +235,29 @@ def test_an_lwgan_experiment_on_ray_gives_the_local_csv(ray_cluster, tmp_path, m
 def test_an_unreachable_ray_address_is_one_line_within_seconds(tiny, tmp_path):
     name, path = tiny
     t0 = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "bench.cli", "--plugin", str(path), "run", name, "--no-track",
-                           "--out", str(tmp_path / "o"), "--executor", "ray", "--ray-address", "127.0.0.1:9"],
-                          check=False, capture_output=True, text=True, cwd=tmp_path,
-                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})  # fmt: skip
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.cli",
+            "--plugin",
+            str(path),
+            "run",
+            name,
+            "--no-track",
+            "--out",
+            str(tmp_path / "o"),
+            "--executor",
+            "ray",
+            "--ray-address",
+            "127.0.0.1:9",
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])},
+    )
     assert time.monotonic() - t0 < 20
     err = proc.stderr.strip()
     assert proc.returncode == 2 and "cannot reach the Ray cluster at 127.0.0.1:9" in err
@@ -221,11 +265,14 @@ def test_an_unreachable_ray_address_is_one_line_within_seconds(tiny, tmp_path):
     assert not (tmp_path / "o" / "runs").exists()  # nothing ran
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["--executor", "spark"], "--executor: unknown executor 'spark'"),
-    (["--executor", "ray", "--cpus-per-task", "0"], "--cpus-per-task: expected a positive number"),
-    (["--executor", "slurm", "--slurm-time", "0"], "--slurm-time: expected a positive number"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--executor", "spark"], "--executor: unknown executor 'spark'"),
+        (["--executor", "ray", "--cpus-per-task", "0"], "--cpus-per-task: expected a positive number"),
+        (["--executor", "slurm", "--slurm-time", "0"], "--slurm-time: expected a positive number"),
+    ],
+)
 def test_bad_executor_options_exit_2(args, needle, tiny, capsys):
     name, _ = tiny
     assert main(["run", name, "--no-track", *args]) == 2
@@ -238,8 +285,21 @@ def test_slurm_through_submitits_local_executor(tiny, tmp_path):
     name, _ = tiny
     local = _run(name, tmp_path, "local", "--set", "fail_on=4")
     logs = tmp_path / "slurm-logs"
-    remote = _run(name, tmp_path, "slurm", "--set", "fail_on=4", "--executor", "slurm", "--slurm-cluster", "local",
-                  "--slurm-log-dir", str(logs), "--slurm-time", "5")  # fmt: skip
+    remote = _run(
+        name,
+        tmp_path,
+        "slurm",
+        "--set",
+        "fail_on=4",
+        "--executor",
+        "slurm",
+        "--slurm-cluster",
+        "local",
+        "--slurm-log-dir",
+        str(logs),
+        "--slurm-time",
+        "5",
+    )
     _same(local, remote)
     failed = remote[remote["status"] == "failed"]
     assert list(failed["value"]) == [4] and "fails on purpose" in failed["error"].iloc[0]
@@ -279,8 +339,9 @@ def test_ray_ships_the_plugin_reports_each_cell_and_brings_failures_back(ray_clu
 
     name, path = paired
     settings = get(name).settings(values=(1, 2, 3, 4, 5, 6), fail_on=6, sleep=0.2)
-    output, seen, events = _cells_progress(name, settings, RunOptions(out=tmp_path / "o", track=False,
-                                                                      executor=ExecutorSpec("ray")))  # fmt: skip
+    output, seen, events = _cells_progress(
+        name, settings, RunOptions(out=tmp_path / "o", track=False, executor=ExecutorSpec("ray"))
+    )
     # Cell 6 fails its chunk (2, 4, 6); the odd chunk finishes.
     assert [c["status"] for c in output.results.cells] == ["finished", "failed"] * 3
     assert all(r["pid"] != os.getpid() for r in output.results.records())
@@ -302,9 +363,18 @@ def test_slurm_options_setup_lines_and_per_cell_progress(paired, tmp_path):
     from bench.pipeline.remote import ExecutorSpec
 
     name, _ = paired
-    spec = ExecutorSpec("slurm", slurm_cluster="local", slurm_log_dir=str(tmp_path / "logs"), slurm_time_min=5,
-                        slurm_mem_gb=2, slurm_account="acct", slurm_qos="normal", slurm_constraint="cpu",
-                        slurm_array_parallelism=2, slurm_setup=("export BENCH_TEST_MARK=set-up",))  # fmt: skip
+    spec = ExecutorSpec(
+        "slurm",
+        slurm_cluster="local",
+        slurm_log_dir=str(tmp_path / "logs"),
+        slurm_time_min=5,
+        slurm_mem_gb=2,
+        slurm_account="acct",
+        slurm_qos="normal",
+        slurm_constraint="cpu",
+        slurm_array_parallelism=2,
+        slurm_setup=("export BENCH_TEST_MARK=set-up",),
+    )
     settings = get(name).settings(values=(1, 2, 3, 4), fail_on=4, sleep=1.5)
     output, seen, events = _cells_progress(name, settings, RunOptions(out=tmp_path / "o", track=False, executor=spec))
     # Cell 4 fails its chunk (2, 4); the odd one finishes, its jobs' setup line run first.
@@ -329,11 +399,37 @@ def test_a_restarted_slurm_driver_collects_the_jobs_that_finished_while_it_was_g
 
     name, path = tiny
     out, logs = tmp_path / "out", tmp_path / "logs"
-    args = [sys.executable, "-m", "bench.cli", "--plugin", str(path), "run", name, "--out", str(out), "--no-track",
-            "--device", "cpu", "--set", "values=1,2,3,4", "--set", "sleep=3", "--executor", "slurm",
-            "--slurm-cluster", "local", "--slurm-log-dir", str(logs)]  # fmt: skip
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path,
-                            env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})  # fmt: skip
+    args = [
+        sys.executable,
+        "-m",
+        "bench.cli",
+        "--plugin",
+        str(path),
+        "run",
+        name,
+        "--out",
+        str(out),
+        "--no-track",
+        "--device",
+        "cpu",
+        "--set",
+        "values=1,2,3,4",
+        "--set",
+        "sleep=3",
+        "--executor",
+        "slurm",
+        "--slurm-cluster",
+        "local",
+        "--slurm-log-dir",
+        str(logs),
+    ]
+    proc = subprocess.Popen(
+        args,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])},
+    )
     deadline = time.monotonic() + 120
     while not list(out.glob("runs/*/slurm-jobs.json")) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -342,8 +438,13 @@ def test_a_restarted_slurm_driver_collects_the_jobs_that_finished_while_it_was_g
     (manifest,) = out.glob("runs/*/slurm-jobs.json")
     jobs = json.loads(manifest.read_text())["jobs"]
     assert len(jobs) == 4 and not list(out.glob("runs/*/cells/*.json"))  # submitted, none collected
-    while not all((logs / f"{j['job_id']}_0_result.pkl").exists() or (logs / f"{j['job_id']}_result.pkl").exists()
-                  for j in jobs) and time.monotonic() < deadline:  # fmt: skip
+    while (
+        not all(
+            (logs / f"{j['job_id']}_0_result.pkl").exists() or (logs / f"{j['job_id']}_result.pkl").exists()
+            for j in jobs
+        )
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.2)  # the orphaned jobs finish on their own
 
     before = sorted(p.name for p in logs.rglob("*_log.out"))

@@ -35,11 +35,25 @@ def test_isometry_both_objectives_end_to_end(tmp_path, capsys):
     assert "isometry: verdicts" in capsys.readouterr().out
 
     report = (out / "isometry.md").read_text()
-    for needle in ("## Verdict", "Rules (bench.claims", "| lwgan ", "| published ", "1.20", "0.02-0.03",
-                   "1.2024", "95% Student-t", "bootstrap", "n/a (no critic)", "energy distance",
-                   "one training batch, as the authors measured", "collapsed models",
-                   "isometry_interpolations.png", "isometry_interpolations.pdf",
-                   "## Run facts", "Model checkpoints"):  # fmt: skip
+    for needle in (
+        "## Verdict",
+        "Rules (bench.claims",
+        "| lwgan ",
+        "| published ",
+        "1.20",
+        "0.02-0.03",
+        "1.2024",
+        "95% Student-t",
+        "bootstrap",
+        "n/a (no critic)",
+        "energy distance",
+        "one training batch, as the authors measured",
+        "collapsed models",
+        "isometry_interpolations.png",
+        "isometry_interpolations.pdf",
+        "## Run facts",
+        "Model checkpoints",
+    ):
         assert needle in report, needle
     csv = pd.read_csv(out / "isometry.csv")
     assert len(csv) == 4  # 2 objectives x 2 lambdas x 1 seed
@@ -94,8 +108,16 @@ def test_stochastic_end_to_end(tmp_path):
     out = tmp_path / "rep"
     assert main(["stochastic", "--sigma", "0,0.5", "--out", str(out), *TINY]) == 0
     report = (out / "stochastic.md").read_text()
-    for needle in ("## Verdict", "Rules (bench.claims", "0.0057", "0.0195", "mode shares", "stochastic_diversity.png",
-                   "energy distance", "## Run facts"):  # fmt: skip
+    for needle in (
+        "## Verdict",
+        "Rules (bench.claims",
+        "0.0057",
+        "0.0195",
+        "mode shares",
+        "stochastic_diversity.png",
+        "energy distance",
+        "## Run facts",
+    ):
         assert needle in report, needle
     csv = pd.read_csv(out / "stochastic.csv")
     assert list(csv["objective"]) == ["lwgan", "lwgan", "published", "published"]
@@ -118,27 +140,57 @@ def test_stochastic_end_to_end(tmp_path):
 def small_mnist(mnist_dir, monkeypatch):
     full = bench.data.load_mnist(mnist_dir)
     small = dataclasses.replace(
-        full, train_images=full.train_images[:1200], train_labels=full.train_labels[:1200],
-        test_images=full.test_images[:200], test_labels=full.test_labels[:200],
+        full,
+        train_images=full.train_images[:1200],
+        train_labels=full.train_labels[:1200],
+        test_images=full.test_images[:200],
+        test_labels=full.test_labels[:200],
         fingerprint="test-subset-1200",
-    )  # fmt: skip
+    )
     monkeypatch.setattr(bench.data, "load_mnist", lambda *a, **k: small)
     return small
 
 
 def test_mnist_tiny_budget_end_to_end(small_mnist, mnist_dir, tmp_path, capsys):
     out = tmp_path / "rep"
-    argv = ["mnist", "--budget", "tiny", "--seeds", "0", "--workers", "1", "--data-dir", mnist_dir, "--device", "cpu",
-            "--out", str(out)]  # fmt: skip
+    argv = [
+        "mnist",
+        "--budget",
+        "tiny",
+        "--seeds",
+        "0",
+        "--workers",
+        "1",
+        "--data-dir",
+        mnist_dir,
+        "--device",
+        "cpu",
+        "--out",
+        str(out),
+    ]
     assert main(argv) == 0
     assert "mnist: verdicts" in capsys.readouterr().out
     report = (out / "mnist.md").read_text()
-    for needle in ("brief training budget", "## Verdict", "Rules (bench.claims", "5.62", "5.76", "+ isometric",
-                   "+ noise", "Frechet floor", "Classifier (scorer): test accuracy",
-                   "mnist_interp_lwgan_iso_lwgan.png", "mnist_interp_published_iso_lwgan.png",
-                   "mnist_losses.pdf", "## Run facts", "one training batch, as the authors measured",
-                   "## Is the LWGAN credible", "The reference GAN (`lsgan.test`",
-                   "mnist_samples_lwgan_base_lwgan.png", "lowest digit share"):  # fmt: skip
+    for needle in (
+        "brief training budget",
+        "## Verdict",
+        "Rules (bench.claims",
+        "5.62",
+        "5.76",
+        "+ isometric",
+        "+ noise",
+        "Frechet floor",
+        "Classifier (scorer): test accuracy",
+        "mnist_interp_lwgan_iso_lwgan.png",
+        "mnist_interp_published_iso_lwgan.png",
+        "mnist_losses.pdf",
+        "## Run facts",
+        "one training batch, as the authors measured",
+        "## Is the LWGAN credible",
+        "The reference GAN (`lsgan.test`",
+        "mnist_samples_lwgan_base_lwgan.png",
+        "lowest digit share",
+    ):
         assert needle in report, needle
     from bench.pipeline.results import load
     from bench.recovery.codec import unpack_images
@@ -159,9 +211,16 @@ def test_mnist_tiny_budget_end_to_end(small_mnist, mnist_dir, tmp_path, capsys):
     assert csv["recon"].between(0, 56).all() and (csv["frechet"] >= 0).all()
     assert csv["batch_recon"].between(0, 56).all()
     assert csv["rank_estimate"][:4].between(1, 16).all() and csv["rank_estimate"][4:].isna().all()
-    for stem in ("mnist_interp_lwgan_base_lwgan", "mnist_interp_lwgan_isometric",
-                 "mnist_interp_lwgan_noise", "mnist_interp_published_iso_lwgan", "mnist_losses",
-                 "mnist_recon", "mnist_samples_lwgan_iso_lwgan", "mnist_samples_published_base_lwgan"):  # fmt: skip
+    for stem in (
+        "mnist_interp_lwgan_base_lwgan",
+        "mnist_interp_lwgan_isometric",
+        "mnist_interp_lwgan_noise",
+        "mnist_interp_published_iso_lwgan",
+        "mnist_losses",
+        "mnist_recon",
+        "mnist_samples_lwgan_iso_lwgan",
+        "mnist_samples_published_base_lwgan",
+    ):
         assert (out / f"{stem}.pdf").stat().st_size > 0
     client, parent, children = _runs("mnist")
     assert len(children) == 8
@@ -222,8 +281,24 @@ def test_mnist_public_schedule_is_the_public_codes_and_runs_at_tiny_size(small_m
     assert (cfg.lambda_mmd, cfg.lambda_gp, cfg.lambda_rank) == (1.0, 5.0, 0.0005)
     assert (cfg.critic_warmup, cfg.critic_burst, cfg.critic_burst_every) == (25, 100, 100)
     out = tmp_path / "pub"
-    argv = ["mnist", "--budget", "public-tiny", "--seeds", "0", "--workers", "1", "--objective", "lwgan", "--data-dir",
-            mnist_dir, "--device", "cpu", "--out", str(out), "--no-track"]  # fmt: skip
+    argv = [
+        "mnist",
+        "--budget",
+        "public-tiny",
+        "--seeds",
+        "0",
+        "--workers",
+        "1",
+        "--objective",
+        "lwgan",
+        "--data-dir",
+        mnist_dir,
+        "--device",
+        "cpu",
+        "--out",
+        str(out),
+        "--no-track",
+    ]
     assert main(argv) == 0
     csv = pd.read_csv(out / "mnist.csv")
     assert len(csv) == 4 and set(csv["objective"]) == {"lwgan"} and csv["recon"].between(0, 56).all()

@@ -32,8 +32,7 @@ def test_discrepancy_matrix_mean_is_the_isometric_loss_by_double_loop():
     z = torch.randn(7, 3, generator=g, dtype=torch.float64)
     x = torch.randn(7, 5, generator=g, dtype=torch.float64)
     a = metrics.discrepancy_matrix(z, x).numpy()
-    loop = [abs(float((z[i] - z[j]).norm() - (x[i] - x[j]).norm()))
-            for i in range(7) for j in range(7) if i != j]  # fmt: skip
+    loop = [abs(float((z[i] - z[j]).norm() - (x[i] - x[j]).norm())) for i in range(7) for j in range(7) if i != j]
     assert pair_mean_ci(a, n_boot=10).value == pytest.approx(np.mean(loop), rel=1e-12)
     # An isometry (a rotation and a shift, padded into more dimensions) has discrepancy 0.
     q, _ = torch.linalg.qr(torch.randn(3, 3, generator=g, dtype=torch.float64))
@@ -80,8 +79,9 @@ def test_energy_distance_in_two_dimensions_by_brute_force():
 
 def test_diversity_equals_double_loop_over_draw_pairs():
     d = np.random.default_rng(4).normal(size=(3, 5, 2))
-    want = [np.mean([np.linalg.norm(d[i, a] - d[i, b]) for a, b in itertools.combinations(range(5), 2)])
-            for i in range(3)]  # fmt: skip
+    want = [
+        np.mean([np.linalg.norm(d[i, a] - d[i, b]) for a, b in itertools.combinations(range(5), 2)]) for i in range(3)
+    ]
     assert diversity_per_input(d) == pytest.approx(want, rel=1e-12)
     assert diversity_per_input(np.ones((2, 10, 2))) == pytest.approx([0.0, 0.0])
     with pytest.raises(ValueError):
@@ -141,20 +141,42 @@ def test_stochastic_centres_are_the_datasets():
 
 def _results(experiment: str, settings, records) -> Results:
     """Results as the pipeline saves them, from hand-made records."""
-    cells = [{"key": str(i), "cell": {}, "status": "finished", "record": r, "error": None,
-              "resumed": False} for i, r in enumerate(records)]  # fmt: skip
+    cells = [
+        {"key": str(i), "cell": {}, "status": "finished", "record": r, "error": None, "resumed": False}
+        for i, r in enumerate(records)
+    ]
     res = Results(experiment, dataclasses.asdict(settings), cells)
     return Results.from_json(res.to_json())  # as a report sees them
 
 
 def _cell(objective="lwgan", lam=0.0, sigma=0.0, seed=0, disc=0.0, div=0.0, collapsed=False, spread=0.01) -> dict:
     values = {f.name: 0.0 for f in dataclasses.fields(ToyCell)}
-    values.update(dataset="two_gaussians", objective=objective, lambda_iso=lam, sigma_noise=sigma,
-                  seed=seed, eval_rank=3, discrepancy=disc, diversity=div, rank_estimate=None,
-                  lambda_hat=None, discrepancy_by_rank=[], mode_shares=[0.3, 0.3, 0.4], loaded=False,
-                  checkpoint="0" * 64, data_fingerprint="x", collapsed=collapsed, samples=[],
-                  interp=[], interp_ends=[], draw_sets=[], loss_spread=spread, objective_value=None,
-                  latent_mode_gap=None, data_mode_gap=None)  # fmt: skip
+    values.update(
+        dataset="two_gaussians",
+        objective=objective,
+        lambda_iso=lam,
+        sigma_noise=sigma,
+        seed=seed,
+        eval_rank=3,
+        discrepancy=disc,
+        diversity=div,
+        rank_estimate=None,
+        lambda_hat=None,
+        discrepancy_by_rank=[],
+        mode_shares=[0.3, 0.3, 0.4],
+        loaded=False,
+        checkpoint="0" * 64,
+        data_fingerprint="x",
+        collapsed=collapsed,
+        samples=[],
+        interp=[],
+        interp_ends=[],
+        draw_sets=[],
+        loss_spread=spread,
+        objective_value=None,
+        latent_mode_gap=None,
+        data_mode_gap=None,
+    )
     return dataclasses.asdict(ToyCell(**values))
 
 
@@ -214,8 +236,10 @@ def test_isometry_claim_6_judges_size_and_drop(zero, positive, label):
 )
 def test_isometry_claim_10_compares_interpolations_with_lambda_0(irregular, label):
     cells = [{**_cell(lam=0.0, seed=s, disc=1.0), "interp_irregularity": 0.4, "recon": 0.5} for s in range(3)]
-    cells += [{**_cell(lam=1.0, seed=s, disc=0.02), "interp_irregularity": 0.4 * v, "recon": 0.5}
-              for s, v in enumerate(irregular)]  # fmt: skip
+    cells += [
+        {**_cell(lam=1.0, seed=s, disc=0.02), "interp_irregularity": 0.4 * v, "recon": 0.5}
+        for s, v in enumerate(irregular)
+    ]
     verdicts = isometry.verdicts(_results("isometry", ISO, cells))
     (v,) = [v for v in verdicts if v.key == "smoother-interpolations"]
     assert v.label == label and "recon x1.00" in v.numbers
@@ -254,8 +278,11 @@ FLAT = ((0.01,) * 3,) * 3
     ],
 )
 def test_stochastic_claims_7a_7b(divs, spreads, key, label):
-    cells = [_cell(sigma=sig, seed=s, div=d, spread=sp) for sig, ds, sps in zip(STO.sigmas, divs, spreads)
-             for s, (d, sp) in enumerate(zip(ds, sps))]  # fmt: skip
+    cells = [
+        _cell(sigma=sig, seed=s, div=d, spread=sp)
+        for sig, ds, sps in zip(STO.sigmas, divs, spreads)
+        for s, (d, sp) in enumerate(zip(ds, sps))
+    ]
     res = _results("stochastic", STO, cells)
     assert _label(stochastic.verdicts(res), key=key) == label
     cells[0]["collapsed"] = True
@@ -271,16 +298,29 @@ def test_stochastic_claims_7a_7b(divs, spreads, key, label):
     ],
 )
 def test_stochastic_claim_7c_mode_collapse(zero, noisy, label):
-    cells = [{**_cell(sigma=sig, seed=s, div=0.01 * sig), "mode_shares": list(zero if sig == 0 else noisy)}
-             for sig in STO.sigmas for s in range(3)]  # fmt: skip
+    cells = [
+        {**_cell(sigma=sig, seed=s, div=0.01 * sig), "mode_shares": list(zero if sig == 0 else noisy)}
+        for sig in STO.sigmas
+        for s in range(3)
+    ]
     assert _label(stochastic.verdicts(_results("stochastic", STO, cells)), key="noise-mode-collapse") == label
 
 
 def _mnist_cell(name, seed, per_image, collapsed=False) -> dict:
     values = {f.name: 0.0 for f in dataclasses.fields(mnist_cells.MnistCell)}
-    values.update(objective="lwgan", name=name, seed=seed, recon=float(np.mean(per_image)),
-                  recon_per_image=list(per_image), grid=[], config={}, loaded=False,
-                  checkpoint="0" * 64, rank_estimate=1, collapsed=collapsed)  # fmt: skip
+    values.update(
+        objective="lwgan",
+        name=name,
+        seed=seed,
+        recon=float(np.mean(per_image)),
+        recon_per_image=list(per_image),
+        grid=[],
+        config={},
+        loaded=False,
+        checkpoint="0" * 64,
+        rank_estimate=1,
+        collapsed=collapsed,
+    )
     return dataclasses.asdict(mnist_cells.MnistCell(**values))
 
 
@@ -295,8 +335,9 @@ def test_mnist_gap_over_images_and_seeds():
 
     rng = np.random.default_rng(0)
     base = rng.normal(5.6, 0.5, size=300)
-    settings = mnist.MnistSettings(budget="tiny", configs=(mnist_cells.BASE, mnist_cells.ISO), n_boot=500,
-                                   objectives=("lwgan",))  # fmt: skip
+    settings = mnist.MnistSettings(
+        budget="tiny", configs=(mnist_cells.BASE, mnist_cells.ISO), n_boot=500, objectives=("lwgan",)
+    )
     # One seed: a t over the per-image differences; a constant +0.1 shift (+1.8%) is certain, and
     # within the +-11% the paper's own one-batch gap supports; provisional (one seed).
     res, v = _mnist_verdict(
@@ -308,15 +349,22 @@ def test_mnist_gap_over_images_and_seeds():
     # Two seeds: the crossed interval of the [2 seeds, 300 images] per-image gaps.
     noise = rng.normal(0, 0.2, size=(2, 300))
     iso = (base + 0.2 + noise[0], base - 0.1 + noise[1])
-    cells = [_mnist_cell(mnist_cells.BASE, 0, base), _mnist_cell(mnist_cells.ISO, 0, iso[0]),
-             _mnist_cell(mnist_cells.BASE, 1, base), _mnist_cell(mnist_cells.ISO, 1, iso[1])]  # fmt: skip
+    cells = [
+        _mnist_cell(mnist_cells.BASE, 0, base),
+        _mnist_cell(mnist_cells.ISO, 0, iso[0]),
+        _mnist_cell(mnist_cells.BASE, 1, base),
+        _mnist_cell(mnist_cells.ISO, 1, iso[1]),
+    ]
     res2, _ = _mnist_verdict(dataclasses.replace(settings, seeds=(0, 1)), cells)
     want = crossed_interval(np.stack([0.2 + noise[0], -0.1 + noise[1]]))
     got = mnist_cells.recon_gaps(res2, "lwgan")["crossed"]
     assert (got.value, got.lo, got.hi) == pytest.approx((want.value, want.lo, want.hi))
     # Three seeds, +0.1, +0.12, +0.11: firm and reproduced.
-    cells3 = [c for s, g in enumerate((0.1, 0.12, 0.11))
-              for c in (_mnist_cell(mnist_cells.BASE, s, base), _mnist_cell(mnist_cells.ISO, s, base + g))]  # fmt: skip
+    cells3 = [
+        c
+        for s, g in enumerate((0.1, 0.12, 0.11))
+        for c in (_mnist_cell(mnist_cells.BASE, s, base), _mnist_cell(mnist_cells.ISO, s, base + g))
+    ]
     _, v3 = _mnist_verdict(dataclasses.replace(settings, seeds=(0, 1, 2)), cells3)
     assert v3.label == "reproduced" and not v3.provisional
     _, vb = _mnist_verdict(
@@ -343,9 +391,10 @@ def test_mnist_claims_gate_on_the_encoder_not_on_sample_quality():
     settings = mnist.MnistSettings(
         budget="tiny", configs=(mnist_cells.BASE, mnist_cells.ISO), n_boot=200, objectives=("lwgan",)
     )
-    cells = [{**_mnist_cell(mnist_cells.BASE, 0, base), "frechet": 250.0, "digit_shares": [0.1] * 10},
-             {**_mnist_cell(mnist_cells.ISO, 0, base + 0.1), "frechet": 520.0,
-              "digit_shares": [0.003] + [0.9967 / 9] * 9}]  # fmt: skip
+    cells = [
+        {**_mnist_cell(mnist_cells.BASE, 0, base), "frechet": 250.0, "digit_shares": [0.1] * 10},
+        {**_mnist_cell(mnist_cells.ISO, 0, base + 0.1), "frechet": 520.0, "digit_shares": [0.003] + [0.9967 / 9] * 9},
+    ]
     res = _results("mnist", settings, cells)
     res.context = {"reference_gan": {"frechet": 86.0}}
     (v,) = [v for v in mnist.EXPERIMENT.verdicts(res) if v.key == "recon-slightly-worse"]

@@ -25,9 +25,14 @@ class TinyClassifierConfig(bench.classifier.ClassifierConfig):
 @pytest.fixture
 def small_mnist(mnist_dir, monkeypatch):
     full = bench.data.load_mnist(mnist_dir)
-    small = dataclasses.replace(full, train_images=full.train_images[:600], train_labels=full.train_labels[:600],
-                                test_images=full.test_images[:100], test_labels=full.test_labels[:100],
-                                fingerprint="test-subset-600")  # fmt: skip
+    small = dataclasses.replace(
+        full,
+        train_images=full.train_images[:600],
+        train_labels=full.train_labels[:600],
+        test_images=full.test_images[:100],
+        test_labels=full.test_labels[:100],
+        fingerprint="test-subset-600",
+    )
     monkeypatch.setattr(bench.data, "load_mnist", lambda *a, **k: small)
     monkeypatch.setattr(bench.classifier, "ClassifierConfig", TinyClassifierConfig)
     return small
@@ -37,10 +42,34 @@ def test_a_plugin_family_is_swept_by_bench_recover(small_mnist, mnist_dir, tmp_p
     plugin = tmp_path / "tiny_family.py"  # a copy: the plugin's cache entries live in this test's cache
     plugin.write_text(EXAMPLE.read_text())
     out = tmp_path / "rep"
-    argv = ["--plugin", str(plugin), "recover", "--generator", "tinydec", "--generator-seeds", "0",
-            "--regulator", "wasserstein,none", "--grid", "quick", "--images", "8", "--steps", "3",
-            "--quality-samples", "100", "--gate-frechet-ratio", "0", "--device", "cpu", "--data-dir", mnist_dir,
-            "--out", str(out), "--no-track"]  # fmt: skip
+    argv = [
+        "--plugin",
+        str(plugin),
+        "recover",
+        "--generator",
+        "tinydec",
+        "--generator-seeds",
+        "0",
+        "--regulator",
+        "wasserstein,none",
+        "--grid",
+        "quick",
+        "--images",
+        "8",
+        "--steps",
+        "3",
+        "--quality-samples",
+        "100",
+        "--gate-frechet-ratio",
+        "0",
+        "--device",
+        "cpu",
+        "--data-dir",
+        mnist_dir,
+        "--out",
+        str(out),
+        "--no-track",
+    ]
     assert main(argv) == 0
     assert "tinydec s0: not cached, will train it now" in capsys.readouterr().err
     csv = pd.read_csv(out / "recover-quick.csv")

@@ -142,9 +142,11 @@ def _imports_torch(*args: str, cwd=ROOT) -> bool:
     import subprocess
     import sys
 
-    code = ("import sys; sys.argv = [\"bench\", *sys.argv[1:]]; from bench.cli import main\n"
-            "try:\n    main()\nexcept SystemExit:\n    pass\n"
-            "print('TORCH' if 'torch' in sys.modules else 'LIGHT')")  # fmt: skip
+    code = (
+        'import sys; sys.argv = ["bench", *sys.argv[1:]]; from bench.cli import main\n'
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print('TORCH' if 'torch' in sys.modules else 'LIGHT')"
+    )
     out = subprocess.run(
         [sys.executable, "-c", code, *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
     )
@@ -163,8 +165,13 @@ def test_light_commands_import_no_torch(tmp_path):
         ["claims"],
         ["claims", "recon-slightly-worse"],
         ["report", str(ROOT / "reports" / "rank.json"), "--out", str(tmp_path / "r")],
-        ["compare", str(ROOT / "reports" / "stochastic.json"), str(ROOT / "reports" / "stochastic.json"),
-         "--out", str(tmp_path / "c")],
-    ]  # fmt: skip
+        [
+            "compare",
+            str(ROOT / "reports" / "stochastic.json"),
+            str(ROOT / "reports" / "stochastic.json"),
+            "--out",
+            str(tmp_path / "c"),
+        ],
+    ]
     heavy = [" ".join(a) for a in sys_argv if _imports_torch(*a)]
     assert not heavy, f"these imported torch: {heavy} (python {sys.version_info[:2]})"

@@ -21,8 +21,22 @@ def test_generators_lists_the_registry(capsys):
 
 def test_rank_end_to_end_with_mlflow(tmp_path, capsys):
     uri = f"sqlite:///{tmp_path / 'runs.db'}"
-    args = ["rank", "--dataset", "swissroll,scurve", "--seeds", "0", "--device", "cpu",
-            "--out", str(tmp_path / "out"), "--tracking-uri", uri, "--experiment", "t", *TINY]  # fmt: skip
+    args = [
+        "rank",
+        "--dataset",
+        "swissroll,scurve",
+        "--seeds",
+        "0",
+        "--device",
+        "cpu",
+        "--out",
+        str(tmp_path / "out"),
+        "--tracking-uri",
+        uri,
+        "--experiment",
+        "t",
+        *TINY,
+    ]
     assert main(args) == 0
     out_dir = tmp_path / "out"
     report = (out_dir / "rank.md").read_text()
@@ -61,11 +75,11 @@ def test_rank_bad_options_are_one_line_errors(capsys):
 def test_parallel_workers_give_the_same_cells_as_sequential(tmp_path):
     from bench.pipeline import RunOptions, run_experiment
 
-    settings = RankSettings(datasets=("swissroll",), seeds=(0, 1), z_max=2, reps=2, eval_batch=32,
-                            critic_steps=5, overrides=TINY_OVERRIDES)  # fmt: skip
+    settings = RankSettings(
+        datasets=("swissroll",), seeds=(0, 1), z_max=2, reps=2, eval_batch=32, critic_steps=5, overrides=TINY_OVERRIDES
+    )
     seq = run_experiment("rank", settings, RunOptions(out=tmp_path / "a", workers=1, track=False))
-    par = run_experiment("rank", settings, RunOptions(out=tmp_path / "b", workers=2, track=False,
-                                                      retrain=True))  # fmt: skip
+    par = run_experiment("rank", settings, RunOptions(out=tmp_path / "b", workers=2, track=False, retrain=True))
     assert par.workers == 2
     assert not any(r["loaded"] for r in par.results.records())  # trained again in the workers
     for a, b in zip(seq.results.records(), par.results.records()):
@@ -92,8 +106,23 @@ def test_public_schedule_is_the_public_codes_run_toy_settings():
 
 
 def test_rank_public_schedule_from_the_cli(tmp_path, capsys):
-    args = ["rank", "--schedule", "public", "--dataset", "swissroll", "--seeds", "0", "--device", "cpu",
-            "--out", str(tmp_path), "--no-track", "--every", "2", *TINY]  # fmt: skip
+    args = [
+        "rank",
+        "--schedule",
+        "public",
+        "--dataset",
+        "swissroll",
+        "--seeds",
+        "0",
+        "--device",
+        "cpu",
+        "--out",
+        str(tmp_path),
+        "--no-track",
+        "--every",
+        "2",
+        *TINY,
+    ]
     assert main(args) == 0
     report = (tmp_path / "rank.md").read_text()
     # The public schedule scores as the public code does unless told otherwise.
@@ -154,10 +183,15 @@ def test_default_schedule_phases_and_their_report_table():
     assert [p.adversarial_start for p in phases] == [1.0, 1.0, 0.0, 1.0]
     assert phases[3].lr == phases[2].lr and phases[3].lambda_mmd > 0
     assert cfg.total_iterations == cfg.iterations == sum(p.iterations for p in phases)
-    rows = phase_rows({**cfg.to_dict(), "phases": (
-        {"iterations": 10, "max_rank": 1, "adversarial_start": 1.0, "mmd_start": 0.0},
-        {"iterations": 10, "adversarial_start": 0.5, "mmd_start": 0.0},
-    )})  # fmt: skip
+    rows = phase_rows(
+        {
+            **cfg.to_dict(),
+            "phases": (
+                {"iterations": 10, "max_rank": 1, "adversarial_start": 1.0, "mmd_start": 0.0},
+                {"iterations": 10, "adversarial_start": 0.5, "mmd_start": 0.0},
+            ),
+        }
+    )
     assert [(r["ranks"], r["critic"], r["MMD"]) for r in rows] == [
         ("1", "off", "on"),
         ("1..5", "from iteration 6", "on"),

@@ -77,10 +77,8 @@ def test_mle_and_twonn_equal_scikit_dimension(name):
     x = make_synthetic(name, seed=0, n_train=600).train.numpy().astype(np.float64)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ref_mean = np.mean([skdim.id.MLE().fit(x, n_neighbors=k, comb="mean").dimension_
-                            for k in range(10, 21)])  # fmt: skip
-        ref_harmonic = np.mean([skdim.id.MLE().fit(x, n_neighbors=k, comb="mle").dimension_
-                                for k in range(10, 21)])  # fmt: skip
+        ref_mean = np.mean([skdim.id.MLE().fit(x, n_neighbors=k, comb="mean").dimension_ for k in range(10, 21)])
+        ref_harmonic = np.mean([skdim.id.MLE().fit(x, n_neighbors=k, comb="mle").dimension_ for k in range(10, 21)])
         ref_twonn = skdim.id.TwoNN(discard_fraction=0.1).fit(x).dimension_
     assert idim.mle_dimension(x, 10, 20) == pytest.approx(ref_mean, rel=1e-10)
     assert idim.mle_dimension(x, 10, 20, aggregate="harmonic") == pytest.approx(ref_harmonic, rel=1e-10)

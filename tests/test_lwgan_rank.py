@@ -161,9 +161,15 @@ def test_training_protocol_trains_a_copy_between_evaluations():
     before = {k: v.clone() for k, v in model.state_dict().items()}
     seen = []
     a = score_ranks_training(
-        model, data[:200], train_data=data[200:], reps=4, every=3, batch_size=32, seed=5,
+        model,
+        data[:200],
+        train_data=data[200:],
+        reps=4,
+        every=3,
+        batch_size=32,
+        seed=5,
         progress=lambda task, done, total, **_: seen.append((done, total)),
-    )  # fmt: skip
+    )
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     assert seen == [(1, 4), (2, 4), (3, 4), (4, 4)] and a.scores.shape == (4, 4)
     assert np.allclose(sum(a.components[k] for k in COMPONENTS), a.scores)
@@ -182,10 +188,16 @@ def test_scoring_config_by_hand():
     from lwgan.rank import scoring_config
 
     cfg = LWGANConfig(
-        iterations=100, lr=1e-3, lr_milestones=(0.5, 0.75), lr_gamma=0.5, iter_d=5,
-        phases=({"iterations": 10, "max_rank": 1, "lr": 9.0},
-                {"iterations": 40, "lr": 2e-3, "lr_d": 4e-3, "mmd_start": 0.5}),
-    )  # fmt: skip
+        iterations=100,
+        lr=1e-3,
+        lr_milestones=(0.5, 0.75),
+        lr_gamma=0.5,
+        iter_d=5,
+        phases=(
+            {"iterations": 10, "max_rank": 1, "lr": 9.0},
+            {"iterations": 40, "lr": 2e-3, "lr_d": 4e-3, "mmd_start": 0.5},
+        ),
+    )
     s = scoring_config(cfg, 60)
     assert s.iterations == 60 and s.phases == () and s.lr_milestones == ()
     assert s.lr == pytest.approx(2e-3 * 0.25) and s.lr_d == pytest.approx(4e-3 * 0.25)

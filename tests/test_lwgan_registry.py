@@ -21,8 +21,9 @@ def test_the_names_a_user_types_are_registered():
     assert set(generator_names(family="lsgan")) == {"lsgan"}
 
 
-@pytest.mark.parametrize("name", [f"{v}.{r}" for v in generator_names()
-                                  for f, r in RECIPES if f == get_generator(v).family])  # fmt: skip
+@pytest.mark.parametrize(
+    "name", [f"{v}.{r}" for v in generator_names() for f, r in RECIPES if f == get_generator(v).family]
+)
 def test_every_variant_with_every_recipe_builds_and_generates_the_right_shape(name):
     family = get_generator(name.split(".")[0]).family
     small = SMALL[family] if "mnist" in name or family == "lsgan" else {}
@@ -78,11 +79,28 @@ def test_a_spec_is_exactly_the_merge_of_recipe_knobs_and_overrides():
     over = {"iterations": 300, "lr": 5e-4, "x_shape": (2,), "z_max": 3}
     want = LWGANConfig(**{**recipes.TOY, "lambda_iso": 1.0, "sigma_noise": 0.1, "noise_dim": 10, **over})
     assert get_generator("iso-lwgan-stochastic.toy", **over).config == want
-    mnist = LWGANConfig(x_shape=(1, 28, 28), arch="mlp-image", z_max=20, width_q=256, width_g=256,
-                        width_d=256, batch_size=128, iterations=8000, lr=1e-3, iter_d=2, iter_gq=1,
-                        lambda_rank=0.0005, critic_warmup=20, critic_burst=20,
-                        critic_burst_every=200, adversarial_start=0.25, mmd_start=0.0,
-                        iso_start=0.25, lr_milestones=(0.6, 0.8, 0.9), lr_gamma=0.5)  # fmt: skip
+    mnist = LWGANConfig(
+        x_shape=(1, 28, 28),
+        arch="mlp-image",
+        z_max=20,
+        width_q=256,
+        width_g=256,
+        width_d=256,
+        batch_size=128,
+        iterations=8000,
+        lr=1e-3,
+        iter_d=2,
+        iter_gq=1,
+        lambda_rank=0.0005,
+        critic_warmup=20,
+        critic_burst=20,
+        critic_burst_every=200,
+        adversarial_start=0.25,
+        mmd_start=0.0,
+        iso_start=0.25,
+        lr_milestones=(0.6, 0.8, 0.9),
+        lr_gamma=0.5,
+    )
     assert get_generator("lwgan").config == mnist  # the MNIST default, typed in by hand
 
 

@@ -204,8 +204,7 @@ def test_learning_rate_decays_at_the_milestones():
 @pytest.mark.parametrize("reuse, calls", [(False, 3 + 1), (True, 1 + 1)])
 def test_critic_reuse_encodes_one_batch_per_iteration(reuse, calls):
     # iter_d 3 critic steps + 1 primal step per iteration; with reuse the critic phase encodes once.
-    cfg = LWGANConfig(**{**TINY, "iterations": 2, "critic_warmup": 0, "iter_d": 3,
-                         "critic_reuse": reuse})  # fmt: skip
+    cfg = LWGANConfig(**{**TINY, "iterations": 2, "critic_warmup": 0, "iter_d": 3, "critic_reuse": reuse})
     model = build_lwgan(cfg, seed=0)
     seen = []
     model.Q.register_forward_hook(lambda *a: seen.append(1))
@@ -225,16 +224,21 @@ def test_one_phase_equal_to_the_config_trains_exactly_as_no_phases():
 
 def test_phases_run_in_order_with_their_own_settings():
     # Phase 1: rank 1 only, no critic, MMD on; phase 2: every rank, critic from its 3rd iteration.
-    cfg = LWGANConfig(**{**TINY, "z_max": 3, "phases": (
-        {"iterations": 5, "max_rank": 1, "adversarial_start": 1.0, "mmd_start": 0.0},
-        {"iterations": 6, "adversarial_start": 0.5, "mmd_start": 0.0, "lr": 1e-3},
-    )})  # fmt: skip
+    cfg = LWGANConfig(
+        **{
+            **TINY,
+            "z_max": 3,
+            "phases": (
+                {"iterations": 5, "max_rank": 1, "adversarial_start": 1.0, "mmd_start": 0.0},
+                {"iterations": 6, "adversarial_start": 0.5, "mmd_start": 0.0, "lr": 1e-3},
+            ),
+        }
+    )
     assert cfg.total_iterations == 11
     calls = []
     model = build_lwgan(cfg, seed=0)
     d0 = _params(model.D)
-    res = train_lwgan(model, _segment(), cfg, seed=0, progress_every=5,
-                      progress=lambda *a, **k: calls.append(a))  # fmt: skip
+    res = train_lwgan(model, _segment(), cfg, seed=0, progress_every=5, progress=lambda *a, **k: calls.append(a))
     h = res.history
     assert all(len(v) == 11 for v in h.values())
     assert h["rank"][:5] == [1.0] * 5 and set(h["rank"][5:]) > {1.0}  # 6 draws on 1..3

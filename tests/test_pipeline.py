@@ -117,8 +117,25 @@ def test_end_to_end_with_a_failing_cell_and_a_rebuilt_report(plugin, tmp_path, c
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     out = tmp_path / "out"
     log = tmp_path / "calls.txt"
-    assert main(["--plugin", str(plugin), "run", "tiny", "--out", str(out), "--tracking-uri", uri,
-                 "--set", f"log={log}", "--device", "cpu"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "--plugin",
+                str(plugin),
+                "run",
+                "tiny",
+                "--out",
+                str(out),
+                "--tracking-uri",
+                uri,
+                "--set",
+                f"log={log}",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "1 cell(s) failed" in printed and "squares" in printed
 
@@ -157,13 +174,34 @@ def test_end_to_end_with_a_failing_cell_and_a_rebuilt_report(plugin, tmp_path, c
     assert _calls(log) == calls
 
     # --resume: the finished cells come from the store; only the failed one runs again.
-    assert main(["--plugin", str(plugin), "run", "tiny", "--out", str(out), "--no-track",
-                 "--set", f"log={log}", "--set", "fail_on=0", "--resume"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "--plugin",
+                str(plugin),
+                "run",
+                "tiny",
+                "--out",
+                str(out),
+                "--no-track",
+                "--set",
+                f"log={log}",
+                "--set",
+                "fail_on=0",
+                "--resume",
+            ]
+        )
+        == 0
+    )
     # fail_on changed, so it is another sweep (another store): everything ran again there.
     assert _calls(log)[len(calls) :] == [1, 2, 3, 4, 5]
     n = len(_calls(log))
-    assert main(["--plugin", str(plugin), "run", "tiny", "--out", str(out), "--no-track",
-                 "--set", f"log={log}", "--resume"]) == 0  # fmt: skip
+    assert (
+        main(
+            ["--plugin", str(plugin), "run", "tiny", "--out", str(out), "--no-track", "--set", f"log={log}", "--resume"]
+        )
+        == 0
+    )
     assert _calls(log)[n:] == [3]  # the same sweep as the first: its failed cell alone
 
 
@@ -182,8 +220,9 @@ def test_ctrl_c_keeps_finished_cells_and_resume_redoes_none(plugin, tmp_path, mo
     _, parents, children = _runs(uri)
     assert parents[0].info.status == "KILLED" and len(children) == 3
     events = []
-    output = run_experiment("tiny", settings, RunOptions(out=tmp_path / "out", tracking_uri=uri,
-                                                         resume=True), on_event=events.append)  # fmt: skip
+    output = run_experiment(
+        "tiny", settings, RunOptions(out=tmp_path / "out", tracking_uri=uri, resume=True), on_event=events.append
+    )
     assert _calls(log) == [1, 2, 3, 4, 4, 5]  # only the interrupted cell and the one after it
     assert [c["resumed"] for c in output.results.cells] == [True, True, True, False, False]
     # the time said up front is for the cells left to run; the facts say the wall time is partial
@@ -217,11 +256,35 @@ def test_a_new_experiment_version_does_not_reuse_older_cells(plugin, tmp_path):
 
 def test_kill_9_loses_no_finished_cell(plugin, tmp_path):
     out, log = tmp_path / "out", tmp_path / "calls.txt"
-    args = [sys.executable, "-m", "bench.cli", "--plugin", str(plugin), "run", "tiny", "--out", str(out),
-            "--no-track", "--device", "cpu", "--set", f"log={log}", "--set", "fail_on=0",
-            "--set", "values=1,2,3,4,5,6,7,8", "--set", "sleep=0.3"]  # fmt: skip
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(Path.cwd())})  # fmt: skip
+    args = [
+        sys.executable,
+        "-m",
+        "bench.cli",
+        "--plugin",
+        str(plugin),
+        "run",
+        "tiny",
+        "--out",
+        str(out),
+        "--no-track",
+        "--device",
+        "cpu",
+        "--set",
+        f"log={log}",
+        "--set",
+        "fail_on=0",
+        "--set",
+        "values=1,2,3,4,5,6,7,8",
+        "--set",
+        "sleep=0.3",
+    ]
+    proc = subprocess.Popen(
+        args,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(Path.cwd())},
+    )
     stored = []
     deadline = time.monotonic() + 60
     while len(stored) < 3 and time.monotonic() < deadline:
@@ -232,9 +295,29 @@ def test_kill_9_loses_no_finished_cell(plugin, tmp_path):
     assert 3 <= len(stored) < 8, "the run should have been killed part way"
     done = len(list(out.glob("runs/*/cells/*.json")))  # no torn file: each was renamed whole
     before = _calls(log)
-    assert main(["--plugin", str(plugin), "run", "tiny", "--out", str(out), "--no-track", "--resume",
-                 "--set", f"log={log}", "--set", "fail_on=0", "--set", "values=1,2,3,4,5,6,7,8",
-                 "--set", "sleep=0.3"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "--plugin",
+                str(plugin),
+                "run",
+                "tiny",
+                "--out",
+                str(out),
+                "--no-track",
+                "--resume",
+                "--set",
+                f"log={log}",
+                "--set",
+                "fail_on=0",
+                "--set",
+                "values=1,2,3,4,5,6,7,8",
+                "--set",
+                "sleep=0.3",
+            ]
+        )
+        == 0
+    )
     redone = _calls(log)[len(before) :]
     assert len(redone) == 8 - done and set(redone).isdisjoint(range(1, done + 1))
     assert pd.read_csv(out / "tiny.csv")["square"].tolist() == [v * v for v in range(1, 9)]
@@ -244,8 +327,9 @@ def test_a_bad_output_path_stops_before_any_cell(plugin, tmp_path, capsys):
     blocker = tmp_path / "a-file"
     blocker.write_text("x")
     log = tmp_path / "calls.txt"
-    code = main(["--plugin", str(plugin), "run", "tiny", "--out", str(blocker / "sub"), "--no-track",
-                 "--set", f"log={log}"])  # fmt: skip
+    code = main(
+        ["--plugin", str(plugin), "run", "tiny", "--out", str(blocker / "sub"), "--no-track", "--set", f"log={log}"]
+    )
     err = capsys.readouterr().err.strip()
     assert code == 2 and err.count("\n") == 0 and "--out" in err and "Traceback" not in err
     assert not log.exists()  # not one cell ran
@@ -265,11 +349,28 @@ def test_results_name_their_plugins_and_bench_report_loads_them(plugin, tmp_path
     from bench.pipeline import load, unregister
 
     out = tmp_path / "out"
-    assert main(["--plugin", str(plugin), "run", "tiny", "--out", str(out), "--no-track",
-                 "--set", f"log={tmp_path / 'calls.txt'}", "--set", "fail_on=0"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "--plugin",
+                str(plugin),
+                "run",
+                "tiny",
+                "--out",
+                str(out),
+                "--no-track",
+                "--set",
+                f"log={tmp_path / 'calls.txt'}",
+                "--set",
+                "fail_on=0",
+            ]
+        )
+        == 0
+    )
     recorded = load(out / "tiny.json").facts["plugins"]
-    assert recorded == [{"spec": str(plugin.resolve()), "file": str(plugin.resolve()),
-                         "digest": bench.plugins.digest(plugin)}]  # fmt: skip
+    assert recorded == [
+        {"spec": str(plugin.resolve()), "file": str(plugin.resolve()), "digest": bench.plugins.digest(plugin)}
+    ]
     md = (out / "tiny.md").read_text()
     from bench.facts import RunFacts, facts_markdown
 

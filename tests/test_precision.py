@@ -50,10 +50,15 @@ def test_a_bf16_chain_computes_in_bf16_and_hands_back_float32():
 
 
 @pytest.mark.parametrize("fused", [True, False])
-@pytest.mark.parametrize("regulator, tolerance", [
-    ("none", 0.01), ("wasserstein", 0.01), ("truncated_normal_cutoff", 0.01),
-    ("trick_discriminator", 0.06),  # D's logit, weighted, carries bfloat16's rounding into the loss
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "regulator, tolerance",
+    [
+        ("none", 0.01),
+        ("wasserstein", 0.01),
+        ("truncated_normal_cutoff", 0.01),
+        ("trick_discriminator", 0.06),  # D's logit, weighted, carries bfloat16's rounding into the loss
+    ],
+)
 def test_a_bf16_recovery_matches_float32_within_tolerance(regulator, tolerance, fused):
     """Both routes: compiled chains cast to bfloat16, and modules under autocast (fused=False)."""
     G, D = _randomised(MLPGenerator(32, [64, 48])).float(), _randomised(MLPDiscriminator(width=4)).float()
@@ -74,9 +79,30 @@ def test_a_bf16_recovery_matches_float32_within_tolerance(regulator, tolerance, 
 def test_precision_keys_the_cell_store_and_reaches_the_report(mnist_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("COLUMNS", "200")
     out = tmp_path / "rep"
-    argv = ["recover", "--regulator", "wasserstein,none", "--lr", "0.1", "--hp", "0.5", "--images", "8", "--steps",
-            "3", "--generator", "lsgan.test", "--device", "cpu", "--data-dir", mnist_dir, "--out", str(out),
-            "--no-track", "--quality-samples", "200"]  # fmt: skip
+    argv = [
+        "recover",
+        "--regulator",
+        "wasserstein,none",
+        "--lr",
+        "0.1",
+        "--hp",
+        "0.5",
+        "--images",
+        "8",
+        "--steps",
+        "3",
+        "--generator",
+        "lsgan.test",
+        "--device",
+        "cpu",
+        "--data-dir",
+        mnist_dir,
+        "--out",
+        str(out),
+        "--no-track",
+        "--quality-samples",
+        "200",
+    ]
     assert main(argv) == 0
     assert main([*argv, "--precision", "bf16", "--resume"]) == 0  # the float32 cells are not resumed
     stores = sorted(p.name for p in (out / "runs").iterdir())

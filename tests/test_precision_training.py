@@ -127,8 +127,9 @@ def test_published_autoencoder_learns_in_bf16():
 def test_classifier_learns_in_bf16_and_comes_back_float32_nchw():
     m = fake_mnist()
     with output_dtypes() as seen:
-        model, hist = train_classifier(pixels(m.train_images), m.train_labels, seed=0, device=CPU,
-                                       cfg=TINY_CLASSIFIER, precision="bf16")  # fmt: skip
+        model, hist = train_classifier(
+            pixels(m.train_images), m.train_labels, seed=0, device=CPU, cfg=TINY_CLASSIFIER, precision="bf16"
+        )
     assert torch.bfloat16 in seen
     assert all(p.dtype == torch.float32 for p in model.parameters())
     conv = next(p for p in model.parameters() if p.dim() == 4)
@@ -161,8 +162,15 @@ def test_a_family_without_bf16_is_refused_and_called_as_before():
         return {"state": {}, "metrics": {}}
 
     lsgan = get_family("lsgan")
-    fam = Family("fp32-only", LSGANConfig, build=lsgan.build, train=train, load=lambda cfg, state, *, device=None: None,
-                 data_kind=lambda c: "mnist", key_text=lambda c: "")  # fmt: skip
+    fam = Family(
+        "fp32-only",
+        LSGANConfig,
+        build=lsgan.build,
+        train=train,
+        load=lambda cfg, state, *, device=None: None,
+        data_kind=lambda c: "mnist",
+        key_text=lambda c: "",
+    )
     register_family(fam)  # forgotten after the test (conftest)
     spec = get_generator("lsgan")
     spec = type(spec)(**{**spec.__dict__, "family": "fp32-only", "name": "fp32-only"})

@@ -18,8 +18,11 @@ from lwgan.registry import get_generator
 
 
 def _layers(module) -> list[tuple[str, tuple]]:
-    return [(type(m).__name__, (m.in_features, m.out_features) if isinstance(m, nn.Linear) else ())
-            for m in module.modules() if isinstance(m, (nn.Linear, nn.ReLU, nn.Tanh))]  # fmt: skip
+    return [
+        (type(m).__name__, (m.in_features, m.out_features) if isinstance(m, nn.Linear) else ())
+        for m in module.modules()
+        if isinstance(m, (nn.Linear, nn.ReLU, nn.Tanh))
+    ]
 
 
 def test_published_nets_and_training_settings_are_the_spec_table():
@@ -28,10 +31,8 @@ def test_published_nets_and_training_settings_are_the_spec_table():
     toy = get_generator("published.toy", lambda_iso=1.0)
     assert (toy.config.lr, toy.config.batch_size, toy.config.epochs) == (1e-3, 128, 20)
     m = toy.build(seed=0)
-    assert _layers(m.Q) == [("Linear", (2, 64)), ("ReLU", ()), ("Linear", (64, 64)), ("ReLU", ()),
-                            ("Linear", (64, 3))]  # fmt: skip
-    assert _layers(m.G) == [("Linear", (3, 64)), ("ReLU", ()), ("Linear", (64, 64)), ("ReLU", ()),
-                            ("Linear", (64, 2))]  # fmt: skip
+    assert _layers(m.Q) == [("Linear", (2, 64)), ("ReLU", ()), ("Linear", (64, 64)), ("ReLU", ()), ("Linear", (64, 3))]
+    assert _layers(m.G) == [("Linear", (3, 64)), ("ReLU", ()), ("Linear", (64, 64)), ("ReLU", ()), ("Linear", (64, 2))]
     # Three clusters: G takes [z ; sigma eps], eps ~ N(0, I_2).
     sto = get_generator("published.toy", noise_dim=2, sigma_noise=0.1).build()
     assert _layers(sto.G)[0] == ("Linear", (5, 64))
@@ -41,8 +42,7 @@ def test_published_nets_and_training_settings_are_the_spec_table():
     assert (base.config.epochs, base.config.batch_size, base.config.lr) == (5, 128, 1e-3)
     assert (iso.config.lambda_iso, iso.config.sigma_noise, iso.config.noise_dim) == (1.0, 0.1, 10)
     assert _layers(base.build().Q) == [("Linear", (784, 256)), ("ReLU", ()), ("Linear", (256, 20))]
-    assert _layers(iso.build().G) == [("Linear", (30, 256)), ("ReLU", ()), ("Linear", (256, 784)),
-                                      ("Tanh", ())]  # fmt: skip
+    assert _layers(iso.build().G) == [("Linear", (30, 256)), ("ReLU", ()), ("Linear", (256, 784)), ("Tanh", ())]
     assert base.data_kind == "mnist" and toy.data_kind == "synthetic"
 
 

@@ -106,8 +106,16 @@ def test_recover_end_to_end(small_mnist, mnist_dir, tmp_path, capsys, monkeypatc
     assert len(parents) == 1 and len(children) == 12
     assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parents[0].info.run_id}
     for c in children:
-        assert {"regulator", "learning_rate", "log10_lr", "hyperparameter", "generator", "generator_seed",
-                "latent_rank", "seed"} <= set(c.data.params)  # fmt: skip
+        assert {
+            "regulator",
+            "learning_rate",
+            "log10_lr",
+            "hyperparameter",
+            "generator",
+            "generator_seed",
+            "latent_rank",
+            "seed",
+        } <= set(c.data.params)
         assert "accuracy" in c.data.metrics
     assert "best_regulator" in parents[0].data.tags
 
@@ -158,8 +166,23 @@ def test_recover_end_to_end(small_mnist, mnist_dir, tmp_path, capsys, monkeypatc
 
     # --seed picks the image subset; --generator-seeds the generators' training seeds; neither
     # the classifier that judges them.
-    assert main([*argv[:-2], "--quality-samples", "200", "--seed", "1", "--generator-seeds", "1", "--no-track",
-                 "--out", str(tmp_path / "seed1")]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                *argv[:-2],
+                "--quality-samples",
+                "200",
+                "--seed",
+                "1",
+                "--generator-seeds",
+                "1",
+                "--no-track",
+                "--out",
+                str(tmp_path / "seed1"),
+            ]
+        )
+        == 0
+    )
     a = load(out / "recover-quick.json").context
     b = load(tmp_path / "seed1" / "recover-quick.json").context
     assert a["checkpoints"]["classifier"] == b["checkpoints"]["classifier"]
@@ -205,10 +228,35 @@ def test_a_plugin_regulator_is_listed_and_used_by_recover(small_mnist, mnist_dir
         assert main(["--plugin", str(path), "regulators"]) == 0
         assert "plugin_l1" in capsys.readouterr().out
         out = tmp_path / "rep"
-        assert main(["recover", "--regulator", "plugin_l1,none", "--lr", "0.1", "--hp", "0.5",
-                     "--images", "8", "--steps", "3", "--generator", "lsgan.test", "--device", "cpu",
-                     "--data-dir", mnist_dir, "--out", str(out), "--no-track",
-                     "--quality-samples", "200"]) == 0  # fmt: skip
+        assert (
+            main(
+                [
+                    "recover",
+                    "--regulator",
+                    "plugin_l1,none",
+                    "--lr",
+                    "0.1",
+                    "--hp",
+                    "0.5",
+                    "--images",
+                    "8",
+                    "--steps",
+                    "3",
+                    "--generator",
+                    "lsgan.test",
+                    "--device",
+                    "cpu",
+                    "--data-dir",
+                    mnist_dir,
+                    "--out",
+                    str(out),
+                    "--no-track",
+                    "--quality-samples",
+                    "200",
+                ]
+            )
+            == 0
+        )
         csv = pd.read_csv(out / "recover-explicit.csv")
         row = csv[csv["regulator"] == "plugin_l1"]
         assert len(row) == 1 and row["status"].iloc[0] == "finished"
@@ -304,10 +352,35 @@ def test_a_user_generator_module_end_to_end(small_mnist, mnist_dir, tmp_path, ca
     module = tmp_path / "my_gen.py"
     module.write_text(USER_GENERATOR.replace("CHECKPOINT", repr(str(ckpt))))
     out = tmp_path / "rep"
-    assert main(["recover", "--generator", f"{module}:build", "--grid", "quick",
-                 "--regulator", "wasserstein,none,trick_discriminator", "--images", "12", "--steps", "3",
-                 "--device", "cpu", "--data-dir", mnist_dir, "--out", str(out), "--no-track",
-                 "--quality-samples", "200", "--gate-frechet-ratio", "0"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "recover",
+                "--generator",
+                f"{module}:build",
+                "--grid",
+                "quick",
+                "--regulator",
+                "wasserstein,none,trick_discriminator",
+                "--images",
+                "12",
+                "--steps",
+                "3",
+                "--device",
+                "cpu",
+                "--data-dir",
+                mnist_dir,
+                "--out",
+                str(out),
+                "--no-track",
+                "--quality-samples",
+                "200",
+                "--gate-frechet-ratio",
+                "0",
+            ]
+        )
+        == 0
+    )
     csv = pd.read_csv(out / "recover-quick.csv")
     # No discriminator in the module: trick_discriminator's cells are left out, said up front.
     assert set(csv["regulator"]) == {"wasserstein", "none"} and set(csv["status"]) == {"finished"}
@@ -328,10 +401,36 @@ def test_recovery_through_the_lwgan_family_at_tiny_size(small_mnist, mnist_dir, 
     monkeypatch.setenv("COLUMNS", "200")
     out = tmp_path / "rep"
     gens = "lwgan.mnist-tiny,iso-lwgan.mnist-tiny,iso-lwgan-stochastic.mnist-tiny"
-    assert main(["recover", "--generator", gens, "--generator-seeds", "0,1", "--grid", "quick",
-                 "--regulator", "wasserstein,log_normal_density,none", "--images", "10", "--steps", "3",
-                 "--device", "cpu", "--data-dir", mnist_dir, "--out", str(out),
-                 "--quality-samples", "200", "--gate-reference", "lsgan.test"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "recover",
+                "--generator",
+                gens,
+                "--generator-seeds",
+                "0,1",
+                "--grid",
+                "quick",
+                "--regulator",
+                "wasserstein,log_normal_density,none",
+                "--images",
+                "10",
+                "--steps",
+                "3",
+                "--device",
+                "cpu",
+                "--data-dir",
+                mnist_dir,
+                "--out",
+                str(out),
+                "--quality-samples",
+                "200",
+                "--gate-reference",
+                "lsgan.test",
+            ]
+        )
+        == 0
+    )
     results = load(out / "recover-quick.json")
     models = results.context["models"]
     assert len(models) == 6
@@ -393,11 +492,15 @@ def test_bad_generator_options_exit_2_before_any_work(args, needle, capsys, tmp_
     [
         ("def build():\n    return 42\n", "build() returned int; expected a bench.recovery.generators.UserGenerator"),
         ("def build():\n    raise RuntimeError('no weights here')\n", "build() raised RuntimeError: no weights here"),
-        (("from bench.recovery.generators import UserGenerator\n"
-          "def build():\n    return UserGenerator(generator=3, latent_dim=4)\n"),
-         "generator must be a torch.nn.Module"),
+        (
+            (
+                "from bench.recovery.generators import UserGenerator\n"
+                "def build():\n    return UserGenerator(generator=3, latent_dim=4)\n"
+            ),
+            "generator must be a torch.nn.Module",
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_user_generator_of_the_wrong_kind_is_one_line(body, needle, tmp_path, capsys):
     module = tmp_path / "bad_gen.py"
     module.write_text(body)

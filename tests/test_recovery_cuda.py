@@ -10,9 +10,19 @@ from bench.recovery.grid import Cell
 from lwgan.lsgan import MLPDiscriminator, MLPGenerator
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-CELLS = [Cell(name, 0.05, hp) for name in ("none", "wasserstein", "energy", "trick_discriminator",
-                                           "log_normal_density", "logistic_cutoff", "truncated_normal_cutoff")
-         for hp in (0.5, 2.0)]  # fmt: skip
+CELLS = [
+    Cell(name, 0.05, hp)
+    for name in (
+        "none",
+        "wasserstein",
+        "energy",
+        "trick_discriminator",
+        "log_normal_density",
+        "logistic_cutoff",
+        "truncated_normal_cutoff",
+    )
+    for hp in (0.5, 2.0)
+]
 
 
 def _models():
@@ -26,8 +36,9 @@ def _models():
 @pytest.mark.parametrize("fused", [True, False])
 def test_step_loop_never_syncs(fused, precision):
     G, D, targets = _models()
-    out = recover_cells(G.cuda(), D.cuda(), targets, CELLS, steps=5, device="cuda", fused=fused, check_sync=True,
-                        precision=precision)  # fmt: skip
+    out = recover_cells(
+        G.cuda(), D.cuda(), targets, CELLS, steps=5, device="cuda", fused=fused, check_sync=True, precision=precision
+    )
     assert all(o.n_nonfinite == 0 for o in out)
 
 
@@ -61,7 +72,8 @@ def test_the_trainers_run_on_cuda(precision):
 
     from lwgan.lsgan import LSGANConfig, train_lsgan
 
-    g, _d, hist = train_lsgan(LSGANConfig(**TINY, epochs=1), toy_images(64), seed=0, device=torch.device("cuda"),
-                             precision=precision)  # fmt: skip
+    g, _d, hist = train_lsgan(
+        LSGANConfig(**TINY, epochs=1), toy_images(64), seed=0, device=torch.device("cuda"), precision=precision
+    )
     assert next(g.parameters()).device.type == "cuda" and next(g.parameters()).dtype == torch.float32
     assert all(torch.isfinite(torch.tensor(hist["d_loss"] + hist["g_loss"])))

@@ -158,13 +158,27 @@ def test_each_reading_of_the_resampling_rule_equals_its_per_image_loop(models, n
     cells = [Cell(name, lr, hp) for lr, hp in CELLS["resample"]]
     steps, seed = 7, 3
     prior = regulators.get_prior("normal")
-    out = recover_cells(G, D, targets, cells, steps=steps, seed=seed, max_batch=2, resample_at=at,
-                        resample_every=every)  # fmt: skip
+    out = recover_cells(G, D, targets, cells, steps=steps, seed=seed, max_batch=2, resample_at=at, resample_every=every)
     z0 = initial_latents(seed, range(3), 1, D_Z, prior)
     for cell, rec in zip(cells, out):
         for i in range(3):
-            z_ref, loss_ref = reference(G, D, regulators.get(name), targets[i], z0[i], cell, steps=steps, seed=seed,
-                                        rows=3, row=i, m=D_Z, prior=prior, restarts=1, at=at, every=every)  # fmt: skip
+            z_ref, loss_ref = reference(
+                G,
+                D,
+                regulators.get(name),
+                targets[i],
+                z0[i],
+                cell,
+                steps=steps,
+                seed=seed,
+                rows=3,
+                row=i,
+                m=D_Z,
+                prior=prior,
+                restarts=1,
+                at=at,
+                every=every,
+            )
             torch.testing.assert_close(rec.z_final[i], z_ref, atol=1e-5, rtol=0)
             torch.testing.assert_close(rec.final_loss[i], loss_ref, atol=1e-5, rtol=1e-5)
 
@@ -282,10 +296,20 @@ def test_bad_inputs(models):
         recover_cells(G, D, targets, [Cell("nope", 0.1, 1)], steps=1)
 
 
-@pytest.mark.parametrize("cells, rows, max_batch, parts", [
-    (1, 1000, 4096, 2), (4, 1000, 4096, 2), (5, 1000, 4096, 2), (16, 1000, 4096, 2), (3, 7, 4, 2),
-    (20, 1000, 4096, 3), (2, 5, 1, 4), (1, 3, 4096, 8), (7, 13, 20, 1),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "cells, rows, max_batch, parts",
+    [
+        (1, 1000, 4096, 2),
+        (4, 1000, 4096, 2),
+        (5, 1000, 4096, 2),
+        (16, 1000, 4096, 2),
+        (3, 7, 4, 2),
+        (20, 1000, 4096, 3),
+        (2, 5, 1, 4),
+        (1, 3, 4096, 8),
+        (7, 13, 20, 1),
+    ],
+)
 def test_parts_cover_every_row_once_in_balanced_shares(cells, rows, max_batch, parts):
     from bench.recovery.work import parts as _parts
 

@@ -35,13 +35,26 @@ def _value_and_grad(fn, x, weight):
     return y.detach(), g
 
 
-@pytest.mark.parametrize("make, width", [
-    (lambda: MLPGenerator(16, [32, 24]), 16),
-    (lambda: MLPDiscriminator(width=4, mbstd=True), 784),
-    (lambda: MLPDiscriminator(width=4, mbstd=False), 784),
-    (lambda: nn.Sequential(nn.Linear(5, 7), nn.LeakyReLU(0.1), nn.Linear(7, 3, bias=False), nn.BatchNorm1d(3),
-                           nn.Tanh(), nn.Flatten(), nn.Linear(3, 2)), 5),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "make, width",
+    [
+        (lambda: MLPGenerator(16, [32, 24]), 16),
+        (lambda: MLPDiscriminator(width=4, mbstd=True), 784),
+        (lambda: MLPDiscriminator(width=4, mbstd=False), 784),
+        (
+            lambda: nn.Sequential(
+                nn.Linear(5, 7),
+                nn.LeakyReLU(0.1),
+                nn.Linear(7, 3, bias=False),
+                nn.BatchNorm1d(3),
+                nn.Tanh(),
+                nn.Flatten(),
+                nn.Linear(3, 2),
+            ),
+            5,
+        ),
+    ],
+)
 def test_chain_equals_module_values_and_input_gradients(make, width):
     module = _randomised(make())
     chain = compile_chain(module, width)
@@ -64,12 +77,15 @@ class _Scaled(MLPGenerator):
         return super().forward(2 * z)
 
 
-@pytest.mark.parametrize("make, width", [
-    (lambda: ConvDiscriminator(width=4), 784),  # convs: not a chain
-    (lambda: _Scaled(8, [16]), 8),  # the probe catches a forward that is not its Sequential
-    (lambda: nn.Sequential(nn.Linear(4, 4), nn.LeakyReLU(-0.5)), 4),  # sign-flipping slope: unsupported
-    (lambda: nn.Sequential(nn.Linear(4, 4), nn.GELU()), 4),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "make, width",
+    [
+        (lambda: ConvDiscriminator(width=4), 784),  # convs: not a chain
+        (lambda: _Scaled(8, [16]), 8),  # the probe catches a forward that is not its Sequential
+        (lambda: nn.Sequential(nn.Linear(4, 4), nn.LeakyReLU(-0.5)), 4),  # sign-flipping slope: unsupported
+        (lambda: nn.Sequential(nn.Linear(4, 4), nn.GELU()), 4),
+    ],
+)
 def test_what_is_not_a_chain_is_not_compiled(make, width):
     assert compile_chain(_randomised(make()), width) is None
 

@@ -33,8 +33,7 @@ def test_rank_masked_recovery_matches_a_per_image_loop_and_keeps_the_rest_at_zer
     targets = _targets()
     cell = Cell("log_normal_density", 0.05, 0.5)
     steps = 8
-    (rec,) = recover_cells(RankedGenerator(G, Z_MAX, RANK), None, targets, [cell], steps=steps, seed=3,
-                           latent_dim=RANK)  # fmt: skip
+    (rec,) = recover_cells(RankedGenerator(G, Z_MAX, RANK), None, targets, [cell], steps=steps, seed=3, latent_dim=RANK)
     assert rec.z_final.shape == (3, RANK)
     z0 = initial_latents(3, range(3), 1, RANK, regulators.get_prior("normal"))
     for i in range(3):
@@ -59,8 +58,9 @@ def test_rank_masked_recovery_matches_a_per_image_loop_and_keeps_the_rest_at_zer
 
 def _stochastic_recover(cells, *, noise="fixed", seed=0):
     G = RankedGenerator(_generator(noise_dim=2, sigma=0.5), Z_MAX, RANK)
-    return recover_cells(G, None, _targets(), cells, steps=6, seed=seed, latent_dim=RANK,
-                         noise_dim=G.noise_dim, noise=noise)  # fmt: skip
+    return recover_cells(
+        G, None, _targets(), cells, steps=6, seed=seed, latent_dim=RANK, noise_dim=G.noise_dim, noise=noise
+    )
 
 
 def test_fixed_noise_makes_a_stochastic_generator_deterministic():

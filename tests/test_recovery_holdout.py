@@ -23,10 +23,20 @@ def equal_grid(rng, p=0.8, n=1000, seeds=(0,)):
         for lr in LRS:
             for hp in (0.0, *WEIGHTS):  # hp 0: the shared baseline cell of table 1
                 bits = rng.random(n) < p
-                cells.append({"status": "finished", "cell": {"generator": "g", "generator_seed": gs,
-                              "regulator": "wasserstein", "learning_rate": lr, "hyperparameter": hp, "seed": 0},
-                              "record": {"correct": pack_correct(bits), "n_images": n,
-                                         "accuracy": 100 * bits.mean()}})  # fmt: skip
+                cells.append(
+                    {
+                        "status": "finished",
+                        "cell": {
+                            "generator": "g",
+                            "generator_seed": gs,
+                            "regulator": "wasserstein",
+                            "learning_rate": lr,
+                            "hyperparameter": hp,
+                            "seed": 0,
+                        },
+                        "record": {"correct": pack_correct(bits), "n_images": n, "accuracy": 100 * bits.mean()},
+                    }
+                )
     return SimpleNamespace(cells=cells, settings={"split_seed": 0})
 
 

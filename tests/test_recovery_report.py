@@ -25,8 +25,9 @@ def _results(bits: dict, targets: str = "test") -> Results:
         cell = {"generator": g, "generator_seed": gs, "regulator": reg, "learning_rate": lr,
                 "hyperparameter": hp, "seed": 0}  # fmt: skip
         record = {"accuracy": float(np.mean(b) * 100), "correct": pack_correct(b), "n_images": len(b)}
-        cells.append({"key": str(cell), "cell": cell, "status": "finished", "record": record,
-                      "error": None, "resumed": False})  # fmt: skip
+        cells.append(
+            {"key": str(cell), "cell": cell, "status": "finished", "record": record, "error": None, "resumed": False}
+        )
     return Results("recover", {"targets": targets}, cells)
 
 
@@ -47,9 +48,11 @@ def test_a_paired_difference_against_hand_counts_and_scipy():
     e = _flip(w, 30, 10, 1)  # 30 discordant one way, 10 the other: 2.0 points behind
     # holdout=False: every image on both sides, so the hand counts apply (cross-fitting is tested
     # in tests/test_recovery_holdout.py).
-    d = compare.diff(compare.Table(_results({("g", 0, "wasserstein", 0.1, 1.0): w,
-                                             ("g", 0, "energy", 0.1, 1.0): e}), holdout=False),
-                     ("g", "wasserstein"), ("g", "energy"))  # fmt: skip
+    d = compare.diff(
+        compare.Table(_results({("g", 0, "wasserstein", 0.1, 1.0): w, ("g", 0, "energy", 0.1, 1.0): e}), holdout=False),
+        ("g", "wasserstein"),
+        ("g", "energy"),
+    )
     value, lo, hi = d.per_seed[0]
     assert value == pytest.approx(2.0) and (lo, hi) == pytest.approx(d.interval)
     # One seed: a t-interval over the images of the per-image difference in {-100, 0, +100}.
@@ -72,8 +75,13 @@ def test_over_generator_seeds_the_interval_counts_images_and_seeds():
     # wider than the t-interval of the three seed means (which leaves the images out).
     from bench.stats import crossed_interval
 
-    table = np.stack([np.where(bits[("g", s, "wasserstein", 0.1, 1.0)], 100.0, 0)
-                      - np.where(bits[("g", s, "energy", 0.1, 1.0)], 100.0, 0) for s in range(3)])  # fmt: skip
+    table = np.stack(
+        [
+            np.where(bits[("g", s, "wasserstein", 0.1, 1.0)], 100.0, 0)
+            - np.where(bits[("g", s, "energy", 0.1, 1.0)], 100.0, 0)
+            for s in range(3)
+        ]
+    )
     c = crossed_interval(table)
     assert (d.value, *d.interval) == pytest.approx((c.value, c.lo, c.hi)) and d.provisional == ""
     lo, hi = stats.t.interval(0.95, 2, loc=np.mean(gaps), scale=stats.sem(gaps))
@@ -219,16 +227,46 @@ def test_best_cells_ignores_shared_baselines_and_picks_the_max():
 def test_departures_table_gaps_and_the_cells_no_reading_can_produce():
     from bench.recovery import departures
 
-    f = pd.DataFrame([
-        {"regulator": "truncated_normal_cutoff", "learning_rate": 1.0, "hyperparameter": 0.0, "accuracy": 10.0,
-         "paper_accuracy": 75.1, "shared_baseline": False, "table": "table6"},
-        {"regulator": "truncated_normal_cutoff", "learning_rate": 0.1, "hyperparameter": 0.0, "accuracy": 9.6,
-         "paper_accuracy": 22.0, "shared_baseline": False, "table": "table6"},
-        {"regulator": "truncated_normal_cutoff", "learning_rate": 0.1, "hyperparameter": 3.0, "accuracy": 88.6,
-         "paper_accuracy": 87.5, "shared_baseline": False, "table": "table6"},
-        {"regulator": "logistic_cutoff", "learning_rate": 1.0, "hyperparameter": 0.0, "accuracy": 65.2,
-         "paper_accuracy": 77.9, "shared_baseline": False, "table": "table5"},
-    ])  # fmt: skip
+    f = pd.DataFrame(
+        [
+            {
+                "regulator": "truncated_normal_cutoff",
+                "learning_rate": 1.0,
+                "hyperparameter": 0.0,
+                "accuracy": 10.0,
+                "paper_accuracy": 75.1,
+                "shared_baseline": False,
+                "table": "table6",
+            },
+            {
+                "regulator": "truncated_normal_cutoff",
+                "learning_rate": 0.1,
+                "hyperparameter": 0.0,
+                "accuracy": 9.6,
+                "paper_accuracy": 22.0,
+                "shared_baseline": False,
+                "table": "table6",
+            },
+            {
+                "regulator": "truncated_normal_cutoff",
+                "learning_rate": 0.1,
+                "hyperparameter": 3.0,
+                "accuracy": 88.6,
+                "paper_accuracy": 87.5,
+                "shared_baseline": False,
+                "table": "table6",
+            },
+            {
+                "regulator": "logistic_cutoff",
+                "learning_rate": 1.0,
+                "hyperparameter": 0.0,
+                "accuracy": 65.2,
+                "paper_accuracy": 77.9,
+                "shared_baseline": False,
+                "table": "table5",
+            },
+        ]
+    )
     g = departures.table_gaps(f)
     diffs = [10.0 - 75.1, 9.6 - 22.0, 88.6 - 87.5, 65.2 - 77.9]
     assert g["n"] == 4 and g["mean_abs"] == pytest.approx(np.mean(np.abs(diffs)))
@@ -270,8 +308,9 @@ def test_figure_intervals_count_images_and_generator_seeds():
         cell = {"generator": "g", "generator_seed": gs, "regulator": "wasserstein", "learning_rate": 0.1,
                 "hyperparameter": 1.0, "seed": s}  # fmt: skip
         record = {"accuracy": float(b.mean() * 100), "correct": pack_correct(b), "n_images": N}
-        cells.append({"key": str(cell), "cell": cell, "status": "finished", "error": None, "resumed": False,
-                      "record": record})  # fmt: skip
+        cells.append(
+            {"key": str(cell), "cell": cell, "status": "finished", "error": None, "resumed": False, "record": record}
+        )
     res = Results("recover", {"targets": "test"}, cells)
     frame = cell_intervals(res, cell_frame(res), "g")
     table = np.stack([50.0 * (runs[(gs, 0)].astype(float) + runs[(gs, 1)]) for gs in (0, 1)])

@@ -15,8 +15,9 @@ NORMAL, UNIFORM = regulators.get_prior("normal"), regulators.get_prior("uniform"
 
 
 def _keys(cells=(11, 22, 33), purpose="prior", step=0, images=range(400), restarts=1, device=None):
-    return streams.block_keys(streams.cell_keys(cells, device), purpose, step,
-                              streams.row_keys(images, restarts, device))  # fmt: skip
+    return streams.block_keys(
+        streams.cell_keys(cells, device), purpose, step, streams.row_keys(images, restarts, device)
+    )
 
 
 def test_mix64_equals_python_integers():
@@ -73,9 +74,13 @@ def test_a_draw_depends_only_on_its_own_coordinates():
     assert torch.equal(swapped[1, 2:4], full[0, 0:2])
     # every coordinate matters: cell, purpose, step, image, restart
     base = full[0, 0]
-    for other in (full[1, 0], full[0, 1], full[0, 2],
-                  streams.sample(NORMAL, _keys(cells=(5,), purpose="fresh", images=[3], restarts=2), 16)[0, 0],
-                  streams.sample(NORMAL, _keys(cells=(5,), step=1, images=[3], restarts=2), 16)[0, 0]):  # fmt: skip
+    for other in (
+        full[1, 0],
+        full[0, 1],
+        full[0, 2],
+        streams.sample(NORMAL, _keys(cells=(5,), purpose="fresh", images=[3], restarts=2), 16)[0, 0],
+        streams.sample(NORMAL, _keys(cells=(5,), step=1, images=[3], restarts=2), 16)[0, 0],
+    ):
         assert not torch.equal(base, other)
 
 
@@ -84,5 +89,6 @@ def test_same_draws_on_cuda():
     keys = _keys(cells=(1, 2), images=range(50))
     gpu = _keys(cells=(1, 2), images=range(50), device="cuda")
     assert torch.equal(keys, gpu.cpu())
-    torch.testing.assert_close(streams.sample(NORMAL, gpu, 32).cpu(), streams.sample(NORMAL, keys, 32),
-                               atol=1e-5, rtol=0)  # fmt: skip
+    torch.testing.assert_close(
+        streams.sample(NORMAL, gpu, 32).cpu(), streams.sample(NORMAL, keys, 32), atol=1e-5, rtol=0
+    )

@@ -92,8 +92,9 @@ def test_run_chunk_gives_one_plain_record_per_cell_and_recovers_shared_runs_once
         lambda G, D, t, cells, **kw: (runs.append(len({c.run_id for c in cells})), real(G, D, t, cells, **kw))[1],
     )
     model = RecoveryModel("tiny", 0, G, D, G.latent_dim, 0, "normal")
-    records = run_chunk(model, C, images[:6], labels[:6], list(range(6)), cells, 0, SETTINGS,
-                        device=torch.device("cpu"))  # fmt: skip
+    records = run_chunk(
+        model, C, images[:6], labels[:6], list(range(6)), cells, 0, SETTINGS, device=torch.device("cpu")
+    )
     assert len(records) == 4 and runs == [3]
     shared = [r for r, c in zip(records, cells) if c.shared]
     assert len(shared) == 2 and shared[0]["accuracy"] == shared[1]["accuracy"]

@@ -143,8 +143,9 @@ def test_defaults_are_declared_once_and_shown_in_help():
     assert all(p.default is None for p in setting_parameters(IsometrySettings))  # None: the field's own
 
 
-@pytest.mark.parametrize("cls", [IsometrySettings, StochasticSettings, MnistSettings, RankSettings,
-                                 RecoverSettings, DependenceSettings])  # fmt: skip
+@pytest.mark.parametrize(
+    "cls", [IsometrySettings, StochasticSettings, MnistSettings, RankSettings, RecoverSettings, DependenceSettings]
+)
 def test_default_settings_round_trip_through_a_sweep_file(cls, tmp_path):
     s = cls()
     path = tmp_path / "s.toml"
@@ -182,8 +183,9 @@ def extra_regulators():
     def bare_reg(z, **_):
         return z.mean(-1)
 
-    @regulators.register("rowed_reg", kind="loss", hyperparameter="weight", description="rows",
-                         lrs=(0.01, 0.1), hps=(0.5,))  # fmt: skip
+    @regulators.register(
+        "rowed_reg", kind="loss", hyperparameter="weight", description="rows", lrs=(0.01, 0.1), hps=(0.5,)
+    )
     def rowed_reg(z, **_):
         return z.mean(-1)
 
@@ -211,8 +213,16 @@ def test_an_empty_sweep_is_never_started(tmp_path):
     from bench.errors import BenchError
     from bench.pipeline import Experiment, RunOptions, register, run_experiment, unregister
 
-    register(Experiment("empty-sweep", "no cells", IsometrySettings, cells=lambda s: [], render=lambda r: "",
-                        run_cell=lambda c, ctx: {}))  # fmt: skip
+    register(
+        Experiment(
+            "empty-sweep",
+            "no cells",
+            IsometrySettings,
+            cells=lambda s: [],
+            render=lambda r: "",
+            run_cell=lambda c, ctx: {},
+        )
+    )
     try:
         with pytest.raises(BenchError, match="no cells to run"):
             run_experiment("empty-sweep", IsometrySettings(), RunOptions(out=tmp_path / "out", track=False))

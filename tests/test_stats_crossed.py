@@ -47,10 +47,10 @@ def test_agrees_with_a_mixed_model_on_the_components():
     rng = np.random.default_rng(1)
     s, i = 6, 40
     d = 5 + rng.normal(0, 1.5, (s, 1)) + rng.normal(0, 1.0, (1, i)) + rng.normal(0, 0.7, (s, i))
-    frame = pd.DataFrame({"y": d.ravel(), "seed": np.repeat(np.arange(s), i), "item": np.tile(np.arange(i), s),
-                          "g": 1})  # fmt: skip
-    fit = smf.mixedlm("y ~ 1", frame, groups="g", re_formula="0",
-                      vc_formula={"seed": "0 + C(seed)", "item": "0 + C(item)"}).fit(reml=True)  # fmt: skip
+    frame = pd.DataFrame({"y": d.ravel(), "seed": np.repeat(np.arange(s), i), "item": np.tile(np.arange(i), s), "g": 1})
+    fit = smf.mixedlm(
+        "y ~ 1", frame, groups="g", re_formula="0", vc_formula={"seed": "0 + C(seed)", "item": "0 + C(item)"}
+    ).fit(reml=True)
     vc = dict(zip(fit.model.exog_vc.names, fit.vcomp))
     c = crossed_interval(d)
     assert c.components["seed"] == pytest.approx(vc["seed"], rel=1e-3)

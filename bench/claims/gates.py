@@ -167,8 +167,10 @@ def generator_failures(name: str, m: dict, reference_frechet: float | None, g: G
     if g.frechet_ratio and reference_frechet and m.get("frechet") is not None:
         ratio = m["frechet"] / reference_frechet
         if ratio > g.frechet_ratio:
-            out.append(f"{name} Frechet {m['frechet']:.0f} = {ratio:.1f}x the reference's {reference_frechet:.0f} "
-                       f"> {g.frechet_ratio:g}x")  # fmt: skip
+            out.append(
+                f"{name} Frechet {m['frechet']:.0f} = {ratio:.1f}x the reference's {reference_frechet:.0f} "
+                f"> {g.frechet_ratio:g}x"
+            )
     if g.min_share and m.get("min_share") is not None and m["min_share"] < g.min_share:
         digit = m.get("min_share_digit")
         out.append(

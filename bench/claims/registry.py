@@ -62,10 +62,12 @@ class Claim:
 
     def rule(self) -> str:
         """The rule as one paragraph, for reports."""
-        return (f"Claim {self.number} ({self.paper}): {self.statement}. Measured: {self.quantity}. "
-                f"Paper: {self.paper_value}. Reproduced: {self.reproduced.rule} ({self.reproduced.reason}). "
-                f"Not reproduced: {self.not_reproduced.rule} ({self.not_reproduced.reason}). "
-                f"Inconclusive: {self.inconclusive.rule} ({self.inconclusive.reason}).")  # fmt: skip
+        return (
+            f"Claim {self.number} ({self.paper}): {self.statement}. Measured: {self.quantity}. "
+            f"Paper: {self.paper_value}. Reproduced: {self.reproduced.rule} ({self.reproduced.reason}). "
+            f"Not reproduced: {self.not_reproduced.rule} ({self.not_reproduced.reason}). "
+            f"Inconclusive: {self.inconclusive.rule} ({self.inconclusive.reason})."
+        )
 
     def scaled(self, name: str, factor: float) -> dict:
         """The constants with `name` moved by `factor` (a ratio's distance from 1 on the log
@@ -84,8 +86,16 @@ class Claim:
         out = self.outcome(evidence)
         if out.resolution:
             numbers = f"{numbers}; resolution: {out.resolution}" if numbers else f"resolution: {out.resolution}"
-        return Verdict(f"{subject}: {self.title}", out.label, self.rule(), numbers, key=self.key, note=out.note,
-                       provisional=provisional, evidence=evidence)  # fmt: skip
+        return Verdict(
+            f"{subject}: {self.title}",
+            out.label,
+            self.rule(),
+            numbers,
+            key=self.key,
+            note=out.note,
+            provisional=provisional,
+            evidence=evidence,
+        )
 
     def withhold(self, subject: str, failures: Sequence[str], numbers: str = "") -> Verdict:
         """No verdict: a model the claim rests on fails a credibility bar (named in the note)."""
@@ -99,8 +109,7 @@ class Claim:
 
     def unjudged(self, subject: str, why: str) -> Verdict:
         """Inconclusive for want of evidence (a grid without the settings the claim compares)."""
-        return Verdict(f"{subject}: {self.title}", "inconclusive", self.rule(), why, key=self.key,
-                       note="not measured")  # fmt: skip
+        return Verdict(f"{subject}: {self.title}", "inconclusive", self.rule(), why, key=self.key, note="not measured")
 
 
 _REGISTRY: dict[str, Claim] = {}
@@ -205,9 +214,12 @@ def inside(e: Estimate, low: float, high: float, below: str = "smaller", beyond:
     if not e.finite():
         return Outcome("inconclusive", "no interval")
     h = e.half_width
-    res = (f"passes within [{low + h:+.3g}, {high - h:+.3g}], fails outside [{low - h:+.3g}, {high + h:+.3g}] "
-           f"(half-width {h:.2g})" if high - low > 2 * h else
-           f"cannot pass: the half-width {h:.2g} exceeds half the band")  # fmt: skip
+    res = (
+        f"passes within [{low + h:+.3g}, {high - h:+.3g}], fails outside [{low - h:+.3g}, {high + h:+.3g}] "
+        f"(half-width {h:.2g})"
+        if high - low > 2 * h
+        else f"cannot pass: the half-width {h:.2g} exceeds half the band"
+    )
     if e.lo > high:
         return Outcome("not reproduced", beyond, res, h)
     if e.hi < low:

@@ -51,13 +51,16 @@ def claims_cmd(
         from bench.summary import sensitivity_rows
 
         rows = sensitivity_rows(results)
-        table = Table(title=f"How stable each verdict is ({results}): share of 20 re-drawn image splits and of band "
-                      "numbers moved 0.5x/1.5x that keep the label; fragile under 80% of splits")  # fmt: skip
+        table = Table(
+            title=f"How stable each verdict is ({results}): share of 20 re-drawn image splits and of band "
+            "numbers moved 0.5x/1.5x that keep the label; fragile under 80% of splits"
+        )
         for col in ("report", "subject", "claim", "verdict", "splits", "bands", "fragile", "flips"):
             table.add_column(col, overflow="fold")
         for r in rows:
-            table.add_row(*(str(r[k]) for k in ("report", "subject", "claim", "verdict", "splits", "bands", "fragile",
-                                                "flips")))  # fmt: skip
+            table.add_row(
+                *(str(r[k]) for k in ("report", "subject", "claim", "verdict", "splits", "bands", "fragile", "flips"))
+            )
         console.print(table)
         return
     verdicts: dict[str, list[str]] = {}
@@ -92,8 +95,15 @@ def claims_cmd(
     if results is not None:
         table.add_column("verdicts", overflow="fold")
     for c in all_claims():
-        row = [c.number, c.key, f"{c.statement} ({c.paper})", c.paper_value, c.reproduced.rule,
-               c.not_reproduced.rule, "\n".join(c.reports)]  # fmt: skip
+        row = [
+            c.number,
+            c.key,
+            f"{c.statement} ({c.paper})",
+            c.paper_value,
+            c.reproduced.rule,
+            c.not_reproduced.rule,
+            "\n".join(c.reports),
+        ]
         if results is not None:
             row.append("\n".join(verdicts.get(c.key, [])) or "none")
         table.add_row(*row)

@@ -12,10 +12,22 @@ from pathlib import Path
 import typer
 
 
-def run(name: str, settings, *, out: Path, device: str, resume: bool = False, retrain: bool = False,
-        train_precision: str = "fp32", workers: int | None = None, threads: int | None = None,
-        data_dir: Path | None = None, tracking_uri: str | None = None, experiment: str | None = None,
-        no_track: bool = False):  # fmt: skip
+def run(
+    name: str,
+    settings,
+    *,
+    out: Path,
+    device: str,
+    resume: bool = False,
+    retrain: bool = False,
+    train_precision: str = "fp32",
+    workers: int | None = None,
+    threads: int | None = None,
+    data_dir: Path | None = None,
+    tracking_uri: str | None = None,
+    experiment: str | None = None,
+    no_track: bool = False,
+):
     """Run experiment `name` with `settings`; prints as it goes, returns the RunOutput."""
     from rich.console import Console
 
@@ -30,18 +42,32 @@ def run(name: str, settings, *, out: Path, device: str, resume: bool = False, re
     check_precision(train_precision, "--train-precision")
     dev = resolve_device(device)
     console = Console(stderr=True)
-    options = RunOptions(out=Path(out), device=str(dev), resume=resume, retrain=retrain,
-                         train_precision=train_precision,
-                         workers=workers, threads=threads, data_dir=data_dir, track=not no_track,
-                         tracking_uri=tracking_uri, experiment=experiment, command=command_line(),
-                         executor=executor.current())  # fmt: skip
+    options = RunOptions(
+        out=Path(out),
+        device=str(dev),
+        resume=resume,
+        retrain=retrain,
+        train_precision=train_precision,
+        workers=workers,
+        threads=threads,
+        data_dir=data_dir,
+        track=not no_track,
+        tracking_uri=tracking_uri,
+        experiment=experiment,
+        command=command_line(),
+        executor=executor.current(),
+    )
     try:
         with rich_progress(console) as progress:
-            output = run_experiment(name, settings, options, progress=progress,
-                                    on_event=lambda m: console.print(f"  {m}", highlight=False))  # fmt: skip
+            output = run_experiment(
+                name, settings, options, progress=progress, on_event=lambda m: console.print(f"  {m}", highlight=False)
+            )
     except KeyboardInterrupt:
-        console.print(f"interrupted: finished cells are kept under {Path(out) / 'runs'}; rerun the "
-                      "same command with --resume to finish", style="yellow")  # fmt: skip
+        console.print(
+            f"interrupted: finished cells are kept under {Path(out) / 'runs'}; rerun the "
+            "same command with --resume to finish",
+            style="yellow",
+        )
         raise typer.Exit(130) from None
     print_output(output)
     return output

@@ -69,8 +69,9 @@ def compare_cmd(
         raise OptionError("--reseed: only with --equivalence")
     if equivalence:
         if paper or over_seeds or ignore_seed or len(results) != 2:
-            raise OptionError("--equivalence: give exactly two recovery results, without --paper, --over-seeds, "
-                              "--ignore-seed")  # fmt: skip
+            raise OptionError(
+                "--equivalence: give exactly two recovery results, without --paper, --over-seeds, --ignore-seed"
+            )
         from bench import equivalence as eq
         from bench.atomic import atomic_write_text
         from bench.outputs import probe_dir, probe_files

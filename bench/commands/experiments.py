@@ -171,7 +171,7 @@ def run_cmd(
     tracking_uri: TrackingUriOpt = None,
     experiment: ExperimentOpt = None,
     no_track: NoTrackOpt = False,
-) -> None:  # fmt: skip
+) -> None:
     """Run any registered experiment with its default settings, or some changed with --set or a
     sweep file (--config); each value is typed and checked by its field's declaration."""
     from bench import settings as st
@@ -191,10 +191,21 @@ def run_cmd(
     if print_config:
         typer.echo(st.to_toml(settings, name), nl=False)
         return
-    run(name, settings, out=out, device=device, resume=resume, retrain=retrain,
-        train_precision=train_precision, workers=workers,
-        threads=threads, data_dir=data_dir, tracking_uri=tracking_uri, experiment=experiment,
-        no_track=no_track)  # fmt: skip
+    run(
+        name,
+        settings,
+        out=out,
+        device=device,
+        resume=resume,
+        retrain=retrain,
+        train_precision=train_precision,
+        workers=workers,
+        threads=threads,
+        data_dir=data_dir,
+        tracking_uri=tracking_uri,
+        experiment=experiment,
+        no_track=no_track,
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -49,7 +49,9 @@ def register(app: typer.Typer) -> None:
     from bench.commands.executor import executor_options
     from bench.experiments.settings import IsometrySettings, MnistSettings, StochasticSettings
 
-    for name, cls, epilog in (("isometry", IsometrySettings, ISOMETRY_EPILOG),
-                              ("stochastic", StochasticSettings, STOCHASTIC_EPILOG),
-                              ("mnist", MnistSettings, MNIST_EPILOG)):  # fmt: skip
+    for name, cls, epilog in (
+        ("isometry", IsometrySettings, ISOMETRY_EPILOG),
+        ("stochastic", StochasticSettings, STOCHASTIC_EPILOG),
+        ("mnist", MnistSettings, MNIST_EPILOG),
+    ):
         app.command(name, epilog=epilog)(executor_options(experiment_command(name, cls, DOCS[name])))

@@ -31,8 +31,9 @@ def generators_cmd() -> None:
     from lwgan.recipes import RECIPES
     from lwgan.registry import DEFAULT_RECIPE, generator_names, get_generator
 
-    table = Table(title="Generator variants (use the name with --generator; the name alone takes "
-                  f"the recipe `{DEFAULT_RECIPE}`)")  # fmt: skip
+    table = Table(
+        title=f"Generator variants (use the name with --generator; the name alone takes the recipe `{DEFAULT_RECIPE}`)"
+    )
     for col in ("name", "family", "data kind", "key config", "description"):
         table.add_column(col, no_wrap=col in ("name", "family", "data kind"))
     for name in generator_names():

@@ -12,10 +12,13 @@ from bench.options import DataDirOpt, DeviceOpt, OutOpt, SeedOpt, default_out
 RetrainOpt = Annotated[bool, typer.Option("--retrain", help="Train again even when the cache holds this model.")]
 PrecisionOpt = Annotated[
     str,
-    typer.Option("--precision", metavar="fp32|bf16|auto",
-                 help="Training's number format: fp32, bf16 (bfloat16 autocast; weights and optimiser state "
-                 "float32) or auto (bf16 where the device computes it natively). Cached apart from fp32."),
-]  # fmt: skip
+    typer.Option(
+        "--precision",
+        metavar="fp32|bf16|auto",
+        help="Training's number format: fp32, bf16 (bfloat16 autocast; weights and optimiser state "
+        "float32) or auto (bf16 where the device computes it natively). Cached apart from fp32.",
+    ),
+]
 EpochsOpt = Annotated[
     int | None,
     typer.Option("--epochs", help="Training epochs (default: the model's own, see `bench models`)."),
@@ -181,8 +184,9 @@ def lsgan(
     stack, progress = _session(console)
     with stack:
         clf, _ = load_or_train_classifier(mnist, seed=0, device=dev, progress=progress, on_event=warn)
-        trained = load_or_train(spec, mnist, seed=seed, device=dev, progress=progress,
-                                retrain=retrain, on_event=warn, precision=precision)  # fmt: skip
+        trained = load_or_train(
+            spec, mnist, seed=seed, device=dev, progress=progress, retrain=retrain, on_event=warn, precision=precision
+        )
     g, entry = trained.model.G, trained.entry
     test = to_pixels(mnist.test_images)
     q = generator_quality(g, clf, test, n=samples, seed=seed)

@@ -66,13 +66,22 @@ class SyntheticData:
 SYNTHETIC: dict[str, SyntheticSpec] = {}
 
 
-def register(name: str, *, ambient_dim: int, intrinsic_dim: int, n_train: int, n_heldout: int, description: str,
-             unrepresentable: str = ""):  # fmt: skip
+def register(
+    name: str,
+    *,
+    ambient_dim: int,
+    intrinsic_dim: int,
+    n_train: int,
+    n_heldout: int,
+    description: str,
+    unrepresentable: str = "",
+):
     def deco(fn: Sampler) -> Sampler:
         if name in SYNTHETIC:
             raise ValueError(f"synthetic dataset {name!r} is registered twice")
-        SYNTHETIC[name] = SyntheticSpec(name, fn, ambient_dim, intrinsic_dim, n_train, n_heldout, description,
-                                        unrepresentable)  # fmt: skip
+        SYNTHETIC[name] = SyntheticSpec(
+            name, fn, ambient_dim, intrinsic_dim, n_train, n_heldout, description, unrepresentable
+        )
         return fn
 
     return deco

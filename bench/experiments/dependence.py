@@ -32,8 +32,11 @@ def cells(s: DependenceSettings) -> list[dict]:
     generator's first seed under each other reading."""
     main = recover.cells(s)
     ref, seed = s.generators[0], s.seeds_of(s.generators[0])[0]
-    cutoffs = [c for c in main if c["generator"] == ref and c["generator_seed"] == seed
-               and recover.grid_cell(c).table in CUTOFF_TABLES]  # fmt: skip
+    cutoffs = [
+        c
+        for c in main
+        if c["generator"] == ref and c["generator_seed"] == seed and recover.grid_cell(c).table in CUTOFF_TABLES
+    ]
     return main + [{**c, "reading": r} for r in s.readings for c in cutoffs]
 
 
@@ -67,17 +70,33 @@ def plan(ctx) -> list[str]:
                 and c["generator_seed"] == s.seeds_of(s.generators[0])[0]
             ]
         )
-        lines.append(f"  readings of the resampling cutoffs: {n} cells x {len(s.readings)} reading(s) "
-                     f"({', '.join(s.readings)}) on {s.generators[0]} s{s.seeds_of(s.generators[0])[0]}")  # fmt: skip
+        lines.append(
+            f"  readings of the resampling cutoffs: {n} cells x {len(s.readings)} reading(s) "
+            f"({', '.join(s.readings)}) on {s.generators[0]} s{s.seeds_of(s.generators[0])[0]}"
+        )
     return lines
 
 
-EXPERIMENT = register(Experiment(
-    name="dependence",
-    description="the recovery study's paper grid over a family of LSGANs, and the cutoffs' readings",
-    settings=DependenceSettings, cells=cells, run_chunk=chunk, chunk_key=chunk_key,
-    render=dependence_report.render, verdicts=dependence_report.verdicts, figures=dependence_report.figures,
-    prepare=recover.prepare, plan=plan, rows=dependence_report.rows, cell_name=cell_name,
-    summary_metrics=dependence_report.summary_metrics, estimate=recover.estimate_seconds, slim=recover.slim,
-    version=recover.EXPERIMENT.version, judging=unkeyed_fields(DependenceSettings), out="reports/dependence",
-))  # fmt: skip
+EXPERIMENT = register(
+    Experiment(
+        name="dependence",
+        description="the recovery study's paper grid over a family of LSGANs, and the cutoffs' readings",
+        settings=DependenceSettings,
+        cells=cells,
+        run_chunk=chunk,
+        chunk_key=chunk_key,
+        render=dependence_report.render,
+        verdicts=dependence_report.verdicts,
+        figures=dependence_report.figures,
+        prepare=recover.prepare,
+        plan=plan,
+        rows=dependence_report.rows,
+        cell_name=cell_name,
+        summary_metrics=dependence_report.summary_metrics,
+        estimate=recover.estimate_seconds,
+        slim=recover.slim,
+        version=recover.EXPERIMENT.version,
+        judging=unkeyed_fields(DependenceSettings),
+        out="reports/dependence",
+    )
+)

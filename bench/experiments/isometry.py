@@ -40,15 +40,18 @@ def summary(results: Results) -> list[dict]:
     for i, base in enumerate(tables["discrepancy"]):
         key = (base["objective"], base["lambda_iso"])
         mine = [r for r in rows if (r["objective"], r["lambda_iso"]) == key]
-        out.append({
-            "objective": key[0], "lambda_iso": key[1],
-            **{m: tables[m][i] for m in metrics},
-            "ranks": [r["rank_estimate"] for r in mine],
-            "margins": [r.get("rank_margin") for r in mine],
-            "collapsed": sum(bool(r["collapsed"]) for r in mine),
-            "paper": reference_value("isometry", setting_key("lambda_iso", key[1]), "paper text"),
-            "run_log": reference_value("isometry", setting_key("lambda_iso", key[1]), "authors'"),
-        })  # fmt: skip
+        out.append(
+            {
+                "objective": key[0],
+                "lambda_iso": key[1],
+                **{m: tables[m][i] for m in metrics},
+                "ranks": [r["rank_estimate"] for r in mine],
+                "margins": [r.get("rank_margin") for r in mine],
+                "collapsed": sum(bool(r["collapsed"]) for r in mine),
+                "paper": reference_value("isometry", setting_key("lambda_iso", key[1]), "paper text"),
+                "run_log": reference_value("isometry", setting_key("lambda_iso", key[1]), "authors'"),
+            }
+        )
     return out
 
 
@@ -83,26 +86,35 @@ def verdicts(results: Results) -> list[Verdict]:
             levels = [over_seeds(f"λ={lam:g}", [c.discrepancy for c in at[lam]]) for lam in lams]
             drops = {lam: paired_ratio(f"λ={lam:g}", at[lam], zero, lambda c: 1 / c.discrepancy) for lam in lams}
             fits = {lam: paired_ratio(f"λ={lam:g}", at[lam], zero, lambda c: c.recon) for lam in lams}
-            smooth = {lam: paired_ratio(f"λ={lam:g}", at[lam], zero, lambda c: c.interp_irregularity)
-                      for lam in lams}  # fmt: skip
+            smooth = {lam: paired_ratio(f"λ={lam:g}", at[lam], zero, lambda c: c.interp_irregularity) for lam in lams}
             zero_disc = over_seeds("λ=0", [c.discrepancy for c in zero.values()])
             worse = [lam for lam in lams if fits[lam] and fits[lam].lo > 1]
 
             def fit(lam, fits=fits):
                 return f"recon {ratio_text(fits[lam])} of λ=0's" if fits[lam] else "recon n/a"
 
-            numbers = (f"λ=0: {zero_disc.value:.3f} [{zero_disc.lo:.3f}, {zero_disc.hi:.3f}]; "
-                       + "; ".join(f"λ={lam:g}: {e.value:.3f} [{e.lo:.3f}, {e.hi:.3f}], drop "
-                                   + (ratio_text(drops[lam], 1) if drops[lam] else "n/a") + f", {fit(lam)}"
-                                   for lam, e in zip(lams, levels))
-                       + (f"; the drop at λ={', '.join(f'{v:g}' for v in worse)} comes with a worse "
-                          "fit (reconstruction surely higher than at λ=0)" if worse else ""))  # fmt: skip
+            numbers = (
+                f"λ=0: {zero_disc.value:.3f} [{zero_disc.lo:.3f}, {zero_disc.hi:.3f}]; "
+                + "; ".join(
+                    f"λ={lam:g}: {e.value:.3f} [{e.lo:.3f}, {e.hi:.3f}], drop "
+                    + (ratio_text(drops[lam], 1) if drops[lam] else "n/a")
+                    + f", {fit(lam)}"
+                    for lam, e in zip(lams, levels)
+                )
+                + (
+                    f"; the drop at λ={', '.join(f'{v:g}' for v in worse)} comes with a worse "
+                    "fit (reconstruction surely higher than at λ=0)"
+                    if worse
+                    else ""
+                )
+            )
             logs = [paired_log_ratio(f"λ={lam:g}", at[lam], zero, lambda c: 1 / c.discrepancy) for lam in lams]
             ev6 = {"levels": levels, "drops": [e for e in logs if e is not None]}
             out.append(claim6.withhold(subject, bad, numbers) if bad else claim6.judge(subject, ev6, numbers))
             ratios = [e for e in smooth.values() if e is not None]
-            n10 = "; ".join(f"λ={lam:g}: irregularity {ratio_text(smooth[lam])} of λ=0's, {fit(lam)}"
-                            for lam in lams if smooth[lam])  # fmt: skip
+            n10 = "; ".join(
+                f"λ={lam:g}: irregularity {ratio_text(smooth[lam])} of λ=0's, {fit(lam)}" for lam in lams if smooth[lam]
+            )
             if worse:
                 n10 += "; not at matched reconstruction: a blurrier fit is also a smoother one"
             out.append(claim10.withhold(subject, bad, n10) if bad else claim10.judge(subject, ratios, n10))
@@ -120,8 +132,9 @@ def _grid(results: Results):
     first = s.seeds[0]
     cells = {(c.objective, c.lambda_iso): c for c in toy_cells(results) if c.seed == first}
     plt = pyplot()
-    fig, axes = plt.subplots(len(s.objectives), len(s.lambdas), squeeze=False,
-                             figsize=(2.9 * len(s.lambdas), 2.9 * len(s.objectives)))  # fmt: skip
+    fig, axes = plt.subplots(
+        len(s.objectives), len(s.lambdas), squeeze=False, figsize=(2.9 * len(s.lambdas), 2.9 * len(s.objectives))
+    )
     return cells, fig, axes, np.asarray(results.context["heldout"])
 
 
@@ -138,12 +151,13 @@ def plot_interpolations(results: Results, path: Path) -> list[Path]:
                 continue
             for p in np.asarray(c.interp):
                 ax.plot(p[:, 0], p[:, 1], c="0.3", lw=0.6)
-                ax.scatter(p[:, 0], p[:, 1], c=np.linspace(0, 1, len(p)), cmap="viridis", s=12,
-                           zorder=3)  # fmt: skip
+                ax.scatter(p[:, 0], p[:, 1], c=np.linspace(0, 1, len(p)), cmap="viridis", s=12, zorder=3)
             for e in np.asarray(c.interp_ends):  # the encoded data points themselves
                 ax.plot(e[:, 0], e[:, 1], "rx", ms=5, zorder=4)
-            ax.set_title(f"{obj}, λ={lam:g}\ndiscrepancy {c.discrepancy:.3f}"
-                         + (" (collapsed)" if c.collapsed else ""), fontsize=8)  # fmt: skip
+            ax.set_title(
+                f"{obj}, λ={lam:g}\ndiscrepancy {c.discrepancy:.3f}" + (" (collapsed)" if c.collapsed else ""),
+                fontsize=8,
+            )
             ax.tick_params(labelsize=6)
     fig.tight_layout()
     return save_figure(fig, path)
@@ -184,8 +198,7 @@ def plot_discrepancy(results: Results, path: Path) -> list[Path]:
     ax.plot([0], [1.20], "k*", ms=10, label="paper: 1.20 at λ=0")
     pos = [lam for lam in settings.lambdas if lam > 0]
     if pos:
-        ax.fill_between([min(pos) - 0.1, max(pos) + 0.1], 0.02, 0.03, color="k", alpha=0.3,
-                        label="paper: 0.02-0.03")  # fmt: skip
+        ax.fill_between([min(pos) - 0.1, max(pos) + 0.1], 0.02, 0.03, color="k", alpha=0.3, label="paper: 0.02-0.03")
     ax.set_yscale("symlog", linthresh=0.01)
     ax.set_xlabel("λ_iso")
     ax.set_ylabel("mean |latent - generated distance|")
@@ -200,9 +213,10 @@ def figures(results: Results, out: Path) -> list[Path]:
         *plot_interpolations(results, out / "isometry_interpolations"),
         *plot_samples(results, out / "isometry_samples"),
         *plot_discrepancy(results, out / "isometry_discrepancy"),
-        *toy_report.plot_losses(results, out / "isometry_losses", ("recon", "iso", "critic_gap", "mmd"),
-                         "lambda_iso", "λ"),
-    ]  # fmt: skip
+        *toy_report.plot_losses(
+            results, out / "isometry_losses", ("recon", "iso", "critic_gap", "mmd"), "lambda_iso", "λ"
+        ),
+    ]
 
 
 # ------------------------------------------------------------------------------------- report
@@ -239,31 +253,47 @@ def render(results: Results) -> str:
     s = results.settings_obj()
     cells = toy_cells(results)
     rows = summary(results)
-    paper_rows = [{
-        "objective": r["objective"], "lambda_iso": f"{r['lambda_iso']:g}",
-        "held-out discrepancy (mean [95% t-interval])": format_seeds(r["discrepancy"], 3),
-        "one training batch, as the authors measured": format_seeds(r["batch_discrepancy"], 3),
-        "paper": r["paper"] or "n/a", "authors' run log (one batch)": r["run_log"] or "n/a",
-        "delta vs paper": _delta(r["discrepancy"]["value"], r["paper"]),
-    } for r in rows]  # fmt: skip
-    other_rows = [{
-        "objective": r["objective"], "lambda_iso": f"{r['lambda_iso']:g}",
-        "reconstruction ‖x - G(Q(x))‖": format_seeds(r["recon"], 3),
-        "energy distance G(Z) vs held-out": format_seeds(r["energy"], 3),
-        "interpolation irregularity": format_seeds(r["interp_irregularity"], 3),
-        "estimated rank (per seed; margin)": _fmt_ranks(r["ranks"], r["margins"]),
-        "collapsed seeds": f"{r['collapsed']} of {r['discrepancy']['n_seeds']}",
-    } for r in rows]  # fmt: skip
-    cell_rows = [{
-        "objective": c.objective, "lambda_iso": f"{c.lambda_iso:g}", "seed": c.seed,
-        "eval rank": c.eval_rank,
-        "discrepancy [bootstrap 95%]": f"{c.discrepancy:.4f} [{c.discrepancy_lo:.4f}, {c.discrepancy_hi:.4f}]",
-        "reconstruction": f"{c.recon:.3f} [{c.recon_lo:.3f}, {c.recon_hi:.3f}]",
-        "energy": c.energy,
-        "rank": c.rank_estimate, "collapsed": c.collapsed, "train s": c.train_time_s,
-        "cached": c.loaded,
-        "checkpoint": c.checkpoint[:12],
-    } for c in cells]  # fmt: skip
+    paper_rows = [
+        {
+            "objective": r["objective"],
+            "lambda_iso": f"{r['lambda_iso']:g}",
+            "held-out discrepancy (mean [95% t-interval])": format_seeds(r["discrepancy"], 3),
+            "one training batch, as the authors measured": format_seeds(r["batch_discrepancy"], 3),
+            "paper": r["paper"] or "n/a",
+            "authors' run log (one batch)": r["run_log"] or "n/a",
+            "delta vs paper": _delta(r["discrepancy"]["value"], r["paper"]),
+        }
+        for r in rows
+    ]
+    other_rows = [
+        {
+            "objective": r["objective"],
+            "lambda_iso": f"{r['lambda_iso']:g}",
+            "reconstruction ‖x - G(Q(x))‖": format_seeds(r["recon"], 3),
+            "energy distance G(Z) vs held-out": format_seeds(r["energy"], 3),
+            "interpolation irregularity": format_seeds(r["interp_irregularity"], 3),
+            "estimated rank (per seed; margin)": _fmt_ranks(r["ranks"], r["margins"]),
+            "collapsed seeds": f"{r['collapsed']} of {r['discrepancy']['n_seeds']}",
+        }
+        for r in rows
+    ]
+    cell_rows = [
+        {
+            "objective": c.objective,
+            "lambda_iso": f"{c.lambda_iso:g}",
+            "seed": c.seed,
+            "eval rank": c.eval_rank,
+            "discrepancy [bootstrap 95%]": f"{c.discrepancy:.4f} [{c.discrepancy_lo:.4f}, {c.discrepancy_hi:.4f}]",
+            "reconstruction": f"{c.recon:.3f} [{c.recon_lo:.3f}, {c.recon_hi:.3f}]",
+            "energy": c.energy,
+            "rank": c.rank_estimate,
+            "collapsed": c.collapsed,
+            "train s": c.train_time_s,
+            "cached": c.loaded,
+            "checkpoint": c.checkpoint[:12],
+        }
+        for c in cells
+    ]
     by_rank = []
     for obj in s.objectives:
         for lam in s.lambdas:
@@ -271,8 +301,9 @@ def render(results: Results) -> str:
             if not cs or not cs[0].discrepancy_by_rank:  # the published autoencoder has one rank
                 continue
             mean = np.mean([c.discrepancy_by_rank for c in cs], axis=0)
-            by_rank.append({"objective": obj, "lambda_iso": f"{lam:g}",
-                            **{f"r={i + 1}": float(v) for i, v in enumerate(mean)}})  # fmt: skip
+            by_rank.append(
+                {"objective": obj, "lambda_iso": f"{lam:g}", **{f"r={i + 1}": float(v) for i, v in enumerate(mean)}}
+            )
     published = "published" in s.objectives
     parts = [
         "# Isometric regularisation: latent against generated distances (Iso-LWGAN experiment 1)",

@@ -37,8 +37,9 @@ BATCH = 128  # the published run measured its reconstruction on one shuffled tra
 
 
 def cells(s: MnistSettings) -> list[dict]:
-    return [{"objective": o, "model": c, "seed": int(seed)} for o in s.objectives
-            for c in s.configs for seed in s.seeds]  # fmt: skip
+    return [
+        {"objective": o, "model": c, "seed": int(seed)} for o in s.objectives for c in s.configs for seed in s.seeds
+    ]
 
 
 def cell_name(cell: dict) -> str:
@@ -60,10 +61,18 @@ def _scorer(ctx):
 
     s: MnistSettings = ctx.settings
     # The judge: float32 whatever --train-precision says, one scorer for every run.
-    return ctx.memo("classifier", lambda: load_or_train_classifier(
-        ctx.mnist(), seed=s.classifier_seed, device=ctx.torch_device,
-        epochs=EVAL[s.budget].get("classifier_epochs"), progress=ctx.progress, on_event=ctx.event,
-        precision="fp32"))  # fmt: skip
+    return ctx.memo(
+        "classifier",
+        lambda: load_or_train_classifier(
+            ctx.mnist(),
+            seed=s.classifier_seed,
+            device=ctx.torch_device,
+            epochs=EVAL[s.budget].get("classifier_epochs"),
+            progress=ctx.progress,
+            on_event=ctx.event,
+            precision="fp32",
+        ),
+    )
 
 
 def _pixels(ctx):
@@ -90,20 +99,28 @@ def plan(ctx) -> list[str]:
     # 25.5 min in all with the published models and the evaluation).
     est = {"default": 3.7}.get(s.budget)
     n_lw = sum(c["objective"] == "lwgan" for c in cells(s))
-    lines = [(f"{len(cells(s))} models (2x2 ablation x {len(s.seeds)} seed(s) x objectives "
-              f"{', '.join(s.objectives)}); lwgan budget {s.budget}: {train['iterations']} "
-              f"iterations of batch {train['batch_size']} each"
-              + (f" (about {est:g} min a model, two at a time on 2 CPU cores: about "
-                 f"{est * n_lw / 2:.0f} min for the {n_lw} to train, if none is cached)"
-                 if est and n_lw else "")
-              + "; published: 5 epochs of batch 128 (12-24 s a model)")]  # fmt: skip
+    lines = [
+        (
+            f"{len(cells(s))} models (2x2 ablation x {len(s.seeds)} seed(s) x objectives "
+            f"{', '.join(s.objectives)}); lwgan budget {s.budget}: {train['iterations']} "
+            f"iterations of batch {train['batch_size']} each"
+            + (
+                f" (about {est:g} min a model, two at a time on 2 CPU cores: about "
+                f"{est * n_lw / 2:.0f} min for the {n_lw} to train, if none is cached)"
+                if est and n_lw
+                else ""
+            )
+            + "; published: 5 epochs of batch 128 (12-24 s a model)"
+        )
+    ]
     for c in cells(s):
         state = status(s.spec(c["model"], c["objective"]), fp, c["seed"], ctx.train_precision, ctx.torch_device)
         lines.append(f"  {cell_name(c)}: {state}")
     state = status(_reference_spec(s), fp, 0, ctx.train_precision, ctx.torch_device)
-    lines.append(f"  reference LSGAN ({REFERENCE_GAN[s.budget]}, Frechet yardstick): {state}"
-                 + ("" if state == "cached" or s.budget not in ("default", "public")
-                    else " (about 4 min on 2 CPU cores)"))  # fmt: skip
+    lines.append(
+        f"  reference LSGAN ({REFERENCE_GAN[s.budget]}, Frechet yardstick): {state}"
+        + ("" if state == "cached" or s.budget not in ("default", "public") else " (about 4 min on 2 CPU cores)")
+    )
     return lines
 
 
@@ -127,22 +144,45 @@ def prepare(ctx) -> dict:
     test_feats = _pixels(ctx)[2]
     k = min(s.eval_size("fd_samples"), len(mnist.train_images))
     floor = frechet_distance(features(_scorer(ctx)[0], to_pixels(mnist.train_images[:k])), test_feats)
-    classifier = {"test_accuracy": entry.metrics.get("test_accuracy"), "digest": entry.digest,
-                  "loaded": entry.loaded, "train_seconds": entry.metrics.get("train_seconds"),
-                  "frechet_floor": floor, "floor_images": k}  # fmt: skip
-    ref = load_or_train(_reference_spec(s), mnist, seed=0, device=ctx.torch_device,
-                        retrain=ctx.retrain, progress=ctx.progress, task="reference LSGAN: train",
-                        on_event=ctx.event, precision=ctx.train_precision)  # fmt: skip
-    quality = generator_quality(ref.model.G, _scorer(ctx)[0], _pixels(ctx)[0].to(ctx.torch_device),
-                                n=s.eval_size("fd_samples"), seed=0)  # fmt: skip
-    reference = {"name": REFERENCE_GAN[s.budget], "frechet": quality["frechet"],
-                 "digit_shares": quality["shares"], "samples": quality["n"],
-                 "digest": ref.entry.digest, "loaded": ref.entry.loaded}  # fmt: skip
-    return {"classifier": classifier, "reference_gan": reference, "data_fingerprint": mnist.fingerprint,
-            "datasets": [mnist_input(mnist, "training+evaluation")],
-            "checkpoints": {"classifier": entry.digest, "reference_gan": ref.entry.digest},
-            "eval_images": s.eval_size("eval_images"),
-            "identity": {"data": mnist.fingerprint, "classifier": entry.digest}}  # fmt: skip
+    classifier = {
+        "test_accuracy": entry.metrics.get("test_accuracy"),
+        "digest": entry.digest,
+        "loaded": entry.loaded,
+        "train_seconds": entry.metrics.get("train_seconds"),
+        "frechet_floor": floor,
+        "floor_images": k,
+    }
+    ref = load_or_train(
+        _reference_spec(s),
+        mnist,
+        seed=0,
+        device=ctx.torch_device,
+        retrain=ctx.retrain,
+        progress=ctx.progress,
+        task="reference LSGAN: train",
+        on_event=ctx.event,
+        precision=ctx.train_precision,
+    )
+    quality = generator_quality(
+        ref.model.G, _scorer(ctx)[0], _pixels(ctx)[0].to(ctx.torch_device), n=s.eval_size("fd_samples"), seed=0
+    )
+    reference = {
+        "name": REFERENCE_GAN[s.budget],
+        "frechet": quality["frechet"],
+        "digit_shares": quality["shares"],
+        "samples": quality["n"],
+        "digest": ref.entry.digest,
+        "loaded": ref.entry.loaded,
+    }
+    return {
+        "classifier": classifier,
+        "reference_gan": reference,
+        "data_fingerprint": mnist.fingerprint,
+        "datasets": [mnist_input(mnist, "training+evaluation")],
+        "checkpoints": {"classifier": entry.digest, "reference_gan": ref.entry.digest},
+        "eval_images": s.eval_size("eval_images"),
+        "identity": {"data": mnist.fingerprint, "classifier": entry.digest},
+    }
 
 
 def run_cell(cell: dict, ctx) -> dict:
@@ -162,8 +202,17 @@ def run_cell(cell: dict, ctx) -> dict:
     spec = s.spec(name, objective)
     cfg = spec.config
     tag = cell_name(cell)
-    trained = load_or_train(spec, ctx.mnist(), seed=seed, device=dev, retrain=ctx.retrain, progress=ctx.progress,
-                            task=f"{tag}: train", on_event=ctx.event, precision=ctx.train_precision)  # fmt: skip
+    trained = load_or_train(
+        spec,
+        ctx.mnist(),
+        seed=seed,
+        device=dev,
+        retrain=ctx.retrain,
+        progress=ctx.progress,
+        task=f"{tag}: train",
+        on_event=ctx.event,
+        precision=ctx.train_precision,
+    )
     model = trained.model
     t0 = time.perf_counter()
     x, train_x, test_features = _pixels(ctx)
@@ -171,10 +220,16 @@ def run_cell(cell: dict, ctx) -> dict:
     if objective == "lwgan":  # the rank score needs the critic, which the published run has not
         steps = s.eval_size("rank_critic_steps")
         scores = score_ranks(
-            model, x, reps=s.eval_size("rank_reps"), batch_size=s.eval_size("rank_batch"),
-            seed=seed, critic_steps=steps, critic_data=train_x if steps else None,
-            progress=ctx.progress, task=f"{tag}: rank score",
-        )  # fmt: skip
+            model,
+            x,
+            reps=s.eval_size("rank_reps"),
+            batch_size=s.eval_size("rank_batch"),
+            seed=seed,
+            critic_steps=steps,
+            critic_data=train_x if steps else None,
+            progress=ctx.progress,
+            task=f"{tag}: rank score",
+        )
         estimate, lam_hat = scores.estimate, scores.lambda_hat
     r = _rank(s.eval_rank, cfg.z_max, estimate if estimate is not None else cfg.z_max)
     gen = torch.Generator(device=dev).manual_seed(seed)
@@ -189,17 +244,18 @@ def run_cell(cell: dict, ctx) -> dict:
         recon = torch.cat(recon).double().numpy()
         z = torch.cat(zs)
         n_fd = s.eval_size("fd_samples")
-        fake = torch.cat([
-            model.G(prior_sample(min(chunk, n_fd - i), cfg.z_max, r, generator=gen, device=dev),
-                    generator=gen).cpu()
-            for i in range(0, n_fd, chunk)
-        ])  # fmt: skip
+        fake = torch.cat(
+            [
+                model.G(
+                    prior_sample(min(chunk, n_fd - i), cfg.z_max, r, generator=gen, device=dev), generator=gen
+                ).cpu()
+                for i in range(0, n_fd, chunk)
+            ]
+        )
         m = s.eval_size("iso_images")
         zi = z[:m].to(dev)
-        disc = pair_mean_ci(discrepancy_matrix(zi, model.G(zi, generator=gen)).cpu().numpy(),
-                            s.n_boot, seed)  # fmt: skip
-        pairs = torch.randint(len(x), (2, s.eval_size("interp_pairs")),
-                              generator=torch.Generator().manual_seed(seed))  # fmt: skip
+        disc = pair_mean_ci(discrepancy_matrix(zi, model.G(zi, generator=gen)).cpu().numpy(), s.n_boot, seed)
+        pairs = torch.randint(len(x), (2, s.eval_size("interp_pairs")), generator=torch.Generator().manual_seed(seed))
         line = interpolate(z[pairs[0]], z[pairs[1]], STEPS).to(dev)
         paths = decode_lines(model, line, gen).view(-1, STEPS, 28, 28).cpu()
         # As the authors measured: one shuffled batch of 128 training images (noise on, if any).
@@ -215,37 +271,63 @@ def run_cell(cell: dict, ctx) -> dict:
     ci = bootstrap_ci(recon, n_boot=s.n_boot, seed=seed)
     trivial = float((x - train_x.mean(0, keepdim=True)).flatten(1).norm(dim=1).mean())
     result = MnistCell(
-        objective=objective, name=name, seed=seed, lambda_iso=cfg.lambda_iso,
-        sigma_noise=cfg.sigma_noise, eval_rank=r, recon=ci.value, recon_lo=ci.lo, recon_hi=ci.hi,
-        batch_recon=batch_recon, frechet=frechet, digit_shares=shares,
-        discrepancy=disc.value, discrepancy_lo=disc.lo, discrepancy_hi=disc.hi,
+        objective=objective,
+        name=name,
+        seed=seed,
+        lambda_iso=cfg.lambda_iso,
+        sigma_noise=cfg.sigma_noise,
+        eval_rank=r,
+        recon=ci.value,
+        recon_lo=ci.lo,
+        recon_hi=ci.hi,
+        batch_recon=batch_recon,
+        frechet=frechet,
+        digit_shares=shares,
+        discrepancy=disc.value,
+        discrepancy_lo=disc.lo,
+        discrepancy_hi=disc.hi,
         interp_irregularity=float(step_irregularity(paths.numpy()).mean()),
-        trivial_recon=trivial, collapsed=is_collapsed(ci.value, trivial),
-        rank_estimate=estimate, lambda_hat=lam_hat,
-        train_time_s=float(trained.train_seconds or 0.0), eval_time_s=time.perf_counter() - t0,
-        loaded=trained.entry.loaded, checkpoint=trained.entry.digest, config=cfg.to_dict(),
+        trivial_recon=trivial,
+        collapsed=is_collapsed(ci.value, trivial),
+        rank_estimate=estimate,
+        lambda_hat=lam_hat,
+        train_time_s=float(trained.train_seconds or 0.0),
+        eval_time_s=time.perf_counter() - t0,
+        loaded=trained.entry.loaded,
+        checkpoint=trained.entry.digest,
+        config=cfg.to_dict(),
         recon_per_image=recon.tolist(),
         # pixels as bytes (0..255): the figure needs no more, and the results file stays small
         grid=((grid.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).numpy().tolist(),
         samples=pack_images(fake[:SAMPLE_GRID]),
-    )  # fmt: skip
-    return {**asdict(result), "wall_time_s": result.wall_time_s,
-            **mlflow_extras(trained, cfg, tag)}  # fmt: skip
+    )
+    return {**asdict(result), "wall_time_s": result.wall_time_s, **mlflow_extras(trained, cfg, tag)}
 
 
 def params(s: MnistSettings) -> dict:
     return {f"train.{k}": v for k, v in s.train_overrides().items()}
 
 
-EXPERIMENT = register(Experiment(
-    name="mnist",
-    description="Iso-LWGAN exp. 3: base LWGAN against Iso-LWGAN on MNIST, with the 2x2 ablation",
-    settings=MnistSettings, cells=cells, run_cell=run_cell, render=mnist_report.render,
-    verdicts=mnist_report.verdicts, figures=mnist_figures.figures, prepare=prepare, plan=plan,
-    rows=mnist_report.rows, cell_name=cell_name, params=params,
-    summary_metrics=mnist_report.summary_metrics, cell_figures=mnist_figures.cell_figure,
-    workers="cores",  # the MLP nets run best one thread a model, one model a core
-    slim=mnist_cells.slim,
-    judging=judging_fields(MnistSettings),
-    version=2,  # 2: digit shares and a sample grid per model, Frechet over 10,000 draws
-))  # fmt: skip
+EXPERIMENT = register(
+    Experiment(
+        name="mnist",
+        description="Iso-LWGAN exp. 3: base LWGAN against Iso-LWGAN on MNIST, with the 2x2 ablation",
+        settings=MnistSettings,
+        cells=cells,
+        run_cell=run_cell,
+        render=mnist_report.render,
+        verdicts=mnist_report.verdicts,
+        figures=mnist_figures.figures,
+        prepare=prepare,
+        plan=plan,
+        rows=mnist_report.rows,
+        cell_name=cell_name,
+        params=params,
+        summary_metrics=mnist_report.summary_metrics,
+        cell_figures=mnist_figures.cell_figure,
+        workers="cores",  # the MLP nets run best one thread a model, one model a core
+        slim=mnist_cells.slim,
+        judging=judging_fields(MnistSettings),
+        version=2,  # 2: digit shares and a sample grid per model, Frechet over 10,000 draws
+    )
+)

@@ -36,8 +36,10 @@ def plot_interpolation_grid(cell, path: Path, pdf: bool = True) -> list[Path]:
     fig, ax = plt.subplots(figsize=(0.62 * cols + 0.3, 0.62 * rows + 0.5))
     ax.imshow(tile(g), cmap="gray", vmin=-1, vmax=1, interpolation="nearest")
     ax.set_axis_off()
-    ax.set_title(f"{label_of(cell)} (seed {cell.seed}): image a | {cols - 2} decoded steps of the "
-                 "latent line | image b", fontsize=7)  # fmt: skip
+    ax.set_title(
+        f"{label_of(cell)} (seed {cell.seed}): image a | {cols - 2} decoded steps of the latent line | image b",
+        fontsize=7,
+    )
     fig.tight_layout()
     return save_figure(fig, path, pdf=pdf)
 
@@ -52,8 +54,7 @@ def plot_samples(cell, path: Path, pdf: bool = True) -> list[Path]:
     g = np.ones((side * side, 28, 28))
     g[: len(imgs)] = imgs
     fig, ax = plt.subplots(figsize=(4.2, 4.5))
-    ax.imshow(tile(g.reshape(side, side, 28, 28), gap=2), cmap="gray", vmin=-1, vmax=1,
-              interpolation="nearest")  # fmt: skip
+    ax.imshow(tile(g.reshape(side, side, 28, 28), gap=2), cmap="gray", vmin=-1, vmax=1, interpolation="nearest")
     ax.set_axis_off()
     ax.set_title(f"{label_of(cell)} (seed {cell.seed}): G(Z), Z ~ N(0, I_r)", fontsize=7)
     fig.tight_layout()
@@ -100,8 +101,12 @@ def figures(results, out: Path) -> list[Path]:
     hist = {f"{r['objective']}: {r['name']}": curves(r) for r in results.records() if r["seed"] == first}
     if not hist:
         return figs
-    figs += plot_histories(hist, ("recon", "critic_gap", "iso", "mmd", "loss_gq", "loss"),
-                           out / "mnist_losses", title=f"training curves, seed {first}")  # fmt: skip
+    figs += plot_histories(
+        hist,
+        ("recon", "critic_gap", "iso", "mmd", "loss_gq", "loss"),
+        out / "mnist_losses",
+        title=f"training curves, seed {first}",
+    )
     figs += plot_recon(results, out / "mnist_recon")
     return figs
 

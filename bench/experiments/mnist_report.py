@@ -37,11 +37,16 @@ def summary(results) -> list[dict]:
     for i, base in enumerate(tables["recon"]):
         key = (base["objective"], base["name"])
         mine = [c for c in cells if (c.objective, c.name) == key]
-        out.append({
-            "objective": key[0], "name": key[1], **{m: tables[m][i] for m in metrics},
-            "ranks": [c.rank_estimate for c in mine], "collapsed": sum(c.collapsed for c in mine),
-            "paper": reference_value("mnist", key[1], "paper text"),
-        })  # fmt: skip
+        out.append(
+            {
+                "objective": key[0],
+                "name": key[1],
+                **{m: tables[m][i] for m in metrics},
+                "ranks": [c.rank_estimate for c in mine],
+                "collapsed": sum(c.collapsed for c in mine),
+                "paper": reference_value("mnist", key[1], "paper text"),
+            }
+        )
     return out
 
 
@@ -50,8 +55,11 @@ def gate_failures(results, objective: str, names=(BASE, ISO)) -> list[str]:
     test images, so a model that collapsed (reconstructs no better than a constant map) carries
     no verdict; the same bar for every objective. Sample quality (Frechet distance, digit shares)
     is reported beside the verdicts, not gated on: no claim of this report is about samples."""
-    return [f"{c.name} s{c.seed} collapsed" for c in mnist_cells(results)
-            if c.objective == objective and c.name in names and c.collapsed]  # fmt: skip
+    return [
+        f"{c.name} s{c.seed} collapsed"
+        for c in mnist_cells(results)
+        if c.objective == objective and c.name in names and c.collapsed
+    ]
 
 
 def relative_gap(results, objective: str):
@@ -94,8 +102,10 @@ def verdicts(results) -> list[Verdict]:
         c = gaps["crossed"]
         if len(per) > 1:
             n8 += f"; over seeds and images {c.value:+.3f} [{c.lo:+.3f}, {c.hi:+.3f}]"
-        n8 += (f"; relative to the base's error ({base_err:.2f}): {est.value:+.1%} [{est.lo:+.1%}, {est.hi:+.1%}] "
-               "(the paper +0.14, +2.5%)")  # fmt: skip
+        n8 += (
+            f"; relative to the base's error ({base_err:.2f}): {est.value:+.1%} [{est.lo:+.1%}, {est.hi:+.1%}] "
+            "(the paper +0.14, +2.5%)"
+        )
         bad = gate_failures(results, objective)
         prov = (
             ""
@@ -107,8 +117,9 @@ def verdicts(results) -> list[Verdict]:
         base = {c.seed: c for c in mine if c.name == BASE}
         iso = [c for c in mine if c.name == ISO]
         ratio = paired_ratio("Iso-LWGAN / base", iso, base, lambda c: c.interp_irregularity)
-        iso_only = paired_ratio("+ isometric / base", [c for c in mine if c.name == "+ isometric"], base,
-                                lambda c: c.interp_irregularity)  # fmt: skip
+        iso_only = paired_ratio(
+            "+ isometric / base", [c for c in mine if c.name == "+ isometric"], base, lambda c: c.interp_irregularity
+        )
         n10 = f"irregularity Iso-LWGAN {ratio_text(ratio)} of the base's" if ratio else "n/a"
         if iso_only:
             n10 += f"; the isometric term alone (no noise) {ratio_text(iso_only)}"
@@ -136,11 +147,17 @@ def gates_markdown(results) -> list[str]:
     from bench.claims import gates
 
     g = gates.Gates.from_settings(results.settings_obj())
-    lines = [("Credibility bars: claims 8 and 10 are judged on encoded test images, so a verdict rests on "
-              "base LWGAN and Iso-LWGAN only when every seed of both encodes and decodes (no collapse), "
-              "for every objective alike; otherwise it is withheld, naming the model. Sample quality "
-              "(Frechet distance, digit shares) is shown beside them and gates no claim here."), "",
-             markdown_table(gates.bars_rows(g, GATE_BARS)), ""]  # fmt: skip
+    lines = [
+        (
+            "Credibility bars: claims 8 and 10 are judged on encoded test images, so a verdict rests on "
+            "base LWGAN and Iso-LWGAN only when every seed of both encodes and decodes (no collapse), "
+            "for every objective alike; otherwise it is withheld, naming the model. Sample quality "
+            "(Frechet distance, digit shares) is shown beside them and gates no claim here."
+        ),
+        "",
+        markdown_table(gates.bars_rows(g, GATE_BARS)),
+        "",
+    ]
     for objective in results.settings_obj().objectives:
         fails = gate_failures(results, objective)
         lines.append(
@@ -166,46 +183,72 @@ def render(results) -> str:
     paper_rows = []
     for r in rows:
         c = mine(r)[0]
-        measured = (f"{c.recon:.3f} [{c.recon_lo:.3f}, {c.recon_hi:.3f}] (bootstrap over images)"
-                    if one else format_seeds(r["recon"], 3))  # fmt: skip
-        paper_rows.append({"objective": r["objective"], "model": r["name"],
-                           "test reconstruction error": measured,
-                           "one training batch, as the authors measured": format_seeds(r["batch_recon"], 3),
-                           "paper": r["paper"] or "n/a"})  # fmt: skip
-    metric_rows = [{
-        "objective": r["objective"], "model": r["name"],
-        "λ_iso": mine(r)[0].lambda_iso,
-        "σ_noise": mine(r)[0].sigma_noise,
-        "Frechet (classifier features)": format_seeds(r["frechet"], 2),
-        "lowest digit share": _share(min(r["min_share"]["per_seed"])),
-        "isometry discrepancy": format_seeds(r["discrepancy"], 3),
-        "interpolation irregularity": format_seeds(r["interp_irregularity"], 3),
-        "estimated rank": "n/a (no critic)" if all(x is None for x in r["ranks"])
-        else ", ".join(map(str, r["ranks"])),
-        "collapsed": f"{r['collapsed']} of {r['recon']['n_seeds']}",
-        "wall time (s)": format_seeds(r["wall_time_s"], 0),
-    } for r in rows]  # fmt: skip
-    cell_rows = [{
-        "objective": c.objective, "model": c.name, "seed": c.seed, "eval rank": c.eval_rank,
-        "reconstruction [bootstrap 95%]": f"{c.recon:.3f} [{c.recon_lo:.3f}, {c.recon_hi:.3f}]",
-        "Frechet": c.frechet,
-        "lowest digit share": f"{c.min_share:.1%} (digit {int(np.argmin(c.digit_shares))})"
-        if c.digit_shares else "n/a",
-        "discrepancy [bootstrap 95%]": f"{c.discrepancy:.3f} [{c.discrepancy_lo:.3f}, {c.discrepancy_hi:.3f}]",
-        "rank": c.rank_estimate, "λ_hat": c.lambda_hat, "collapsed": c.collapsed,
-        "train s": c.train_time_s,
-        "eval s": c.eval_time_s, "cached": c.loaded, "checkpoint": c.checkpoint[:12],
-    } for c in cells]  # fmt: skip
+        measured = (
+            f"{c.recon:.3f} [{c.recon_lo:.3f}, {c.recon_hi:.3f}] (bootstrap over images)"
+            if one
+            else format_seeds(r["recon"], 3)
+        )
+        paper_rows.append(
+            {
+                "objective": r["objective"],
+                "model": r["name"],
+                "test reconstruction error": measured,
+                "one training batch, as the authors measured": format_seeds(r["batch_recon"], 3),
+                "paper": r["paper"] or "n/a",
+            }
+        )
+    metric_rows = [
+        {
+            "objective": r["objective"],
+            "model": r["name"],
+            "λ_iso": mine(r)[0].lambda_iso,
+            "σ_noise": mine(r)[0].sigma_noise,
+            "Frechet (classifier features)": format_seeds(r["frechet"], 2),
+            "lowest digit share": _share(min(r["min_share"]["per_seed"])),
+            "isometry discrepancy": format_seeds(r["discrepancy"], 3),
+            "interpolation irregularity": format_seeds(r["interp_irregularity"], 3),
+            "estimated rank": "n/a (no critic)"
+            if all(x is None for x in r["ranks"])
+            else ", ".join(map(str, r["ranks"])),
+            "collapsed": f"{r['collapsed']} of {r['recon']['n_seeds']}",
+            "wall time (s)": format_seeds(r["wall_time_s"], 0),
+        }
+        for r in rows
+    ]
+    cell_rows = [
+        {
+            "objective": c.objective,
+            "model": c.name,
+            "seed": c.seed,
+            "eval rank": c.eval_rank,
+            "reconstruction [bootstrap 95%]": f"{c.recon:.3f} [{c.recon_lo:.3f}, {c.recon_hi:.3f}]",
+            "Frechet": c.frechet,
+            "lowest digit share": f"{c.min_share:.1%} (digit {int(np.argmin(c.digit_shares))})"
+            if c.digit_shares
+            else "n/a",
+            "discrepancy [bootstrap 95%]": f"{c.discrepancy:.3f} [{c.discrepancy_lo:.3f}, {c.discrepancy_hi:.3f}]",
+            "rank": c.rank_estimate,
+            "λ_hat": c.lambda_hat,
+            "collapsed": c.collapsed,
+            "train s": c.train_time_s,
+            "eval s": c.eval_time_s,
+            "cached": c.loaded,
+            "checkpoint": c.checkpoint[:12],
+        }
+        for c in cells
+    ]
     clf = results.context["classifier"]
     first = s.seeds[0]
     grids = "\n\n".join(
         figure_link(f"mnist_interp_{c.objective}_{slug(c.name)}", f"{label_of(c)}: latent interpolation grid")
-        for c in cells if c.seed == first
-    )  # fmt: skip
+        for c in cells
+        if c.seed == first
+    )
     samples = "\n\n".join(
         figure_link(f"mnist_samples_{c.objective}_{slug(c.name)}", f"{label_of(c)}: samples G(Z)")
-        for c in cells if c.seed == first and c.samples
-    )  # fmt: skip
+        for c in cells
+        if c.seed == first and c.samples
+    )
     lw = [c for c in cells if c.objective == "lwgan"]
     cfg = as_tuples(lw[0].config) if lw else {}
     collapsed = sum(c.collapsed for c in cells)
@@ -352,19 +395,30 @@ def credibility(results) -> str:
     lines = []
     if pub is not None:
         ratio = base["recon"]["value"] / pub["recon"]["value"]
-        lines.append({"check": "test reconstruction / the published autoencoder's (same run)",
-                      "measured": f"{base['recon']['value']:.3f} / {pub['recon']['value']:.3f} = {ratio:.2f}",
-                      "bar": "<= 1.2", "met": "yes" if ratio <= 1.2 else "no"})  # fmt: skip
+        lines.append(
+            {
+                "check": "test reconstruction / the published autoencoder's (same run)",
+                "measured": f"{base['recon']['value']:.3f} / {pub['recon']['value']:.3f} = {ratio:.2f}",
+                "bar": "<= 1.2",
+                "met": "yes" if ratio <= 1.2 else "no",
+            }
+        )
     low = min(base["min_share"]["per_seed"])
     if not np.isnan(low):  # results saved before version 2 have no digit shares
-        lines.append({"check": "lowest digit share of the draws (any seed)", "measured": f"{low:.1%}",
-                      "bar": ">= 5%", "met": "yes" if low >= 0.05 else "no"})  # fmt: skip
+        lines.append(
+            {
+                "check": "lowest digit share of the draws (any seed)",
+                "measured": f"{low:.1%}",
+                "bar": ">= 5%",
+                "met": "yes" if low >= 0.05 else "no",
+            }
+        )
     fd = format_seeds(base["frechet"], 1)
     scale = f"data floor {clf['frechet_floor']:.2f}" + (f", LSGAN {ref['frechet']:.2f}" if ref else "")
-    lines.append({"check": "Frechet distance (classifier features)", "measured": fd,
-                  "bar": scale, "met": "shown"})  # fmt: skip
-    lines.append({"check": "estimated rank per seed", "measured": ", ".join(map(str, base["ranks"])),
-                  "bar": "-", "met": "shown"})  # fmt: skip
+    lines.append({"check": "Frechet distance (classifier features)", "measured": fd, "bar": scale, "met": "shown"})
+    lines.append(
+        {"check": "estimated rank per seed", "measured": ", ".join(map(str, base["ranks"])), "bar": "-", "met": "shown"}
+    )
     return markdown_table(lines)
 
 

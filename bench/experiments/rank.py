@@ -40,37 +40,70 @@ def run_cell(cell: dict, ctx) -> dict:
     data = make_synthetic(dataset, seed=seed)
     spec = s.spec(dataset, data.ambient_dim)
     tag = f"{dataset} s{seed}"
-    trained = load_or_train(spec, data, seed=seed, device=ctx.torch_device, retrain=ctx.retrain,
-                            progress=ctx.progress, task=f"{tag}: train", on_event=ctx.event,
-                            precision=ctx.train_precision)  # fmt: skip
+    trained = load_or_train(
+        spec,
+        data,
+        seed=seed,
+        device=ctx.torch_device,
+        retrain=ctx.retrain,
+        progress=ctx.progress,
+        task=f"{tag}: train",
+        on_event=ctx.event,
+        precision=ctx.train_precision,
+    )
     model = trained.model
     t0 = time.perf_counter()
     if s.protocol == "training":
         scores = score_ranks_training(
-            model, data.heldout, train_data=data.train, reps=s.reps, every=s.every,
-            batch_size=s.eval_batch, seed=seed, progress=ctx.progress, task=f"{tag}: score",
-        )  # fmt: skip
+            model,
+            data.heldout,
+            train_data=data.train,
+            reps=s.reps,
+            every=s.every,
+            batch_size=s.eval_batch,
+            seed=seed,
+            progress=ctx.progress,
+            task=f"{tag}: score",
+        )
     else:
         scores = score_ranks(
-            model, data.heldout, reps=s.reps, batch_size=s.eval_batch, seed=seed,
-            critic_steps=s.critic_steps, critic_data=data.train, progress=ctx.progress,
+            model,
+            data.heldout,
+            reps=s.reps,
+            batch_size=s.eval_batch,
+            seed=seed,
+            critic_steps=s.critic_steps,
+            critic_data=data.train,
+            progress=ctx.progress,
             task=f"{tag}: score",
-        )  # fmt: skip
+        )
     score_time = time.perf_counter() - t0
     margin = rank_margin(scores.scores, scores.ranks, scores.estimate, scores.lambda_hat, truth=data.intrinsic_dim)
     k1, k2 = s.mle_k
     result = RankCell(
-        dataset=dataset, seed=seed, truth=data.intrinsic_dim, ambient=data.ambient_dim,
-        estimate=scores.estimate, argmin_unpenalised=scores.argmin_unpenalised,
-        lambda_hat=scores.lambda_hat, mle=mle_dimension(data.train, k1, k2),
-        twonn=twonn_dimension(data.train), train_time_s=float(trained.train_seconds or 0.0),
-        score_time_s=score_time, loaded=trained.entry.loaded, checkpoint=trained.entry.digest,
-        data_fingerprint=data.fingerprint, margin=margin["margin"], rival=margin["rival"],
-        ranks=scores.ranks, mean=scores.mean.tolist(),
-        se=scores.se.tolist(), penalised=scores.penalised.tolist(),
+        dataset=dataset,
+        seed=seed,
+        truth=data.intrinsic_dim,
+        ambient=data.ambient_dim,
+        estimate=scores.estimate,
+        argmin_unpenalised=scores.argmin_unpenalised,
+        lambda_hat=scores.lambda_hat,
+        mle=mle_dimension(data.train, k1, k2),
+        twonn=twonn_dimension(data.train),
+        train_time_s=float(trained.train_seconds or 0.0),
+        score_time_s=score_time,
+        loaded=trained.entry.loaded,
+        checkpoint=trained.entry.digest,
+        data_fingerprint=data.fingerprint,
+        margin=margin["margin"],
+        rival=margin["rival"],
+        ranks=scores.ranks,
+        mean=scores.mean.tolist(),
+        se=scores.se.tolist(),
+        penalised=scores.penalised.tolist(),
         components={k: v.mean(axis=0).tolist() for k, v in scores.components.items()},
         config=spec.config.to_dict(),
-    )  # fmt: skip
+    )
     extras = mlflow_extras(trained, spec.config, tag)
     extras["metrics"].update({f"score_s{r}": m for r, m in zip(result.ranks, result.mean)})
     extras["metrics"].update({f"score_se_s{r}": v for r, v in zip(result.ranks, result.se)})
@@ -90,8 +123,12 @@ def plan(ctx) -> list[str]:
             s.spec(c["dataset"], data.ambient_dim), data.fingerprint, c["seed"], ctx.train_precision, ctx.torch_device
         )
     cached = sum(v == "cached" for v in states.values())
-    lines = [(f"{len(states)} models (schedule {s.schedule}, {', '.join(s.datasets)} x {len(s.seeds)} "
-             f"seed(s)): {cached} cached, {len(states) - cached} to train")]  # fmt: skip
+    lines = [
+        (
+            f"{len(states)} models (schedule {s.schedule}, {', '.join(s.datasets)} x {len(s.seeds)} "
+            f"seed(s)): {cached} cached, {len(states) - cached} to train"
+        )
+    ]
     return lines + [f"  {n}: {v}" for n, v in states.items() if v not in ("cached", "not cached")]
 
 
@@ -105,12 +142,23 @@ def params(s: RankSettings) -> dict:
     return {f"train.{k}": v for k, v in {**base, **s.train_overrides()}.items()}
 
 
-EXPERIMENT = register(Experiment(
-    name="rank",
-    description="LWGAN's intrinsic-dimension estimate on six manifolds of known dimension, fresh seeds",
-    settings=RankSettings, cells=cells, run_cell=run_cell, render=rank_report.render,
-    verdicts=rank_report.verdicts, figures=rank_report.figures, rows=rank_report.rows,
-    cell_name=cell_name, params=params, plan=plan, summary_metrics=rank_report.summary_metrics,
-    cell_figures=rank_report.cell_figure, workers="cores",
-    version=2,  # 2: the estimate's margin in standard errors (claim 9)
-))  # fmt: skip
+EXPERIMENT = register(
+    Experiment(
+        name="rank",
+        description="LWGAN's intrinsic-dimension estimate on six manifolds of known dimension, fresh seeds",
+        settings=RankSettings,
+        cells=cells,
+        run_cell=run_cell,
+        render=rank_report.render,
+        verdicts=rank_report.verdicts,
+        figures=rank_report.figures,
+        rows=rank_report.rows,
+        cell_name=cell_name,
+        params=params,
+        plan=plan,
+        summary_metrics=rank_report.summary_metrics,
+        cell_figures=rank_report.cell_figure,
+        workers="cores",
+        version=2,  # 2: the estimate's margin in standard errors (claim 9)
+    )
+)

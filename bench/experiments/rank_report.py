@@ -27,16 +27,28 @@ def cell_frame(results):
 
     rows = []
     for c in _cells(results):
-        rows.append({
-            "dataset": c.dataset, "seed": c.seed, "fresh": c.fresh, "truth": c.truth, "lwgan": c.estimate,
-            "margin_se": c.margin if c.margin is not None else math.nan,
-            "rival": c.rival if c.rival is not None else "n/a",
-            "lwgan_unpenalised": c.argmin_unpenalised, "lambda_hat": c.lambda_hat,
-            "mle": c.mle, "twonn": c.twonn, "lwgan_correct": c.correct,
-            "mle_correct": round(c.mle) == c.truth, "twonn_correct": round(c.twonn) == c.truth,
-            "z_max": len(c.ranks), "train_time_s": c.train_time_s, "cached": c.loaded,
-            "checkpoint": c.checkpoint[:12],
-        })  # fmt: skip
+        rows.append(
+            {
+                "dataset": c.dataset,
+                "seed": c.seed,
+                "fresh": c.fresh,
+                "truth": c.truth,
+                "lwgan": c.estimate,
+                "margin_se": c.margin if c.margin is not None else math.nan,
+                "rival": c.rival if c.rival is not None else "n/a",
+                "lwgan_unpenalised": c.argmin_unpenalised,
+                "lambda_hat": c.lambda_hat,
+                "mle": c.mle,
+                "twonn": c.twonn,
+                "lwgan_correct": c.correct,
+                "mle_correct": round(c.mle) == c.truth,
+                "twonn_correct": round(c.twonn) == c.truth,
+                "z_max": len(c.ranks),
+                "train_time_s": c.train_time_s,
+                "cached": c.loaded,
+                "checkpoint": c.checkpoint[:12],
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -49,8 +61,11 @@ def rows(results) -> list[dict]:
 
 def _evidence(g) -> list[dict]:
     """Claim 9's evidence from one dataset's fresh-seed rows."""
-    return [{"estimate": int(r["lwgan"]), "truth": int(r["truth"]), "margin": float(r["margin_se"])}
-            for _, r in g.iterrows() if r["fresh"] and math.isfinite(r["margin_se"])]  # fmt: skip
+    return [
+        {"estimate": int(r["lwgan"]), "truth": int(r["truth"]), "margin": float(r["margin_se"])}
+        for _, r in g.iterrows()
+        if r["fresh"] and math.isfinite(r["margin_se"])
+    ]
 
 
 def summary_frame(results):
@@ -71,18 +86,27 @@ def summary_frame(results):
         fresh = g[g["fresh"]]
         n, hits = len(fresh), int(fresh["lwgan_correct"].sum())
         ev = _evidence(g)
-        rows.append({
-            "dataset": name, "truth": int(g["truth"].iloc[0]),
-            "schedule chosen on it": "yes (seeds 0-2)" if name in TUNING_DATASETS else "no",
-            "lwgan estimates (margin SE), fresh seeds": ", ".join(
-                f"{e} ({m:.1f})" for e, m in zip(fresh["lwgan"], fresh["margin_se"])) or "none",
-            "lwgan correct": f"{hits}/{n}",
-            "mle": format_mean_sd(g["mle"], digits=2), "mle correct": f"{int(g['mle_correct'].sum())}/{len(g)}",
-            "twonn": format_mean_sd(g["twonn"], digits=2),
-            "twonn correct": f"{int(g['twonn_correct'].sum())}/{len(g)}",
-            "verdict": "untestable (probe)" if _unrepresentable(name) else claim.outcome(ev).label if ev else
-            "inconclusive",
-        })  # fmt: skip
+        rows.append(
+            {
+                "dataset": name,
+                "truth": int(g["truth"].iloc[0]),
+                "schedule chosen on it": "yes (seeds 0-2)" if name in TUNING_DATASETS else "no",
+                "lwgan estimates (margin SE), fresh seeds": ", ".join(
+                    f"{e} ({m:.1f})" for e, m in zip(fresh["lwgan"], fresh["margin_se"])
+                )
+                or "none",
+                "lwgan correct": f"{hits}/{n}",
+                "mle": format_mean_sd(g["mle"], digits=2),
+                "mle correct": f"{int(g['mle_correct'].sum())}/{len(g)}",
+                "twonn": format_mean_sd(g["twonn"], digits=2),
+                "twonn correct": f"{int(g['twonn_correct'].sum())}/{len(g)}",
+                "verdict": "untestable (probe)"
+                if _unrepresentable(name)
+                else claim.outcome(ev).label
+                if ev
+                else "inconclusive",
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -108,8 +132,7 @@ def _component_rows(results) -> list[dict]:
     rows = []
     for c in _cells(results):
         for k, v in c.components.items():
-            rows.append({"dataset": c.dataset, "seed": c.seed, "term": k,
-                         **{f"s={r}": x for r, x in zip(c.ranks, v)}})  # fmt: skip
+            rows.append({"dataset": c.dataset, "seed": c.seed, "term": k, **{f"s={r}": x for r, x in zip(c.ranks, v)}})
     return rows
 
 
@@ -126,8 +149,16 @@ def figures(results, out: Path) -> list[Path]:
         mine = [c for c in cells if c.dataset == name]
         for i, c in enumerate(mine):
             color = f"C{i}"
-            ax.errorbar(c.ranks, c.mean, yerr=c.se, color=color, marker="o", ms=3, capsize=2,
-                        label=f"seed {c.seed}: score (est. {c.estimate})")  # fmt: skip
+            ax.errorbar(
+                c.ranks,
+                c.mean,
+                yerr=c.se,
+                color=color,
+                marker="o",
+                ms=3,
+                capsize=2,
+                label=f"seed {c.seed}: score (est. {c.estimate})",
+            )
             ax.plot(c.ranks, c.penalised, color=color, ls="--", lw=1)
             ax.plot([c.estimate], [c.penalised[c.ranks.index(c.estimate)]], "v", color=color, ms=7)
         ax.axvline(mine[0].truth, color="k", lw=1, ls=":", label=f"true dimension {mine[0].truth}")
@@ -179,11 +210,16 @@ def phase_rows(cfg: dict) -> list[dict]:
             first = math.floor(n * start)
             return "off" if first >= n else "on" if first == 0 else f"from iteration {first + 1}"
 
-        rows.append({
-            "phase": i, "iterations": n, "ranks": "1" if top == 1 else f"1..{top}",
-            "lr": full["lr"], "critic": span(full["adversarial_start"]),
-            "MMD": span(full["mmd_start"]),
-        })  # fmt: skip
+        rows.append(
+            {
+                "phase": i,
+                "iterations": n,
+                "ranks": "1" if top == 1 else f"1..{top}",
+                "lr": full["lr"],
+                "critic": span(full["adversarial_start"]),
+                "MMD": span(full["mmd_start"]),
+            }
+        )
     return rows
 
 
@@ -201,20 +237,27 @@ def verdicts(results) -> list[Verdict]:
             out.append(claim.unjudged(subject, "no fresh seed (seeds 0-2 chose the schedule)"))
             continue
         fresh = g[g["fresh"]]
-        numbers = (f"estimates (margin in SE) on seeds {', '.join(map(str, fresh['seed']))}: "
-                   + ", ".join(f"{e['estimate']} ({e['margin']:.1f})" for e in ev)
-                   + f"; MLE {int(g['mle_correct'].sum())}/{len(g)}, TwoNN {int(g['twonn_correct'].sum())}/{len(g)} "
-                   "round to the truth")  # fmt: skip
+        numbers = (
+            f"estimates (margin in SE) on seeds {', '.join(map(str, fresh['seed']))}: "
+            + ", ".join(f"{e['estimate']} ({e['margin']:.1f})" for e in ev)
+            + f"; MLE {int(g['mle_correct'].sum())}/{len(g)}, TwoNN {int(g['twonn_correct'].sum())}/{len(g)} "
+            "round to the truth"
+        )
         why = _unrepresentable(name)
-        out.append(claim.untestable(subject, f"out-of-scope probe: {why}", numbers) if why
-                   else claim.judge(subject, ev, numbers))  # fmt: skip
+        out.append(
+            claim.untestable(subject, f"out-of-scope probe: {why}", numbers)
+            if why
+            else claim.judge(subject, ev, numbers)
+        )
     return out
 
 
 def summary_metrics(results) -> dict:
     cells = _cells(results)
-    return {"datasets_reproduced": float(sum(v.label == "reproduced" for v in results.verdict_objs())),
-            "cells_correct": float(sum(c.correct for c in cells))}  # fmt: skip
+    return {
+        "datasets_reproduced": float(sum(v.label == "reproduced" for v in results.verdict_objs())),
+        "cells_correct": float(sum(c.correct for c in cells)),
+    }
 
 
 def render(results) -> str:

@@ -16,9 +16,10 @@ def mlflow_extras(trained, cfg, label: str) -> dict:
         if trained.history.get(k):
             curves[f"train/{k}"], every = binned(trained.history[k])
     return {
-        "histories": curves, "history_every": every,
+        "histories": curves,
+        "history_every": every,
         "params": {f"cfg.{k}": v for k, v in cfg.to_dict().items()},
         "metrics": {f"train_{k}": v for k, v in trained.metrics.items() if isinstance(v, (int, float))},
         "tags": {"checkpoint": trained.entry.digest, "cached": str(trained.entry.loaded).lower()},
         "checkpoints": {label: trained.entry.digest},
-    }  # fmt: skip
+    }

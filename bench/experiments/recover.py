@@ -33,11 +33,21 @@ CLASSIFIER_MINUTES = 2  # the scorer's training on 2 CPU cores; a generator's ti
 def cells(s: RecoverSettings) -> list[dict]:
     """Generator x generator seed x grid cell x recovery seed, one generator's cells together; a
     generator on fewer images (images_for) carries its count in each cell."""
-    return [{"generator": g, "generator_seed": int(gs), "regulator": c.regulator, "learning_rate": c.lr,
-             "hyperparameter": c.hp, "seed": int(seed),
-             **({"images": s.images_of(g)} if g in s.images_for else {})}
-            for g in s.generators for gs in s.seeds_of(g) for c in s.generator_cells(g)
-            for seed in s.seeds]  # fmt: skip
+    return [
+        {
+            "generator": g,
+            "generator_seed": int(gs),
+            "regulator": c.regulator,
+            "learning_rate": c.lr,
+            "hyperparameter": c.hp,
+            "seed": int(seed),
+            **({"images": s.images_of(g)} if g in s.images_for else {}),
+        }
+        for g in s.generators
+        for gs in s.seeds_of(g)
+        for c in s.generator_cells(g)
+        for seed in s.seeds
+    ]
 
 
 def grid_cell(cell: dict) -> Cell:
@@ -74,10 +84,16 @@ def _classifier(ctx):
         cfg = ctx.facts.get("classifier_config")
         # The judge never changes with the run: float32 whatever --train-precision says, so every
         # accuracy and Frechet distance of every run is in the same scorer's terms.
-        return load_or_train_classifier(ctx.mnist(), seed=SCORER_SEED, device=ctx.torch_device,
-                                        progress=ctx.progress, retrain=ctx.retrain and not ctx.facts,
-                                        on_event=ctx.event, cfg=ClassifierConfig(**cfg) if cfg else None,
-                                        precision="fp32")  # fmt: skip
+        return load_or_train_classifier(
+            ctx.mnist(),
+            seed=SCORER_SEED,
+            device=ctx.torch_device,
+            progress=ctx.progress,
+            retrain=ctx.retrain and not ctx.facts,
+            on_event=ctx.event,
+            cfg=ClassifierConfig(**cfg) if cfg else None,
+            precision="fp32",
+        )
 
     return ctx.memo("recover-classifier", build)
 
@@ -87,10 +103,23 @@ def _model(ctx, generator: str, generator_seed: int):
     from bench.recovery import generators
 
     s: RecoverSettings = ctx.settings
-    return ctx.memo(("recover-model", generator, generator_seed), lambda: generators.load(
-        generator, generator_seed, ctx.mnist(), device=ctx.torch_device, retrain=ctx.retrain and not ctx.facts,
-        latent_rank=s.latent_rank, latent_dim=s.latent_dim, arch=s.arch, prior=s.prior, progress=ctx.progress,
-        on_event=ctx.event, precision=ctx.train_precision))  # fmt: skip
+    return ctx.memo(
+        ("recover-model", generator, generator_seed),
+        lambda: generators.load(
+            generator,
+            generator_seed,
+            ctx.mnist(),
+            device=ctx.torch_device,
+            retrain=ctx.retrain and not ctx.facts,
+            latent_rank=s.latent_rank,
+            latent_dim=s.latent_dim,
+            arch=s.arch,
+            prior=s.prior,
+            progress=ctx.progress,
+            on_event=ctx.event,
+            precision=ctx.train_precision,
+        ),
+    )
 
 
 def _targets(ctx, model):
@@ -147,12 +176,20 @@ def plan(ctx) -> list[str]:
     key = classifier_key(ClassifierConfig(), "fp32")  # the scorer: float32 in every run
     models = [("classifier", "classifier", status("classifier", key, fp, SCORER_SEED))]
     overrides = {"latent_dim": s.latent_dim, "arch": s.arch}
-    models += [(model_key(g, gs), g, generators.status(g, gs, fp, precision=tp, device=dev, **overrides))
-               for g in s.generators for gs in s.seeds_of(g)]  # fmt: skip
+    models += [
+        (model_key(g, gs), g, generators.status(g, gs, fp, precision=tp, device=dev, **overrides))
+        for g in s.generators
+        for gs in s.seeds_of(g)
+    ]
     ref = _reference_key(s)
     if ref is not None and not ref[2]:
-        models.append((f"reference LSGAN {ref[0]} s{ref[1]} (Frechet yardstick)", ref[0],
-                       generators.status(ref[0], ref[1], fp, precision=tp, device=dev)))  # fmt: skip
+        models.append(
+            (
+                f"reference LSGAN {ref[0]} s{ref[1]} (Frechet yardstick)",
+                ref[0],
+                generators.status(ref[0], ref[1], fp, precision=tp, device=dev),
+            )
+        )
     for key, kind, state in models:
         if state not in ("cached", "user module") or ctx.retrain:
             words = None
@@ -186,13 +223,24 @@ def prepare(ctx) -> dict:
             m = _model(ctx, g, gs)
             q = generators.quality(m, classifier, test, s.quality_samples, gs)
             key = model_key(g, gs)
-            models[key] = {**m.facts, "generator": g, "generator_seed": gs, "latent_dim": m.latent_dim,
-                           "noise_dim": m.noise_dim, "prior": m.prior, "frechet": q["frechet"],
-                           "digit_shares": q["shares"], "min_share": q["min_share"],
-                           "min_share_digit": q["min_share_digit"], "quality_samples": q["n"]}  # fmt: skip
+            models[key] = {
+                **m.facts,
+                "generator": g,
+                "generator_seed": gs,
+                "latent_dim": m.latent_dim,
+                "noise_dim": m.noise_dim,
+                "prior": m.prior,
+                "frechet": q["frechet"],
+                "digit_shares": q["shares"],
+                "min_share": q["min_share"],
+                "min_share_digit": q["min_share_digit"],
+                "quality_samples": q["n"],
+            }
             digests[key] = m.facts["digest"]
-            ctx.event(f"{key}: latent rank {m.latent_dim}, Frechet {q['frechet']:.2f}, smallest digit share "
-                      f"{100 * q['min_share']:.1f}% (digit {q['min_share_digit']})")  # fmt: skip
+            ctx.event(
+                f"{key}: latent rank {m.latent_dim}, Frechet {q['frechet']:.2f}, smallest digit share "
+                f"{100 * q['min_share']:.1f}% (digit {q['min_share_digit']})"
+            )
             if q["min_share"] < 0.05:
                 ctx.event(f"warning: {key} under-produces a digit (<5% of samples); recovery accuracy on it is capped")
     first = _model(ctx, s.generators[0], s.seeds_of(s.generators[0])[0])
@@ -213,7 +261,7 @@ def prepare(ctx) -> dict:
         "checkpoints": {"classifier": c_entry.digest, **digests},
         "identity": {"data": mnist.fingerprint, "classifier": c_entry.digest, **digests, **precision_key},
         "precision": precision,
-    }  # fmt: skip
+    }
     ctx.event(f"classifier test accuracy {facts['classifier_test_accuracy']:.2f}%")
     if precision != "fp32":
         ctx.event(f"precision {precision}: G's and D's passes in bfloat16 (--precision {s.precision})")
@@ -247,8 +295,16 @@ def _reference(ctx, models: dict, classifier, test) -> dict | None:
     if in_sweep:
         m = models[model_key(name, seed)]
         return {"name": name, "seed": seed, "frechet": m["frechet"], "digest": m["digest"], "in_sweep": True}
-    model = generators.load(name, seed, ctx.mnist(), device=ctx.torch_device, retrain=False,
-                            progress=ctx.progress, on_event=ctx.event, precision=ctx.train_precision)  # fmt: skip
+    model = generators.load(
+        name,
+        seed,
+        ctx.mnist(),
+        device=ctx.torch_device,
+        retrain=False,
+        progress=ctx.progress,
+        on_event=ctx.event,
+        precision=ctx.train_precision,
+    )
     q = generators.quality(model, classifier, test, s.quality_samples, seed)
     ctx.event(f"reference LSGAN {name} s{seed}: Frechet {q['frechet']:.2f}")
     return {"name": name, "seed": seed, "frechet": q["frechet"], "digest": model.facts["digest"], "in_sweep": False}
@@ -309,9 +365,21 @@ def chunk(cells_: list[dict], ctx, settings: RecoverSettings | None = None) -> l
     model = _model(ctx, first["generator"], first["generator_seed"])
     ids, targets, labels, z_star, eps = _targets(ctx, model)
     grid = [grid_cell(c) for c in cells_]
-    records = run_chunk(model, classifier, targets, labels, ids, grid, first["seed"], s,
-                        device=ctx.torch_device, z_star=z_star, precision=ctx.facts.get("precision", "fp32"),
-                        noise_rows=eps if model.noise_dim else None, progress=ctx.progress)  # fmt: skip
+    records = run_chunk(
+        model,
+        classifier,
+        targets,
+        labels,
+        ids,
+        grid,
+        first["seed"],
+        s,
+        device=ctx.torch_device,
+        z_star=z_star,
+        precision=ctx.facts.get("precision", "fp32"),
+        noise_rows=eps if model.noise_dim else None,
+        progress=ctx.progress,
+    )
     out = []
     for c, r in zip(grid, records):
         params = {
@@ -343,8 +411,11 @@ def slim(record: dict, cell: dict, settings: dict) -> dict:
 
     g0 = settings["generators"][0]
     seed0 = (settings.get("seeds_for") or {}).get(g0, settings["generator_seeds"])[0]
-    shown = ((cell["generator"], cell["generator_seed"], cell.get("seed")) == (g0, seed0, settings["seeds"][0])
-             and "reading" not in cell)  # fmt: skip
+    shown = (cell["generator"], cell["generator_seed"], cell.get("seed")) == (
+        g0,
+        seed0,
+        settings["seeds"][0],
+    ) and "reading" not in cell
     out = {k: v for k, v in record.items() if k != "histories" and (shown or k != "preview")}
     if shown and isinstance(out.get("preview"), str):
         out["preview"] = pack_uint8_images(unpack_images(out["preview"]))  # older records: plain base64
@@ -385,14 +456,28 @@ def summary_metrics(results) -> dict:
     return out
 
 
-EXPERIMENT = register(Experiment(
-    name="recover",
-    description="latent vector recovery under every regulator: tables 1-6 of Cho's paper",
-    settings=RecoverSettings, cells=cells, run_chunk=chunk, chunk_key=chunk_key,
-    render=report.render, verdicts=report.verdicts, figures=report.figures, prepare=prepare,
-    plan=plan, rows=tables.rows, cell_name=cell_name, report_name=lambda s: f"recover-{s.grid}",
-    summary_metrics=summary_metrics, estimate=estimate_seconds, cell_tags=cell_tags, slim=slim,
-    # 2: generators x generator seeds, per-image correctness, in-span targets; 3: counter-based draws, fused G
-    version=3,
-    judging=unkeyed_fields(RecoverSettings),  # the split is keyed: fixed before any cell runs
-))  # fmt: skip
+EXPERIMENT = register(
+    Experiment(
+        name="recover",
+        description="latent vector recovery under every regulator: tables 1-6 of Cho's paper",
+        settings=RecoverSettings,
+        cells=cells,
+        run_chunk=chunk,
+        chunk_key=chunk_key,
+        render=report.render,
+        verdicts=report.verdicts,
+        figures=report.figures,
+        prepare=prepare,
+        plan=plan,
+        rows=tables.rows,
+        cell_name=cell_name,
+        report_name=lambda s: f"recover-{s.grid}",
+        summary_metrics=summary_metrics,
+        estimate=estimate_seconds,
+        cell_tags=cell_tags,
+        slim=slim,
+        # 2: generators x generator seeds, per-image correctness, in-span targets; 3: counter-based draws, fused G
+        version=3,
+        judging=unkeyed_fields(RecoverSettings),  # the split is keyed: fixed before any cell runs
+    )
+)

@@ -20,8 +20,9 @@ def reference_rows(experiment: str) -> tuple[dict, ...]:
         # three fields and the last are fixed, whatever lies between is the metric.
         exp, setting, value, *metric, source = fields
         if exp == experiment:
-            rows.append({"experiment": exp, "setting": setting, "value": value,
-                         "metric": ",".join(metric), "source": source})  # fmt: skip
+            rows.append(
+                {"experiment": exp, "setting": setting, "value": value, "metric": ",".join(metric), "source": source}
+            )
     return tuple(rows)
 
 

@@ -47,9 +47,11 @@ def _synthetic() -> list[str]:
     return list(SYNTHETIC)
 
 
-OBJECTIVE_HELP = ("lwgan (the full objective the paper states), published (the authors' public run exactly: a "
-                  "plain autoencoder with the isometric term and the noise; `autoencoder` is its old name) or both, "
-                  "side by side.")  # fmt: skip
+OBJECTIVE_HELP = (
+    "lwgan (the full objective the paper states), published (the authors' public run exactly: a "
+    "plain autoencoder with the isometric term and the noise; `autoencoder` is its old name) or both, "
+    "side by side."
+)
 EVAL_RANK_HELP = (
     "Rank r of Q(x, r) and Z_r when measuring: max (z_max), estimate (LWGAN's estimated rank) or an integer."
 )
@@ -247,9 +249,11 @@ class MnistSettings(Settings):
         from lwgan.registry import get_generator
 
         variant, iso, noise = CONFIGS[name]
-        knobs = {"lambda_iso": self.lambda_iso if iso else 0.0,
-                 "sigma_noise": self.sigma_noise if noise else 0.0,
-                 "noise_dim": self.noise_dim if noise else 0}  # fmt: skip
+        knobs = {
+            "lambda_iso": self.lambda_iso if iso else 0.0,
+            "sigma_noise": self.sigma_noise if noise else 0.0,
+            "noise_dim": self.noise_dim if noise else 0,
+        }
         if objective == "published":
             return get_generator("published.mnist", **knobs)
         return get_generator(f"{variant}.{RECIPES[self.budget]}", **{**self.train_overrides(), **knobs})

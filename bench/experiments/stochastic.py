@@ -44,16 +44,19 @@ def summary(results: Results) -> list[dict]:
         key = (base["objective"], base["sigma_noise"])
         mine = [c for c in cells if (c.objective, c.sigma_noise) == key]
         shares = np.mean([c.mode_shares for c in mine], axis=0)
-        out.append({
-            "objective": key[0], "sigma_noise": key[1],
-            **{m: tables[m][i] for m in metrics},
-            "diversity_per_seed": [c.diversity for c in mine],
-            "shares": shares.tolist(),
-            "balance": float(shares.min() * len(shares)),  # 1: every mode gets 1/K of the samples
-            "ranks": [c.rank_estimate for c in mine],
-            "collapsed": sum(c.collapsed for c in mine),
-            "published": reference_value("stochastic", setting_key("sigma_noise", key[1]), "authors'"),
-        })  # fmt: skip
+        out.append(
+            {
+                "objective": key[0],
+                "sigma_noise": key[1],
+                **{m: tables[m][i] for m in metrics},
+                "diversity_per_seed": [c.diversity for c in mine],
+                "shares": shares.tolist(),
+                "balance": float(shares.min() * len(shares)),  # 1: every mode gets 1/K of the samples
+                "ranks": [c.rank_estimate for c in mine],
+                "collapsed": sum(c.collapsed for c in mine),
+                "published": reference_value("stochastic", setting_key("sigma_noise", key[1]), "authors'"),
+            }
+        )
     return out
 
 
@@ -97,19 +100,29 @@ def verdicts(results: Results) -> list[Verdict]:
             n7b = "; ".join(f"σ={sig:g}: loss spread {ratio_text(e)} of σ=0's" for sig, e in spread.items() if e)
             lows = lambda cs: [min(c.mode_shares) for c in cs if c.mode_shares]
             shares = {"zero": lows(zero.values()), "noisy": {sig: lows(at[sig]) for sig in sigmas}}
-            missing = {"zero": sum(missing_cluster(c, COVER) for c in zero.values()),
-                       "noisy": {sig: sum(missing_cluster(c, COVER) for c in at[sig]) for sig in sigmas}}  # fmt: skip
+            missing = {
+                "zero": sum(missing_cluster(c, COVER) for c in zero.values()),
+                "noisy": {sig: sum(missing_cluster(c, COVER) for c in at[sig]) for sig in sigmas},
+            }
             lowest = lambda cs: ", ".join(f"{min(c.mode_shares):.3f}" for c in cs)
-            n7c = (f"models missing a cluster (<{COVER:.0%} of draws): σ=0 {missing['zero']} of {len(zero)}"
-                   + "".join(f", σ={sig:g} {n} of {len(at[sig])}" for sig, n in missing["noisy"].items())
-                   + f"; lowest cluster share per seed: σ=0 {lowest(zero.values())}"
-                   + "".join(f"; σ={sig:g} {lowest(at[sig])}" for sig in sigmas))  # fmt: skip
+            n7c = (
+                f"models missing a cluster (<{COVER:.0%} of draws): σ=0 {missing['zero']} of {len(zero)}"
+                + "".join(f", σ={sig:g} {n} of {len(at[sig])}" for sig, n in missing["noisy"].items())
+                + f"; lowest cluster share per seed: σ=0 {lowest(zero.values())}"
+                + "".join(f"; σ={sig:g} {lowest(at[sig])}" for sig in sigmas)
+            )
             for claim, ev, numbers in ((c7a, div, n7a), (c7b, [e for e in spread.values() if e], n7b)):
                 out.append(claim.withhold(subject, bad, numbers) if bad else claim.judge(subject, ev, numbers))
             if obj == "published":  # its draws G(Z, eps) come from a prior the autoencoder never matched
-                out.append(c7c.untestable(subject, "the published autoencoder has no prior to draw from: its "
-                                          "encoder was never matched to N(0, I), so its draws G(Z) test nothing "
-                                          "about collapse", n7c))  # fmt: skip
+                out.append(
+                    c7c.untestable(
+                        subject,
+                        "the published autoencoder has no prior to draw from: its "
+                        "encoder was never matched to N(0, I), so its draws G(Z) test nothing "
+                        "about collapse",
+                        n7c,
+                    )
+                )
             else:
                 out.append(c7c.withhold(subject, bad, n7c) if bad else c7c.judge(subject, shares, n7c))
         rank = rank_verdict(mine, f"{obj} objective, three clusters (intrinsic dimension 2)")
@@ -134,12 +147,19 @@ def plot_diversity(results: Results, path: Path) -> list[Path]:
     s = results.settings_obj()
     cells = _first(results)
     plt = pyplot()
-    fig, axes = plt.subplots(len(s.objectives), len(s.sigmas) + 1, squeeze=False,
-                             figsize=(2.8 * (len(s.sigmas) + 1), 2.8 * len(s.objectives)))  # fmt: skip
+    fig, axes = plt.subplots(
+        len(s.objectives),
+        len(s.sigmas) + 1,
+        squeeze=False,
+        figsize=(2.8 * (len(s.sigmas) + 1), 2.8 * len(s.objectives)),
+    )
     spread = max(
-        (np.abs(np.asarray(c.draw_sets) - np.asarray(c.draw_sets).mean(1, keepdims=True)).max()
-         for c in cells.values()), default=0.0,
-    )  # fmt: skip
+        (
+            np.abs(np.asarray(c.draw_sets) - np.asarray(c.draw_sets).mean(1, keepdims=True)).max()
+            for c in cells.values()
+        ),
+        default=0.0,
+    )
     lim = max(spread * 1.15, 1e-3)
     rows = summary(results)
     for i, obj in enumerate(s.objectives):
@@ -160,8 +180,7 @@ def plot_diversity(results: Results, path: Path) -> list[Path]:
         x = [r["sigma_noise"] for r in mine]
         d = [r["diversity"] for r in mine]
         err = np.array([[v["value"] - v["lo"], v["hi"] - v["value"]] for v in d]).T
-        ax.errorbar(x, [v["value"] for v in d], yerr=np.nan_to_num(err), marker="o", capsize=3,
-                    label="measured")  # fmt: skip
+        ax.errorbar(x, [v["value"] for v in d], yerr=np.nan_to_num(err), marker="o", capsize=3, label="measured")
         pub = [(r["sigma_noise"], float(r["published"])) for r in mine if r["published"]]
         if pub:
             ax.plot(*zip(*pub), "k*", ms=8, label="published run")
@@ -180,8 +199,9 @@ def plot_samples(results: Results, path: Path) -> list[Path]:
     cells = _first(results)
     h = np.asarray(results.context["heldout"])
     plt = pyplot()
-    fig, axes = plt.subplots(len(s.objectives), len(s.sigmas), squeeze=False,
-                             figsize=(2.9 * len(s.sigmas), 2.9 * len(s.objectives)))  # fmt: skip
+    fig, axes = plt.subplots(
+        len(s.objectives), len(s.sigmas), squeeze=False, figsize=(2.9 * len(s.sigmas), 2.9 * len(s.objectives))
+    )
     cx = np.asarray(CENTRES)
     for i, obj in enumerate(s.objectives):
         for j, sig in enumerate(s.sigmas):
@@ -205,9 +225,10 @@ def figures(results: Results, out: Path) -> list[Path]:
     return [
         *plot_diversity(results, out / "stochastic_diversity"),
         *plot_samples(results, out / "stochastic_samples"),
-        *toy_report.plot_losses(results, out / "stochastic_losses", ("recon", "critic_gap", "mmd", "iso"),
-                         "sigma_noise", "σ"),
-    ]  # fmt: skip
+        *toy_report.plot_losses(
+            results, out / "stochastic_losses", ("recon", "critic_gap", "mmd", "iso"), "sigma_noise", "σ"
+        ),
+    ]
 
 
 # ------------------------------------------------------------------------------------- report
@@ -221,35 +242,52 @@ def render(results: Results) -> str:
     cells = toy_cells(results)
     rows = summary(results)
     lam = s.lambdas[0]
-    div_rows = [{
-        "objective": r["objective"], "sigma_noise": f"{r['sigma_noise']:g}",
-        "held-out diversity (mean [95% t-interval])": format_seeds(r["diversity"], 4),
-        "per seed": ", ".join(f"{v:.4f}" for v in r["diversity_per_seed"]),
-        "5 inputs of one training batch, as the authors measured": format_seeds(r["batch_diversity"], 4),
-        "published run": r["published"] or "n/a",
-    } for r in rows]  # fmt: skip
-    other_rows = [{
-        "objective": r["objective"], "sigma_noise": f"{r['sigma_noise']:g}",
-        "reconstruction ‖x - G(Q(x), eps)‖": format_seeds(r["recon"], 3),
-        "energy distance G(Z, eps) vs held-out": format_seeds(r["energy"], 3),
-        "mode shares " + " / ".join(f"({a:g},{b:g})" for a, b in CENTRES): " / ".join(
-            f"{v:.3f}" for v in r["shares"]),
-        "balance (min share x 3)": r["balance"],
-        "training loss spread, last quarter": format_seeds(r["loss_spread"], 4),
-        "estimated rank (per seed)": "n/a (no critic)" if all(x is None for x in r["ranks"])
-        else ", ".join(map(str, r["ranks"])),
-        "collapsed seeds": f"{r['collapsed']} of {r['diversity']['n_seeds']}",
-    } for r in rows]  # fmt: skip
-    cell_rows = [{
-        "objective": c.objective, "sigma_noise": f"{c.sigma_noise:g}", "seed": c.seed,
-        "diversity [bootstrap 95%]": f"{c.diversity:.5f} [{c.diversity_lo:.5f}, {c.diversity_hi:.5f}]",
-        "reconstruction": f"{c.recon:.3f} [{c.recon_lo:.3f}, {c.recon_hi:.3f}]",
-        "energy": c.energy,
-        "mode shares": " / ".join(f"{v:.3f}" for v in c.mode_shares),
-        "rank": c.rank_estimate, "collapsed": c.collapsed, "train s": c.train_time_s,
-        "cached": c.loaded,
-        "checkpoint": c.checkpoint[:12],
-    } for c in cells]  # fmt: skip
+    div_rows = [
+        {
+            "objective": r["objective"],
+            "sigma_noise": f"{r['sigma_noise']:g}",
+            "held-out diversity (mean [95% t-interval])": format_seeds(r["diversity"], 4),
+            "per seed": ", ".join(f"{v:.4f}" for v in r["diversity_per_seed"]),
+            "5 inputs of one training batch, as the authors measured": format_seeds(r["batch_diversity"], 4),
+            "published run": r["published"] or "n/a",
+        }
+        for r in rows
+    ]
+    other_rows = [
+        {
+            "objective": r["objective"],
+            "sigma_noise": f"{r['sigma_noise']:g}",
+            "reconstruction ‖x - G(Q(x), eps)‖": format_seeds(r["recon"], 3),
+            "energy distance G(Z, eps) vs held-out": format_seeds(r["energy"], 3),
+            "mode shares " + " / ".join(f"({a:g},{b:g})" for a, b in CENTRES): " / ".join(
+                f"{v:.3f}" for v in r["shares"]
+            ),
+            "balance (min share x 3)": r["balance"],
+            "training loss spread, last quarter": format_seeds(r["loss_spread"], 4),
+            "estimated rank (per seed)": "n/a (no critic)"
+            if all(x is None for x in r["ranks"])
+            else ", ".join(map(str, r["ranks"])),
+            "collapsed seeds": f"{r['collapsed']} of {r['diversity']['n_seeds']}",
+        }
+        for r in rows
+    ]
+    cell_rows = [
+        {
+            "objective": c.objective,
+            "sigma_noise": f"{c.sigma_noise:g}",
+            "seed": c.seed,
+            "diversity [bootstrap 95%]": f"{c.diversity:.5f} [{c.diversity_lo:.5f}, {c.diversity_hi:.5f}]",
+            "reconstruction": f"{c.recon:.3f} [{c.recon_lo:.3f}, {c.recon_hi:.3f}]",
+            "energy": c.energy,
+            "mode shares": " / ".join(f"{v:.3f}" for v in c.mode_shares),
+            "rank": c.rank_estimate,
+            "collapsed": c.collapsed,
+            "train s": c.train_time_s,
+            "cached": c.loaded,
+            "checkpoint": c.checkpoint[:12],
+        }
+        for c in cells
+    ]
     parts = [
         "# Partially stochastic generator: output diversity (Iso-LWGAN experiment 2)",
         "",

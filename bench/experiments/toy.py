@@ -38,9 +38,13 @@ BATCH_INPUTS = 5  # ... and its diversity on that batch's first five inputs
 
 
 def cells(s: ToySettings) -> list[dict]:
-    return [{"objective": o, "lambda_iso": float(lam), "sigma_noise": float(sig), "seed": int(seed)}
-            for o in s.objectives for lam in s.lambdas for sig in s.sigmas
-            for seed in s.seeds]  # fmt: skip
+    return [
+        {"objective": o, "lambda_iso": float(lam), "sigma_noise": float(sig), "seed": int(seed)}
+        for o in s.objectives
+        for lam in s.lambdas
+        for sig in s.sigmas
+        for seed in s.seeds
+    ]
 
 
 def _eval_rank(setting: int | str, z_max: int, estimate: int | None) -> int:
@@ -70,18 +74,33 @@ def run_cell(cell: dict, ctx) -> dict:
     spec = s.spec(objective, lam, sigma, data.ambient_dim)
     cfg = spec.config
     tag = cell_name(cell)
-    trained = load_or_train(spec, data, seed=seed, device=dev, retrain=ctx.retrain, progress=ctx.progress,
-                            task=f"{tag}: train", on_event=ctx.event, precision=ctx.train_precision)  # fmt: skip
+    trained = load_or_train(
+        spec,
+        data,
+        seed=seed,
+        device=dev,
+        retrain=ctx.retrain,
+        progress=ctx.progress,
+        task=f"{tag}: train",
+        on_event=ctx.event,
+        precision=ctx.train_precision,
+    )
     model = trained.model
     t0 = time.perf_counter()
     x = data.heldout.to(dev)
     rank_est = lam_hat = margin = None
     if objective == "lwgan":
         scores = score_ranks(
-            model, x, reps=s.rank_reps, batch_size=min(512, len(x)), seed=seed,
-            critic_steps=s.rank_critic_steps, critic_data=data.train.to(dev),
-            progress=ctx.progress, task=f"{tag}: rank score",
-        )  # fmt: skip
+            model,
+            x,
+            reps=s.rank_reps,
+            batch_size=min(512, len(x)),
+            seed=seed,
+            critic_steps=s.rank_critic_steps,
+            critic_data=data.train.to(dev),
+            progress=ctx.progress,
+            task=f"{tag}: rank score",
+        )
         rank_est, lam_hat = scores.estimate, scores.lambda_hat
         margin = rank_margin(scores.scores, scores.ranks, rank_est, lam_hat, truth=data.intrinsic_dim)
     r = _eval_rank(s.eval_rank, cfg.z_max, rank_est)
@@ -117,28 +136,51 @@ def run_cell(cell: dict, ctx) -> dict:
     shares = mode_shares(samples, s.centres).tolist() if s.centres else []
     trivial = float((data.heldout - data.train.mean(0)).norm(dim=1).mean())
     result = ToyCell(
-        dataset=s.dataset, objective=objective, lambda_iso=float(lam), sigma_noise=float(sigma), seed=seed, eval_rank=r,
-        discrepancy=disc.value, discrepancy_lo=disc.lo, discrepancy_hi=disc.hi,
-        recon=recon.value, recon_lo=recon.lo, recon_hi=recon.hi, energy=energy,
-        diversity=div.value, diversity_lo=div.lo, diversity_hi=div.hi,
-        batch_discrepancy=batch_disc, batch_diversity=batch_div,
+        dataset=s.dataset,
+        objective=objective,
+        lambda_iso=float(lam),
+        sigma_noise=float(sigma),
+        seed=seed,
+        eval_rank=r,
+        discrepancy=disc.value,
+        discrepancy_lo=disc.lo,
+        discrepancy_hi=disc.hi,
+        recon=recon.value,
+        recon_lo=recon.lo,
+        recon_hi=recon.hi,
+        energy=energy,
+        diversity=div.value,
+        diversity_lo=div.lo,
+        diversity_hi=div.hi,
+        batch_discrepancy=batch_disc,
+        batch_diversity=batch_div,
         loss_spread=loss_spread(trained.history.get("recon", [])),
         early_recon=early(trained.history.get("recon", [])),
-        objective_value=None if terms is None else (
-            sum(terms.values()) + float(lam) * disc.value + cfg.lambda_rank * r),
-        latent_mode_gap=gaps[0], data_mode_gap=gaps[1],
+        objective_value=None
+        if terms is None
+        else (sum(terms.values()) + float(lam) * disc.value + cfg.lambda_rank * r),
+        latent_mode_gap=gaps[0],
+        data_mode_gap=gaps[1],
         interp_irregularity=float(step_irregularity(paths.cpu().numpy()).mean()),
-        trivial_recon=trivial, collapsed=is_collapsed(recon.value, trivial),
-        rank_estimate=rank_est, lambda_hat=lam_hat,
-        train_time_s=float(trained.train_seconds or 0.0), eval_time_s=time.perf_counter() - t0,
-        loaded=trained.entry.loaded, checkpoint=trained.entry.digest,
-        data_fingerprint=data.fingerprint, discrepancy_by_rank=by_rank, mode_shares=shares,
-        rank_truth=data.intrinsic_dim if margin else None, rank_margin=margin and margin["margin"],
+        trivial_recon=trivial,
+        collapsed=is_collapsed(recon.value, trivial),
+        rank_estimate=rank_est,
+        lambda_hat=lam_hat,
+        train_time_s=float(trained.train_seconds or 0.0),
+        eval_time_s=time.perf_counter() - t0,
+        loaded=trained.entry.loaded,
+        checkpoint=trained.entry.digest,
+        data_fingerprint=data.fingerprint,
+        discrepancy_by_rank=by_rank,
+        mode_shares=shares,
+        rank_truth=data.intrinsic_dim if margin else None,
+        rank_margin=margin and margin["margin"],
         rank_rival=margin and margin["rival"],
-        samples=samples.tolist(), interp=paths[:4].cpu().numpy().tolist(),
+        samples=samples.tolist(),
+        interp=paths[:4].cpu().numpy().tolist(),
         interp_ends=torch.stack([x[pairs[0][:4]], x[pairs[1][:4]]], dim=1).cpu().numpy().tolist(),
         draw_sets=draws[:5].cpu().numpy().tolist(),
-    )  # fmt: skip
+    )
     return {**asdict(result), **mlflow_extras(trained, cfg, tag), "datasets": [synthetic_input(data)]}
 
 
@@ -165,8 +207,10 @@ def mode_gaps(z, x, labels) -> tuple[float | None, float | None]:
     if labels is None or int(labels.max()) != 1:
         return None, None
     lab = labels.to(z.device)
-    return (float((z[lab == 0].mean(0) - z[lab == 1].mean(0)).norm()),
-            float((x[lab == 0].mean(0) - x[lab == 1].mean(0)).norm()))  # fmt: skip
+    return (
+        float((z[lab == 0].mean(0) - z[lab == 1].mean(0)).norm()),
+        float((x[lab == 0].mean(0) - x[lab == 1].mean(0)).norm()),
+    )
 
 
 def early(curve, share: float = 0.1) -> float:
@@ -191,11 +235,23 @@ def experiment(name: str, description: str, settings: type, **parts) -> Experime
     shared toy cells, unit of work, CSV rows and MLflow figure. Cells train one-thread MLPs, so
     they run one per core by default."""
 
-    return register(Experiment(
-        name=name, description=description, settings=settings, cells=cells, run_cell=run_cell,
-        prepare=prepare, plan=plan, rows=toy_report.rows, cell_name=cell_name, params=toy_report.params,
-        cell_figures=toy_report.cell_figure, workers="cores", **parts,
-    ))  # fmt: skip
+    return register(
+        Experiment(
+            name=name,
+            description=description,
+            settings=settings,
+            cells=cells,
+            run_cell=run_cell,
+            prepare=prepare,
+            plan=plan,
+            rows=toy_report.rows,
+            cell_name=cell_name,
+            params=toy_report.params,
+            cell_figures=toy_report.cell_figure,
+            workers="cores",
+            **parts,
+        )
+    )
 
 
 def plan(ctx) -> list[str]:
@@ -211,10 +267,14 @@ def plan(ctx) -> list[str]:
         states[cell_name(c)] = status(spec, data.fingerprint, c["seed"], ctx.train_precision, ctx.torch_device)
     counts = {k: sum(v == k for v in states.values()) for k in ("cached", "not cached")}
     other = {name: v for name, v in states.items() if v not in counts}
-    lines = [(f"{len(states)} models ({', '.join(s.objectives)} x lambda_iso {', '.join(f'{v:g}' for v in s.lambdas)} "
-             f"x sigma_noise {', '.join(f'{v:g}' for v in s.sigmas)} x {len(s.seeds)} seed(s)): "
-             f"{counts['cached']} cached, {counts['not cached'] + len(other)} to train (LWGAN "
-             f"{s.iterations} iterations each; the published run 20 epochs)")]  # fmt: skip
+    lines = [
+        (
+            f"{len(states)} models ({', '.join(s.objectives)} x lambda_iso {', '.join(f'{v:g}' for v in s.lambdas)} "
+            f"x sigma_noise {', '.join(f'{v:g}' for v in s.sigmas)} x {len(s.seeds)} seed(s)): "
+            f"{counts['cached']} cached, {counts['not cached'] + len(other)} to train (LWGAN "
+            f"{s.iterations} iterations each; the published run 20 epochs)"
+        )
+    ]
     return lines + [f"  {name}: {v}" for name, v in other.items()]
 
 

@@ -7,8 +7,7 @@ from dataclasses import dataclass, field, fields
 
 
 def cell_name(cell: dict) -> str:
-    return (f"{cell['objective']} λ={cell['lambda_iso']:g} σ={cell['sigma_noise']:g} "
-            f"s{cell['seed']}")  # fmt: skip
+    return f"{cell['objective']} λ={cell['lambda_iso']:g} σ={cell['sigma_noise']:g} s{cell['seed']}"
 
 
 @dataclass
@@ -78,8 +77,14 @@ class ToyCell:
 
     @property
     def label(self) -> str:
-        return cell_name({"objective": self.objective, "lambda_iso": self.lambda_iso,
-                          "sigma_noise": self.sigma_noise, "seed": self.seed})  # fmt: skip
+        return cell_name(
+            {
+                "objective": self.objective,
+                "lambda_iso": self.lambda_iso,
+                "sigma_noise": self.sigma_noise,
+                "seed": self.seed,
+            }
+        )
 
     @classmethod
     def from_record(cls, record: dict) -> ToyCell:

@@ -21,8 +21,11 @@ def over_seeds(name: str, values: Sequence[float]) -> Estimate:
 
 
 def _logs(cells, base: dict, value: Callable) -> list[float]:
-    return [math.log(value(c) / value(base[c.seed])) for c in cells
-            if c.seed in base and value(c) > 0 and value(base[c.seed]) > 0]  # fmt: skip
+    return [
+        math.log(value(c) / value(base[c.seed]))
+        for c in cells
+        if c.seed in base and value(c) > 0 and value(base[c.seed]) > 0
+    ]
 
 
 def paired_ratio(name: str, cells, base: dict, value: Callable) -> Estimate | None:
@@ -53,8 +56,11 @@ def collapsed(cells) -> list[str]:
 def rank_evidence(cells) -> list[dict]:
     """Claim 9's evidence from LWGAN-objective toy cells: per model its estimate, the data's true
     dimension and the estimate's margin in standard errors."""
-    return [{"estimate": c.rank_estimate, "truth": c.rank_truth, "margin": c.rank_margin, "label": c.label}
-            for c in cells if c.rank_estimate is not None and c.rank_margin is not None]  # fmt: skip
+    return [
+        {"estimate": c.rank_estimate, "truth": c.rank_truth, "margin": c.rank_margin, "label": c.label}
+        for c in cells
+        if c.rank_estimate is not None and c.rank_margin is not None
+    ]
 
 
 def rank_verdict(cells, subject: str) -> Verdict | None:
@@ -64,7 +70,8 @@ def rank_verdict(cells, subject: str) -> Verdict | None:
     if not ev:
         return None
     claim = get("rank-finds-dimension")
-    numbers = (f"truth {ev[0]['truth']}; estimates (margin in SE): "
-               + ", ".join(f"{e['estimate']} ({e['margin']:.1f})" for e in ev))  # fmt: skip
+    numbers = f"truth {ev[0]['truth']}; estimates (margin in SE): " + ", ".join(
+        f"{e['estimate']} ({e['margin']:.1f})" for e in ev
+    )
     bad = collapsed(cells)
     return claim.withhold(subject, bad, numbers) if bad else claim.judge(subject, ev, numbers)

@@ -60,8 +60,7 @@ def cell_figure(cell: dict, record: dict, folder: Path) -> list[Path]:
     for key in ("recon", "iso", "critic_gap", "mmd"):
         v = hist.get(key)
         if v and any(v):
-            b.plot(np.arange(1, len(v) + 1) * hist["every"], smooth(v, max(1, len(v) // 50)), lw=1,
-                   label=key)  # fmt: skip
+            b.plot(np.arange(1, len(v) + 1) * hist["every"], smooth(v, max(1, len(v) // 50)), lw=1, label=key)
     b.set_xlabel("iteration")
     b.set_title("training curves", fontsize=8)
     b.legend(fontsize=6)
@@ -74,8 +73,7 @@ def recipe_markdown(s: ToySettings) -> str:
     """The training settings used and where they depart from the public code's toy settings."""
 
     used = s.recipe()
-    rows_ = [(k, str(used[k]), str(PUBLIC_TOY.get(k, "")))
-             for k in TOY if str(used[k]) != str(PUBLIC_TOY.get(k))]  # fmt: skip
+    rows_ = [(k, str(used[k]), str(PUBLIC_TOY.get(k, ""))) for k in TOY if str(used[k]) != str(PUBLIC_TOY.get(k))]
     extra = [(k, str(v), "") for k, v in s.overrides.items() if k not in TOY]
     text = (
         f"z_max {s.z_max} (the published toy runs' z_dim 3), noise channels k = "
@@ -99,8 +97,10 @@ def summary_metrics(results, summary: list[dict], metric: str, key: str, tag: st
     """The parent run's metrics: `metric` per (objective, `key`) from the report's summary rows,
     and reproduced_<objective> (1 or 0) per verdict."""
     means = {f"{metric}_{r['objective']}_{tag}{r[key]:g}": r[metric]["value"] for r in summary}
-    return {**means, **{f"reproduced_{v.claim.split()[0]}": float(v.label == "reproduced")
-                        for v in results.verdict_objs()}}  # fmt: skip
+    return {
+        **means,
+        **{f"reproduced_{v.claim.split()[0]}": float(v.label == "reproduced") for v in results.verdict_objs()},
+    }
 
 
 def plot_losses(results, path: Path, keys: tuple[str, ...], knob: str, symbol: str) -> list[Path]:
@@ -108,8 +108,7 @@ def plot_losses(results, path: Path, keys: tuple[str, ...], knob: str, symbol: s
     from bench.figures import plot_histories
 
     first = results.settings_obj().seeds[0]
-    hist = {f"{r['objective']} {symbol}={r[knob]:g}": curves(r) for r in results.records()
-            if r["seed"] == first}  # fmt: skip
+    hist = {f"{r['objective']} {symbol}={r[knob]:g}": curves(r) for r in results.records() if r["seed"] == first}
     return plot_histories(hist, keys, path, title=f"training curves, seed {first}")
 
 
@@ -117,8 +116,13 @@ def report_tail(results) -> list[str]:
     """The last sections of both toy reports: the training settings and the run facts."""
     from bench.facts import RunFacts, facts_markdown
 
-    return ["## Training", "", recipe_markdown(results.settings_obj()), "",
-            facts_markdown(RunFacts.from_dict(results.facts))]  # fmt: skip
+    return [
+        "## Training",
+        "",
+        recipe_markdown(results.settings_obj()),
+        "",
+        facts_markdown(RunFacts.from_dict(results.facts)),
+    ]
 
 
 def diagnosis(results, grid: str, knob: str) -> list[str]:
@@ -131,12 +135,20 @@ def diagnosis(results, grid: str, knob: str) -> list[str]:
         return []
     mmd_start = s.recipe().get("mmd_start", 0.5)
     iso_start = s.recipe().get("iso_start", 0.0)
-    rows = [{
-        knob: f"{getattr(c, knob):g}", "seed": c.seed, "collapsed": c.collapsed,
-        "train recon, first 10%": c.early_recon, "held-out recon": c.recon,
-        "constant map": c.trivial_recon, "latent mode gap": c.latent_mode_gap,
-        "data mode gap": c.data_mode_gap, "objective at the model": c.objective_value,
-    } for c in cells]  # fmt: skip
+    rows = [
+        {
+            knob: f"{getattr(c, knob):g}",
+            "seed": c.seed,
+            "collapsed": c.collapsed,
+            "train recon, first 10%": c.early_recon,
+            "held-out recon": c.recon,
+            "constant map": c.trivial_recon,
+            "latent mode gap": c.latent_mode_gap,
+            "data mode gap": c.data_mode_gap,
+            "objective at the model": c.objective_value,
+        }
+        for c in cells
+    ]
     n_bad = sum(c.collapsed for c in cells)
     stuck = [c for c in cells if c.collapsed and c.early_recon >= COLLAPSE * c.trivial_recon]
     schedule = (

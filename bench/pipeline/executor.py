@@ -24,8 +24,9 @@ def default_workers(exp, device: str, cells: int) -> int:
     return max(1, min(os.cpu_count() or 1, cells))
 
 
-def execute(exp, chunks: list[list[dict]], ctx, *, workers: int = 1, spec=None, state=None,
-            collect: bool = False) -> Iterator[tuple]:  # fmt: skip
+def execute(
+    exp, chunks: list[list[dict]], ctx, *, workers: int = 1, spec=None, state=None, collect: bool = False
+) -> Iterator[tuple]:
     """Run every chunk; yields (index, chunk, records | Exception) in completion order. `spec` (a
     bench.pipeline.remote.ExecutorSpec) sends the chunks to Ray or SLURM instead; `state` (a
     folder) is where SLURM lists its jobs, which a driver restarted with `collect` (--resume)
@@ -101,8 +102,10 @@ def _parallel(exp, chunks, ctx, workers: int) -> Iterator[tuple]:
     with mp_ctx.Manager() as manager, ProcessPoolExecutor(workers, mp_context=mp_ctx) as pool:
         messages = manager.Queue()
         shipped, settings = shippable(ctx)
-        pending = {pool.submit(_work, exp.name, chunk, shipped, settings, messages, i): (i, chunk)
-                   for i, chunk in enumerate(chunks)}  # fmt: skip
+        pending = {
+            pool.submit(_work, exp.name, chunk, shipped, settings, messages, i): (i, chunk)
+            for i, chunk in enumerate(chunks)
+        }
         try:
             while pending:
                 finished, _ = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)

@@ -96,9 +96,13 @@ def ray_execute(exp, chunks: list[list[dict]], ctx, spec: ExecutorSpec) -> Itera
     pending = {}
     with tmp:
         options = {"runtime_env": task_env} if task_env else {}
-        task = ray.remote(ray_task).options(num_cpus=spec.cpus_per_task, num_gpus=spec.gpus_per_task,
-                                            max_retries=spec.max_retries, retry_exceptions=False,
-                                            **options)  # fmt: skip
+        task = ray.remote(ray_task).options(
+            num_cpus=spec.cpus_per_task,
+            num_gpus=spec.gpus_per_task,
+            max_retries=spec.max_retries,
+            retry_exceptions=False,
+            **options,
+        )
         env = shared_env()
         sent, settings = shippable(ctx)
 
@@ -111,8 +115,10 @@ def ray_execute(exp, chunks: list[list[dict]], ctx, spec: ExecutorSpec) -> Itera
                     event(msg[1])
 
         try:
-            pending = {task.remote(exp.name, chunk, sent, settings, env, i, shipped, queue): (i, chunk)
-                       for i, chunk in enumerate(chunks)}  # fmt: skip
+            pending = {
+                task.remote(exp.name, chunk, sent, settings, env, i, shipped, queue): (i, chunk)
+                for i, chunk in enumerate(chunks)
+            }
             while pending:
                 ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
                 drain()

@@ -54,14 +54,22 @@ def executor(spec: ExecutorSpec):
     """A submitit AutoExecutor with the spec's resources (hydra-submitit-launcher's names)."""
     import submitit
 
-    ex = submitit.AutoExecutor(folder=Path(spec.slurm_log_dir), cluster=spec.slurm_cluster,
-                               slurm_max_num_timeout=spec.slurm_max_num_timeout)  # fmt: skip
-    params = {"timeout_min": spec.slurm_time_min, "cpus_per_task": int(spec.cpus_per_task),
-              "mem_gb": spec.slurm_mem_gb, "gpus_per_node": spec.slurm_gpus or None,
-              "slurm_partition": spec.slurm_partition, "slurm_account": spec.slurm_account,
-              "slurm_qos": spec.slurm_qos, "slurm_constraint": spec.slurm_constraint,
-              "slurm_array_parallelism": spec.slurm_array_parallelism,
-              "slurm_setup": list(spec.slurm_setup) or None, "local_setup": list(spec.slurm_setup) or None}  # fmt: skip
+    ex = submitit.AutoExecutor(
+        folder=Path(spec.slurm_log_dir), cluster=spec.slurm_cluster, slurm_max_num_timeout=spec.slurm_max_num_timeout
+    )
+    params = {
+        "timeout_min": spec.slurm_time_min,
+        "cpus_per_task": int(spec.cpus_per_task),
+        "mem_gb": spec.slurm_mem_gb,
+        "gpus_per_node": spec.slurm_gpus or None,
+        "slurm_partition": spec.slurm_partition,
+        "slurm_account": spec.slurm_account,
+        "slurm_qos": spec.slurm_qos,
+        "slurm_constraint": spec.slurm_constraint,
+        "slurm_array_parallelism": spec.slurm_array_parallelism,
+        "slurm_setup": list(spec.slurm_setup) or None,
+        "local_setup": list(spec.slurm_setup) or None,
+    }
     ex.update_parameters(**{k: v for k, v in params.items() if v is not None})
     return ex
 
@@ -130,8 +138,15 @@ def _load(state: Path | None) -> list[dict]:
         return []
 
 
-def slurm_execute(exp, chunks: list[list[dict]], ctx, spec: ExecutorSpec, state: Path | None = None,
-                  collect: bool = False, poll_s: float = 1.0) -> Iterator[tuple]:  # fmt: skip
+def slurm_execute(
+    exp,
+    chunks: list[list[dict]],
+    ctx,
+    spec: ExecutorSpec,
+    state: Path | None = None,
+    collect: bool = False,
+    poll_s: float = 1.0,
+) -> Iterator[tuple]:
     """The chunks as one job array; yields (index, chunk, records | exception) as jobs end. The
     jobs are listed in `state`/slurm-jobs.json; with `collect` (--resume) the live or finished
     jobs an earlier driver listed there are collected instead of submitted again."""
@@ -144,8 +159,10 @@ def slurm_execute(exp, chunks: list[list[dict]], ctx, spec: ExecutorSpec, state:
             job = _reattach(entry)
             if job is not None:
                 tracked.append((job, [by_key.pop(k) for k in entry["cells"]]))
-                ctx.event(f"job {entry['job_id']} of an earlier run holds {len(entry['cells'])} cell(s): "
-                          f"{'collecting it' if job.finished() else 'waiting for it'}")  # fmt: skip
+                ctx.event(
+                    f"job {entry['job_id']} of an earlier run holds {len(entry['cells'])} cell(s): "
+                    f"{'collecting it' if job.finished() else 'waiting for it'}"
+                )
     fresh = [[c for c in chunk if exp.cell_name(c) in by_key] for chunk in chunks]
     fresh = [chunk for chunk in fresh if chunk]
     progress_dir = Path(spec.slurm_log_dir) / "progress"
@@ -155,13 +172,19 @@ def slurm_execute(exp, chunks: list[list[dict]], ctx, spec: ExecutorSpec, state:
     if fresh:
         n, env = len(fresh), shared_env()
         sent, settings = shippable(ctx)
-        jobs = ex.map_array(_job_class()(), [exp.name] * n, fresh, [sent] * n, [settings] * n, [env] * n,
-                            list(range(n)), files)  # fmt: skip
+        jobs = ex.map_array(
+            _job_class()(), [exp.name] * n, fresh, [sent] * n, [settings] * n, [env] * n, list(range(n)), files
+        )
         for job, chunk, file in zip(jobs, fresh, files):
             process = getattr(job, "_process", None)
-            entry = {"job_id": job.job_id, "cluster": cluster, "folder": str(Path(spec.slurm_log_dir).resolve()),
-                     "cells": [exp.cell_name(c) for c in chunk], "progress": file,
-                     "pid": process.pid if process is not None else None}  # fmt: skip
+            entry = {
+                "job_id": job.job_id,
+                "cluster": cluster,
+                "folder": str(Path(spec.slurm_log_dir).resolve()),
+                "cells": [exp.cell_name(c) for c in chunk],
+                "progress": file,
+                "pid": process.pid if process is not None else None,
+            }
             tracked.append((_Tracked(job, entry), chunk))
     if state is not None:
         state.mkdir(parents=True, exist_ok=True)

@@ -107,8 +107,7 @@ class Experiment:
         if self.run_chunk is not None:
             records = self.run_chunk(cells, ctx)
             if len(records) != len(cells):
-                raise ValueError(f"{self.name}: run_chunk returned {len(records)} records for "
-                                 f"{len(cells)} cells")  # fmt: skip
+                raise ValueError(f"{self.name}: run_chunk returned {len(records)} records for {len(cells)} cells")
             return records
         return [self.run_cell(c, ctx) for c in cells]
 

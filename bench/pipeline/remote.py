@@ -78,8 +78,10 @@ class ExecutorSpec:
         if self.slurm_array_parallelism is not None and self.slurm_array_parallelism < 1:
             raise BenchError(f"--slurm-array-parallelism: expected 1 or more, got {self.slurm_array_parallelism}")
         if self.kind == "slurm" and self.cpus_per_task != int(self.cpus_per_task):
-            raise BenchError(f"--cpus-per-task: SLURM allocates whole CPUs, got {self.cpus_per_task:g}; give an "
-                             "integer (fractions are for Ray)")  # fmt: skip
+            raise BenchError(
+                f"--cpus-per-task: SLURM allocates whole CPUs, got {self.cpus_per_task:g}; give an "
+                "integer (fractions are for Ray)"
+            )
 
     def address(self) -> str | None:
         return self.ray_address or os.environ.get("RAY_ADDRESS") or None
@@ -115,9 +117,9 @@ def run_task(name: str, chunk: list[dict], ctx, settings: dict, env: dict[str, s
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             return run_shipped(name, chunk, ctx, settings, chunk_id)
     except Exception as e:
-        e.worker_report = (f"on {socket.gethostname()} (pid {os.getpid()}):\n{traceback.format_exc()}"
-                           + (f"--- output (last {OUTPUT_TAIL} characters) ---\n{out.kept}{err.kept}"
-                              if out.kept or err.kept else ""))  # fmt: skip
+        e.worker_report = f"on {socket.gethostname()} (pid {os.getpid()}):\n{traceback.format_exc()}" + (
+            f"--- output (last {OUTPUT_TAIL} characters) ---\n{out.kept}{err.kept}" if out.kept or err.kept else ""
+        )
         raise
 
 

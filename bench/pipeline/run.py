@@ -87,18 +87,26 @@ def _flat(d: dict) -> dict:
     return out
 
 
-def _child(exp: Experiment, cell: dict, key: str, record: dict | None, error: str | None,
-           resumed: bool, sweep, folder: Path, facts: dict, common: dict) -> None:  # fmt: skip
+def _child(
+    exp: Experiment,
+    cell: dict,
+    key: str,
+    record: dict | None,
+    error: str | None,
+    resumed: bool,
+    sweep,
+    folder: Path,
+    facts: dict,
+    common: dict,
+) -> None:
     """Log one cell as a child run: the cell's fields and record['params'] as params, the
     record's top-level numbers as metrics, its histories as step metrics; as tags the run's
     `common` ones (git commit, device), the data fingerprint and the checkpoint digests (the
     record's, else the experiment's cell_tags from the prepare() facts); its datasets as inputs."""
     record = record or {}
-    metrics = {k: float(v) for k, v in record.items()
-               if isinstance(v, (int, float)) and k != "history_every"}  # fmt: skip
+    metrics = {k: float(v) for k, v in record.items() if isinstance(v, (int, float)) and k != "history_every"}
     every = int(record.get("history_every", 1))
-    histories = {k: {i * every: v for i, v in enumerate(vals)}
-                 for k, vals in (record.get("histories") or {}).items()}  # fmt: skip
+    histories = {k: {i * every: v for i, v in enumerate(vals)} for k, vals in (record.get("histories") or {}).items()}
     figures = []
     if error is None and exp.cell_figures is not None and sweep.enabled:
         figures = exp.cell_figures(cell, record, folder)
@@ -106,10 +114,16 @@ def _child(exp: Experiment, cell: dict, key: str, record: dict | None, error: st
     fingerprint = record.get("data_fingerprint") or facts.get("data_fingerprint")
     if fingerprint:
         tags["data_fingerprint"] = fingerprint
-    sweep.log_child(key, params={**_flat(cell), **_flat(record.get("params") or {})},
-                    metrics=None if error else metrics, histories=None if error else histories,
-                    tags={**tags, "resumed": str(resumed).lower()}, artifacts=figures, error=error,
-                    datasets=record.get("datasets") or facts.get("datasets") or ())  # fmt: skip
+    sweep.log_child(
+        key,
+        params={**_flat(cell), **_flat(record.get("params") or {})},
+        metrics=None if error else metrics,
+        histories=None if error else histories,
+        tags={**tags, "resumed": str(resumed).lower()},
+        artifacts=figures,
+        error=error,
+        datasets=record.get("datasets") or facts.get("datasets") or (),
+    )
 
 
 def run_experiment(
@@ -155,10 +169,17 @@ def run_experiment(
     workers = opts.workers or default_workers(exp, opts.device, len(cells))
     # The data folder made absolute: a Ray or SLURM worker runs in another directory.
     train_label = precision.run_label(opts.train_precision, opts.device)  # checks the name, too
-    ctx = Context(settings, device=str(opts.device), retrain=opts.retrain, train_precision=opts.train_precision,
-                  data_dir=None if opts.data_dir is None else str(Path(opts.data_dir).resolve()),
-                  plugins=tuple(plugins.loaded()), threads=opts.threads, progress=progress,
-                  event=event)  # fmt: skip
+    ctx = Context(
+        settings,
+        device=str(opts.device),
+        retrain=opts.retrain,
+        train_precision=opts.train_precision,
+        data_dir=None if opts.data_dir is None else str(Path(opts.data_dir).resolve()),
+        plugins=tuple(plugins.loaded()),
+        threads=opts.threads,
+        progress=progress,
+        event=event,
+    )
     for line in exp.plan(ctx) if exp.plan else []:
         event(line)
     if exp.prepare is not None:
@@ -174,24 +195,34 @@ def run_experiment(
     if opts.resume:
         done = {k: r for k in keys if (r := cell_store.load(k)) is not None}
     todo = [(k, c) for k, c in zip(keys, cells) if k not in done]
-    event(f"{len(cells)} cells: {len(done)} already finished (--resume), {len(todo)} to run on "
-          f"{opts.device}" + _where(opts.executor, workers, bool(todo))
-          + f"; results in {out}")  # fmt: skip
+    event(
+        f"{len(cells)} cells: {len(done)} already finished (--resume), {len(todo)} to run on "
+        f"{opts.device}" + _where(opts.executor, workers, bool(todo)) + f"; results in {out}"
+    )
     chunks = _chunks(exp, todo)
     if exp.estimate is not None and todo:
         at_once = remote.parallelism(opts.executor, workers, len(chunks))
         seconds = exp.estimate(ctx, [c for _, c in todo]) / at_once
-        event(f"about {_minutes(seconds)} to run them (estimated on this machine, {at_once} chunk"
-              f"{'s' * (at_once != 1)} at a time)")  # fmt: skip
+        event(
+            f"about {_minutes(seconds)} to run them (estimated on this machine, {at_once} chunk"
+            f"{'s' * (at_once != 1)} at a time)"
+        )
     outcome: dict[str, dict] = {}
-    params = {**_flat(settings_dict), **_flat(exp.params(settings) if exp.params else {}),
-              "store_key": key}  # fmt: skip
+    params = {**_flat(settings_dict), **_flat(exp.params(settings) if exp.params else {}), "store_key": key}
     seeds = list(getattr(settings, "seeds", ()) or [])
     tags = tracking.run_tags(opts.device, seeds, command=opts.command)
     common = {k: tags[k] for k in ("git_commit", "device") if k in tags}
-    with tracking.start_sweep(exp.name, experiment=opts.experiment, tracking_uri=opts.tracking_uri,
-                              params=params, tags=tags, enabled=opts.track) as sweep, \
-            tempfile.TemporaryDirectory() as tmp:  # fmt: skip
+    with (
+        tracking.start_sweep(
+            exp.name,
+            experiment=opts.experiment,
+            tracking_uri=opts.tracking_uri,
+            params=params,
+            tags=tags,
+            enabled=opts.track,
+        ) as sweep,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         for k, c in zip(keys, cells):
             if k in done:
                 outcome[k] = {"status": "finished", "record": done[k], "error": None, "resumed": True}
@@ -209,8 +240,9 @@ def run_experiment(
 
         ctx.progress = on_progress
         plain = [[c for _, c in ch] for ch in chunks]
-        outcomes = execute(exp, plain, ctx, workers=workers, spec=opts.executor, state=cell_store.folder,
-                           collect=opts.resume)  # fmt: skip
+        outcomes = execute(
+            exp, plain, ctx, workers=workers, spec=opts.executor, state=cell_store.folder, collect=opts.resume
+        )
         for index, chunk, result in outcomes:
             returned.add(index)
             partial.pop(index, None)
@@ -227,31 +259,60 @@ def run_experiment(
                 _child(exp, c, k, record, None, False, sweep, Path(tmp), ctx.facts, common)
             progress("cells", len(outcome), len(cells))
 
-        results = Results(exp.name, settings_dict, [
-            {"key": k, "cell": c, **slimmed(exp, outcome[k], c, settings_dict)} for k, c in zip(keys, cells)],
-            context=ctx.facts)  # fmt: skip
+        results = Results(
+            exp.name,
+            settings_dict,
+            [{"key": k, "cell": c, **slimmed(exp, outcome[k], c, settings_dict)} for k, c in zip(keys, cells)],
+            context=ctx.facts,
+        )
         results.verdicts = judge(exp, results)
         fingerprint, checkpoints = _provenance(ctx.facts, results.records())
         results.facts = collect_facts(
-            seeds=seeds, data_fingerprint=fingerprint, device=opts.device, checkpoints=checkpoints,
-            wall_time_s=time.perf_counter() - t0, command=opts.command, out=out,
-            resumed_cells=len(done), total_cells=len(cells), plugins=plugins.described(),
+            seeds=seeds,
+            data_fingerprint=fingerprint,
+            device=opts.device,
+            checkpoints=checkpoints,
+            wall_time_s=time.perf_counter() - t0,
+            command=opts.command,
+            out=out,
+            resumed_cells=len(done),
+            total_cells=len(cells),
+            plugins=plugins.described(),
             numerics=precision.describe(opts.device, train_label, ctx.facts.get("precision")),
-        ).to_dict()  # fmt: skip
+        ).to_dict()
         saved, written = write_outputs(exp, results, files)
         sweep.set_tags(verdict_tags(results.verdict_objs()))
-        sweep.log_inputs(inputs.unique([*(ctx.facts.get("datasets") or []),
-                                        *(d for r in results.records() for d in r.get("datasets") or [])]))  # fmt: skip
+        sweep.log_inputs(
+            inputs.unique(
+                [*(ctx.facts.get("datasets") or []), *(d for r in results.records() for d in r.get("datasets") or [])]
+            )
+        )
         numbers = {k: v for k, v in ctx.facts.items() if isinstance(v, (int, float))}
         summary = exp.summary_metrics(saved) if exp.summary_metrics else {}
         sweep.set_tags({k: v for k, v in summary.items() if isinstance(v, str)})
         summary = {k: v for k, v in summary.items() if not isinstance(v, str)}
-        sweep.log_metrics({**numbers, **summary, "wall_time_s": results.facts["wall_time_s"],
-                           "failed_cells": float(len(results.failed()))})  # fmt: skip
+        sweep.log_metrics(
+            {
+                **numbers,
+                **summary,
+                "wall_time_s": results.facts["wall_time_s"],
+                "failed_cells": float(len(results.failed())),
+            }
+        )
         for p in (files["md"], files["csv"], files["json"], *written):
             sweep.log_artifact(p)
-    return RunOutput(saved, files["md"], files["csv"], files["json"], written, cell_store.folder,
-                     workers, sweep.run_id, sweep.url, [c["key"] for c in saved.failed()])  # fmt: skip
+    return RunOutput(
+        saved,
+        files["md"],
+        files["csv"],
+        files["json"],
+        written,
+        cell_store.folder,
+        workers,
+        sweep.run_id,
+        sweep.url,
+        [c["key"] for c in saved.failed()],
+    )
 
 
 def slimmed(exp: Experiment, outcome: dict, cell: dict, settings: dict) -> dict:
@@ -333,9 +394,10 @@ def markdown(exp: Experiment, results: Results) -> str:
         from bench.report import markdown_table
 
         rows = [{"cell": c["key"], "error": c["error"]} for c in failed]
-        text += (f"\n## Failed cells\n\n{len(failed)} of {len(results.cells)} cells failed; "
-                 "the tables above leave them out. Rerun with `--resume` to retry them.\n\n"
-                 + markdown_table(rows) + "\n")  # fmt: skip
+        text += (
+            f"\n## Failed cells\n\n{len(failed)} of {len(results.cells)} cells failed; "
+            "the tables above leave them out. Rerun with `--resume` to retry them.\n\n" + markdown_table(rows) + "\n"
+        )
     return text
 
 

@@ -118,8 +118,10 @@ class Table:
             if not cand:
                 self._choices[key] = None
             else:
-                self._choices[key] = [max(cand, key=lambda x: x[3][0][on].sum() / (x[3][1] * len(on)))[:3]
-                                      for _, on in self.folds(generator)]  # fmt: skip
+                self._choices[key] = [
+                    max(cand, key=lambda x: x[3][0][on].sum() / (x[3][1] * len(on)))[:3]
+                    for _, on in self.folds(generator)
+                ]
         return self._choices[key]
 
     def selection_accuracy(self, generator: str, regs) -> float | None:
@@ -127,8 +129,10 @@ class Table:
         ch = self.choices(generator, regs)
         if ch is None:
             return None
-        accs = [100 * self._counts[(generator, *c)][0][on].sum() / (self._counts[(generator, *c)][1] * len(on))
-                for c, (_, on) in zip(ch, self.folds(generator))]  # fmt: skip
+        accs = [
+            100 * self._counts[(generator, *c)][0][on].sum() / (self._counts[(generator, *c)][1] * len(on))
+            for c, (_, on) in zip(ch, self.folds(generator))
+        ]
         return float(np.mean(accs))
 
     def _crossfit(self, generator: str, seed: int, regs, first: bool) -> np.ndarray | None:
@@ -308,8 +312,14 @@ def claim_verdicts(results, generator: str, regs: list[str], table: Table | None
             out.append(claim.withhold(generator, failures, "; ".join(d.text() for d in diffs)))
         else:
             est = [d.estimate() for d in diffs]
-            out.append(claim.judge(generator, est if key != "energy-close-behind" else est[0],
-                                   "; ".join(d.text() for d in diffs), provisional=diffs[0].provisional))  # fmt: skip
+            out.append(
+                claim.judge(
+                    generator,
+                    est if key != "energy-close-behind" else est[0],
+                    "; ".join(d.text() for d in diffs),
+                    provisional=diffs[0].provisional,
+                )
+            )
 
     for key, target in (("wasserstein-best", "wasserstein"), ("log-normal-density-best", "log_normal_density")):
         diffs = [d for b in others(target) if (d := diff(table, (generator, b), (generator, target)))]
@@ -343,8 +353,15 @@ def iso_comparisons(results, regs: list[str], table: Table | None = None) -> lis
         top = {g: table.choices(g, regs) for g in (iso, base)}
         headline = diff(table, (iso, regs), (base, regs)) if all(top.values()) else None
         per_reg = {r: diff(table, (iso, r), (base, r)) for r in regs}
-        out.append({"iso": iso, "base": base, "top": top, "headline": headline,
-                    "per_regulator": {r: d for r, d in per_reg.items() if d is not None}})  # fmt: skip
+        out.append(
+            {
+                "iso": iso,
+                "base": base,
+                "top": top,
+                "headline": headline,
+                "per_regulator": {r: d for r, d in per_reg.items() if d is not None},
+            }
+        )
     return out
 
 

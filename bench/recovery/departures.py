@@ -78,10 +78,18 @@ def table_gaps(frame: pd.DataFrame) -> dict:
         return {"n": 0}
     d = both["accuracy"] - both["paper_accuracy"]
     order = d.abs().sort_values(ascending=False).index[:SHOW]
-    worst = [f"{r['regulator']} lr {fmt(r['learning_rate'])}, hp {fmt(r['hyperparameter'])}: "
-             f"{r['accuracy']:.1f} vs {r['paper_accuracy']:.1f}" for _, r in both.loc[order].iterrows()]  # fmt: skip
-    return {"n": len(both), "mean_abs": float(d.abs().mean()), "max_abs": float(d.abs().max()),
-            "mean": float(d.mean()), "worst": worst}  # fmt: skip
+    worst = [
+        f"{r['regulator']} lr {fmt(r['learning_rate'])}, hp {fmt(r['hyperparameter'])}: "
+        f"{r['accuracy']:.1f} vs {r['paper_accuracy']:.1f}"
+        for _, r in both.loc[order].iterrows()
+    ]
+    return {
+        "n": len(both),
+        "mean_abs": float(d.abs().mean()),
+        "max_abs": float(d.abs().max()),
+        "mean": float(d.mean()),
+        "worst": worst,
+    }
 
 
 def impossible_cells(frame: pd.DataFrame) -> list[dict]:
@@ -104,9 +112,16 @@ def impossible_cells(frame: pd.DataFrame) -> list[dict]:
             continue
         p = reg.replace_probability(z, torch.tensor([float(r["hyperparameter"])]))
         if float(p.min()) >= 1 - 1e-9 and r["paper_accuracy"] > ceiling:
-            out.append({"regulator": r["regulator"], "lr": fmt(r["learning_rate"]),
-                        "hyperparameter": fmt(r["hyperparameter"]), "paper %": r["paper_accuracy"],
-                        "measured %": r["accuracy"], "expected": f"chance (about {CHANCE:g}%)"})  # fmt: skip
+            out.append(
+                {
+                    "regulator": r["regulator"],
+                    "lr": fmt(r["learning_rate"]),
+                    "hyperparameter": fmt(r["hyperparameter"]),
+                    "paper %": r["paper_accuracy"],
+                    "measured %": r["accuracy"],
+                    "expected": f"chance (about {CHANCE:g}%)",
+                }
+            )
     return out
 
 
@@ -115,8 +130,10 @@ def baseline_rows(frame: pd.DataFrame) -> list[dict]:
     base = frame[(frame["regulator"] == "none") | (frame["shared_baseline"].astype(bool))]
     rows = {}
     for _, r in base.sort_values("learning_rate").iterrows():
-        rows.setdefault(r["learning_rate"], {"lr": fmt(r["learning_rate"]), "measured %": r["accuracy"],
-                                             "paper %": r["paper_accuracy"]})  # fmt: skip
+        rows.setdefault(
+            r["learning_rate"],
+            {"lr": fmt(r["learning_rate"]), "measured %": r["accuracy"], "paper %": r["paper_accuracy"]},
+        )
     return list(rows.values())
 
 
@@ -128,29 +145,50 @@ def section(results, summary: pd.DataFrame, generator: str, titles: dict[str, st
     peak = max((r["measured %"] for r in base if math.isfinite(r["measured %"])), default=math.nan)
     out = ["## Departures from the paper", ""]
     if whole["n"]:
-        out += [(f"`{generator}`'s grid departs from the paper's by {whole['mean_abs']:.1f} points on "
-                 f"average over {whole['n']} cells (mean signed difference {whole['mean']:+.1f}; largest "
-                 f"{whole['max_abs']:.1f}). The unregulated baseline peaks at {peak:.1f}% against the "
-                 f"paper's {PAPER_BASELINE_PEAK:g}%."), ""]  # fmt: skip
+        out += [
+            (
+                f"`{generator}`'s grid departs from the paper's by {whole['mean_abs']:.1f} points on "
+                f"average over {whole['n']} cells (mean signed difference {whole['mean']:+.1f}; largest "
+                f"{whole['max_abs']:.1f}). The unregulated baseline peaks at {peak:.1f}% against the "
+                f"paper's {PAPER_BASELINE_PEAK:g}%."
+            ),
+            "",
+        ]
     out += ["Known differences of setup:", "", markdown_table(setup_rows(results)), ""]
     if base:
-        out += ["The unregulated baseline (weight 0) per learning rate:", "",
-                markdown_table(base, floatfmt=".1f"), ""]  # fmt: skip
+        out += ["The unregulated baseline (weight 0) per learning rate:", "", markdown_table(base, floatfmt=".1f"), ""]
     rows = []
     for table, title in titles.items():
         g = table_gaps(summary[summary["table"] == table])
         if g["n"]:
-            rows.append({"table": title.split(":")[0], "cells": g["n"], "mean |diff|": g["mean_abs"],
-                         "largest |diff|": g["max_abs"], "mean diff": g["mean"],
-                         "cells that differ most (measured vs paper)": "; ".join(g["worst"])})  # fmt: skip
+            rows.append(
+                {
+                    "table": title.split(":")[0],
+                    "cells": g["n"],
+                    "mean |diff|": g["mean_abs"],
+                    "largest |diff|": g["max_abs"],
+                    "mean diff": g["mean"],
+                    "cells that differ most (measured vs paper)": "; ".join(g["worst"]),
+                }
+            )
     if rows:
-        out += ["Per table (measured - paper, accuracy points; each table's grids are below):", "",
-                markdown_table(rows, floatfmt=".1f"), ""]  # fmt: skip
+        out += [
+            "Per table (measured - paper, accuracy points; each table's grids are below):",
+            "",
+            markdown_table(rows, floatfmt=".1f"),
+            "",
+        ]
     bad = impossible_cells(summary)
     if bad:
-        out += [("Cells of the paper that the SPEC's reading of the resampling rule cannot produce: "
-                 "the rule replaces every element after every step whatever z is, so the final z is a "
-                 "fresh prior draw and the cell scores chance. The paper's numbers there suggest another "
-                 "reading of the rule (SPEC: readings of the resampling cutoffs)."), "",
-                markdown_table(bad, floatfmt=".1f"), ""]  # fmt: skip
+        out += [
+            (
+                "Cells of the paper that the SPEC's reading of the resampling rule cannot produce: "
+                "the rule replaces every element after every step whatever z is, so the final z is a "
+                "fresh prior draw and the cell scores chance. The paper's numbers there suggest another "
+                "reading of the rule (SPEC: readings of the resampling cutoffs)."
+            ),
+            "",
+            markdown_table(bad, floatfmt=".1f"),
+            "",
+        ]
     return out

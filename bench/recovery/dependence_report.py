@@ -58,14 +58,20 @@ def generator_rows(main) -> list[dict]:
         ms = [ctx["models"][f"{g} s{gs}"] for gs in s.seeds_of(g)]
         recipe = g.split(".", 1)[1] if "." in g else "mnist"
         fails = compare.gate_failures(main, g)
-        rows.append({
-            "generator": f"`{g}`", "recipe": get_recipe(ms[0]["family"], recipe).description if ":" not in g else "",
-            "seeds": ", ".join(map(str, s.seeds_of(g))), "d_z": ms[0]["latent_dim"],
-            "G MFLOP": ms[0].get("g_mflops", math.nan), "Frechet": float(np.mean([m["frechet"] for m in ms])),
-            "lowest digit share": f"{100 * min(m['min_share'] for m in ms):.1f}%",
-            "train s (per seed)": ", ".join(f"{m.get('train_seconds') or 0:.0f}" for m in ms),
-            "digests": ", ".join(m["digest"][:12] for m in ms), "credible": "yes" if not fails else "no",
-        })  # fmt: skip
+        rows.append(
+            {
+                "generator": f"`{g}`",
+                "recipe": get_recipe(ms[0]["family"], recipe).description if ":" not in g else "",
+                "seeds": ", ".join(map(str, s.seeds_of(g))),
+                "d_z": ms[0]["latent_dim"],
+                "G MFLOP": ms[0].get("g_mflops", math.nan),
+                "Frechet": float(np.mean([m["frechet"] for m in ms])),
+                "lowest digit share": f"{100 * min(m['min_share'] for m in ms):.1f}%",
+                "train s (per seed)": ", ".join(f"{m.get('train_seconds') or 0:.0f}" for m in ms),
+                "digests": ", ".join(m["digest"][:12] for m in ms),
+                "credible": "yes" if not fails else "no",
+            }
+        )
     return rows
 
 
@@ -75,8 +81,12 @@ def lifts(main) -> dict[str, dict[str, compare.Diff]]:
     table = compare.Table(main)
     out = {}
     for g in main.settings["generators"]:
-        out[g] = {r: d for r in main.settings_obj().names() if r != "none"
-                  if (d := compare.diff(table, (g, r), (g, "none"))) is not None}  # fmt: skip
+        out[g] = {
+            r: d
+            for r in main.settings_obj().names()
+            if r != "none"
+            if (d := compare.diff(table, (g, r), (g, "none"))) is not None
+        }
     return out
 
 
@@ -155,16 +165,24 @@ def finding(main) -> list[str]:
                 if any(v == k for v in got.values())
             )
         out.append(f"- {title}: {text}.")
-    agree = sorted(((r["Spearman rho"], r["generator"].strip("`")) for r in agreement_rows(main)
-                    if math.isfinite(r["Spearman rho"])), reverse=True)  # fmt: skip
+    agree = sorted(
+        (
+            (r["Spearman rho"], r["generator"].strip("`"))
+            for r in agreement_rows(main)
+            if math.isfinite(r["Spearman rho"])
+        ),
+        reverse=True,
+    )
     if len(agree) > 1:
         (rho, g), (rho2, g2) = agree[0], agree[1]
         gap = tables.spearman_gap(tables.generator_summary(main, g), tables.generator_summary(main, g2))
         surely = math.isfinite(gap[1]) and gap[1] > 0
-        out.append(f"- Highest agreement with the paper's grid: `{g}` (Spearman rho {rho:.2f}), against the next, "
-                   f"`{g2}` ({rho2:.2f}): {gap[0]:+.3f} [{gap[1]:+.3f}, {gap[2]:+.3f}] (paired bootstrap over the "
-                   "paper's cells), " + ("surely closer." if surely else "not surely closer: no generator's grid "
-                                          "is established as the closest."))  # fmt: skip
+        out.append(
+            f"- Highest agreement with the paper's grid: `{g}` (Spearman rho {rho:.2f}), against the next, "
+            f"`{g2}` ({rho2:.2f}): {gap[0]:+.3f} [{gap[1]:+.3f}, {gap[2]:+.3f}] (paired bootstrap over the "
+            "paper's cells), "
+            + ("surely closer." if surely else "not surely closer: no generator's grid is established as the closest.")
+        )
     return out
 
 
@@ -185,14 +203,22 @@ def reading_rows(results) -> list[dict]:
         if f.empty:
             continue
         cells = f.groupby(["table", "regulator", "learning_rate", "hyperparameter"], as_index=False)[
-            ["accuracy", "paper_accuracy"]].mean()  # fmt: skip
+            ["accuracy", "paper_accuracy"]
+        ].mean()
         rho, _, n = tables.spearman(cells)
         gap = departures.table_gaps(cells.assign(shared_baseline=False))
         zero = cells[(cells["hyperparameter"] == 0) & (cells["learning_rate"] >= 1)]
-        out.append({"reading": reading + (" (SPEC, default)" if reading == "after" else ""),
-                    "Spearman rho (tables 5-6)": rho, "cells": n, "mean |diff|": gap.get("mean_abs", math.nan),
-                    "a = 0 and c = 0 at lr >= 1, measured (paper 73.8-77.9)": ", ".join(
-                        f"{v:.0f}" for v in zero.sort_values(["regulator", "learning_rate"])["accuracy"])})  # fmt: skip
+        out.append(
+            {
+                "reading": reading + (" (SPEC, default)" if reading == "after" else ""),
+                "Spearman rho (tables 5-6)": rho,
+                "cells": n,
+                "mean |diff|": gap.get("mean_abs", math.nan),
+                "a = 0 and c = 0 at lr >= 1, measured (paper 73.8-77.9)": ", ".join(
+                    f"{v:.0f}" for v in zero.sort_values(["regulator", "learning_rate"])["accuracy"]
+                ),
+            }
+        )
     return pd.DataFrame(out).to_dict(orient="records") if out else []
 
 
@@ -222,26 +248,40 @@ def render(results) -> str:
 
     def said(g: str, n: int) -> str:
         ratio = cost.get(g, math.nan) / cost.get(ref, math.nan)
-        return (f"`{g}` on {n} of them ({n // 2} choose, {n - n // 2} judge), as `--images-for` set it: recovering "
-                f"through it took {ratio:.0f}x `{ref}`'s time per image here, on those {n}")  # fmt: skip
+        return (
+            f"`{g}` on {n} of them ({n // 2} choose, {n - n // 2} judge), as `--images-for` set it: recovering "
+            f"through it took {ratio:.0f}x `{ref}`'s time per image here, on those {n}"
+        )
 
-    subset = "; ".join(said(g, n) for g, n in images_for.items())  # fmt: skip
+    subset = "; ".join(said(g, n) for g, n in images_for.items())
     matrix, _ = verdict_matrix(main)
-    lift_rows = [{"generator": f"`{g}`", **{r: f"{d.value:+.1f} [{d.interval[0]:+.1f}, {d.interval[1]:+.1f}]"
-                                            for r, d in by.items()}} for g, by in lifts(main).items()]  # fmt: skip
+    lift_rows = [
+        {
+            "generator": f"`{g}`",
+            **{r: f"{d.value:+.1f} [{d.interval[0]:+.1f}, {d.interval[1]:+.1f}]" for r, d in by.items()},
+        }
+        for g, by in lifts(main).items()
+    ]
     parts = [
         "# Does the regulators' ranking depend on the generator?",
         "",
         facts_markdown(RunFacts.from_dict(results.facts)),
         "",
-        (f"The recovery study's `{s.grid}` grid on {s.images} test images (the paper used 1,000: half the "
-         f"images halves the sweep; {s.images // 2} choose each regulator's best cell, {s.images - s.images // 2} "
-         f"judge it"
-         + (f"; {subset}" if subset else "")
-         + f") over {len(s.generators)} LSGANs, each at generator seeds {', '.join(map(str, s.generator_seeds))}"
-         + (f" ({fewer}: training one costs several default LSGANs, and three would not fit the study's "
-            "two-hour CPU budget)" if fewer else "") + ". Every generator is judged by the same credibility bars "
-         "(below) before its verdicts count."),
+        (
+            f"The recovery study's `{s.grid}` grid on {s.images} test images (the paper used 1,000: half the "
+            f"images halves the sweep; {s.images // 2} choose each regulator's best cell, {s.images - s.images // 2} "
+            f"judge it"
+            + (f"; {subset}" if subset else "")
+            + f") over {len(s.generators)} LSGANs, each at generator seeds {', '.join(map(str, s.generator_seeds))}"
+            + (
+                f" ({fewer}: training one costs several default LSGANs, and three would not fit the study's "
+                "two-hour CPU budget)"
+                if fewer
+                else ""
+            )
+            + ". Every generator is judged by the same credibility bars "
+            "(below) before its verdicts count."
+        ),
         "",
         "## Finding",
         "",
@@ -251,9 +291,11 @@ def render(results) -> str:
         "",
         markdown_table(generator_rows(main), floatfmt={"G MFLOP": ".2f", "Frechet": ".1f"}),
         "",
-        ("G MFLOP: one forward pass per image; the author's conv generator at full width costs 1,863. "
-         "Frechet: 10,000 draws against the test images in the scorer's features; lowest digit share: "
-         "the rarest digit over the generator's seeds."),
+        (
+            "G MFLOP: one forward pass per image; the author's conv generator at full width costs 1,863. "
+            "Frechet: 10,000 draws against the test images in the scorer's features; lowest digit share: "
+            "the rarest digit over the generator's seeds."
+        ),
         "",
         markdown_table(gates.bars_rows(gates.Gates.from_settings(s), gates.SAMPLE_BARS)),
         "",
@@ -263,13 +305,18 @@ def render(results) -> str:
         "",
         "## Lift over the baseline",
         "",
-        ("acc(regulator) - acc(none) in accuracy points, each at its cross-fitted best cell (each half of the "
-         "images judged at the cell chosen on the other), the interval over images and generator seeds together:"),
+        (
+            "acc(regulator) - acc(none) in accuracy points, each at its cross-fitted best cell (each half of the "
+            "images judged at the cell chosen on the other), the interval over images and generator seeds together:"
+        ),
         "",
         markdown_table(lift_rows),
         "",
-        figure_link("dependence_lift", "Each regulator's lift over the baseline against the generator's Frechet "
-                    "distance, its lowest digit share and its d_z; bars: 95% intervals"),
+        figure_link(
+            "dependence_lift",
+            "Each regulator's lift over the baseline against the generator's Frechet "
+            "distance, its lowest digit share and its d_z; bars: 95% intervals",
+        ),
         "",
         "## Agreement with the paper's grid",
         "",
@@ -277,17 +324,22 @@ def render(results) -> str:
         "",
         "## Readings of the resampling cutoffs",
         "",
-        ("SPEC: under the reading 'resample after each Adam step', the truncated normal cutoff at c = 0 "
-         "replaces every element at every step and the logistic cutoff at a = 0 half of them, whatever z "
-         "is, so those cells should score near chance; the paper reports 73.8-77.9% at lr >= 1. Each "
-         f"reading below ran tables 5 and 6 on `{s.generators[0]}` seed {s.seeds_of(s.generators[0])[0]}."),
+        (
+            "SPEC: under the reading 'resample after each Adam step', the truncated normal cutoff at c = 0 "
+            "replaces every element at every step and the logistic cutoff at a = 0 half of them, whatever z "
+            "is, so those cells should score near chance; the paper reports 73.8-77.9% at lr >= 1. Each "
+            f"reading below ran tables 5 and 6 on `{s.generators[0]}` seed {s.seeds_of(s.generators[0])[0]}."
+        ),
         "",
         markdown_table(reading_rows(results), floatfmt=".2f"),
         "",
-        figure_link("dependence_readings", "Tables 5 and 6 under each reading against the paper's: accuracy "
-                    "against learning rate, one panel per hyperparameter"),
+        figure_link(
+            "dependence_readings",
+            "Tables 5 and 6 under each reading against the paper's: accuracy "
+            "against learning rate, one panel per hyperparameter",
+        ),
         "",
-    ]  # fmt: skip
+    ]
     details = recover_report.render(main).splitlines()
     details = [("#" + line if line.startswith("#") else line) for line in details[1:]]
     return "\n".join(parts + ["# Details: every generator's recovery report", *details]) + "\n"
@@ -304,9 +356,14 @@ def _lift_figure(main, out: Path) -> list[Path]:
     by = lifts(main)
     models = main.context["models"]
     s = main.settings_obj()
-    quality = {g: (np.mean([models[f"{g} s{x}"]["frechet"] for x in s.seeds_of(g)]),
-                   100 * min(models[f"{g} s{x}"]["min_share"] for x in s.seeds_of(g)),
-                   models[f"{g} s{s.seeds_of(g)[0]}"]["latent_dim"]) for g in by}  # fmt: skip
+    quality = {
+        g: (
+            np.mean([models[f"{g} s{x}"]["frechet"] for x in s.seeds_of(g)]),
+            100 * min(models[f"{g} s{x}"]["min_share"] for x in s.seeds_of(g)),
+            models[f"{g} s{s.seeds_of(g)[0]}"]["latent_dim"],
+        )
+        for g in by
+    }
     plt = pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), sharey=True)
     regs = sorted({r for d in by.values() for r in d})
@@ -316,8 +373,9 @@ def _lift_figure(main, out: Path) -> list[Path]:
             x = np.array([p[0] for p in pts], dtype=float) * (1 + 0.015 * (k - len(regs) / 2))
             y = np.array([p[1].value for p in pts])
             err = np.array([[p[1].value - p[1].interval[0], p[1].interval[1] - p[1].value] for p in pts]).T
-            ax.errorbar(x, y, yerr=np.nan_to_num(err), fmt="o", ms=4, capsize=2, color=f"C{k}",
-                        label=r if i == 0 else None)  # fmt: skip
+            ax.errorbar(
+                x, y, yerr=np.nan_to_num(err), fmt="o", ms=4, capsize=2, color=f"C{k}", label=r if i == 0 else None
+            )
     for ax, label in zip(axes, ("Frechet distance (log)", "lowest digit share %", "d_z")):
         ax.axhline(0, color="k", lw=0.8)
         ax.set_xlabel(label)

@@ -275,8 +275,11 @@ def _fast(generator, discriminator, d_z, noise_dim, fused, device, groups, compu
     if not fused:
         return reduced(generator), reduced(discriminator)
     G, D = compile_generator(generator, d_z, noise_dim, device=device) or generator, discriminator
-    if D is not None and not noise_dim and any("discriminator" in getattr(regulators.get(name), "context", ())
-                                                 for name in groups):  # fmt: skip
+    if (
+        D is not None
+        and not noise_dim
+        and any("discriminator" in getattr(regulators.get(name), "context", ()) for name in groups)
+    ):
         with torch.no_grad():
             image = generator(torch.zeros(1, d_z, device=device))
             D = compile_chain(discriminator, image.numel(), device=device) or discriminator
@@ -345,17 +348,26 @@ def _recover_group(
 
     # Each block owns its z and Adam moments: in-place updates of one block never touch a tensor
     # (or a version counter) that another thread's autograd graph has saved.
-    state = [[(z0[r0:r1].unsqueeze(0).repeat(c1 - c0, 1, 1),
-               torch.zeros(c1 - c0, r1 - r0, d, device=device), torch.zeros(c1 - c0, r1 - r0, d, device=device))
-              for c0, c1, r0, r1 in part] for part in parts]  # fmt: skip
+    state = [
+        [
+            (
+                z0[r0:r1].unsqueeze(0).repeat(c1 - c0, 1, 1),
+                torch.zeros(c1 - c0, r1 - r0, d, device=device),
+                torch.zeros(c1 - c0, r1 - r0, d, device=device),
+            )
+            for c0, c1, r0, r1 in part
+        ]
+        for part in parts
+    ]
     history = torch.zeros(len(parts), steps, C, device=device)  # one per part: no shared writes
 
     at, k = reading
     resamples = reg.kind == "resample"
 
     def resampled(zs, t, c0, c1, r0, r1):  # the block's draws in one call each
-        return reg.resample_with(zs, hp[c0:c1], draw("fire", t, None, d, c0, c1, r0, r1),
-                                 draw("fresh", t, prior, d, c0, c1, r0, r1))  # fmt: skip
+        return reg.resample_with(
+            zs, hp[c0:c1], draw("fire", t, None, d, c0, c1, r0, r1), draw("fresh", t, prior, d, c0, c1, r0, r1)
+        )
 
     def step(t: int, p: int) -> None:
         """Step t of part p's blocks: objective, gradient, Adam, resampling. Blocks are independent
@@ -419,8 +431,7 @@ def _recover_group(
         else:  # the noise the kept candidate's final loss was measured with
             e = noise.gather(1, rows.unsqueeze(-1).expand(C, n, noise.shape[-1]))
             e = e.reshape(C * n, -1)
-            images = torch.cat([G(flat[i : i + max_batch], e[i : i + max_batch])
-                                for i in range(0, C * n, max_batch)])  # fmt: skip
+            images = torch.cat([G(flat[i : i + max_batch], e[i : i + max_batch]) for i in range(0, C * n, max_batch)])
         images = images.reshape(C, n, *images.shape[1:])
         bad = (~(torch.isfinite(z_best).all(-1) & torch.isfinite(loss_best))).sum(1)
 

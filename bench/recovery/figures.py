@@ -38,8 +38,16 @@ def cell_intervals(results, cells: pd.DataFrame, generator: str) -> pd.DataFrame
         lev = table.cell_level(generator, run.regulator, run.lr, run.hp)
         if lev is None:
             continue
-        rows.append({**d, "paper_accuracy": f["paper_accuracy"].iloc[0], "accuracy": lev.value, "lo": lev.lo,
-                     "hi": lev.hi, "seeds": lev.seeds})  # fmt: skip
+        rows.append(
+            {
+                **d,
+                "paper_accuracy": f["paper_accuracy"].iloc[0],
+                "accuracy": lev.value,
+                "lo": lev.lo,
+                "hi": lev.hi,
+                "seeds": lev.seeds,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -67,12 +75,22 @@ def tables_figure(results, titles: dict[str, str], out: Path) -> list[Path]:
         for hp, colour in zip(hps, colours):
             h = f[f["hyperparameter"] == hp].sort_values("learning_rate")
             err = np.vstack([h["accuracy"] - h["lo"], h["hi"] - h["accuracy"]])
-            ax.errorbar(h["learning_rate"], h["accuracy"], yerr=np.where(np.isfinite(err), err, 0), color=colour,
-                        marker="o", ms=4, capsize=2, lw=1.4, label=f"{label} {fmt(hp)}")  # fmt: skip
+            ax.errorbar(
+                h["learning_rate"],
+                h["accuracy"],
+                yerr=np.where(np.isfinite(err), err, 0),
+                color=colour,
+                marker="o",
+                ms=4,
+                capsize=2,
+                lw=1.4,
+                label=f"{label} {fmt(hp)}",
+            )
             p = h[h["paper_accuracy"].notna()]
             if len(p):
-                ax.plot(p["learning_rate"], p["paper_accuracy"], color=colour, ls="--", marker="o", ms=5,
-                        mfc="none", lw=1)  # fmt: skip
+                ax.plot(
+                    p["learning_rate"], p["paper_accuracy"], color=colour, ls="--", marker="o", ms=5, mfc="none", lw=1
+                )
         ax.set_xscale("log")
         ax.set_title(titles[table].split(" (")[0], fontsize=9)
         ax.set_xlabel("learning rate")
@@ -83,8 +101,12 @@ def tables_figure(results, titles: dict[str, str], out: Path) -> list[Path]:
     for ax in list(axes.flat)[len(tables) :]:
         ax.axis("off")
     seeds = int(frame["seeds"].max())
-    fig.suptitle(f"{g}: measured (solid, 95% interval over images" + (f" and {seeds} generator seeds" if seeds > 1
-                 else "") + ") and the paper (dashed)", fontsize=10)  # fmt: skip
+    fig.suptitle(
+        f"{g}: measured (solid, 95% interval over images"
+        + (f" and {seeds} generator seeds" if seeds > 1 else "")
+        + ") and the paper (dashed)",
+        fontsize=10,
+    )
     fig.tight_layout()
     return save_figure(fig, Path(out) / f"recover-{results.settings['grid']}-tables", dpi=130)
 
@@ -103,12 +125,24 @@ def heldout_best(results) -> pd.DataFrame:
             lev = table.level(g, reg)
             if lev is None:
                 continue
-            mine = cells[cells["shared_baseline"]] if reg == "none" else cells[
-                (cells["regulator"] == reg) & ~cells["shared_baseline"]]  # fmt: skip
+            mine = (
+                cells[cells["shared_baseline"]]
+                if reg == "none"
+                else cells[(cells["regulator"] == reg) & ~cells["shared_baseline"]]
+            )
             paper = mine["paper_accuracy"].max()
-            rows.append({"generator": g, "regulator": reg, "cell": choice_text(table.choices(g, reg)),
-                         "accuracy": lev.value, "lo": lev.lo, "hi": lev.hi, "paper": paper,
-                         "seeds": lev.seeds})  # fmt: skip
+            rows.append(
+                {
+                    "generator": g,
+                    "regulator": reg,
+                    "cell": choice_text(table.choices(g, reg)),
+                    "accuracy": lev.value,
+                    "lo": lev.lo,
+                    "hi": lev.hi,
+                    "paper": paper,
+                    "seeds": lev.seeds,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -130,16 +164,27 @@ def generators_figure(results, out: Path) -> list[Path]:
     for i, (g, colour) in enumerate(zip(gens, colours)):
         f = frame[frame["generator"] == g].set_index("regulator").reindex(regs)
         err = np.vstack([f["accuracy"] - f["lo"], f["hi"] - f["accuracy"]])
-        ax.bar(x - 0.4 + width * (i + 0.5), f["accuracy"], width, color=colour, label=g,
-               yerr=np.where(np.isfinite(err), err, 0), capsize=2, error_kw={"lw": 0.8})  # fmt: skip
+        ax.bar(
+            x - 0.4 + width * (i + 0.5),
+            f["accuracy"],
+            width,
+            color=colour,
+            label=g,
+            yerr=np.where(np.isfinite(err), err, 0),
+            capsize=2,
+            error_kw={"lw": 0.8},
+        )
     paper = frame.groupby("regulator", sort=False)["paper"].first().reindex(regs)
     ax.scatter(x, paper, marker="_", s=900, color="black", lw=2, zorder=3, label="paper's best")
     ax.set_xticks(x, [r.replace("_", "\n") for r in regs], fontsize=8)
     ax.set_ylabel("held-out accuracy of the best cell (%)")
     seeds = int(frame["seeds"].max())
     over = "t-interval over generator seeds" if seeds > 1 else "bootstrap interval over images"
-    ax.set_title(f"Best cell per regulator: chosen on the selection half, scored on the evaluation half\n"
-                 f"(95% {over}; black: the paper's best)", fontsize=9)  # fmt: skip
+    ax.set_title(
+        f"Best cell per regulator: chosen on the selection half, scored on the evaluation half\n"
+        f"(95% {over}; black: the paper's best)",
+        fontsize=9,
+    )
     ax.set_ylim(0, 100)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=7, ncol=min(5, len(gens) + 1), loc="upper center", bbox_to_anchor=(0.5, -0.2), markerscale=0.35)

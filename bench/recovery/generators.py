@@ -83,8 +83,10 @@ def check_name(name: str) -> None:
 
     base = name.split(".", 1)[0]
     if base not in generator_names():
-        raise BenchError(f"--generator: unknown generator {name!r}; accepted: {', '.join(RECOVERY_GENERATORS)}, "
-                         "a registered variant, or module:function")  # fmt: skip
+        raise BenchError(
+            f"--generator: unknown generator {name!r}; accepted: {', '.join(RECOVERY_GENERATORS)}, "
+            "a registered variant, or module:function"
+        )
     try:
         spec = get_generator(name)
     except (KeyError, ValueError) as e:
@@ -94,8 +96,10 @@ def check_name(name: str) -> None:
     fam = get_family(spec.family)
     refusal = fam.recovery_refusal(spec.config) or (None if fam.recovery else f"family {fam.name} has no prior")
     if refusal:
-        raise BenchError(f"--generator: {name!r} has no latent prior to recover from ({refusal}); use lsgan or "
-                         "an LWGAN-family generator")  # fmt: skip
+        raise BenchError(
+            f"--generator: {name!r} has no latent prior to recover from ({refusal}); use lsgan or "
+            "an LWGAN-family generator"
+        )
     if spec.data_kind != "mnist":
         raise BenchError(f"--generator: {name!r} is not an MNIST generator (recipe for {spec.data_kind} data)")
 
@@ -119,8 +123,9 @@ def _user_builder(name: str) -> Callable[[], UserGenerator]:
 
     module, _, attr = name.rpartition(":")
     try:
-        mod = import_module_or_file(str(Path(module).expanduser()) if module.endswith(".py") else module,
-                                    prefix="bench_user_generator_")  # fmt: skip
+        mod = import_module_or_file(
+            str(Path(module).expanduser()) if module.endswith(".py") else module, prefix="bench_user_generator_"
+        )
     except FileNotFoundError:
         raise BenchError(f"--generator: no such file {module!r}") from None
     except Exception as e:  # noqa: BLE001 - any import failure is the user's module's
@@ -187,9 +192,21 @@ def status(name: str, seed: int, data_fingerprint: str, precision: str = "fp32",
     return model_status(spec_for(name, **overrides), data_fingerprint, seed, precision, device)
 
 
-def load(name: str, seed: int, mnist, *, device, retrain: bool = False, latent_rank="estimate",
-         latent_dim: int | None = None, arch: str | None = None, prior: str = "normal",
-         progress=None, on_event=None, precision: str = "fp32") -> RecoveryModel:  # fmt: skip
+def load(
+    name: str,
+    seed: int,
+    mnist,
+    *,
+    device,
+    retrain: bool = False,
+    latent_rank="estimate",
+    latent_dim: int | None = None,
+    arch: str | None = None,
+    prior: str = "normal",
+    progress=None,
+    on_event=None,
+    precision: str = "fp32",
+) -> RecoveryModel:
     """Train (through the cache) or load generator `name` at training seed `seed`. `prior` is
     the LSGAN's (the LWGAN family and a user's generator bring their own). `precision`: the
     training's number format (resolved; a user's module is loaded as it is)."""
@@ -200,11 +217,24 @@ def load(name: str, seed: int, mnist, *, device, retrain: bool = False, latent_r
 
     progress = progress or null_progress
     spec = spec_for(name, latent_dim, arch)
-    trained = load_or_train(spec, mnist, seed=seed, device=device, retrain=retrain, progress=progress,
-                            task=f"{name} s{seed}: train", on_event=on_event, precision=precision)  # fmt: skip
-    facts = {"family": spec.family, "digest": trained.entry.digest, "loaded": trained.entry.loaded,
-             "train_seconds": trained.train_seconds,
-             "config": cache_config(spec, training_precision(spec, precision, device))}  # fmt: skip
+    trained = load_or_train(
+        spec,
+        mnist,
+        seed=seed,
+        device=device,
+        retrain=retrain,
+        progress=progress,
+        task=f"{name} s{seed}: train",
+        on_event=on_event,
+        precision=precision,
+    )
+    facts = {
+        "family": spec.family,
+        "digest": trained.entry.digest,
+        "loaded": trained.entry.loaded,
+        "train_seconds": trained.train_seconds,
+        "config": cache_config(spec, training_precision(spec, precision, device)),
+    }
     fam = _family(name)
     rank = None
     if fam.ranked:  # recovery on an estimated rank of z_max (the family's own prior)
@@ -229,9 +259,17 @@ def _rank_estimate(model, mnist, seed, device, progress, name) -> tuple[int, flo
     e = EVAL["default"]
     x = to_pixels(mnist.test_images[: e["eval_images"]])
     train = to_pixels(mnist.train_images[:10000])
-    scores = score_ranks(model, x, reps=e["rank_reps"], batch_size=e["rank_batch"], seed=seed,
-                         critic_steps=e["rank_critic_steps"], critic_data=train, progress=progress,
-                         task=f"{name} s{seed}: rank score")  # fmt: skip
+    scores = score_ranks(
+        model,
+        x,
+        reps=e["rank_reps"],
+        batch_size=e["rank_batch"],
+        seed=seed,
+        critic_steps=e["rank_critic_steps"],
+        critic_data=train,
+        progress=progress,
+        task=f"{name} s{seed}: rank score",
+    )
     return int(scores.estimate), float(scores.lambda_hat)
 
 
@@ -255,10 +293,15 @@ def _load_user(name: str, seed: int, device) -> RecoveryModel:
             raise BenchError(f"--generator: {name}: cannot load {built.checkpoint}: {e}") from None
     G = G.to(device).eval()
     D = built.discriminator.to(device).eval() if built.discriminator is not None else None
-    facts = {"family": "user", "digest": payload_digest(G.state_dict()), "loaded": True,
-             "train_seconds": None, "config": {"builder": name, "pixel_range": [lo, hi],
-                                               "checkpoint": built.checkpoint or ""},
-             "latent_rank": built.latent_dim, "z_max": built.latent_dim}  # fmt: skip
+    facts = {
+        "family": "user",
+        "digest": payload_digest(G.state_dict()),
+        "loaded": True,
+        "train_seconds": None,
+        "config": {"builder": name, "pixel_range": [lo, hi], "checkpoint": built.checkpoint or ""},
+        "latent_rank": built.latent_dim,
+        "z_max": built.latent_dim,
+    }
     wrapped = PixelRange(G, lo, hi, built.noise_dim)
     return RecoveryModel(name, seed, wrapped, D, built.latent_dim, built.noise_dim, built.prior, facts)
 
@@ -271,8 +314,7 @@ def draw(model: RecoveryModel, n: int, seed: int, tag: str = "quality"):
     from bench.recovery.streams import derive_seed
 
     g = torch.Generator().manual_seed(derive_seed(int(seed), tag, model.name))
-    z = regulators.get_prior(model.prior).sample((n, model.latent_dim), generator=g, device="cpu",
-                                                 dtype=torch.float32)  # fmt: skip
+    z = regulators.get_prior(model.prior).sample((n, model.latent_dim), generator=g, device="cpu", dtype=torch.float32)
     eps = torch.randn(n, model.noise_dim, generator=g) if model.noise_dim else None
     dev = next(model.G.parameters()).device
     out = []

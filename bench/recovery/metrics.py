@@ -81,8 +81,11 @@ def latent_errors(z: torch.Tensor, z_star: torch.Tensor, tol: float) -> dict[str
     """How close the recovered latents [n, d] are to the ones that made the targets."""
     dist = (z.double() - z_star.double().to(z.device)).norm(dim=1).cpu()
     rmse = dist / math.sqrt(z.shape[1])
-    return {"latent_error": float(dist.mean()), "latent_rmse": float(rmse.mean()),
-            "latent_recovered": float((rmse <= tol).double().mean() * 100)}  # fmt: skip
+    return {
+        "latent_error": float(dist.mean()),
+        "latent_rmse": float(rmse.mean()),
+        "latent_recovered": float((rmse <= tol).double().mean() * 100),
+    }
 
 
 def score_cell(

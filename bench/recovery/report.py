@@ -238,15 +238,26 @@ def render(results) -> str:
     out += [
         "## Figures",
         "",
-        figure_link(f"recover-{s.grid}-tables", f"Accuracy against learning rate in each table of the paper, "
-                    f"`{first}`: measured (solid, with 95% intervals) and the paper's (dashed)"),
+        figure_link(
+            f"recover-{s.grid}-tables",
+            f"Accuracy against learning rate in each table of the paper, "
+            f"`{first}`: measured (solid, with 95% intervals) and the paper's (dashed)",
+        ),
         "",
-        figure_link(f"recover-{s.grid}-generators", "Each regulator's best cell per generator, chosen on the "
-                    "selection half and scored on the evaluation half, with the paper's best (black)"),
+        figure_link(
+            f"recover-{s.grid}-generators",
+            "Each regulator's best cell per generator, chosen on the "
+            "selection half and scored on the evaluation half, with the paper's best (black)",
+        ),
         "",
-    ]  # fmt: skip
-    out.append(figure_link(f"recover-{s.grid}-best", f"Targets (top row) and their recoveries through `{first}` "
-                           "in the best cell of each regulator, first generator seed and recovery seed"))  # fmt: skip
+    ]
+    out.append(
+        figure_link(
+            f"recover-{s.grid}-best",
+            f"Targets (top row) and their recoveries through `{first}` "
+            "in the best cell of each regulator, first generator seed and recovery seed",
+        )
+    )
     return "\n".join(out) + "\n"
 
 
@@ -266,9 +277,14 @@ def _images(results, out: Path) -> list[Path]:
     s = results.settings
     seed, g = s["seeds"][0], s["generators"][0]
     gs = (s.get("seeds_for") or {}).get(g, s["generator_seeds"])[0]
-    records = {(c["cell"]["regulator"], c["cell"]["learning_rate"], c["cell"]["hyperparameter"]): c["record"]
-               for c in results.cells if c["status"] == "finished" and c["cell"]["seed"] == seed
-               and c["cell"]["generator"] == g and c["cell"]["generator_seed"] == gs}  # fmt: skip
+    records = {
+        (c["cell"]["regulator"], c["cell"]["learning_rate"], c["cell"]["hyperparameter"]): c["record"]
+        for c in results.cells
+        if c["status"] == "finished"
+        and c["cell"]["seed"] == seed
+        and c["cell"]["generator"] == g
+        and c["cell"]["generator_seed"] == gs
+    }
     best = best_cells(generator_summary(results, g))
     rows_ = []
     for _, b in best[best["measured_accuracy"].notna()].iterrows():

@@ -12,14 +12,18 @@ from bench.report import markdown_table
 
 def targets_line(s) -> str:
     if s.targets == "generated":
-        return (f"- Targets: {s.images} in-span images G(z*) per generator, z* drawn from the "
-                f"generator's prior (seed {s.subset_seed}) with its noise held at the noise that "
-                "made the target, labelled by the classifier; a latent is recovered when "
-                f"||z - z*|| / sqrt(d) <= {s.latent_tol:g}.")  # fmt: skip
+        return (
+            f"- Targets: {s.images} in-span images G(z*) per generator, z* drawn from the "
+            f"generator's prior (seed {s.subset_seed}) with its noise held at the noise that "
+            "made the target, labelled by the classifier; a latent is recovered when "
+            f"||z - z*|| / sqrt(d) <= {s.latent_tol:g}."
+        )
     noise = "drawn once per (image, restart) and held fixed" if s.noise == "fixed" else "drawn anew at every step"
-    return (f"- Targets: {s.images} test images (a fixed subset, subset seed {s.subset_seed}), the same "
-            f"for every generator. LWGAN-family latent rank: `{s.latent_rank}`; a stochastic "
-            f"generator's noise is {noise}.")  # fmt: skip
+    return (
+        f"- Targets: {s.images} test images (a fixed subset, subset seed {s.subset_seed}), the same "
+        f"for every generator. LWGAN-family latent rank: `{s.latent_rank}`; a stochastic "
+        f"generator's noise is {noise}."
+    )
 
 
 READING_TEXT = {
@@ -40,19 +44,26 @@ def models_markdown(results) -> str:
     f = results.context
     rows = []
     for key, m in f["models"].items():
-        rows.append({
-            "model": key, "family": m["family"],
-            "latent rank / z_max": f"{m['latent_rank']} / {m['z_max']}"
-            + (f" (estimated {m['rank_estimate']})" if m.get("rank_estimate") is not None else ""),
-            "noise channels": m["noise_dim"],
-            "Frechet (classifier features)": m["frechet"],
-            "lowest digit share": f"{100 * m['min_share']:.1f}% (digit {m['min_share_digit']})",
-            "train s": m.get("train_seconds"), "cached": m.get("loaded"), "digest": m["digest"][:16],
-        })  # fmt: skip
-    head = (f"Classifier (scorer): test accuracy {f['classifier_test_accuracy']:.2f}% on the 10,000 MNIST "
-            "test images (trained on the training set only; the paper's: 99.4%). Each generator is "
-            f"judged on {next(iter(f['models'].values()))['quality_samples']:,} draws from its prior; "
-            "training time is when the checkpoint was made (not this run's, if cached).")  # fmt: skip
+        rows.append(
+            {
+                "model": key,
+                "family": m["family"],
+                "latent rank / z_max": f"{m['latent_rank']} / {m['z_max']}"
+                + (f" (estimated {m['rank_estimate']})" if m.get("rank_estimate") is not None else ""),
+                "noise channels": m["noise_dim"],
+                "Frechet (classifier features)": m["frechet"],
+                "lowest digit share": f"{100 * m['min_share']:.1f}% (digit {m['min_share_digit']})",
+                "train s": m.get("train_seconds"),
+                "cached": m.get("loaded"),
+                "digest": m["digest"][:16],
+            }
+        )
+    head = (
+        f"Classifier (scorer): test accuracy {f['classifier_test_accuracy']:.2f}% on the 10,000 MNIST "
+        "test images (trained on the training set only; the paper's: 99.4%). Each generator is "
+        f"judged on {next(iter(f['models'].values()))['quality_samples']:,} draws from its prior; "
+        "training time is when the checkpoint was made (not this run's, if cached)."
+    )
     return head + "\n\n" + markdown_table(rows, floatfmt={"Frechet (classifier features)": ".2f", "train s": ".0f"})
 
 
@@ -79,10 +90,18 @@ def best_rows(results, generator: str, table: compare.Table | None = None) -> li
             continue
         text, lo, hi = _best_acc(table, generator, r)
         f = full.loc[r]
-        rows.append({"regulator": r, "chosen on the other half": compare.choice_text(table.choices(generator, r)),
-                     "cross-fitted accuracy %": text, "_sort": (lo + hi) / 2 if math.isfinite(lo) else -1,
-                     "full-set best cell": f["measured_best_cell"], "full-set accuracy %": f["measured_ci"],
-                     "paper best cell": f["paper_best_cell"], "paper %": f["paper_accuracy"]})  # fmt: skip
+        rows.append(
+            {
+                "regulator": r,
+                "chosen on the other half": compare.choice_text(table.choices(generator, r)),
+                "cross-fitted accuracy %": text,
+                "_sort": (lo + hi) / 2 if math.isfinite(lo) else -1,
+                "full-set best cell": f["measured_best_cell"],
+                "full-set accuracy %": f["measured_ci"],
+                "paper best cell": f["paper_best_cell"],
+                "paper %": f["paper_accuracy"],
+            }
+        )
     rows.sort(key=lambda x: -x.pop("_sort"))
     return rows
 
@@ -111,8 +130,9 @@ def generator_sections(results, table: compare.Table | None = None) -> list[str]
     seeds = max(len(s.seeds_of(g)) for g in gens) if gens else 1
     best = {(g, r): _best_acc(table, g, r) for g in gens for r in regs}
     rows = [{"regulator": r, **{f"`{g}`": best[g, r][0] for g in gens}} for r in regs]
-    rank = {g: ", ".join(str(results.context["models"][f"{g} s{gs}"]["latent_rank"]) for gs in s.seeds_of(g))
-            for g in gens}  # fmt: skip
+    rank = {
+        g: ", ".join(str(results.context["models"][f"{g} s{gs}"]["latent_rank"]) for gs in s.seeds_of(g)) for g in gens
+    }
     rows.append({"regulator": "latent rank r per generator seed", **{f"`{g}`": rank[g] for g in gens}})
     out = [
         "## Regulators x generators",
@@ -136,17 +156,30 @@ def generator_sections(results, table: compare.Table | None = None) -> list[str]
     if iso:
         from bench.claims import get
 
-        out += ["## Does the isometric regulariser make recovery easier?", "",
-                f"Rule: {get('isometric-recovery').rule()}", ""]  # fmt: skip
+        out += [
+            "## Does the isometric regulariser make recovery easier?",
+            "",
+            f"Rule: {get('isometric-recovery').rule()}",
+            "",
+        ]
         for c in iso:
             h = c["headline"]
             tops = {g: compare.choice_text(ch, with_regulator=True) for g, ch in c["top"].items()}
-            out += [f"`{c['iso']}` against `{c['base']}`, each at its best regulator and cell ({tops[c['iso']]}; "
-                    f"{tops[c['base']]}): " + (h.text() if h else "n/a") + ".", ""]  # fmt: skip
-            rows = [{"regulator": r, "gap (points)": d.text().split(": ", 1)[1],
-                     "per generator seed": "; ".join(f"s{k}: {v[0]:+.1f} [{v[1]:+.1f}, {v[2]:+.1f}]"
-                                                     for k, v in d.per_seed.items())}
-                    for r, d in c["per_regulator"].items()]  # fmt: skip
+            out += [
+                f"`{c['iso']}` against `{c['base']}`, each at its best regulator and cell ({tops[c['iso']]}; "
+                f"{tops[c['base']]}): " + (h.text() if h else "n/a") + ".",
+                "",
+            ]
+            rows = [
+                {
+                    "regulator": r,
+                    "gap (points)": d.text().split(": ", 1)[1],
+                    "per generator seed": "; ".join(
+                        f"s{k}: {v[0]:+.1f} [{v[1]:+.1f}, {v[2]:+.1f}]" for k, v in d.per_seed.items()
+                    ),
+                }
+                for r, d in c["per_regulator"].items()
+            ]
             out += ["Per regulator (each generator at that regulator's best cell):", "", markdown_table(rows), ""]
         out += [
             (
@@ -168,16 +201,31 @@ def _in_span(results, table, gens, regs) -> list[str]:
             rec = _record(results, g, r, cell) if cell else None
             if rec is None or "latent_rmse" not in rec:
                 continue
-            rows.append({"generator": g, "regulator": r, "best cell": compare.cell_text(cell),
-                         "accuracy %": rec["accuracy"], "l2 pixel error": rec["l2"],
-                         "||z - z*||": rec["latent_error"], "per element": rec["latent_rmse"],
-                         "z recovered %": rec["latent_recovered"]})  # fmt: skip
-    return ["## In-span targets: pixel against latent error", "",
-            ("Recovering images the generator itself made separates the optimiser from the generator's "
-             "coverage: a low pixel error with a large latent error means another z makes the same "
-             "image; a large pixel error means the optimiser did not get there. First generator seed "
-             "and recovery seed, the cell chosen on the first half."), "",
-            markdown_table(rows, floatfmt=".3g"), ""]  # fmt: skip
+            rows.append(
+                {
+                    "generator": g,
+                    "regulator": r,
+                    "best cell": compare.cell_text(cell),
+                    "accuracy %": rec["accuracy"],
+                    "l2 pixel error": rec["l2"],
+                    "||z - z*||": rec["latent_error"],
+                    "per element": rec["latent_rmse"],
+                    "z recovered %": rec["latent_recovered"],
+                }
+            )
+    return [
+        "## In-span targets: pixel against latent error",
+        "",
+        (
+            "Recovering images the generator itself made separates the optimiser from the generator's "
+            "coverage: a low pixel error with a large latent error means another z makes the same "
+            "image; a large pixel error means the optimiser did not get there. First generator seed "
+            "and recovery seed, the cell chosen on the first half."
+        ),
+        "",
+        markdown_table(rows, floatfmt=".3g"),
+        "",
+    ]
 
 
 def paired_table(results, generator: str, table: compare.Table | None = None) -> list[str]:
@@ -190,9 +238,14 @@ def paired_table(results, generator: str, table: compare.Table | None = None) ->
         if d is None:
             continue
         p = "; ".join(f"s{k}: {v:.2g}" for k, v in d.mcnemar_p.items())
-        rows.append({"regulator": r, "best cell": compare.choice_text(table.choices(generator, r)),
-                     "acc - acc(wasserstein)": d.text().split(": ", 1)[1],
-                     "McNemar p (first recovery seed)": p})  # fmt: skip
+        rows.append(
+            {
+                "regulator": r,
+                "best cell": compare.choice_text(table.choices(generator, r)),
+                "acc - acc(wasserstein)": d.text().split(": ", 1)[1],
+                "McNemar p (first recovery seed)": p,
+            }
+        )
     if not rows:
         return []
     return [
@@ -216,19 +269,31 @@ def gates_markdown(results) -> list[str]:
     fails = {gen: compare.gate_failures(results, gen) for gen in s.generators}
     in_span = s.targets != "test"
     bars = ("scorer", "collapse") if in_span else gates.SAMPLE_BARS
-    lines = ["### Credibility bars", "",
-             ("A verdict rests on a generator only when the scorer, the reference LSGAN and every seed "
-              "of that generator clear these bars; otherwise it is withheld, naming the bar. Each bar "
-              "can be set by its option (0 turns it off)." if not in_span else
-              "In-span targets are the generator's own images: its coverage of the data cannot cap their "
-              "recovery, so only the scorer's bar and collapse apply; each can be set by its option."), "",
-             markdown_table(gates.bars_rows(g, bars)), ""]  # fmt: skip
+    lines = [
+        "### Credibility bars",
+        "",
+        (
+            "A verdict rests on a generator only when the scorer, the reference LSGAN and every seed "
+            "of that generator clear these bars; otherwise it is withheld, naming the bar. Each bar "
+            "can be set by its option (0 turns it off)."
+            if not in_span
+            else "In-span targets are the generator's own images: its coverage of the data cannot cap their "
+            "recovery, so only the scorer's bar and collapse apply; each can be set by its option."
+        ),
+        "",
+        markdown_table(gates.bars_rows(g, bars)),
+        "",
+    ]
     if ref:
-        lines += [f"Reference LSGAN: `{ref['name']}` seed {ref['seed']}, Frechet {ref['frechet']:.2f} "
-                  f"(digest {ref['digest'][:16]})" + (", a model of this sweep." if ref.get("in_sweep") else
-                                                        ", loaded for this yardstick."), ""]  # fmt: skip
+        lines += [
+            f"Reference LSGAN: `{ref['name']}` seed {ref['seed']}, Frechet {ref['frechet']:.2f} "
+            f"(digest {ref['digest'][:16]})"
+            + (", a model of this sweep." if ref.get("in_sweep") else ", loaded for this yardstick."),
+            "",
+        ]
     else:
         lines += ["No reference LSGAN in these results: the Frechet ratio bar is not applied.", ""]
-    lines += [f"- `{gen}`: " + ("clears every bar." if not f else "fails: " + "; ".join(f) + ".")
-              for gen, f in fails.items()]  # fmt: skip
+    lines += [
+        f"- `{gen}`: " + ("clears every bar." if not f else "fails: " + "; ".join(f) + ".") for gen, f in fails.items()
+    ]
     return lines + [""]

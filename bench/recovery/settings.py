@@ -223,15 +223,19 @@ class RecoverSettings(Settings):
         for g, seeds in self.seeds_for.items():
             if g not in self.generators:
                 raise SettingError(f"--seeds-for: {g!r} is not one of the sweep's generators")
-            if not isinstance(seeds, (list, tuple)) or not seeds or any(
-                    isinstance(x, bool) or not isinstance(x, int) or x < 0 for x in seeds):  # fmt: skip
+            if (
+                not isinstance(seeds, (list, tuple))
+                or not seeds
+                or any(isinstance(x, bool) or not isinstance(x, int) or x < 0 for x in seeds)
+            ):
                 raise SettingError(f"--seeds-for: {g}: expected a list of seeds >= 0, got {seeds!r}")
         for g, n in self.images_for.items():
             if g not in self.generators:
                 raise SettingError(f"--images-for: {g!r} is not one of the sweep's generators")
             if isinstance(n, bool) or not isinstance(n, int) or not 2 <= n <= self.images:
-                raise SettingError(f"--images-for: {g}: expected a number of images from 2 to --images "
-                                   f"({self.images}), got {n!r}")  # fmt: skip
+                raise SettingError(
+                    f"--images-for: {g}: expected a number of images from 2 to --images ({self.images}), got {n!r}"
+                )
         try:
             self.cells()
         except ValueError as e:

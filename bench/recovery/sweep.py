@@ -65,12 +65,27 @@ def run_chunk(
     `noise_rows` the noise (held fixed, so the targets are reachable)."""
     prior = model.prior
     recs = recover_cells(
-        model.G, model.D, targets, cells, steps=settings.steps, restarts=settings.restarts,
-        seed=seed, prior=prior, prior_samples=settings.prior_samples, image_ids=image_ids,
-        latent_dim=model.latent_dim, device=device, max_batch=settings.max_batch,
-        noise_dim=model.noise_dim, noise=settings.noise, noise_rows=noise_rows, progress=progress,
-        resample_at=settings.resample_at, resample_every=settings.resample_every, precision=precision,
-    )  # fmt: skip
+        model.G,
+        model.D,
+        targets,
+        cells,
+        steps=settings.steps,
+        restarts=settings.restarts,
+        seed=seed,
+        prior=prior,
+        prior_samples=settings.prior_samples,
+        image_ids=image_ids,
+        latent_dim=model.latent_dim,
+        device=device,
+        max_batch=settings.max_batch,
+        noise_dim=model.noise_dim,
+        noise=settings.noise,
+        noise_rows=noise_rows,
+        progress=progress,
+        resample_at=settings.resample_at,
+        resample_every=settings.resample_every,
+        precision=precision,
+    )
     out, scored = [], {}
     for cell, rec in zip(cells, recs):
         if cell.run_id not in scored:  # cells sharing a run share its recovery: score it once
@@ -79,6 +94,12 @@ def run_chunk(
                 metrics.update(latent_errors(rec.z_final, z_star, settings.latent_tol))
             scored[cell.run_id] = metrics
         metrics = dict(scored[cell.run_id])
-        out.append({**metrics, "run_id": cell.run_id, "histories": {"loss": [float(v) for v in rec.loss_history]},
-                    "preview": pack_images(rec.images_rec[:PREVIEW])})  # fmt: skip
+        out.append(
+            {
+                **metrics,
+                "run_id": cell.run_id,
+                "histories": {"loss": [float(v) for v in rec.loss_history]},
+                "preview": pack_images(rec.images_rec[:PREVIEW]),
+            }
+        )
     return out
