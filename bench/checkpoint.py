@@ -23,9 +23,13 @@ import re
 import struct
 from collections import OrderedDict
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from bench import __version__
 from bench.atomic import atomic_torch_save
 from bench.errors import BenchError
 
@@ -68,7 +72,6 @@ def plain(obj: Any, where: str = "payload") -> Any:
     """Check a payload holds only what torch.load(weights_only=True) can read back, converting
     numpy scalars/arrays. Without this a payload with, say, a dataclass would save fine and then
     fail every load, retraining forever."""
-    import numpy as np
     import torch
 
     if obj is None or isinstance(obj, (torch.Tensor, torch.Size)):
@@ -198,11 +201,8 @@ def entry(path: Path, meta: dict, digest: str, size: int, **extra) -> CacheEntry
 
 
 def _versions() -> dict:
-    from importlib import metadata
 
     import torch
-
-    from bench import __version__
 
     out = {"torch": str(torch.__version__), "python": platform.python_version(), "lwgan-bench": __version__}
     try:

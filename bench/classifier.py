@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from bench.cache import train_or_load
+from bench.precision import for_model, key_extra
 from bench.progress import ProgressFn, null_progress
 from lwgan import numerics
 
@@ -255,14 +257,12 @@ BF16_PAYS = True  # bf16 trains the classifier faster on this project's CPU (ben
 
 def classifier_precision(precision: str, device) -> str:
     """The scorer's training format for a run's fp32, bf16 or auto (bench.precision.for_model)."""
-    from bench.precision import for_model
 
     return for_model(precision, device, BF16_PAYS)
 
 
 def classifier_key(cfg: ClassifierConfig, precision: str = "fp32") -> dict:
     """The cache key's config: the config, and the precision when it is not fp32."""
-    from bench.precision import key_extra
 
     return {**asdict(cfg), **key_extra(precision)}
 
@@ -285,7 +285,6 @@ def load_or_train_classifier(
     holds the state dict, the loss history and the metrics: test_accuracy (percent, on the
     10,000 test images) and train_seconds. `precision` (fp32, bf16 or auto) is the training's
     number format; bf16 enters the cache key, fp32 keeps the key of the checkpoints made before."""
-    from bench.cache import train_or_load
     from bench.data import to_pixels
 
     cfg = cfg or ClassifierConfig()

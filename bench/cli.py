@@ -14,8 +14,11 @@ except ImportError:  # pragma: no cover
     from click import echo
     from click import exceptions as _cx
 
-from bench import __version__
+import importlib
+
+from bench import __version__, plugins
 from bench.errors import BenchError
+from bench.memory import keep_freed_memory
 from lwgan.errors import ConfigError
 
 app = typer.Typer(
@@ -47,7 +50,6 @@ def _root(
     ),
 ) -> None:
     """lwgan-bench: reproduce latent-regulation recovery and (Iso-)LWGAN experiments, logged to MLflow."""
-    from bench import plugins
 
     plugins.load_all(plugin)
 
@@ -69,7 +71,6 @@ COMMANDS: tuple[str, ...] = (
 
 
 def _attach() -> None:
-    import importlib
 
     for name in COMMANDS:
         importlib.import_module(f"bench.commands.{name}").register(app)
@@ -80,7 +81,6 @@ _attach()
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app; user errors become `error: ...` on one line and exit code 2."""
-    from bench.memory import keep_freed_memory
 
     keep_freed_memory()
     try:

@@ -25,7 +25,12 @@ from pathlib import Path
 import numpy as np
 
 from bench.errors import BenchError
+from bench.figures import pyplot, save_figure
+from bench.pipeline import load
+from bench.pipeline.registry import ensure_registered
+from bench.recovery.codec import unpack_correct
 from bench.report import markdown_table
+from bench.stats import mcnemar, paired_bootstrap_ci, t_interval, unpaired_bootstrap_ci, welch_interval
 
 N_BOOT = 2000
 PAPER_NOTE = (
@@ -67,8 +72,6 @@ def _finished(results) -> list[dict]:
 
 
 def _recovery_diff(ra: dict, rb: dict, same_images: bool, seed: int) -> tuple[float, float, float, bool, float | None]:
-    from bench.recovery.codec import unpack_correct
-    from bench.stats import mcnemar, paired_bootstrap_ci, unpaired_bootstrap_ci
 
     a = unpack_correct(ra["correct"], ra["n_images"]).astype(float) * 100
     b = unpack_correct(rb["correct"], rb["n_images"]).astype(float) * 100
@@ -116,7 +119,6 @@ def _outcomes(record: dict) -> dict[str, float]:
 def _over_seeds(base, other, label: str) -> list[CellDiff]:
     """Each cell's numbers, mean over the seeds of `other` against the mean over `base`'s (Welch);
     numbers equal in every seed of both (settings) are left out."""
-    from bench.stats import welch_interval
 
     def groups(results) -> dict[tuple, list[dict]]:
         out: dict[tuple, list[dict]] = {}
@@ -153,8 +155,6 @@ def compare(paths: list[str | Path], *, ignore_seed: bool = False, over_seeds: b
     """Every cell of each later result against the first's: {"rows": [CellDiff], "notes": [...],
     "names": [...]}; `over_seeds`: seeds pooled per cell (Welch). A BenchError (one line) for
     results of different experiments."""
-    from bench.pipeline import load
-    from bench.pipeline.registry import ensure_registered
 
     if len(paths) < 2:
         raise BenchError("bench compare: give at least two results files (or one with --paper)")
@@ -212,9 +212,7 @@ def compare(paths: list[str | Path], *, ignore_seed: bool = False, over_seeds: b
 
 def against_paper(path: str | Path) -> dict:
     """A recovery result's cells (mean over runs, with the spread of the runs) against the paper's."""
-    from bench.pipeline import load
     from bench.recovery.tables import cell_frame, spearman, summary_frame
-    from bench.stats import t_interval
 
     results = load(path)
     if results.experiment not in ("recover", "dependence"):
@@ -326,7 +324,6 @@ def markdown(found: dict) -> str:
 
 
 def figure(found: dict, out: Path) -> list[Path]:
-    from bench.figures import pyplot, save_figure
 
     rows = found["rows"]
     if not rows:

@@ -31,6 +31,12 @@ from pathlib import Path
 import numpy as np
 
 from bench.errors import BenchError
+from bench.pipeline import load
+from bench.recovery import compare
+from bench.recovery.codec import unpack_correct
+from bench.recovery.grid import make_cell
+from bench.report import markdown_table
+from bench.stats import mcnemar, t_interval, tost
 
 MARGIN = 0.5  # accuracy points: a level shift under half a point, far inside every claim's band (the finest 2.85)
 # A claim contrast is a difference of two levels, each within +-MARGIN: its shift within +-2 MARGIN.
@@ -39,8 +45,6 @@ CONTRAST_MARGIN = 2 * MARGIN
 
 def _runs(results) -> dict[tuple, np.ndarray]:
     """(generator, generator seed, recovery seed, run id) -> right/wrong [images], each run once."""
-    from bench.recovery.codec import unpack_correct
-    from bench.recovery.grid import make_cell
 
     out = {}
     for c in results.cells:
@@ -85,9 +89,6 @@ def equivalence(
     """The equivalence analysis of OTHER against BASE (see the module docstring): a dict the
     markdown renders."""
     from scipy.stats import binom
-
-    from bench.pipeline import load
-    from bench.stats import mcnemar, t_interval, tost
 
     names = (Path(base_path).as_posix(), Path(other_path).as_posix())
     base, other = load(base_path), load(other_path)
@@ -150,8 +151,6 @@ def equivalence(
 def _contrast_shifts(base, other, margin: float) -> list[dict]:
     """Each claim contrast of claims 1-5 per generator: its shift between the two results at the
     base's cross-fitted best cells, per (generator seed, image), with a TOST."""
-    from bench.recovery import compare
-    from bench.stats import tost
 
     ta = compare.Table(base)
     tb = compare.Table(other, choices_from=ta)
@@ -186,7 +185,6 @@ def _verdicts_side_by_side(base, other) -> list[dict]:
 
 
 def markdown(res: dict) -> str:
-    from bench.report import markdown_table
 
     a, b = res["names"]
     m = res["margin"]

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,6 @@ _PACKAGES = ("lwgan-bench", "torch", "mlflow", "numpy", "scipy", "pandas")
 
 def versions(packages: Sequence[str] = _PACKAGES) -> dict[str, str]:
     """Installed versions by distribution name (no imports: asking costs milliseconds)."""
-    from importlib import metadata
 
     out = {"python": platform.python_version()}
     for name in packages:
@@ -45,7 +45,6 @@ def lock_state(lock: Path = LOCK) -> str:
     the lock (N of its M packages installed)", "differs from the lock: name installed (lock
     pinned), ...", or "no lock found" (an install outside the checkout). Packages the install left
     out (an extra) do not count; a local version label (2.13.0+cpu) matches 2.13.0."""
-    from importlib import metadata
 
     if not lock.is_file():
         return "no lock found"

@@ -5,12 +5,13 @@ Every figure is drawn from a run's saved results alone, so `bench report` redraw
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from bench.atomic import atomic_savefig
+from bench.atomic import atomic_open, atomic_savefig
 
 CURVE_POINTS = 250  # loss curves are kept as at most this many bin means
 
@@ -38,11 +39,8 @@ def save_figure(fig, path: str | Path, *, pdf: bool = True, dpi: int = 130) -> l
 def _save_png(fig, path: Path, dpi: int) -> Path:
     """The PNG with a 256-colour palette: line plots and digit grids lose nothing a reader sees,
     and the file is a third of matplotlib's RGBA (the committed reports' figures stay small)."""
-    import io
 
     from PIL import Image
-
-    from bench.atomic import atomic_open
 
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)

@@ -19,7 +19,9 @@ import torch
 
 from bench import cache
 from bench.cache import CacheEntry
+from bench.precision import for_model, key_extra
 from bench.progress import ProgressFn, null_progress
+from lwgan.errors import ConfigError
 
 
 @dataclass
@@ -55,8 +57,6 @@ def training_precision(spec, precision: str, device="cpu") -> str:
     """The format `spec` trains in (fp32 or bf16) when the run asks for `precision` (fp32, bf16
     or auto: bf16 where native and the family measured it faster, Family.bf16_pays). An explicit
     bf16 for a family that cannot train in it is a ConfigError."""
-    from bench.precision import for_model
-    from lwgan.errors import ConfigError
     from lwgan.families import get_family
 
     family = get_family(spec.family)
@@ -72,7 +72,6 @@ def training_precision(spec, precision: str, device="cpu") -> str:
 def cache_config(spec, precision: str = "fp32") -> dict:
     """The config dict the cache key is made from: its family's (unchanged since the first
     checkpoints), and the training precision when it is not fp32."""
-    from bench.precision import key_extra
     from lwgan.families import get_family
 
     return {**get_family(spec.family).cache_config(spec.config), **key_extra(precision)}

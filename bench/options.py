@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from bench.errors import BenchError
+from bench.precision import PRECISIONS
 
 
 class OptionError(BenchError):
@@ -100,7 +101,6 @@ TrainPrecisionOpt = Annotated[
 
 def check_precision(value: str, option: str) -> str:
     """One of fp32, bf16, auto (the unresolved choice); a one-line OptionError otherwise."""
-    from bench.precision import PRECISIONS
 
     if value not in PRECISIONS:
         raise OptionError(f"{option}: expected one of {', '.join(PRECISIONS)}, got {value!r}")

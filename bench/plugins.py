@@ -13,10 +13,12 @@ Worker processes load the same plugins (`loaded()`), so their entries exist ther
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import os
 import sys
+from importlib.metadata import entry_points as eps
 from pathlib import Path
 
 from bench.errors import BenchError
@@ -81,8 +83,6 @@ def load_all(specs=(), *, env: bool = True, entry_points: bool = True) -> list[s
         for part in os.environ.get(ENV, "").split(","):
             load(part)
     if entry_points:
-        from importlib.metadata import entry_points as eps
-
         for ep in eps(group=GROUP):
             key = f"entry point {ep.name}"
             if key in _LOADED:
@@ -113,7 +113,6 @@ def _file_of(spec: str) -> Path | None:
 
 
 def digest(path: Path) -> str:
-    import hashlib
 
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 

@@ -9,6 +9,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
 from lwgan.progress import ProgressFn, null_progress
 
 __all__ = ["ProgressFn", "null_progress", "rich_progress"]
@@ -17,14 +26,6 @@ __all__ = ["ProgressFn", "null_progress", "rich_progress"]
 @contextmanager
 def rich_progress(console=None, transient: bool = False) -> Iterator[ProgressFn]:
     """A ProgressFn that draws one rich bar per task name, with the latest `info` beside it."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
 
     bars = Progress(
         TextColumn("[bold]{task.description}"),

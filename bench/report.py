@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tabulate import tabulate
 
 from bench.atomic import atomic_write_text
 
@@ -45,7 +46,6 @@ def markdown_table(
     else is parsed as a number, so a hex key like '123e4567' stays text. Numeric columns are
     right-aligned; NaN and None print as `missingval`.
     """
-    from tabulate import tabulate
 
     try:
         import pandas as pd

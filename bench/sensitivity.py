@@ -18,6 +18,8 @@ from __future__ import annotations
 import dataclasses
 from collections import defaultdict
 
+from bench.claims import get
+from bench.report import markdown_table
 from bench.verdict import Verdict
 
 SPLITS = 20
@@ -35,7 +37,6 @@ def _key(v: Verdict) -> tuple[str, str]:
 
 def _threshold_labels(v: Verdict) -> list[tuple[str, str]]:
     """(which number moved, label) for each of the claim's band numbers at each scale."""
-    from bench.claims import get
 
     if v.evidence is None or not v.key or v.label not in ("reproduced", "not reproduced", "inconclusive"):
         return []
@@ -115,7 +116,6 @@ def rows(verdicts: list[Verdict]) -> list[dict]:
 
 def markdown(verdicts: list[Verdict]) -> list[str]:
     """The section every report with verdicts carries (lines; none when no verdict has shares)."""
-    from bench.report import markdown_table
 
     table = rows(verdicts)
     if not table:

@@ -28,9 +28,13 @@ import types
 import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import tomllib
+
 from bench.errors import BenchError
+from bench.options import parse_int
 
 _MISSING = dataclasses.MISSING
 
@@ -147,7 +151,6 @@ def _kind(tp) -> str:
 
 def _scalar(text: str, tp, where: str) -> Any:
     """One text value as `tp` (int, float, str, bool, a union of them)."""
-    from bench.options import parse_int
 
     if typing.get_origin(tp) in (typing.Union, types.UnionType):  # int | str: an int if it is one
         for t in _args(tp):
@@ -395,9 +398,6 @@ def _default_of(f: dataclasses.Field) -> Any:
 
 def read_toml(path, cls) -> dict:
     """{field: value} from a sweep file; a SettingError naming the file for a bad one."""
-    from pathlib import Path
-
-    import tomllib
 
     p = Path(path)
     try:

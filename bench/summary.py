@@ -12,6 +12,12 @@ import math
 from collections import Counter
 from pathlib import Path
 
+from bench import sensitivity
+from bench.atomic import atomic_write_text
+from bench.claims import all_claims
+from bench.errors import BenchError
+from bench.pipeline import load
+from bench.pipeline.registry import ensure_registered, get
 from bench.report import markdown_table
 from bench.verdict import LABELS
 
@@ -23,9 +29,6 @@ ORDER = {"recover": 0, "rank": 1, "isometry": 2, "stochastic": 3, "mnist": 4}  #
 def collect(folder: str | Path) -> list[tuple[str, object]]:
     """(path relative to `folder`'s parent, Results) of every results file under `folder`, in
     the papers' order; the cell stores (runs/) and other JSON files are skipped."""
-    from bench.errors import BenchError
-    from bench.pipeline import load
-    from bench.pipeline.registry import ensure_registered
 
     root = Path(folder)
     out = []
@@ -103,8 +106,6 @@ def marks(v) -> str:
 def sensitivity_rows(folder: str | Path) -> list[dict]:
     """Every saved verdict under `folder` re-judged now (bench.sensitivity): over 20 other splits
     of the images and with each band number at 0.5x and 1.5x; one row per verdict."""
-    from bench import sensitivity
-    from bench.pipeline.registry import get
 
     rows = []
     for path, results in collect(folder):
@@ -130,7 +131,6 @@ def sensitivity_rows(folder: str | Path) -> list[dict]:
 
 def claim_rows(found) -> list[dict]:
     """One row per verdict, in the claims' order: claim, where, verdict, numbers (shortened)."""
-    from bench.claims import all_claims
 
     order = {c.key: i for i, c in enumerate(all_claims())}
     rows = []
@@ -194,7 +194,6 @@ def replace_block(readme: str, block: str) -> str:
 
 def update_readme(readme: str | Path, folder: str | Path) -> bool:
     """Rewrite the README's block from the results under `folder` (atomically); True if it changed."""
-    from bench.atomic import atomic_write_text
 
     path = Path(readme)
     old = path.read_text(encoding="utf-8")

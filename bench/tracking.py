@@ -29,6 +29,7 @@ from urllib.parse import urlparse
 
 from bench.errors import BenchError
 from bench.facts import command_line, device_name, git_state, versions
+from bench.outputs import OutputError, probe_dir
 
 # MLflow's per-request limits (mlflow.utils.validation): a batch holds at most 1000 metrics and
 # 100 params and 100 tags, 1000 entities in all; values are truncated to what the store accepts.
@@ -314,8 +315,6 @@ def preflight(uri: str | None) -> None:
     _check_uri(uri)
     uri = uri or os.environ.get("MLFLOW_TRACKING_URI") or "sqlite:///mlflow.db"
     if _scheme(uri) == "sqlite":
-        from bench.outputs import OutputError, probe_dir
-
         db = Path(uri.split(":///", 1)[-1]) if ":///" in uri else None
         if db is not None and str(db) not in ("", ":memory:"):
             try:

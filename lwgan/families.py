@@ -16,6 +16,7 @@ lwgan.lwgan_family, lwgan.published), imported on first use.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -87,7 +88,6 @@ BUILTIN = ("lwgan.lsgan", "lwgan.lwgan_family", "lwgan.published")
 
 
 def _builtins() -> None:
-    import importlib
 
     for module in BUILTIN:
         importlib.import_module(module)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 
 from bench.claims.registry import Band, Claim, Estimate, Outcome, above, at_most, combine, inside, register
+from bench.stats import t_interval
 
 # Claim 6: the published discrepancies at lambda_iso > 0 are 0.022-0.027 on one training batch of
 # one seed; 0.05 is about twice the largest, and under 5% of the lambda-0 value (1.20).
@@ -306,7 +307,6 @@ register(
 
 def log_ratio_estimate(name: str, logs: list[float], where: str = "") -> Estimate:
     """exp of a Student-t interval of per-seed log ratios: a ratio with its interval."""
-    from bench.stats import t_interval
 
     ci = t_interval(logs)
     f = lambda v: math.exp(v) if math.isfinite(v) else math.nan

@@ -10,6 +10,7 @@ left out; a sweep file's values apply under the options given on the command lin
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,6 +18,7 @@ from typing import Annotated, Any
 import typer
 
 from bench import settings as st
+from bench.commands.common import run
 from bench.options import (
     DataDirOpt,
     DeviceOpt,
@@ -62,7 +64,6 @@ def _show(value: Any) -> str:
 
 
 def _default(f) -> Any:
-    import dataclasses
 
     return f.default_factory() if f.default is dataclasses.MISSING else f.default
 
@@ -106,7 +107,6 @@ def experiment_command(name: str, cls: type, doc: str, out: str = "reports"):
     up in the registry, which would import every experiment for `--help`) from its options."""
 
     def command(**kwargs):
-        from bench.commands.common import run
 
         run_kw = {k: kwargs.pop(k) for k in RUN_OPTIONS}
         out_dir = kwargs.pop("out")

@@ -6,6 +6,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from bench.claims import all_claims, get, paper
+from bench.claims.gates import GATE_TEXT
+from bench.options import OptionError
+from bench.summary import collect, sensitivity_rows
 
 EPILOG = """Examples:
 
@@ -36,11 +43,6 @@ def claims_cmd(
     """List the claims the harness judges (bench.claims): what is measured, the paper's value,
     the band that counts as reproduced and the one that counts as not reproduced (inconclusive
     otherwise), and which reports judge each."""
-    from rich.console import Console
-    from rich.table import Table
-
-    from bench.claims import all_claims, get
-    from bench.options import OptionError
 
     console = Console()
     if results is not None and not results.is_dir():
@@ -48,7 +50,6 @@ def claims_cmd(
     if sensitivity:
         if results is None:
             raise OptionError("--sensitivity: needs --results DIR (the saved results to re-judge)")
-        from bench.summary import sensitivity_rows
 
         rows = sensitivity_rows(results)
         table = Table(
@@ -65,8 +66,6 @@ def claims_cmd(
         return
     verdicts: dict[str, list[str]] = {}
     if results is not None:
-        from bench.summary import collect
-
         for path, res in collect(results):
             for v in res.verdict_objs():
                 if v.key:
@@ -79,10 +78,8 @@ def claims_cmd(
             raise OptionError(f"bench claims: {e}") from None
         console.print(f"[bold]{claim.title}[/bold] ({claim.key})", highlight=False)
         console.print(claim.rule(), highlight=False)
-        from bench.claims import paper
 
         console.print(paper.describe(claim.key), highlight=False)
-        from bench.claims.gates import GATE_TEXT
 
         console.print(f"Credibility: {GATE_TEXT.get(claim.gate, 'no bar')}.", highlight=False)
         console.print(f"judged in: {', '.join(claim.reports)}", highlight=False)

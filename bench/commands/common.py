@@ -10,6 +10,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from bench.commands import executor
+from bench.facts import command_line
+from bench.options import check_positive, check_precision, resolve_device
+from bench.pipeline import RunOptions, run_experiment
+from bench.progress import rich_progress
 
 
 def run(
@@ -29,13 +38,6 @@ def run(
     no_track: bool = False,
 ):
     """Run experiment `name` with `settings`; prints as it goes, returns the RunOutput."""
-    from rich.console import Console
-
-    from bench.commands import executor
-    from bench.facts import command_line
-    from bench.options import check_positive, check_precision, resolve_device
-    from bench.pipeline import RunOptions, run_experiment
-    from bench.progress import rich_progress
 
     check_positive(workers, "--workers")
     check_positive(threads, "--threads")
@@ -75,9 +77,6 @@ def run(
 
 def print_output(output) -> None:
     """The shared summary: one row per verdict, the failed cells, the files, the MLflow run."""
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
 
     console = Console()
     verdicts = output.results.verdict_objs()

@@ -6,6 +6,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
+
+from bench import compare
+from bench import equivalence as eq
+from bench.atomic import atomic_write_text
+from bench.options import OptionError
+from bench.outputs import probe_dir, probe_files
 
 EPILOG = """Examples:
 
@@ -58,12 +65,6 @@ def compare_cmd(
     """Compare saved results of the same experiment cell by cell: paired over the same target images
     where they share them (McNemar and a paired bootstrap), unpaired otherwise (said so); list the
     differences that lie outside their intervals; write a markdown table and a figure."""
-    from rich.console import Console
-
-    from bench import compare
-    from bench.atomic import atomic_write_text
-    from bench.options import OptionError
-    from bench.outputs import probe_dir, probe_files
 
     if reseed is not None and not equivalence:
         raise OptionError("--reseed: only with --equivalence")
@@ -72,9 +73,6 @@ def compare_cmd(
             raise OptionError(
                 "--equivalence: give exactly two recovery results, without --paper, --over-seeds, --ignore-seed"
             )
-        from bench import equivalence as eq
-        from bench.atomic import atomic_write_text
-        from bench.outputs import probe_dir, probe_files
 
         folder = probe_dir(out)
         probe_files([folder / "compare.md"])

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.table import Table
 
+from bench.atomic import atomic_savefig
 from bench.options import DataDirOpt, OutOpt, default_out
+from bench.outputs import probe_files
+from bench.progress import rich_progress
 
 EPILOG = """Examples:
 
@@ -28,19 +34,13 @@ def data(
 ) -> None:
     """Locate MNIST (downloading it into the cache if needed), verify the four IDX files and save
     a 10x10 grid of sample digits (one row per class) to OUT/mnist-samples.png."""
-    from contextlib import ExitStack
 
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from rich.console import Console
-    from rich.table import Table
 
-    from bench.atomic import atomic_savefig
     from bench.data import MD5, load_mnist, sample_grid
-    from bench.outputs import probe_files
-    from bench.progress import rich_progress
 
     target = Path(out or default_out()) / "mnist-samples.png"
     probe_files([target])  # before the download: a bad --out costs nothing

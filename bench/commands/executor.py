@@ -15,7 +15,9 @@ from typing import Annotated
 
 import typer
 
+from bench.errors import BenchError
 from bench.options import OptionError
+from bench.pipeline.remote import ExecutorSpec
 
 _SPEC: contextvars.ContextVar = contextvars.ContextVar("executor_spec", default=None)
 _PANEL = "Executor (where cells run)"
@@ -85,8 +87,6 @@ OPTIONS = {
 
 def spec_from(values: dict):
     """An ExecutorSpec from the options' values; a one-line OptionError when one is bad."""
-    from bench.errors import BenchError
-    from bench.pipeline.remote import ExecutorSpec
 
     try:
         return ExecutorSpec(
@@ -134,6 +134,5 @@ def executor_options(fn):
 
 def current():
     """The ExecutorSpec of the running command (local when called outside one)."""
-    from bench.pipeline.remote import ExecutorSpec
 
     return _SPEC.get() or ExecutorSpec()

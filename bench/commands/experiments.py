@@ -7,13 +7,20 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.table import Table
 
+from bench import settings as st
+from bench import summary as s
 from bench.commands.build import ConfigOpt, PrintConfigOpt
+from bench.commands.common import run
+from bench.commands.executor import executor_options
 from bench.options import (
     DataDirOpt,
     DeviceOpt,
     ExperimentOpt,
     NoTrackOpt,
+    OptionError,
     OutOpt,
     ResumeOpt,
     RetrainOpt,
@@ -22,6 +29,11 @@ from bench.options import (
     TrainPrecisionOpt,
     WorkersOpt,
 )
+from bench.outputs import probe_files
+from bench.pipeline import get, load, names, rebuild
+from bench.pipeline.registry import ensure_registered
+from bench.pipeline.run import rejudge as rejudge_
+from bench.settings import to_toml
 
 REPORT_EPILOG = """Examples:
 
@@ -37,10 +49,6 @@ REPORT_EPILOG = """Examples:
 
 def experiments_cmd() -> None:
     """List the registered experiments (built in, or added by a plugin) with what each does."""
-    from rich.console import Console
-    from rich.table import Table
-
-    from bench.pipeline import get, names
 
     table = Table(title="Experiments (each runs through one pipeline; add your own with --plugin)")
     for col in ("name", "description", "settings"):
@@ -83,14 +91,9 @@ def report_cmd(
 ) -> None:
     """Rebuild a report's markdown, CSV and figures from its saved results; the markdown is byte
     for byte what the run wrote. With --summary, the headline tables of a folder of results."""
-    from rich.console import Console
-
-    from bench.options import OptionError
 
     console = Console()
     if summary:
-        from bench import summary as s
-
         if not results.is_dir():
             raise OptionError(f"--summary: {results} is not a folder of results")
         if readme is None:
@@ -107,20 +110,12 @@ def report_cmd(
     if readme is not None:
         raise OptionError("--readme: only with --summary")
     if print_config:
-        from bench.pipeline import load
-        from bench.pipeline.registry import ensure_registered
-        from bench.settings import to_toml
-
         results_ = load(results)
         ensure_registered(results_.experiment, results_.facts.get("plugins", []), str(results))
         typer.echo(to_toml(results_.settings_obj(), results_.experiment), nl=False)
         return
-    from bench.pipeline import rebuild
 
     if rejudge:
-        from bench.outputs import probe_files
-        from bench.pipeline.run import rejudge as rejudge_
-
         probe_files([results], option="--rejudge")
         rejudge_(results)
     written = rebuild(results, out)
@@ -140,7 +135,6 @@ RUN_EPILOG = """Examples:
 
 def _setting(cls, text: str) -> tuple[str, object]:
     """`field=value` -> (field, value parsed by the field's declaration: lists comma-separated)."""
-    from bench import settings as st
 
     name, sep, raw = text.partition("=")
     valid = [f.name for f in st.fields(cls)]
@@ -174,10 +168,6 @@ def run_cmd(
 ) -> None:
     """Run any registered experiment with its default settings, or some changed with --set or a
     sweep file (--config); each value is typed and checked by its field's declaration."""
-    from bench import settings as st
-    from bench.commands.common import run
-    from bench.options import OptionError
-    from bench.pipeline import get
 
     try:
         exp = get(name)
@@ -209,7 +199,6 @@ def run_cmd(
 
 
 def register(app: typer.Typer) -> None:
-    from bench.commands.executor import executor_options
 
     app.command("experiments")(experiments_cmd)
     app.command("run", epilog=RUN_EPILOG)(executor_options(run_cmd))

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import typer
 
+from bench.commands.build import experiment_command
+from bench.commands.executor import executor_options
+from bench.experiments.settings import IsometrySettings, MnistSettings, StochasticSettings
+
 ISOMETRY_EPILOG = """Examples:
 
   bench isometry                                   # lambda 0,0.5,1,2 x seeds 0,1,2, both objectives
@@ -45,9 +49,6 @@ DOCS = {
 
 
 def register(app: typer.Typer) -> None:
-    from bench.commands.build import experiment_command
-    from bench.commands.executor import executor_options
-    from bench.experiments.settings import IsometrySettings, MnistSettings, StochasticSettings
 
     for name, cls, epilog in (
         ("isometry", IsometrySettings, ISOMETRY_EPILOG),

@@ -4,6 +4,13 @@
 from __future__ import annotations
 
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from bench.commands.build import experiment_command
+from bench.commands.executor import executor_options
+from bench.experiments.settings import RankSettings
+from lwgan.recipes import RECIPES
 
 RANK_EPILOG = """Examples:
 
@@ -25,10 +32,7 @@ rank score, and report it beside the truth and beside MLE and TwoNN on the same 
 def generators_cmd() -> None:
     """List the generator variants and the training recipes a name may carry after a dot
     (`lwgan.rank`, `iso-lwgan.mnist-tiny`)."""
-    from rich.console import Console
-    from rich.table import Table
 
-    from lwgan.recipes import RECIPES
     from lwgan.registry import DEFAULT_RECIPE, generator_names, get_generator
 
     table = Table(
@@ -50,9 +54,6 @@ def generators_cmd() -> None:
 
 
 def register(app: typer.Typer) -> None:
-    from bench.commands.build import experiment_command
-    from bench.commands.executor import executor_options
-    from bench.experiments.settings import RankSettings
 
     rank = experiment_command("rank", RankSettings, RANK_DOC)
     app.command("rank", epilog=RANK_EPILOG)(executor_options(rank))

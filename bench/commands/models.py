@@ -6,6 +6,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from bench import cache
 
 CacheDirOpt = Annotated[
     Path | None,
@@ -51,11 +56,6 @@ def register(app: typer.Typer) -> None:
 
         Unreadable files are listed in red with the reason; delete them and the next run retrains.
         """
-        from rich.console import Console
-        from rich.markup import escape
-        from rich.table import Table
-
-        from bench import cache
 
         root = cache_dir if cache_dir is not None else cache.cache_dir()
         entries = cache.list_entries(root)

@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import typer
 
+from bench.commands.build import experiment_command
+from bench.commands.executor import executor_options
+from bench.recovery.settings import DependenceSettings, RecoverSettings
+
 EPILOG = """Examples:
 
   bench recover --regulator all --grid paper --data-dir ../shared/data/mnist
@@ -51,9 +55,6 @@ and the resampling cutoffs under other readings of their rule."""
 
 
 def register(app: typer.Typer) -> None:
-    from bench.commands.build import experiment_command
-    from bench.commands.executor import executor_options
-    from bench.recovery.settings import DependenceSettings, RecoverSettings
 
     recover = experiment_command("recover", RecoverSettings, RECOVER_DOC)
     dependence = experiment_command("dependence", DependenceSettings, DEPENDENCE_DOC, out="reports/dependence")

@@ -5,6 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from bench.options import OptionError
 
 EPILOG = """Examples:
 
@@ -22,11 +26,8 @@ def regulators_cmd(
 ) -> None:
     """List every latent regulator of the recovery study: what it is, what its swept
     hyperparameter means, where it comes from; extras are marked. Priors are listed below."""
-    from rich.console import Console
-    from rich.table import Table
 
     import regulators
-    from bench.options import OptionError
 
     if kind is not None and kind not in regulators.KINDS:
         raise OptionError(f"--kind: unknown kind {kind!r}; accepted: {', '.join(regulators.KINDS)}")

@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.table import Table
 
-from bench.options import DataDirOpt, DeviceOpt, OutOpt, SeedOpt, default_out
+from bench.atomic import atomic_savefig
+from bench.errors import BenchError
+from bench.options import (
+    DataDirOpt,
+    DeviceOpt,
+    OutOpt,
+    SeedOpt,
+    check_positive,
+    check_precision,
+    default_out,
+    resolve_device,
+)
+from bench.outputs import probe_dir
+from bench.progress import rich_progress
 
 RetrainOpt = Annotated[bool, typer.Option("--retrain", help="Train again even when the cache holds this model.")]
 PrecisionOpt = Annotated[
@@ -45,9 +61,6 @@ CLASSIFIER_EPILOG = """Examples:
 
 def _session(console):
     """A progress callback that opens rich bars on first use (a cache hit prints no bar)."""
-    from contextlib import ExitStack
-
-    from bench.progress import rich_progress
 
     stack = ExitStack()
     bars: list = []
@@ -61,7 +74,6 @@ def _session(console):
 
 
 def _check_epochs(epochs: int | None) -> None:
-    from bench.options import check_positive
 
     check_positive(epochs, "--epochs")
 
@@ -74,7 +86,6 @@ def _entry_rows(entry) -> list[tuple[str, str]]:
 
 
 def _table(title: str, rows: list[tuple[str, str]]):
-    from rich.table import Table
 
     table = Table(title=title, title_justify="left")
     table.add_column("metric", no_wrap=True)
@@ -96,11 +107,9 @@ def classifier(
 
     Prints its accuracy on the 10,000 test images; the recovery study needs at least 99.3%.
     """
-    from rich.console import Console
 
     from bench.classifier import classifier_precision, load_or_train_classifier
     from bench.data import load_mnist
-    from bench.options import check_precision, resolve_device
 
     _check_epochs(epochs)
     dev = resolve_device(device)
@@ -157,15 +166,10 @@ def lsgan(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import torch
-    from rich.console import Console
 
-    from bench.atomic import atomic_savefig
     from bench.classifier import generator_quality, load_or_train_classifier, predict
     from bench.data import load_mnist, to_pixels
-    from bench.errors import BenchError
     from bench.models import load_or_train, training_precision
-    from bench.options import check_positive, check_precision, resolve_device
-    from bench.outputs import probe_dir
     from lwgan.lsgan import ARCHITECTURES, generator_flops
     from lwgan.registry import get_generator
 

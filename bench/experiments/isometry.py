@@ -14,15 +14,24 @@ from pathlib import Path
 import numpy as np
 
 from bench import sensitivity
+from bench.claims import get
 from bench.experiments import toy, toy_report
 from bench.experiments.metrics import COLLAPSE
 from bench.experiments.reference import reference_value, setting_key
 from bench.experiments.settings import ISOMETRY_DATASET as DATASET
 from bench.experiments.settings import IsometrySettings, ToySettings
 from bench.experiments.toy_cells import toy_cells
+from bench.experiments.toy_claims import (
+    collapsed,
+    over_seeds,
+    paired_log_ratio,
+    paired_ratio,
+    rank_verdict,
+    ratio_text,
+)
 from bench.figures import figure_link, pyplot, save_figure
 from bench.pipeline import Results
-from bench.report import format_seeds, markdown_table
+from bench.report import format_seeds, markdown_table, parse_reference
 from bench.stats import seed_summary
 from bench.verdict import Verdict
 from bench.verdict import rows as verdict_rows
@@ -59,15 +68,6 @@ def verdicts(results: Results) -> list[Verdict]:
     """Per objective: claim 6 (the discrepancy's size at every lambda_iso > 0 and its drop from
     lambda_iso 0), claim 10 on this experiment (interpolations against lambda_iso 0), and claim
     9 on the LWGAN objective's rank estimates; withheld where a model collapsed."""
-    from bench.claims import get
-    from bench.experiments.toy_claims import (
-        collapsed,
-        over_seeds,
-        paired_log_ratio,
-        paired_ratio,
-        rank_verdict,
-        ratio_text,
-    )
 
     out = []
     cells = toy_cells(results)
@@ -224,7 +224,6 @@ def figures(results: Results, out: Path) -> list[Path]:
 
 def _delta(value: float, paper: str | None) -> float:
     """measured - paper where the paper gives one number (not a range)."""
-    from bench.report import parse_reference
 
     ref = parse_reference(paper) if paper else None
     return value - ref[0] if ref and ref[0] == ref[1] else float("nan")
@@ -248,7 +247,6 @@ def _fmt_ranks(ranks, margins=None) -> str:
 
 def render(results: Results) -> str:
     """The markdown report: a pure function of the saved results."""
-    from bench.claims import get
 
     s = results.settings_obj()
     cells = toy_cells(results)

@@ -29,6 +29,7 @@ from bench.experiments.records import mlflow_extras
 from bench.experiments.settings import EVAL, REFERENCE_GAN, MnistSettings
 from bench.pipeline import Experiment, register
 from bench.settings import judging_fields
+from bench.stats import bootstrap_ci, pair_mean_ci
 
 SAMPLE_GRID = 64  # generated samples kept per model for the sample figure
 FIGURE_PAIRS = 4  # rows of each interpolation grid
@@ -192,7 +193,6 @@ def run_cell(cell: dict, ctx) -> dict:
     from bench.classifier import digit_shares, features, frechet_distance, predict
     from bench.models import load_or_train
     from bench.recovery.sweep import pack_images
-    from bench.stats import bootstrap_ci, pair_mean_ci
     from lwgan.networks import prior_sample
     from lwgan.rank import score_ranks
 

@@ -8,6 +8,9 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
+from bench.recovery.codec import pack_floats, pack_uint8_images, unpack_floats, unpack_images
+from bench.stats import crossed_interval
+
 BASE, ISO = "base LWGAN", "Iso-LWGAN"
 STEPS = 10  # interpolation steps (the paper's grids)
 
@@ -55,7 +58,6 @@ class MnistCell:
 
     @classmethod
     def from_record(cls, record: dict) -> MnistCell:
-        from bench.recovery.codec import unpack_floats, unpack_images
 
         values = {f.name: record[f.name] for f in fields(cls) if f.name in record}
         if "recon_per_image" in values:
@@ -69,7 +71,6 @@ def slim(record: dict, cell: dict, settings: dict) -> dict:
     """The record the saved results keep: the per-image errors, the interpolation grid and the
     sample grid as compact text (lossless: float32 errors, uint8 images), about a third of the
     JSON lists' size."""
-    from bench.recovery.codec import pack_floats, pack_uint8_images, unpack_images
 
     out = dict(record)
     if isinstance(out.get("recon_per_image"), list):
@@ -90,7 +91,6 @@ def recon_gaps(results, objective: str) -> dict | None:
     gap with a t-interval over the images, and the crossed interval over images and seeds
     (bench.stats.crossed_interval: every seed is scored on the same images). None when base or
     Iso-LWGAN is missing."""
-    from bench.stats import crossed_interval
 
     mine = [c for c in mnist_cells(results) if c.objective == objective]
     base = {c.seed: c for c in mine if c.name == BASE}

@@ -9,7 +9,9 @@ import numpy as np
 
 from bench.experiments.mnist_cells import MnistCell, mnist_cells
 from bench.experiments.mnist_report import label_of, slug, summary
+from bench.experiments.toy_report import curves
 from bench.figures import plot_histories, pyplot, save_figure
+from bench.recovery.codec import unpack_images
 
 
 def tile(grid: np.ndarray, pad: int = 2, gap: int = 6) -> np.ndarray:
@@ -46,7 +48,6 @@ def plot_interpolation_grid(cell, path: Path, pdf: bool = True) -> list[Path]:
 
 def plot_samples(cell, path: Path, pdf: bool = True) -> list[Path]:
     """An 8 x 8 grid of the model's draws G(Z_r), Z ~ N(0, I) (the stored samples)."""
-    from bench.recovery.codec import unpack_images
 
     plt = pyplot()
     imgs = unpack_images(cell.samples).astype(float) / 127.5 - 1
@@ -88,7 +89,6 @@ def plot_recon(results, path: Path) -> list[Path]:
 
 
 def figures(results, out: Path) -> list[Path]:
-    from bench.experiments.toy_report import curves
 
     out = Path(out)
     first = results.settings_obj().seeds[0]

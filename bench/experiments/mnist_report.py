@@ -6,9 +6,13 @@ from __future__ import annotations
 import numpy as np
 
 from bench import sensitivity
+from bench.claims import Estimate, gates, get
+from bench.claims.catalog import FIRM_SEEDS
+from bench.claims.catalog_lwgan import SLIGHT
 from bench.experiments.metrics import COLLAPSE
 from bench.experiments.mnist_cells import BASE, ISO, STEPS, mnist_cells, recon_gaps
 from bench.experiments.reference import reference_value
+from bench.experiments.toy_claims import paired_ratio, ratio_text
 from bench.facts import RunFacts, facts_markdown
 from bench.figures import figure_link
 from bench.pipeline.results import as_tuples
@@ -66,7 +70,6 @@ def relative_gap(results, objective: str):
     """Claim 8's evidence: (Iso - base) / base of the mean per-image reconstruction error, on the
     same test images at every seed: the crossed interval over images and seeds of the per-image
     gap (bench.stats.crossed_interval), divided by the base's mean error."""
-    from bench.claims import Estimate
 
     gaps = recon_gaps(results, objective)
     if gaps is None:
@@ -81,10 +84,6 @@ def verdicts(results) -> list[Verdict]:
     """Per objective: claim 8 (the size of Iso-LWGAN's reconstruction gap) and claim 10 on
     MNIST (interpolation irregularity, Iso-LWGAN against the base), each withheld when a model
     it rests on fails a credibility bar."""
-    from bench.claims import get
-    from bench.claims.catalog import FIRM_SEEDS
-    from bench.claims.catalog_lwgan import SLIGHT
-    from bench.experiments.toy_claims import paired_ratio, ratio_text
 
     out = []
     cells = mnist_cells(results)
@@ -144,7 +143,6 @@ def slug(name: str) -> str:
 
 def gates_markdown(results) -> list[str]:
     """The bars of the LWGAN-objective claims with their reasons, and which models fail one."""
-    from bench.claims import gates
 
     g = gates.Gates.from_settings(results.settings_obj())
     lines = [
@@ -169,7 +167,6 @@ def gates_markdown(results) -> list[str]:
 
 def render(results) -> str:
     """The markdown report: a pure function of the saved results."""
-    from bench.claims import get
 
     s = results.settings_obj()
     cells = mnist_cells(results)

@@ -6,12 +6,16 @@ import math
 from pathlib import Path
 
 from bench import sensitivity
+from bench.claims import get
 from bench.experiments.rank_cells import RankCell
+from bench.experiments.settings import TUNING_DATASETS, UNREPRESENTABLE, public_schedule
 from bench.facts import RunFacts, facts_markdown
 from bench.figures import figure_link, pyplot, save_figure
 from bench.pipeline.results import as_tuples
-from bench.report import markdown_table
+from bench.report import format_mean_sd, markdown_table
 from bench.verdict import Verdict
+from bench.verdict import rows as verdict_rows
+from lwgan.recipes import SCORING_ITER_D
 
 
 def _cells(results):
@@ -73,10 +77,6 @@ def summary_frame(results):
     every seed, and the verdict."""
     import pandas as pd
 
-    from bench.claims import get
-    from bench.experiments.settings import TUNING_DATASETS
-    from bench.report import format_mean_sd
-
     df = cell_frame(results)
     rows = []
     if df.empty:
@@ -112,7 +112,6 @@ def summary_frame(results):
 
 def _unrepresentable(dataset: str) -> str:
     """Why an encoder into R^intrinsic_dim cannot represent the dataset ("" when it can)."""
-    from bench.experiments.settings import UNREPRESENTABLE
 
     return UNREPRESENTABLE.get(dataset, "")
 
@@ -225,7 +224,6 @@ def phase_rows(cfg: dict) -> list[dict]:
 
 def verdicts(results) -> list[Verdict]:
     """Claim 9 per dataset, on the seeds never used to choose the schedule."""
-    from bench.claims import get
 
     claim = get(CLAIM)
     df = cell_frame(results)
@@ -262,9 +260,6 @@ def summary_metrics(results) -> dict:
 
 def render(results) -> str:
     """The markdown report: a pure function of the saved results."""
-    from bench.claims import get
-    from bench.experiments.settings import public_schedule
-    from bench.verdict import rows as verdict_rows
 
     s = results.settings_obj()
     cells = _cells(results)
@@ -375,7 +370,6 @@ def render(results) -> str:
 
 def protocol_text(s) -> str:
     """How the evaluations were made, for the report."""
-    from lwgan.recipes import SCORING_ITER_D
 
     if s.protocol == "training":
         return (

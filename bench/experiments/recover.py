@@ -14,10 +14,13 @@ import dataclasses
 import math
 import time
 
+from bench.cache import status
 from bench.data.inputs import mnist_input
 from bench.pipeline import Experiment, register
 from bench.precision import resolve as resolve_precision
 from bench.recovery import report, tables
+from bench.recovery.codec import pack_uint8_images, unpack_images
+from bench.recovery.compare import Table
 from bench.recovery.grid import Cell, cell_id, make_cell, unique_runs
 from bench.recovery.settings import RecoverSettings
 from bench.settings import unkeyed_fields
@@ -151,7 +154,6 @@ def _targets(ctx, model):
 
 def plan(ctx) -> list[str]:
     """What the sweep will do and which models it must train first (files read and verified)."""
-    from bench.cache import status
     from bench.classifier import SCORER_SEED, ClassifierConfig, classifier_key
     from bench.recovery import generators
     from lwgan.families import get_family
@@ -407,7 +409,6 @@ def slim(record: dict, cell: dict, settings: dict) -> dict:
     """The record the saved results keep: no loss curve (MLflow has it; no report reads it), and
     the recovered images only where the report's figure shows them (the first generator at its
     first seed and first recovery seed), compressed. A study's results stay a few MB, not 35."""
-    from bench.recovery.codec import pack_uint8_images, unpack_images
 
     g0 = settings["generators"][0]
     seed0 = (settings.get("seeds_for") or {}).get(g0, settings["generator_seeds"])[0]
@@ -436,7 +437,6 @@ def summary_metrics(results) -> dict:
     of the images judged at the cell chosen on the other, what the verdicts judge), so the MLflow
     chart view compares regulators across runs. The first generator's best regulator and cell as
     tags."""
-    from bench.recovery.compare import Table
 
     out = {}
     full, held = Table(results, holdout=False), Table(results)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bench.claims.gates import gate_setting
+from bench.options import parse_int
 from bench.settings import SettingError, Settings, setting
 from lwgan.recipes import PUBLIC_TOY, TOY, get_recipe, with_overrides
 
@@ -23,7 +24,6 @@ def _objectives(text: str) -> tuple[str, ...]:
 
 
 def _eval_rank(text: str) -> int | str:
-    from bench.options import parse_int
 
     t = text.strip()
     if t in ("max", "estimate"):

@@ -16,12 +16,21 @@ from pathlib import Path
 import numpy as np
 
 from bench import sensitivity
+from bench.claims import get
+from bench.claims.catalog_lwgan import COVER
 from bench.experiments import toy, toy_report
 from bench.experiments.metrics import COLLAPSE
 from bench.experiments.reference import reference_value, setting_key
 from bench.experiments.settings import CENTRES, StochasticSettings
 from bench.experiments.settings import STOCHASTIC_DATASET as DATASET
 from bench.experiments.toy_cells import toy_cells
+from bench.experiments.toy_claims import (
+    collapsed,
+    over_seeds,
+    paired_ratio,
+    rank_verdict,
+    ratio_text,
+)
 from bench.figures import figure_link, pyplot, save_figure
 from bench.pipeline import Results
 from bench.report import format_seeds, markdown_table
@@ -69,15 +78,6 @@ def verdicts(results: Results) -> list[Verdict]:
     """Per objective: claim 7a (diversity against the published size), 7b (stability, paired by
     seed), 7c (mode collapse: what noise would have to fix) and, on the LWGAN objective, claim 9
     on the models' rank estimates; withheld where a model collapsed."""
-    from bench.claims import get
-    from bench.claims.catalog_lwgan import COVER
-    from bench.experiments.toy_claims import (
-        collapsed,
-        over_seeds,
-        paired_ratio,
-        rank_verdict,
-        ratio_text,
-    )
 
     out = []
     cells = toy_cells(results)
@@ -236,7 +236,6 @@ def figures(results: Results, out: Path) -> list[Path]:
 
 def render(results: Results) -> str:
     """The markdown report: a pure function of the saved results."""
-    from bench.claims import get
 
     s = results.settings_obj()
     cells = toy_cells(results)

@@ -16,6 +16,8 @@ from __future__ import annotations
 import time
 from dataclasses import asdict
 
+import numpy as np
+
 from bench.data.inputs import synthetic_input
 from bench.experiments import toy_report
 from bench.experiments.metrics import (
@@ -32,6 +34,7 @@ from bench.experiments.records import mlflow_extras
 from bench.experiments.settings import ToySettings
 from bench.experiments.toy_cells import ToyCell, cell_name
 from bench.pipeline import Experiment, register
+from bench.stats import bootstrap_ci, pair_mean_ci
 
 BATCH = 128  # the published run's batch: its metrics are measured on one shuffled batch
 BATCH_INPUTS = 5  # ... and its diversity on that batch's first five inputs
@@ -63,7 +66,6 @@ def run_cell(cell: dict, ctx) -> dict:
 
     from bench.data import make_synthetic
     from bench.models import load_or_train
-    from bench.stats import bootstrap_ci, pair_mean_ci
     from lwgan.networks import prior_sample
     from lwgan.rank import rank_margin, score_ranks
 
@@ -215,7 +217,6 @@ def mode_gaps(z, x, labels) -> tuple[float | None, float | None]:
 
 def early(curve, share: float = 0.1) -> float:
     """Mean of a per-step training loss over its first `share` of steps."""
-    import numpy as np
 
     v = np.asarray(curve, dtype=float)
     return float(v[: max(1, round(len(v) * share))].mean()) if len(v) else float("nan")
@@ -223,7 +224,6 @@ def early(curve, share: float = 0.1) -> float:
 
 def loss_spread(curve, share: float = 0.25) -> float:
     """Standard deviation of a per-step training loss over its last `share` of steps."""
-    import numpy as np
 
     v = np.asarray(curve, dtype=float)
     tail = v[-max(2, round(len(v) * share)) :] if len(v) >= 2 else v

@@ -9,12 +9,12 @@ from collections.abc import Callable, Sequence
 
 from bench.claims import Estimate, get
 from bench.claims.catalog_lwgan import log_ratio_estimate
+from bench.stats import t_interval
 from bench.verdict import Verdict
 
 
 def over_seeds(name: str, values: Sequence[float]) -> Estimate:
     """The mean of `values` (one per seed) with its Student-t interval."""
-    from bench.stats import t_interval
 
     ci = t_interval(list(values))
     return Estimate(name, ci.value, ci.lo, ci.hi, where=f"t over {len(values)} seeds")

@@ -6,10 +6,13 @@ from __future__ import annotations
 from dataclasses import fields
 from pathlib import Path
 
+import numpy as np
+
 from bench.experiments.metrics import COLLAPSE
 from bench.experiments.settings import ToySettings
 from bench.experiments.toy_cells import PLOT_FIELDS, ToyCell, toy_cells
-from bench.figures import pyplot, save_figure, smooth
+from bench.facts import RunFacts, facts_markdown
+from bench.figures import plot_histories, pyplot, save_figure, smooth
 from bench.report import markdown_table
 from lwgan.recipes import PUBLIC_TOY, TOY
 
@@ -39,7 +42,6 @@ def rows(results) -> list[dict]:
 def cell_figure(cell: dict, record: dict, folder: Path) -> list[Path]:
     """One cell at a glance (its MLflow run's figure): held-out data against generated points
     with decoded latent lines, and the training curves."""
-    import numpy as np
 
     from bench.data import make_synthetic
 
@@ -105,7 +107,6 @@ def summary_metrics(results, summary: list[dict], metric: str, key: str, tag: st
 
 def plot_losses(results, path: Path, keys: tuple[str, ...], knob: str, symbol: str) -> list[Path]:
     """Training curves of the first seed, one line per (objective, `knob`)."""
-    from bench.figures import plot_histories
 
     first = results.settings_obj().seeds[0]
     hist = {f"{r['objective']} {symbol}={r[knob]:g}": curves(r) for r in results.records() if r["seed"] == first}
@@ -114,7 +115,6 @@ def plot_losses(results, path: Path, keys: tuple[str, ...], knob: str, symbol: s
 
 def report_tail(results) -> list[str]:
     """The last sections of both toy reports: the training settings and the run facts."""
-    from bench.facts import RunFacts, facts_markdown
 
     return [
         "## Training",

@@ -10,10 +10,14 @@ name and gets the Context by pickle, so what runs there is exactly what runs her
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import os
 import queue as queue_mod
 from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
+from bench.pipeline.on_ray import ray_execute
+from bench.pipeline.on_slurm import slurm_execute
 from bench.pipeline.worker import run_reporting, run_shipped, shippable
 
 
@@ -39,12 +43,8 @@ def execute(
         if ctx.threads is None:  # a task's torch threads: the CPUs it asked for
             ctx.threads = max(1, int(spec.cpus_per_task))
         if spec.kind == "ray":
-            from bench.pipeline.on_ray import ray_execute
-
             yield from ray_execute(exp, chunks, ctx, spec)
         else:
-            from bench.pipeline.on_slurm import slurm_execute
-
             yield from slurm_execute(exp, chunks, ctx, spec, state, collect)
         return
     workers = max(1, min(int(workers), len(chunks)))
@@ -80,8 +80,6 @@ def _work(name: str, chunk: list[dict], ctx, settings: dict, messages, chunk_id:
 
 
 def _parallel(exp, chunks, ctx, workers: int) -> Iterator[tuple]:
-    import multiprocessing as mp
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     if ctx.threads is None:
         ctx.threads = max(1, (os.cpu_count() or 1) // workers)

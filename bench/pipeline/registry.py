@@ -8,10 +8,13 @@ experiment in one file".
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from bench import plugins
 
 
 def _no_verdicts(results) -> list:
@@ -134,7 +137,6 @@ BUILTIN = "bench.experiments.builtin"
 
 
 def _builtins() -> None:
-    import importlib
 
     importlib.import_module(BUILTIN)
 
@@ -161,9 +163,6 @@ def get(name: str) -> Experiment:
 def ensure_registered(experiment: str, recorded: list[dict], where: str) -> None:
     """Make `experiment` (of saved results at `where`) registered: load the plugins its results
     record where they are found unchanged; else a one-line PluginError naming what to pass."""
-    from pathlib import Path
-
-    from bench import plugins
 
     if is_registered(experiment):
         return

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from urllib.parse import urlparse
 
 from bench.errors import BenchError
+from bench.outputs import probe_dir
+from bench.pipeline.worker import run_shipped
 
 EXECUTORS = ("local", "ray", "slurm")
 # What a worker must see as the driver does: where the cache and the data are.
@@ -109,7 +111,6 @@ def run_task(name: str, chunk: list[dict], ctx, settings: dict, env: dict[str, s
     """A remote worker's job: one chunk of experiment `name` (a plain function of its inputs). On
     failure the exception carries the worker's traceback, host and output tail to the driver
     (`worker_report`), which prints them."""
-    from bench.pipeline.worker import run_shipped
 
     os.environ.update(env)
     out, err = _Tee(sys.stdout), _Tee(sys.stderr)
@@ -168,8 +169,6 @@ def preflight(spec: ExecutorSpec) -> None:
         if spec.address() and not ray.is_initialized():
             _reachable(spec.address())
     elif spec.kind == "slurm":
-        from bench.outputs import probe_dir
-
         try:
             import submitit  # noqa: F401
         except ImportError:

@@ -12,7 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.errors import BenchError
 from bench.pipeline import store
+from bench.pipeline.registry import get
+from bench.settings import trusted
 from bench.verdict import Verdict
 
 FORMAT = 1
@@ -30,7 +33,6 @@ def as_tuples(v: Any) -> Any:
 def settings_from_dict(cls: type, d: dict):
     """Rebuild a settings dataclass from its saved dict (without the input checks: saved
     results are facts); unknown keys are an error."""
-    from bench.settings import trusted
 
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(d) - names)
@@ -52,7 +54,6 @@ class Results:
 
     def settings_obj(self):
         """The settings as the experiment's own dataclass."""
-        from bench.pipeline.registry import get
 
         return settings_from_dict(get(self.experiment).settings, self.settings)
 
@@ -87,7 +88,6 @@ class Results:
 
 def load(path: str | Path) -> Results:
     """A results file, or a BenchError naming it and saying what is wrong."""
-    from bench.errors import BenchError
 
     path = Path(path)
     try:

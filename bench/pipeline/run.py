@@ -18,6 +18,7 @@ propagates (the parent run ends KILLED).
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import tempfile
 import time
@@ -25,16 +26,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench import plugins, precision, sensitivity, tracking
+from bench.atomic import atomic_write_text
+from bench.data import inputs
 from bench.errors import BenchError
+from bench.facts import collect_facts, git_state
+from bench.outputs import probe_dir, probe_files
 from bench.pipeline import remote
 from bench.pipeline import store as cellstore
 from bench.pipeline.context import Context
 from bench.pipeline.executor import default_workers, execute
-from bench.pipeline.registry import Experiment, get
+from bench.pipeline.registry import Experiment, ensure_registered, get
 from bench.pipeline.remote import ExecutorSpec
-from bench.pipeline.results import Results
+from bench.pipeline.results import Results, load
 from bench.pipeline.worker import CELL_DONE
 from bench.progress import ProgressFn, null_progress
+from bench.report import markdown_table, write_csv, write_report
+from bench.verdict import verdict_tags
 
 
 @dataclass
@@ -139,11 +147,6 @@ def run_experiment(
     Returns the results and the paths written. Raises BenchError for what the user can fix,
     before any work where it can be known then; KeyboardInterrupt after storing what finished.
     """
-    from bench import plugins, precision, tracking
-    from bench.data import inputs
-    from bench.facts import collect_facts
-    from bench.outputs import probe_dir, probe_files
-    from bench.verdict import verdict_tags
 
     exp = name if isinstance(name, Experiment) else get(name)
     opts = options or RunOptions()
@@ -325,7 +328,6 @@ def slimmed(exp: Experiment, outcome: dict, cell: dict, settings: dict) -> dict:
 def judge(exp: Experiment, results: Results) -> list[dict]:
     """The experiment's verdicts on the results, each with how stable it is (bench.sensitivity),
     as saved dicts."""
-    from bench import sensitivity
 
     return [v.to_dict() for v in sensitivity.measure(exp, results, exp.verdicts(results))]
 
@@ -369,7 +371,6 @@ def _chunks(exp: Experiment, todo: list[tuple[str, dict]]) -> list[list[tuple[st
 def write_outputs(exp: Experiment, results: Results, files: dict[str, Path]):
     """Save the results JSON, then make the CSV, figures and markdown from the saved form (so a
     rebuild from the JSON makes the same markdown byte for byte). Returns (saved, figures)."""
-    from bench.atomic import atomic_write_text
 
     text = results.to_json()
     atomic_write_text(files["json"], text)
@@ -378,7 +379,6 @@ def write_outputs(exp: Experiment, results: Results, files: dict[str, Path]):
 
 
 def _render_all(exp: Experiment, results: Results, files: dict[str, Path]) -> list[Path]:
-    from bench.report import write_csv, write_report
 
     write_csv(exp.rows(results) if exp.rows else default_rows(results), files["csv"])
     figures = exp.figures(results, files["md"].parent)
@@ -391,8 +391,6 @@ def markdown(exp: Experiment, results: Results) -> str:
     text = exp.render(results).rstrip("\n") + "\n"
     failed = results.failed()
     if failed:
-        from bench.report import markdown_table
-
         rows = [{"cell": c["key"], "error": c["error"]} for c in failed]
         text += (
             f"\n## Failed cells\n\n{len(failed)} of {len(results.cells)} cells failed; "
@@ -415,12 +413,6 @@ def rejudge(path: str | Path) -> Results:
     """`bench report --rejudge`: judge a saved run's cells again by the current claims and
     statistics (nothing re-runs: verdicts are a function of the saved records), record when and at
     which commit in the run facts, and save the results in place (atomically)."""
-    import datetime as dt
-
-    from bench.atomic import atomic_write_text
-    from bench.facts import git_state
-    from bench.pipeline.registry import ensure_registered
-    from bench.pipeline.results import load
 
     results = load(path)
     ensure_registered(results.experiment, results.facts.get("plugins", []), str(path))
@@ -434,9 +426,6 @@ def rejudge(path: str | Path) -> Results:
 
 def rebuild(path: str | Path, out: str | Path | None = None) -> dict[str, Path | list[Path]]:
     """`bench report`: the markdown, CSV and figures of a saved run, without rerunning it."""
-    from bench.outputs import probe_dir, probe_files
-    from bench.pipeline.registry import ensure_registered
-    from bench.pipeline.results import load
 
     results = load(path)
     ensure_registered(results.experiment, results.facts.get("plugins", []), str(path))

@@ -11,6 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 
+from bench import plugins
+from bench.memory import keep_freed_memory
+from bench.pipeline.registry import get
+from bench.pipeline.results import settings_from_dict
+
 CELL_DONE = "cell done"  # the progress task name a worker reports finished cells under
 _PROCESS_MEMO: dict = {}  # heavy objects (data, models) kept across the chunks one process runs
 
@@ -40,11 +45,6 @@ def run_shipped(name: str, chunk: list[dict], ctx, settings: dict, chunk_id: int
     """In a worker process (local, Ray or SLURM): load the run's plugins, rebuild the settings,
     keep heavy objects across the chunks this process runs, and run one chunk of `name`."""
     import torch
-
-    from bench import plugins
-    from bench.memory import keep_freed_memory
-    from bench.pipeline.registry import get
-    from bench.pipeline.results import settings_from_dict
 
     keep_freed_memory()  # as the command's own process does (bench/cli.py)
     for spec in ctx.plugins:

@@ -25,10 +25,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bench.claims import Estimate
+from bench.claims import Estimate, gates, get
 from bench.claims.catalog import FIRM_SEEDS
 from bench.recovery.codec import unpack_correct
 from bench.recovery.grid import fmt, make_cell
+from bench.stats import crossed_interval, mcnemar
 from bench.verdict import Verdict
 
 DISTANCES = ("wasserstein", "energy")
@@ -162,7 +163,6 @@ class Table:
     def cell_level(self, generator: str, regulator: str, lr: float, hp: float):
         """One cell's accuracy (%) over every image and generator seed with its crossed interval
         (each seed's per-image accuracy averaged over its recovery seeds); None when missing."""
-        from bench.stats import crossed_interval
 
         seeds = self._by_cell.get((generator, regulator, lr, hp), [])
         rows = [100 * np.mean(list(self.bits[(generator, gs, regulator, lr, hp)].values()), axis=0) for gs in seeds]
@@ -171,7 +171,6 @@ class Table:
     def level(self, generator: str, regs):
         """The cross-fitted accuracy (%) over the generator's seeds and images, with its crossed
         interval (bench.stats.Crossed); None when a cell is missing."""
-        from bench.stats import crossed_interval
 
         rows = [x for s in self.seeds(generator) if (x := self.per_image(generator, s, regs)) is not None]
         return crossed_interval(np.stack(rows)) if rows else None
@@ -190,7 +189,6 @@ class Diff:
 
     @property
     def crossed(self):
-        from bench.stats import crossed_interval
 
         return crossed_interval(self.table)
 
@@ -210,13 +208,11 @@ class Diff:
     @property
     def per_seed(self) -> dict[int, tuple[float, float, float]]:
         """seed -> (gap, lo, hi) with a t-interval over that seed's images (for reading)."""
-        from bench.stats import crossed_interval
 
         return {s: tuple(crossed_interval(self.table[k : k + 1])[:3]) for k, s in enumerate(self.seeds)}
 
     @property
     def mcnemar_p(self) -> dict[int, float]:
-        from bench.stats import mcnemar
 
         return {s: mcnemar(x, y)["pvalue"] for s, (x, y) in self.first.items()}
 
@@ -287,7 +283,6 @@ def gate_failures(results, generator: str) -> list[str]:
     in this run, for claims judged on recovery of test images ([] when all clear). In-span
     targets are the generator's own images: its coverage of the data cannot cap their recovery,
     so only the scorer's bar and collapse apply there (bench.claims.gates.recovery_failures)."""
-    from bench.claims import gates
 
     g = gates.Gates.from_settings(results.settings_obj())
     ctx = results.context
@@ -297,7 +292,6 @@ def gate_failures(results, generator: str) -> list[str]:
 
 def claim_verdicts(results, generator: str, regs: list[str], table: Table | None = None) -> list[Verdict]:
     """Claims 1-5 on one generator, each withheld when the generator fails a bar."""
-    from bench.claims import get
 
     table = table or Table(results)
     failures = gate_failures(results, generator)
@@ -366,7 +360,6 @@ def iso_comparisons(results, regs: list[str], table: Table | None = None) -> lis
 
 
 def iso_verdicts(results, regs: list[str], table: Table | None = None) -> list[Verdict]:
-    from bench.claims import get
 
     claim = get("isometric-recovery")
     out = []

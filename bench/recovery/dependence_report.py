@@ -11,9 +11,13 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.claims import gates, get
+from bench.facts import RunFacts, facts_markdown
+from bench.figures import figure_link, pyplot, save_figure
 from bench.recovery import compare, departures, tables
 from bench.recovery import report as recover_report
 from bench.report import markdown_table
+from lwgan.recipes import get_recipe
 
 CUTOFFS = ("logistic_cutoff", "truncated_normal_cutoff")
 LOSS_REGULATORS = ("wasserstein", "energy", "trick_discriminator", "log_normal_density")
@@ -49,7 +53,6 @@ def summary_metrics(results) -> dict:
 
 def generator_rows(main) -> list[dict]:
     """One row per generator: recipe, seeds, quality (mean over seeds), cost, credibility."""
-    from lwgan.recipes import get_recipe
 
     s = main.settings_obj()
     ctx = main.context
@@ -113,7 +116,6 @@ def agreement_rows(main) -> list[dict]:
 
 def verdict_matrix(main) -> tuple[list[dict], dict]:
     """Rows: claims 1-5; columns: generators; and per claim the labels of credible generators."""
-    from bench.claims import get
 
     by = {}
     for v in main.verdict_objs():
@@ -135,7 +137,6 @@ def verdict_matrix(main) -> tuple[list[dict], dict]:
 def finding(main) -> list[str]:
     """Which claims hold across the credible generators, which depend on the generator, and the
     generator closest to the paper's grid (a pure function of the verdicts and the grids)."""
-    from bench.claims import get
 
     _, labels = verdict_matrix(main)
     credible = [g for g in main.settings["generators"] if not compare.gate_failures(main, g)]
@@ -235,9 +236,6 @@ def image_seconds(main) -> dict[str, float]:
 
 
 def render(results) -> str:
-    from bench.claims import gates
-    from bench.facts import RunFacts, facts_markdown
-    from bench.figures import figure_link
 
     main = main_results(results)
     s = results.settings_obj()
@@ -351,7 +349,6 @@ def figures(results, out: Path) -> list[Path]:
 
 
 def _lift_figure(main, out: Path) -> list[Path]:
-    from bench.figures import pyplot, save_figure
 
     by = lifts(main)
     models = main.context["models"]
@@ -387,7 +384,6 @@ def _lift_figure(main, out: Path) -> list[Path]:
 
 
 def _reading_figure(results, out: Path) -> list[Path]:
-    from bench.figures import pyplot, save_figure
 
     s = results.settings_obj()
     frame = rows(results)

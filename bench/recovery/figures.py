@@ -19,14 +19,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.recovery.grid import LOSS_TABLES, fmt
+from bench.figures import pyplot, save_figure
+from bench.recovery.compare import Table, choice_text
+from bench.recovery.grid import LOSS_TABLES, fmt, make_cell
 
 
 def cell_intervals(results, cells: pd.DataFrame, generator: str) -> pd.DataFrame:
     """Per (table, regulator, lr, hp) of `generator`: accuracy, lo, hi over every image and
     generator seed (crossed), and the paper's value."""
-    from bench.recovery.compare import Table
-    from bench.recovery.grid import make_cell
 
     table = Table(results, holdout=False)
     done = cells[cells["accuracy"].notna() & (cells["generator"] == generator)]
@@ -54,7 +54,6 @@ def cell_intervals(results, cells: pd.DataFrame, generator: str) -> pd.DataFrame
 def tables_figure(results, titles: dict[str, str], out: Path) -> list[Path]:
     """One panel per paper table of the first generator: measured lines (solid, with interval
     bars) and the paper's (dashed, hollow markers), one colour per hyperparameter."""
-    from bench.figures import pyplot, save_figure
     from bench.recovery.tables import cell_frame
 
     cells = cell_frame(results)
@@ -115,7 +114,6 @@ def heldout_best(results) -> pd.DataFrame:
     """Per (generator, regulator): the cross-fitted best cell (each half judged at the cell chosen
     on the other), its accuracy with the crossed 95% interval over images and generator seeds,
     and the paper's best value for the regulator."""
-    from bench.recovery.compare import Table, choice_text
     from bench.recovery.tables import cell_frame
 
     table, cells = Table(results), cell_frame(results)
@@ -149,7 +147,6 @@ def heldout_best(results) -> pd.DataFrame:
 def generators_figure(results, out: Path) -> list[Path]:
     """Grouped bars: each regulator's held-out best accuracy per generator, with its interval; a
     black tick at the paper's best for the regulator."""
-    from bench.figures import pyplot, save_figure
 
     frame = heldout_best(results)
     if frame.empty:

@@ -25,10 +25,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
+from bench.checkpoint import payload_digest
 from bench.errors import BenchError
+from bench.experiments.settings import EVAL
+from bench.plugins import import_module_or_file
+from bench.progress import null_progress
 
 RECOVERY_GENERATORS = ("lsgan", "lwgan", "iso-lwgan", "iso-lwgan-stochastic")  # `--generator all`
 
@@ -119,7 +124,6 @@ def parse_generators(text: str) -> list[str]:
 
 
 def _user_builder(name: str) -> Callable[[], UserGenerator]:
-    from bench.plugins import import_module_or_file
 
     module, _, attr = name.rpartition(":")
     try:
@@ -213,7 +217,6 @@ def load(
     if is_user(name):
         return _load_user(name, seed, device)
     from bench.models import cache_config, load_or_train, training_precision
-    from bench.progress import null_progress
 
     progress = progress or null_progress
     spec = spec_for(name, latent_dim, arch)
@@ -253,7 +256,6 @@ def _rank_estimate(model, mnist, seed, device, progress, name) -> tuple[int, flo
     """LWGAN's rank score as `bench mnist --budget default` computes it (its EVAL table), so the
     rank recovery uses is the one that report prints for the same checkpoint."""
     from bench.data import to_pixels
-    from bench.experiments.settings import EVAL
     from lwgan.rank import score_ranks
 
     e = EVAL["default"]
@@ -275,7 +277,6 @@ def _rank_estimate(model, mnist, seed, device, progress, name) -> tuple[int, flo
 
 def _load_user(name: str, seed: int, device) -> RecoveryModel:
     import regulators
-    from bench.checkpoint import payload_digest
 
     built = _built(name)
     lo, hi = built.pixel_range
@@ -327,7 +328,6 @@ def draw(model: RecoveryModel, n: int, seed: int, tag: str = "quality"):
 def quality(model: RecoveryModel, classifier, test_images: torch.Tensor, n: int, seed: int) -> dict:
     """The generator judged by the classifier on n draws: Frechet distance to the test images in
     its feature space, and the share of each digit."""
-    import numpy as np
 
     from bench.classifier import digit_shares, features, frechet_distance, predict
 

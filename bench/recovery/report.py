@@ -14,10 +14,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.figures import figure_link
+from bench import sensitivity
+from bench.claims import get
+from bench.facts import RunFacts, facts_markdown
+from bench.figures import figure_link, image_rows, save_figure
+from bench.recovery import compare, departures, sections
+from bench.recovery.codec import unpack_images
 from bench.recovery.grid import LOSS_TABLES, fmt
 from bench.recovery.tables import acc_text, best_cells, cell_frame, generator_summary, spearman
+from bench.report import markdown_table
 from bench.verdict import Verdict
+from bench.verdict import rows as verdict_rows
 
 TABLE_TITLES = {
     "table1": "Table 1: Wasserstein distance",
@@ -52,7 +59,6 @@ BF16_NOTE = "; G's and D's passes in bfloat16 (latents, Adam, regulators and los
 def verdicts(results) -> list[Verdict]:
     """The paper's five claims per generator (bench.recovery.compare), then whether the isometric
     regulariser makes recovery easier (when LWGAN and Iso-LWGAN both ran)."""
-    from bench.recovery import compare
 
     s = results.settings_obj()
     regs = s.names()
@@ -65,13 +71,6 @@ def verdicts(results) -> list[Verdict]:
 
 def render(results) -> str:
     """The whole report as markdown, from the saved results alone."""
-    from bench import sensitivity
-    from bench.claims import get
-    from bench.facts import RunFacts, facts_markdown
-    from bench.recovery import compare, departures, sections
-    from bench.report import markdown_table
-    from bench.verdict import rows as verdict_rows
-
     s = results.settings_obj()
     table = compare.Table(results)
     cells = cell_frame(results)
@@ -271,8 +270,6 @@ def figures(results, out: Path) -> list[Path]:
 
 def _images(results, out: Path) -> list[Path]:
     """Targets and the recoveries of each regulator's best cell (first seed), as PDF and PNG."""
-    from bench.figures import image_rows, save_figure
-    from bench.recovery.codec import unpack_images
 
     s = results.settings
     seed, g = s["seeds"][0], s["generators"][0]

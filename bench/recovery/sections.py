@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import math
 
+from bench.claims import gates, get
 from bench.recovery import compare
+from bench.recovery.grid import make_cell
 from bench.report import markdown_table
 
 
@@ -107,7 +109,6 @@ def best_rows(results, generator: str, table: compare.Table | None = None) -> li
 
 
 def _record(results, generator, regulator, cell):
-    from bench.recovery.grid import make_cell
 
     for c in results.cells:
         d = c["cell"]
@@ -154,8 +155,6 @@ def generator_sections(results, table: compare.Table | None = None) -> list[str]
         out += _in_span(results, table, gens, regs)
     iso = compare.iso_comparisons(results, regs, table)
     if iso:
-        from bench.claims import get
-
         out += [
             "## Does the isometric regulariser make recovery easier?",
             "",
@@ -261,7 +260,6 @@ def paired_table(results, generator: str, table: compare.Table | None = None) ->
 
 def gates_markdown(results) -> list[str]:
     """The credibility bars this run applies, with their reasons, and which models fail one."""
-    from bench.claims import gates
 
     s = results.settings_obj()
     g = gates.Gates.from_settings(s)

@@ -9,7 +9,9 @@ from bench.claims.gates import (
     gate_setting,  # the credibility bars' fields, with their defaults
 )
 from bench.errors import BenchError
+from bench.options import parse_int
 from bench.precision import PRECISIONS
+from bench.recovery.grid import expand_grid
 from bench.settings import SettingError, Settings, setting
 
 TARGETS = ("test", "generated")
@@ -53,7 +55,6 @@ def _check_generators(names: tuple[str, ...]) -> str | None:
 
 
 def _check_latent_rank(text: str) -> str | None:
-    from bench.options import parse_int
 
     if text in ("estimate", "max"):
         return None
@@ -264,7 +265,6 @@ class RecoverSettings(Settings):
         return list(self.regulators) or regulators.names(include_extras=False)
 
     def cells(self):
-        from bench.recovery.grid import expand_grid
 
         grid = (list(self.lrs), list(self.hps)) if self.grid == "explicit" else self.grid
         return expand_grid(grid, self.names())

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import torch
 
+from bench.errors import BenchError
 from bench.progress import ProgressFn, null_progress
 from bench.recovery.codec import pack_uint8_images
 from bench.recovery.engine import recover_cells
@@ -26,8 +27,6 @@ def select_images(test_labels: torch.Tensor, n: int, subset_seed: int) -> list[i
     """A fixed, seeded subset of test-image indices (sorted, so image i is always the same one)."""
     total = int(test_labels.shape[0])
     if not 0 < n <= total:
-        from bench.errors import BenchError
-
         raise BenchError(f"--images: expected 1..{total}, got {n}")
     g = torch.Generator().manual_seed(int(subset_seed))
     return sorted(torch.randperm(total, generator=g)[:n].tolist())

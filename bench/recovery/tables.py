@@ -9,6 +9,7 @@ import math
 import pandas as pd
 
 from bench.recovery.grid import fmt, make_cell
+from bench.stats import spearman_gap_ci
 
 METRICS = (
     "accuracy",
@@ -105,7 +106,6 @@ def spearman_gap(a: pd.DataFrame, b: pd.DataFrame) -> tuple[float, float, float]
     """rho(a) - rho(b) of two generators' grids against the paper's, on the paper cells both have,
     with a paired bootstrap interval over those cells (bench.stats.spearman_gap_ci): is one
     generator's grid surely closer to the paper's than another's? (value, lo, hi); NaN under 4 cells."""
-    from bench.stats import spearman_gap_ci
 
     keys = ["table", "regulator", "learning_rate", "hyperparameter"]
     both = a.merge(b, on=keys, suffixes=("_a", "_b"))
