@@ -212,7 +212,7 @@ def compare(paths: list[str | Path], *, ignore_seed: bool = False, over_seeds: b
 
 def against_paper(path: str | Path) -> dict:
     """A recovery result's cells (mean over runs, with the spread of the runs) against the paper's."""
-    from bench.recovery.tables import cell_frame, spearman, summary_frame
+    from bench.recovery.reporting.tables import cell_frame, spearman, summary_frame
 
     results = load(path)
     if results.experiment not in ("recover", "dependence"):

@@ -32,9 +32,9 @@ import numpy as np
 
 from bench.errors import BenchError
 from bench.pipeline import load
-from bench.recovery import compare
 from bench.recovery.codec import unpack_correct
 from bench.recovery.grid import make_cell
+from bench.recovery.reporting import evidence
 from bench.report import markdown_table
 from bench.stats import mcnemar, t_interval, tost
 
@@ -152,16 +152,16 @@ def _contrast_shifts(base, other, margin: float) -> list[dict]:
     """Each claim contrast of claims 1-5 per generator: its shift between the two results at the
     base's cross-fitted best cells, per (generator seed, image), with a TOST."""
 
-    ta = compare.Table(base)
-    tb = compare.Table(other, choices_from=ta)
+    ta = evidence.Table(base)
+    tb = evidence.Table(other, choices_from=ta)
     regs = base.settings_obj().names()
     pairs = [(b, t) for t in ("wasserstein", "log_normal_density") for b in regs if b != t]
     pairs += [("wasserstein", "energy")] + [(r, "none") for r in regs if r != "none"]
-    pairs += [(d, c) for d in compare.DISTANCES for c in compare.CUTOFFS]
+    pairs += [(d, c) for d in evidence.DISTANCES for c in evidence.CUTOFFS]
     out = []
     for g in ta.generators():
         for a, b in dict.fromkeys(pairs):
-            da, db = compare.diff(ta, (g, a), (g, b)), compare.diff(tb, (g, a), (g, b))
+            da, db = evidence.diff(ta, (g, a), (g, b)), evidence.diff(tb, (g, a), (g, b))
             if da is None or db is None or da.seeds != db.seeds:
                 continue
             out.append(

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from bench.recovery.codec import pack_correct
-from bench.recovery.compare import Table, diff, split_halves
+from bench.recovery.reporting.evidence import Table, diff, split_halves
 
 LRS = (0.001, 0.01, 0.1, 1.0)
 WEIGHTS = (0.01, 0.1, 1.0, 10.0)

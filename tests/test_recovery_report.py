@@ -10,10 +10,10 @@ import pytest
 from scipy import stats
 
 from bench.pipeline.results import Results
-from bench.recovery import compare
 from bench.recovery.codec import pack_correct
-from bench.recovery.report import _rho
-from bench.recovery.tables import best_cells, spearman
+from bench.recovery.reporting import evidence
+from bench.recovery.reporting.render import _rho
+from bench.recovery.reporting.tables import best_cells, spearman
 
 N = 1000
 
@@ -48,8 +48,10 @@ def test_a_paired_difference_against_hand_counts_and_scipy():
     e = _flip(w, 30, 10, 1)  # 30 discordant one way, 10 the other: 2.0 points behind
     # holdout=False: every image on both sides, so the hand counts apply (cross-fitting is tested
     # in tests/test_recovery_holdout.py).
-    d = compare.diff(
-        compare.Table(_results({("g", 0, "wasserstein", 0.1, 1.0): w, ("g", 0, "energy", 0.1, 1.0): e}), holdout=False),
+    d = evidence.diff(
+        evidence.Table(
+            _results({("g", 0, "wasserstein", 0.1, 1.0): w, ("g", 0, "energy", 0.1, 1.0): e}), holdout=False
+        ),
         ("g", "wasserstein"),
         ("g", "energy"),
     )
@@ -68,7 +70,7 @@ def test_over_generator_seeds_the_interval_counts_images_and_seeds():
         w = _bits(0.9, s)
         bits[("g", s, "wasserstein", 0.1, 1.0)] = w
         bits[("g", s, "energy", 0.1, 1.0)] = _flip(w, down, up, s + 10)
-    d = compare.diff(compare.Table(_results(bits), holdout=False), ("g", "wasserstein"), ("g", "energy"))
+    d = evidence.diff(evidence.Table(_results(bits), holdout=False), ("g", "wasserstein"), ("g", "energy"))
     gaps = [2.0, 2.0, 3.0]
     assert [v[0] for v in d.per_seed.values()] == pytest.approx(gaps)
     # The oracle: the crossed interval of the [3 seeds, N images] table of per-image differences,
@@ -104,15 +106,15 @@ REGS = ["none", "wasserstein", "energy", "log_normal_density", "logistic_cutoff"
 
 
 def test_the_five_claims_on_a_paper_like_grid():
-    v = compare.claim_verdicts(_results(_paper_like()), "g", REGS)
+    v = evidence.claim_verdicts(_results(_paper_like()), "g", REGS)
     assert [x.label for x in v] == ["reproduced"] * 5, [x.shown for x in v]
-    assert [x.key for x in v] == list(compare.CLAIM_KEYS)
+    assert [x.key for x in v] == list(evidence.CLAIM_KEYS)
     assert all("1 generator seed x 1000 images" in x.numbers for x in v)  # cross-fitted: every image judged
     assert all(x.provisional == "1 generator seed; a firm verdict needs 3" for x in v)
 
 
 def test_the_claims_fall_when_energy_is_clearly_ahead():
-    v = compare.claim_verdicts(_results(_paper_like(energy_ahead=True)), "g", REGS)
+    v = evidence.claim_verdicts(_results(_paper_like(energy_ahead=True)), "g", REGS)
     assert [x.label + f" ({x.note})" for x in v[:3]] == ["not reproduced (energy ahead)"] * 3
     assert "energy - wasserstein" in v[0].numbers
     assert [x.label for x in v[3:]] == ["reproduced", "reproduced"]
@@ -122,7 +124,7 @@ def test_claim_4_says_each_outcome_by_the_tie_margin():
     def claim4(down, up):
         bits = _paper_like()
         bits[("g", 0, "logistic_cutoff", 0.1, 2.0)] = _flip(bits[("g", 0, "none", 0.01, 0.0)], down, up, 9)
-        return compare.claim_verdicts(_results(bits), "g", REGS)[3]
+        return evidence.claim_verdicts(_results(bits), "g", REGS)[3]
 
     assert claim4(40, 0).shown.startswith("not reproduced (logistic_cutoff - none")  # 4 points behind
     assert claim4(20, 30).label == "inconclusive"  # +1 point: neither surely above 0 nor surely under +1
@@ -134,15 +136,15 @@ def test_a_generator_that_fails_a_bar_gets_withheld_verdicts():
     res.context = {"classifier_test_accuracy": 99.5, "reference": {"frechet": 80.0},
                    "models": {"g s0": {"generator": "g", "frechet": 500.0, "min_share": 0.003,
                                        "min_share_digit": 3}}}  # fmt: skip
-    v = compare.claim_verdicts(res, "g", REGS)
+    v = evidence.claim_verdicts(res, "g", REGS)
     assert {x.label for x in v} == {"withheld"}
     assert "g s0 Frechet 500 = 6.2x" in v[0].note and "draws digit 3 0.3% < 5%" in v[0].note
     res.settings = {"targets": "generated"}  # in-span targets: the generator's coverage caps nothing
-    assert "withheld" not in {x.label for x in compare.claim_verdicts(res, "g", REGS)}
+    assert "withheld" not in {x.label for x in evidence.claim_verdicts(res, "g", REGS)}
     res.settings = {"gate_frechet_ratio": 0.0, "gate_min_share": 0.0}  # the bars turned off
-    assert [x.label for x in compare.claim_verdicts(res, "g", REGS)] == ["reproduced"] * 5
+    assert [x.label for x in evidence.claim_verdicts(res, "g", REGS)] == ["reproduced"] * 5
     res.context["classifier_test_accuracy"] = 99.0  # the scorer's own bar
-    assert compare.claim_verdicts(res, "g", REGS)[0].note == "not credible: scorer at 99.00% < 99.3%"
+    assert evidence.claim_verdicts(res, "g", REGS)[0].note == "not credible: scorer at 99.00% < 99.3%"
 
 
 def _iso(gaps: list[int]) -> dict:
@@ -157,13 +159,13 @@ def _iso(gaps: list[int]) -> dict:
 
 
 def test_the_isometric_question_over_generator_seeds():
-    (v,) = compare.iso_verdicts(_results(_iso([10, 11, 10])), ["wasserstein"])
+    (v,) = evidence.iso_verdicts(_results(_iso([10, 11, 10])), ["wasserstein"])
     # each seed about 10 points ahead on its images; the crossed interval over 3 seeds above 0
     assert v.label == "reproduced" and v.key == "isometric-recovery"
     assert "iso-lwgan/best regulator - lwgan/best regulator: +" in v.numbers and "3 generator seeds x" in v.numbers
-    assert compare.iso_verdicts(_results(_iso([10, -10, 1])), ["wasserstein"])[0].label == "inconclusive"
-    assert compare.iso_verdicts(_results(_iso([-6, -5, -7])), ["wasserstein"])[0].shown.startswith("not reproduced")
-    assert compare.iso_verdicts(_results(_iso([10, 11]), targets="generated"), ["wasserstein"]) == []
+    assert evidence.iso_verdicts(_results(_iso([10, -10, 1])), ["wasserstein"])[0].label == "inconclusive"
+    assert evidence.iso_verdicts(_results(_iso([-6, -5, -7])), ["wasserstein"])[0].shown.startswith("not reproduced")
+    assert evidence.iso_verdicts(_results(_iso([10, 11]), targets="generated"), ["wasserstein"]) == []
 
 
 def test_spearman_hand_computed_and_degenerate_cases():
@@ -225,7 +227,7 @@ def test_best_cells_ignores_shared_baselines_and_picks_the_max():
 
 
 def test_departures_table_gaps_and_the_cells_no_reading_can_produce():
-    from bench.recovery import departures
+    from bench.recovery.reporting import departures
 
     f = pd.DataFrame(
         [
@@ -296,8 +298,8 @@ def test_departures_table_gaps_and_the_cells_no_reading_can_produce():
 
 
 def test_figure_intervals_count_images_and_generator_seeds():
-    from bench.recovery.figures import cell_intervals
-    from bench.recovery.tables import cell_frame
+    from bench.recovery.reporting.plots import cell_intervals
+    from bench.recovery.reporting.tables import cell_frame
     from bench.stats import crossed_interval
 
     # One cell at two generator seeds x two recovery seeds: the interval is the crossed one over the
@@ -321,12 +323,12 @@ def test_figure_intervals_count_images_and_generator_seeds():
 
 
 def test_cross_fitted_best_judges_each_half_at_the_cell_the_other_half_chose():
-    from bench.recovery.figures import heldout_best
+    from bench.recovery.reporting.plots import heldout_best
 
     # Cell A is right on the first half only, cell B on the second only: the first half chooses A
     # and is judged on the second (where A is wrong), the second chooses B and is judged on the
     # first (where B is wrong): every image is judged at a cell its own outcome did not choose.
-    first, second = compare.split_halves(N, 0)
+    first, second = evidence.split_halves(N, 0)
     a, b = np.zeros(N, bool), np.zeros(N, bool)
     a[first], b[second] = True, True
     frame = heldout_best(_results({("g", 0, "wasserstein", 0.1, 1.0): a, ("g", 0, "wasserstein", 1.0, 1.0): b}))

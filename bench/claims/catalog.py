@@ -7,7 +7,7 @@ claims 6-10 are in bench.claims.catalog_lwgan. The rules' logic is in bench.clai
 
 Intervals are 95%. A recovery contrast is judged on every evaluation image once: the images are
 cut into two seeded halves and each half is judged at the best cells chosen on the other
-(cross-fitting, bench.recovery.compare), and its interval counts the images and the generator
+(cross-fitting, bench.recovery.reporting.evidence), and its interval counts the images and the generator
 seeds together (bench.stats.crossed_interval). No band is finer than the data can resolve: each
 verdict states the smallest differences it could call, and every band passes the paper's own
 numbers at the paper's own sample size (bench.claims.paper, tests/test_claims.py).

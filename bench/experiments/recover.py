@@ -5,7 +5,7 @@ The grid (bench.recovery.grid) gives the cells: (regulator, learning rate, hyper
 recovery seed. Cells of one regulator at one seed form a chunk that the batched engine recovers
 in one tensor (bench.recovery.sweep.run_chunk); the weight-0 cells of tables 1-4 share the `none`
 baseline's run and are recovered once. `prepare` trains or loads the scorer and the generator
-and judges the generator; the report (bench.recovery.report) is a pure function of the results.
+and judges the generator; the report (bench.recovery.reporting.render) is a pure function of the results.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from bench.cache import status
 from bench.data.inputs import mnist_input
 from bench.pipeline import Experiment, register
 from bench.precision import resolve as resolve_precision
-from bench.recovery import report, tables
 from bench.recovery.codec import pack_uint8_images, unpack_images
-from bench.recovery.compare import Table
 from bench.recovery.grid import Cell, cell_id, make_cell, unique_runs
+from bench.recovery.reporting import render, tables
+from bench.recovery.reporting.evidence import Table
 from bench.recovery.settings import RecoverSettings
 from bench.settings import unkeyed_fields
 
@@ -464,9 +464,9 @@ EXPERIMENT = register(
         cells=cells,
         run_chunk=chunk,
         chunk_key=chunk_key,
-        render=report.render,
-        verdicts=report.verdicts,
-        figures=report.figures,
+        render=render.render,
+        verdicts=render.verdicts,
+        figures=render.figures,
         prepare=prepare,
         plan=plan,
         rows=tables.rows,

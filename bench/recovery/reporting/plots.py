@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 
 from bench.figures import pyplot, save_figure
-from bench.recovery.compare import Table, choice_text
 from bench.recovery.grid import LOSS_TABLES, fmt, make_cell
+from bench.recovery.reporting.evidence import Table, choice_text
 
 
 def cell_intervals(results, cells: pd.DataFrame, generator: str) -> pd.DataFrame:
@@ -54,7 +54,7 @@ def cell_intervals(results, cells: pd.DataFrame, generator: str) -> pd.DataFrame
 def tables_figure(results, titles: dict[str, str], out: Path) -> list[Path]:
     """One panel per paper table of the first generator: measured lines (solid, with interval
     bars) and the paper's (dashed, hollow markers), one colour per hyperparameter."""
-    from bench.recovery.tables import cell_frame
+    from bench.recovery.reporting.tables import cell_frame
 
     cells = cell_frame(results)
     g = results.settings["generators"][0]
@@ -114,7 +114,7 @@ def heldout_best(results) -> pd.DataFrame:
     """Per (generator, regulator): the cross-fitted best cell (each half judged at the cell chosen
     on the other), its accuracy with the crossed 95% interval over images and generator seeds,
     and the paper's best value for the regulator."""
-    from bench.recovery.tables import cell_frame
+    from bench.recovery.reporting.tables import cell_frame
 
     table, cells = Table(results), cell_frame(results)
     rows = []

@@ -18,10 +18,10 @@ from bench import sensitivity
 from bench.claims import get
 from bench.facts import RunFacts, facts_markdown
 from bench.figures import figure_link, image_rows, save_figure
-from bench.recovery import compare, departures, sections
 from bench.recovery.codec import unpack_images
 from bench.recovery.grid import LOSS_TABLES, fmt
-from bench.recovery.tables import acc_text, best_cells, cell_frame, generator_summary, spearman
+from bench.recovery.reporting import departures, evidence, sections
+from bench.recovery.reporting.tables import acc_text, best_cells, cell_frame, generator_summary, spearman
 from bench.report import markdown_table
 from bench.verdict import Verdict
 from bench.verdict import rows as verdict_rows
@@ -57,22 +57,22 @@ BF16_NOTE = "; G's and D's passes in bfloat16 (latents, Adam, regulators and los
 
 
 def verdicts(results) -> list[Verdict]:
-    """The paper's five claims per generator (bench.recovery.compare), then whether the isometric
+    """The paper's five claims per generator (bench.recovery.reporting.evidence), then whether the isometric
     regulariser makes recovery easier (when LWGAN and Iso-LWGAN both ran)."""
 
     s = results.settings_obj()
     regs = s.names()
-    table = compare.Table(results)
+    table = evidence.Table(results)
     out = []
     for g in s.generators:
-        out += compare.claim_verdicts(results, g, regs, table)
-    return out + compare.iso_verdicts(results, regs, table)
+        out += evidence.claim_verdicts(results, g, regs, table)
+    return out + evidence.iso_verdicts(results, regs, table)
 
 
 def render(results) -> str:
     """The whole report as markdown, from the saved results alone."""
     s = results.settings_obj()
-    table = compare.Table(results)
+    table = evidence.Table(results)
     cells = cell_frame(results)
     first = s.generators[0]
     summary = generator_summary(results, first)
@@ -262,8 +262,8 @@ def render(results) -> str:
 
 def figures(results, out: Path) -> list[Path]:
     """The tables against the paper, the best cells across generators, and the recovered images
-    (bench.recovery.figures), as PDF and PNG."""
-    from bench.recovery.figures import generators_figure, tables_figure
+    (bench.recovery.reporting.plots), as PDF and PNG."""
+    from bench.recovery.reporting.plots import generators_figure, tables_figure
 
     return [*tables_figure(results, TABLE_TITLES, out), *generators_figure(results, out), *_images(results, out)]
 

@@ -14,8 +14,8 @@ import numpy as np
 from bench.claims import gates, get
 from bench.facts import RunFacts, facts_markdown
 from bench.figures import figure_link, pyplot, save_figure
-from bench.recovery import compare, departures, tables
-from bench.recovery import report as recover_report
+from bench.recovery.reporting import departures, evidence, tables
+from bench.recovery.reporting import render as recover_report
 from bench.report import markdown_table
 from lwgan.recipes import get_recipe
 
@@ -60,7 +60,7 @@ def generator_rows(main) -> list[dict]:
     for g in s.generators:
         ms = [ctx["models"][f"{g} s{gs}"] for gs in s.seeds_of(g)]
         recipe = g.split(".", 1)[1] if "." in g else "mnist"
-        fails = compare.gate_failures(main, g)
+        fails = evidence.gate_failures(main, g)
         rows.append(
             {
                 "generator": f"`{g}`",
@@ -78,17 +78,17 @@ def generator_rows(main) -> list[dict]:
     return rows
 
 
-def lifts(main) -> dict[str, dict[str, compare.Diff]]:
+def lifts(main) -> dict[str, dict[str, evidence.Diff]]:
     """generator -> regulator -> acc(regulator) - acc(none), best cells cross-fitted (each half of
     the images judged at the cells chosen on the other)."""
-    table = compare.Table(main)
+    table = evidence.Table(main)
     out = {}
     for g in main.settings["generators"]:
         out[g] = {
             r: d
             for r in main.settings_obj().names()
             if r != "none"
-            if (d := compare.diff(table, (g, r), (g, "none"))) is not None
+            if (d := evidence.diff(table, (g, r), (g, "none"))) is not None
         }
     return out
 
@@ -119,11 +119,11 @@ def verdict_matrix(main) -> tuple[list[dict], dict]:
 
     by = {}
     for v in main.verdict_objs():
-        if v.key in compare.CLAIM_KEYS:
+        if v.key in evidence.CLAIM_KEYS:
             by[(v.key, v.claim.split(": (", 1)[0])] = v
     gens = main.settings["generators"]
     rows, labels = [], {}
-    for key in compare.CLAIM_KEYS:
+    for key in evidence.CLAIM_KEYS:
         row = {"claim": get(key).title}
         for g in gens:
             v = by.get((key, g))
@@ -139,9 +139,9 @@ def finding(main) -> list[str]:
     generator closest to the paper's grid (a pure function of the verdicts and the grids)."""
 
     _, labels = verdict_matrix(main)
-    credible = [g for g in main.settings["generators"] if not compare.gate_failures(main, g)]
+    credible = [g for g in main.settings["generators"] if not evidence.gate_failures(main, g)]
     out = [f"Credible generators (every bar cleared): {', '.join(f'`{g}`' for g in credible) or 'none'}."]
-    for key in compare.CLAIM_KEYS:
+    for key in evidence.CLAIM_KEYS:
         got = {g: lab for g, lab in labels.get(key, {}).items() if g in credible}
         kinds = set(got.values())
         title = get(key).title

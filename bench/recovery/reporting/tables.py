@@ -1,6 +1,6 @@
 """The recovery study's tables as data frames: one row per cell and seed, one per cell (averaged
 over runs), each regulator's best cell, and the agreement with the paper's grid. Pure functions of
-the saved results, shared by the reports (bench.recovery.report, .sections, .dependence_report)."""
+the saved results, shared by the reports (bench.recovery.reporting.render, .sections, .dependence_report)."""
 
 from __future__ import annotations
 

@@ -1,14 +1,14 @@
 """Report sections of a recovery sweep over several generators: the models, the regulators x
 generators table, in-span recovery, the isometric question and the paired comparisons. Pure
-functions of the saved results (bench.recovery.report assembles them)."""
+functions of the saved results (bench.recovery.reporting.render assembles them)."""
 
 from __future__ import annotations
 
 import math
 
 from bench.claims import gates, get
-from bench.recovery import compare
 from bench.recovery.grid import make_cell
+from bench.recovery.reporting import evidence
 from bench.report import markdown_table
 
 
@@ -69,7 +69,7 @@ def models_markdown(results) -> str:
     return head + "\n\n" + markdown_table(rows, floatfmt={"Frechet (classifier features)": ".2f", "train s": ".0f"})
 
 
-def _best_acc(table: compare.Table, generator: str, regulator: str) -> tuple[str, float, float]:
+def _best_acc(table: evidence.Table, generator: str, regulator: str) -> tuple[str, float, float]:
     """The regulator's cross-fitted accuracy for the generator (each half judged at the cell chosen
     on the other): the mean over images and generator seeds with its crossed interval; (text,
     lo, hi)."""
@@ -79,12 +79,12 @@ def _best_acc(table: compare.Table, generator: str, regulator: str) -> tuple[str
     return f"{lev.value:.1f} [{lev.lo:.1f}, {lev.hi:.1f}]", lev.lo, lev.hi
 
 
-def best_rows(results, generator: str, table: compare.Table | None = None) -> list[dict]:
+def best_rows(results, generator: str, table: evidence.Table | None = None) -> list[dict]:
     """Per regulator: the cross-fitted best cell and its accuracy; beside it, for reference, the
     best cell chosen and scored on every image, and the paper's best cell."""
-    from bench.recovery.tables import best_cells, generator_summary
+    from bench.recovery.reporting.tables import best_cells, generator_summary
 
-    table = table or compare.Table(results)
+    table = table or evidence.Table(results)
     full = best_cells(generator_summary(results, generator)).set_index("regulator")
     rows = []
     for r in results.settings_obj().names():
@@ -95,7 +95,7 @@ def best_rows(results, generator: str, table: compare.Table | None = None) -> li
         rows.append(
             {
                 "regulator": r,
-                "chosen on the other half": compare.choice_text(table.choices(generator, r)),
+                "chosen on the other half": evidence.choice_text(table.choices(generator, r)),
                 "cross-fitted accuracy %": text,
                 "_sort": (lo + hi) / 2 if math.isfinite(lo) else -1,
                 "full-set best cell": f["measured_best_cell"],
@@ -122,10 +122,10 @@ def _record(results, generator, regulator, cell):
     return None
 
 
-def generator_sections(results, table: compare.Table | None = None) -> list[str]:
+def generator_sections(results, table: evidence.Table | None = None) -> list[str]:
     """Regulators x generators, in-span recovery, and the isometric question (lines)."""
     s = results.settings_obj()
-    table = table or compare.Table(results)
+    table = table or evidence.Table(results)
     regs = s.names()
     gens = [g for g in s.generators if g in table.generators()]
     seeds = max(len(s.seeds_of(g)) for g in gens) if gens else 1
@@ -153,7 +153,7 @@ def generator_sections(results, table: compare.Table | None = None) -> list[str]
     ]
     if s.targets == "generated":
         out += _in_span(results, table, gens, regs)
-    iso = compare.iso_comparisons(results, regs, table)
+    iso = evidence.iso_comparisons(results, regs, table)
     if iso:
         out += [
             "## Does the isometric regulariser make recovery easier?",
@@ -163,7 +163,7 @@ def generator_sections(results, table: compare.Table | None = None) -> list[str]
         ]
         for c in iso:
             h = c["headline"]
-            tops = {g: compare.choice_text(ch, with_regulator=True) for g, ch in c["top"].items()}
+            tops = {g: evidence.choice_text(ch, with_regulator=True) for g, ch in c["top"].items()}
             out += [
                 f"`{c['iso']}` against `{c['base']}`, each at its best regulator and cell ({tops[c['iso']]}; "
                 f"{tops[c['base']]}): " + (h.text() if h else "n/a") + ".",
@@ -204,7 +204,7 @@ def _in_span(results, table, gens, regs) -> list[str]:
                 {
                     "generator": g,
                     "regulator": r,
-                    "best cell": compare.cell_text(cell),
+                    "best cell": evidence.cell_text(cell),
                     "accuracy %": rec["accuracy"],
                     "l2 pixel error": rec["l2"],
                     "||z - z*||": rec["latent_error"],
@@ -227,20 +227,20 @@ def _in_span(results, table, gens, regs) -> list[str]:
     ]
 
 
-def paired_table(results, generator: str, table: compare.Table | None = None) -> list[str]:
+def paired_table(results, generator: str, table: evidence.Table | None = None) -> list[str]:
     """Every regulator's cross-fitted best cell against wasserstein's on the same images."""
-    table = table or compare.Table(results)
+    table = table or evidence.Table(results)
     regs = [r for r in results.settings_obj().names() if r != "wasserstein"]
     rows = []
     for r in regs:
-        d = compare.diff(table, (generator, r), (generator, "wasserstein"))
+        d = evidence.diff(table, (generator, r), (generator, "wasserstein"))
         if d is None:
             continue
         p = "; ".join(f"s{k}: {v:.2g}" for k, v in d.mcnemar_p.items())
         rows.append(
             {
                 "regulator": r,
-                "best cell": compare.choice_text(table.choices(generator, r)),
+                "best cell": evidence.choice_text(table.choices(generator, r)),
                 "acc - acc(wasserstein)": d.text().split(": ", 1)[1],
                 "McNemar p (first recovery seed)": p,
             }
@@ -250,7 +250,7 @@ def paired_table(results, generator: str, table: compare.Table | None = None) ->
     return [
         (
             f"Paired against wasserstein's cross-fitted best cell "
-            f"({compare.choice_text(table.choices(generator, 'wasserstein'))}), on the same images:"
+            f"({evidence.choice_text(table.choices(generator, 'wasserstein'))}), on the same images:"
         ),
         "",
         markdown_table(rows),
@@ -264,7 +264,7 @@ def gates_markdown(results) -> list[str]:
     s = results.settings_obj()
     g = gates.Gates.from_settings(s)
     ref = results.context.get("reference") or {}
-    fails = {gen: compare.gate_failures(results, gen) for gen in s.generators}
+    fails = {gen: evidence.gate_failures(results, gen) for gen in s.generators}
     in_span = s.targets != "test"
     bars = ("scorer", "collapse") if in_span else gates.SAMPLE_BARS
     lines = [
