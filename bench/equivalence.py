@@ -30,13 +30,14 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.crossed import tost
 from bench.errors import BenchError
 from bench.pipeline import load
 from bench.recovery.codec import unpack_correct
 from bench.recovery.grid import make_cell
 from bench.recovery.reporting import evidence
 from bench.report import markdown_table
-from bench.stats import mcnemar, t_interval, tost
+from bench.stats import mcnemar, t_interval
 
 MARGIN = 0.5  # accuracy points: a level shift under half a point, far inside every claim's band (the finest 2.85)
 # A claim contrast is a difference of two levels, each within +-MARGIN: its shift within +-2 MARGIN.

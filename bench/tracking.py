@@ -17,7 +17,6 @@ from __future__ import annotations
 import getpass
 import logging
 import os
-import socket
 import time
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
@@ -25,22 +24,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 from bench.errors import BenchError
 from bench.facts import command_line, device_name, git_state, versions
-from bench.outputs import OutputError, probe_dir
+from bench.tracking_store import TrackingError, check_uri, preflight, scheme
 
 # MLflow's per-request limits (mlflow.utils.validation): a batch holds at most 1000 metrics and
 # 100 params and 100 tags, 1000 entities in all; values are truncated to what the store accepts.
 _MAX_METRICS, _MAX_PARAMS_TAGS, _MAX_ENTITIES = 1000, 100, 1000
 _MAX_PARAM_LEN, _MAX_TAG_LEN = 6000, 8000
 _SCHEMES = ("sqlite", "http", "https", "file", "postgresql", "mysql", "mssql", "databricks", "uc")
-_CONNECT_TIMEOUT_S = 5.0
-
-
-class TrackingError(BenchError):
-    """The tracking URI or server cannot be used; one line naming --tracking-uri."""
 
 
 def _one_line(text: Any, limit: int = 300) -> str:
@@ -282,47 +275,6 @@ class Sweep:
             )
 
 
-def _scheme(uri: str | None) -> str:
-    scheme = urlparse(uri or "").scheme.split("+")[0].lower()  # postgresql+psycopg2 -> postgresql
-    return "" if len(scheme) <= 1 else scheme  # '' for paths, also Windows drive letters
-
-
-def _check_uri(uri: str | None) -> None:
-    """Fail fast on a server that is not there: MLflow would retry it for minutes."""
-    uri = uri or os.environ.get("MLFLOW_TRACKING_URI")  # what MLflow itself would use
-    if _scheme(uri) not in ("http", "https"):
-        return
-    parsed = urlparse(uri)
-    if not parsed.hostname:
-        raise TrackingError(f"--tracking-uri {uri}: no host; expected http://host:port")
-    try:
-        port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    except ValueError:
-        raise TrackingError(f"--tracking-uri {uri}: bad port; expected http://host:port") from None
-    try:
-        with socket.create_connection((parsed.hostname, port), timeout=_CONNECT_TIMEOUT_S):
-            pass
-    except OSError as e:
-        raise TrackingError(
-            f"--tracking-uri {uri}: cannot connect to {parsed.hostname}:{port} "
-            f"({_one_line(e.strerror or e)}); start the server or use sqlite:///mlflow.db"
-        ) from None
-
-
-def preflight(uri: str | None) -> None:
-    """Before any work: an unreachable server or an sqlite store in a folder that cannot be
-    written is a TrackingError now, not after the models have trained."""
-    _check_uri(uri)
-    uri = uri or os.environ.get("MLFLOW_TRACKING_URI") or "sqlite:///mlflow.db"
-    if _scheme(uri) == "sqlite":
-        db = Path(uri.split(":///", 1)[-1]) if ":///" in uri else None
-        if db is not None and str(db) not in ("", ":memory:"):
-            try:
-                probe_dir(db.parent if str(db.parent) else ".", "--tracking-uri")
-            except OutputError as e:
-                raise TrackingError(str(e)) from None
-
-
 def _experiment_id(client: Any, name: str, artifact_location: str | None) -> str:
     from mlflow.exceptions import MlflowException
 
@@ -363,7 +315,7 @@ def start_sweep(
     if not enabled:
         yield Sweep(enabled=False, tracking_uri=tracking_uri, experiment=experiment or command)
         return
-    _check_uri(tracking_uri)
+    check_uri(tracking_uri)
     name = experiment or command
     sweep = Sweep(enabled=True, tracking_uri=tracking_uri, experiment=name)
 
@@ -385,10 +337,10 @@ def start_sweep(
     except BenchError:
         raise
     except Exception as e:  # noqa: BLE001 - any failure here means the URI/store is unusable
-        scheme = _scheme(tracking_uri)
-        if scheme and scheme not in _SCHEMES:
+        kind = scheme(tracking_uri)
+        if kind and kind not in _SCHEMES:
             raise TrackingError(
-                f"--tracking-uri {tracking_uri}: unknown scheme {scheme!r}; accepted: "
+                f"--tracking-uri {tracking_uri}: unknown scheme {kind!r}; accepted: "
                 "sqlite:///path.db, http(s)://host:port, file:/path, postgresql://, mysql://"
             ) from None
         raise TrackingError(

@@ -331,7 +331,7 @@ def _mnist_verdict(settings, cells):
 
 
 def test_mnist_gap_over_images_and_seeds():
-    from bench.stats import crossed_interval
+    from bench.crossed import crossed_interval
 
     rng = np.random.default_rng(0)
     base = rng.normal(5.6, 0.5, size=300)

@@ -75,7 +75,7 @@ def test_over_generator_seeds_the_interval_counts_images_and_seeds():
     assert [v[0] for v in d.per_seed.values()] == pytest.approx(gaps)
     # The oracle: the crossed interval of the [3 seeds, N images] table of per-image differences,
     # wider than the t-interval of the three seed means (which leaves the images out).
-    from bench.stats import crossed_interval
+    from bench.crossed import crossed_interval
 
     table = np.stack(
         [
@@ -298,9 +298,9 @@ def test_departures_table_gaps_and_the_cells_no_reading_can_produce():
 
 
 def test_figure_intervals_count_images_and_generator_seeds():
+    from bench.crossed import crossed_interval
     from bench.recovery.reporting.plots import cell_intervals
     from bench.recovery.reporting.tables import cell_frame
-    from bench.stats import crossed_interval
 
     # One cell at two generator seeds x two recovery seeds: the interval is the crossed one over the
     # [2 seeds, N images] table of per-image accuracy averaged over the recovery seeds.

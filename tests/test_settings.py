@@ -10,13 +10,10 @@ from pathlib import Path
 import pytest
 
 from bench import settings as st
+from bench import sweepfile
 from bench.cli import main
-from bench.experiments.settings import (
-    IsometrySettings,
-    MnistSettings,
-    RankSettings,
-    StochasticSettings,
-)
+from bench.experiments.rank_settings import RankSettings
+from bench.experiments.settings import IsometrySettings, MnistSettings, StochasticSettings
 from bench.recovery.settings import DependenceSettings, RecoverSettings
 
 REPORTS = Path(__file__).resolve().parent.parent / "reports"
@@ -79,9 +76,9 @@ def test_a_bad_value_is_the_same_line_through_every_door(command, cls, name, tex
     assert message in _err(capsys)
     # a sweep file (the value as text: a TOML string is parsed like an option's)
     sweep = tmp_path / "sweep.toml"
-    sweep.write_text(f"{name} = {st._toml_value(text)}\n")
+    sweep.write_text(f"{name} = {sweepfile.toml_value(text)}\n")
     with pytest.raises(st.SettingError) as e:
-        st.build(cls, st.read_toml(sweep, cls))
+        st.build(cls, sweepfile.read_toml(sweep, cls))
     assert message in str(e.value)
     # the Python API, with the value already typed (where it parses)
     try:
@@ -97,7 +94,7 @@ def test_a_bad_value_is_the_same_line_through_every_door(command, cls, name, tex
 
 def test_a_none_that_is_not_the_default_round_trips():
     s = StochasticSettings(centres=None)
-    assert 'centres = "none"' in st.to_toml(s)
+    assert 'centres = "none"' in sweepfile.to_toml(s)
     assert st.build(StochasticSettings, {"centres": st.parse(StochasticSettings, "centres", "none")}) == s
 
 
@@ -149,8 +146,8 @@ def test_defaults_are_declared_once_and_shown_in_help():
 def test_default_settings_round_trip_through_a_sweep_file(cls, tmp_path):
     s = cls()
     path = tmp_path / "s.toml"
-    path.write_text(st.to_toml(s))
-    assert st.build(cls, st.read_toml(path, cls)) == s
+    path.write_text(sweepfile.to_toml(s))
+    assert st.build(cls, sweepfile.read_toml(path, cls)) == s
 
 
 SAVED = sorted(p for p in REPORTS.rglob("*.json") if "runs" not in p.relative_to(REPORTS).parts)
@@ -166,9 +163,9 @@ def test_a_committed_reports_sweep_comes_back_from_its_sweep_file(path, tmp_path
     results = load(path)
     saved = results.settings_obj()
     sweep = tmp_path / "sweep.toml"
-    sweep.write_text(st.to_toml(saved, results.experiment))
+    sweep.write_text(sweepfile.to_toml(saved, results.experiment))
     with st.trusted():  # as saved (a plugin generator's file need not exist here)
-        again = st.build(get(results.experiment).settings, st.read_toml(sweep, type(saved)))
+        again = st.build(get(results.experiment).settings, sweepfile.read_toml(sweep, type(saved)))
     assert again == saved
     assert dataclasses.asdict(again) == dataclasses.asdict(saved)
 

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from bench.stats import DESIGNS, crossed_interval, simulate_coverage, t_interval, tost
+from bench.crossed import DESIGNS, crossed_interval, simulate_coverage, tost
+from bench.stats import t_interval
 
 
 def test_components_by_hand():

@@ -18,6 +18,7 @@ from typing import Annotated, Any
 import typer
 
 from bench import settings as st
+from bench import sweepfile
 from bench.commands.common import run
 from bench.options import (
     DataDirOpt,
@@ -94,7 +95,7 @@ def setting_parameters(cls) -> list[inspect.Parameter]:
 def settings_from(cls, given: dict[str, Any], config: Path | None = None):
     """Settings of `cls`: the sweep file's values, then the options given (text, parsed by each
     field's declaration); a SettingError (one line) for anything bad."""
-    values = st.read_toml(config, cls) if config is not None else {}
+    values = sweepfile.read_toml(config, cls) if config is not None else {}
     for name, raw in given.items():
         if raw is None:
             continue
@@ -113,7 +114,7 @@ def experiment_command(name: str, cls: type, doc: str, out: str = "reports"):
         config, print_config = kwargs.pop("config"), kwargs.pop("print_config")
         settings = settings_from(cls, kwargs, config)
         if print_config:
-            typer.echo(st.to_toml(settings, name), nl=False)
+            typer.echo(sweepfile.to_toml(settings, name), nl=False)
             return
         run(name, settings, out=out_dir, **run_kw)
 

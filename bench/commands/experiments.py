@@ -12,6 +12,7 @@ from rich.table import Table
 
 from bench import settings as st
 from bench import summary as s
+from bench import sweepfile
 from bench.commands.build import ConfigOpt, PrintConfigOpt
 from bench.commands.common import run
 from bench.commands.executor import executor_options
@@ -33,7 +34,7 @@ from bench.outputs import probe_files
 from bench.pipeline import get, load, names, rebuild
 from bench.pipeline.registry import ensure_registered
 from bench.pipeline.run import rejudge as rejudge_
-from bench.settings import to_toml
+from bench.sweepfile import to_toml
 
 REPORT_EPILOG = """Examples:
 
@@ -173,13 +174,13 @@ def run_cmd(
         exp = get(name)
     except ValueError as e:
         raise OptionError(f"bench run: {e}") from None
-    values = st.read_toml(config, exp.settings) if config is not None else {}
+    values = sweepfile.read_toml(config, exp.settings) if config is not None else {}
     values.update(dict(_setting(exp.settings, text) for text in set_))
     if seeds is not None:
         values["seeds"] = _setting(exp.settings, f"seeds={seeds}")[1]
     settings = st.build(exp.settings, values)
     if print_config:
-        typer.echo(st.to_toml(settings, name), nl=False)
+        typer.echo(sweepfile.to_toml(settings, name), nl=False)
         return
     run(
         name,

@@ -9,7 +9,7 @@ from rich.table import Table
 
 from bench.commands.build import experiment_command
 from bench.commands.executor import executor_options
-from bench.experiments.settings import RankSettings
+from bench.experiments.rank_settings import RankSettings
 from lwgan.recipes import RECIPES
 
 RANK_EPILOG = """Examples:

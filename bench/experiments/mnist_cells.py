@@ -8,8 +8,8 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
+from bench.crossed import crossed_interval
 from bench.recovery.codec import pack_floats, pack_uint8_images, unpack_floats, unpack_images
-from bench.stats import crossed_interval
 
 BASE, ISO = "base LWGAN", "Iso-LWGAN"
 STEPS = 10  # interpolation steps (the paper's grids)

@@ -14,10 +14,10 @@ from dataclasses import asdict
 from bench.data.inputs import synthetic_input
 from bench.experiments import rank_report
 from bench.experiments.rank_cells import RankCell
+from bench.experiments.rank_settings import RankSettings
 from bench.experiments.records import mlflow_extras
-from bench.experiments.settings import PUBLIC_TOY, RankSettings
 from bench.pipeline import Experiment, register
-from lwgan.recipes import get_recipe
+from lwgan.recipes import PUBLIC_TOY, get_recipe
 
 
 def cells(s: RankSettings) -> list[dict]:

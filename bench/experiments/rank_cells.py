@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
-from bench.experiments.settings import TUNING_SEEDS
+from bench.experiments.rank_settings import TUNING_SEEDS
 
 
 @dataclass

@@ -27,9 +27,10 @@ import numpy as np
 
 from bench.claims import Estimate, gates, get
 from bench.claims.catalog import FIRM_SEEDS
+from bench.crossed import crossed_interval
 from bench.recovery.codec import unpack_correct
 from bench.recovery.grid import fmt, make_cell
-from bench.stats import crossed_interval, mcnemar
+from bench.stats import mcnemar
 from bench.verdict import Verdict
 
 DISTANCES = ("wasserstein", "energy")
