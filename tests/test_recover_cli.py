@@ -82,12 +82,13 @@ def test_recover_end_to_end(small_mnist, mnist_dir, tmp_path, capsys, monkeypatc
         "Rules (bench.claims",
         "## Departures from the paper",
         "### Credibility bars",
-        "Held-out selection",
+        "Cross-fitted best cells",
+        "## How stable is each verdict",
         "Classifier (scorer): test accuracy",
         "## Regulators x generators",
         "Run facts",
         "94.7",
-        "Paired against wasserstein's best cell",
+        "Paired against wasserstein's cross-fitted best cell",
         "McNemar p",
     ):
         assert needle in report, needle
@@ -442,7 +443,7 @@ def test_recovery_through_the_lwgan_family_at_tiny_size(small_mnist, mnist_dir, 
     assert "`iso-lwgan.mnist-tiny` against `lwgan.mnist-tiny`" in report
     for g in gens.split(","):  # each generator's best cell per regulator, paired on the same images
         section = report.split(f"## Best cell per regulator: `{g}`", 1)[1].split("\n## ", 1)[0]
-        assert "Paired against wasserstein's best cell" in section and "| log_normal_density " in section
+        assert "Paired against wasserstein's cross-fitted best cell" in section and "| log_normal_density " in section
     ref = results.context["reference"]  # the Frechet yardstick, loaded since the sweep has no LSGAN
     assert ref["name"] == "lsgan.test" and ref["seed"] == 0 and not ref["in_sweep"] and ref["frechet"] > 0
     assert "Reference LSGAN: `lsgan.test` seed 0" in report

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from bench.experiments import recover
+from bench.experiments import recover, recover_models
 from bench.pipeline import Experiment, register
 from bench.recovery.reporting import dependence as dependence_report
 from bench.recovery.settings import DependenceSettings, parse_reading
@@ -30,12 +30,12 @@ CUTOFF_TABLES = ("table5", "table6")
 def cells(s: DependenceSettings) -> list[dict]:
     """recover's cells for every generator and seed, then the cutoff cells of the first
     generator's first seed under each other reading."""
-    main = recover.cells(s)
+    main = recover_models.cells(s)
     ref, seed = s.generators[0], s.seeds_of(s.generators[0])[0]
     cutoffs = [
         c
         for c in main
-        if c["generator"] == ref and c["generator_seed"] == seed and recover.grid_cell(c).table in CUTOFF_TABLES
+        if c["generator"] == ref and c["generator_seed"] == seed and recover_models.grid_cell(c).table in CUTOFF_TABLES
     ]
     return main + [{**c, "reading": r} for r in s.readings for c in cutoffs]
 
@@ -59,13 +59,13 @@ def chunk(cells_: list[dict], ctx) -> list[dict]:
 
 def plan(ctx) -> list[str]:
     s = ctx.settings
-    lines = recover.plan(ctx)
+    lines = recover_models.plan(ctx)
     if s.readings:
         n = len(
             [
                 c
-                for c in recover.cells(s)
-                if recover.grid_cell(c).table in ("table5", "table6")
+                for c in recover_models.cells(s)
+                if recover_models.grid_cell(c).table in ("table5", "table6")
                 and c["generator"] == s.generators[0]
                 and c["generator_seed"] == s.seeds_of(s.generators[0])[0]
             ]
@@ -88,12 +88,12 @@ EXPERIMENT = register(
         render=dependence_report.render,
         verdicts=dependence_report.verdicts,
         figures=dependence_report.figures,
-        prepare=recover.prepare,
+        prepare=recover_models.prepare,
         plan=plan,
         rows=dependence_report.rows,
         cell_name=cell_name,
         summary_metrics=dependence_report.summary_metrics,
-        estimate=recover.estimate_seconds,
+        estimate=recover_models.estimate_seconds,
         slim=recover.slim,
         version=recover.EXPERIMENT.version,
         judging=unkeyed_fields(DependenceSettings),
