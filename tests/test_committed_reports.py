@@ -21,7 +21,7 @@ def test_the_committed_reports_have_saved_results():
 def test_a_committed_report_is_its_results_rendered(path):
     from bench.pipeline import get
     from bench.pipeline.results import load
-    from bench.pipeline.run import markdown
+    from bench.pipeline.saved import markdown
 
     results = load(path)
     committed = path.with_suffix(".md").read_text(encoding="utf-8")

@@ -33,7 +33,7 @@ from bench.options import (
 from bench.outputs import probe_files
 from bench.pipeline import get, load, names, rebuild
 from bench.pipeline.registry import ensure_registered
-from bench.pipeline.run import rejudge as rejudge_
+from bench.pipeline.saved import rejudge as rejudge_
 from bench.sweepfile import to_toml
 
 REPORT_EPILOG = """Examples:

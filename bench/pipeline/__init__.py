@@ -10,7 +10,8 @@ See registry.py for what an experiment provides, run.py for what the pipeline do
 from bench.pipeline.context import Context
 from bench.pipeline.registry import Experiment, get, names, register, unregister
 from bench.pipeline.results import Results, load
-from bench.pipeline.run import RunOptions, RunOutput, rebuild, run_experiment
+from bench.pipeline.run import RunOptions, RunOutput, run_experiment
+from bench.pipeline.saved import rebuild
 
 __all__ = ["Context", "Experiment", "Results", "RunOptions", "RunOutput", "get", "load", "names",
            "rebuild", "register", "run_experiment", "unregister"]  # fmt: skip

@@ -18,7 +18,6 @@ propagates (the parent run ends KILLED).
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import json
 import tempfile
 import time
@@ -26,22 +25,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import plugins, precision, sensitivity, tracking
-from bench.atomic import atomic_write_text
+from bench import plugins, precision, tracking
 from bench.data import inputs
 from bench.errors import BenchError
-from bench.facts import collect_facts, git_state
+from bench.facts import collect_facts
 from bench.outputs import probe_dir, probe_files
 from bench.pipeline import remote
 from bench.pipeline import store as cellstore
 from bench.pipeline.context import Context
 from bench.pipeline.executor import default_workers, execute
-from bench.pipeline.registry import Experiment, ensure_registered, get
+from bench.pipeline.registry import Experiment, get
 from bench.pipeline.remote import ExecutorSpec
-from bench.pipeline.results import Results, load
+from bench.pipeline.results import Results
+from bench.pipeline.saved import judge, slimmed, write_outputs
 from bench.pipeline.worker import CELL_DONE
 from bench.progress import ProgressFn, null_progress
-from bench.report import markdown_table, write_csv, write_report
 from bench.verdict import verdict_tags
 
 
@@ -134,6 +132,27 @@ def _child(
     )
 
 
+@dataclass
+class _Run:
+    """One invocation's state, from the probed paths to the cells left to run."""
+
+    exp: Experiment
+    opts: RunOptions
+    settings: object
+    settings_dict: dict
+    cells: list[dict]
+    keys: list[str]
+    out: Path
+    files: dict[str, Path]
+    workers: int
+    train_label: str
+    ctx: Context
+    store: cellstore.CellStore
+    key: str
+    done: dict[str, dict]
+    t0: float
+
+
 def run_experiment(
     name: str | Experiment,
     settings,
@@ -147,10 +166,28 @@ def run_experiment(
     Returns the results and the paths written. Raises BenchError for what the user can fix,
     before any work where it can be known then; KeyboardInterrupt after storing what finished.
     """
-
     exp = name if isinstance(name, Experiment) else get(name)
     opts = options or RunOptions()
     event = on_event or (lambda message: None)
+    run = _start(exp, settings, opts, progress, event)
+    todo = [(k, c) for k, c in zip(run.keys, run.cells) if k not in run.done]
+    chunks = _announce(run, todo, event)
+    seeds = list(getattr(settings, "seeds", ()) or [])
+    tags = tracking.run_tags(opts.device, seeds, command=opts.command)
+    params = {**_flat(run.settings_dict), **_flat(exp.params(settings) if exp.params else {}), "store_key": run.key}
+    with (
+        tracking.start_sweep(exp.name, experiment=opts.experiment, tracking_uri=opts.tracking_uri, params=params,
+                             tags=tags, enabled=opts.track) as sweep,
+        tempfile.TemporaryDirectory() as tmp,
+    ):  # fmt: skip
+        common = {k: tags[k] for k in ("git_commit", "device") if k in tags}
+        outcome = _run_cells(run, chunks, sweep, Path(tmp), common, progress)
+        return _finish(run, outcome, sweep, seeds)
+
+
+def _start(exp: Experiment, settings, opts: RunOptions, progress: ProgressFn, event) -> _Run:
+    """Everything before the first cell: the grid, every output path probed, the tracking store and
+    the executor checked, the plan said, the shared models prepared, the store keyed and read."""
     t0 = time.perf_counter()
     try:  # the grid first: a sweep with no cells is refused before any folder is made
         cells = [cellstore.plain(c, "cell") for c in exp.cells(settings)]
@@ -164,25 +201,16 @@ def run_experiment(
     if opts.track:
         tracking.preflight(opts.tracking_uri)
     remote.preflight(opts.executor)
-
     settings_dict = cellstore.plain(dataclasses.asdict(settings), "settings")
     keys = [exp.cell_name(c) for c in cells]
     if len(set(keys)) != len(keys):
         raise ValueError(f"{exp.name}: two cells share a name; cell_name must tell them apart")
     workers = opts.workers or default_workers(exp, opts.device, len(cells))
-    # The data folder made absolute: a Ray or SLURM worker runs in another directory.
     train_label = precision.run_label(opts.train_precision, opts.device)  # checks the name, too
-    ctx = Context(
-        settings,
-        device=str(opts.device),
-        retrain=opts.retrain,
-        train_precision=opts.train_precision,
-        data_dir=None if opts.data_dir is None else str(Path(opts.data_dir).resolve()),
-        plugins=tuple(plugins.loaded()),
-        threads=opts.threads,
-        progress=progress,
-        event=event,
-    )
+    # The data folder made absolute: a Ray or SLURM worker runs in another directory.
+    ctx = Context(settings, device=str(opts.device), retrain=opts.retrain, train_precision=opts.train_precision,
+                  data_dir=None if opts.data_dir is None else str(Path(opts.data_dir).resolve()),
+                  plugins=tuple(plugins.loaded()), threads=opts.threads, progress=progress, event=event)  # fmt: skip
     for line in exp.plan(ctx) if exp.plan else []:
         event(line)
     if exp.prepare is not None:
@@ -192,144 +220,99 @@ def run_experiment(
     if train_label != "fp32":  # models trained in bf16 are other models; fp32 keeps the older keys
         identity["train_precision"] = train_label
     key = cellstore.store_key(exp.name, measured, identity, exp.version)
-    cell_store = cellstore.CellStore(out / "runs" / f"{exp.report(settings)}-{key}")
+    store = cellstore.CellStore(out / "runs" / f"{exp.report(settings)}-{key}")
+    done = {k: r for k in keys if (r := store.load(k)) is not None} if opts.resume else {}
+    return _Run(exp, opts, settings, settings_dict, cells, keys, out, files, workers, train_label, ctx, store, key,
+                done, t0)  # fmt: skip
 
-    done: dict[str, dict] = {}
-    if opts.resume:
-        done = {k: r for k in keys if (r := cell_store.load(k)) is not None}
-    todo = [(k, c) for k, c in zip(keys, cells) if k not in done]
-    event(
-        f"{len(cells)} cells: {len(done)} already finished (--resume), {len(todo)} to run on "
-        f"{opts.device}" + _where(opts.executor, workers, bool(todo)) + f"; results in {out}"
-    )
-    chunks = _chunks(exp, todo)
-    if exp.estimate is not None and todo:
-        at_once = remote.parallelism(opts.executor, workers, len(chunks))
-        seconds = exp.estimate(ctx, [c for _, c in todo]) / at_once
-        event(
-            f"about {_minutes(seconds)} to run them (estimated on this machine, {at_once} chunk"
-            f"{'s' * (at_once != 1)} at a time)"
-        )
+
+def _announce(run: _Run, todo: list[tuple[str, dict]], event) -> list[list[tuple[str, dict]]]:
+    """Say how many cells run where and, when the experiment can tell, how long they may take;
+    the cells left, in chunks."""
+    opts = run.opts
+    event(f"{len(run.cells)} cells: {len(run.done)} already finished (--resume), {len(todo)} to run on "
+          f"{opts.device}" + _where(opts.executor, run.workers, bool(todo)) + f"; results in {run.out}")  # fmt: skip
+    chunks = _chunks(run.exp, todo)
+    if run.exp.estimate is not None and todo:
+        at_once = remote.parallelism(opts.executor, run.workers, len(chunks))
+        seconds = run.exp.estimate(run.ctx, [c for _, c in todo]) / at_once
+        event(f"about {_minutes(seconds)} to run them (estimated on this machine, {at_once} chunk"
+              f"{'s' * (at_once != 1)} at a time)")  # fmt: skip
+    return chunks
+
+
+def _run_cells(run: _Run, chunks, sweep, tmp: Path, common: dict, progress: ProgressFn) -> dict[str, dict]:
+    """Every cell's outcome: the resumed ones logged first, the rest as their chunks return, each
+    stored (atomically) and logged as an MLflow child as it arrives."""
+    exp, ctx, n = run.exp, run.ctx, len(run.cells)
     outcome: dict[str, dict] = {}
-    params = {**_flat(settings_dict), **_flat(exp.params(settings) if exp.params else {}), "store_key": key}
-    seeds = list(getattr(settings, "seeds", ()) or [])
-    tags = tracking.run_tags(opts.device, seeds, command=opts.command)
-    common = {k: tags[k] for k in ("git_commit", "device") if k in tags}
-    with (
-        tracking.start_sweep(
-            exp.name,
-            experiment=opts.experiment,
-            tracking_uri=opts.tracking_uri,
-            params=params,
-            tags=tags,
-            enabled=opts.track,
-        ) as sweep,
-        tempfile.TemporaryDirectory() as tmp,
-    ):
-        for k, c in zip(keys, cells):
-            if k in done:
-                outcome[k] = {"status": "finished", "record": done[k], "error": None, "resumed": True}
-                _child(exp, c, k, done[k], None, True, sweep, Path(tmp), ctx.facts, common)
-        progress("cells", len(done), len(cells))
-        partial: dict[int, int] = {}  # cells finished in chunks still running
-        returned: set[int] = set()
+    for k, c in zip(run.keys, run.cells):
+        if k in run.done:
+            outcome[k] = {"status": "finished", "record": run.done[k], "error": None, "resumed": True}
+            _child(exp, c, k, run.done[k], None, True, sweep, tmp, ctx.facts, common)
+    progress("cells", len(run.done), n)
+    partial: dict[int, int] = {}  # cells finished in chunks still running
+    returned: set[int] = set()
 
-        def on_progress(task: str, k: int, n: int, **info) -> None:
-            if task != CELL_DONE:
-                progress(task, k, n, **info)
-            elif info.get("chunk") not in returned:
-                partial[info.get("chunk")] = k
-                progress("cells", len(outcome) + sum(partial.values()), len(cells))
+    def on_progress(task: str, k: int, total: int, **info) -> None:
+        if task != CELL_DONE:
+            progress(task, k, total, **info)
+        elif info.get("chunk") not in returned:
+            partial[info.get("chunk")] = k
+            progress("cells", len(outcome) + sum(partial.values()), n)
 
-        ctx.progress = on_progress
-        plain = [[c for _, c in ch] for ch in chunks]
-        outcomes = execute(
-            exp, plain, ctx, workers=workers, spec=opts.executor, state=cell_store.folder, collect=opts.resume
-        )
-        for index, chunk, result in outcomes:
-            returned.add(index)
-            partial.pop(index, None)
-            for i, c in enumerate(chunk):
-                k = exp.cell_name(c)
-                if isinstance(result, BaseException):
-                    error = f"{type(result).__name__}: {' '.join(str(result).split())}"
-                    outcome[k] = {"status": "failed", "record": None, "error": error, "resumed": False}
-                    _child(exp, c, k, None, error, False, sweep, Path(tmp), ctx.facts, common)
-                    continue
-                record = cellstore.plain(result[i], f"record of {k}")
-                cell_store.save(k, c, record)
-                outcome[k] = {"status": "finished", "record": record, "error": None, "resumed": False}
-                _child(exp, c, k, record, None, False, sweep, Path(tmp), ctx.facts, common)
-            progress("cells", len(outcome), len(cells))
-
-        results = Results(
-            exp.name,
-            settings_dict,
-            [{"key": k, "cell": c, **slimmed(exp, outcome[k], c, settings_dict)} for k, c in zip(keys, cells)],
-            context=ctx.facts,
-        )
-        results.verdicts = judge(exp, results)
-        fingerprint, checkpoints = _provenance(ctx.facts, results.records())
-        results.facts = collect_facts(
-            seeds=seeds,
-            data_fingerprint=fingerprint,
-            device=opts.device,
-            checkpoints=checkpoints,
-            wall_time_s=time.perf_counter() - t0,
-            command=opts.command,
-            out=out,
-            resumed_cells=len(done),
-            total_cells=len(cells),
-            plugins=plugins.described(),
-            numerics=precision.describe(opts.device, train_label, ctx.facts.get("precision")),
-        ).to_dict()
-        saved, written = write_outputs(exp, results, files)
-        sweep.set_tags(verdict_tags(results.verdict_objs()))
-        sweep.log_inputs(
-            inputs.unique(
-                [*(ctx.facts.get("datasets") or []), *(d for r in results.records() for d in r.get("datasets") or [])]
-            )
-        )
-        numbers = {k: v for k, v in ctx.facts.items() if isinstance(v, (int, float))}
-        summary = exp.summary_metrics(saved) if exp.summary_metrics else {}
-        sweep.set_tags({k: v for k, v in summary.items() if isinstance(v, str)})
-        summary = {k: v for k, v in summary.items() if not isinstance(v, str)}
-        sweep.log_metrics(
-            {
-                **numbers,
-                **summary,
-                "wall_time_s": results.facts["wall_time_s"],
-                "failed_cells": float(len(results.failed())),
-            }
-        )
-        for p in (files["md"], files["csv"], files["json"], *written):
-            sweep.log_artifact(p)
-    return RunOutput(
-        saved,
-        files["md"],
-        files["csv"],
-        files["json"],
-        written,
-        cell_store.folder,
-        workers,
-        sweep.run_id,
-        sweep.url,
-        [c["key"] for c in saved.failed()],
-    )
+    ctx.progress = on_progress
+    plain = [[c for _, c in ch] for ch in chunks]
+    for index, chunk, result in execute(exp, plain, ctx, workers=run.workers, spec=run.opts.executor,
+                                        state=run.store.folder, collect=run.opts.resume):  # fmt: skip
+        returned.add(index)
+        partial.pop(index, None)
+        for i, c in enumerate(chunk):
+            k = exp.cell_name(c)
+            if isinstance(result, BaseException):
+                error = f"{type(result).__name__}: {' '.join(str(result).split())}"
+                outcome[k] = {"status": "failed", "record": None, "error": error, "resumed": False}
+                _child(exp, c, k, None, error, False, sweep, tmp, ctx.facts, common)
+                continue
+            record = cellstore.plain(result[i], f"record of {k}")
+            run.store.save(k, c, record)
+            outcome[k] = {"status": "finished", "record": record, "error": None, "resumed": False}
+            _child(exp, c, k, record, None, False, sweep, tmp, ctx.facts, common)
+        progress("cells", len(outcome), n)
+    return outcome
 
 
-def slimmed(exp: Experiment, outcome: dict, cell: dict, settings: dict) -> dict:
-    """A cell's outcome as the saved results keep it (the experiment's `slim` of its record)."""
-    if exp.slim is None or not outcome.get("record"):
-        return outcome
-    return {**outcome, "record": exp.slim(outcome["record"], cell, settings)}
-
-
-def judge(exp: Experiment, results: Results) -> list[dict]:
-    """The experiment's verdicts on the results, each with how stable it is (bench.sensitivity),
-    as saved dicts."""
-
-    return [v.to_dict() for v in sensitivity.measure(exp, results, exp.verdicts(results))]
+def _finish(run: _Run, outcome: dict[str, dict], sweep, seeds: list[int]) -> RunOutput:
+    """The results (slimmed records, verdicts, run facts) saved, the report made from the saved
+    form, and the parent MLflow run given its verdict tags, summary metrics and artifacts."""
+    exp, ctx, opts = run.exp, run.ctx, run.opts
+    cells = [
+        {"key": k, "cell": c, **slimmed(exp, outcome[k], c, run.settings_dict)} for k, c in zip(run.keys, run.cells)
+    ]
+    results = Results(exp.name, run.settings_dict, cells, context=ctx.facts)
+    results.verdicts = judge(exp, results)
+    fingerprint, checkpoints = _provenance(ctx.facts, results.records())
+    results.facts = collect_facts(
+        seeds=seeds, data_fingerprint=fingerprint, device=opts.device, checkpoints=checkpoints,
+        wall_time_s=time.perf_counter() - run.t0, command=opts.command, out=run.out, resumed_cells=len(run.done),
+        total_cells=len(run.cells), plugins=plugins.described(),
+        numerics=precision.describe(opts.device, run.train_label, ctx.facts.get("precision")),
+    ).to_dict()  # fmt: skip
+    saved, written = write_outputs(exp, results, run.files)
+    sweep.set_tags(verdict_tags(results.verdict_objs()))
+    datasets = [*(ctx.facts.get("datasets") or []), *(d for r in results.records() for d in r.get("datasets") or [])]
+    sweep.log_inputs(inputs.unique(datasets))
+    numbers = {k: v for k, v in ctx.facts.items() if isinstance(v, (int, float))}
+    summary = exp.summary_metrics(saved) if exp.summary_metrics else {}
+    sweep.set_tags({k: v for k, v in summary.items() if isinstance(v, str)})
+    summary = {k: v for k, v in summary.items() if not isinstance(v, str)}
+    sweep.log_metrics({**numbers, **summary, "wall_time_s": results.facts["wall_time_s"],
+                       "failed_cells": float(len(results.failed()))})  # fmt: skip
+    for p in (run.files["md"], run.files["csv"], run.files["json"], *written):
+        sweep.log_artifact(p)
+    files = run.files
+    return RunOutput(saved, files["md"], files["csv"], files["json"], written, run.store.folder, run.workers,
+                     sweep.run_id, sweep.url, [c["key"] for c in saved.failed()])  # fmt: skip
 
 
 def _where(spec: ExecutorSpec, workers: int, todo: bool) -> str:
@@ -366,73 +349,3 @@ def _chunks(exp: Experiment, todo: list[tuple[str, dict]]) -> list[list[tuple[st
     for item in todo:
         groups.setdefault(json.dumps(exp.chunk_key(item[1]), sort_keys=True), []).append(item)
     return list(groups.values())
-
-
-def write_outputs(exp: Experiment, results: Results, files: dict[str, Path]):
-    """Save the results JSON, then make the CSV, figures and markdown from the saved form (so a
-    rebuild from the JSON makes the same markdown byte for byte). Returns (saved, figures)."""
-
-    text = results.to_json()
-    atomic_write_text(files["json"], text)
-    saved = Results.from_json(text)
-    return saved, _render_all(exp, saved, files)
-
-
-def _render_all(exp: Experiment, results: Results, files: dict[str, Path]) -> list[Path]:
-
-    write_csv(exp.rows(results) if exp.rows else default_rows(results), files["csv"])
-    figures = exp.figures(results, files["md"].parent)
-    write_report(files["md"].parent, files["md"].stem, markdown(exp, results))
-    return figures
-
-
-def markdown(exp: Experiment, results: Results) -> str:
-    """The experiment's report, and below it the cells that failed, whatever the experiment."""
-    text = exp.render(results).rstrip("\n") + "\n"
-    failed = results.failed()
-    if failed:
-        rows = [{"cell": c["key"], "error": c["error"]} for c in failed]
-        text += (
-            f"\n## Failed cells\n\n{len(failed)} of {len(results.cells)} cells failed; "
-            "the tables above leave them out. Rerun with `--resume` to retry them.\n\n" + markdown_table(rows) + "\n"
-        )
-    return text
-
-
-def default_rows(results: Results) -> list[dict]:
-    """One CSV row per cell: its fields, its status, and its record's top-level scalars."""
-    rows = []
-    for c in results.cells:
-        record = c["record"] or {}
-        scalars = {k: v for k, v in record.items() if isinstance(v, (int, float, str, bool))}
-        rows.append({**c["cell"], "status": c["status"], "error": c["error"] or "", **scalars})
-    return rows
-
-
-def rejudge(path: str | Path) -> Results:
-    """`bench report --rejudge`: judge a saved run's cells again by the current claims and
-    statistics (nothing re-runs: verdicts are a function of the saved records), record when and at
-    which commit in the run facts, and save the results in place (atomically)."""
-
-    results = load(path)
-    ensure_registered(results.experiment, results.facts.get("plugins", []), str(path))
-    results.verdicts = judge(get(results.experiment), results)
-    commit, _ = git_state()
-    when = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    results.facts["judged"] = f"{when}, commit {(commit or 'unknown')[:12]} (bench report --rejudge)"
-    atomic_write_text(Path(path), results.to_json())
-    return results
-
-
-def rebuild(path: str | Path, out: str | Path | None = None) -> dict[str, Path | list[Path]]:
-    """`bench report`: the markdown, CSV and figures of a saved run, without rerunning it."""
-
-    results = load(path)
-    ensure_registered(results.experiment, results.facts.get("plugins", []), str(path))
-    exp = get(results.experiment)
-    folder = probe_dir(Path(out) if out is not None else Path(path).parent)
-    name = Path(path).name.removesuffix(".json")
-    files = {ext: folder / f"{name}.{ext}" for ext in ("md", "csv")}
-    probe_files(files.values())
-    figures = _render_all(exp, results, files)
-    return {"report": files["md"], "csv": files["csv"], "figures": figures}
