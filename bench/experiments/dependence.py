@@ -21,6 +21,7 @@ import dataclasses
 from bench.experiments import recover, recover_models
 from bench.pipeline import Experiment, register
 from bench.recovery.reporting import dependence as dependence_report
+from bench.recovery.reporting import dependence_plots
 from bench.recovery.settings import DependenceSettings, parse_reading
 from bench.settings import unkeyed_fields
 
@@ -87,7 +88,7 @@ EXPERIMENT = register(
         chunk_key=chunk_key,
         render=dependence_report.render,
         verdicts=dependence_report.verdicts,
-        figures=dependence_report.figures,
+        figures=dependence_plots.figures,
         prepare=recover_models.prepare,
         plan=plan,
         rows=dependence_report.rows,

@@ -76,16 +76,49 @@ def render(results) -> str:
     cells = cell_frame(results)
     first = s.generators[0]
     summary = generator_summary(results, first)
-    grid = s.cells()
-    status = cells["status"].value_counts().to_dict()
     verdicts_ = results.verdict_objs()
-    runs = max(len(s.seeds_of(g)) for g in s.generators) * len(s.seeds)
-    half = s.images // 2
     out = [
         "# Latent vector recovery: tables 1-6 of Cho, *Wasserstein latent regulation loss*",
         "",
         facts_markdown(RunFacts.from_dict(results.facts)),
         "",
+        *_setup(results, s, cells),
+        "## Models",
+        "",
+        sections.models_markdown(results),
+        "",
+        *sections.gates_markdown(results),
+        *_verdicts(verdicts_),
+        *sections.generator_sections(results, table),
+    ]
+    for g in s.generators:  # per generator: each regulator's best cell, paired against wasserstein
+        out += [
+            f"## Best cell per regulator: `{g}`",
+            "",
+            (
+                "Cross-fitted: each half of the images judged at the cell chosen on the other (one cell, "
+                "or one per half where the halves chose differently); beside it, for reference, the cell "
+                "that is best on every image and its accuracy there (chosen and scored on the same images, "
+                "so biased upward), and the paper's best cell."
+            ),
+            "",
+            markdown_table(sections.best_rows(results, g, table), floatfmt=".1f"),
+            "",
+            *sections.paired_table(results, g, table),
+        ]
+    out += departures.section(results, summary, first, TABLE_TITLES)
+    out += _paper_tables(summary, first)
+    out += _odd_cells(summary, cells)
+    out += _figures(s, first)
+    return "\n".join(out) + "\n"
+
+
+def _setup(results, s, cells) -> list[str]:
+    grid = s.cells()
+    status = cells["status"].value_counts().to_dict()
+    runs = max(len(s.seeds_of(g)) for g in s.generators) * len(s.seeds)
+    half = s.images // 2
+    return [
         "## Setup",
         "",
         (
@@ -122,11 +155,11 @@ def render(results) -> str:
             else f"mean ± sd over the {runs} runs (generator seeds x recovery seeds) of a cell."
         ),
         "",
-        "## Models",
-        "",
-        sections.models_markdown(results),
-        "",
-        *sections.gates_markdown(results),
+    ]
+
+
+def _verdicts(verdicts_) -> list[str]:
+    return [
         "## Verdicts",
         "",
         (
@@ -142,26 +175,13 @@ def render(results) -> str:
         *[f"- {get(k).rule()}" for k in dict.fromkeys(v.key for v in verdicts_ if v.key)],
         "",
         *sensitivity.markdown(verdicts_),
-        *sections.generator_sections(results, table),
     ]
-    for g in s.generators:  # per generator: each regulator's best cell, paired against wasserstein
-        out += [
-            f"## Best cell per regulator: `{g}`",
-            "",
-            (
-                "Cross-fitted: each half of the images judged at the cell chosen on the other (one cell, "
-                "or one per half where the halves chose differently); beside it, for reference, the cell "
-                "that is best on every image and its accuracy there (chosen and scored on the same images, "
-                "so biased upward), and the paper's best cell."
-            ),
-            "",
-            markdown_table(sections.best_rows(results, g, table), floatfmt=".1f"),
-            "",
-            *sections.paired_table(results, g, table),
-        ]
-    out += departures.section(results, summary, first, TABLE_TITLES)
+
+
+def _paper_tables(summary, first: str) -> list[str]:
+    """The agreement with the paper, and each of its tables beside the measured grid."""
     rho, p, n = spearman(summary)  # the 124 paper cells (shared baselines once per table, as printed)
-    out += [
+    out = [
         (
             f"Agreement of `{first}`'s grid (every image) with the paper's over all cells: Spearman {_rho(rho, p, n)}. "
             "Absolute numbers depend on the trained GAN; the ranking of "
@@ -178,53 +198,27 @@ def render(results) -> str:
         measured = _pivot(f, acc_text)
         paper = _pivot(f, lambda r: f"{r['paper_accuracy']:.1f}" if math.isfinite(r["paper_accuracy"]) else "")
         measured.index.name = paper.index.name = f"lr \\ {label}"
-        out += [
-            f"## {title} (`{first}`)",
-            "",
-            "Measured accuracy (%):",
-            "",
-            markdown_table(measured.reset_index()),
-            "",
-            "Paper:",
-            "",
-            markdown_table(paper.reset_index()),
-            "",
-            f"Spearman (measured vs paper): {_rho(trho, tp, tn)}.",
-            "",
-        ]
+        out += [f"## {title} (`{first}`)", "", "Measured accuracy (%):", "", markdown_table(measured.reset_index()),
+                "", "Paper:", "", markdown_table(paper.reset_index()), "",
+                f"Spearman (measured vs paper): {_rho(trho, tp, tn)}.", ""]  # fmt: skip
+    return out
+
+
+FAILED_COLUMNS = ("generator", "generator_seed", "regulator", "learning_rate", "hyperparameter", "seed", "status",
+                  "n_nonfinite", "error")  # fmt: skip
+
+
+def _odd_cells(summary, cells) -> list[str]:
+    """Cells outside the paper's tables, cells that failed or went non-finite, and where the rest is."""
+    out = []
     extra = summary[summary["table"].isin(["", None]) & ~summary["shared_baseline"]]
     if len(extra):
-        out += [
-            "## Cells outside the paper's tables",
-            "",
-            markdown_table(
-                extra[["regulator", "learning_rate", "hyperparameter", "accuracy", "l1", "l2"]], floatfmt=".3g"
-            ),
-            "",
-        ]
+        columns = ["regulator", "learning_rate", "hyperparameter", "accuracy", "l1", "l2"]
+        out += ["## Cells outside the paper's tables", "", markdown_table(extra[columns], floatfmt=".3g"), ""]
     bad = cells[(cells["status"] != "finished") | (cells["n_nonfinite"] > 0)]
     if len(bad):
-        out += [
-            "## Cells that failed or went non-finite",
-            "",
-            markdown_table(
-                bad[
-                    [
-                        "generator",
-                        "generator_seed",
-                        "regulator",
-                        "learning_rate",
-                        "hyperparameter",
-                        "seed",
-                        "status",
-                        "n_nonfinite",
-                        "error",
-                    ]
-                ]
-            ),
-            "",
-        ]
-    out += [
+        out += ["## Cells that failed or went non-finite", "", markdown_table(bad[list(FAILED_COLUMNS)]), ""]
+    return out + [
         "## Other measurements",
         "",
         (
@@ -234,30 +228,30 @@ def render(results) -> str:
         ),
         "",
     ]
-    out += [
+
+
+def _figures(s, first: str) -> list[str]:
+    return [
         "## Figures",
         "",
         figure_link(
             f"recover-{s.grid}-tables",
             f"Accuracy against learning rate in each table of the paper, "
-            f"`{first}`: measured (solid, with 95% intervals) and the paper's (dashed)",
+            f"`{first}`: measured (solid, with 95% intervals over images and generator seeds) and the paper's (dashed)",
         ),
         "",
         figure_link(
             f"recover-{s.grid}-generators",
-            "Each regulator's best cell per generator, chosen on the "
-            "selection half and scored on the evaluation half, with the paper's best (black)",
+            "Each regulator's cross-fitted best cell per generator (each half of the images judged at the cell "
+            "chosen on the other), with the paper's best (black)",
         ),
         "",
-    ]
-    out.append(
         figure_link(
             f"recover-{s.grid}-best",
             f"Targets (top row) and their recoveries through `{first}` "
             "in the best cell of each regulator, first generator seed and recovery seed",
-        )
-    )
-    return "\n".join(out) + "\n"
+        ),
+    ]
 
 
 def figures(results, out: Path) -> list[Path]:
