@@ -16,7 +16,7 @@ import time
 from dataclasses import asdict
 
 from bench.data.inputs import mnist_input
-from bench.experiments import mnist_cells, mnist_figures, mnist_report
+from bench.experiments import mnist_cells, mnist_figures, mnist_report, mnist_tables
 from bench.experiments.metrics import (
     decode_lines,
     discrepancy_matrix,
@@ -320,10 +320,10 @@ EXPERIMENT = register(
         figures=mnist_figures.figures,
         prepare=prepare,
         plan=plan,
-        rows=mnist_report.rows,
+        rows=mnist_tables.rows,
         cell_name=cell_name,
         params=params,
-        summary_metrics=mnist_report.summary_metrics,
+        summary_metrics=mnist_tables.summary_metrics,
         cell_figures=mnist_figures.cell_figure,
         workers="cores",  # the MLP nets run best one thread a model, one model a core
         slim=mnist_cells.slim,

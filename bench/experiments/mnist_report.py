@@ -11,13 +11,22 @@ from bench.claims.catalog import FIRM_SEEDS
 from bench.claims.catalog_lwgan import SLIGHT
 from bench.experiments.metrics import COLLAPSE
 from bench.experiments.mnist_cells import BASE, ISO, STEPS, mnist_cells, recon_gaps
-from bench.experiments.reference import reference_value
+from bench.experiments.mnist_tables import (
+    cell_rows,
+    credibility,
+    gap_text,
+    label_of,
+    metric_rows,
+    paper_rows,
+    reference_text,
+    slug,
+    summary,
+)
 from bench.experiments.toy_claims import paired_ratio, ratio_text
 from bench.facts import RunFacts, facts_markdown
 from bench.figures import figure_link
 from bench.pipeline.results import as_tuples
-from bench.report import format_seeds, markdown_table
-from bench.stats import seed_summary
+from bench.report import markdown_table
 from bench.verdict import Verdict
 from bench.verdict import rows as verdict_rows
 
@@ -25,33 +34,6 @@ CLAIMS = ("recon-slightly-worse", "smoother-interpolations")
 # Claims 8 and 10 are judged on encoded test images (bench.claims.gates: the "encoder" gate):
 # what they rest on is a working encoder and decoder, whatever the objective.
 GATE_BARS = ("collapse",)
-
-
-def label_of(c) -> str:
-    return f"{c.objective}: {c.name}"
-
-
-def summary(results) -> list[dict]:
-    """One row per (objective, model): every metric's mean and t-interval over seeds."""
-    cells = mnist_cells(results)
-    rows = [{**vars(c), "wall_time_s": c.wall_time_s, "min_share": c.min_share} for c in cells]
-    metrics = ("recon", "batch_recon", "frechet", "min_share", "discrepancy", "interp_irregularity", "wall_time_s")
-    tables = {m: seed_summary(rows, ["objective", "name"], m) for m in metrics}
-    out = []
-    for i, base in enumerate(tables["recon"]):
-        key = (base["objective"], base["name"])
-        mine = [c for c in cells if (c.objective, c.name) == key]
-        out.append(
-            {
-                "objective": key[0],
-                "name": key[1],
-                **{m: tables[m][i] for m in metrics},
-                "ranks": [c.rank_estimate for c in mine],
-                "collapsed": sum(c.collapsed for c in mine),
-                "paper": reference_value("mnist", key[1], "paper text"),
-            }
-        )
-    return out
 
 
 def gate_failures(results, objective: str, names=(BASE, ISO)) -> list[str]:
@@ -134,13 +116,6 @@ def verdicts(results) -> list[Verdict]:
     return out
 
 
-def slug(name: str) -> str:
-    return "".join(ch if ch.isalnum() else "_" for ch in name.lower()).strip("_")
-
-
-# ------------------------------------------------------------------------------------- report
-
-
 def gates_markdown(results) -> list[str]:
     """The bars of the LWGAN-objective claims with their reasons, and which models fail one."""
 
@@ -167,73 +142,9 @@ def gates_markdown(results) -> list[str]:
 
 def render(results) -> str:
     """The markdown report: a pure function of the saved results."""
-
     s = results.settings_obj()
     cells = mnist_cells(results)
     rows = summary(results)
-    train = s.train_overrides()
-    one = len(s.seeds) == 1
-
-    def mine(r):
-        return [c for c in cells if (c.objective, c.name) == (r["objective"], r["name"])]
-
-    paper_rows = []
-    for r in rows:
-        c = mine(r)[0]
-        measured = (
-            f"{c.recon:.3f} [{c.recon_lo:.3f}, {c.recon_hi:.3f}] (bootstrap over images)"
-            if one
-            else format_seeds(r["recon"], 3)
-        )
-        paper_rows.append(
-            {
-                "objective": r["objective"],
-                "model": r["name"],
-                "test reconstruction error": measured,
-                "one training batch, as the authors measured": format_seeds(r["batch_recon"], 3),
-                "paper": r["paper"] or "n/a",
-            }
-        )
-    metric_rows = [
-        {
-            "objective": r["objective"],
-            "model": r["name"],
-            "λ_iso": mine(r)[0].lambda_iso,
-            "σ_noise": mine(r)[0].sigma_noise,
-            "Frechet (classifier features)": format_seeds(r["frechet"], 2),
-            "lowest digit share": _share(min(r["min_share"]["per_seed"])),
-            "isometry discrepancy": format_seeds(r["discrepancy"], 3),
-            "interpolation irregularity": format_seeds(r["interp_irregularity"], 3),
-            "estimated rank": "n/a (no critic)"
-            if all(x is None for x in r["ranks"])
-            else ", ".join(map(str, r["ranks"])),
-            "collapsed": f"{r['collapsed']} of {r['recon']['n_seeds']}",
-            "wall time (s)": format_seeds(r["wall_time_s"], 0),
-        }
-        for r in rows
-    ]
-    cell_rows = [
-        {
-            "objective": c.objective,
-            "model": c.name,
-            "seed": c.seed,
-            "eval rank": c.eval_rank,
-            "reconstruction [bootstrap 95%]": f"{c.recon:.3f} [{c.recon_lo:.3f}, {c.recon_hi:.3f}]",
-            "Frechet": c.frechet,
-            "lowest digit share": f"{c.min_share:.1%} (digit {int(np.argmin(c.digit_shares))})"
-            if c.digit_shares
-            else "n/a",
-            "discrepancy [bootstrap 95%]": f"{c.discrepancy:.3f} [{c.discrepancy_lo:.3f}, {c.discrepancy_hi:.3f}]",
-            "rank": c.rank_estimate,
-            "λ_hat": c.lambda_hat,
-            "collapsed": c.collapsed,
-            "train s": c.train_time_s,
-            "eval s": c.eval_time_s,
-            "cached": c.loaded,
-            "checkpoint": c.checkpoint[:12],
-        }
-        for c in cells
-    ]
     clf = results.context["classifier"]
     first = s.seeds[0]
     grids = "\n\n".join(
@@ -249,49 +160,28 @@ def render(results) -> str:
     lw = [c for c in cells if c.objective == "lwgan"]
     cfg = as_tuples(lw[0].config) if lw else {}
     collapsed = sum(c.collapsed for c in cells)
+    verdicts_ = results.verdict_objs()
     parts = [
         "# MNIST: base LWGAN against Iso-LWGAN, with the 2x2 ablation (Iso-LWGAN experiment 3)",
         "",
-        (
-            "Two objectives side by side. `lwgan`: the full LWGAN objective (critic, MMD, rank) "
-            f"under **a brief training budget** (`--budget {s.budget}`: {train['iterations']} "
-            f"iterations of batch {train['batch_size']} per model, about "
-            f"{train['iterations'] * train['batch_size'] / 60000:.1f} epochs, {train.get('arch', 'conv')} "
-            f"nets of width {train['width_q']}, z_max {train['z_max']}), as the paper's was "
-            '("over a brief training phase"). '
-            "`published`: the authors' public run exactly (a plain MLP autoencoder, Q 784-256-20 "
-            "and G (20 [+ 10])-256-784 with tanh, reconstruction + lambda_iso x the isometric term, "
-            "Adam 1e-3, batch 128, 5 epochs). Within an objective the four models share every "
-            f"setting but the isometric term (lambda_iso {s.lambda_iso:g}) and the noise "
-            f"(sigma_noise {s.sigma_noise:g}, k = {s.noise_dim} channels). Measured on "
-            f"{results.context['eval_images']} test images at the evaluation rank "
-            + (f"r = z_max = {cfg.get('z_max')}" if s.eval_rank == "max" else f"`{s.eval_rank}`")
-            + ": reconstruction = mean per-image ‖x - G(Q(x))‖_2 with pixels in [-1, 1] (one "
-            "noise draw), and as the authors measured it, on one shuffled batch of 128 training "
-            "images; Frechet distance between "
-            f"{s.eval_size('fd_samples')} draws G(Z_r) and the test images in the frozen "
-            "classifier's 128-d penultimate features; isometry discrepancy over pairs of the first "
-            f"{s.eval_size('iso_images')} test images; interpolation irregularity = std/mean of "
-            f"the pixel-space step lengths along {STEPS}-step decoded latent lines between "
-            f"{s.eval_size('interp_pairs')} test-image pairs (0: constant speed)."
-        ),
+        _intro(results, s, cfg),
         "",
         "## Verdict",
         "",
-        markdown_table(verdict_rows(results.verdict_objs())),
+        markdown_table(verdict_rows(verdicts_)),
         "",
         "Rules (bench.claims; `bench claims` lists every claim):",
         "",
-        *[f"- {get(k).rule()}" for k in dict.fromkeys(v.key for v in results.verdict_objs() if v.key)],
+        *[f"- {get(k).rule()}" for k in dict.fromkeys(v.key for v in verdicts_ if v.key)],
         "",
-        *sensitivity.markdown(results.verdict_objs()),
+        *sensitivity.markdown(verdicts_),
         *gates_markdown(results),
         "",
         f"Collapsed models: {collapsed} of {len(cells)}.",
         "",
         "## Reconstruction beside the paper",
         "",
-        markdown_table(paper_rows),
+        markdown_table(paper_rows(results, rows, cells)),
         "",
         gap_text(results),
         "",
@@ -305,20 +195,9 @@ def render(results) -> str:
         "",
         "## All models",
         "",
-        (
-            f"Frechet floor: {clf['floor_images']} real training images against the same test "
-            f"images give {clf['frechet_floor']:.2f}. "
-            + _reference_text(results.context.get("reference_gan"))
-            + " Wall time = training + evaluation. A model "
-            f"has **collapsed** when its reconstruction error is at least {COLLAPSE:g} times that "
-            "of the constant map at the mean training image ("
-            + (f"{cells[0].trivial_recon:.2f}" if cells else "n/a")
-            + "); a constant generator is trivially isometric, so its discrepancy means nothing. "
-            "The published autoencoder has no prior matching: its G(Z) draws (Z ~ N(0, I)) are "
-            "not expected to look like digits, so its Frechet distance is shown, not judged."
-        ),
+        _models_note(results, cells, clf),
         "",
-        markdown_table(metric_rows, floatfmt={"λ_iso": "g", "σ_noise": "g"}),
+        markdown_table(metric_rows(rows, cells), floatfmt={"λ_iso": "g", "σ_noise": "g"}),
         "",
         grids,
         "",
@@ -328,123 +207,75 @@ def render(results) -> str:
         "",
         "## Per model and seed",
         "",
-        markdown_table(cell_rows, floatfmt={"Frechet": ".2f", "λ_hat": ".3g", "train s": ".0f", "eval s": ".0f"}),
-        "",
-        "## Training and scorer",
-        "",
-        (
-            f"Classifier (scorer): test accuracy {clf['test_accuracy']:.2f}%, checkpoint "
-            f"`{clf['digest'][:16]}` ({'loaded from the cache' if clf['loaded'] else 'trained in this run'}"
-            + (f", {clf['train_seconds']:.0f} s to train" if clf.get("train_seconds") else "")
-            + "). Its training is not part of the models' budget; `bench recover` shares it."
-            if clf.get("test_accuracy") is not None
-            else "Classifier: n/a"
+        markdown_table(
+            cell_rows(cells), floatfmt={"Frechet": ".2f", "λ_hat": ".3g", "train s": ".0f", "eval s": ".0f"}
         ),
         "",
-        "Configuration of the base LWGAN model (the others differ only in lambda_iso, sigma_noise, noise_dim):",
-        "",
-        markdown_table([(k, str(v)) for k, v in cfg.items()], headers=["setting", "value"]),
-        "",
+        *_training(clf, cfg),
         facts_markdown(RunFacts.from_dict(results.facts)),
     ]
     return "\n".join(parts)
 
 
-def _share(x: float) -> str:
-    return "n/a" if np.isnan(x) else f"{x:.1%}"
+def _intro(results, s, cfg: dict) -> str:
+    """The two objectives, the budget and how each measure is taken."""
+    train = s.train_overrides()
+    return (
+        "Two objectives side by side. `lwgan`: the full LWGAN objective (critic, MMD, rank) "
+        f"under **a brief training budget** (`--budget {s.budget}`: {train['iterations']} "
+        f"iterations of batch {train['batch_size']} per model, about "
+        f"{train['iterations'] * train['batch_size'] / 60000:.1f} epochs, {train.get('arch', 'conv')} "
+        f"nets of width {train['width_q']}, z_max {train['z_max']}), as the paper's was "
+        '("over a brief training phase"). '
+        "`published`: the authors' public run exactly (a plain MLP autoencoder, Q 784-256-20 "
+        "and G (20 [+ 10])-256-784 with tanh, reconstruction + lambda_iso x the isometric term, "
+        "Adam 1e-3, batch 128, 5 epochs). Within an objective the four models share every "
+        f"setting but the isometric term (lambda_iso {s.lambda_iso:g}) and the noise "
+        f"(sigma_noise {s.sigma_noise:g}, k = {s.noise_dim} channels). Measured on "
+        f"{results.context['eval_images']} test images at the evaluation rank "
+        + (f"r = z_max = {cfg.get('z_max')}" if s.eval_rank == "max" else f"`{s.eval_rank}`")
+        + ": reconstruction = mean per-image ‖x - G(Q(x))‖_2 with pixels in [-1, 1] (one "
+        "noise draw), and as the authors measured it, on one shuffled batch of 128 training "
+        "images; Frechet distance between "
+        f"{s.eval_size('fd_samples')} draws G(Z_r) and the test images in the frozen "
+        "classifier's 128-d penultimate features; isometry discrepancy over pairs of the first "
+        f"{s.eval_size('iso_images')} test images; interpolation irregularity = std/mean of "
+        f"the pixel-space step lengths along {STEPS}-step decoded latent lines between "
+        f"{s.eval_size('interp_pairs')} test-image pairs (0: constant speed)."
+    )
 
 
-def gap_text(results) -> str:
-    """The size of the Iso-LWGAN - base gap per objective, absolute and relative (mean over seeds)."""
-    rows = {(r["objective"], r["name"]): r["recon"]["value"] for r in summary(results)}
-    parts = [
-        f"{o}: {rows[(o, ISO)] - rows[(o, BASE)]:+.3f} ({(rows[(o, ISO)] - rows[(o, BASE)]) / rows[(o, BASE)]:+.1%})"
-        for o in results.settings_obj().objectives
-        if (o, BASE) in rows and (o, ISO) in rows
+def _models_note(results, cells, clf: dict) -> str:
+    return (
+        f"Frechet floor: {clf['floor_images']} real training images against the same test "
+        f"images give {clf['frechet_floor']:.2f}. "
+        + reference_text(results.context.get("reference_gan"))
+        + " Wall time = training + evaluation. A model "
+        f"has **collapsed** when its reconstruction error is at least {COLLAPSE:g} times that "
+        "of the constant map at the mean training image ("
+        + (f"{cells[0].trivial_recon:.2f}" if cells else "n/a")
+        + "); a constant generator is trivially isometric, so its discrepancy means nothing. "
+        "The published autoencoder has no prior matching: its G(Z) draws (Z ~ N(0, I)) are "
+        "not expected to look like digits, so its Frechet distance is shown, not judged."
+    )
+
+
+def _training(clf: dict, cfg: dict) -> list[str]:
+    scorer = (
+        f"Classifier (scorer): test accuracy {clf['test_accuracy']:.2f}%, checkpoint "
+        f"`{clf['digest'][:16]}` ({'loaded from the cache' if clf['loaded'] else 'trained in this run'}"
+        + (f", {clf['train_seconds']:.0f} s to train" if clf.get("train_seconds") else "")
+        + "). Its training is not part of the models' budget; `bench recover` shares it."
+        if clf.get("test_accuracy") is not None
+        else "Classifier: n/a"
+    )
+    return [
+        "## Training and scorer",
+        "",
+        scorer,
+        "",
+        "Configuration of the base LWGAN model (the others differ only in lambda_iso, sigma_noise, noise_dim):",
+        "",
+        markdown_table([(k, str(v)) for k, v in cfg.items()], headers=["setting", "value"]),
+        "",
     ]
-    if not parts:
-        return ""
-    return (
-        "Size of the gap recon(Iso-LWGAN) - recon(base LWGAN), mean over seeds, and relative to "
-        "the base's error: " + "; ".join(parts) + "; the paper +0.14 (+2.5%)."
-    )
-
-
-def _reference_text(ref: dict | None) -> str:
-    if not ref:
-        return ""
-    return (
-        f"The reference GAN (`{ref['name']}`, the recovery study's LSGAN) gives "
-        f"{ref['frechet']:.2f} over {ref['samples']} draws, lowest digit share "
-        f"{min(ref['digit_shares']):.1%}."
-    )
-
-
-def credibility(results) -> str:
-    """Issue 14's bar for the `lwgan` base model, checked against numbers of the same run: test
-    reconstruction at most 1.2x the published autoencoder's, every digit at least 5% of the
-    draws, and the Frechet distance beside the reference LSGAN's and the data floor."""
-    rows = {(r["objective"], r["name"]): r for r in summary(results)}
-    base, pub = rows.get(("lwgan", BASE)), rows.get(("published", BASE))
-    if base is None:
-        return "No `lwgan` base LWGAN in this run."
-    clf, ref = results.context["classifier"], results.context.get("reference_gan")
-    lines = []
-    if pub is not None:
-        ratio = base["recon"]["value"] / pub["recon"]["value"]
-        lines.append(
-            {
-                "check": "test reconstruction / the published autoencoder's (same run)",
-                "measured": f"{base['recon']['value']:.3f} / {pub['recon']['value']:.3f} = {ratio:.2f}",
-                "bar": "<= 1.2",
-                "met": "yes" if ratio <= 1.2 else "no",
-            }
-        )
-    low = min(base["min_share"]["per_seed"])
-    if not np.isnan(low):  # results saved before version 2 have no digit shares
-        lines.append(
-            {
-                "check": "lowest digit share of the draws (any seed)",
-                "measured": f"{low:.1%}",
-                "bar": ">= 5%",
-                "met": "yes" if low >= 0.05 else "no",
-            }
-        )
-    fd = format_seeds(base["frechet"], 1)
-    scale = f"data floor {clf['frechet_floor']:.2f}" + (f", LSGAN {ref['frechet']:.2f}" if ref else "")
-    lines.append({"check": "Frechet distance (classifier features)", "measured": fd, "bar": scale, "met": "shown"})
-    lines.append(
-        {"check": "estimated rank per seed", "measured": ", ".join(map(str, base["ranks"])), "bar": "-", "met": "shown"}
-    )
-    return markdown_table(lines)
-
-
-def rows(results) -> list[dict]:
-    """The CSV: one row per cell, its scalar measurements (failed cells with their error)."""
-    skip = {
-        "config",
-        "recon_per_image",
-        "grid",
-        "samples",
-        "histories",
-        "params",
-        "metrics",
-        "tags",
-        "checkpoints",
-        "history_every",
-    }
-    out = []
-    for c in results.cells:
-        record = c["record"] or {}
-        row = {k: v for k, v in record.items() if k not in skip}
-        if "checkpoint" in row:
-            row["checkpoint"] = row["checkpoint"][:16]
-        out.append({**c["cell"], **row, "status": c["status"], "error": c["error"] or ""})
-    return out
-
-
-def summary_metrics(results) -> dict:
-    out = {f"recon_{r['objective']}_{slug(r['name'])}": r["recon"]["value"] for r in summary(results)}
-    for v in results.verdict_objs():
-        out[f"reproduced_{v.claim.split()[0]}"] = float(v.label == "reproduced")
-    return out
