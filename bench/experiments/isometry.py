@@ -9,13 +9,11 @@ held-out points, the estimated rank and latent interpolations (the paper's Figur
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from bench import sensitivity
 from bench.claims import get
-from bench.experiments import toy, toy_report
+from bench.experiments import isometry_figures, toy, toy_report
 from bench.experiments.metrics import COLLAPSE
 from bench.experiments.reference import reference_value, setting_key
 from bench.experiments.settings import ISOMETRY_DATASET as DATASET
@@ -29,7 +27,7 @@ from bench.experiments.toy_claims import (
     rank_verdict,
     ratio_text,
 )
-from bench.figures import figure_link, pyplot, save_figure
+from bench.figures import figure_link
 from bench.pipeline import Results
 from bench.report import format_seeds, markdown_table, parse_reference
 from bench.stats import seed_summary
@@ -124,101 +122,6 @@ def verdicts(results: Results) -> list[Verdict]:
     return out
 
 
-# ------------------------------------------------------------------------------------ figures
-
-
-def _grid(results: Results):
-    s = results.settings_obj()
-    first = s.seeds[0]
-    cells = {(c.objective, c.lambda_iso): c for c in toy_cells(results) if c.seed == first}
-    plt = pyplot()
-    fig, axes = plt.subplots(
-        len(s.objectives), len(s.lambdas), squeeze=False, figsize=(2.9 * len(s.lambdas), 2.9 * len(s.objectives))
-    )
-    return cells, fig, axes, np.asarray(results.context["heldout"])
-
-
-def plot_interpolations(results: Results, path: Path) -> list[Path]:
-    """The paper's Figure 1: decoded straight latent lines (10 steps, colour = position) between
-    held-out points, one panel per (objective, lambda_iso), first seed."""
-    cells, fig, axes, h = _grid(results)
-    s = results.settings_obj()
-    for i, obj in enumerate(s.objectives):
-        for j, lam in enumerate(s.lambdas):
-            ax, c = axes[i][j], cells.get((obj, lam))
-            ax.scatter(h[:, 0], h[:, 1], s=2, c="0.8")
-            if c is None:  # a failed cell
-                continue
-            for p in np.asarray(c.interp):
-                ax.plot(p[:, 0], p[:, 1], c="0.3", lw=0.6)
-                ax.scatter(p[:, 0], p[:, 1], c=np.linspace(0, 1, len(p)), cmap="viridis", s=12, zorder=3)
-            for e in np.asarray(c.interp_ends):  # the encoded data points themselves
-                ax.plot(e[:, 0], e[:, 1], "rx", ms=5, zorder=4)
-            ax.set_title(
-                f"{obj}, λ={lam:g}\ndiscrepancy {c.discrepancy:.3f}" + (" (collapsed)" if c.collapsed else ""),
-                fontsize=8,
-            )
-            ax.tick_params(labelsize=6)
-    fig.tight_layout()
-    return save_figure(fig, path)
-
-
-def plot_samples(results: Results, path: Path) -> list[Path]:
-    """Held-out data against G(Z_r) per (objective, lambda_iso), first seed."""
-    cells, fig, axes, h = _grid(results)
-    settings = results.settings_obj()
-    for i, obj in enumerate(settings.objectives):
-        for j, lam in enumerate(settings.lambdas):
-            ax, c = axes[i][j], cells.get((obj, lam))
-            if c is None:  # a failed cell
-                continue
-            s = np.asarray(c.samples)
-            ax.scatter(h[:, 0], h[:, 1], s=2, c="0.6", label="held-out")
-            ax.scatter(s[:, 0], s[:, 1], s=2, c="C0", alpha=0.4, label="G(Z)")
-            ax.set_title(f"{obj}, λ={lam:g}\nenergy distance {c.energy:.3f}", fontsize=8)
-            ax.tick_params(labelsize=6)
-    axes[0][0].legend(fontsize=6, markerscale=3)
-    fig.tight_layout()
-    return save_figure(fig, path)
-
-
-def plot_discrepancy(results: Results, path: Path) -> list[Path]:
-    """Measured discrepancy per lambda_iso (mean and t-interval over seeds) beside the paper's."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(4.6, 3.4))
-    rows = summary(results)
-    settings = results.settings_obj()
-    for k, obj in enumerate(settings.objectives):
-        mine = [r for r in rows if r["objective"] == obj]
-        x = np.array([r["lambda_iso"] for r in mine]) + 0.03 * k
-        d = [r["discrepancy"] for r in mine]
-        y = np.array([v["value"] for v in d])
-        err = np.array([[v["value"] - v["lo"], v["hi"] - v["value"]] for v in d]).T
-        ax.errorbar(x, y, yerr=np.nan_to_num(err), marker="o", capsize=3, label=f"measured, {obj}")
-    ax.plot([0], [1.20], "k*", ms=10, label="paper: 1.20 at λ=0")
-    pos = [lam for lam in settings.lambdas if lam > 0]
-    if pos:
-        ax.fill_between([min(pos) - 0.1, max(pos) + 0.1], 0.02, 0.03, color="k", alpha=0.3, label="paper: 0.02-0.03")
-    ax.set_yscale("symlog", linthresh=0.01)
-    ax.set_xlabel("λ_iso")
-    ax.set_ylabel("mean |latent - generated distance|")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    return save_figure(fig, path)
-
-
-def figures(results: Results, out: Path) -> list[Path]:
-    out = Path(out)
-    return [
-        *plot_interpolations(results, out / "isometry_interpolations"),
-        *plot_samples(results, out / "isometry_samples"),
-        *plot_discrepancy(results, out / "isometry_discrepancy"),
-        *toy_report.plot_losses(
-            results, out / "isometry_losses", ("recon", "iso", "critic_gap", "mmd"), "lambda_iso", "λ"
-        ),
-    ]
-
-
 # ------------------------------------------------------------------------------------- report
 
 
@@ -251,74 +154,12 @@ def render(results: Results) -> str:
     s = results.settings_obj()
     cells = toy_cells(results)
     rows = summary(results)
-    paper_rows = [
-        {
-            "objective": r["objective"],
-            "lambda_iso": f"{r['lambda_iso']:g}",
-            "held-out discrepancy (mean [95% t-interval])": format_seeds(r["discrepancy"], 3),
-            "one training batch, as the authors measured": format_seeds(r["batch_discrepancy"], 3),
-            "paper": r["paper"] or "n/a",
-            "authors' run log (one batch)": r["run_log"] or "n/a",
-            "delta vs paper": _delta(r["discrepancy"]["value"], r["paper"]),
-        }
-        for r in rows
-    ]
-    other_rows = [
-        {
-            "objective": r["objective"],
-            "lambda_iso": f"{r['lambda_iso']:g}",
-            "reconstruction ‖x - G(Q(x))‖": format_seeds(r["recon"], 3),
-            "energy distance G(Z) vs held-out": format_seeds(r["energy"], 3),
-            "interpolation irregularity": format_seeds(r["interp_irregularity"], 3),
-            "estimated rank (per seed; margin)": _fmt_ranks(r["ranks"], r["margins"]),
-            "collapsed seeds": f"{r['collapsed']} of {r['discrepancy']['n_seeds']}",
-        }
-        for r in rows
-    ]
-    cell_rows = [
-        {
-            "objective": c.objective,
-            "lambda_iso": f"{c.lambda_iso:g}",
-            "seed": c.seed,
-            "eval rank": c.eval_rank,
-            "discrepancy [bootstrap 95%]": f"{c.discrepancy:.4f} [{c.discrepancy_lo:.4f}, {c.discrepancy_hi:.4f}]",
-            "reconstruction": f"{c.recon:.3f} [{c.recon_lo:.3f}, {c.recon_hi:.3f}]",
-            "energy": c.energy,
-            "rank": c.rank_estimate,
-            "collapsed": c.collapsed,
-            "train s": c.train_time_s,
-            "cached": c.loaded,
-            "checkpoint": c.checkpoint[:12],
-        }
-        for c in cells
-    ]
-    by_rank = []
-    for obj in s.objectives:
-        for lam in s.lambdas:
-            cs = [c for c in cells if c.objective == obj and c.lambda_iso == lam]
-            if not cs or not cs[0].discrepancy_by_rank:  # the published autoencoder has one rank
-                continue
-            mean = np.mean([c.discrepancy_by_rank for c in cs], axis=0)
-            by_rank.append(
-                {"objective": obj, "lambda_iso": f"{lam:g}", **{f"r={i + 1}": float(v) for i, v in enumerate(mean)}}
-            )
     published = "published" in s.objectives
+    by_rank = _by_rank(s, cells)
     parts = [
         "# Isometric regularisation: latent against generated distances (Iso-LWGAN experiment 1)",
         "",
-        (
-            f"Two Gaussians at (2, 2) and (-2, -2), covariance 0.5 I ({DATASET}: 2,000 training "
-            "and 500 held-out points, drawn anew for each seed). For each lambda_iso and seed the "
-            "model is trained and measured on the held-out points: the discrepancy is the mean "
-            "over pairs i != j of | ‖z_i - z_j‖ - ‖G(z_i) - G(z_j)‖ |, z = Q(x, r), at the "
-            f"evaluation rank, {eval_rank_text(s)}. Objectives: `lwgan` is the full LWGAN objective "
-            "the paper states (critic, MMD, rank penalty) plus lambda_iso times the isometric "
-            "loss; `published` is the authors' public run exactly (a plain autoencoder, Q 2-64-64-3 "
-            "and G 3-64-64-2 with ReLU, reconstruction + lambda_iso x the isometric term over all "
-            "B x B pairs, Adam 1e-3, batch 128, 20 epochs). Each model is also measured as the "
-            "authors measured theirs: on one shuffled training batch of 128, averaging over all "
-            "128 x 128 entries (the diagonal's zeros included)."
-        ),
+        _intro(s),
         "",
         "## Verdict",
         "",
@@ -337,7 +178,7 @@ def render(results: Results) -> str:
             "batch of their autoencoder (one seed), as the 'one training batch' column does here."
         ),
         "",
-        markdown_table(paper_rows, floatfmt={"delta vs paper": "+.3f"}),
+        markdown_table(_paper_rows(rows), floatfmt={"delta vs paper": "+.3f"}),
         "",
         figure_link(
             "isometry_discrepancy", "Measured discrepancy against lambda_iso beside the paper's (symlog scale)"
@@ -345,28 +186,9 @@ def render(results: Results) -> str:
         "",
         "## Reconstruction, sample quality, rank",
         "",
-        (
-            "Reconstruction is the mean held-out ‖x - G(Q(x, r))‖; the energy distance "
-            "(sqrt(2E‖X-Y‖ - E‖X-X'‖ - E‖Y-Y'‖)) compares "
-            f"{s.n_samples} draws G(Z_r) with the held-out points; the interpolation "
-            "irregularity is the std/mean of step lengths along decoded straight latent lines "
-            f"between {s.interp_pairs} held-out pairs (0: constant speed). The rank is LWGAN's "
-            "rank-score estimate (intrinsic dimension 2), with its margin: the penalised score's gap "
-            "to the runner-up rank (to the true rank when the estimate is wrong) in standard errors "
-            "of that gap over the score's evaluations. A model has **collapsed** when its "
-            f"reconstruction error is at least {COLLAPSE:g} times that of the constant map at the "
-            "training mean (E‖x - mean‖ on the held-out points, about 2.9 here): a constant encoder or "
-            "generator has every distance 0 and so a discrepancy near 0 whatever the geometry, "
-            "which makes small discrepancies of collapsed models meaningless."
-            + (
-                " The published autoencoder has no prior matching, so its G(Z) draws (Z ~ N(0, I)) "
-                "are not expected to look like the data."
-                if published
-                else ""
-            )
-        ),
+        _measures(s, published),
         "",
-        markdown_table(other_rows),
+        markdown_table(_other_rows(rows)),
         "",
         figure_link(
             "isometry_interpolations",
@@ -388,7 +210,7 @@ def render(results: Results) -> str:
             "bootstrap is biased upward), only its spread over seeds above."
         ),
         "",
-        markdown_table(cell_rows, floatfmt={"train s": ".0f", "energy": ".3f"}),
+        markdown_table(_cell_rows(cells), floatfmt={"train s": ".0f", "energy": ".3f"}),
         "",
         *(
             [
@@ -405,6 +227,111 @@ def render(results: Results) -> str:
     return "\n".join(parts)
 
 
+def _intro(s) -> str:
+    return (
+        f"Two Gaussians at (2, 2) and (-2, -2), covariance 0.5 I ({DATASET}: 2,000 training "
+        "and 500 held-out points, drawn anew for each seed). For each lambda_iso and seed the "
+        "model is trained and measured on the held-out points: the discrepancy is the mean "
+        "over pairs i != j of | ‖z_i - z_j‖ - ‖G(z_i) - G(z_j)‖ |, z = Q(x, r), at the "
+        f"evaluation rank, {eval_rank_text(s)}. Objectives: `lwgan` is the full LWGAN objective "
+        "the paper states (critic, MMD, rank penalty) plus lambda_iso times the isometric "
+        "loss; `published` is the authors' public run exactly (a plain autoencoder, Q 2-64-64-3 "
+        "and G 3-64-64-2 with ReLU, reconstruction + lambda_iso x the isometric term over all "
+        "B x B pairs, Adam 1e-3, batch 128, 20 epochs). Each model is also measured as the "
+        "authors measured theirs: on one shuffled training batch of 128, averaging over all "
+        "128 x 128 entries (the diagonal's zeros included)."
+    )
+
+
+def _measures(s, published: bool) -> str:
+    """How reconstruction, sample quality, interpolation, rank and collapse are measured."""
+    return (
+        "Reconstruction is the mean held-out ‖x - G(Q(x, r))‖; the energy distance "
+        "(sqrt(2E‖X-Y‖ - E‖X-X'‖ - E‖Y-Y'‖)) compares "
+        f"{s.n_samples} draws G(Z_r) with the held-out points; the interpolation "
+        "irregularity is the std/mean of step lengths along decoded straight latent lines "
+        f"between {s.interp_pairs} held-out pairs (0: constant speed). The rank is LWGAN's "
+        "rank-score estimate (intrinsic dimension 2), with its margin: the penalised score's gap "
+        "to the runner-up rank (to the true rank when the estimate is wrong) in standard errors "
+        "of that gap over the score's evaluations. A model has **collapsed** when its "
+        f"reconstruction error is at least {COLLAPSE:g} times that of the constant map at the "
+        "training mean (E‖x - mean‖ on the held-out points, about 2.9 here): a constant encoder or "
+        "generator has every distance 0 and so a discrepancy near 0 whatever the geometry, "
+        "which makes small discrepancies of collapsed models meaningless."
+        + (
+            " The published autoencoder has no prior matching, so its G(Z) draws (Z ~ N(0, I)) "
+            "are not expected to look like the data."
+            if published
+            else ""
+        )
+    )
+
+
+def _paper_rows(rows: list[dict]) -> list[dict]:
+    return [
+        {
+            "objective": r["objective"],
+            "lambda_iso": f"{r['lambda_iso']:g}",
+            "held-out discrepancy (mean [95% t-interval])": format_seeds(r["discrepancy"], 3),
+            "one training batch, as the authors measured": format_seeds(r["batch_discrepancy"], 3),
+            "paper": r["paper"] or "n/a",
+            "authors' run log (one batch)": r["run_log"] or "n/a",
+            "delta vs paper": _delta(r["discrepancy"]["value"], r["paper"]),
+        }
+        for r in rows
+    ]
+
+
+def _other_rows(rows: list[dict]) -> list[dict]:
+    return [
+        {
+            "objective": r["objective"],
+            "lambda_iso": f"{r['lambda_iso']:g}",
+            "reconstruction ‖x - G(Q(x))‖": format_seeds(r["recon"], 3),
+            "energy distance G(Z) vs held-out": format_seeds(r["energy"], 3),
+            "interpolation irregularity": format_seeds(r["interp_irregularity"], 3),
+            "estimated rank (per seed; margin)": _fmt_ranks(r["ranks"], r["margins"]),
+            "collapsed seeds": f"{r['collapsed']} of {r['discrepancy']['n_seeds']}",
+        }
+        for r in rows
+    ]
+
+
+def _cell_rows(cells) -> list[dict]:
+    return [
+        {
+            "objective": c.objective,
+            "lambda_iso": f"{c.lambda_iso:g}",
+            "seed": c.seed,
+            "eval rank": c.eval_rank,
+            "discrepancy [bootstrap 95%]": f"{c.discrepancy:.4f} [{c.discrepancy_lo:.4f}, {c.discrepancy_hi:.4f}]",
+            "reconstruction": f"{c.recon:.3f} [{c.recon_lo:.3f}, {c.recon_hi:.3f}]",
+            "energy": c.energy,
+            "rank": c.rank_estimate,
+            "collapsed": c.collapsed,
+            "train s": c.train_time_s,
+            "cached": c.loaded,
+            "checkpoint": c.checkpoint[:12],
+        }
+        for c in cells
+    ]
+
+
+def _by_rank(s, cells) -> list[dict]:
+    """The discrepancy at every rank of Q(x, r) of the LWGAN objective, mean over seeds."""
+    by_rank = []
+    for obj in s.objectives:
+        for lam in s.lambdas:
+            cs = [c for c in cells if c.objective == obj and c.lambda_iso == lam]
+            if not cs or not cs[0].discrepancy_by_rank:  # the published autoencoder has one rank
+                continue
+            mean = np.mean([c.discrepancy_by_rank for c in cs], axis=0)
+            by_rank.append(
+                {"objective": obj, "lambda_iso": f"{lam:g}", **{f"r={i + 1}": float(v) for i, v in enumerate(mean)}}
+            )
+    return by_rank
+
+
 def summary_metrics(results: Results) -> dict:
     return toy_report.summary_metrics(results, summary(results), "discrepancy", "lambda_iso", "lam")
 
@@ -415,7 +342,7 @@ EXPERIMENT = toy.experiment(
     IsometrySettings,
     render=render,
     verdicts=verdicts,
-    figures=figures,
+    figures=lambda results, out: isometry_figures.figures(results, summary(results), out),
     summary_metrics=summary_metrics,
     version=2,  # 2: the rank estimate's margin (claim 9)
 )
