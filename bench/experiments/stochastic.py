@@ -11,14 +11,12 @@ centre) and the energy distance to held-out data, beside the published 0.0000 / 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from bench import sensitivity
 from bench.claims import get
 from bench.claims.catalog_lwgan import COVER
-from bench.experiments import toy, toy_report
+from bench.experiments import stochastic_figures, toy, toy_report
 from bench.experiments.metrics import COLLAPSE
 from bench.experiments.reference import reference_value, setting_key
 from bench.experiments.settings import CENTRES, StochasticSettings
@@ -31,7 +29,7 @@ from bench.experiments.toy_claims import (
     rank_verdict,
     ratio_text,
 )
-from bench.figures import figure_link, pyplot, save_figure
+from bench.figures import figure_link
 from bench.pipeline import Results
 from bench.report import format_seeds, markdown_table
 from bench.stats import seed_summary
@@ -131,106 +129,6 @@ def verdicts(results: Results) -> list[Verdict]:
     return out
 
 
-# ------------------------------------------------------------------------------------ figures
-
-
-def _first(results: Results) -> dict:
-    first = results.settings_obj().seeds[0]
-    return {(c.objective, c.sigma_noise): c for c in toy_cells(results) if c.seed == first}
-
-
-def plot_diversity(results: Results, path: Path) -> list[Path]:
-    """The paper's Figure 2: for five held-out inputs, 10 draws of G(z, eps) each, drawn as
-    offsets from their input's mean draw on one scale for every sigma_noise (first seed); the last
-    panel is the diversity against sigma_noise (mean and t-interval over seeds) beside the
-    published run's."""
-    s = results.settings_obj()
-    cells = _first(results)
-    plt = pyplot()
-    fig, axes = plt.subplots(
-        len(s.objectives),
-        len(s.sigmas) + 1,
-        squeeze=False,
-        figsize=(2.8 * (len(s.sigmas) + 1), 2.8 * len(s.objectives)),
-    )
-    spread = max(
-        (
-            np.abs(np.asarray(c.draw_sets) - np.asarray(c.draw_sets).mean(1, keepdims=True)).max()
-            for c in cells.values()
-        ),
-        default=0.0,
-    )
-    lim = max(spread * 1.15, 1e-3)
-    rows = summary(results)
-    for i, obj in enumerate(s.objectives):
-        for j, sig in enumerate(s.sigmas):
-            ax, c = axes[i][j], cells.get((obj, sig))
-            if c is None:  # a failed cell
-                continue
-            d = np.asarray(c.draw_sets)
-            off = d - d.mean(axis=1, keepdims=True)
-            for k in range(len(off)):
-                ax.scatter(off[k, :, 0], off[k, :, 1], s=10, color=f"C{k}", alpha=0.8)
-            ax.set_xlim(-lim, lim)
-            ax.set_ylim(-lim, lim)
-            ax.set_title(f"{obj}, σ={sig:g}\ndiversity {c.diversity:.4f}", fontsize=8)
-            ax.tick_params(labelsize=6)
-        ax = axes[i][-1]
-        mine = [r for r in rows if r["objective"] == obj]
-        x = [r["sigma_noise"] for r in mine]
-        d = [r["diversity"] for r in mine]
-        err = np.array([[v["value"] - v["lo"], v["hi"] - v["value"]] for v in d]).T
-        ax.errorbar(x, [v["value"] for v in d], yerr=np.nan_to_num(err), marker="o", capsize=3, label="measured")
-        pub = [(r["sigma_noise"], float(r["published"])) for r in mine if r["published"]]
-        if pub:
-            ax.plot(*zip(*pub), "k*", ms=8, label="published run")
-        ax.set_xlabel("σ_noise", fontsize=8)
-        ax.set_title("diversity", fontsize=8)
-        ax.legend(fontsize=6)
-        ax.tick_params(labelsize=6)
-    fig.tight_layout()
-    return save_figure(fig, path)
-
-
-def plot_samples(results: Results, path: Path) -> list[Path]:
-    """Held-out data against G(Z_r, eps) per (objective, sigma_noise), first seed, with the
-    cluster centres and the mode shares."""
-    s = results.settings_obj()
-    cells = _first(results)
-    h = np.asarray(results.context["heldout"])
-    plt = pyplot()
-    fig, axes = plt.subplots(
-        len(s.objectives), len(s.sigmas), squeeze=False, figsize=(2.9 * len(s.sigmas), 2.9 * len(s.objectives))
-    )
-    cx = np.asarray(CENTRES)
-    for i, obj in enumerate(s.objectives):
-        for j, sig in enumerate(s.sigmas):
-            ax, c = axes[i][j], cells.get((obj, sig))
-            if c is None:  # a failed cell
-                continue
-            p = np.asarray(c.samples)
-            ax.scatter(h[:, 0], h[:, 1], s=2, c="0.6", label="held-out")
-            ax.scatter(p[:, 0], p[:, 1], s=2, c="C0", alpha=0.4, label="G(Z, eps)")
-            ax.scatter(cx[:, 0], cx[:, 1], marker="x", c="k", s=30, label="centres")
-            shares = "/".join(f"{v:.2f}" for v in c.mode_shares)
-            ax.set_title(f"{obj}, σ={sig:g}\nshares {shares}, energy {c.energy:.3f}", fontsize=7)
-            ax.tick_params(labelsize=6)
-    axes[0][0].legend(fontsize=6, markerscale=3)
-    fig.tight_layout()
-    return save_figure(fig, path)
-
-
-def figures(results: Results, out: Path) -> list[Path]:
-    out = Path(out)
-    return [
-        *plot_diversity(results, out / "stochastic_diversity"),
-        *plot_samples(results, out / "stochastic_samples"),
-        *toy_report.plot_losses(
-            results, out / "stochastic_losses", ("recon", "critic_gap", "mmd", "iso"), "sigma_noise", "σ"
-        ),
-    ]
-
-
 # ------------------------------------------------------------------------------------- report
 
 
@@ -240,8 +138,98 @@ def render(results: Results) -> str:
     s = results.settings_obj()
     cells = toy_cells(results)
     rows = summary(results)
+    parts = [
+        "# Partially stochastic generator: output diversity (Iso-LWGAN experiment 2)",
+        "",
+        _intro(results, s),
+        "",
+        "## Verdict",
+        "",
+        markdown_table(verdict_rows(results.verdict_objs())),
+        "",
+        "Rules (bench.claims; `bench claims` lists every claim):",
+        "",
+        *[f"- {get(k).rule()}" for k in dict.fromkeys(v.key for v in results.verdict_objs() if v.key)],
+        "",
+        *sensitivity.markdown(results.verdict_objs()),
+        "## Diversity beside the published run",
+        "",
+        "Mean over seeds with a 95% Student-t interval over seeds (n/a with one seed).",
+        "",
+        markdown_table(_div_rows(rows)),
+        "",
+        figure_link(
+            "stochastic_diversity",
+            "Output diversity under varying noise "
+            "levels (the paper's Figure 2): 10 draws for each of 5 inputs as offsets from "
+            "their mean, first seed; right: diversity against sigma_noise",
+        ),
+        "",
+        "## Reconstruction, mode coverage, sample quality",
+        "",
+        _measures(s),
+        "",
+        markdown_table(_other_rows(rows), floatfmt={"balance (min share x 3)": ".3f"}),
+        "",
+        figure_link("stochastic_samples", "Held-out data against generated points, first seed"),
+        "",
+        figure_link("stochastic_losses", "Training curves (smoothed), first seed"),
+        "",
+        *toy_report.diagnosis(results, "sigmas", "sigma_noise"),
+        "## Per seed",
+        "",
+        (
+            "Intervals are percentile bootstraps over held-out inputs; the energy distance has none "
+            "per seed (it is not a mean over points, and its bootstrap is biased upward), only its "
+            "spread over seeds above."
+        ),
+        "",
+        markdown_table(_cell_rows(cells), floatfmt={"train s": ".0f", "energy": ".3f"}),
+        "",
+        *toy_report.report_tail(results),
+    ]
+    return "\n".join(parts)
+
+
+def _intro(results, s) -> str:
     lam = s.lambdas[0]
-    div_rows = [
+    return (
+        f"Three clusters centred at (0, 0), (3, 3), (-3, 3), std 0.5 ({DATASET}: 1,500 "
+        "training and 500 held-out points, drawn anew for each seed). The generator is "
+        f"G(z, eps) = net([z ; sigma_noise eps]) with eps ~ N(0, I_{s.noise_dim}) drawn anew at "
+        f"every call, at evaluation too. Objectives: `lwgan`, the full LWGAN objective; "
+        "`published`, the authors' public run (a plain autoencoder, Q 2-64-64-3 and G "
+        "(3 + 2)-64-64-2 with ReLU, reconstruction only, Adam 1e-3, batch 128, 20 epochs); "
+        f"lambda_iso = {lam:g}"
+        + (" (the noise alone, as in the published run; `--lambda-iso` adds the isometric term)" if lam == 0 else "")
+        + f". The diversity of one held-out input x is the mean l2 distance over the pairs of "
+        f"{s.draws} draws G(z, eps_1..{s.draws}) at z = Q(x, r), r = "
+        + (f"z_max = {s.z_max}" if s.eval_rank == "max" else str(s.eval_rank))
+        + f"; the table averages it over all {len(results.context['heldout'])} held-out inputs (the "
+        "published run used 5 inputs)."
+    )
+
+
+def _measures(s) -> str:
+    return (
+        f"Reconstruction is the mean held-out ‖x - G(Q(x, r), eps)‖ with fresh noise; {s.n_samples} "
+        "draws G(Z_r, eps) give the mode shares (share of draws nearest each centre; the data "
+        "has 1/3 each) and the energy distance to the held-out points. A model has "
+        f"**collapsed** when its reconstruction error is at least {COLLAPSE:g} times that of "
+        "the constant map at the training mean (E‖x - mean‖ on the held-out points)."
+        + " The training loss spread is the standard deviation of the per-step training "
+        "reconstruction loss over the last quarter of training (stability in claim 7)."
+        + (
+            " The published autoencoder has no prior matching, so its G(Z) draws (Z ~ N(0, I)) "
+            "are not expected to look like the data."
+            if "published" in s.objectives
+            else ""
+        )
+    )
+
+
+def _div_rows(rows: list[dict]) -> list[dict]:
+    return [
         {
             "objective": r["objective"],
             "sigma_noise": f"{r['sigma_noise']:g}",
@@ -252,7 +240,10 @@ def render(results: Results) -> str:
         }
         for r in rows
     ]
-    other_rows = [
+
+
+def _other_rows(rows: list[dict]) -> list[dict]:
+    return [
         {
             "objective": r["objective"],
             "sigma_noise": f"{r['sigma_noise']:g}",
@@ -270,7 +261,10 @@ def render(results: Results) -> str:
         }
         for r in rows
     ]
-    cell_rows = [
+
+
+def _cell_rows(cells) -> list[dict]:
+    return [
         {
             "objective": c.objective,
             "sigma_noise": f"{c.sigma_noise:g}",
@@ -287,89 +281,6 @@ def render(results: Results) -> str:
         }
         for c in cells
     ]
-    parts = [
-        "# Partially stochastic generator: output diversity (Iso-LWGAN experiment 2)",
-        "",
-        (
-            f"Three clusters centred at (0, 0), (3, 3), (-3, 3), std 0.5 ({DATASET}: 1,500 "
-            "training and 500 held-out points, drawn anew for each seed). The generator is "
-            f"G(z, eps) = net([z ; sigma_noise eps]) with eps ~ N(0, I_{s.noise_dim}) drawn anew at "
-            f"every call, at evaluation too. Objectives: `lwgan`, the full LWGAN objective; "
-            "`published`, the authors' public run (a plain autoencoder, Q 2-64-64-3 and G "
-            "(3 + 2)-64-64-2 with ReLU, reconstruction only, Adam 1e-3, batch 128, 20 epochs); "
-            f"lambda_iso = {lam:g}"
-            + (
-                " (the noise alone, as in the published run; `--lambda-iso` adds the isometric term)"
-                if lam == 0
-                else ""
-            )
-            + f". The diversity of one held-out input x is the mean l2 distance over the pairs of "
-            f"{s.draws} draws G(z, eps_1..{s.draws}) at z = Q(x, r), r = "
-            + (f"z_max = {s.z_max}" if s.eval_rank == "max" else str(s.eval_rank))
-            + f"; the table averages it over all {len(results.context['heldout'])} held-out inputs (the "
-            "published run used 5 inputs)."
-        ),
-        "",
-        "## Verdict",
-        "",
-        markdown_table(verdict_rows(results.verdict_objs())),
-        "",
-        "Rules (bench.claims; `bench claims` lists every claim):",
-        "",
-        *[f"- {get(k).rule()}" for k in dict.fromkeys(v.key for v in results.verdict_objs() if v.key)],
-        "",
-        *sensitivity.markdown(results.verdict_objs()),
-        "## Diversity beside the published run",
-        "",
-        "Mean over seeds with a 95% Student-t interval over seeds (n/a with one seed).",
-        "",
-        markdown_table(div_rows),
-        "",
-        figure_link(
-            "stochastic_diversity",
-            "Output diversity under varying noise "
-            "levels (the paper's Figure 2): 10 draws for each of 5 inputs as offsets from "
-            "their mean, first seed; right: diversity against sigma_noise",
-        ),
-        "",
-        "## Reconstruction, mode coverage, sample quality",
-        "",
-        (
-            f"Reconstruction is the mean held-out ‖x - G(Q(x, r), eps)‖ with fresh noise; {s.n_samples} "
-            "draws G(Z_r, eps) give the mode shares (share of draws nearest each centre; the data "
-            "has 1/3 each) and the energy distance to the held-out points. A model has "
-            f"**collapsed** when its reconstruction error is at least {COLLAPSE:g} times that of "
-            "the constant map at the training mean (E‖x - mean‖ on the held-out points)."
-            + " The training loss spread is the standard deviation of the per-step training "
-            "reconstruction loss over the last quarter of training (stability in claim 7)."
-            + (
-                " The published autoencoder has no prior matching, so its G(Z) draws (Z ~ N(0, I)) "
-                "are not expected to look like the data."
-                if "published" in s.objectives
-                else ""
-            )
-        ),
-        "",
-        markdown_table(other_rows, floatfmt={"balance (min share x 3)": ".3f"}),
-        "",
-        figure_link("stochastic_samples", "Held-out data against generated points, first seed"),
-        "",
-        figure_link("stochastic_losses", "Training curves (smoothed), first seed"),
-        "",
-        *toy_report.diagnosis(results, "sigmas", "sigma_noise"),
-        "## Per seed",
-        "",
-        (
-            "Intervals are percentile bootstraps over held-out inputs; the energy distance has none "
-            "per seed (it is not a mean over points, and its bootstrap is biased upward), only its "
-            "spread over seeds above."
-        ),
-        "",
-        markdown_table(cell_rows, floatfmt={"train s": ".0f", "energy": ".3f"}),
-        "",
-        *toy_report.report_tail(results),
-    ]
-    return "\n".join(parts)
 
 
 def summary_metrics(results: Results) -> dict:
@@ -382,7 +293,7 @@ EXPERIMENT = toy.experiment(
     StochasticSettings,
     render=render,
     verdicts=verdicts,
-    figures=figures,
+    figures=lambda results, out: stochastic_figures.figures(results, summary(results), out),
     summary_metrics=summary_metrics,
     version=2,  # 2: the rank estimate's margin (claim 9)
 )
