@@ -274,21 +274,7 @@ def render(results) -> str:
     parts = [
         "# Intrinsic dimension by LWGAN's rank score",
         "",
-        (
-            "LWGAN (Qiu, Gao and Wang; SPEC part B) trained on data with a known intrinsic dimension; "
-            "the rank score is evaluated for every s = 1..z_max on fresh held-out batches and the "
-            "estimate is argmin_s mean score(s) + lambda_hat s, lambda_hat = (standard error at the "
-            f"unpenalised argmin)^0.8 ({s.reps} evaluations of {s.eval_batch} points; "
-            f"{protocol_text(s)}). MLE "
-            f"(Levina-Bickel, k = {s.mle_k[0]}..{s.mle_k[1]}) and TwoNN (Facco et al., 10% discarded) "
-            "run on the same training points. Each estimate's margin is the penalised score's "
-            "gap between the estimate and its rival (the runner-up rank, or the true rank when the "
-            "estimate is wrong) in standard errors of that gap, paired over the evaluations (each "
-            "scores every rank on the same batch). The default schedule was revised on seeds 0-2 "
-            "of Swiss roll, S-curve and hyperplane until the Swiss roll came out right; the verdict "
-            "is judged only on other seeds, and three manifolds (helix, torus, a 5-dimensional "
-            "subspace of R^10) were never used to choose it."
-        ),
+        _intro(s),
         "",
         "## Verdict",
         "",
@@ -333,6 +319,32 @@ def render(results) -> str:
         markdown_table(list(used.items()), headers=["setting", "value"]),
         "",
     ]
+    parts += _schedule(s, cfg, departures)
+    parts.append(facts_markdown(RunFacts.from_dict(results.facts)))
+    return "\n".join(parts)
+
+
+def _intro(s) -> str:
+    return (
+        "LWGAN (Qiu, Gao and Wang; SPEC part B) trained on data with a known intrinsic dimension; "
+        "the rank score is evaluated for every s = 1..z_max on fresh held-out batches and the "
+        "estimate is argmin_s mean score(s) + lambda_hat s, lambda_hat = (standard error at the "
+        f"unpenalised argmin)^0.8 ({s.reps} evaluations of {s.eval_batch} points; "
+        f"{protocol_text(s)}). MLE "
+        f"(Levina-Bickel, k = {s.mle_k[0]}..{s.mle_k[1]}) and TwoNN (Facco et al., 10% discarded) "
+        "run on the same training points. Each estimate's margin is the penalised score's "
+        "gap between the estimate and its rival (the runner-up rank, or the true rank when the "
+        "estimate is wrong) in standard errors of that gap, paired over the evaluations (each "
+        "scores every rank on the same batch). The default schedule was revised on seeds 0-2 "
+        "of Swiss roll, S-curve and hyperplane until the Swiss roll came out right; the verdict "
+        "is judged only on other seeds, and three manifolds (helix, torus, a 5-dimensional "
+        "subspace of R^10) were never used to choose it."
+    )
+
+
+def _schedule(s, cfg: dict, departures: list) -> list[str]:
+    """The schedule's phases and its departures from the public code's."""
+    parts = []
     if cfg.get("phases"):
         parts += [
             (
@@ -364,8 +376,7 @@ def render(results) -> str:
             ),
             "",
         ]
-    parts.append(facts_markdown(RunFacts.from_dict(results.facts)))
-    return "\n".join(parts)
+    return parts
 
 
 def protocol_text(s) -> str:
