@@ -191,7 +191,15 @@ def diagnosis(results, grid: str, knob: str) -> list[str]:
         markdown_table(rows, floatfmt=".3f"),
         "",
     ]
-    for lam in getattr(s, grid):
+    lines += _objective_findings(cells, getattr(s, grid), knob)
+    return lines + [""]
+
+
+def _objective_findings(cells, grid, knob: str) -> list[str]:
+    """Per value of the knob with collapsed and healthy models: does the stated objective prefer
+    the collapsed ones?"""
+    lines = []
+    for lam in grid:
         mine = [c for c in cells if getattr(c, knob) == lam and c.objective_value is not None]
         bad, good = [c for c in mine if c.collapsed], [c for c in mine if not c.collapsed]
         if bad and good:
@@ -206,4 +214,4 @@ def diagnosis(results, grid: str, knob: str) -> list[str]:
                     else "**the objective prefers the collapsed solution**."
                 )
             )
-    return lines + [""]
+    return lines
