@@ -53,8 +53,10 @@ def _targets(node: ast.Import | ast.ImportFrom, pkg: str, lazy: dict) -> list[st
     if node.level:
         anchor = pkg.split(".")[: len(pkg.split(".")) - node.level + 1]
         base = ".".join([*anchor, base] if base else anchor)
-    return [lazy.get(base, {}).get(a.name) or (f"{base}.{a.name}" if f"{base}.{a.name}" in MODULES else base)
-            for a in node.names]  # fmt: skip
+    return [
+        lazy.get(base, {}).get(a.name) or (f"{base}.{a.name}" if f"{base}.{a.name}" in MODULES else base)
+        for a in node.names
+    ]
 
 
 def _resolve(name: str) -> str | None:
@@ -96,8 +98,11 @@ def test_no_module_over_400_lines_and_no_function_over_80(path):
     functions = [
         n for n in ast.walk(ast.parse("\n".join(lines))) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
     ]
-    long = [f"{n.name} ({n.end_lineno - n.lineno + 1} lines)" for n in functions
-            if n.end_lineno - n.lineno + 1 > MAX_FUNCTION]  # fmt: skip
+    long = [
+        f"{n.name} ({n.end_lineno - n.lineno + 1} lines)"
+        for n in functions
+        if n.end_lineno - n.lineno + 1 > MAX_FUNCTION
+    ]
     assert not long, f"functions over {MAX_FUNCTION} lines: {', '.join(long)}"
 
 

@@ -152,11 +152,20 @@ def paper_rows(results, rows: list[dict], cells) -> list[dict]:
     out = []
     for r in rows:
         c = next(c for c in cells if (c.objective, c.name) == (r["objective"], r["name"]))
-        measured = (f"{c.recon:.3f} [{c.recon_lo:.3f}, {c.recon_hi:.3f}] (bootstrap over images)" if one
-                    else format_seeds(r["recon"], 3))  # fmt: skip
-        out.append({"objective": r["objective"], "model": r["name"], "test reconstruction error": measured,
-                    "one training batch, as the authors measured": format_seeds(r["batch_recon"], 3),
-                    "paper": r["paper"] or "n/a"})  # fmt: skip
+        measured = (
+            f"{c.recon:.3f} [{c.recon_lo:.3f}, {c.recon_hi:.3f}] (bootstrap over images)"
+            if one
+            else format_seeds(r["recon"], 3)
+        )
+        out.append(
+            {
+                "objective": r["objective"],
+                "model": r["name"],
+                "test reconstruction error": measured,
+                "one training batch, as the authors measured": format_seeds(r["batch_recon"], 3),
+                "paper": r["paper"] or "n/a",
+            }
+        )
     return out
 
 
@@ -166,26 +175,45 @@ def metric_rows(rows: list[dict], cells) -> list[dict]:
     for r in rows:
         c = next(c for c in cells if (c.objective, c.name) == (r["objective"], r["name"]))
         ranks = "n/a (no critic)" if all(x is None for x in r["ranks"]) else ", ".join(map(str, r["ranks"]))
-        out.append({
-            "objective": r["objective"], "model": r["name"], "λ_iso": c.lambda_iso, "σ_noise": c.sigma_noise,
-            "Frechet (classifier features)": format_seeds(r["frechet"], 2),
-            "lowest digit share": share(min(r["min_share"]["per_seed"])),
-            "isometry discrepancy": format_seeds(r["discrepancy"], 3),
-            "interpolation irregularity": format_seeds(r["interp_irregularity"], 3),
-            "estimated rank": ranks, "collapsed": f"{r['collapsed']} of {r['recon']['n_seeds']}",
-            "wall time (s)": format_seeds(r["wall_time_s"], 0),
-        })  # fmt: skip
+        out.append(
+            {
+                "objective": r["objective"],
+                "model": r["name"],
+                "λ_iso": c.lambda_iso,
+                "σ_noise": c.sigma_noise,
+                "Frechet (classifier features)": format_seeds(r["frechet"], 2),
+                "lowest digit share": share(min(r["min_share"]["per_seed"])),
+                "isometry discrepancy": format_seeds(r["discrepancy"], 3),
+                "interpolation irregularity": format_seeds(r["interp_irregularity"], 3),
+                "estimated rank": ranks,
+                "collapsed": f"{r['collapsed']} of {r['recon']['n_seeds']}",
+                "wall time (s)": format_seeds(r["wall_time_s"], 0),
+            }
+        )
     return out
 
 
 def cell_rows(cells) -> list[dict]:
     """Per model and seed."""
-    return [{
-        "objective": c.objective, "model": c.name, "seed": c.seed, "eval rank": c.eval_rank,
-        "reconstruction [bootstrap 95%]": f"{c.recon:.3f} [{c.recon_lo:.3f}, {c.recon_hi:.3f}]", "Frechet": c.frechet,
-        "lowest digit share": (f"{c.min_share:.1%} (digit {int(np.argmin(c.digit_shares))})" if c.digit_shares
-                               else "n/a"),
-        "discrepancy [bootstrap 95%]": f"{c.discrepancy:.3f} [{c.discrepancy_lo:.3f}, {c.discrepancy_hi:.3f}]",
-        "rank": c.rank_estimate, "λ_hat": c.lambda_hat, "collapsed": c.collapsed, "train s": c.train_time_s,
-        "eval s": c.eval_time_s, "cached": c.loaded, "checkpoint": c.checkpoint[:12],
-    } for c in cells]  # fmt: skip
+    return [
+        {
+            "objective": c.objective,
+            "model": c.name,
+            "seed": c.seed,
+            "eval rank": c.eval_rank,
+            "reconstruction [bootstrap 95%]": f"{c.recon:.3f} [{c.recon_lo:.3f}, {c.recon_hi:.3f}]",
+            "Frechet": c.frechet,
+            "lowest digit share": (
+                f"{c.min_share:.1%} (digit {int(np.argmin(c.digit_shares))})" if c.digit_shares else "n/a"
+            ),
+            "discrepancy [bootstrap 95%]": f"{c.discrepancy:.3f} [{c.discrepancy_lo:.3f}, {c.discrepancy_hi:.3f}]",
+            "rank": c.rank_estimate,
+            "λ_hat": c.lambda_hat,
+            "collapsed": c.collapsed,
+            "train s": c.train_time_s,
+            "eval s": c.eval_time_s,
+            "cached": c.loaded,
+            "checkpoint": c.checkpoint[:12],
+        }
+        for c in cells
+    ]

@@ -62,53 +62,116 @@ def run_cell(cell: dict, ctx) -> dict:
     """Train (or load) one configuration on the settings' dataset (seeded by the cell's seed)
     and measure it on the held-out points. All evaluation randomness comes from generators
     seeded by the seed."""
-    import torch
-
     from bench.data import make_synthetic
     from bench.models import load_or_train
-    from lwgan.networks import prior_sample
-    from lwgan.rank import rank_margin, score_ranks
 
     s: ToySettings = ctx.settings
     objective, lam, sigma, seed = cell["objective"], cell["lambda_iso"], cell["sigma_noise"], cell["seed"]
-    dev = ctx.torch_device
     data = make_synthetic(s.dataset, seed=seed)
     spec = s.spec(objective, lam, sigma, data.ambient_dim)
-    cfg = spec.config
     tag = cell_name(cell)
     trained = load_or_train(
         spec,
         data,
         seed=seed,
-        device=dev,
+        device=ctx.torch_device,
         retrain=ctx.retrain,
         progress=ctx.progress,
         task=f"{tag}: train",
         on_event=ctx.event,
         precision=ctx.train_precision,
     )
-    model = trained.model
     t0 = time.perf_counter()
+    ranked = _rank(trained.model, data, s, objective, seed, ctx, tag)
+    m = _measure(trained.model, data, s, spec.config, objective, seed, ctx.torch_device, ranked["estimate"])
+    terms = ranked["terms"](m["r"]) if ranked["terms"] else None
+    margin = ranked["margin"]
+    cfg = spec.config
+    result = ToyCell(
+        dataset=s.dataset,
+        objective=objective,
+        lambda_iso=float(lam),
+        sigma_noise=float(sigma),
+        seed=seed,
+        eval_rank=m["r"],
+        discrepancy=m["disc"].value,
+        discrepancy_lo=m["disc"].lo,
+        discrepancy_hi=m["disc"].hi,
+        recon=m["recon"].value,
+        recon_lo=m["recon"].lo,
+        recon_hi=m["recon"].hi,
+        energy=m["energy"],
+        diversity=m["div"].value,
+        diversity_lo=m["div"].lo,
+        diversity_hi=m["div"].hi,
+        batch_discrepancy=m["batch_disc"],
+        batch_diversity=m["batch_div"],
+        loss_spread=loss_spread(trained.history.get("recon", [])),
+        early_recon=early(trained.history.get("recon", [])),
+        objective_value=None
+        if terms is None
+        else (sum(terms.values()) + float(lam) * m["disc"].value + cfg.lambda_rank * m["r"]),
+        latent_mode_gap=m["gaps"][0],
+        data_mode_gap=m["gaps"][1],
+        interp_irregularity=m["irregularity"],
+        trivial_recon=m["trivial"],
+        collapsed=is_collapsed(m["recon"].value, m["trivial"]),
+        rank_estimate=ranked["estimate"],
+        lambda_hat=ranked["lambda_hat"],
+        train_time_s=float(trained.train_seconds or 0.0),
+        eval_time_s=time.perf_counter() - t0,
+        loaded=trained.entry.loaded,
+        checkpoint=trained.entry.digest,
+        data_fingerprint=data.fingerprint,
+        discrepancy_by_rank=m["by_rank"],
+        mode_shares=m["shares"],
+        rank_truth=data.intrinsic_dim if margin else None,
+        rank_margin=margin and margin["margin"],
+        rank_rival=margin and margin["rival"],
+        samples=m["samples"],
+        interp=m["interp"],
+        interp_ends=m["interp_ends"],
+        draw_sets=m["draw_sets"],
+    )
+    return {**asdict(result), **mlflow_extras(trained, cfg, tag), "datasets": [synthetic_input(data)]}
+
+
+def _rank(model, data, s: ToySettings, objective: str, seed: int, ctx, tag: str) -> dict:
+    """The LWGAN objective's rank estimate, its margin and (for a rank r) the stated objective's
+    terms at r; the published autoencoder has no critic, so none."""
+    from lwgan.rank import rank_margin, score_ranks
+
+    if objective != "lwgan":
+        return {"estimate": None, "lambda_hat": None, "margin": None, "terms": None}
+    x = data.heldout.to(ctx.torch_device)
+    scores = score_ranks(
+        model,
+        x,
+        reps=s.rank_reps,
+        batch_size=min(512, len(x)),
+        seed=seed,
+        critic_steps=s.rank_critic_steps,
+        critic_data=data.train.to(ctx.torch_device),
+        progress=ctx.progress,
+        task=f"{tag}: rank score",
+    )
+    margin = rank_margin(scores.scores, scores.ranks, scores.estimate, scores.lambda_hat, truth=data.intrinsic_dim)
+
+    def terms(r: int) -> dict:  # the stated objective's terms at rank r (the penalty is the critic's)
+        return {k: float(v[:, r - 1].mean()) for k, v in scores.components.items() if k != "grad_penalty"}
+
+    return {"estimate": scores.estimate, "lambda_hat": scores.lambda_hat, "margin": margin, "terms": terms}
+
+
+def _measure(model, data, s: ToySettings, cfg, objective: str, seed: int, dev, rank_est) -> dict:
+    """Every held-out measurement of one model at its evaluation rank, in a fixed order of draws
+    from one generator seeded by the seed (so a rerun measures the same)."""
+    import torch
+
+    from lwgan.networks import prior_sample
+
     x = data.heldout.to(dev)
-    rank_est = lam_hat = margin = None
-    if objective == "lwgan":
-        scores = score_ranks(
-            model,
-            x,
-            reps=s.rank_reps,
-            batch_size=min(512, len(x)),
-            seed=seed,
-            critic_steps=s.rank_critic_steps,
-            critic_data=data.train.to(dev),
-            progress=ctx.progress,
-            task=f"{tag}: rank score",
-        )
-        rank_est, lam_hat = scores.estimate, scores.lambda_hat
-        margin = rank_margin(scores.scores, scores.ranks, rank_est, lam_hat, truth=data.intrinsic_dim)
     r = _eval_rank(s.eval_rank, cfg.z_max, rank_est)
-    terms = None
-    if objective == "lwgan":  # the stated objective's terms at rank r (the penalty is the critic's)
-        terms = {k: float(v[:, r - 1].mean()) for k, v in scores.components.items() if k != "grad_penalty"}
     gen = torch.Generator(device=dev).manual_seed(seed)
     nb = s.n_boot
     with torch.no_grad():
@@ -119,7 +182,6 @@ def run_cell(cell: dict, ctx) -> dict:
             out = model.G(z, generator=gen)
             mats[rank] = (z, out)
             by_rank.append(float(discrepancy_matrix(z, out).sum() / (len(x) * (len(x) - 1))))
-        by_rank = by_rank if objective == "lwgan" else []
         z, out = mats[r]
         disc = pair_mean_ci(discrepancy_matrix(z, out).cpu().numpy(), nb, seed)
         recon = bootstrap_ci((x - out).norm(dim=1).cpu().numpy(), n_boot=nb, seed=seed)
@@ -129,61 +191,29 @@ def run_cell(cell: dict, ctx) -> dict:
         k = s.draws
         draws = model.G(z.repeat_interleave(k, dim=0), generator=gen).view(len(x), k, -1)
         div = bootstrap_ci(diversity_per_input(draws.cpu().numpy()), n_boot=nb, seed=seed)
-        pg = torch.Generator().manual_seed(seed)
-        pairs = torch.randint(len(x), (2, s.interp_pairs), generator=pg)
+        pairs = torch.randint(len(x), (2, s.interp_pairs), generator=torch.Generator().manual_seed(seed))
         line = interpolate(z[pairs[0]], z[pairs[1]], s.interp_steps)
         paths = decode_lines(model, line, gen).view(s.interp_pairs, s.interp_steps, -1)
         batch_disc, batch_div = batch_metrics(model, data.train, r, k, seed, gen)
         gaps = mode_gaps(z, x, data.heldout_labels)
-    shares = mode_shares(samples, s.centres).tolist() if s.centres else []
-    trivial = float((data.heldout - data.train.mean(0)).norm(dim=1).mean())
-    result = ToyCell(
-        dataset=s.dataset,
-        objective=objective,
-        lambda_iso=float(lam),
-        sigma_noise=float(sigma),
-        seed=seed,
-        eval_rank=r,
-        discrepancy=disc.value,
-        discrepancy_lo=disc.lo,
-        discrepancy_hi=disc.hi,
-        recon=recon.value,
-        recon_lo=recon.lo,
-        recon_hi=recon.hi,
-        energy=energy,
-        diversity=div.value,
-        diversity_lo=div.lo,
-        diversity_hi=div.hi,
-        batch_discrepancy=batch_disc,
-        batch_diversity=batch_div,
-        loss_spread=loss_spread(trained.history.get("recon", [])),
-        early_recon=early(trained.history.get("recon", [])),
-        objective_value=None
-        if terms is None
-        else (sum(terms.values()) + float(lam) * disc.value + cfg.lambda_rank * r),
-        latent_mode_gap=gaps[0],
-        data_mode_gap=gaps[1],
-        interp_irregularity=float(step_irregularity(paths.cpu().numpy()).mean()),
-        trivial_recon=trivial,
-        collapsed=is_collapsed(recon.value, trivial),
-        rank_estimate=rank_est,
-        lambda_hat=lam_hat,
-        train_time_s=float(trained.train_seconds or 0.0),
-        eval_time_s=time.perf_counter() - t0,
-        loaded=trained.entry.loaded,
-        checkpoint=trained.entry.digest,
-        data_fingerprint=data.fingerprint,
-        discrepancy_by_rank=by_rank,
-        mode_shares=shares,
-        rank_truth=data.intrinsic_dim if margin else None,
-        rank_margin=margin and margin["margin"],
-        rank_rival=margin and margin["rival"],
-        samples=samples.tolist(),
-        interp=paths[:4].cpu().numpy().tolist(),
-        interp_ends=torch.stack([x[pairs[0][:4]], x[pairs[1][:4]]], dim=1).cpu().numpy().tolist(),
-        draw_sets=draws[:5].cpu().numpy().tolist(),
-    )
-    return {**asdict(result), **mlflow_extras(trained, cfg, tag), "datasets": [synthetic_input(data)]}
+    return {
+        "r": r,
+        "by_rank": by_rank if objective == "lwgan" else [],
+        "disc": disc,
+        "recon": recon,
+        "energy": energy,
+        "div": div,
+        "batch_disc": batch_disc,
+        "batch_div": batch_div,
+        "gaps": gaps,
+        "samples": samples.tolist(),
+        "shares": mode_shares(samples, s.centres).tolist() if s.centres else [],
+        "trivial": float((data.heldout - data.train.mean(0)).norm(dim=1).mean()),
+        "irregularity": float(step_irregularity(paths.cpu().numpy()).mean()),
+        "interp": paths[:4].cpu().numpy().tolist(),
+        "interp_ends": torch.stack([x[pairs[0][:4]], x[pairs[1][:4]]], dim=1).cpu().numpy().tolist(),
+        "draw_sets": draws[:5].cpu().numpy().tolist(),
+    }
 
 
 def batch_metrics(model, train, rank: int, draws: int, seed: int, gen) -> tuple[float, float]:

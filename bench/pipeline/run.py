@@ -176,10 +176,16 @@ def run_experiment(
     tags = tracking.run_tags(opts.device, seeds, command=opts.command)
     params = {**_flat(run.settings_dict), **_flat(exp.params(settings) if exp.params else {}), "store_key": run.key}
     with (
-        tracking.start_sweep(exp.name, experiment=opts.experiment, tracking_uri=opts.tracking_uri, params=params,
-                             tags=tags, enabled=opts.track) as sweep,
+        tracking.start_sweep(
+            exp.name,
+            experiment=opts.experiment,
+            tracking_uri=opts.tracking_uri,
+            params=params,
+            tags=tags,
+            enabled=opts.track,
+        ) as sweep,
         tempfile.TemporaryDirectory() as tmp,
-    ):  # fmt: skip
+    ):
         common = {k: tags[k] for k in ("git_commit", "device") if k in tags}
         outcome = _run_cells(run, chunks, sweep, Path(tmp), common, progress)
         return _finish(run, outcome, sweep, seeds)
@@ -208,9 +214,17 @@ def _start(exp: Experiment, settings, opts: RunOptions, progress: ProgressFn, ev
     workers = opts.workers or default_workers(exp, opts.device, len(cells))
     train_label = precision.run_label(opts.train_precision, opts.device)  # checks the name, too
     # The data folder made absolute: a Ray or SLURM worker runs in another directory.
-    ctx = Context(settings, device=str(opts.device), retrain=opts.retrain, train_precision=opts.train_precision,
-                  data_dir=None if opts.data_dir is None else str(Path(opts.data_dir).resolve()),
-                  plugins=tuple(plugins.loaded()), threads=opts.threads, progress=progress, event=event)  # fmt: skip
+    ctx = Context(
+        settings,
+        device=str(opts.device),
+        retrain=opts.retrain,
+        train_precision=opts.train_precision,
+        data_dir=None if opts.data_dir is None else str(Path(opts.data_dir).resolve()),
+        plugins=tuple(plugins.loaded()),
+        threads=opts.threads,
+        progress=progress,
+        event=event,
+    )
     for line in exp.plan(ctx) if exp.plan else []:
         event(line)
     if exp.prepare is not None:
@@ -222,22 +236,27 @@ def _start(exp: Experiment, settings, opts: RunOptions, progress: ProgressFn, ev
     key = cellstore.store_key(exp.name, measured, identity, exp.version)
     store = cellstore.CellStore(out / "runs" / f"{exp.report(settings)}-{key}")
     done = {k: r for k in keys if (r := store.load(k)) is not None} if opts.resume else {}
-    return _Run(exp, opts, settings, settings_dict, cells, keys, out, files, workers, train_label, ctx, store, key,
-                done, t0)  # fmt: skip
+    return _Run(
+        exp, opts, settings, settings_dict, cells, keys, out, files, workers, train_label, ctx, store, key, done, t0
+    )
 
 
 def _announce(run: _Run, todo: list[tuple[str, dict]], event) -> list[list[tuple[str, dict]]]:
     """Say how many cells run where and, when the experiment can tell, how long they may take;
     the cells left, in chunks."""
     opts = run.opts
-    event(f"{len(run.cells)} cells: {len(run.done)} already finished (--resume), {len(todo)} to run on "
-          f"{opts.device}" + _where(opts.executor, run.workers, bool(todo)) + f"; results in {run.out}")  # fmt: skip
+    event(
+        f"{len(run.cells)} cells: {len(run.done)} already finished (--resume), {len(todo)} to run on "
+        f"{opts.device}" + _where(opts.executor, run.workers, bool(todo)) + f"; results in {run.out}"
+    )
     chunks = _chunks(run.exp, todo)
     if run.exp.estimate is not None and todo:
         at_once = remote.parallelism(opts.executor, run.workers, len(chunks))
         seconds = run.exp.estimate(run.ctx, [c for _, c in todo]) / at_once
-        event(f"about {_minutes(seconds)} to run them (estimated on this machine, {at_once} chunk"
-              f"{'s' * (at_once != 1)} at a time)")  # fmt: skip
+        event(
+            f"about {_minutes(seconds)} to run them (estimated on this machine, {at_once} chunk"
+            f"{'s' * (at_once != 1)} at a time)"
+        )
     return chunks
 
 
@@ -263,8 +282,9 @@ def _run_cells(run: _Run, chunks, sweep, tmp: Path, common: dict, progress: Prog
 
     ctx.progress = on_progress
     plain = [[c for _, c in ch] for ch in chunks]
-    for index, chunk, result in execute(exp, plain, ctx, workers=run.workers, spec=run.opts.executor,
-                                        state=run.store.folder, collect=run.opts.resume):  # fmt: skip
+    for index, chunk, result in execute(
+        exp, plain, ctx, workers=run.workers, spec=run.opts.executor, state=run.store.folder, collect=run.opts.resume
+    ):
         returned.add(index)
         partial.pop(index, None)
         for i, c in enumerate(chunk):
@@ -293,11 +313,18 @@ def _finish(run: _Run, outcome: dict[str, dict], sweep, seeds: list[int]) -> Run
     results.verdicts = judge(exp, results)
     fingerprint, checkpoints = _provenance(ctx.facts, results.records())
     results.facts = collect_facts(
-        seeds=seeds, data_fingerprint=fingerprint, device=opts.device, checkpoints=checkpoints,
-        wall_time_s=time.perf_counter() - run.t0, command=opts.command, out=run.out, resumed_cells=len(run.done),
-        total_cells=len(run.cells), plugins=plugins.described(),
+        seeds=seeds,
+        data_fingerprint=fingerprint,
+        device=opts.device,
+        checkpoints=checkpoints,
+        wall_time_s=time.perf_counter() - run.t0,
+        command=opts.command,
+        out=run.out,
+        resumed_cells=len(run.done),
+        total_cells=len(run.cells),
+        plugins=plugins.described(),
         numerics=precision.describe(opts.device, run.train_label, ctx.facts.get("precision")),
-    ).to_dict()  # fmt: skip
+    ).to_dict()
     saved, written = write_outputs(exp, results, run.files)
     sweep.set_tags(verdict_tags(results.verdict_objs()))
     datasets = [*(ctx.facts.get("datasets") or []), *(d for r in results.records() for d in r.get("datasets") or [])]
@@ -306,13 +333,29 @@ def _finish(run: _Run, outcome: dict[str, dict], sweep, seeds: list[int]) -> Run
     summary = exp.summary_metrics(saved) if exp.summary_metrics else {}
     sweep.set_tags({k: v for k, v in summary.items() if isinstance(v, str)})
     summary = {k: v for k, v in summary.items() if not isinstance(v, str)}
-    sweep.log_metrics({**numbers, **summary, "wall_time_s": results.facts["wall_time_s"],
-                       "failed_cells": float(len(results.failed()))})  # fmt: skip
+    sweep.log_metrics(
+        {
+            **numbers,
+            **summary,
+            "wall_time_s": results.facts["wall_time_s"],
+            "failed_cells": float(len(results.failed())),
+        }
+    )
     for p in (run.files["md"], run.files["csv"], run.files["json"], *written):
         sweep.log_artifact(p)
     files = run.files
-    return RunOutput(saved, files["md"], files["csv"], files["json"], written, run.store.folder, run.workers,
-                     sweep.run_id, sweep.url, [c["key"] for c in saved.failed()])  # fmt: skip
+    return RunOutput(
+        saved,
+        files["md"],
+        files["csv"],
+        files["json"],
+        written,
+        run.store.folder,
+        run.workers,
+        sweep.run_id,
+        sweep.url,
+        [c["key"] for c in saved.failed()],
+    )
 
 
 def _where(spec: ExecutorSpec, workers: int, todo: bool) -> str:

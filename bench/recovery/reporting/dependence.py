@@ -294,18 +294,27 @@ def _intro(results, main, s) -> str:
     other = "; ".join(f"`{g}` at seed(s) {', '.join(map(str, v))}" for g, v in s.seeds_for.items())
     return (
         f"The recovery study's `{s.grid}` grid on {s.images} test images (the paper used 1,000; each half of "
-        f"them is judged at the best cells chosen on the other" + (f"; {subset}" if subset else "")
+        f"them is judged at the best cells chosen on the other"
+        + (f"; {subset}" if subset else "")
         + f") over {len(s.generators)} LSGANs, at generator seeds {', '.join(map(str, s.generator_seeds))}"
-        + (f" ({other}: five where a recipe cleared the bars in the first study, since a verdict needs seeds "
-           "to see their variation; one where training costs several default LSGANs)" if other else "")
+        + (
+            f" ({other}: five where a recipe cleared the bars in the first study, since a verdict needs seeds "
+            "to see their variation; one where training costs several default LSGANs)"
+            if other
+            else ""
+        )
         + ". Every generator is judged by the same credibility bars (below) before its verdicts count."
-    )  # fmt: skip
+    )
 
 
 def _lift_section(main) -> list[str]:
-    rows_ = [{"generator": f"`{g}`",
-              **{r: f"{d.value:+.1f} [{d.interval[0]:+.1f}, {d.interval[1]:+.1f}]" for r, d in by.items()}}
-             for g, by in lifts(main).items()]  # fmt: skip
+    rows_ = [
+        {
+            "generator": f"`{g}`",
+            **{r: f"{d.value:+.1f} [{d.interval[0]:+.1f}, {d.interval[1]:+.1f}]" for r, d in by.items()},
+        }
+        for g, by in lifts(main).items()
+    ]
     return [
         "## Lift over the baseline",
         "",

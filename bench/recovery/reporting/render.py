@@ -198,9 +198,20 @@ def _paper_tables(summary, first: str) -> list[str]:
         measured = _pivot(f, acc_text)
         paper = _pivot(f, lambda r: f"{r['paper_accuracy']:.1f}" if math.isfinite(r["paper_accuracy"]) else "")
         measured.index.name = paper.index.name = f"lr \\ {label}"
-        out += [f"## {title} (`{first}`)", "", "Measured accuracy (%):", "", markdown_table(measured.reset_index()),
-                "", "Paper:", "", markdown_table(paper.reset_index()), "",
-                f"Spearman (measured vs paper): {_rho(trho, tp, tn)}.", ""]  # fmt: skip
+        out += [
+            f"## {title} (`{first}`)",
+            "",
+            "Measured accuracy (%):",
+            "",
+            markdown_table(measured.reset_index()),
+            "",
+            "Paper:",
+            "",
+            markdown_table(paper.reset_index()),
+            "",
+            f"Spearman (measured vs paper): {_rho(trho, tp, tn)}.",
+            "",
+        ]
     return out
 
 
