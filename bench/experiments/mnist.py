@@ -188,17 +188,10 @@ def prepare(ctx) -> dict:
 
 def run_cell(cell: dict, ctx) -> dict:
     """Train (or load) one configuration and measure it on the evaluation test images."""
-    import torch
-
-    from bench.classifier import digit_shares, features, frechet_distance, predict
     from bench.models import load_or_train
-    from bench.recovery.sweep import pack_images
-    from lwgan.networks import prior_sample
-    from lwgan.rank import score_ranks
 
     s: MnistSettings = ctx.settings
     objective, name, seed = cell["objective"], cell["model"], cell["seed"]
-    dev = ctx.torch_device
     spec = s.spec(name, objective)
     cfg = spec.config
     tag = cell_name(cell)
@@ -206,70 +199,19 @@ def run_cell(cell: dict, ctx) -> dict:
         spec,
         ctx.mnist(),
         seed=seed,
-        device=dev,
+        device=ctx.torch_device,
         retrain=ctx.retrain,
         progress=ctx.progress,
         task=f"{tag}: train",
         on_event=ctx.event,
         precision=ctx.train_precision,
     )
-    model = trained.model
     t0 = time.perf_counter()
-    x, train_x, test_features = _pixels(ctx)
-    estimate = lam_hat = None
-    if objective == "lwgan":  # the rank score needs the critic, which the published run has not
-        steps = s.eval_size("rank_critic_steps")
-        scores = score_ranks(
-            model,
-            x,
-            reps=s.eval_size("rank_reps"),
-            batch_size=s.eval_size("rank_batch"),
-            seed=seed,
-            critic_steps=steps,
-            critic_data=train_x if steps else None,
-            progress=ctx.progress,
-            task=f"{tag}: rank score",
-        )
-        estimate, lam_hat = scores.estimate, scores.lambda_hat
+    estimate, lam_hat = _rank_score(trained.model, s, objective, seed, ctx, tag)
     r = _rank(s.eval_rank, cfg.z_max, estimate if estimate is not None else cfg.z_max)
-    gen = torch.Generator(device=dev).manual_seed(seed)
-    chunk = 500
-    with torch.no_grad():
-        recon, zs = [], []
-        for i in range(0, len(x), chunk):
-            xb = x[i : i + chunk].to(dev)
-            z = model.Q(xb, r)
-            recon.append((xb - model.G(z, generator=gen)).flatten(1).norm(dim=1).cpu())
-            zs.append(z.cpu())
-        recon = torch.cat(recon).double().numpy()
-        z = torch.cat(zs)
-        n_fd = s.eval_size("fd_samples")
-        fake = torch.cat(
-            [
-                model.G(
-                    prior_sample(min(chunk, n_fd - i), cfg.z_max, r, generator=gen, device=dev), generator=gen
-                ).cpu()
-                for i in range(0, n_fd, chunk)
-            ]
-        )
-        m = s.eval_size("iso_images")
-        zi = z[:m].to(dev)
-        disc = pair_mean_ci(discrepancy_matrix(zi, model.G(zi, generator=gen)).cpu().numpy(), s.n_boot, seed)
-        pairs = torch.randint(len(x), (2, s.eval_size("interp_pairs")), generator=torch.Generator().manual_seed(seed))
-        line = interpolate(z[pairs[0]], z[pairs[1]], STEPS).to(dev)
-        paths = decode_lines(model, line, gen).view(-1, STEPS, 28, 28).cpu()
-        # As the authors measured: one shuffled batch of 128 training images (noise on, if any).
-        idx = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(seed + 2))[:BATCH]
-        xb = train_x[idx].to(dev)
-        batch_recon = float((xb - model.G(model.Q(xb, r), generator=gen)).flatten(1).norm(dim=1).mean())
-    classifier = _scorer(ctx)[0]
-    frechet = frechet_distance(features(classifier, fake), test_features)
-    shares = digit_shares(predict(classifier, fake))
-    k = min(FIGURE_PAIRS, len(paths))
-    ends_a, ends_b = x[pairs[0][:k]].view(k, 1, 28, 28), x[pairs[1][:k]].view(k, 1, 28, 28)
-    grid = torch.cat([ends_a, paths[:k], ends_b], dim=1)
-    ci = bootstrap_ci(recon, n_boot=s.n_boot, seed=seed)
-    trivial = float((x - train_x.mean(0, keepdim=True)).flatten(1).norm(dim=1).mean())
+    m = _measure(trained.model, s, cfg, r, seed, ctx)
+    trivial = float((m["x"] - m["train_x"].mean(0, keepdim=True)).flatten(1).norm(dim=1).mean())
+    ci = bootstrap_ci(m["recon"], n_boot=s.n_boot, seed=seed)
     result = MnistCell(
         objective=objective,
         name=name,
@@ -280,13 +222,13 @@ def run_cell(cell: dict, ctx) -> dict:
         recon=ci.value,
         recon_lo=ci.lo,
         recon_hi=ci.hi,
-        batch_recon=batch_recon,
-        frechet=frechet,
-        digit_shares=shares,
-        discrepancy=disc.value,
-        discrepancy_lo=disc.lo,
-        discrepancy_hi=disc.hi,
-        interp_irregularity=float(step_irregularity(paths.numpy()).mean()),
+        batch_recon=m["batch_recon"],
+        frechet=m["frechet"],
+        digit_shares=m["shares"],
+        discrepancy=m["disc"].value,
+        discrepancy_lo=m["disc"].lo,
+        discrepancy_hi=m["disc"].hi,
+        interp_irregularity=m["irregularity"],
         trivial_recon=trivial,
         collapsed=is_collapsed(ci.value, trivial),
         rank_estimate=estimate,
@@ -296,12 +238,90 @@ def run_cell(cell: dict, ctx) -> dict:
         loaded=trained.entry.loaded,
         checkpoint=trained.entry.digest,
         config=cfg.to_dict(),
-        recon_per_image=recon.tolist(),
-        # pixels as bytes (0..255): the figure needs no more, and the results file stays small
-        grid=((grid.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).numpy().tolist(),
-        samples=pack_images(fake[:SAMPLE_GRID]),
+        recon_per_image=m["recon"].tolist(),
+        grid=m["grid"],
+        samples=m["samples"],
     )
     return {**asdict(result), "wall_time_s": result.wall_time_s, **mlflow_extras(trained, cfg, tag)}
+
+
+def _rank_score(model, s: MnistSettings, objective: str, seed: int, ctx, tag: str):
+    """(estimate, lambda_hat) of the rank score; (None, None) for the published run (no critic)."""
+    from lwgan.rank import score_ranks
+
+    if objective != "lwgan":
+        return None, None
+    x, train_x, _ = _pixels(ctx)
+    steps = s.eval_size("rank_critic_steps")
+    scores = score_ranks(
+        model,
+        x,
+        reps=s.eval_size("rank_reps"),
+        batch_size=s.eval_size("rank_batch"),
+        seed=seed,
+        critic_steps=steps,
+        critic_data=train_x if steps else None,
+        progress=ctx.progress,
+        task=f"{tag}: rank score",
+    )
+    return scores.estimate, scores.lambda_hat
+
+
+def _measure(model, s: MnistSettings, cfg, r: int, seed: int, ctx) -> dict:
+    """Every measurement of one model at rank r, in a fixed order of draws from one generator
+    seeded by the seed (a rerun measures the same)."""
+    import torch
+
+    from bench.classifier import digit_shares, features, frechet_distance, predict
+    from bench.recovery.sweep import pack_images
+    from lwgan.networks import prior_sample
+
+    dev = ctx.torch_device
+    x, train_x, test_features = _pixels(ctx)
+    gen = torch.Generator(device=dev).manual_seed(seed)
+    chunk = 500
+    with torch.no_grad():
+        recon, zs = [], []
+        for i in range(0, len(x), chunk):
+            xb = x[i : i + chunk].to(dev)
+            z = model.Q(xb, r)
+            recon.append((xb - model.G(z, generator=gen)).flatten(1).norm(dim=1).cpu())
+            zs.append(z.cpu())
+        z = torch.cat(zs)
+        n_fd = s.eval_size("fd_samples")
+        fake = torch.cat(
+            [
+                model.G(
+                    prior_sample(min(chunk, n_fd - i), cfg.z_max, r, generator=gen, device=dev), generator=gen
+                ).cpu()
+                for i in range(0, n_fd, chunk)
+            ]
+        )
+        zi = z[: s.eval_size("iso_images")].to(dev)
+        disc = pair_mean_ci(discrepancy_matrix(zi, model.G(zi, generator=gen)).cpu().numpy(), s.n_boot, seed)
+        pairs = torch.randint(len(x), (2, s.eval_size("interp_pairs")), generator=torch.Generator().manual_seed(seed))
+        line = interpolate(z[pairs[0]], z[pairs[1]], STEPS).to(dev)
+        paths = decode_lines(model, line, gen).view(-1, STEPS, 28, 28).cpu()
+        # As the authors measured: one shuffled batch of 128 training images (noise on, if any).
+        idx = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(seed + 2))[:BATCH]
+        xb = train_x[idx].to(dev)
+        batch_recon = float((xb - model.G(model.Q(xb, r), generator=gen)).flatten(1).norm(dim=1).mean())
+    classifier = _scorer(ctx)[0]
+    k = min(FIGURE_PAIRS, len(paths))
+    grid = torch.cat([x[pairs[0][:k]].view(k, 1, 28, 28), paths[:k], x[pairs[1][:k]].view(k, 1, 28, 28)], dim=1)
+    return {
+        "x": x,
+        "train_x": train_x,
+        "recon": torch.cat(recon).double().numpy(),
+        "disc": disc,
+        "batch_recon": batch_recon,
+        "frechet": frechet_distance(features(classifier, fake), test_features),
+        "shares": digit_shares(predict(classifier, fake)),
+        "irregularity": float(step_irregularity(paths.numpy()).mean()),
+        # pixels as bytes (0..255): the figure needs no more, and the results file stays small
+        "grid": ((grid.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).numpy().tolist(),
+        "samples": pack_images(fake[:SAMPLE_GRID]),
+    }
 
 
 def params(s: MnistSettings) -> dict:
