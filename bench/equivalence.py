@@ -185,19 +185,61 @@ def _verdicts_side_by_side(base, other) -> list[dict]:
     ]
 
 
+def _row(name: str, t: dict) -> dict:
+    return {
+        "": name,
+        "shift (points)": f"{t['mean']:+.3f}",
+        "90% interval": f"[{t['lo']:+.3f}, {t['hi']:+.3f}]",
+        "TOST p": f"{t['p']:.2g}",
+        "within the margin": "yes" if t["equivalent"] else "no",
+    }
+
+
+def _reseed_lines(res: dict) -> list[str]:
+    if "reseed" not in res:
+        return []
+    a = res["names"][0]
+    lines = []
+    r = res["reseed"]
+    v, lo, hi = r["excess"]
+    lines += [
+        "## Against a reseed",
+        "",
+        (
+            f"`{r['name']}`: the same checkpoints and format as `{a}`, another recovery seed, {r['runs']} runs. "
+            f"Images changing outcome per run: a median {r['format_changed_median']:.0f} under the format, "
+            f"{r['reseed_changed_median']:.0f} under the reseed. Per image, the share of runs it flips under "
+            f"the format minus under the reseed: {v:+.2f} [{lo:+.2f}, {hi:+.2f}] points (t over images): "
+            + ("not above a reseed's." if r["not_above"] else "not shown at or below a reseed's.")
+        ),
+        "",
+    ]
+    return lines
+
+
+def _verdict_lines(res: dict) -> list[str]:
+    lines = []
+    changed = [v for v in res["verdicts"] if v["base"] != v["other"]]
+    lines += [
+        "## Verdicts",
+        "",
+        (
+            f"Every claim's verdict is the same in both ({len(res['verdicts'])})."
+            if not changed
+            else f"{len(changed)} of {len(res['verdicts'])} verdicts differ:"
+        ),
+        "",
+    ]
+    if changed:
+        lines += [markdown_table(changed), ""]
+    return lines
+
+
 def markdown(res: dict) -> str:
+    """The equivalence report (compare.md): the decision, the shifts, against a reseed, the verdicts."""
 
     a, b = res["names"]
     m = res["margin"]
-
-    def row(name, t):
-        return {
-            "": name,
-            "shift (points)": f"{t['mean']:+.3f}",
-            "90% interval": f"[{t['lo']:+.3f}, {t['hi']:+.3f}]",
-            "TOST p": f"{t['p']:.2g}",
-            "within the margin": "yes" if t["equivalent"] else "no",
-        }
 
     mc = res["mcnemar"]
     lines = [
@@ -222,7 +264,7 @@ def markdown(res: dict) -> str:
         "",
         f"## The shift, pooled and per regulator (margin +-{m:g})",
         "",
-        markdown_table([row("pooled", res["pooled"]), *(row(r, t) for r, t in res["per_regulator"].items())]),
+        markdown_table([_row("pooled", res["pooled"]), *(_row(r, t) for r, t in res["per_regulator"].items())]),
         "",
         (
             f"## Each claim contrast's shift (both at the base's cross-fitted best cells; margin "
@@ -232,7 +274,7 @@ def markdown(res: dict) -> str:
         markdown_table(
             [
                 {
-                    **row(f"{c['generator']}: {c['contrast']}", c["tost"]),
+                    **_row(f"{c['generator']}: {c['contrast']}", c["tost"]),
                     "base": f"{c['base']:+.2f}",
                     "other": f"{c['other']:+.2f}",
                 }
@@ -243,34 +285,8 @@ def markdown(res: dict) -> str:
         else "none",
         "",
     ]
-    if "reseed" in res:
-        r = res["reseed"]
-        v, lo, hi = r["excess"]
-        lines += [
-            "## Against a reseed",
-            "",
-            (
-                f"`{r['name']}`: the same checkpoints and format as `{a}`, another recovery seed, {r['runs']} runs. "
-                f"Images changing outcome per run: a median {r['format_changed_median']:.0f} under the format, "
-                f"{r['reseed_changed_median']:.0f} under the reseed. Per image, the share of runs it flips under "
-                f"the format minus under the reseed: {v:+.2f} [{lo:+.2f}, {hi:+.2f}] points (t over images): "
-                + ("not above a reseed's." if r["not_above"] else "not shown at or below a reseed's.")
-            ),
-            "",
-        ]
-    changed = [v for v in res["verdicts"] if v["base"] != v["other"]]
-    lines += [
-        "## Verdicts",
-        "",
-        (
-            f"Every claim's verdict is the same in both ({len(res['verdicts'])})."
-            if not changed
-            else f"{len(changed)} of {len(res['verdicts'])} verdicts differ:"
-        ),
-        "",
-    ]
-    if changed:
-        lines += [markdown_table(changed), ""]
+    lines += _reseed_lines(res)
+    lines += _verdict_lines(res)
     return "\n".join(lines).rstrip() + "\n"
 
 
