@@ -126,6 +126,43 @@ def _freeze(*modules: nn.Module) -> None:
         m.requires_grad_(False)
 
 
+def _build(cfg: LSGANConfig, seed: int, device: torch.device, total: int):
+    """G, D, G's EMA copy, their Adam optimisers and the schedulers of a training of `total` steps
+    (flat, then linear decay to 0 from cfg.lr_decay_start)."""
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)  # the inits use the global RNG; forked, so the caller's is kept
+        g, d = build_lsgan(cfg)
+    g, d = g.to(device), d.to(device)
+    g_ema = copy.deepcopy(g).requires_grad_(False) if cfg.ema > 0 else g
+    opt_g = torch.optim.Adam(g.parameters(), lr=cfg.lr, betas=tuple(cfg.betas))
+    opt_d = torch.optim.Adam(d.parameters(), lr=cfg.d_lr or cfg.lr, betas=tuple(cfg.betas))
+    decay_from = int(cfg.lr_decay_start * total)
+
+    def lr_at(step: int) -> float:
+        if step < decay_from:
+            return 1.0
+        return max(0.0, 1.0 - (step - decay_from) / max(total - decay_from, 1))
+
+    scheds = [torch.optim.lr_scheduler.LambdaLR(o, lr_at) for o in (opt_g, opt_d)]
+    return g, d, g_ema, opt_g, opt_d, scheds
+
+
+def _step(g, d, opt_g, opt_d, real, zgen, cfg: LSGANConfig, device, precision: str):
+    """One LSGAN step: D on real and fake, then G on the same fake; the two losses (tensors)."""
+    with numerics.autocast(device, precision):
+        fake = g(torch.randn(real.shape[0], cfg.latent_dim, generator=zgen, device=device))
+        d_loss = lsgan_discriminator_loss(d(real), d(fake.detach()))
+    opt_d.zero_grad(set_to_none=True)
+    d_loss.backward()
+    opt_d.step()
+    with numerics.autocast(device, precision):
+        g_loss = lsgan_generator_loss(d(fake))
+    opt_g.zero_grad(set_to_none=True)
+    g_loss.backward()
+    opt_g.step()
+    return d_loss, g_loss
+
+
 def train_lsgan(
     cfg: LSGANConfig,
     images: torch.Tensor,
@@ -153,23 +190,9 @@ def train_lsgan(
     if steps_per_epoch == 0:
         raise ValueError(f"train_lsgan: {n} images is less than one batch of {bs}")
     total = cfg.epochs * steps_per_epoch
-    decay_from = int(cfg.lr_decay_start * total)
     cpu_gen = torch.Generator().manual_seed(seed)
     zgen = torch.Generator(device=device).manual_seed(seed + 1)
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(seed)  # the inits use the global RNG; forked, so the caller's is kept
-        g, d = build_lsgan(cfg)
-    g, d = g.to(device), d.to(device)
-    g_ema = copy.deepcopy(g).requires_grad_(False) if cfg.ema > 0 else g
-    opt_g = torch.optim.Adam(g.parameters(), lr=cfg.lr, betas=tuple(cfg.betas))
-    opt_d = torch.optim.Adam(d.parameters(), lr=cfg.d_lr or cfg.lr, betas=tuple(cfg.betas))
-
-    def lr_at(step: int) -> float:
-        if step < decay_from:
-            return 1.0
-        return max(0.0, 1.0 - (step - decay_from) / max(total - decay_from, 1))
-
-    scheds = [torch.optim.lr_scheduler.LambdaLR(o, lr_at) for o in (opt_g, opt_d)]
+    g, d, g_ema, opt_g, opt_d, scheds = _build(cfg, seed, device, total)
     data = images.to(device)
     history: dict[str, list[float]] = {"d_loss": [], "g_loss": [], "seconds": []}
     g_params, e_params = list(g.parameters()), list(g_ema.parameters())
@@ -181,20 +204,9 @@ def train_lsgan(
         perm = torch.randperm(n, generator=cpu_gen)[: steps_per_epoch * bs].view(-1, bs).to(device)
         sums = torch.zeros(2, device=device)
         for i in range(steps_per_epoch):
-            real = data[perm[i]]
-            with numerics.autocast(device, precision):
-                fake = g(torch.randn(bs, cfg.latent_dim, generator=zgen, device=device))
-                d_loss = lsgan_discriminator_loss(d(real), d(fake.detach()))
-            opt_d.zero_grad(set_to_none=True)
-            d_loss.backward()
-            opt_d.step()
-            with numerics.autocast(device, precision):
-                g_loss = lsgan_generator_loss(d(fake))
-            opt_g.zero_grad(set_to_none=True)
-            g_loss.backward()
-            opt_g.step()
-            for s in scheds:
-                s.step()
+            d_loss, g_loss = _step(g, d, opt_g, opt_d, data[perm[i]], zgen, cfg, device, precision)
+            for sch in scheds:
+                sch.step()
             if cfg.ema > 0:
                 with torch.no_grad():
                     torch._foreach_lerp_(e_params, g_params, 1.0 - cfg.ema)
