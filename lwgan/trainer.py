@@ -142,7 +142,6 @@ def _train_phase(
     opts = _optimisers(model, cfg)
     opt_q, opt_g, opt_d = opts
     base_lr = [o.param_groups[0]["lr"] for o in opts]
-    Q, G, D = model.Q, model.G, model.D
     zero = torch.zeros((), device=device)
     mmd_from = math.floor(cfg.iterations * cfg.mmd_start)
     iso_from = math.floor(cfg.iterations * cfg.iso_start)
@@ -161,61 +160,83 @@ def _train_phase(
         adversarial = lwgan and it >= adv_from
 
         if adversarial:  # dual step(s): the critic
-            D.requires_grad_(True)
             burst = it - adv_from < cfg.critic_warmup or (cfg.critic_burst_every and it % cfg.critic_burst_every == 0)
-            for step in range(cfg.critic_burst if burst else cfg.iter_d):
-                # One batch serves the gap and the penalty's interpolates (the public code draws a
-                # second batch for the penalty: same expectation, twice the forward passes).
-                # critic_reuse: Q and G are frozen in this phase, so one batch per iteration may
-                # serve every critic step (fresh interpolation weights each time).
-                with numerics.autocast(device, precision):
-                    if step == 0 or not cfg.critic_reuse:
-                        with torch.no_grad():
-                            post = G(Q(batch(), r), generator=gen)
-                            z_fake = prior_sample(rows, z_max, r, generator=gen, device=device)
-                            fake = G(z_fake, generator=gen)
-                    gap = losses.critic_gap(D(post, r), D(fake, r))
-                    alpha = torch.rand(rows, generator=gen, device=device)
-                    gp = losses.gradient_penalty(lambda x, r=r: D(x, r), fake, post, alpha).mean()
-                opt_d.zero_grad(set_to_none=True)
-                (-gap + cfg.lambda_gp * gp).backward()
-                opt_d.step()
-            D.requires_grad_(False)
-
+            steps = cfg.critic_burst if burst else cfg.iter_d
+            gap, gp = _critic(model, cfg, batch, r, rows, gen, opt_d, steps, precision)
+        terms = (adversarial, lwgan and cfg.lambda_mmd > 0 and it >= mmd_from, cfg.lambda_iso > 0 and it >= iso_from)
         for _ in range(cfg.iter_gq):  # primal step(s): encoder and generator
-            with numerics.autocast(device, precision):
-                x = batch()
-                z = Q(x, r)
-                post = G(z, generator=gen)
-                recon = losses.reconstruction_l2(x, post).mean()
-                loss = recon
-                mmd = iso = zero
-                if adversarial:
-                    fake = G(prior_sample(rows, z_max, r, generator=gen, device=device), generator=gen)
-                    gap = losses.critic_gap(D(post, r), D(fake, r))
-                    loss = loss + gap
-                if lwgan:
-                    loss = loss + cfg.lambda_rank * r_mean
-                    if cfg.lambda_mmd > 0 and it >= mmd_from:
-                        # MMD on the batch already encoded (the public code encodes a second batch:
-                        # same expectation, one more encoder pass per step).
-                        z_prior = prior_sample(rows, z_max, r, generator=gen, device=device)
-                        with numerics.exact(device, precision):
-                            zf = z.float().view(groups, n, z_max)
-                            mmd = losses.imq_mmd(zf, z_prior.view(groups, n, z_max)).mean()
-                        loss = loss + cfg.lambda_mmd * mmd
-                if cfg.lambda_iso > 0 and it >= iso_from:
-                    with numerics.exact(device, precision):  # pairwise distances: float32
-                        iso = losses.isometric_loss(z.float(), post.float(), groups=groups)
-                    loss = loss + cfg.lambda_iso * iso
-            opt_q.zero_grad(set_to_none=True)
-            opt_g.zero_grad(set_to_none=True)
-            loss.backward()
-            opt_q.step()
-            opt_g.step()
+            out = _primal(model, cfg, batch, r, r_mean, (rows, groups, n), gen, (opt_q, opt_g), terms, precision)
+            gap = out[0] if adversarial else gap
+            recon, mmd, iso, loss = out[1:]
 
         _set_lr(opts, base_lr, cfg, it + 1)
         values = (0.0 if groups > 1 else float(r), gap, gp, recon, mmd, iso, loss)
         for j, v in enumerate(values):
             curves[it, j] = v.detach() if isinstance(v, torch.Tensor) else v
         report(it + 1, recon.detach(), gap.detach())
+
+
+def _critic(model: LWGAN, cfg: LWGANConfig, batch, r, rows: int, gen, opt_d, steps: int, precision: str):
+    """The dual steps: the critic maximises its gap less the gradient penalty; (gap, penalty) of
+    the last step."""
+    Q, G, D, device = model.Q, model.G, model.D, model.device
+    D.requires_grad_(True)
+    for step in range(steps):
+        # One batch serves the gap and the penalty's interpolates (the public code draws a second
+        # batch for the penalty: same expectation, twice the forward passes). critic_reuse: Q and G
+        # are frozen in this phase, so one batch per iteration may serve every critic step (fresh
+        # interpolation weights each time).
+        with numerics.autocast(device, precision):
+            if step == 0 or not cfg.critic_reuse:
+                with torch.no_grad():
+                    post = G(Q(batch(), r), generator=gen)
+                    z_fake = prior_sample(rows, cfg.z_max, r, generator=gen, device=device)
+                    fake = G(z_fake, generator=gen)
+            gap = losses.critic_gap(D(post, r), D(fake, r))
+            alpha = torch.rand(rows, generator=gen, device=device)
+            gp = losses.gradient_penalty(lambda x, r=r: D(x, r), fake, post, alpha).mean()
+        opt_d.zero_grad(set_to_none=True)
+        (-gap + cfg.lambda_gp * gp).backward()
+        opt_d.step()
+    D.requires_grad_(False)
+    return gap, gp
+
+
+def _primal(model: LWGAN, cfg: LWGANConfig, batch, r, r_mean, shape: tuple, gen, opts, terms: tuple, precision: str):
+    """One primal step of encoder and generator: reconstruction, plus (per `terms`: adversarial,
+    MMD, isometric) the critic gap, the MMD and the isometric term; (gap, recon, mmd, iso, loss)."""
+    rows, groups, n = shape
+    adversarial, use_mmd, use_iso = terms
+    Q, G, D, device, z_max = model.Q, model.G, model.D, model.device, cfg.z_max
+    gap = mmd = iso = torch.zeros((), device=device)
+    with numerics.autocast(device, precision):
+        x = batch()
+        z = Q(x, r)
+        post = G(z, generator=gen)
+        recon = losses.reconstruction_l2(x, post).mean()
+        loss = recon
+        if adversarial:
+            fake = G(prior_sample(rows, z_max, r, generator=gen, device=device), generator=gen)
+            gap = losses.critic_gap(D(post, r), D(fake, r))
+            loss = loss + gap
+        if cfg.objective == "lwgan":
+            loss = loss + cfg.lambda_rank * r_mean
+            if use_mmd:
+                # MMD on the batch already encoded (the public code encodes a second batch: same
+                # expectation, one more encoder pass per step).
+                z_prior = prior_sample(rows, z_max, r, generator=gen, device=device)
+                with numerics.exact(device, precision):
+                    zf = z.float().view(groups, n, z_max)
+                    mmd = losses.imq_mmd(zf, z_prior.view(groups, n, z_max)).mean()
+                loss = loss + cfg.lambda_mmd * mmd
+        if use_iso:
+            with numerics.exact(device, precision):  # pairwise distances: float32
+                iso = losses.isometric_loss(z.float(), post.float(), groups=groups)
+            loss = loss + cfg.lambda_iso * iso
+    opt_q, opt_g = opts
+    opt_q.zero_grad(set_to_none=True)
+    opt_g.zero_grad(set_to_none=True)
+    loss.backward()
+    opt_q.step()
+    opt_g.step()
+    return gap, recon, mmd, iso, loss
