@@ -7,7 +7,6 @@ import torch
 from torch import nn
 
 import regulators
-from bench.errors import BenchError
 from bench.recovery.engine import cell_draws, initial_latents, recover_cells
 from bench.recovery.grid import Cell
 
@@ -278,19 +277,21 @@ def test_modules_restored_eval_used_and_progress(models):
 
 
 def test_bad_reading_inputs(models):
+    """The engine takes resolved values and names the argument (plain ValueError); only the command
+    line speaks of options."""
     G, D, targets = models
-    with pytest.raises(BenchError, match="--resample-at: expected one of after, before, accept"):
+    with pytest.raises(ValueError, match="resample_at must be one of after, before, accept"):
         recover_cells(G, D, targets, [Cell("logistic_cutoff", 0.1, 1.0)], steps=2, resample_at="during")
-    with pytest.raises(BenchError, match="--resample-every"):
+    with pytest.raises(ValueError, match="resample_every"):
         recover_cells(G, D, targets, [Cell("logistic_cutoff", 0.1, 1.0)], steps=2, resample_every=0)
 
 
 def test_bad_inputs(models):
     G, D, targets = models
     cell = [Cell("none", 0.1, 0)]
-    with pytest.raises(BenchError, match="--steps"):
+    with pytest.raises(ValueError, match="steps must be a non-negative integer"):
         recover_cells(G, D, targets, cell, steps=-1)
-    with pytest.raises(BenchError, match="--restarts"):
+    with pytest.raises(ValueError, match="restarts must be an integer >= 1"):
         recover_cells(G, D, targets, cell, restarts=0)
     with pytest.raises(ValueError, match="unknown regulator"):
         recover_cells(G, D, targets, [Cell("nope", 0.1, 1)], steps=1)

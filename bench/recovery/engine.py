@@ -51,7 +51,6 @@ from dataclasses import replace
 import torch
 
 import regulators
-from bench.errors import BenchError
 from bench.progress import ProgressFn, null_progress
 from bench.recovery import streams
 from bench.recovery.fused import Autocast, Chain, compile_chain, compile_generator
@@ -88,10 +87,12 @@ def _ticker(progress: ProgressFn, base: int, total: int, cells: int):
     return lambda t: progress("recover", base + t, total, cells=cells)
 
 
-def _check(value, option: str, minimum: int) -> int:
+def _check(value, name: str, minimum: int) -> int:
+    """The engine takes resolved values and says which argument is wrong; the command line has
+    already refused bad options by name before any work."""
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         need = "a non-negative integer" if minimum == 0 else f"an integer >= {minimum}"
-        raise BenchError(f"{option}: expected {need}, got {value!r}")
+        raise ValueError(f"recover_cells: {name} must be {need}, got {value!r}")
     return value
 
 
@@ -123,54 +124,19 @@ def recover_cells(
 ) -> list[CellRecovery]:
     """Recover every target image for every cell; one CellRecovery per cell, in `cells` order.
 
-    targets [images, 1, 28, 28] in G's pixel range; image_ids (default 0..images-1) name the
-    images for the z0 seeds; prior is a name or a regulators.Prior; prior_samples is m, the
-    size of the per-step prior sample (default d_z); latent_dim defaults to G.latent_dim.
-    noise_dim > 0: G is called as G(z, eps) with eps [rows, noise_dim]: noise "fixed" (per image
-    and restart; `noise_rows` [images, noise_dim] gives each image's, shared by its restarts) or
-    "resample" (fresh at every step).
-    check_sync: on CUDA, raise if anything in the step loop synchronises with the host.
-    resample_at / resample_every: the reading of the resampling rule (READINGS; the module doc).
-    fused: run G (and D, for the trick regulator) as compiled chains (fused.py) where they are
-    plain Linear/activation chains; False: always through autograd.
-    precision: "fp32" or "bf16" (resolved; bench.precision): G's and D's passes in bfloat16, the
-    latents, Adam, the regulators and the loss in float32.
-    Cells that share a run (weight-0 cells and the baseline) are recovered once. A plain function
-    of its inputs returning CPU tensors, so a chunk can run in another process.
-    """
-    _check(steps, "--steps", 0)
-    _check(restarts, "--restarts", 1)
-    _check(max_batch, "--max-batch", 1)
-    if prior_samples is not None:
-        _check(prior_samples, "--prior-samples", 1)
-    if not cells:
-        raise ValueError("recover_cells: no cells given")
+    targets [images, 1, 28, 28] in G's pixel range; image_ids (default 0..images-1) name the images
+    for the z0 seeds; prior_samples is m (default d_z); noise_dim > 0: G(z, eps), eps "fixed" per
+    (image, restart) (`noise_rows` gives each image's) or "resample"d every step; resample_at /
+    resample_every: the reading of the resampling rule; fused: plain chains compiled (fused.py);
+    precision: "fp32" or "bf16" (resolved) for G's and D's passes; check_sync: on CUDA, raise on a
+    host sync in the step loop. Shared runs (weight-0 cells, the baseline) are recovered once. A
+    plain function of its inputs returning CPU tensors, so a chunk can run in another process."""
+    _check_counts(steps, restarts, max_batch, prior_samples, resample_every)
+    ids, d_z, device, prior = _resolve(
+        generator, targets, cells, image_ids, latent_dim, device, prior, noise, resample_at
+    )
     n = targets.shape[0]
-    if n == 0:
-        raise BenchError("--images: no target images to recover")
-    ids = list(range(n)) if image_ids is None else [int(i) for i in image_ids]
-    if len(ids) != n:
-        raise ValueError(f"image_ids has {len(ids)} entries for {n} targets")
-    d_z = latent_dim or getattr(generator, "latent_dim", None)
-    if not d_z:
-        raise ValueError("recover_cells: pass latent_dim (the generator has no latent_dim attribute)")
-    device = torch.device(device or "cpu")
-    prior = regulators.get_prior(prior) if isinstance(prior, str) else prior
-
-    if noise not in ("fixed", "resample"):
-        raise BenchError(f"--noise: expected fixed or resample, got {noise!r}")
-    if resample_at not in READINGS:
-        raise BenchError(f"--resample-at: expected one of {', '.join(READINGS)}, got {resample_at!r}")
-    _check(resample_every, "--resample-every", 1)
-    eps_rows = None
-    if noise_dim:
-        if noise_rows is not None:
-            if tuple(noise_rows.shape) != (n, noise_dim):
-                raise ValueError(f"noise_rows: expected [{n}, {noise_dim}], got {list(noise_rows.shape)}")
-            eps_rows = noise_rows.float().repeat_interleave(restarts, dim=0)
-        else:
-            eps_rows = initial_noise(seed, ids, restarts, noise_dim)
-        eps_rows = eps_rows.to(device)
+    eps_rows = _noise_rows(noise_dim, noise_rows, n, restarts, seed, ids, device)
     z0 = initial_latents(seed, ids, restarts, d_z, prior).to(device)
     target_rows = targets.to(device=device, dtype=torch.float32).repeat_interleave(restarts, dim=0)
     runs = unique_runs(cells)
@@ -178,40 +144,19 @@ def recover_cells(
     for run in runs:
         groups.setdefault(run.regulator, []).append(run)
 
-    done: dict[str, CellRecovery] = {}
-    total = steps * len(groups)
-    threads = 1 if device.type != "cpu" else torch.get_num_threads()
-    rows = streams.row_keys(ids, restarts, device)
+    if precision not in ("fp32", "bf16"):
+        raise ValueError(f"recover_cells: precision must be fp32 or bf16 (resolved), got {precision!r}")
+    rows, m, reading = streams.row_keys(ids, restarts, device), prior_samples or d_z, (resample_at, resample_every)
+    shared = _loop_args(n, restarts, steps, seed, prior, device, rows, m, max_batch, eps_rows, noise, reading)
     # cached(): parametrised weights (D's spectral norm) are computed once, not at every forward
     with _frozen(generator, discriminator), torch.nn.utils.parametrize.cached():
-        if precision not in ("fp32", "bf16"):
-            raise ValueError(f"recover_cells: precision must be fp32 or bf16 (resolved), got {precision!r}")
         compute = torch.bfloat16 if precision == "bf16" else torch.float32
         G, D = _fast(generator, discriminator, d_z, noise_dim, fused, device, groups, compute)
+        done: dict[str, CellRecovery] = {}
         for k, (name, group) in enumerate(groups.items()):
             t0 = time.perf_counter()
-            tick = _ticker(progress, k * steps, total, len(group))
-            loop = StepLoop(
-                G,
-                D,
-                name,
-                group,
-                z0,
-                target_rows,
-                n=n,
-                restarts=restarts,
-                steps=steps,
-                seed=seed,
-                prior=prior,
-                row_keys=rows,
-                m=prior_samples or d_z,
-                device=device,
-                max_batch=max_batch,
-                threads=threads,
-                eps_rows=eps_rows,
-                resample_noise=noise == "resample",
-                reading=(resample_at, resample_every),
-            )
+            loop = StepLoop(G, D, name, group, z0, target_rows, **shared)
+            tick = _ticker(progress, k * steps, steps * len(groups), len(group))
             loop.run(tick, max(1, progress_every), check_sync and device.type == "cuda")
             out = loop.result()
             wall = (time.perf_counter() - t0) / len(group)
@@ -219,6 +164,67 @@ def recover_cells(
                 rec.wall_s = wall
                 done[run.id] = rec
     return [replace(done[c.run_id], cell=c) for c in cells]
+
+
+def _loop_args(n, restarts, steps, seed, prior, device, row_keys, m, max_batch, eps_rows, noise, reading) -> dict:
+    """What every regulator's StepLoop of a chunk shares."""
+    threads = 1 if device.type != "cpu" else torch.get_num_threads()
+    return {
+        "n": n,
+        "restarts": restarts,
+        "steps": steps,
+        "seed": seed,
+        "prior": prior,
+        "device": device,
+        "row_keys": row_keys,
+        "m": m,
+        "max_batch": max_batch,
+        "threads": threads,
+        "eps_rows": eps_rows,
+        "resample_noise": noise == "resample",
+        "reading": reading,
+    }
+
+
+def _check_counts(steps, restarts, max_batch, prior_samples, resample_every) -> None:
+    _check(steps, "steps", 0)
+    _check(restarts, "restarts", 1)
+    _check(max_batch, "max_batch", 1)
+    _check(resample_every, "resample_every", 1)
+    if prior_samples is not None:
+        _check(prior_samples, "prior_samples", 1)
+
+
+def _resolve(generator, targets, cells, image_ids, latent_dim, device, prior, noise, resample_at):
+    """The arguments checked (a ValueError naming the argument): (image ids, d_z, device, prior)."""
+    if not cells:
+        raise ValueError("recover_cells: no cells given")
+    n = targets.shape[0]
+    if n == 0:
+        raise ValueError("recover_cells: no target images to recover")
+    ids = list(range(n)) if image_ids is None else [int(i) for i in image_ids]
+    if len(ids) != n:
+        raise ValueError(f"image_ids has {len(ids)} entries for {n} targets")
+    d_z = latent_dim or getattr(generator, "latent_dim", None)
+    if not d_z:
+        raise ValueError("recover_cells: pass latent_dim (the generator has no latent_dim attribute)")
+    if noise not in ("fixed", "resample"):
+        raise ValueError(f"recover_cells: noise must be fixed or resample, got {noise!r}")
+    if resample_at not in READINGS:
+        raise ValueError(f"recover_cells: resample_at must be one of {', '.join(READINGS)}, got {resample_at!r}")
+    prior = regulators.get_prior(prior) if isinstance(prior, str) else prior
+    return ids, d_z, torch.device(device or "cpu"), prior
+
+
+def _noise_rows(noise_dim, noise_rows, n, restarts, seed, ids, device):
+    """The generator noise per (image, restart) row, held fixed over the steps; None without noise."""
+    if not noise_dim:
+        return None
+    if noise_rows is not None:
+        if tuple(noise_rows.shape) != (n, noise_dim):
+            raise ValueError(f"noise_rows: expected [{n}, {noise_dim}], got {list(noise_rows.shape)}")
+        return noise_rows.float().repeat_interleave(restarts, dim=0).to(device)
+    return initial_noise(seed, ids, restarts, noise_dim).to(device)
 
 
 def _fast(generator, discriminator, d_z, noise_dim, fused, device, groups, compute=torch.float32):
