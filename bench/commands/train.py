@@ -161,13 +161,7 @@ def lsgan(
     samples sorted by predicted digit goes to OUT/lsgan-samples.png and .pdf. The classifier is
     the float32 one whatever --precision says, so models of both precisions face the same judge.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import torch
-
-    from bench.classifier import generator_quality, load_or_train_classifier, predict
+    from bench.classifier import generator_quality, load_or_train_classifier
     from bench.data import load_mnist, to_pixels
     from bench.models import load_or_train, training_precision
     from lwgan.lsgan import ARCHITECTURES, generator_flops
@@ -213,7 +207,20 @@ def lsgan(
             "samples (< 5%): the generator under-covers it"
         )
 
-    # 100 samples, sorted by the classifier's digit so coverage is visible at a glance.
+    for path in _sample_grid(g, clf, cfg, seed, dev, folder):
+        console.print(f"wrote {path}")
+
+
+def _sample_grid(g, clf, cfg, seed: int, dev, folder: Path) -> list[Path]:
+    """100 samples, sorted by the classifier's digit so coverage is visible at a glance."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import torch
+
+    from bench.classifier import predict
+
     z = torch.randn(100, cfg.latent_dim, generator=torch.Generator().manual_seed(seed))
     with torch.no_grad():
         x = g(z.to(dev)).cpu()
@@ -223,10 +230,12 @@ def lsgan(
     ax.imshow(grid.numpy(), cmap="gray", vmin=-1, vmax=1, interpolation="nearest")
     ax.set_axis_off()
     ax.set_title(f"LSGAN ({cfg.arch}, seed {seed}): 100 samples sorted by predicted digit")
-    for suffix in ("png", "pdf"):
-        path = atomic_savefig(fig, folder / f"lsgan-samples.{suffix}", dpi=100, bbox_inches="tight")
-        console.print(f"wrote {path}")
+    paths = [
+        atomic_savefig(fig, folder / f"lsgan-samples.{suffix}", dpi=100, bbox_inches="tight")
+        for suffix in ("png", "pdf")
+    ]
     plt.close(fig)
+    return paths
 
 
 def register(app: typer.Typer) -> None:
