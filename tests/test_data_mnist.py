@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-import bench.data.mnist as mnist_mod
+import bench.data.mnist_files as mnist_mod
 from bench.data import (
     MD5,
     DataError,
@@ -22,7 +22,7 @@ from bench.data import (
     sample_grid,
     to_pixels,
 )
-from bench.data.mnist import resolve_data_dir
+from bench.data.mnist_files import resolve_data_dir
 
 NAMES = [
     "train-images-idx3-ubyte",

@@ -153,7 +153,7 @@ def test_fewer_seeds_for_a_generator_and_bad_readings(small_mnist, mnist_dir, tm
     assert DependenceSettings().images_of("lsgan.cho32") == 50 and DependenceSettings().images_of("lsgan") == 500
     with pytest.raises(SettingError, match="--images-for: lsgan.cho32: expected a number of images from 2"):
         DependenceSettings(images_for={"lsgan.cho32": 501})
-    from bench.recovery.settings import RecoverSettings
+    from bench.recovery.recover_settings import RecoverSettings
 
     with pytest.raises(SettingError, match="not one of the sweep's generators"):
         RecoverSettings(generators=("lsgan",), images_for={"lsgan.cho32": 50})

@@ -49,7 +49,7 @@ def _flips(b, rng, k):
 
 @pytest.fixture
 def saved(tmp_path, monkeypatch):
-    from bench.recovery.settings import RecoverSettings
+    from bench.recovery.recover_settings import RecoverSettings
 
     def save(name, res):
         res.settings = {**RecoverSettings(regulators=tuple(r for r, _, _ in GRID)).__dict__, "split_seed": 0}

@@ -24,7 +24,7 @@ def unregister_means():
     yield
     import sys
 
-    from bench.claims import registry as claims
+    from bench.claims import rules as claims
     from bench.pipeline import unregister
 
     unregister("means")

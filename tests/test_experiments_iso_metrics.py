@@ -13,7 +13,7 @@ import torch
 from scipy import stats
 
 from bench.experiments import isometry, metrics, mnist, mnist_cells, reference, stochastic
-from bench.experiments.metrics import (
+from bench.experiments.lwgan_metrics import (
     diversity_per_input,
     energy_distance,
     interpolate,

@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from bench.experiments.metrics import is_collapsed
+from bench.experiments.lwgan_metrics import is_collapsed
 from bench.experiments.toy import batch_metrics, loss_spread
 from lwgan.published import build_published, published_loss, train_published
 from lwgan.registry import get_generator

@@ -12,9 +12,9 @@ import pytest
 from bench import settings as st
 from bench import sweepfile
 from bench.cli import main
+from bench.experiments.lwgan_settings import IsometrySettings, MnistSettings, StochasticSettings
 from bench.experiments.rank_settings import RankSettings
-from bench.experiments.settings import IsometrySettings, MnistSettings, StochasticSettings
-from bench.recovery.settings import DependenceSettings, RecoverSettings
+from bench.recovery.recover_settings import DependenceSettings, RecoverSettings
 
 REPORTS = Path(__file__).resolve().parent.parent / "reports"
 

@@ -2,6 +2,6 @@
 may rest on it (gates)."""
 
 from bench.claims import catalog, catalog_lwgan  # noqa: F401 - importing registers the papers' claims
-from bench.claims.registry import Band, Claim, Estimate, Outcome, all_claims, get, names, register
+from bench.claims.rules import Band, Claim, Estimate, Outcome, all_claims, get, names, register
 
 __all__ = ["Band", "Claim", "Estimate", "Outcome", "all_claims", "get", "names", "register"]

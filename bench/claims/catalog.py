@@ -1,6 +1,6 @@
 """The latent-regulation paper's claims (1-5) and the harness's own recovery question (Q),
 with their bands and their reasons (SPEC: "What the claims mean, in numbers"); the LWGAN study's
-claims 6-10 are in bench.claims.catalog_lwgan. The rules' logic is in bench.claims.registry
+claims 6-10 are in bench.claims.catalog_lwgan. The rules' logic is in bench.claims.rules
 (at_most, above, inside, combine); each experiment computes the evidence and calls
 `get(key).judge(...)`. A rule reads its band's numbers from the claim's `constants`, so
 `bench claims --sensitivity` can move them.
@@ -15,7 +15,7 @@ numbers at the paper's own sample size (bench.claims.paper, tests/test_claims.py
 
 from __future__ import annotations
 
-from bench.claims.registry import Band, Claim, Estimate, Outcome, above, at_most, inside, register
+from bench.claims.rules import Band, Claim, Estimate, Outcome, above, at_most, inside, register
 
 # Claims 1-2: accuracy points within which two regulators are tied. The paper calls Wasserstein
 # (94.7) and the log-normal density (95.5), 0.8 apart, both the best. At its own sample (1,000

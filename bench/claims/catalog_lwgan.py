@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 
-from bench.claims.registry import Band, Claim, Estimate, Outcome, above, at_most, combine, inside, register
+from bench.claims.rules import Band, Claim, Estimate, Outcome, above, at_most, combine, inside, register
 from bench.stats import t_interval
 
 # Claim 6: the published discrepancies at lambda_iso > 0 are 0.022-0.027 on one training batch of

@@ -1,7 +1,7 @@
 """Credibility gates: the bars a trained model must clear before a verdict may rest on it.
 
 A verdict that rests on a model failing a bar is "withheld: generator not credible", naming the
-bar (bench.claims.registry.Claim.withhold). Each bar is stated with its reason, printed in the
+bar (bench.claims.rules.Claim.withhold). Each bar is stated with its reason, printed in the
 reports that apply it, and can be set by option (`--gate-*`; 0 turns a bar off). The defaults:
 
 - scorer: the classifier that scores recovery at 99.3% test accuracy or more (SPEC: at least
@@ -22,7 +22,7 @@ reports that apply it, and can be set by option (`--gate-*`; 0 turns a bar off).
   does misses part of a mode, and recovering test images of that digit is then capped by the
   generator, not by the regulator.
 - collapse: an LWGAN-family model whose held-out reconstruction error is at least 0.9 times the
-  constant map's (bench.experiments.metrics.COLLAPSE) has collapsed; a constant map is trivially
+  constant map's (bench.experiments.lwgan_metrics.COLLAPSE) has collapsed; a constant map is trivially
   isometric and says nothing about the trade-offs the papers describe.
 
 Which bars apply is decided by what a claim is judged on (`Claim.gate`), one rule for every

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 
-from bench.claims.registry import Estimate, Outcome, get
+from bench.claims.rules import Estimate, Outcome, get
 
 PAPER_IMAGES = 1000
 # The best cell of each regulator in tables 1-6 (bench/reference/wasserstein_latent_regulation_tables.csv;

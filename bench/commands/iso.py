@@ -1,5 +1,5 @@
 """`bench isometry`, `bench stochastic`, `bench mnist`: the three Iso-LWGAN experiments. Their
-options are the settings' fields (bench.experiments.settings)."""
+options are the settings' fields (bench.experiments.lwgan_settings)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import typer
 
 from bench.commands.build import experiment_command
 from bench.commands.executor import executor_options
-from bench.experiments.settings import IsometrySettings, MnistSettings, StochasticSettings
+from bench.experiments.lwgan_settings import IsometrySettings, MnistSettings, StochasticSettings
 
 ISOMETRY_EPILOG = """Examples:
 

@@ -1,6 +1,6 @@
 """`bench recover` (the latent-recovery study, tables 1-6 of Cho's latent regulation paper) and
 `bench dependence` (its paper grid over a family of LSGANs). Their options are the settings'
-fields (bench.recovery.settings)."""
+fields (bench.recovery.recover_settings)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import typer
 
 from bench.commands.build import experiment_command
 from bench.commands.executor import executor_options
-from bench.recovery.settings import DependenceSettings, RecoverSettings
+from bench.recovery.recover_settings import DependenceSettings, RecoverSettings
 
 EPILOG = """Examples:
 

@@ -8,8 +8,8 @@ from importlib import import_module
 
 _WHERE = {
     "bench.data.idx": ("DataError", "check_split", "parse_idx", "read_idx"),
-    "bench.data.mnist": ("COUNTS", "FILES", "MD5", "MIRRORS", "MNIST", "download_mnist", "find_mnist", "load_mnist",
-                         "mnist_cache_dir", "sample_grid", "to_pixels"),
+    "bench.data.mnist_files": ("COUNTS", "FILES", "MD5", "MIRRORS", "MNIST", "download_mnist", "find_mnist",
+                               "load_mnist", "mnist_cache_dir", "sample_grid", "to_pixels"),
     "bench.data.synthetic": ("SYNTHETIC", "SyntheticData", "SyntheticSpec", "make_synthetic"),
 }  # fmt: skip
 _MODULE = {name: module for module, names in _WHERE.items() for name in names}

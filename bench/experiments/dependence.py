@@ -11,7 +11,7 @@ first generator's first seed, measured against the paper's tables 5 and 6.
 
 The unit of work is recover's (bench.experiments.recover): the same cells, chunks, models and
 records, so `bench recover` and this study agree cell for cell on the generators they share.
-The report adds its sections (bench.recovery.reporting.dependence) to recover's.
+The report adds its sections (bench.recovery.reporting.dependence_report) to recover's.
 """
 
 from __future__ import annotations
@@ -20,9 +20,8 @@ import dataclasses
 
 from bench.experiments import recover, recover_models
 from bench.pipeline import Experiment, register
-from bench.recovery.reporting import dependence as dependence_report
-from bench.recovery.reporting import dependence_plots
-from bench.recovery.settings import DependenceSettings, parse_reading
+from bench.recovery.recover_settings import DependenceSettings, parse_reading
+from bench.recovery.reporting import dependence_plots, dependence_report
 from bench.settings import unkeyed_fields
 
 CUTOFF_TABLES = ("table5", "table6")

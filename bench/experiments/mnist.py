@@ -17,16 +17,16 @@ from dataclasses import asdict
 
 from bench.data.inputs import mnist_input
 from bench.experiments import mnist_cells, mnist_figures, mnist_report, mnist_tables
-from bench.experiments.metrics import (
+from bench.experiments.lwgan_metrics import (
     decode_lines,
     discrepancy_matrix,
     interpolate,
     is_collapsed,
     step_irregularity,
 )
+from bench.experiments.lwgan_settings import EVAL, REFERENCE_GAN, MnistSettings
 from bench.experiments.mnist_cells import STEPS, MnistCell
 from bench.experiments.records import mlflow_extras
-from bench.experiments.settings import EVAL, REFERENCE_GAN, MnistSettings
 from bench.pipeline import Experiment, register
 from bench.settings import judging_fields
 from bench.stats import bootstrap_ci, pair_mean_ci

@@ -9,7 +9,7 @@ from bench import sensitivity
 from bench.claims import Estimate, gates, get
 from bench.claims.catalog import FIRM_SEEDS
 from bench.claims.catalog_lwgan import SLIGHT
-from bench.experiments.metrics import COLLAPSE
+from bench.experiments.lwgan_metrics import COLLAPSE
 from bench.experiments.mnist_cells import BASE, ISO, STEPS, mnist_cells, recon_gaps
 from bench.experiments.mnist_tables import (
     cell_rows,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench.experiments.settings import synthetic_names
+from bench.experiments.lwgan_settings import synthetic_names
 from bench.settings import SettingError, Settings, setting
 from lwgan.recipes import PUBLIC_TOY, get_recipe, with_overrides
 

@@ -17,9 +17,9 @@ from bench.experiments.recover_models import cells, grid_cell, model_key
 from bench.pipeline import Experiment, register
 from bench.recovery.codec import pack_uint8_images, unpack_images
 from bench.recovery.grid import cell_id
+from bench.recovery.recover_settings import RecoverSettings
 from bench.recovery.reporting import render, tables
 from bench.recovery.reporting.evidence import Table
-from bench.recovery.settings import RecoverSettings
 from bench.settings import unkeyed_fields
 
 

@@ -13,7 +13,7 @@ from bench.cache import status
 from bench.data.inputs import mnist_input
 from bench.precision import resolve as resolve_precision
 from bench.recovery.grid import make_cell, unique_runs
-from bench.recovery.settings import RecoverSettings
+from bench.recovery.recover_settings import RecoverSettings
 
 
 def cells(s: RecoverSettings) -> list[dict]:

@@ -17,10 +17,10 @@ from bench import sensitivity
 from bench.claims import get
 from bench.claims.catalog_lwgan import COVER
 from bench.experiments import stochastic_figures, toy, toy_report
-from bench.experiments.metrics import COLLAPSE
+from bench.experiments.lwgan_metrics import COLLAPSE
+from bench.experiments.lwgan_settings import CENTRES, StochasticSettings
+from bench.experiments.lwgan_settings import STOCHASTIC_DATASET as DATASET
 from bench.experiments.reference import reference_value, setting_key
-from bench.experiments.settings import CENTRES, StochasticSettings
-from bench.experiments.settings import STOCHASTIC_DATASET as DATASET
 from bench.experiments.toy_cells import toy_cells
 from bench.experiments.toy_claims import (
     collapsed,

@@ -20,7 +20,7 @@ import numpy as np
 
 from bench.data.inputs import synthetic_input
 from bench.experiments import toy_report
-from bench.experiments.metrics import (
+from bench.experiments.lwgan_metrics import (
     decode_lines,
     discrepancy_matrix,
     diversity_per_input,
@@ -30,8 +30,8 @@ from bench.experiments.metrics import (
     mode_shares,
     step_irregularity,
 )
+from bench.experiments.lwgan_settings import ToySettings
 from bench.experiments.records import mlflow_extras
-from bench.experiments.settings import ToySettings
 from bench.experiments.toy_cells import ToyCell, cell_name
 from bench.pipeline import Experiment, register
 from bench.stats import bootstrap_ci, pair_mean_ci

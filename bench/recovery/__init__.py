@@ -15,7 +15,7 @@ _API = {
     "bench.recovery.engine": ("CellRecovery", "cell_draws", "derive_seed", "initial_latents", "recover_cells"),
     "bench.recovery.grid": ("GRIDS", "Cell", "cell_id", "expand_grid", "paper_rows", "unique_runs"),
     "bench.recovery.metrics": ("latent_stats", "pixel_errors", "predict", "score_cell"),
-    "bench.recovery.settings": ("DEFAULT_MAX_BATCH",),
+    "bench.recovery.recover_settings": ("DEFAULT_MAX_BATCH",),
 }
 _WHERE = {name: module for module, names in _API.items() for name in names}
 __all__ = [  # noqa: RUF022 - grouped by module, as _API

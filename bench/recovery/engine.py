@@ -55,7 +55,7 @@ from bench.progress import ProgressFn, null_progress
 from bench.recovery import streams
 from bench.recovery.fused import Autocast, Chain, compile_chain, compile_generator
 from bench.recovery.grid import Cell, unique_runs
-from bench.recovery.settings import DEFAULT_MAX_BATCH, READINGS
+from bench.recovery.recover_settings import DEFAULT_MAX_BATCH, READINGS
 from bench.recovery.steploop import CellRecovery, StepLoop
 from bench.recovery.streams import cell_draws, derive_seed, initial_latents, initial_noise  # noqa: F401 (the engine's API)
 

@@ -31,7 +31,7 @@ from torch import nn
 
 from bench.checkpoint import payload_digest
 from bench.errors import BenchError
-from bench.experiments.settings import EVAL
+from bench.experiments.lwgan_settings import EVAL
 from bench.plugins import import_module_or_file
 from bench.progress import null_progress
 

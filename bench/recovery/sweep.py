@@ -18,7 +18,7 @@ from bench.recovery.codec import pack_uint8_images
 from bench.recovery.engine import recover_cells
 from bench.recovery.grid import Cell
 from bench.recovery.metrics import latent_errors, score_cell
-from bench.recovery.settings import NOISE, TARGETS, RecoverSettings, needs_discriminator  # noqa: F401
+from bench.recovery.recover_settings import NOISE, TARGETS, RecoverSettings, needs_discriminator  # noqa: F401
 
 PREVIEW = 10  # recovered images kept per cell (uint8) for the report's target/recovery figure
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from bench.figures import pyplot, save_figure
 from bench.recovery.reporting import render as recover_report
-from bench.recovery.reporting.dependence import lifts, main_results, rows
+from bench.recovery.reporting.dependence_report import lifts, main_results, rows
 
 
 def figures(results, out: Path) -> list[Path]:
