@@ -4,6 +4,7 @@ up here (regenerate it with `bench report reports/X.json` and commit both)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,42 @@ def test_the_readme_headline_tables_are_the_committed_results():
     readme = (REPORTS.parent / "README.md").read_text(encoding="utf-8")
     assert START in readme and END in readme, "the README lost its summary markers"
     assert readme.split(START, 1)[1].split(END, 1)[0].strip("\n") == summary_markdown(REPORTS)
+
+
+PROSE = ("<!-- prose:start", "<!-- prose:end -->")
+# A number with a decimal point, with its sign where one is written before it (after a space, a
+# bracket or a parenthesis): "+4.6", "[-0.6,", "86.1%", "x0.83" (the ratio's digits).
+NUMBER = re.compile(r"(?<![\d.])(?:(?<![^\s\[(])[+-])?\d+\.\d+")
+
+
+def prose_numbers(text: str) -> list[str]:
+    return NUMBER.findall(text)
+
+
+def test_the_number_pattern_reads_signs_and_ranges():
+    assert prose_numbers("+4.6 [+3.5, +5.7] and 0.020-0.023, x0.83, 86.1%") == [
+        "+4.6",
+        "+3.5",
+        "+5.7",
+        "0.020",
+        "0.023",
+        "0.83",
+        "86.1",
+    ]
+
+
+def test_every_number_in_the_readme_results_prose_is_in_a_committed_report():
+    """The README's prose about results is written by hand, so each number in it with a decimal
+    point must appear, as written, in some committed report: a number nobody measured, or one
+    left behind when a report changed, fails here."""
+    readme = (REPORTS.parent / "README.md").read_text(encoding="utf-8")
+    assert PROSE[0] in readme and PROSE[1] in readme, "the README lost its prose markers"
+    prose = readme.split(PROSE[0], 1)[1].split(PROSE[1], 1)[0].split("-->", 1)[1]
+    corpus = "\n".join(p.read_text(encoding="utf-8") for p in REPORTS.rglob("*.md"))
+    numbers = prose_numbers(prose)
+    assert len(numbers) > 20
+    missing = sorted({n for n in numbers if n not in corpus})
+    assert not missing, f"numbers in the README's results prose that no committed report shows: {missing}"
 
 
 def test_no_committed_verdict_comes_from_outside_the_claims_registry():
