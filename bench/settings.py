@@ -55,6 +55,8 @@ class Spec:
     keyed: bool = True  # False: the experiment keys the value it resolves to (`auto`), not the text
     nonempty: bool = True  # a list may not be empty
     shown: str | None = None  # how --help shows the default, where its value would mislead ("all")
+    envvar: str | None = None  # an environment variable the command-line option reads
+    internal: bool = False  # filled by the harness (not an option, not in sweep files)
 
     def accepted(self) -> list[str] | None:
         c = self.choices() if callable(self.choices) else self.choices
@@ -76,6 +78,8 @@ def setting(
     nonempty: bool = True,
     cli: bool = True,
     shown: str | None = None,
+    envvar: str | None = None,
+    internal: bool = False,
 ):
     """A settings field: default, help, option and checks in one place. The option defaults to
     `--field-name` (underscores as dashes); cli=False leaves a field to --set and sweep files."""
@@ -91,6 +95,8 @@ def setting(
         keyed,
         nonempty,
         shown,
+        envvar,
+        internal,
     )
     meta = {"spec": spec, "auto_option": option is _MISSING and cli}
     if isinstance(default, (dict, list)):

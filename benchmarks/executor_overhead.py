@@ -28,11 +28,14 @@ import time
 from pathlib import Path
 
 
-def run(settings, out: Path, data_dir: str, spec) -> float:
+def run(settings, out: Path, data_dir: str, executor: str = "local", executor_settings=None) -> float:
     from bench.pipeline import RunOptions, run_experiment
 
     t0 = time.perf_counter()
-    run_experiment("recover", settings, RunOptions(out=out, track=False, data_dir=data_dir, executor=spec))
+    options = RunOptions(
+        out=out, track=False, data_dir=data_dir, executor=executor, executor_settings=executor_settings
+    )
+    run_experiment("recover", settings, options)
     return time.perf_counter() - t0
 
 
@@ -53,7 +56,7 @@ def main() -> None:
     import ray
 
     from bench.pipeline import get
-    from bench.pipeline.remote import ExecutorSpec
+    from bench.pipeline.on_ray import RaySettings
 
     settings = get("recover").settings(grid=args.grid, images=args.images)
     with tempfile.TemporaryDirectory() as tmp:
@@ -62,14 +65,13 @@ def main() -> None:
             dataclass_replace(settings, images=min(8, args.images), steps=1),
             tmp / "warm",
             args.data_dir,
-            ExecutorSpec(),
         )  # trains or loads the models; not timed
-        local = run(settings, tmp / "local", args.data_dir, ExecutorSpec())
+        local = run(settings, tmp / "local", args.data_dir)
         t0 = time.perf_counter()
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
         start = time.perf_counter() - t0
         try:
-            remote = run(settings, tmp / "ray", args.data_dir, ExecutorSpec("ray", cpus_per_task=args.cpus_per_task))
+            remote = run(settings, tmp / "ray", args.data_dir, "ray", RaySettings(cpus_per_task=args.cpus_per_task))
         finally:
             t0 = time.perf_counter()
             ray.shutdown()

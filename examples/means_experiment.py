@@ -8,9 +8,12 @@ from bench.pipeline import Experiment, register
 from bench.settings import Settings, setting
 
 
-def decide(e: Estimate) -> Outcome:
-    """The largest |mean| over seeds, in standard errors: within 4 is 0, beyond 6 is not."""
-    return Outcome("reproduced" if e.value <= 4 else "not reproduced" if e.value > 6 else "inconclusive")
+def decide(e: Estimate, c: dict) -> Outcome:
+    """The largest |mean| over seeds, in standard errors: within c["within"] (4) is 0, beyond
+    c["beyond"] (6) is not. The numbers come from the claim's `constants`, so `bench claims
+    --sensitivity` can move them and say how stable the verdict is."""
+    label = "reproduced" if e.value <= c["within"] else "not reproduced" if e.value > c["beyond"] else "inconclusive"
+    return Outcome(label)
 
 
 # The claim the experiment judges, stated once: its bands and their reasons.
@@ -30,6 +33,7 @@ CLAIM = register_claim(
         inconclusive=Band("otherwise", "in between"),
         reports=("means",),
         decide=decide,
+        constants={"within": 4.0, "beyond": 6.0},
     )
 )
 

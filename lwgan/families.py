@@ -16,12 +16,12 @@ lwgan.lwgan_family, lwgan.published), imported on first use.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from lwgan.errors import ConfigError
+from registries import Registry
 
 
 @dataclass(frozen=True)
@@ -72,35 +72,22 @@ class Family:
     bf16_pays: Callable[[Any], bool] = lambda cfg: False
 
 
-_FAMILIES: dict[str, Family] = {}
-
-
-def register_family(family: Family) -> Family:
-    if family.name in _FAMILIES:
-        raise ValueError(f"generator family {family.name!r} registered twice")
-    _FAMILIES[family.name] = family
-    return family
-
-
 # The built-in families' modules, each registering its family when imported; loaded by name on
 # first use, as plugins are (the registry does not depend on the families it holds).
 BUILTIN = ("lwgan.lsgan", "lwgan.lwgan_family", "lwgan.published")
+FAMILIES: Registry[Family] = Registry(
+    "generator family", builtins=BUILTIN, group="lwgan_bench.families", error=ConfigError
+)
 
 
-def _builtins() -> None:
-
-    for module in BUILTIN:
-        importlib.import_module(module)
+def register_family(family: Family) -> Family:
+    return FAMILIES.add(family.name, family)
 
 
 def names() -> list[str]:
-    _builtins()
-    return list(_FAMILIES)
+    return FAMILIES.names()
 
 
 def get_family(name: str) -> Family:
-    """The family `name`; an unknown one is a ConfigError that lists the registered ones."""
-    _builtins()
-    if name not in _FAMILIES:
-        raise ConfigError(f"unknown generator family {name!r}; registered: {', '.join(sorted(_FAMILIES))}")
-    return _FAMILIES[name]
+    """The family `name`; an unknown one is a ConfigError naming the nearest registered ones."""
+    return FAMILIES.get(name)

@@ -10,27 +10,15 @@ from typing import Any
 import torch
 from torch import nn
 
+from registries import Registry
+
 IMAGE_SHAPE = (1, 28, 28)
 
 # ---------------------------------------------------------------------------------- registry
 Builder = Callable[[Any], tuple[nn.Module, nn.Module]]  # an LSGANConfig -> (G, D)
-ARCHITECTURES: dict[str, Builder] = {}
-
-
-def register(name: str) -> Callable[[Builder], Builder]:
-    def deco(fn: Builder) -> Builder:
-        if name in ARCHITECTURES:
-            raise ValueError(f"LSGAN architecture {name!r} registered twice")
-        ARCHITECTURES[name] = fn
-        return fn
-
-    return deco
-
-
-def get(name: str) -> Builder:
-    if name not in ARCHITECTURES:
-        raise ValueError(f"unknown LSGAN architecture {name!r}; valid: {', '.join(ARCHITECTURES)}")
-    return ARCHITECTURES[name]
+ARCHITECTURES: Registry[Builder] = Registry("LSGAN architecture")
+register = ARCHITECTURES.register  # @register("mlp") def build(cfg) -> (G, D)
+get = ARCHITECTURES.get
 
 
 # ----------------------------------------------------------------------------- default: mlp

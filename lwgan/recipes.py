@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lwgan.errors import ConfigError
+from registries import Registry
 
 SCORING_ITER_D = 20  # the public code trains the critic max(20, iter_d) steps while it scores
 
@@ -27,24 +28,20 @@ class Recipe:
     settings: dict
 
 
-RECIPES: dict[tuple[str, str], Recipe] = {}
+# keyed (family, name): a recipe name means something only within its family
+RECIPES: Registry[Recipe] = Registry("recipe", error=ConfigError)
 
 
 def register_recipe(name: str, *, family: str, description: str, **settings) -> Recipe:
     """Add a recipe; a (family, name) pair registered twice is an error."""
-    if (family, name) in RECIPES:
-        raise ValueError(f"recipe {name!r} of family {family!r} registered twice")
-    recipe = Recipe(name, family, description, dict(settings))
-    RECIPES[(family, name)] = recipe
-    return recipe
+    return RECIPES.add((family, name), Recipe(name, family, description, dict(settings)))
 
 
 def get_recipe(family: str, name: str) -> Recipe:
-    try:
-        return RECIPES[(family, name)]
-    except KeyError:
+    if (family, name) not in RECIPES:
         valid = ", ".join(n for f, n in RECIPES if f == family)
-        raise ConfigError(f"unknown {family} recipe {name!r}; valid: {valid}") from None
+        raise ConfigError(f"unknown {family} recipe {name!r}; valid: {valid}")
+    return RECIPES.get((family, name))
 
 
 # ------------------------------------------------------------------------------------ MNIST

@@ -22,6 +22,7 @@ from typing import Any
 from lwgan.errors import ConfigError
 from lwgan.families import get_family
 from lwgan.recipes import get_recipe
+from registries import Registry
 
 DEFAULT_RECIPE = "mnist"
 
@@ -61,7 +62,7 @@ class _Entry:
     factory: Callable[..., GeneratorSpec]
 
 
-_REGISTRY: dict[str, _Entry] = {}
+VARIANTS: Registry[_Entry] = Registry("generator", group="lwgan_bench.generators", error=ConfigError)
 
 
 def register_generator(name: str, *, family: str, description: str):
@@ -71,25 +72,16 @@ def register_generator(name: str, *, family: str, description: str):
         raise ValueError(f"generator variant {name!r}: a dot separates the recipe; use '-'")
     get_family(family)
 
-    def deco(fn: Callable[..., GeneratorSpec]):
-        if name in _REGISTRY:
-            raise ValueError(f"generator variant {name!r} registered twice")
-        _REGISTRY[name] = _Entry(name, family, description, fn)
-        return fn
-
-    return deco
+    return VARIANTS.register(name, lambda fn: _Entry(name, family, description, fn))
 
 
 def generator_names(family: str | None = None) -> list[str]:
     """Registered variant names, of one family if given."""
-    return [n for n, e in _REGISTRY.items() if family in (None, e.family)]
+    return [n for n, e in VARIANTS.items() if family in (None, e.family)]
 
 
 def variant_info(name: str) -> _Entry:
-    variant = name.split(".", 1)[0]
-    if variant not in _REGISTRY:
-        raise ConfigError(f"unknown generator {variant!r}; valid: {', '.join(_REGISTRY)}")
-    return _REGISTRY[variant]
+    return VARIANTS.get(name.split(".", 1)[0])
 
 
 def get_generator(name: str, **overrides) -> GeneratorSpec:
@@ -114,7 +106,7 @@ def _merge(name: str, config_cls, layers: list[dict]) -> dict:
 
 def variant_spec(variant: str, recipe: str, knobs: dict, overrides: dict) -> GeneratorSpec:
     """The one builder of every variant: recipe <- variant knobs <- caller's overrides."""
-    entry = _REGISTRY[variant]
+    entry = VARIANTS.get(variant)
     r = get_recipe(entry.family, recipe)
     config_cls = get_family(entry.family).config
     cfg = config_cls(**_merge(variant, config_cls, [r.settings, knobs, overrides]))

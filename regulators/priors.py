@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import torch
 
+from registries import Registry
+
 DEFAULT_PRIOR = "normal"
 
 
@@ -37,14 +39,11 @@ class Prior:
         return self._icdf(u)
 
 
-PRIORS: dict[str, Prior] = {}
+PRIORS: Registry[Prior] = Registry("prior", group="lwgan_bench.priors")
 
 
 def _add(prior: Prior) -> Prior:
-    if prior.name in PRIORS:
-        raise ValueError(f"prior {prior.name!r} is registered twice")
-    PRIORS[prior.name] = prior
-    return prior
+    return PRIORS.add(prior.name, prior)
 
 
 _add(
@@ -72,8 +71,5 @@ def prior_names() -> list[str]:
 
 
 def get_prior(name: str) -> Prior:
-    """The prior called `name`; an unknown name raises ValueError listing the valid ones."""
-    try:
-        return PRIORS[name]
-    except KeyError:
-        raise ValueError(f"unknown prior {name!r}; valid: {', '.join(PRIORS)}") from None
+    """The prior called `name`; an unknown name raises ValueError naming the nearest ones."""
+    return PRIORS.get(name)

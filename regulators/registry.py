@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 
 import torch
 
+from registries import Registry
 from regulators.priors import DEFAULT_PRIOR, get_prior
 
 KINDS = ("loss", "resample")
 
-REGISTRY: dict[str, Regulator] = {}
+REGISTRY: Registry[Regulator] = Registry("regulator", group="lwgan_bench.regulators")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -121,8 +122,6 @@ def register(
         raise ValueError(f"regulator {name!r}: kind must be one of {KINDS}, got {kind!r}")
 
     def deco(fn: Callable) -> Callable:
-        if name in REGISTRY:
-            raise ValueError(f"regulator {name!r} is registered twice")
         common = {
             "name": name,
             "kind": kind,
@@ -135,11 +134,13 @@ def register(
         if kind == "loss":
             if params:
                 raise ValueError(f"regulator {name!r}: loss regulators take no params, got {sorted(params)}")
-            REGISTRY[name] = LossRegulator(**common, fn=fn, context=tuple(context))
+            REGISTRY.add(name, LossRegulator(**common, fn=fn, context=tuple(context)))
         else:
             if context:
                 raise ValueError(f"regulator {name!r}: resample regulators take no context")
-            REGISTRY[name] = ResampleRegulator(**common, fn=fn, params=tuple((k, float(v)) for k, v in params.items()))
+            REGISTRY.add(
+                name, ResampleRegulator(**common, fn=fn, params=tuple((k, float(v)) for k, v in params.items()))
+            )
         return fn
 
     return deco
@@ -158,10 +159,7 @@ def names(include_extras: bool = True, kind: str | None = None) -> list[str]:
 def get(name: str, **options) -> Regulator:
     """The regulator `name`, optionally with changed settings: get("logistic_cutoff", b=3.0),
     get("truncated_normal_cutoff", prior="uniform"). Unknown names or options raise ValueError."""
-    try:
-        reg = REGISTRY[name]
-    except KeyError:
-        raise ValueError(f"unknown regulator {name!r}; valid: {', '.join(REGISTRY)}") from None
+    reg = REGISTRY.get(name)
     if not options:
         return reg
     unknown = sorted(set(options) - set(reg.options))

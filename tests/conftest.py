@@ -40,8 +40,8 @@ def _isolated_env(tmp_path, monkeypatch, _mlflow_template):
     from lwgan import families, registry
 
     families.names()
-    monkeypatch.setattr(families, "_FAMILIES", dict(families._FAMILIES))
-    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    for table in (families.FAMILIES, registry.VARIANTS):
+        monkeypatch.setattr(table, "_entries", dict(table._entries))
 
 
 @pytest.fixture

@@ -195,7 +195,7 @@ def test_registry_refuses_duplicates_and_names_the_valid_keys():
 
     with pytest.raises(ValueError, match="registered twice"):
         register(get("wasserstein-best"))
-    with pytest.raises(ValueError, match="valid: wasserstein-best"):
+    with pytest.raises(ValueError, match=r"registered: wasserstein-best"):
         get("nope")
 
 

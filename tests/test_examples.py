@@ -28,7 +28,7 @@ def unregister_means():
     from bench.pipeline import unregister
 
     unregister("means")
-    claims._REGISTRY.pop("mean-is-zero", None)
+    claims.CLAIMS.remove("mean-is-zero")
     sys.modules.pop("bench_plugin_means_experiment", None)
     from bench import plugins
 
@@ -83,7 +83,7 @@ def test_the_regulator_example_has_cells_on_both_grids():
         z = torch.randn(4000, 64, generator=torch.Generator().manual_seed(0))
         assert abs(float(regulators.get("l1_norm").penalty(z).mean())) < 0.01  # 0 on average under N(0, I)
     finally:
-        regulators.registry.REGISTRY.pop("l1_norm", None)
+        regulators.registry.REGISTRY.remove("l1_norm")
 
 
 def test_the_sweep_file_example(tmp_path, capsys):
@@ -114,3 +114,25 @@ def test_the_sweep_file_example(tmp_path, capsys):
 
     s = load(tmp_path / "isometry.json").settings_obj()
     assert s.lambdas == (0.0, 1.0) and s.objectives == ("lwgan",) and s.iterations == 20  # the option won
+
+
+def test_the_cluster_sweep_file_holds_run_and_executor_settings_and_round_trips(tmp_path, capsys):
+    """`--print-config` shows the device, the executor and the executor's own settings; what it
+    prints reads back to the same configuration; a table of another executor is refused."""
+    sweep = ROOT / "examples" / "cluster.toml"
+    assert main(["recover", "--config", str(sweep), "--print-config"]) == 0
+    text = capsys.readouterr().out
+    for line in ('device = "cuda"', 'executor = "slurm"', 'train_precision = "bf16"', "[slurm]", 'partition = "gpu"'):
+        assert line in text
+    assert "generator_seeds = [0, 1, 2, 3, 4]" in text and "cpus_per_task = 8" in text
+    printed = tmp_path / "printed.toml"
+    printed.write_text(text, encoding="utf-8")
+    assert main(["recover", "--config", str(printed), "--print-config"]) == 0
+    assert capsys.readouterr().out == text
+    # an option on the command line wins over the file
+    assert main(["recover", "--config", str(printed), "--slurm-partition", "cpu", "--print-config"]) == 0
+    assert 'partition = "cpu"' in capsys.readouterr().out
+    # the file's [slurm] table does not apply to another executor
+    assert main(["recover", "--config", str(printed), "--executor", "ray", "--print-config"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "a [slurm] table, but the executor is ray" in err and "\n" not in err

@@ -185,12 +185,13 @@ def test_a_driver_killed_with_kill_9_resumes_only_the_missing_cells(ray_cluster,
     done = len(list(out.glob("runs/*/cells/*.json")))
     assert 2 <= done < 8, "the driver should have been killed part way"
     from bench.pipeline import RunOptions, get, run_experiment
-    from bench.pipeline.remote import ExecutorSpec
+    from bench.pipeline.on_ray import RaySettings
 
     settings = get(name).settings(values=tuple(range(1, 9)), sleep=0.5)
-    output = run_experiment(
-        name, settings, RunOptions(out=out, track=False, resume=True, executor=ExecutorSpec("ray", ray_address=address))
+    options = RunOptions(
+        out=out, track=False, resume=True, executor="ray", executor_settings=RaySettings(address=address)
     )
+    output = run_experiment(name, settings, options)
     resumed = [c["resumed"] for c in output.results.cells]
     assert sum(resumed) == done and all(c["status"] == "finished" for c in output.results.cells)
     assert [r["square"] for r in output.results.records()] == [v * v for v in range(1, 9)]
@@ -268,9 +269,11 @@ def test_an_unreachable_ray_address_is_one_line_within_seconds(tiny, tmp_path):
 @pytest.mark.parametrize(
     "args, needle",
     [
-        (["--executor", "spark"], "--executor: unknown executor 'spark'"),
-        (["--executor", "ray", "--cpus-per-task", "0"], "--cpus-per-task: expected a positive number"),
-        (["--executor", "slurm", "--slurm-time", "0"], "--slurm-time: expected a positive number"),
+        (["--executor", "spark"], "--executor: unknown value 'spark'; accepted: local, ray, slurm"),
+        (["--executor", "ray", "--cpus-per-task", "0"], "--cpus-per-task: 0.0 is below the minimum 0.01"),
+        (["--executor", "slurm", "--slurm-time", "0"], "--slurm-time: 0 is below the minimum 1"),
+        (["--slurm-partition", "gpu"], "--slurm-partition: a setting of --executor slurm, not of local"),
+        (["--executor", "ray", "--slurm-time", "5"], "--slurm-time: a setting of --executor slurm, not of ray"),
     ],
 )
 def test_bad_executor_options_exit_2(args, needle, tiny, capsys):
@@ -334,14 +337,12 @@ def test_ray_ships_the_plugin_reports_each_cell_and_brings_failures_back(ray_clu
     runtime_env carried, not the driver's file. Cells finish one by one inside chunks of two, and
     the bar says so; a failed cell's traceback and output reach the driver."""
     from bench.pipeline import RunOptions, get
-    from bench.pipeline.on_ray import SHIPPED
-    from bench.pipeline.remote import ExecutorSpec, parallelism
+    from bench.pipeline.executors import get_executor
+    from bench.pipeline.on_ray import SHIPPED, RaySettings
 
     name, path = paired
     settings = get(name).settings(values=(1, 2, 3, 4, 5, 6), fail_on=6, sleep=0.2)
-    output, seen, events = _cells_progress(
-        name, settings, RunOptions(out=tmp_path / "o", track=False, executor=ExecutorSpec("ray"))
-    )
+    output, seen, events = _cells_progress(name, settings, RunOptions(out=tmp_path / "o", track=False, executor="ray"))
     # Cell 6 fails its chunk (2, 4, 6); the odd chunk finishes.
     assert [c["status"] for c in output.results.cells] == ["finished", "failed"] * 3
     assert all(r["pid"] != os.getpid() for r in output.results.records())
@@ -353,30 +354,31 @@ def test_ray_ships_the_plugin_reports_each_cell_and_brings_failures_back(ray_clu
     assert "Traceback" in failure and "RuntimeError: cell 6 fails on purpose" in failure
     assert "cell 4 ran in" in failure  # the worker's output tail
     # The estimate's parallelism is the cluster's: 2 CPUs, one per task; four half-CPU tasks.
-    assert parallelism(ExecutorSpec("ray"), 1, 10) == 2
-    assert parallelism(ExecutorSpec("ray", cpus_per_task=0.5), 1, 10) == 4
+    ray_ = get_executor("ray")
+    assert ray_.parallelism(RaySettings(), 1, 10) == 2
+    assert ray_.parallelism(RaySettings(cpus_per_task=0.5), 1, 10) == 4
 
 
 def test_slurm_options_setup_lines_and_per_cell_progress(paired, tmp_path):
     pytest.importorskip("submitit")
     from bench.pipeline import RunOptions, get
-    from bench.pipeline.remote import ExecutorSpec
+    from bench.pipeline.on_slurm import SlurmSettings
 
     name, _ = paired
-    spec = ExecutorSpec(
-        "slurm",
-        slurm_cluster="local",
-        slurm_log_dir=str(tmp_path / "logs"),
-        slurm_time_min=5,
-        slurm_mem_gb=2,
-        slurm_account="acct",
-        slurm_qos="normal",
-        slurm_constraint="cpu",
-        slurm_array_parallelism=2,
-        slurm_setup=("export BENCH_TEST_MARK=set-up",),
+    spec = SlurmSettings(
+        cluster="local",
+        log_dir=str(tmp_path / "logs"),
+        time=5,
+        mem_gb=2,
+        account="acct",
+        qos="normal",
+        constraint="cpu",
+        array_parallelism=2,
+        setup=("export BENCH_TEST_MARK=set-up",),
     )
     settings = get(name).settings(values=(1, 2, 3, 4), fail_on=4, sleep=1.5)
-    output, seen, events = _cells_progress(name, settings, RunOptions(out=tmp_path / "o", track=False, executor=spec))
+    options = RunOptions(out=tmp_path / "o", track=False, executor="slurm", executor_settings=spec)
+    output, seen, events = _cells_progress(name, settings, options)
     # Cell 4 fails its chunk (2, 4); the odd one finishes, its jobs' setup line run first.
     assert [c["status"] for c in output.results.cells] == ["finished", "failed"] * 2
     assert [r["mark"] for r in output.results.records()] == ["set-up"] * 2

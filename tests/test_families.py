@@ -98,7 +98,7 @@ def test_an_unknown_family_is_a_one_line_error(tmp_path, capsys):
     )
     assert main(["--plugin", str(bad), "generators"]) == 2
     err = capsys.readouterr().err.strip()
-    assert "unknown generator family 'nope'; registered: lsgan, lwgan, published" in err
+    assert "unknown generator family 'nope' (registered: lsgan, lwgan, published)" in err
     assert "\n" not in err and "Traceback" not in err
 
 

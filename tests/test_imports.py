@@ -8,9 +8,10 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("bench", "lwgan", "regulators")
+PACKAGES = ("bench", "lwgan", "regulators", "registries")
 # Layers, lowest first: a module may import its own layer and the ones below, never above.
 LAYERS = [
+    ("registries",),  # the one registry class every named component table is
     ("regulators", "lwgan"),  # the model libraries
     ("bench",),  # the harness's building blocks (data, cache, stats, claims, settings, ...)
     ("bench.pipeline",),

@@ -272,7 +272,7 @@ def test_a_plugin_regulator_is_listed_and_used_by_recover(small_mnist, mnist_dir
     finally:
         import regulators
 
-        regulators.registry.REGISTRY.pop("plugin_l1", None)
+        regulators.registry.REGISTRY.remove("plugin_l1")
         plugins._LOADED[:] = [p for p in plugins._LOADED if not p.endswith((".py",))]
 
 
@@ -295,7 +295,7 @@ def test_plugins_from_the_environment_and_failing_imports(tmp_path, capsys, monk
     finally:
         import regulators
 
-        regulators.registry.REGISTRY.pop("env_l1", None)
+        regulators.registry.REGISTRY.remove("env_l1")
         plugins._LOADED[:] = [p for p in plugins._LOADED if not p.endswith(".py")]
 
 
@@ -319,7 +319,7 @@ def test_plugins_from_an_installed_entry_point(tmp_path, capsys, monkeypatch):
     finally:
         import regulators
 
-        regulators.registry.REGISTRY.pop("ep_l1", None)
+        regulators.registry.REGISTRY.remove("ep_l1")
         plugins._LOADED[:] = [p for p in plugins._LOADED if p != "entry point mine"]
         sys.modules.pop("ep_plugin", None)
 

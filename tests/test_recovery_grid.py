@@ -93,7 +93,7 @@ def test_cell_ids_are_stable():
 def test_bad_grids():
     with pytest.raises(ValueError, match="paper, quick"):
         expand_grid("papre", ["none"])
-    with pytest.raises(ValueError, match="unknown regulator 'nope'; valid: none"):
+    with pytest.raises(ValueError, match=r"unknown regulator 'nope'; did you mean none\? \(registered: none, "):
         expand_grid("paper", ["nope"])
     with pytest.raises(ValueError, match="positive"):
         expand_grid(([0.0], [1.0]), ["wasserstein"])

@@ -80,7 +80,7 @@ def test_duplicate_registration_fails():
         with pytest.raises(ValueError, match="twice"):
             register(name, kind="loss", hyperparameter="weight", description="test")(lambda z, **_: z)
     finally:
-        REGISTRY.pop(name, None)
+        REGISTRY.remove(name)
     with pytest.raises(ValueError, match="kind"):
         register("_bad", kind="lossy", hyperparameter="weight", description="x")
     assert "_bad" not in REGISTRY

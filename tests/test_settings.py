@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from bench import settings as st
-from bench import sweepfile
 from bench.cli import main
 from bench.experiments.lwgan_settings import IsometrySettings, MnistSettings, StochasticSettings
 from bench.experiments.rank_settings import RankSettings
+from bench.pipeline import sweepfile
 from bench.recovery.recover_settings import DependenceSettings, RecoverSettings
 
 REPORTS = Path(__file__).resolve().parent.parent / "reports"
@@ -188,7 +188,7 @@ def extra_regulators():
 
     yield
     for name in ("bare_reg", "rowed_reg"):
-        regulators.registry.REGISTRY.pop(name, None)
+        regulators.registry.REGISTRY.remove(name)
 
 
 def test_a_registered_regulator_gets_cells_or_says_what_to_add(extra_regulators, tmp_path, capsys):

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from bench.verdict import Verdict
+from registries import Registry
 
 
 @dataclass(frozen=True)
@@ -112,31 +113,25 @@ class Claim:
         return Verdict(f"{subject}: {self.title}", "inconclusive", self.rule(), why, key=self.key, note="not measured")
 
 
-_REGISTRY: dict[str, Claim] = {}
+CLAIMS: Registry[Claim] = Registry("claim")
 
 
 def register(claim: Claim) -> Claim:
-    if claim.key in _REGISTRY:
-        raise ValueError(f"claim {claim.key!r} is registered twice")
-    if any(c.number == claim.number for c in _REGISTRY.values()):
+    if any(c.number == claim.number for c in CLAIMS.values()):
         raise ValueError(f"claim number {claim.number!r} is registered twice")
-    _REGISTRY[claim.key] = claim
-    return claim
+    return CLAIMS.add(claim.key, claim)
 
 
 def names() -> list[str]:
-    return list(_REGISTRY)
+    return CLAIMS.names()
 
 
 def get(key: str) -> Claim:
-    try:
-        return _REGISTRY[key]
-    except KeyError:
-        raise ValueError(f"unknown claim {key!r}; valid: {', '.join(_REGISTRY)}") from None
+    return CLAIMS.get(key)
 
 
 def all_claims() -> list[Claim]:
-    return list(_REGISTRY.values())
+    return list(CLAIMS.values())
 
 
 # ---------------------------------------------------------------------------------- evidence

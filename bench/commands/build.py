@@ -18,41 +18,25 @@ from typing import Annotated, Any
 import typer
 
 from bench import settings as st
-from bench import sweepfile
 from bench.commands.common import run
-from bench.options import (
-    DataDirOpt,
-    DeviceOpt,
-    ExperimentOpt,
-    NoTrackOpt,
-    ResumeOpt,
-    RetrainOpt,
-    ThreadsOpt,
-    TrackingUriOpt,
-    TrainPrecisionOpt,
-    WorkersOpt,
-)
+from bench.facts import command_line
+from bench.pipeline import sweepfile
+from bench.pipeline.executors import executor_names, get_executor
+from bench.pipeline.run_settings import RunSettings
 
 SETTINGS_PANEL = "Settings (also in a --config sweep file; `--print-config` writes them)"
 BARS_PANEL = "Credibility bars (verdicts on a model that fails one are withheld; 0 turns a bar off)"
+RUN_PANEL = "Run (a sweep file's [run] table)"
+EXECUTOR_PANEL = "Executor (where cells run; a sweep file's [ray] or [slurm] table)"
 
-RUN_OPTIONS: dict[str, tuple[Any, Any]] = {
-    "resume": (False, ResumeOpt),
-    "retrain": (False, RetrainOpt),
-    "train_precision": ("fp32", TrainPrecisionOpt),
-    "workers": (None, WorkersOpt),
-    "threads": (None, ThreadsOpt),
-    "device": ("auto", DeviceOpt),
-    "data_dir": (None, DataDirOpt),
-    "tracking_uri": (None, TrackingUriOpt),
-    "experiment": (None, ExperimentOpt),
-    "no_track": (False, NoTrackOpt),
-}
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", help="A sweep file (TOML) of settings; options given here override it.")
 ]
 PrintConfigOpt = Annotated[
-    bool, typer.Option("--print-config", help="Print the effective settings as a sweep file and exit.")
+    bool,
+    typer.Option(
+        "--print-config", help="Print the effective settings, run and executor settings as a sweep file and exit."
+    ),
 ]
 
 
@@ -69,33 +53,92 @@ def _default(f) -> Any:
     return f.default_factory() if f.default is dataclasses.MISSING else f.default
 
 
-def setting_parameters(cls) -> list[inspect.Parameter]:
-    """One keyword parameter per field with an option: text (or a flag for a bool), None when not
-    given, so the field's default, or the sweep file's value, applies."""
+def _param_name(option: str) -> str:
+    return option[2:].replace("-", "_")
+
+
+def setting_parameters(cls, panel: str | None = None, seen: set[str] | None = None) -> list[inspect.Parameter]:
+    """One keyword parameter per field with an option, named after its option: text (or a flag
+    for a bool), None when not given, so the field's default, or the sweep file's value, applies.
+    Options in `seen` (shared by two executors' settings) are made once."""
     types_ = st.hints(cls)
     params = []
     for f in st.fields(cls):
         spec = st.spec_of(f)
-        if spec.option is None:
+        if spec.option is None or (seen is not None and spec.option in seen):
             continue
+        if seen is not None:
+            seen.add(spec.option)
         accepted = None if callable(spec.choices) else spec.accepted()  # registries: listed by their commands
         text = spec.help + (f" Accepted: {', '.join(accepted)}." if accepted and len(accepted) <= 12 else "")
         text += f" (default: {spec.shown or _show(_default(f))})"
-        panel = BARS_PANEL if f.name.startswith("gate_") else SETTINGS_PANEL
+        where = panel or (BARS_PANEL if f.name.startswith("gate_") else SETTINGS_PANEL)
         _, tp = st.optional_type(types_[f.name])
+        kw = {"help": text, "show_default": False, "rich_help_panel": where, "envvar": spec.envvar}
         if tp is bool:
-            decl = f"{spec.option}/--no-{spec.option[2:]}"
-            ann = Annotated[bool | None, typer.Option(decl, help=text, show_default=False, rich_help_panel=panel)]
+            ann = Annotated[bool | None, typer.Option(f"{spec.option}/--no-{spec.option[2:]}", **kw)]
         else:
-            ann = Annotated[str | None, typer.Option(spec.option, help=text, show_default=False, rich_help_panel=panel)]
-        params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=ann))
+            ann = Annotated[str | None, typer.Option(spec.option, **kw)]
+        name = f.name if panel is None else _param_name(spec.option)
+        params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=ann))
     return params
 
 
-def settings_from(cls, given: dict[str, Any], config: Path | None = None):
+def run_parameters() -> list[inspect.Parameter]:
+    """The run options, then every executor's (an option two executors share, once)."""
+    params = setting_parameters(RunSettings, RUN_PANEL)
+    seen: set[str] = set()
+    for name in executor_names():
+        params += setting_parameters(get_executor(name).settings, EXECUTOR_PANEL, seen)
+    params += [
+        inspect.Parameter("config", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=ConfigOpt),
+        inspect.Parameter("print_config", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=PrintConfigOpt),
+    ]
+    return params
+
+
+def _value(cls, f, raw):
+    return raw if isinstance(raw, bool) else st.parse(cls, f.name, raw)
+
+
+def run_settings_from(kwargs: dict, sweep: sweepfile.Sweep | None, out: str, command: str | None) -> RunSettings:
+    """The run's settings and its executor's, from the sweep file's [run] and executor tables,
+    then the options given; pops every run and executor option from `kwargs`. An option of
+    another executor than the chosen one is refused by name."""
+    values = dict(sweep.run) if sweep else {}
+    for f in st.fields(RunSettings):
+        spec = st.spec_of(f)
+        raw = kwargs.pop(_param_name(spec.option), None) if spec.option else None
+        if raw is not None:
+            values[f.name] = _value(RunSettings, f, raw)
+    values.setdefault("out", out)
+    name = values.get("executor", "local")
+    if name not in executor_names():
+        raise st.SettingError(f"--executor: unknown value {name!r}; accepted: {', '.join(executor_names())}")
+    if sweep and set(sweep.executors) - {name}:
+        other = min(set(sweep.executors) - {name})
+        raise st.SettingError(f"--config: {sweep.path}: a [{other}] table, but the executor is {name}")
+    chosen = {st.spec_of(f).option: f for f in st.fields(get_executor(name).settings)}
+    ex_values = dict(sweep.executors.get(name, {})) if sweep else {}
+    for other in executor_names():
+        for f in st.fields(get_executor(other).settings):
+            option = st.spec_of(f).option
+            raw = kwargs.pop(_param_name(option), None) if option else None
+            if raw is None:
+                continue
+            if option not in chosen:
+                raise st.SettingError(f"{option}: a setting of --executor {other}, not of {name}")
+            target = chosen[option]
+            ex_values[target.name] = _value(get_executor(name).settings, target, raw)
+    values["executor_settings"] = st.build(get_executor(name).settings, ex_values)
+    values["command"] = command
+    return st.build(RunSettings, values)
+
+
+def settings_from(cls, given: dict[str, Any], sweep: sweepfile.Sweep | None = None):
     """Settings of `cls`: the sweep file's values, then the options given (text, parsed by each
     field's declaration); a SettingError (one line) for anything bad."""
-    values = sweepfile.read_toml(config, cls) if config is not None else {}
+    values = dict(sweep.values) if sweep is not None else {}
     for name, raw in given.items():
         if raw is None:
             continue
@@ -105,35 +148,24 @@ def settings_from(cls, given: dict[str, Any], config: Path | None = None):
 
 def experiment_command(name: str, cls: type, doc: str, out: str = "reports"):
     """A Typer command running experiment `name` with settings of class `cls` (given, not looked
-    up in the registry, which would import every experiment for `--help`) from its options."""
+    up in the registry, which would import every experiment for `--help`) from its options, the
+    run options and the executor options."""
 
     def command(**kwargs):
-
-        run_kw = {k: kwargs.pop(k) for k in RUN_OPTIONS}
-        out_dir = kwargs.pop("out")
         config, print_config = kwargs.pop("config"), kwargs.pop("print_config")
-        settings = settings_from(cls, kwargs, config)
+        sweep = sweepfile.read_sweep(config, cls) if config is not None else None
+        run_settings = run_settings_from(kwargs, sweep, out, command_line())
+        settings = settings_from(cls, kwargs, sweep)
         if print_config:
-            typer.echo(sweepfile.to_toml(settings, name), nl=False)
+            typer.echo(sweepfile.to_toml(settings, name, run_settings), nl=False)
             return
-        run(name, settings, out=out_dir, **run_kw)
+        run(name, settings, run_settings)
 
     params = setting_parameters(cls)
-    params.append(
-        inspect.Parameter(
-            "out",
-            inspect.Parameter.KEYWORD_ONLY,
-            default=Path(out),
-            annotation=Annotated[Path, typer.Option("--out", help="Folder for reports and figures.")],
-        )
-    )
-    for key, (default, ann) in RUN_OPTIONS.items():
-        params.append(inspect.Parameter(key, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=ann))
-    params += [
-        inspect.Parameter("config", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=ConfigOpt),
-        inspect.Parameter("print_config", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=PrintConfigOpt),
-    ]
-    command.__signature__ = inspect.Signature(params)
+    clash = {p.name for p in params} & {p.name for p in run_parameters()}
+    if clash:  # a settings field named like a run option would take its value
+        raise TypeError(f"{cls.__name__}: field(s) {', '.join(sorted(clash))} clash with run options")
+    command.__signature__ = inspect.Signature(params + run_parameters())
     command.__doc__ = doc
     command.__name__ = f"{name.replace('-', '_')}_cmd"
     return command

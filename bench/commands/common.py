@@ -1,7 +1,7 @@
 """What every experiment command shares: running it through the pipeline and printing the result.
 
-A command parses its options into the experiment's settings, then calls `run`, which resolves
-the device, draws the progress bars, prints the notices and the shared summary (verdicts, files,
+A command parses its options into the experiment's settings and the run's, then calls `run`,
+which draws the progress bars, prints the notices and the shared summary (verdicts, files,
 MLflow run, wall time). Nothing here computes.
 """
 
@@ -14,55 +14,24 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from bench.commands import executor
-from bench.facts import command_line
-from bench.options import check_positive, check_precision, resolve_device
-from bench.pipeline import RunOptions, run_experiment
+from bench.pipeline import run_experiment
 from bench.progress import rich_progress
 
 
-def run(
-    name: str,
-    settings,
-    *,
-    out: Path,
-    device: str,
-    resume: bool = False,
-    retrain: bool = False,
-    train_precision: str = "fp32",
-    workers: int | None = None,
-    threads: int | None = None,
-    data_dir: Path | None = None,
-    tracking_uri: str | None = None,
-    experiment: str | None = None,
-    no_track: bool = False,
-):
-    """Run experiment `name` with `settings`; prints as it goes, returns the RunOutput."""
+def run(name: str, settings, run_settings):
+    """Run experiment `name` with `settings` as `run_settings` (a RunSettings) say; prints as it
+    goes, returns the RunOutput."""
 
-    check_positive(workers, "--workers")
-    check_positive(threads, "--threads")
-    check_precision(train_precision, "--train-precision")
-    dev = resolve_device(device)
     console = Console(stderr=True)
-    options = RunOptions(
-        out=Path(out),
-        device=str(dev),
-        resume=resume,
-        retrain=retrain,
-        train_precision=train_precision,
-        workers=workers,
-        threads=threads,
-        data_dir=data_dir,
-        track=not no_track,
-        tracking_uri=tracking_uri,
-        experiment=experiment,
-        command=command_line(),
-        executor=executor.current(),
-    )
+    out = run_settings.out
     try:
         with rich_progress(console) as progress:
             output = run_experiment(
-                name, settings, options, progress=progress, on_event=lambda m: console.print(f"  {m}", highlight=False)
+                name,
+                settings,
+                run_settings,
+                progress=progress,
+                on_event=lambda m: console.print(f"  {m}", highlight=False),
             )
     except KeyboardInterrupt:
         console.print(

@@ -3,6 +3,7 @@ saved results, without rerunning anything)."""
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Annotated
 
@@ -12,29 +13,15 @@ from rich.table import Table
 
 from bench import settings as st
 from bench import summary as s
-from bench import sweepfile
-from bench.commands.build import ConfigOpt, PrintConfigOpt
+from bench.commands.build import run_parameters, run_settings_from
 from bench.commands.common import run
-from bench.commands.executor import executor_options
-from bench.options import (
-    DataDirOpt,
-    DeviceOpt,
-    ExperimentOpt,
-    NoTrackOpt,
-    OptionError,
-    OutOpt,
-    ResumeOpt,
-    RetrainOpt,
-    ThreadsOpt,
-    TrackingUriOpt,
-    TrainPrecisionOpt,
-    WorkersOpt,
-)
+from bench.facts import command_line
+from bench.options import OptionError
 from bench.outputs import probe_files
-from bench.pipeline import get, load, names, rebuild
+from bench.pipeline import get, load, names, rebuild, sweepfile
 from bench.pipeline.registry import ensure_registered
 from bench.pipeline.saved import rejudge as rejudge_
-from bench.sweepfile import to_toml
+from bench.pipeline.sweepfile import to_toml
 
 REPORT_EPILOG = """Examples:
 
@@ -153,19 +140,7 @@ def run_cmd(
     name: Annotated[str, typer.Argument(help="A registered experiment (see `bench experiments`).")],
     set_: SetOpt = [],  # noqa: B006 - typer's list option
     seeds: Annotated[str | None, typer.Option("--seeds", help="Shorthand for --set seeds=...")] = None,
-    config: ConfigOpt = None,
-    print_config: PrintConfigOpt = False,
-    resume: ResumeOpt = False,
-    retrain: RetrainOpt = False,
-    train_precision: TrainPrecisionOpt = "fp32",
-    workers: WorkersOpt = None,
-    threads: ThreadsOpt = None,
-    device: DeviceOpt = "auto",
-    data_dir: DataDirOpt = None,
-    out: OutOpt = Path("reports"),
-    tracking_uri: TrackingUriOpt = None,
-    experiment: ExperimentOpt = None,
-    no_track: NoTrackOpt = False,
+    **run_options,
 ) -> None:
     """Run any registered experiment with its default settings, or some changed with --set or a
     sweep file (--config); each value is typed and checked by its field's declaration."""
@@ -174,33 +149,33 @@ def run_cmd(
         exp = get(name)
     except ValueError as e:
         raise OptionError(f"bench run: {e}") from None
-    values = sweepfile.read_toml(config, exp.settings) if config is not None else {}
+    config, print_config = run_options.pop("config"), run_options.pop("print_config")
+    sweep = sweepfile.read_sweep(config, exp.settings) if config is not None else None
+    run_settings = run_settings_from(run_options, sweep, "reports", command_line())
+    values = dict(sweep.values) if sweep is not None else {}
     values.update(dict(_setting(exp.settings, text) for text in set_))
     if seeds is not None:
         values["seeds"] = _setting(exp.settings, f"seeds={seeds}")[1]
     settings = st.build(exp.settings, values)
     if print_config:
-        typer.echo(sweepfile.to_toml(settings, name), nl=False)
+        typer.echo(sweepfile.to_toml(settings, name, run_settings), nl=False)
         return
-    run(
-        name,
-        settings,
-        out=out,
-        device=device,
-        resume=resume,
-        retrain=retrain,
-        train_precision=train_precision,
-        workers=workers,
-        threads=threads,
-        data_dir=data_dir,
-        tracking_uri=tracking_uri,
-        experiment=experiment,
-        no_track=no_track,
-    )
+    run(name, settings, run_settings)
+
+
+_own = [
+    p
+    for p in inspect.signature(run_cmd, eval_str=True).parameters.values()
+    if p.kind is not inspect.Parameter.VAR_KEYWORD
+]
+run_cmd.__signature__ = inspect.Signature(
+    [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) if p.default is not inspect.Parameter.empty else p for p in _own]
+    + run_parameters()
+)
 
 
 def register(app: typer.Typer) -> None:
 
     app.command("experiments")(experiments_cmd)
-    app.command("run", epilog=RUN_EPILOG)(executor_options(run_cmd))
+    app.command("run", epilog=RUN_EPILOG)(run_cmd)
     app.command("report", epilog=REPORT_EPILOG)(report_cmd)

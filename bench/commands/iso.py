@@ -6,7 +6,6 @@ from __future__ import annotations
 import typer
 
 from bench.commands.build import experiment_command
-from bench.commands.executor import executor_options
 from bench.experiments.lwgan_settings import IsometrySettings, MnistSettings, StochasticSettings
 
 ISOMETRY_EPILOG = """Examples:
@@ -55,4 +54,4 @@ def register(app: typer.Typer) -> None:
         ("stochastic", StochasticSettings, STOCHASTIC_EPILOG),
         ("mnist", MnistSettings, MNIST_EPILOG),
     ):
-        app.command(name, epilog=epilog)(executor_options(experiment_command(name, cls, DOCS[name])))
+        app.command(name, epilog=epilog)(experiment_command(name, cls, DOCS[name]))

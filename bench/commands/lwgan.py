@@ -8,7 +8,6 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.commands.build import experiment_command
-from bench.commands.executor import executor_options
 from bench.experiments.rank_settings import RankSettings
 from lwgan.recipes import RECIPES
 
@@ -56,5 +55,5 @@ def generators_cmd() -> None:
 def register(app: typer.Typer) -> None:
 
     rank = experiment_command("rank", RankSettings, RANK_DOC)
-    app.command("rank", epilog=RANK_EPILOG)(executor_options(rank))
+    app.command("rank", epilog=RANK_EPILOG)(rank)
     app.command("generators")(generators_cmd)

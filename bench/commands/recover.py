@@ -7,7 +7,6 @@ from __future__ import annotations
 import typer
 
 from bench.commands.build import experiment_command
-from bench.commands.executor import executor_options
 from bench.recovery.recover_settings import DependenceSettings, RecoverSettings
 
 EPILOG = """Examples:
@@ -58,5 +57,5 @@ def register(app: typer.Typer) -> None:
 
     recover = experiment_command("recover", RecoverSettings, RECOVER_DOC)
     dependence = experiment_command("dependence", DependenceSettings, DEPENDENCE_DOC, out="reports/dependence")
-    app.command("recover", epilog=EPILOG)(executor_options(recover))
-    app.command("dependence", epilog=DEPENDENCE_EPILOG)(executor_options(dependence))
+    app.command("recover", epilog=EPILOG)(recover)
+    app.command("dependence", epilog=DEPENDENCE_EPILOG)(dependence)

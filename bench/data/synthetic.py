@@ -33,6 +33,8 @@ from dataclasses import dataclass
 
 import torch
 
+from registries import Registry
+
 Sampler = Callable[[int, torch.Generator], "tuple[torch.Tensor, torch.Tensor | None]"]
 
 
@@ -63,7 +65,7 @@ class SyntheticData:
     heldout_labels: torch.Tensor | None = None
 
 
-SYNTHETIC: dict[str, SyntheticSpec] = {}
+SYNTHETIC: Registry[SyntheticSpec] = Registry("synthetic dataset")
 
 
 def register(
@@ -76,21 +78,15 @@ def register(
     description: str,
     unrepresentable: str = "",
 ):
-    def deco(fn: Sampler) -> Sampler:
-        if name in SYNTHETIC:
-            raise ValueError(f"synthetic dataset {name!r} is registered twice")
-        SYNTHETIC[name] = SyntheticSpec(
+    return SYNTHETIC.register(
+        name,
+        lambda fn: SyntheticSpec(
             name, fn, ambient_dim, intrinsic_dim, n_train, n_heldout, description, unrepresentable
-        )
-        return fn
-
-    return deco
+        ),
+    )
 
 
-def get(name: str) -> SyntheticSpec:
-    if name not in SYNTHETIC:
-        raise ValueError(f"unknown synthetic dataset {name!r}; valid: {', '.join(SYNTHETIC)}")
-    return SYNTHETIC[name]
+get = SYNTHETIC.get
 
 
 def _mixture(n: int, g: torch.Generator, centres: list[tuple[float, float]], std: float):

@@ -1,6 +1,6 @@
 """Chunks as Ray tasks (see bench.pipeline.remote for what both cluster back-ends share).
 
-The code travels with the tasks: each task's runtime_env carries the bench, regulators and lwgan
+The code travels with the tasks: each task's runtime_env carries the bench, regulators, lwgan and registries
 packages and the run's plugin files (copied into one package, `bench_run_plugins`), so a node
 needs the dependencies installed (torch, numpy, ...) but not this checkout at the driver's path.
 Workers report finished cells and notices through a Ray queue the driver drains; a task that
@@ -10,17 +10,21 @@ fails brings its traceback and output tail back (remote.run_task).
 from __future__ import annotations
 
 import importlib
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench.errors import BenchError
-from bench.pipeline.remote import ExecutorSpec, failure_lines, run_task, shared_env
+from bench.pipeline.executors import Executor, register_executor
+from bench.pipeline.remote import failure_lines, reachable, run_task, shared_env
 from bench.pipeline.worker import shippable
+from bench.settings import Settings, setting
 
 SHIPPED = "bench_run_plugins"  # the package the run's plugin files travel in
-PACKAGES = ("bench", "regulators", "lwgan")
+PACKAGES = ("bench", "regulators", "lwgan", "registries")
 
 
 def _local_package(spec: str) -> Path | None:
@@ -65,11 +69,64 @@ def ray_task(name, chunk, ctx, settings, env, chunk_id, shipped, queue):
     return run_task(name, chunk, ctx, settings, env, chunk_id)
 
 
-def ray_execute(exp, chunks: list[list[dict]], ctx, spec: ExecutorSpec) -> Iterator[tuple]:
+@dataclass(frozen=True)
+class RaySettings(Settings):
+    """Where and how each chunk runs as a Ray task."""
+
+    address: str | None = setting(
+        None,
+        "Ray cluster to join (host:port, ray://host:port or auto); default $RAY_ADDRESS, else a local "
+        "cluster started and stopped here.",
+        option="--ray-address",
+    )
+    cpus_per_task: float = setting(
+        1.0, "CPUs a Ray task or SLURM job asks for (and torch threads it uses).", minimum=0.01
+    )
+    gpus_per_task: float = setting(0.0, "GPUs a Ray task asks for (fractions allowed).", minimum=0)
+    max_retries: int = setting(
+        3, "Re-runs of a Ray task whose worker process died.", option="--ray-max-retries", minimum=0
+    )
+
+    def resolved_address(self) -> str | None:
+        return self.address or os.environ.get("RAY_ADDRESS") or None
+
+
+@register_executor
+class Ray(Executor):
+    name = "ray"
+    settings = RaySettings
+    description = "each chunk a Ray task, on a cluster or a local one started here"
+
+    def preflight(self, s: RaySettings) -> None:
+        try:
+            import ray
+        except ImportError:
+            raise BenchError("--executor ray: Ray is not installed (pip install 'lwgan-bench[ray]')") from None
+        if s.resolved_address() and not ray.is_initialized():
+            reachable(s.resolved_address(), "--ray-address")
+
+    def parallelism(self, s: RaySettings, workers: int, chunks: int) -> int:
+        """The cluster's CPUs over a task's (this machine's when no cluster is up yet)."""
+        import ray
+
+        cpus = ray.cluster_resources().get("CPU", 1.0) if ray.is_initialized() else (os.cpu_count() or 1)
+        return max(1, min(chunks, int(cpus // s.cpus_per_task)))
+
+    def task_threads(self, s: RaySettings) -> int:
+        return max(1, int(s.cpus_per_task))
+
+    def where(self, s: RaySettings, workers: int) -> str:
+        return f" as Ray tasks ({s.cpus_per_task:g} CPU, {s.gpus_per_task:g} GPU each)"
+
+    def execute(self, exp, chunks, ctx, s: RaySettings, *, workers: int, state=None, collect: bool = False):
+        yield from ray_execute(exp, chunks, ctx, s)
+
+
+def ray_execute(exp, chunks: list[list[dict]], ctx, spec: RaySettings) -> Iterator[tuple]:
     """Each chunk a Ray task; yields (index, chunk, records | exception) as tasks finish.
 
     Joins the running Ray session if there is one (tests start one per session), else connects to
-    `spec.address()`, else starts a local cluster and stops it afterwards."""
+    `spec.resolved_address()`, else starts a local cluster and stops it afterwards."""
     import ray
     from ray.util.queue import Queue
 
@@ -80,8 +137,8 @@ def ray_execute(exp, chunks: list[list[dict]], ctx, spec: ExecutorSpec) -> Itera
     if not ray.is_initialized():
         try:  # the code travels at the job level: ray.init uploads it (also through ray:// clients)
             kwargs = {"log_to_driver": False, "logging_level": "ERROR", "runtime_env": env_}
-            if spec.address():
-                ray.init(address=spec.address(), **kwargs)
+            if spec.resolved_address():
+                ray.init(address=spec.resolved_address(), **kwargs)
             else:
                 ray.init(include_dashboard=False, **kwargs)
         except Exception as e:  # noqa: BLE001 - any failure to connect is the user's to fix

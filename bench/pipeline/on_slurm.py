@@ -17,14 +17,111 @@ import json
 import os
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench.atomic import atomic_write_text
-from bench.pipeline.remote import ExecutorSpec, failure_lines, named, raised_line, run_task, shared_env
+from bench.errors import BenchError
+from bench.outputs import probe_dir
+from bench.pipeline.executors import Executor, register_executor
+from bench.pipeline.remote import failure_lines, named, raised_line, run_task, shared_env
 from bench.pipeline.worker import CELL_DONE, shippable
+from bench.settings import SettingError, Settings, setting
 
 MANIFEST = "slurm-jobs.json"
 DEAD = ("FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE")
+
+
+def _lines(text: str) -> tuple[str, ...]:
+    """`--slurm-setup` text: shell lines separated by ';' (a sweep file may give a list)."""
+    return tuple(line.strip() for line in text.split(";") if line.strip())
+
+
+def _whole_cpus(text: str) -> int:
+    try:
+        value = float(text)
+    except ValueError:
+        raise SettingError(f"--cpus-per-task: {text!r} is not a number") from None
+    if value != int(value):
+        raise SettingError(
+            f"--cpus-per-task: SLURM allocates whole CPUs, got {value:g}; give an integer (fractions are for Ray)"
+        )
+    return int(value)
+
+
+@dataclass(frozen=True)
+class SlurmSettings(Settings):
+    """The job array's resources, named as hydra-submitit-launcher names them."""
+
+    partition: str | None = setting(None, "SLURM partition.", option="--slurm-partition")
+    time: int = setting(60, "SLURM time limit per job, minutes.", option="--slurm-time", minimum=1)
+    cpus_per_task: int = setting(
+        1, "CPUs a Ray task or SLURM job asks for (and torch threads it uses).", minimum=1, parse=_whole_cpus
+    )
+    gpus: int = setting(0, "GPUs per SLURM job.", option="--slurm-gpus", minimum=0)
+    mem_gb: float | None = setting(None, "Memory per SLURM job, GB.", option="--slurm-mem-gb", minimum=0.001)
+    account: str | None = setting(None, "SLURM account to charge.", option="--slurm-account")
+    qos: str | None = setting(None, "SLURM quality of service.", option="--slurm-qos")
+    constraint: str | None = setting(
+        None, "SLURM node constraint (features, e.g. 'a100|h100').", option="--slurm-constraint"
+    )
+    array_parallelism: int | None = setting(
+        None,
+        "Jobs of the array running at once.",
+        option="--slurm-array-parallelism",
+        minimum=1,
+        shown="as many as SLURM allows",
+    )
+    setup: tuple[str, ...] = setting(
+        (),
+        "Shell lines run before each job (module load, source venv/bin/activate), separated by ';'.",
+        option="--slurm-setup",
+        parse=_lines,
+        nonempty=False,
+    )
+    max_num_timeout: int = setting(
+        3,
+        "Requeues of a job after it times out; a preempted job is requeued too.",
+        option="--slurm-max-num-timeout",
+        minimum=0,
+    )
+    log_dir: str = setting(
+        "slurm-logs",
+        "Folder for submitit's job logs and pickles (on a filesystem the nodes share).",
+        option="--slurm-log-dir",
+    )
+    cluster: str | None = setting(
+        None,
+        "submitit cluster: default slurm; 'local' runs the job array on this machine (tests, dry runs).",
+        option="--slurm-cluster",
+    )
+
+
+@register_executor
+class Slurm(Executor):
+    name = "slurm"
+    settings = SlurmSettings
+    description = "a SLURM job array through submitit (--slurm-cluster local: on this machine)"
+
+    def preflight(self, s: SlurmSettings) -> None:
+        try:
+            import submitit  # noqa: F401
+        except ImportError:
+            raise BenchError("--executor slurm: submitit is not installed (pip install 'lwgan-bench[slurm]')") from None
+        probe_dir(s.log_dir)  # the job logs and pickles go there: writable before any work
+
+    def parallelism(self, s: SlurmSettings, workers: int, chunks: int) -> int:
+        """The array's parallelism (every job at once when unset)."""
+        return max(1, min(chunks, s.array_parallelism or chunks))
+
+    def task_threads(self, s: SlurmSettings) -> int:
+        return s.cpus_per_task
+
+    def where(self, s: SlurmSettings, workers: int) -> str:
+        return f" as a SLURM job array (logs in {s.log_dir})"
+
+    def execute(self, exp, chunks, ctx, s: SlurmSettings, *, workers: int, state=None, collect: bool = False):
+        yield from slurm_execute(exp, chunks, ctx, s, state, collect)
 
 
 def _task(name, chunk, ctx, settings, env, chunk_id, progress_file):
@@ -50,25 +147,25 @@ def _job_class():
     return ChunkJob
 
 
-def executor(spec: ExecutorSpec):
+def executor(spec: SlurmSettings):
     """A submitit AutoExecutor with the spec's resources (hydra-submitit-launcher's names)."""
     import submitit
 
     ex = submitit.AutoExecutor(
-        folder=Path(spec.slurm_log_dir), cluster=spec.slurm_cluster, slurm_max_num_timeout=spec.slurm_max_num_timeout
+        folder=Path(spec.log_dir), cluster=spec.cluster, slurm_max_num_timeout=spec.max_num_timeout
     )
     params = {
-        "timeout_min": spec.slurm_time_min,
-        "cpus_per_task": int(spec.cpus_per_task),
-        "mem_gb": spec.slurm_mem_gb,
-        "gpus_per_node": spec.slurm_gpus or None,
-        "slurm_partition": spec.slurm_partition,
-        "slurm_account": spec.slurm_account,
-        "slurm_qos": spec.slurm_qos,
-        "slurm_constraint": spec.slurm_constraint,
-        "slurm_array_parallelism": spec.slurm_array_parallelism,
-        "slurm_setup": list(spec.slurm_setup) or None,
-        "local_setup": list(spec.slurm_setup) or None,
+        "timeout_min": spec.time,
+        "cpus_per_task": spec.cpus_per_task,
+        "mem_gb": spec.mem_gb,
+        "gpus_per_node": spec.gpus or None,
+        "slurm_partition": spec.partition,
+        "slurm_account": spec.account,
+        "slurm_qos": spec.qos,
+        "slurm_constraint": spec.constraint,
+        "slurm_array_parallelism": spec.array_parallelism,
+        "slurm_setup": list(spec.setup) or None,
+        "local_setup": list(spec.setup) or None,
     }
     ex.update_parameters(**{k: v for k, v in params.items() if v is not None})
     return ex
@@ -142,7 +239,7 @@ def slurm_execute(
     exp,
     chunks: list[list[dict]],
     ctx,
-    spec: ExecutorSpec,
+    spec: SlurmSettings,
     state: Path | None = None,
     collect: bool = False,
     poll_s: float = 1.0,
@@ -165,7 +262,7 @@ def slurm_execute(
                 )
     fresh = [[c for c in chunk if exp.cell_name(c) in by_key] for chunk in chunks]
     fresh = [chunk for chunk in fresh if chunk]
-    progress_dir = Path(spec.slurm_log_dir) / "progress"
+    progress_dir = Path(spec.log_dir) / "progress"
     progress_dir.mkdir(parents=True, exist_ok=True)
     stamp = f"{os.getpid()}-{time.time_ns()}"
     files = [str((progress_dir / f"{stamp}-{i}.cells").resolve()) for i in range(len(fresh))]
@@ -180,7 +277,7 @@ def slurm_execute(
             entry = {
                 "job_id": job.job_id,
                 "cluster": cluster,
-                "folder": str(Path(spec.slurm_log_dir).resolve()),
+                "folder": str(Path(spec.log_dir).resolve()),
                 "cells": [exp.cell_name(c) for c in chunk],
                 "progress": file,
                 "pid": process.pid if process is not None else None,

@@ -8,13 +8,13 @@ experiment in one file".
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench import plugins
+from registries import Registry
 
 
 def _no_verdicts(results) -> list:
@@ -115,49 +115,33 @@ class Experiment:
         return [self.run_cell(c, ctx) for c in cells]
 
 
-_REGISTRY: dict[str, Experiment] = {}
+# The built-in experiments are loaded like plugins, by name, on first use: the pipeline does not
+# depend on the experiments built on it.
+BUILTIN = "bench.experiments.builtin"
+EXPERIMENTS: Registry[Experiment] = Registry("experiment", builtins=(BUILTIN,), group="lwgan_bench.experiments")
 
 
 def register(experiment: Experiment) -> Experiment:
     """Add an experiment; a name registered twice is an error (at import time)."""
-    if experiment.name in _REGISTRY:
-        raise ValueError(f"experiment {experiment.name!r} is registered twice")
-    _REGISTRY[experiment.name] = experiment
-    return experiment
+    return EXPERIMENTS.add(experiment.name, experiment)
 
 
 def unregister(name: str) -> None:
     """Remove an experiment (tests register throwaway ones)."""
-    _REGISTRY.pop(name, None)
-
-
-# The built-in experiments are loaded like plugins, by name, on first use: the pipeline does not
-# depend on the experiments built on it.
-BUILTIN = "bench.experiments.builtin"
-
-
-def _builtins() -> None:
-
-    importlib.import_module(BUILTIN)
+    EXPERIMENTS.remove(name)
 
 
 def names() -> list[str]:
-    _builtins()
-    return list(_REGISTRY)
+    return EXPERIMENTS.names()
 
 
 def is_registered(name: str) -> bool:
-    _builtins()
-    return name in _REGISTRY
+    return name in EXPERIMENTS
 
 
 def get(name: str) -> Experiment:
-    """The experiment `name`; an unknown name raises ValueError listing the valid ones."""
-    _builtins()
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise ValueError(f"unknown experiment {name!r}; valid: {', '.join(_REGISTRY)}") from None
+    """The experiment `name`; an unknown name raises ValueError naming the nearest ones."""
+    return EXPERIMENTS.get(name)
 
 
 def ensure_registered(experiment: str, recorded: list[dict], where: str) -> None:

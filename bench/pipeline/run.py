@@ -30,36 +30,17 @@ from bench.data import inputs
 from bench.errors import BenchError
 from bench.facts import collect_facts
 from bench.outputs import probe_dir, probe_files
-from bench.pipeline import remote
 from bench.pipeline import store as cellstore
 from bench.pipeline.context import Context
-from bench.pipeline.executor import default_workers, execute
+from bench.pipeline.executors import execute, get_executor
+from bench.pipeline.on_local import default_workers
 from bench.pipeline.registry import Experiment, get
-from bench.pipeline.remote import ExecutorSpec
 from bench.pipeline.results import Results
+from bench.pipeline.run_settings import RunOptions, resolve_device
 from bench.pipeline.saved import judge, slimmed, write_outputs
 from bench.pipeline.worker import CELL_DONE
 from bench.progress import ProgressFn, null_progress
 from bench.verdict import verdict_tags
-
-
-@dataclass
-class RunOptions:
-    """How to run (never what: that is the settings)."""
-
-    out: Path = Path("reports")
-    device: str = "cpu"
-    resume: bool = False
-    retrain: bool = False
-    train_precision: str = "fp32"  # fp32, bf16 or auto: the models a run trains (bench.precision)
-    workers: int | None = None  # local worker processes (None: the experiment's default)
-    threads: int | None = None  # torch threads per process
-    data_dir: str | None = None
-    track: bool = True
-    tracking_uri: str | None = None
-    experiment: str | None = None  # MLflow experiment name (default: the experiment's)
-    command: str | None = None  # the command line, for the report and the run's tags
-    executor: ExecutorSpec = field(default_factory=ExecutorSpec)  # local, ray or slurm
 
 
 @dataclass
@@ -168,6 +149,7 @@ def run_experiment(
     """
     exp = name if isinstance(name, Experiment) else get(name)
     opts = options or RunOptions()
+    opts = dataclasses.replace(opts, device=resolve_device(opts.device))  # auto -> cpu or cuda, once
     event = on_event or (lambda message: None)
     run = _start(exp, settings, opts, progress, event)
     todo = [(k, c) for k, c in zip(run.keys, run.cells) if k not in run.done]
@@ -206,7 +188,7 @@ def _start(exp: Experiment, settings, opts: RunOptions, progress: ProgressFn, ev
     probe_files(files.values())
     if opts.track:
         tracking.preflight(opts.tracking_uri)
-    remote.preflight(opts.executor)
+    get_executor(opts.executor).preflight(opts.executor_settings)
     settings_dict = cellstore.plain(dataclasses.asdict(settings), "settings")
     keys = [exp.cell_name(c) for c in cells]
     if len(set(keys)) != len(keys):
@@ -247,11 +229,13 @@ def _announce(run: _Run, todo: list[tuple[str, dict]], event) -> list[list[tuple
     opts = run.opts
     event(
         f"{len(run.cells)} cells: {len(run.done)} already finished (--resume), {len(todo)} to run on "
-        f"{opts.device}" + _where(opts.executor, run.workers, bool(todo)) + f"; results in {run.out}"
+        f"{opts.device}"
+        + (get_executor(opts.executor).where(opts.executor_settings, run.workers) if todo else "")
+        + f"; results in {run.out}"
     )
     chunks = _chunks(run.exp, todo)
     if run.exp.estimate is not None and todo:
-        at_once = remote.parallelism(opts.executor, run.workers, len(chunks))
+        at_once = get_executor(opts.executor).parallelism(opts.executor_settings, run.workers, len(chunks))
         seconds = run.exp.estimate(run.ctx, [c for _, c in todo]) / at_once
         event(
             f"about {_minutes(seconds)} to run them (estimated on this machine, {at_once} chunk"
@@ -283,7 +267,14 @@ def _run_cells(run: _Run, chunks, sweep, tmp: Path, common: dict, progress: Prog
     ctx.progress = on_progress
     plain = [[c for _, c in ch] for ch in chunks]
     for index, chunk, result in execute(
-        exp, plain, ctx, workers=run.workers, spec=run.opts.executor, state=run.store.folder, collect=run.opts.resume
+        exp,
+        plain,
+        ctx,
+        run.opts.executor,
+        run.opts.executor_settings,
+        workers=run.workers,
+        state=run.store.folder,
+        collect=run.opts.resume,
     ):
         returned.add(index)
         partial.pop(index, None)
@@ -356,16 +347,6 @@ def _finish(run: _Run, outcome: dict[str, dict], sweep, seeds: list[int]) -> Run
         sweep.url,
         [c["key"] for c in saved.failed()],
     )
-
-
-def _where(spec: ExecutorSpec, workers: int, todo: bool) -> str:
-    if not todo:
-        return ""
-    if spec.kind == "ray":
-        return f" as Ray tasks ({spec.cpus_per_task:g} CPU, {spec.gpus_per_task:g} GPU each)"
-    if spec.kind == "slurm":
-        return f" as a SLURM job array (logs in {spec.slurm_log_dir})"
-    return f" in {workers} worker processes" if workers > 1 else ""
 
 
 def _minutes(seconds: float) -> str:

@@ -1,4 +1,4 @@
-"""Where the chunks of a sweep run: in this process, or in local worker processes.
+"""The `local` executor: the chunks of a sweep run in this process, or in local worker processes.
 
 `execute` yields (index, chunk, records) as each chunk finishes, or (index, chunk, exception)
 when its work raised: the caller records those cells as failed and the sweep goes on. Cells
@@ -16,8 +16,7 @@ import queue as queue_mod
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-from bench.pipeline.on_ray import ray_execute
-from bench.pipeline.on_slurm import slurm_execute
+from bench.pipeline.executors import Executor, register_executor
 from bench.pipeline.worker import run_reporting, run_shipped, shippable
 
 
@@ -28,30 +27,20 @@ def default_workers(exp, device: str, cells: int) -> int:
     return max(1, min(os.cpu_count() or 1, cells))
 
 
-def execute(
-    exp, chunks: list[list[dict]], ctx, *, workers: int = 1, spec=None, state=None, collect: bool = False
-) -> Iterator[tuple]:
-    """Run every chunk; yields (index, chunk, records | Exception) in completion order. `spec` (a
-    bench.pipeline.remote.ExecutorSpec) sends the chunks to Ray or SLURM instead; `state` (a
-    folder) is where SLURM lists its jobs, which a driver restarted with `collect` (--resume)
-    collects rather than submitting them again."""
-    if ctx.threads is None and exp.workers == "cores":
-        # Cells of one-thread models run on one thread however many workers there are and
-        # wherever they run, so a cell's numbers do not depend on --workers or --executor.
-        ctx.threads = 1
-    if spec is not None and spec.kind != "local":
-        if ctx.threads is None:  # a task's torch threads: the CPUs it asked for
-            ctx.threads = max(1, int(spec.cpus_per_task))
-        if spec.kind == "ray":
-            yield from ray_execute(exp, chunks, ctx, spec)
+@register_executor
+class Local(Executor):
+    name = "local"
+    description = "this process, or local worker processes (--workers)"
+
+    def where(self, s, workers: int) -> str:
+        return f" in {workers} worker processes" if workers > 1 else ""
+
+    def execute(self, exp, chunks, ctx, s, *, workers: int, state=None, collect: bool = False) -> Iterator[tuple]:
+        workers = max(1, min(int(workers), len(chunks)))
+        if workers == 1:
+            yield from _serial(exp, chunks, ctx)
         else:
-            yield from slurm_execute(exp, chunks, ctx, spec, state, collect)
-        return
-    workers = max(1, min(int(workers), len(chunks)))
-    if workers == 1:
-        yield from _serial(exp, chunks, ctx)
-    else:
-        yield from _parallel(exp, chunks, ctx, workers)
+            yield from _parallel(exp, chunks, ctx, workers)
 
 
 def _serial(exp, chunks, ctx) -> Iterator[tuple]:
