@@ -58,7 +58,10 @@ class Family:
     # recover from. `recovery_refusal(cfg)` says why a config cannot be recovered through.
     recovery: Callable[..., RecoveryView] | None = None
     recovery_refusal: Callable[[Any], str | None] = lambda cfg: None
-    ranked: bool = False  # recovery acts on an estimated rank (LWGAN's rank score) of z_max
+    # (model, test_pixels, train_pixels, seed, progress, task) -> (rank, lambda_hat): the rank
+    # recovery acts on when the family's prior has an estimated rank (LWGAN's rank score); None
+    # for a full-rank prior
+    estimate_rank: Callable[..., tuple[int, float]] | None = None
     discriminator: bool = False  # its model carries an LSGAN discriminator (trick_discriminator)
     overrides: tuple[str, ...] = ()  # the recovery sweep's model overrides it takes (latent_dim, arch)
     description: str = ""

@@ -83,6 +83,14 @@ def test_a_plugin_family_is_swept_by_bench_recover(small_mnist, mnist_dir, tmp_p
     assert "tinydec s0: cached" in capsys.readouterr().err
     assert main(["--plugin", str(plugin), "generators"]) == 0
     assert "tiny-decoder" in capsys.readouterr().out
+    # The plugin's variant joins `--generator all` (built from the registry, not a fixed list)...
+    from bench.recovery.generators import parse_generators
+
+    assert parse_generators("all") == ["lsgan", "lwgan", "iso-lwgan", "iso-lwgan-stochastic", "tinydec"]
+    # ... and `bench train generator` trains (here: loads) and scores any registered family's.
+    assert main(["--plugin", str(plugin), "train", "generator", "tinydec", "--samples", "50", "--device", "cpu"]) == 0
+    shown = capsys.readouterr().out
+    assert "tiny-decoder" in shown and "Frechet distance" in shown and "loaded from cache" in shown
 
 
 def test_an_unknown_family_is_a_one_line_error(tmp_path, capsys):

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from bench.claims.gates import gate_setting
 from bench.options import parse_int
 from bench.settings import SettingError, Settings, setting
-from lwgan.recipes import TOY, get_recipe
+from lwgan.recipes import MNIST_EVAL, TOY, get_recipe
 
 SCORER_SEED = 0  # the scorer is one fixed model: seeds vary generators and subsets, never the judge
 OBJECTIVES = ("lwgan", "published")
@@ -186,15 +186,7 @@ CONFIGS = {
 # on 2 CPU cores; "tiny" is for tests; "public" is the public LWGAN code's schedule, for a GPU.
 RECIPES = {"default": "mnist", "public": "mnist-public", "tiny": "mnist-tiny", "public-tiny": "mnist-public-tiny"}
 # The evaluation sizes of each budget (the recovery study's LWGAN-family rank score reads them too).
-EVAL = {
-    "tiny": {"eval_images": 200, "fd_samples": 200, "rank_reps": 2, "rank_batch": 16,
-             "rank_critic_steps": 0, "iso_images": 100, "interp_pairs": 8, "classifier_epochs": 1},
-    "default": {"eval_images": 10000, "fd_samples": 10000, "rank_reps": 5, "rank_batch": 64,
-                "rank_critic_steps": 20, "iso_images": 1000, "interp_pairs": 64},
-    "public": {"eval_images": 10000, "fd_samples": 10000, "rank_reps": 10, "rank_batch": 128,
-               "rank_critic_steps": 200, "iso_images": 2000, "interp_pairs": 128},
-}  # fmt: skip
-EVAL["public-tiny"] = EVAL["tiny"]
+EVAL = MNIST_EVAL  # the evaluation budgets, by --budget (lwgan.recipes)
 # The yardstick of the Frechet distance and digit shares: the recovery study's LSGAN (cached by
 # `bench recover`, about 4 min on 2 CPU cores otherwise), its tiny recipe for the tiny budgets.
 REFERENCE_GAN = {"default": "lsgan", "public": "lsgan", "tiny": "lsgan.test", "public-tiny": "lsgan.test"}

@@ -21,6 +21,7 @@ discriminator if it has an LSGAN one. The recovery objective is always taken in 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,11 +32,8 @@ from torch import nn
 
 from bench.checkpoint import payload_digest
 from bench.errors import BenchError
-from bench.experiments.lwgan_settings import EVAL
 from bench.plugins import import_module_or_file
 from bench.progress import null_progress
-
-RECOVERY_GENERATORS = ("lsgan", "lwgan", "iso-lwgan", "iso-lwgan-stochastic")  # `--generator all`
 
 
 @dataclass
@@ -79,26 +77,47 @@ def is_user(name: str) -> bool:
     return ":" in name
 
 
-def check_name(name: str) -> None:
-    """A one-line BenchError for a name that cannot be recovered through; nothing is loaded."""
-    if is_user(name):
-        _built(name)
-        return
-    from lwgan.registry import generator_names, get_generator
+@dataclass(frozen=True)
+class Resolved:
+    """A generator name resolved once: a registered variant's spec and family (with the sweep's
+    model overrides applied), or a user's built UserGenerator. Passed along from then on."""
 
-    base = name.split(".", 1)[0]
-    if base not in generator_names():
-        raise BenchError(
-            f"--generator: unknown generator {name!r}; accepted: {', '.join(RECOVERY_GENERATORS)}, "
-            "a registered variant, or module:function"
-        )
+    name: str
+    spec: object | None = None  # lwgan.registry.GeneratorSpec of a registered variant
+    family: object | None = None  # its lwgan.families.Family
+    user: UserGenerator | None = None
+
+    @property
+    def is_reference(self) -> bool:
+        """Whether it can be the Frechet yardstick of the credibility bars: a registered variant of
+        a family that carries an LSGAN discriminator (the recovery study's own kind)."""
+        return self.user is None and self.family.discriminator
+
+    @property
+    def has_discriminator(self) -> bool:
+        """Whether it brings an LSGAN discriminator (built, not trained, for a user's)."""
+        return self.user.discriminator is not None if self.user is not None else self.family.discriminator
+
+
+@functools.cache
+def resolve(name: str, latent_dim: int | None = None, arch: str | None = None) -> Resolved:
+    """Generator `name` resolved (once per process for each name and overrides): a user's
+    `module:function` built and checked, or a registered variant's spec with the model overrides
+    its family takes (an LSGAN's latent_dim and arch). A one-line BenchError for a name that
+    cannot be recovered through; nothing is trained or loaded."""
+    if is_user(name):
+        return Resolved(name, user=_built(name))
+    from lwgan.families import get_family
+    from lwgan.registry import VARIANTS, get_generator
+
+    if name.split(".", 1)[0] not in VARIANTS:
+        raise BenchError(f"--generator: {VARIANTS.unknown(name.split('.', 1)[0])}; or module:function")
     try:
-        spec = get_generator(name)
+        fam = get_family(get_generator(name).family)
+        given = {k: v for k, v in (("latent_dim", latent_dim), ("arch", arch)) if k in fam.overrides}
+        spec = get_generator(name, **given)
     except (KeyError, ValueError) as e:
         raise BenchError(f"--generator: {e}") from None
-    from lwgan.families import get_family
-
-    fam = get_family(spec.family)
     refusal = fam.recovery_refusal(spec.config) or (None if fam.recovery else f"family {fam.name} has no prior")
     if refusal:
         raise BenchError(
@@ -107,12 +126,32 @@ def check_name(name: str) -> None:
         )
     if spec.data_kind != "mnist":
         raise BenchError(f"--generator: {name!r} is not an MNIST generator (recipe for {spec.data_kind} data)")
+    return Resolved(name, spec, fam)
+
+
+def check_name(name: str) -> None:
+    resolve(name)
+
+
+def recoverable() -> list[str]:
+    """`--generator all`: every registered variant whose default recipe is an MNIST generator with
+    a prior to recover from, plugins' included, in registration order."""
+    from lwgan.registry import generator_names
+
+    out = []
+    for name in generator_names():
+        try:
+            resolve(name)
+        except BenchError:
+            continue
+        out.append(name)
+    return out
 
 
 def parse_generators(text: str) -> list[str]:
     """`all` or a comma list of names (validated); a one-line BenchError otherwise."""
     if text.strip() == "all":
-        return list(RECOVERY_GENERATORS)
+        return recoverable()
     names = [p.strip() for p in text.split(",")]
     if any(not p for p in names):
         raise BenchError(f"--generator: empty element in {text!r}")
@@ -140,6 +179,7 @@ def _user_builder(name: str) -> Callable[[], UserGenerator]:
     return fn
 
 
+@functools.cache
 def _built(name: str) -> UserGenerator:
     """What a user's `module:function` returns, checked: a UserGenerator, or a one-line error
     that names the function and the type expected (never a traceback from its use later)."""
@@ -159,33 +199,18 @@ def _built(name: str) -> UserGenerator:
     return built
 
 
-def _family(name: str):
-    from lwgan.families import get_family
-    from lwgan.registry import variant_info
-
-    return get_family(variant_info(name).family)
-
-
 def is_reference(name: str) -> bool:
-    """Whether the generator can be the Frechet yardstick of the credibility bars: a registered
-    variant of a family that carries an LSGAN discriminator (the recovery study's own kind)."""
-    return not is_user(name) and _family(name).discriminator
+    return resolve(name).is_reference
 
 
 def has_discriminator(name: str) -> bool:
-    """Whether the generator brings an LSGAN discriminator (built, not trained, for a user's)."""
-    if is_user(name):
-        return _built(name).discriminator is not None
-    return _family(name).discriminator
+    return resolve(name).has_discriminator
 
 
 def spec_for(name: str, latent_dim: int | None = None, arch: str | None = None):
     """The registry spec of a named generator, with the recovery sweep's model overrides its
     family takes (an LSGAN's latent_dim and arch)."""
-    from lwgan.registry import get_generator
-
-    given = {k: v for k, v in (("latent_dim", latent_dim), ("arch", arch)) if k in _family(name).overrides}
-    return get_generator(name, **given)
+    return resolve(name, latent_dim, arch).spec
 
 
 def status(name: str, seed: int, data_fingerprint: str, precision: str = "fp32", device="cpu", **overrides) -> str:
@@ -214,14 +239,15 @@ def load(
     """Train (through the cache) or load generator `name` at training seed `seed`. `prior` is
     the LSGAN's (the LWGAN family and a user's generator bring their own). `precision`: the
     training's number format (resolved; a user's module is loaded as it is)."""
-    if is_user(name):
-        return _load_user(name, seed, device)
+    r = resolve(name, latent_dim, arch)
+    if r.user is not None:
+        return _load_user(name, r.user, seed, device)
+    from bench.data import to_pixels
     from bench.models import cache_config, load_or_train, training_precision
 
     progress = progress or null_progress
-    spec = spec_for(name, latent_dim, arch)
     trained = load_or_train(
-        spec,
+        r.spec,
         mnist,
         seed=seed,
         device=device,
@@ -232,53 +258,35 @@ def load(
         precision=precision,
     )
     facts = {
-        "family": spec.family,
+        "family": r.spec.family,
         "digest": trained.entry.digest,
         "loaded": trained.entry.loaded,
         "train_seconds": trained.train_seconds,
-        "config": cache_config(spec, training_precision(spec, precision, device)),
+        "config": cache_config(r.spec, training_precision(r.spec, precision, device)),
     }
-    fam = _family(name)
     rank = None
-    if fam.ranked:  # recovery on an estimated rank of z_max (the family's own prior)
-        z_max = spec.config.z_max
-        estimate, lam = _rank_estimate(trained.model, mnist, seed, device, progress, name)
+    if r.family.estimate_rank is not None:  # recovery on an estimated rank of z_max (the family's own prior)
+        z_max = r.spec.config.z_max
+        estimate, lam = r.family.estimate_rank(
+            trained.model,
+            to_pixels(mnist.test_images),
+            to_pixels(mnist.train_images[:10000]),
+            seed=seed,
+            progress=progress,
+            task=f"{name} s{seed}: rank score",
+        )
         rank = z_max if latent_rank == "max" else estimate if latent_rank == "estimate" else int(latent_rank)
         if not 1 <= rank <= z_max:
             raise BenchError(f"--latent-rank: {rank} is outside 1..{z_max} (z_max of {name})")
         facts.update(rank_estimate=estimate, lambda_hat=lam)
-    view = fam.recovery(trained.model, spec.config, rank=rank, prior=prior)
+    view = r.family.recovery(trained.model, r.spec.config, rank=rank, prior=prior)
     facts.update(latent_rank=view.latent_dim, **view.facts)
     return RecoveryModel(name, seed, view.G, view.D, view.latent_dim, view.noise_dim, view.prior, facts)
 
 
-def _rank_estimate(model, mnist, seed, device, progress, name) -> tuple[int, float]:
-    """LWGAN's rank score as `bench mnist --budget default` computes it (its EVAL table), so the
-    rank recovery uses is the one that report prints for the same checkpoint."""
-    from bench.data import to_pixels
-    from lwgan.rank import score_ranks
-
-    e = EVAL["default"]
-    x = to_pixels(mnist.test_images[: e["eval_images"]])
-    train = to_pixels(mnist.train_images[:10000])
-    scores = score_ranks(
-        model,
-        x,
-        reps=e["rank_reps"],
-        batch_size=e["rank_batch"],
-        seed=seed,
-        critic_steps=e["rank_critic_steps"],
-        critic_data=train,
-        progress=progress,
-        task=f"{name} s{seed}: rank score",
-    )
-    return int(scores.estimate), float(scores.lambda_hat)
-
-
-def _load_user(name: str, seed: int, device) -> RecoveryModel:
+def _load_user(name: str, built: UserGenerator, seed: int, device) -> RecoveryModel:
     import regulators
 
-    built = _built(name)
     lo, hi = built.pixel_range
     if not hi > lo:
         raise BenchError(f"--generator: {name}: pixel_range {built.pixel_range} is not (low, high)")
