@@ -28,6 +28,7 @@ from bench.experiments.lwgan_settings import EVAL, REFERENCE_GAN, MnistSettings
 from bench.experiments.mnist_cells import STEPS, MnistCell
 from bench.experiments.records import mlflow_extras
 from bench.pipeline import Experiment, register
+from bench.pipeline.prepared import Prepared
 from bench.settings import judging_fields
 from bench.stats import bootstrap_ci, pair_mean_ci
 
@@ -131,7 +132,7 @@ def _reference_spec(s: MnistSettings):
     return get_generator(REFERENCE_GAN[s.budget])
 
 
-def prepare(ctx) -> dict:
+def prepare(ctx) -> Prepared:
     """The scorer (trained if needed), the Frechet floor (real training images against the same
     test images, as many as the generated samples) and the reference LSGAN's Frechet distance and
     digit shares measured the same way (the scale a GAN reaches on this hardware)."""
@@ -175,15 +176,13 @@ def prepare(ctx) -> dict:
         "digest": ref.entry.digest,
         "loaded": ref.entry.loaded,
     }
-    return {
-        "classifier": classifier,
-        "reference_gan": reference,
-        "data_fingerprint": mnist.fingerprint,
-        "datasets": [mnist_input(mnist, "training+evaluation")],
-        "checkpoints": {"classifier": entry.digest, "reference_gan": ref.entry.digest},
-        "eval_images": s.eval_size("eval_images"),
-        "identity": {"data": mnist.fingerprint, "classifier": entry.digest},
-    }
+    return Prepared(
+        identity={"data": mnist.fingerprint, "classifier": entry.digest},
+        datasets=[mnist_input(mnist, "training+evaluation")],
+        checkpoints={"classifier": entry.digest, "reference_gan": ref.entry.digest},
+        data_fingerprint=mnist.fingerprint,
+        facts={"classifier": classifier, "reference_gan": reference, "eval_images": s.eval_size("eval_images")},
+    )
 
 
 def run_cell(cell: dict, ctx) -> dict:

@@ -59,7 +59,7 @@ def chunk(cells_: list[dict], ctx, settings: RecoverSettings | None = None) -> l
         s,
         device=ctx.torch_device,
         z_star=z_star,
-        precision=ctx.facts.get("precision", "fp32"),
+        precision=ctx.prepared.precision or "fp32",
         noise_rows=eps if model.noise_dim else None,
         progress=ctx.progress,
     )

@@ -11,6 +11,7 @@ import time
 
 from bench.cache import status
 from bench.data.inputs import mnist_input
+from bench.pipeline.prepared import Prepared
 from bench.precision import resolve as resolve_precision
 from bench.recovery.grid import make_cell, unique_runs
 from bench.recovery.recover_settings import RecoverSettings
@@ -61,7 +62,7 @@ def scorer(ctx):
 
         # A worker scores with the scorer the driver prepared (its config travels in the facts),
         # whatever its own process's defaults, and never retrains what the driver verified.
-        cfg = ctx.facts.get("classifier_config")
+        cfg = ctx.prepared.facts.get("classifier_config") if ctx.prepared else None
         # The judge never changes with the run: float32 whatever --train-precision says, so every
         # accuracy and Frechet distance of every run is in the same scorer's terms.
         return load_or_train_classifier(
@@ -69,7 +70,7 @@ def scorer(ctx):
             seed=SCORER_SEED,
             device=ctx.torch_device,
             progress=ctx.progress,
-            retrain=ctx.retrain and not ctx.facts,
+            retrain=ctx.retrain and ctx.prepared is None,
             on_event=ctx.event,
             cfg=ClassifierConfig(**cfg) if cfg else None,
             precision="fp32",
@@ -90,7 +91,7 @@ def generator_model(ctx, generator: str, generator_seed: int):
             generator_seed,
             ctx.mnist(),
             device=ctx.torch_device,
-            retrain=ctx.retrain and not ctx.facts,
+            retrain=ctx.retrain and ctx.prepared is None,
             latent_rank=s.latent_rank,
             latent_dim=s.latent_dim,
             arch=s.arch,
@@ -183,7 +184,7 @@ def plan(ctx) -> list[str]:
     return lines
 
 
-def prepare(ctx) -> dict:
+def prepare(ctx) -> Prepared:
     """Train or load the scorer and every generator, judge each generator with the scorer, say
     how long the sweep will take; the facts the report states about the models. (`--retrain`
     acts here only: once the facts exist, cells in any process load what prepare made.)"""
@@ -235,16 +236,18 @@ def prepare(ctx) -> dict:
         "reference": reference,
         "image_ids": ids,
         "target_preview": to_uint8(targets[:PREVIEW]).tolist(),
-        "data_fingerprint": mnist.fingerprint,
-        "datasets": [mnist_input(mnist, "evaluation")],
-        "checkpoints": {"classifier": c_entry.digest, **digests},
-        "identity": {"data": mnist.fingerprint, "classifier": c_entry.digest, **digests, **precision_key},
-        "precision": precision,
     }
     ctx.event(f"classifier test accuracy {facts['classifier_test_accuracy']:.2f}%")
     if precision != "fp32":
         ctx.event(f"precision {precision}: G's and D's passes in bfloat16 (--precision {s.precision})")
-    return facts
+    return Prepared(
+        identity={"data": mnist.fingerprint, "classifier": c_entry.digest, **digests, **precision_key},
+        datasets=[mnist_input(mnist, "evaluation")],
+        checkpoints={"classifier": c_entry.digest, **digests},
+        data_fingerprint=mnist.fingerprint,
+        precision=precision,
+        facts=facts,
+    )
 
 
 def reference_key(s: RecoverSettings) -> tuple[str, int, bool] | None:

@@ -1,5 +1,5 @@
-"""What a cell's unit of work may use besides the cell: the settings, where to run, the facts
-`prepare` computed in the driver, and a per-process memo for heavy objects.
+"""What a cell's unit of work may use besides the cell: the settings, where to run, what
+`prepare` computed in the driver (a Prepared), and a per-process memo for heavy objects.
 
 A Context pickles to another process or machine without its callbacks and memo: a worker gets
 its own progress forwarder and rebuilds what it needs (MNIST, a trained model) through the memo,
@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench.pipeline.prepared import Prepared
 from bench.progress import ProgressFn, null_progress
 
 
@@ -28,7 +29,7 @@ class Context:
     data_dir: str | None = None
     plugins: tuple[str, ...] = ()  # plugin modules a worker must load (bench.plugins)
     threads: int | None = None  # torch threads per process (None: torch's default)
-    facts: dict = field(default_factory=dict)  # what the experiment's prepare() returned
+    prepared: Prepared | None = None  # what the experiment's prepare() computed (None before it ran)
     progress: ProgressFn = null_progress
     event: Callable[[str], None] = _ignore  # one-line notices (a checkpoint retrained, ...)
     _memo: dict = field(default_factory=dict, repr=False)

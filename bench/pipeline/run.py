@@ -34,6 +34,7 @@ from bench.pipeline import store as cellstore
 from bench.pipeline.context import Context
 from bench.pipeline.executors import execute, get_executor
 from bench.pipeline.on_local import default_workers
+from bench.pipeline.prepared import Prepared
 from bench.pipeline.registry import Experiment, get
 from bench.pipeline.results import Results
 from bench.pipeline.run_settings import RunOptions, resolve_device
@@ -210,9 +211,9 @@ def _start(exp: Experiment, settings, opts: RunOptions, progress: ProgressFn, ev
     for line in exp.plan(ctx) if exp.plan else []:
         event(line)
     if exp.prepare is not None:
-        ctx.facts = cellstore.plain(exp.prepare(ctx), "prepare()")
+        ctx.prepared = Prepared.of(cellstore.plain(Prepared.of(exp.prepare(ctx)).as_dict(), "prepare()"))
     measured = {k: v for k, v in settings_dict.items() if k not in exp.judging}
-    identity = dict(ctx.facts.get("identity", {}))
+    identity = dict(ctx.prepared.identity if ctx.prepared else {})
     if train_label != "fp32":  # models trained in bf16 are other models; fp32 keeps the older keys
         identity["train_precision"] = train_label
     key = cellstore.store_key(exp.name, measured, identity, exp.version)
@@ -248,11 +249,12 @@ def _run_cells(run: _Run, chunks, sweep, tmp: Path, common: dict, progress: Prog
     """Every cell's outcome: the resumed ones logged first, the rest as their chunks return, each
     stored (atomically) and logged as an MLflow child as it arrives."""
     exp, ctx, n = run.exp, run.ctx, len(run.cells)
+    context = (ctx.prepared or Prepared()).as_dict()  # what cell_tags read: the saved form
     outcome: dict[str, dict] = {}
     for k, c in zip(run.keys, run.cells):
         if k in run.done:
             outcome[k] = {"status": "finished", "record": run.done[k], "error": None, "resumed": True}
-            _child(exp, c, k, run.done[k], None, True, sweep, tmp, ctx.facts, common)
+            _child(exp, c, k, run.done[k], None, True, sweep, tmp, context, common)
     progress("cells", len(run.done), n)
     partial: dict[int, int] = {}  # cells finished in chunks still running
     returned: set[int] = set()
@@ -283,12 +285,12 @@ def _run_cells(run: _Run, chunks, sweep, tmp: Path, common: dict, progress: Prog
             if isinstance(result, BaseException):
                 error = f"{type(result).__name__}: {' '.join(str(result).split())}"
                 outcome[k] = {"status": "failed", "record": None, "error": error, "resumed": False}
-                _child(exp, c, k, None, error, False, sweep, tmp, ctx.facts, common)
+                _child(exp, c, k, None, error, False, sweep, tmp, context, common)
                 continue
             record = cellstore.plain(result[i], f"record of {k}")
             run.store.save(k, c, record)
             outcome[k] = {"status": "finished", "record": record, "error": None, "resumed": False}
-            _child(exp, c, k, record, None, False, sweep, tmp, ctx.facts, common)
+            _child(exp, c, k, record, None, False, sweep, tmp, context, common)
         progress("cells", len(outcome), n)
     return outcome
 
@@ -300,9 +302,10 @@ def _finish(run: _Run, outcome: dict[str, dict], sweep, seeds: list[int]) -> Run
     cells = [
         {"key": k, "cell": c, **slimmed(exp, outcome[k], c, run.settings_dict)} for k, c in zip(run.keys, run.cells)
     ]
-    results = Results(exp.name, run.settings_dict, cells, context=ctx.facts)
+    prepared = ctx.prepared or Prepared()
+    results = Results(exp.name, run.settings_dict, cells, context=prepared.as_dict())
     results.verdicts = judge(exp, results)
-    fingerprint, checkpoints = _provenance(ctx.facts, results.records())
+    fingerprint, checkpoints = _provenance(prepared, results.records())
     results.facts = collect_facts(
         seeds=seeds,
         data_fingerprint=fingerprint,
@@ -314,13 +317,13 @@ def _finish(run: _Run, outcome: dict[str, dict], sweep, seeds: list[int]) -> Run
         resumed_cells=len(run.done),
         total_cells=len(run.cells),
         plugins=plugins.described(),
-        numerics=precision.describe(opts.device, run.train_label, ctx.facts.get("precision")),
+        numerics=precision.describe(opts.device, run.train_label, prepared.precision),
     ).to_dict()
     saved, written = write_outputs(exp, results, run.files)
     sweep.set_tags(verdict_tags(results.verdict_objs()))
-    datasets = [*(ctx.facts.get("datasets") or []), *(d for r in results.records() for d in r.get("datasets") or [])]
+    datasets = [*prepared.datasets, *(d for r in results.records() for d in r.get("datasets") or [])]
     sweep.log_inputs(inputs.unique(datasets))
-    numbers = {k: v for k, v in ctx.facts.items() if isinstance(v, (int, float))}
+    numbers = {k: v for k, v in prepared.facts.items() if isinstance(v, (int, float))}
     summary = exp.summary_metrics(saved) if exp.summary_metrics else {}
     sweep.set_tags({k: v for k, v in summary.items() if isinstance(v, str)})
     summary = {k: v for k, v in summary.items() if not isinstance(v, str)}
@@ -353,11 +356,11 @@ def _minutes(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
 
 
-def _provenance(facts: dict, records: list[dict]) -> tuple[str | None, dict]:
+def _provenance(prepared: Prepared, records: list[dict]) -> tuple[str | None, dict]:
     """The data fingerprint(s) and checkpoint digests of a run: what prepare() found, and what
     each record names (`data_fingerprint`, `checkpoints`: cells that train their own models)."""
-    prints = {facts["data_fingerprint"]} if facts.get("data_fingerprint") else set()
-    checkpoints = dict(facts.get("checkpoints") or {})
+    prints = {prepared.data_fingerprint} if prepared.data_fingerprint else set()
+    checkpoints = dict(prepared.checkpoints)
     for r in records:
         if r.get("data_fingerprint"):
             prints.add(r["data_fingerprint"])
