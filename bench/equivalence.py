@@ -251,7 +251,7 @@ def markdown(res: dict) -> str:
             "one-sided tests (TOST at 5%, the 90% "
             "interval over images and generator seeds inside the margin)"
             + (", and the format changes outcomes no more often than a reseed does" if "reseed" in res else "")
-            + "."
+            + f". What holds: {tally(res)}."
         ),
         "",
         (
@@ -290,9 +290,32 @@ def markdown(res: dict) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def tally(res: dict) -> str:
+    """Which parts of the test pass: pooled, regulators, claim contrasts, the reseed check."""
+    regs = list(res["per_regulator"].values())
+    parts = [
+        f"pooled {'within' if res['pooled']['equivalent'] else 'not shown within'} +-{res['margin']:g}",
+        f"{sum(t['equivalent'] for t in regs)} of {len(regs)} regulators within +-{res['margin']:g}",
+        (
+            f"{sum(c['tost']['equivalent'] for c in res['contrasts'])} of {len(res['contrasts'])} claim contrasts "
+            f"within +-{res['contrast_margin']:g}"
+        ),
+    ]
+    if "reseed" in res:
+        parts.append(
+            "outcomes changed "
+            + (
+                "no more often than under a reseed"
+                if res["reseed"]["not_above"]
+                else "not shown to change less than under a reseed"
+            )
+        )
+    return "; ".join(parts)
+
+
 def summary_line(res: dict) -> str:
     p = res["pooled"]
     return (
-        f"{'equivalent' if res['equivalent'] else 'not shown equivalent'} within +-{res['margin']:g} points: "
-        f"pooled shift {p['mean']:+.3f} [{p['lo']:+.3f}, {p['hi']:+.3f}] over {res['runs']} runs"
+        f"{'equivalent' if res['equivalent'] else 'not shown equivalent'}: {tally(res)} (pooled shift "
+        f"{p['mean']:+.3f} [{p['lo']:+.3f}, {p['hi']:+.3f}] over {res['runs']} runs)"
     )
