@@ -388,8 +388,7 @@ def with_overrides(cfg: dict, overrides: dict) -> dict:
 # ------------------------------------------------------------------------- MNIST evaluation
 # How an MNIST-trained LWGAN is measured, by budget (`bench mnist --budget`): test images encoded,
 # samples drawn for the Frechet distance, the rank score's repeats, batch and critic steps, the
-# isometry and interpolation samples. "default" is also how recovery estimates a model's rank,
-# so the rank recovery uses is the one `bench mnist` prints for the same checkpoint.
+# isometry and interpolation samples; "default" is also how recovery estimates a model's rank.
 MNIST_EVAL = {
     "tiny": {"eval_images": 200, "fd_samples": 200, "rank_reps": 2, "rank_batch": 16,
              "rank_critic_steps": 0, "iso_images": 100, "interp_pairs": 8, "classifier_epochs": 1},

@@ -37,7 +37,7 @@ def test_floats_pack_losslessly_and_lists_still_read():
 
 
 def test_recover_slim_keeps_what_the_report_reads():
-    from bench.experiments.recover import slim
+    from bench.experiments.recover.recover_run import slim
 
     settings = {"generators": ["g", "h"], "generator_seeds": [0, 1], "seeds_for": {}, "seeds": [0, 1]}
     record = {

@@ -136,7 +136,7 @@ def test_the_study_end_to_end_at_tiny_size(small_mnist, mnist_dir, tmp_path, cap
 
 
 def test_fewer_seeds_for_a_generator_and_bad_readings(small_mnist, mnist_dir, tmp_path, capsys):
-    from bench.experiments.dependence import DependenceSettings, cells
+    from bench.experiments.recover.dependence import DependenceSettings, cells
     from bench.settings import SettingError
 
     s = DependenceSettings(

@@ -273,7 +273,7 @@ def test_bad_output_paths_exit_2_before_any_training(tmp_path, capsys):
 def test_mnist_public_schedule_is_the_public_codes_and_runs_at_tiny_size(small_mnist, mnist_dir, tmp_path):
     """--budget public: the public LWGAN code's MNIST schedule (SPEC part B, typed in by hand),
     run here at test size (--budget public-tiny: the same schedule, tiny nets and counts)."""
-    from bench.experiments.mnist import MnistSettings
+    from bench.experiments.mnist.mnist_run import MnistSettings
 
     cfg = MnistSettings(budget="public").spec("base LWGAN").config
     assert (cfg.resolved_arch(), cfg.width_q, cfg.width_d, cfg.z_max, cfg.batch_size) == ("conv", 64, 64, 20, 256)

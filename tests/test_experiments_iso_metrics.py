@@ -12,7 +12,8 @@ import pytest
 import torch
 from scipy import stats
 
-from bench.experiments import isometry, metrics, mnist, mnist_cells, reference, stochastic
+from bench.experiments import lwgan_metrics as metrics
+from bench.experiments import reference
 from bench.experiments.lwgan_metrics import (
     diversity_per_input,
     energy_distance,
@@ -20,7 +21,10 @@ from bench.experiments.lwgan_metrics import (
     mode_shares,
     step_irregularity,
 )
-from bench.experiments.toy_cells import ToyCell
+from bench.experiments.mnist import mnist_cells
+from bench.experiments.mnist import mnist_run as mnist
+from bench.experiments.toy import isometry, stochastic
+from bench.experiments.toy.toy_cells import ToyCell
 from bench.pipeline import Results
 from bench.stats import pair_mean_ci, t_interval
 
@@ -192,8 +196,8 @@ ISO = isometry.IsometrySettings(lambdas=(0.0, 1.0), seeds=(0, 1, 2), objectives=
 
 
 def test_paired_log_ratio_is_scipys_t_interval_of_per_seed_logs():
-    from bench.experiments.toy_cells import ToyCell
-    from bench.experiments.toy_claims import paired_log_ratio, paired_ratio
+    from bench.experiments.toy.toy_cells import ToyCell
+    from bench.experiments.toy.toy_claims import paired_log_ratio, paired_ratio
 
     zero, positive = (1.2, 1.0, 0.8), (0.02, 0.03, 0.025)
     cells = [ToyCell.from_record(_cell(lam=1.0, seed=s, disc=v)) for s, v in enumerate(positive)]

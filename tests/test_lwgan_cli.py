@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from bench.cli import main
-from bench.experiments.rank import RankSettings
+from bench.experiments.rank.rank_run import RankSettings
 
 TINY = ["--iterations", "4", "--width", "2", "--batch-size", "32", "--reps", "2",
         "--eval-batch", "32", "--z-max", "2", "--workers", "1", "--critic-steps", "5"]  # fmt: skip
@@ -140,7 +140,7 @@ def test_rank_public_schedule_from_the_cli(tmp_path, capsys):
 
 
 def test_parent_run_params_carry_the_schedules_settings():
-    from bench.experiments.rank import params
+    from bench.experiments.rank.rank_run import params
     from lwgan.recipes import PUBLIC_TOY
 
     public = params(RankSettings(schedule="public", overrides={"lr": 1e-3}))
@@ -174,7 +174,7 @@ def test_overrides_of_a_phased_schedule():
 
 
 def test_default_schedule_phases_and_their_report_table():
-    from bench.experiments.rank_report import phase_rows
+    from bench.experiments.rank.rank_report import phase_rows
 
     cfg = RankSettings().spec("swissroll", 2).config
     phases = cfg.phase_configs()

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from bench.experiments.lwgan_metrics import is_collapsed
-from bench.experiments.toy import batch_metrics, loss_spread
+from bench.experiments.toy.toy_base import batch_metrics, loss_spread
 from lwgan.published import build_published, published_loss, train_published
 from lwgan.registry import get_generator
 

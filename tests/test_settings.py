@@ -12,7 +12,7 @@ import pytest
 from bench import settings as st
 from bench.cli import main
 from bench.experiments.lwgan_settings import IsometrySettings, MnistSettings, StochasticSettings
-from bench.experiments.rank_settings import RankSettings
+from bench.experiments.rank.rank_settings import RankSettings
 from bench.pipeline import sweepfile
 from bench.recovery.recover_settings import DependenceSettings, RecoverSettings
 

@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.commands.build import experiment_command
-from bench.experiments.rank_settings import RankSettings
+from bench.experiments.rank.rank_settings import RankSettings
 from lwgan.recipes import RECIPES
 
 RANK_EPILOG = """Examples:

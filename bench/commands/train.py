@@ -25,6 +25,7 @@ from bench.options import (
 )
 from bench.outputs import probe_dir
 from bench.progress import rich_progress
+from lwgan.errors import ConfigError
 
 RetrainOpt = Annotated[bool, typer.Option("--retrain", help="Train again even when the cache holds this model.")]
 PrecisionOpt = Annotated[
@@ -264,7 +265,6 @@ def generator(
     from bench.data import load_mnist, to_pixels
     from bench.models import load_or_train, training_precision
     from bench.recovery import generators as gens
-    from lwgan.errors import ConfigError
     from lwgan.registry import get_generator
 
     check_positive(samples, "--samples")

@@ -1,5 +1,5 @@
 """The settings of the LWGAN-side experiments (`bench isometry`, `stochastic`, `mnist`; `rank`'s are
-in bench.experiments.rank_settings),
+in bench.experiments.rank.rank_settings),
 declared once (bench.settings), with the constants they are built from. A light module (no torch
 at import): the commands build their options from these fields, and `--help` stays instant."""
 

@@ -3,7 +3,7 @@
 `run_chunk` is a plain function of (models, targets, grid cells of one regulator at one seed,
 settings) that returns one plain record per cell, so it runs in this process or another. The
 pipeline (bench.pipeline) stores each record as it finishes, and the recover experiment
-(bench.experiments.recover) drives the chunks and renders the report.
+(bench.experiments.recover.recover_run) drives the chunks and renders the report.
 """
 
 from __future__ import annotations

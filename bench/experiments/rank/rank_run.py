@@ -12,9 +12,9 @@ import time
 from dataclasses import asdict
 
 from bench.data.inputs import synthetic_input
-from bench.experiments import rank_report
-from bench.experiments.rank_cells import RankCell
-from bench.experiments.rank_settings import RankSettings
+from bench.experiments.rank import rank_report
+from bench.experiments.rank.rank_cells import RankCell
+from bench.experiments.rank.rank_settings import RankSettings
 from bench.experiments.records import mlflow_extras
 from bench.pipeline import Experiment, register
 from lwgan.recipes import PUBLIC_TOY, get_recipe

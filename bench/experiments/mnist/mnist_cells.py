@@ -1,6 +1,6 @@
 """The record of a `bench mnist` cell (one model) and what the report reads from the saved
 results: the cells, and Iso-LWGAN's reconstruction gap to the base paired over the same images.
-Shared by the experiment (bench.experiments.mnist), its report and its figures."""
+Shared by the experiment (bench.experiments.mnist.mnist_run), its report and its figures."""
 
 from __future__ import annotations
 

@@ -16,13 +16,14 @@ import numpy as np
 from bench import sensitivity
 from bench.claims import get
 from bench.claims.catalog_lwgan import COVER
-from bench.experiments import stochastic_figures, toy, toy_report
 from bench.experiments.lwgan_metrics import COLLAPSE
 from bench.experiments.lwgan_settings import CENTRES, StochasticSettings
 from bench.experiments.lwgan_settings import STOCHASTIC_DATASET as DATASET
 from bench.experiments.reference import reference_value, setting_key
-from bench.experiments.toy_cells import toy_cells
-from bench.experiments.toy_claims import (
+from bench.experiments.toy import stochastic_figures, toy_report
+from bench.experiments.toy import toy_base as toy
+from bench.experiments.toy.toy_cells import toy_cells
+from bench.experiments.toy.toy_claims import (
     collapsed,
     over_seeds,
     paired_ratio,

@@ -10,8 +10,8 @@ from bench.claims import Estimate, gates, get
 from bench.claims.catalog import FIRM_SEEDS
 from bench.claims.catalog_lwgan import SLIGHT
 from bench.experiments.lwgan_metrics import COLLAPSE
-from bench.experiments.mnist_cells import BASE, ISO, STEPS, mnist_cells, recon_gaps
-from bench.experiments.mnist_tables import (
+from bench.experiments.mnist.mnist_cells import BASE, ISO, STEPS, mnist_cells, recon_gaps
+from bench.experiments.mnist.mnist_tables import (
     cell_rows,
     credibility,
     gap_text,
@@ -22,7 +22,7 @@ from bench.experiments.mnist_tables import (
     slug,
     summary,
 )
-from bench.experiments.toy_claims import paired_ratio, ratio_text
+from bench.experiments.toy.toy_claims import paired_ratio, ratio_text
 from bench.facts import RunFacts, facts_markdown
 from bench.figures import figure_link
 from bench.pipeline.results import as_tuples

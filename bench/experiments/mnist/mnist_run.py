@@ -16,7 +16,6 @@ import time
 from dataclasses import asdict
 
 from bench.data.inputs import mnist_input
-from bench.experiments import mnist_cells, mnist_figures, mnist_report, mnist_tables
 from bench.experiments.lwgan_metrics import (
     decode_lines,
     discrepancy_matrix,
@@ -25,7 +24,8 @@ from bench.experiments.lwgan_metrics import (
     step_irregularity,
 )
 from bench.experiments.lwgan_settings import EVAL, REFERENCE_GAN, MnistSettings
-from bench.experiments.mnist_cells import STEPS, MnistCell
+from bench.experiments.mnist import mnist_cells, mnist_figures, mnist_report, mnist_tables
+from bench.experiments.mnist.mnist_cells import STEPS, MnistCell
 from bench.experiments.records import mlflow_extras
 from bench.pipeline import Experiment, register
 from bench.pipeline.prepared import Prepared

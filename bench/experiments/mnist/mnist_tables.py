@@ -1,4 +1,4 @@
-"""The tables of the `bench mnist` report (bench.experiments.mnist_report): per model the metrics
+"""The tables of the `bench mnist` report (bench.experiments.mnist.mnist_report): per model the metrics
 over seeds, per model and seed, beside the paper, the LWGAN's credibility at its budget, the CSV
 rows; pure functions of the saved results."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.experiments.mnist_cells import BASE, ISO, mnist_cells
+from bench.experiments.mnist.mnist_cells import BASE, ISO, mnist_cells
 from bench.experiments.reference import reference_value
 from bench.report import format_seeds, markdown_table
 from bench.stats import seed_summary

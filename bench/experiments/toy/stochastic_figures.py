@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.experiments import toy_report
 from bench.experiments.lwgan_settings import CENTRES
-from bench.experiments.toy_cells import toy_cells
+from bench.experiments.toy import toy_report
+from bench.experiments.toy.toy_cells import toy_cells
 from bench.figures import pyplot, save_figure
 from bench.pipeline import Results
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import math
 
-from bench.experiments import recover_models as models
-from bench.experiments.recover_models import cells, grid_cell, model_key
+from bench.experiments.recover import recover_models as models
+from bench.experiments.recover.recover_models import cells, grid_cell, model_key
 from bench.pipeline import Experiment, register
 from bench.recovery.codec import pack_uint8_images, unpack_images
 from bench.recovery.grid import cell_id

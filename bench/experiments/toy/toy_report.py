@@ -10,7 +10,7 @@ import numpy as np
 
 from bench.experiments.lwgan_metrics import COLLAPSE
 from bench.experiments.lwgan_settings import ToySettings
-from bench.experiments.toy_cells import PLOT_FIELDS, ToyCell, toy_cells
+from bench.experiments.toy.toy_cells import PLOT_FIELDS, ToyCell, toy_cells
 from bench.facts import RunFacts, facts_markdown
 from bench.figures import plot_histories, pyplot, save_figure, smooth
 from bench.report import markdown_table

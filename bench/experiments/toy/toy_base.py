@@ -19,7 +19,6 @@ from dataclasses import asdict
 import numpy as np
 
 from bench.data.inputs import synthetic_input
-from bench.experiments import toy_report
 from bench.experiments.lwgan_metrics import (
     decode_lines,
     discrepancy_matrix,
@@ -32,7 +31,8 @@ from bench.experiments.lwgan_metrics import (
 )
 from bench.experiments.lwgan_settings import ToySettings
 from bench.experiments.records import mlflow_extras
-from bench.experiments.toy_cells import ToyCell, cell_name
+from bench.experiments.toy import toy_report
+from bench.experiments.toy.toy_cells import ToyCell, cell_name
 from bench.pipeline import Experiment, register
 from bench.stats import bootstrap_ci, pair_mean_ci
 

@@ -1,5 +1,5 @@
 """The record of a toy cell (`bench isometry`, `bench stochastic`): one trained model's
-measurements, shared by the toy experiment (bench.experiments.toy) and its reports."""
+measurements, shared by the toy experiment (bench.experiments.toy.toy_base) and its reports."""
 
 from __future__ import annotations
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from bench import sensitivity
 from bench.claims import get
-from bench.experiments.rank_cells import RankCell
-from bench.experiments.rank_settings import TUNING_DATASETS, UNREPRESENTABLE, public_schedule
+from bench.experiments.rank.rank_cells import RankCell
+from bench.experiments.rank.rank_settings import TUNING_DATASETS, UNREPRESENTABLE, public_schedule
 from bench.facts import RunFacts, facts_markdown
 from bench.figures import figure_link, pyplot, save_figure
 from bench.pipeline.results import as_tuples

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.experiments.mnist_cells import MnistCell, mnist_cells
-from bench.experiments.mnist_report import label_of, slug, summary
-from bench.experiments.toy_report import curves
+from bench.experiments.mnist.mnist_cells import MnistCell, mnist_cells
+from bench.experiments.mnist.mnist_report import label_of, slug, summary
+from bench.experiments.toy.toy_report import curves
 from bench.figures import plot_histories, pyplot, save_figure
 from bench.recovery.codec import unpack_images
 

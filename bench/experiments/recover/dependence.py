@@ -9,7 +9,7 @@ the baseline, set against the generator's quality. Beside them, the resampling c
 cells under other readings of their rule (SPEC: readings of the resampling cutoffs), on the
 first generator's first seed, measured against the paper's tables 5 and 6.
 
-The unit of work is recover's (bench.experiments.recover): the same cells, chunks, models and
+The unit of work is recover's (bench.experiments.recover.recover_run): the same cells, chunks, models and
 records, so `bench recover` and this study agree cell for cell on the generators they share.
 The report adds its sections (bench.recovery.reporting.dependence_report) to recover's.
 """
@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from bench.experiments import recover, recover_models
+from bench.experiments.recover import recover_models
+from bench.experiments.recover import recover_run as recover
 from bench.pipeline import Experiment, register
 from bench.recovery.recover_settings import DependenceSettings, parse_reading
 from bench.recovery.reporting import dependence_plots, dependence_report

@@ -1,11 +1,11 @@
 """The record of a `bench rank` cell (one dataset and seed), shared by the experiment
-(bench.experiments.rank) and its report."""
+(bench.experiments.rank.rank_run) and its report."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
-from bench.experiments.rank_settings import TUNING_SEEDS
+from bench.experiments.rank.rank_settings import TUNING_SEEDS
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""LWGAN's intrinsic-dimension estimate (`bench rank`)."""

@@ -1,0 +1,1 @@
+"""The latent-recovery study (`bench recover`) and its generator-dependence study (`bench dependence`)."""
