@@ -191,7 +191,7 @@ def list_entries(root: Path | None = None) -> list[CacheEntry]:
             out.append(checkpoint.entry(path, meta, digest, size))
         except CacheError as e:
             st = path.stat()
-            created = _dt.datetime.fromtimestamp(st.st_mtime, _dt.timezone.utc)
+            created = _dt.datetime.fromtimestamp(st.st_mtime, _dt.UTC)
             out.append(
                 CacheEntry(
                     kind=path.parent.name,

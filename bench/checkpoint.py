@@ -240,7 +240,7 @@ def new_meta(kind: str, key: str, config: dict, data_fingerprint: str, seed: int
         "config": json.loads(canonical(config)),
         "data_fingerprint": data_fingerprint,
         "seed": int(seed),
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "versions": _versions(),
         "metrics": metric_summary(payload.get("metrics") if isinstance(payload, dict) else None),
     }

@@ -28,6 +28,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
@@ -79,12 +80,28 @@ def _attach() -> None:
 _attach()
 
 
+def _plain_flags(cmd) -> None:
+    """A flag takes no value: --help shows none (click would print `<bool>` beside it)."""
+    for p in getattr(cmd, "params", []):
+        if getattr(p, "is_flag", False) and not p.metavar:
+            p.metavar = ""
+    for sub in getattr(cmd, "commands", {}).values():
+        _plain_flags(sub)
+
+
+def command():
+    """The click command of the app, built once, its flags shown without a value."""
+    cmd = typer.main.get_command(app)
+    _plain_flags(cmd)
+    return cmd
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app; user errors become `error: ...` on one line and exit code 2."""
 
     keep_freed_memory()
     try:
-        result = app(args=argv, prog_name="bench", standalone_mode=False)
+        result = command()(args=argv, prog_name="bench", standalone_mode=False)
     except _cx.NoArgsIsHelpError:
         return 0  # typer has already printed the help
     except _cx.UsageError as e:

@@ -158,6 +158,9 @@ def compare(paths: list[str | Path], *, ignore_seed: bool = False, over_seeds: b
 
     if len(paths) < 2:
         raise BenchError("bench compare: give at least two results files (or one with --paper)")
+    resolved = [Path(p).resolve() for p in paths]
+    if len(set(resolved)) < len(resolved):
+        raise BenchError("bench compare: a results file is given twice; compare two different runs")
     loaded = [load(p) for p in paths]
     for p, r in zip(paths, loaded):
         ensure_registered(r.experiment, r.facts.get("plugins", []), str(p))
@@ -172,6 +175,12 @@ def compare(paths: list[str | Path], *, ignore_seed: bool = False, over_seeds: b
             "seeds pooled per cell: the difference of the means over seeds, Welch's t interval (95%); "
             "two results' models are different models, so nothing is paired"
         )
+        for name, r in zip(names, loaded):
+            if not any(len({c["cell"].get(k) for c in _finished(r)} - {None}) > 1 for k in SEED_KEYS):
+                raise BenchError(
+                    f"--over-seeds: {name} has one seed per cell ({_seeds(r)}); Welch's interval needs at least "
+                    "two on each side (compare cell by cell without --over-seeds)"
+                )
         for name, other in zip(names[1:], loaded[1:]):
             rows += _over_seeds(base, other, name)
             seeds = [_seeds(r) for r in (base, other)]
@@ -191,6 +200,9 @@ def compare(paths: list[str | Path], *, ignore_seed: bool = False, over_seeds: b
         index: dict[tuple, list[dict]] = {}
         for c in _finished(base):
             index.setdefault(_key(c["cell"], ignore), []).append(c)
+        if not any(_key(c["cell"], ignore) in index for c in _finished(other)):
+            hint = "" if ignore_seed else "; recovered at another seed? --ignore-seed matches cells whatever their seed"
+            notes.append(f"warning: `{name}` matches no cell of `{names[0]}`{hint}")
         for c in _finished(other):
             for b0 in index.get(_key(c["cell"], ignore), []):
                 label = name
@@ -198,7 +210,7 @@ def compare(paths: list[str | Path], *, ignore_seed: bool = False, over_seeds: b
                 if ga is not None and (ga != gb or len({x["cell"].get("generator") for x in _finished(base)}) > 1):
                     label = f"{name}: {gb} - {ga}"
                 key = _text(_key(c["cell"], ignore))
-                if "correct" in b0["record"] and "correct" in c["record"]:
+                if all(isinstance(r.get("correct"), str) and "n_images" in r for r in (b0["record"], c["record"])):
                     d, lo, hi, paired, pv = _recovery_diff(b0["record"], c["record"], same_images, len(rows))
                     ra, rb = b0["record"]["accuracy"], c["record"]["accuracy"]
                     rows.append(CellDiff(key, label, "accuracy", ra, rb, d, lo, hi, paired, pv))
@@ -207,7 +219,46 @@ def compare(paths: list[str | Path], *, ignore_seed: bool = False, over_seeds: b
                     if m in c["record"]:
                         d, lo, hi = _interval_diff(b0["record"], c["record"], m)
                         rows.append(CellDiff(key, label, m, b0["record"][m], c["record"][m], d, lo, hi, False))
+    notes += verdict_notes(names, loaded)
     return {"rows": rows, "notes": notes, "names": names, "experiment": base.experiment}
+
+
+def verdict_notes(names: list[str], loaded: list) -> list[str]:
+    """Whether any claim's verdict differs between the results (labels, by claim and subject)."""
+    verdicts = [{v.claim: v.label for v in r.verdict_objs()} for r in loaded]
+    if not verdicts[0]:
+        return []
+    out = []
+    for name, mine in zip(names[1:], verdicts[1:]):
+        changed = [
+            f"{c}: {verdicts[0][c]} -> {mine[c]}" for c in verdicts[0] if c in mine and mine[c] != verdicts[0][c]
+        ]
+        shared = sum(c in mine for c in verdicts[0])
+        out.append(
+            f"verdicts of `{name}`: "
+            + (f"{len(changed)} of {shared} differ ({'; '.join(changed)})" if changed else f"all {shared} the same")
+        )
+    return out
+
+
+def chance_range(n: int, level: float = 0.95) -> tuple[int, int]:
+    """How many of n 95% intervals miss their truth by chance alone: the central 95% of Binomial(n, 0.05)."""
+    from scipy.stats import binom
+
+    lo, hi = binom.interval(level, n, 1 - 0.95)
+    return int(lo), int(hi)
+
+
+def counts(rows: list[CellDiff]) -> str:
+    """One line: cells (not cells x numbers), numbers outside their interval, and chance's share."""
+    cells = len({(r.label, r.cell) for r in rows})
+    outside = sum(r.outside for r in rows)
+    lo, hi = chance_range(len(rows)) if rows else (0, 0)
+    numbers = f" ({len(rows)} numbers)" if len(rows) != cells else ""
+    return (
+        f"{cells} cells compared{numbers}, {outside} outside their 95% interval, where chance alone puts "
+        f"{lo}-{hi} (if nothing changed)"
+    )
 
 
 def against_paper(path: str | Path) -> dict:

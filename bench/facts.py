@@ -175,7 +175,7 @@ def collect_facts(
         seeds=seeds,
         data_fingerprint=data_fingerprint,
         wall_time_s=None if wall_time_s is None else float(wall_time_s),
-        date=date or _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        date=date or _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         device=device_name(device),
         versions=versions(),
         checkpoints=dict(checkpoints or {}),

@@ -228,12 +228,12 @@ def test_an_empty_sweep_is_never_started(tmp_path):
         unregister("empty-sweep")
 
 
-def test_the_readmes_sweep_files_are_read_and_checked(tmp_path, capsys):
-    """Each ```toml example of the README names its command on its first line; each is read,
+def test_the_guides_sweep_files_are_read_and_checked(tmp_path, capsys):
+    """Each ```toml example of the guide names its command on its first line; each is read,
     typed and checked by that command (--print-config stops before any work)."""
     import re
 
-    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).parents[1] / "docs" / "guide.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```toml\n(.*?)```", readme, flags=re.DOTALL)
     commands = [re.match(r"# bench (\w+) --config", b).group(1) for b in blocks]
     assert {"recover", "dependence", "rank", "isometry", "stochastic", "mnist"} <= set(commands)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import typing
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -53,6 +54,18 @@ def _default(f) -> Any:
     return f.default_factory() if f.default is dataclasses.MISSING else f.default
 
 
+def _metavar(tp, spec) -> str:
+    """What --help shows for the value: the choices, or the type (a list's items, comma-separated)."""
+    accepted = None if callable(spec.choices) else spec.accepted()
+    if accepted and len(accepted) <= 6:
+        return "[" + "|".join(accepted) + "]"
+    if typing.get_origin(tp) is tuple:
+        return _metavar(st.optional_type(typing.get_args(tp)[0] if typing.get_args(tp) else str)[1], spec) + ",..."
+    if typing.get_origin(tp) is dict or tp is dict:
+        return "JSON"
+    return {int: "INT", float: "FLOAT"}.get(tp, "TEXT" if tp is str else "VALUE")
+
+
 def _param_name(option: str) -> str:
     return option[2:].replace("-", "_")
 
@@ -78,7 +91,7 @@ def setting_parameters(cls, panel: str | None = None, seen: set[str] | None = No
         if tp is bool:
             ann = Annotated[bool | None, typer.Option(f"{spec.option}/--no-{spec.option[2:]}", **kw)]
         else:
-            ann = Annotated[str | None, typer.Option(spec.option, **kw)]
+            ann = Annotated[str | None, typer.Option(spec.option, metavar=_metavar(tp, spec), **kw)]
         name = f.name if panel is None else _param_name(spec.option)
         params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=ann))
     return params
@@ -153,7 +166,7 @@ def experiment_command(name: str, cls: type, doc: str, out: str = "reports"):
 
     def command(**kwargs):
         config, print_config = kwargs.pop("config"), kwargs.pop("print_config")
-        sweep = sweepfile.read_sweep(config, cls) if config is not None else None
+        sweep = sweepfile.read_sweep(config, cls, name) if config is not None else None
         run_settings = run_settings_from(kwargs, sweep, out, command_line())
         settings = settings_from(cls, kwargs, sweep)
         if print_config:

@@ -97,9 +97,12 @@ def compare_cmd(
     atomic_write_text(folder / "compare.md", md)
     figures = compare.figure(found, folder)
     console = Console()
-    rows = found["rows"]
-    outside = sum(r.outside for r in rows)
-    console.print(f"{len(rows)} cells compared, {outside} outside their interval", highlight=False)
+    for note in found["notes"]:
+        if note.startswith(("warning:", "verdicts of")):
+            console.print(
+                note.replace("`", ""), style="yellow" if note.startswith("warning") else None, highlight=False
+            )
+    console.print(compare.counts(found["rows"]), highlight=False)
     console.print(f"report: {folder / 'compare.md'}", highlight=False)
     for p in figures:
         if p.suffix == ".pdf":

@@ -29,7 +29,7 @@ REPORT_EPILOG = """Examples:
 
   bench report reports/recover-paper.json --out /tmp/rebuilt
 
-  bench report --summary reports/ --readme README.md  # the README's headline tables, from the results
+  bench report --summary reports/ --readme reports/README.md  # the results page's tables, from the results
 
   bench report reports/rank.json --print-config > rank.toml   # the sweep file that re-runs it
 """
@@ -150,7 +150,7 @@ def run_cmd(
     except ValueError as e:
         raise OptionError(f"bench run: {e}") from None
     config, print_config = run_options.pop("config"), run_options.pop("print_config")
-    sweep = sweepfile.read_sweep(config, exp.settings) if config is not None else None
+    sweep = sweepfile.read_sweep(config, exp.settings, name) if config is not None else None
     run_settings = run_settings_from(run_options, sweep, "reports", command_line())
     values = dict(sweep.values) if sweep is not None else {}
     values.update(dict(_setting(exp.settings, text) for text in set_))

@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from bench import cache
+from bench.options import OptionError
 
 CacheDirOpt = Annotated[
     Path | None,
@@ -58,6 +59,8 @@ def register(app: typer.Typer) -> None:
         """
 
         root = cache_dir if cache_dir is not None else cache.cache_dir()
+        if root.exists() and not root.is_dir():
+            raise OptionError(f"--cache-dir {root}: exists and is not a folder")
         entries = cache.list_entries(root)
         console = Console()
         if not entries:

@@ -42,6 +42,27 @@ def _check_eval_rank(value: int | str, z_max: int) -> None:
         raise SettingError(f"--eval-rank: expected max, estimate or an integer in 1..{z_max}, got {value!r}")
 
 
+def check_overrides(value: dict) -> str | None:
+    """LWGANConfig fields over a recipe: each a field of the config, its value of the field's
+    kind (a number for a number, text for text, a list for a tuple)."""
+    if not value:
+        return None
+    import dataclasses
+
+    from lwgan.model import LWGANConfig
+
+    defaults = {f.name: getattr(LWGANConfig(), f.name) for f in dataclasses.fields(LWGANConfig)}
+    for key, v in value.items():
+        if key not in defaults:
+            return f"unknown LWGANConfig field {key!r}; valid: {', '.join(sorted(defaults))}"
+        d = defaults[key]
+        kinds = {bool: (bool,), int: (int,), float: (int, float), str: (str,), tuple: (list, tuple)}
+        want = next((k for t, k in kinds.items() if isinstance(d, t)), None)
+        if want and (not isinstance(v, want) or (isinstance(v, bool) and bool not in want)):
+            return f"{key}: expected {type(d).__name__}, got {v!r}"
+    return None
+
+
 def synthetic_names() -> list[str]:
     from bench.data.synthetic import SYNTHETIC
 
@@ -95,7 +116,7 @@ class ToySettings(Settings):
         minimum=0,
         maximum=1,
     )
-    overrides: dict = setting({}, "LWGANConfig fields over the recipe (JSON).", cli=False)
+    overrides: dict = setting({}, "LWGANConfig fields over the recipe (JSON).", check=check_overrides, cli=False)
     eval_rank: int | str = setting("max", EVAL_RANK_HELP, parse=_eval_rank)
     rank_reps: int = setting(10, "Fresh held-out batches of the rank score (LWGAN objective; at least 2).", minimum=2)
     # Refit a copy of the critic to the final Q, G before scoring the ranks: `bench rank` found
@@ -145,7 +166,9 @@ ISOMETRY_LAMBDAS = (0.0, 0.5, 1.0, 2.0)
 class IsometrySettings(ToySettings):
     """Two Gaussians; lambda_iso x seeds x objectives (every ToySettings field can be given)."""
 
-    dataset: str = setting(ISOMETRY_DATASET, "Synthetic dataset of the cells (SPEC: two Gaussians).", cli=False)
+    dataset: str = setting(
+        ISOMETRY_DATASET, "Synthetic dataset of the cells (SPEC: two Gaussians).", choices=synthetic_names, cli=False
+    )
     lambdas: tuple[float, ...] = setting(ISOMETRY_LAMBDAS, "lambda_iso values (>= 0).", option="--lambda", minimum=0)
 
 
@@ -162,7 +185,9 @@ class StochasticSettings(ToySettings):
     """Three clusters; sigma_noise x seeds x objectives, lambda_iso 0 by default (the noise
     alone, as in the published run); every ToySettings field can be given."""
 
-    dataset: str = setting(STOCHASTIC_DATASET, "Synthetic dataset of the cells (SPEC: three clusters).", cli=False)
+    dataset: str = setting(
+        STOCHASTIC_DATASET, "Synthetic dataset of the cells (SPEC: three clusters).", choices=synthetic_names, cli=False
+    )
     lambdas: tuple[float, ...] = setting(
         (0.0,), "Isometric weight(s) (0: the noise alone, as published).", option="--lambda-iso", minimum=0
     )
@@ -212,7 +237,7 @@ class MnistSettings(Settings):
     sigma_noise: float = setting(0.1, "sigma_noise of the models with the noise on.", option="--sigma", minimum=0)
     noise_dim: int = setting(10, "Noise channels k (SPEC: 10 for MNIST).", minimum=1, cli=False)
     eval_rank: int | str = setting("max", EVAL_RANK_HELP, parse=_eval_rank)
-    overrides: dict = setting({}, "LWGANConfig fields over the budget (JSON).", cli=False)
+    overrides: dict = setting({}, "LWGANConfig fields over the budget (JSON).", check=check_overrides, cli=False)
     classifier_seed: int = setting(SCORER_SEED, "Seed of the scorer.", minimum=0, cli=False)
     n_boot: int = setting(1000, "Bootstrap resamples of the per-model intervals.", minimum=1, cli=False)
     gate_reference_frechet: float = gate_setting(

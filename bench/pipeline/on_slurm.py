@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -92,8 +93,10 @@ class SlurmSettings(Settings):
     )
     cluster: str | None = setting(
         None,
-        "submitit cluster: default slurm; 'local' runs the job array on this machine (tests, dry runs).",
+        "submitit cluster: slurm (the default; refused where there is no sbatch), local (the job "
+        "array on this machine: tests, dry runs) or debug (in this process).",
         option="--slurm-cluster",
+        choices=("slurm", "local", "debug"),
     )
 
 
@@ -108,7 +111,12 @@ class Slurm(Executor):
             import submitit  # noqa: F401
         except ImportError:
             raise BenchError("--executor slurm: submitit is not installed (pip install 'lwgan-bench[slurm]')") from None
-        probe_dir(s.log_dir)  # the job logs and pickles go there: writable before any work
+        if s.cluster in (None, "slurm") and shutil.which("sbatch") is None:  # submitit would run it here, silently
+            raise BenchError(
+                "--executor slurm: no sbatch on this machine (not a SLURM login node); "
+                "--slurm-cluster local runs the job array here instead"
+            )
+        probe_dir(s.log_dir, option="--slurm-log-dir")  # the job logs and pickles go there: writable before any work
 
     def parallelism(self, s: SlurmSettings, workers: int, chunks: int) -> int:
         """The array's parallelism (every job at once when unset)."""

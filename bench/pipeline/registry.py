@@ -144,14 +144,14 @@ def get(name: str) -> Experiment:
     return EXPERIMENTS.get(name)
 
 
-def ensure_registered(experiment: str, recorded: list[dict], where: str) -> None:
+def ensure_registered(experiment: str, recorded: list[dict], where: str) -> list[str]:
     """Make `experiment` (of saved results at `where`) registered: load the plugins its results
-    record where they are found unchanged; else a one-line PluginError naming what to pass."""
+    record where they are found unchanged (a built-in experiment's run may have used a plugin's
+    regulator); else a one-line PluginError naming what to pass. Returns the plugins that could
+    not be loaded (missing or changed)."""
 
-    if is_registered(experiment):
-        return
     problems = []
-    for p in recorded:
+    for p in recorded:  # loaded even when the experiment is built in: a plugin may add a regulator
         path = Path(p["file"]) if p.get("file") else None
         if path is None or not path.is_file():
             problems.append(f"{p['spec']} (not found)")
@@ -162,7 +162,7 @@ def ensure_registered(experiment: str, recorded: list[dict], where: str) -> None
         else:
             plugins.load(str(path) if p["spec"].endswith(".py") else p["spec"])
     if is_registered(experiment):
-        return
+        return problems
     hint = f"pass --plugin {' --plugin '.join(p['spec'] for p in recorded)}" if recorded else "no plugin recorded"
     detail = f"; {', '.join(problems)}" if problems else ""
     raise plugins.PluginError(f"{where}: experiment {experiment!r} is not registered ({hint}{detail})")

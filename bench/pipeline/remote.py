@@ -79,6 +79,11 @@ def reachable(address: str, option: str, seconds: float = 3.0) -> None:
     """A one-line BenchError within seconds when nothing listens at a host:port address."""
     if address in ("auto", "local"):
         return
+    if address.startswith(("http://", "https://")):
+        raise BenchError(
+            f"{option}: {address} is a dashboard's address; give the cluster's GCS address "
+            "(host:6379) or its client address (ray://host:10001)"
+        )
     parsed = urlparse(address if "://" in address else f"ray://{address}")
     host, port = parsed.hostname, parsed.port
     if not host or not port:

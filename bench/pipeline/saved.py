@@ -14,6 +14,7 @@ from bench.facts import git_state
 from bench.outputs import probe_dir, probe_files
 from bench.pipeline.registry import Experiment, ensure_registered, get
 from bench.pipeline.results import Results, load
+from bench.plugins import PluginError
 from bench.report import markdown_table, write_csv, write_report
 
 
@@ -81,7 +82,7 @@ def rejudge(path: str | Path) -> Results:
     ensure_registered(results.experiment, results.facts.get("plugins", []), str(path))
     results.verdicts = judge(get(results.experiment), results)
     commit, _ = git_state()
-    when = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    when = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     results.facts["judged"] = f"{when}, commit {(commit or 'unknown')[:12]} (bench report --rejudge)"
     atomic_write_text(Path(path), results.to_json())
     return results
@@ -91,11 +92,20 @@ def rebuild(path: str | Path, out: str | Path | None = None) -> dict[str, Path |
     """`bench report`: the markdown, CSV and figures of a saved run, without rerunning it."""
 
     results = load(path)
-    ensure_registered(results.experiment, results.facts.get("plugins", []), str(path))
+    recorded = results.facts.get("plugins", [])
+    problems = ensure_registered(results.experiment, recorded, str(path))
     exp = get(results.experiment)
     folder = probe_dir(Path(out) if out is not None else Path(path).parent)
     name = Path(path).name.removesuffix(".json")
     files = {ext: folder / f"{name}.{ext}" for ext in ("md", "csv")}
     probe_files(files.values())
-    figures = _render_all(exp, results, files)
+    try:
+        figures = _render_all(exp, results, files)
+    except ValueError as e:  # a name only a plugin the run used registers (a regulator, a generator)
+        if not problems:
+            raise
+        raise PluginError(
+            f"{path}: {' '.join(str(e).split())}; the run used plugins that could not be loaded: "
+            f"{', '.join(problems)} (pass --plugin {' --plugin '.join(p['spec'] for p in recorded)})"
+        ) from None
     return {"report": files["md"], "csv": files["csv"], "figures": figures}

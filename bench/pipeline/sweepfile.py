@@ -16,11 +16,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import tomllib
 
 from bench.pipeline.executors import executor_names, get_executor
 from bench.pipeline.run_settings import RunSettings
@@ -103,7 +103,7 @@ def _typed(cls, data: dict, where: str) -> dict:
     return out
 
 
-def read_sweep(path, cls) -> Sweep:
+def read_sweep(path, cls, experiment: str | None = None) -> Sweep:
     """A sweep file: top-level keys are `cls`'s settings, `[run]` the run's (RunSettings), any
     other table an executor's settings; a SettingError naming the file for anything bad."""
     p = Path(path)
@@ -113,6 +113,11 @@ def read_sweep(path, cls) -> Sweep:
         raise SettingError(f"--config: no such file {p}") from None
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
         raise SettingError(f"--config: {p} is not a TOML file ({' '.join(str(e).split())})") from None
+    head = re.match(r"# bench (\S+) --config", p.read_text(encoding="utf-8").lstrip())
+    if experiment and head and head.group(1) != experiment:  # the header --print-config writes
+        raise SettingError(
+            f"--config: {p} was written for bench {head.group(1)} (its first line), not bench {experiment}"
+        )
     tables = {
         k: data.pop(k) for k in list(data) if isinstance(data[k], dict) and k not in {f.name for f in fields(cls)}
     }

@@ -106,7 +106,10 @@ def resolve(name: str, latent_dim: int | None = None, arch: str | None = None) -
     its family takes (an LSGAN's latent_dim and arch). A one-line BenchError for a name that
     cannot be recovered through; nothing is trained or loaded."""
     if is_user(name):
-        return Resolved(name, user=_built(name))
+        built = _built(name)
+        if built.checkpoint and not Path(built.checkpoint).is_file():  # found now, not after the models train
+            raise BenchError(f"--generator: {name}: its checkpoint {built.checkpoint} does not exist")
+        return Resolved(name, user=built)
     from lwgan.families import get_family
     from lwgan.registry import VARIANTS, get_generator
 

@@ -65,6 +65,20 @@ def _check_latent_rank(text: str) -> str | None:
     return None if ok else f"expected estimate, max or a positive integer, got {text!r}"
 
 
+def _listed(v):
+    """A JSON list and the tuple the settings freeze it to, made comparable."""
+    return list(v) if isinstance(v, (list, tuple)) else v
+
+
+def _check_arch(value: str | None) -> str | None:
+    """An LSGAN architecture of the registry (lwgan.lsgan_nets), checked only when one is given."""
+    if value is None:
+        return None
+    from lwgan.lsgan_nets import ARCHITECTURES
+
+    return None if value in ARCHITECTURES else f"unknown architecture {value!r}; accepted: {', '.join(ARCHITECTURES)}"
+
+
 @dataclass(frozen=True)
 class RecoverSettings(Settings):
     """Everything that defines the numbers of a recovery sweep, and how they are judged. Flat,
@@ -130,7 +144,9 @@ class RecoverSettings(Settings):
     )
     latent_dim: int | None = setting(None, "d_z of an LSGAN (none: the variant's, 256).", minimum=1)
     arch: str | None = setting(
-        None, "LSGAN architecture: mlp (CPU) or cho (the author's, for GPUs); none: the variant's."
+        None,
+        "LSGAN architecture: mlp (CPU) or cho (the author's, for GPUs); none: the variant's.",
+        check=_check_arch,
     )
     latent_rank: str = setting(
         "estimate",
@@ -230,6 +246,8 @@ class RecoverSettings(Settings):
                 or any(isinstance(x, bool) or not isinstance(x, int) or x < 0 for x in seeds)
             ):
                 raise SettingError(f"--seeds-for: {g}: expected a list of seeds >= 0, got {seeds!r}")
+            if len(set(seeds)) != len(seeds):
+                raise SettingError(f"--seeds-for: {g}: a seed is listed twice in {list(seeds)}")
         for g, n in self.images_for.items():
             if g not in self.generators:
                 raise SettingError(f"--images-for: {g!r} is not one of the sweep's generators")
@@ -365,9 +383,11 @@ class DependenceSettings(RecoverSettings):
     )
 
     def check(self) -> None:
-        for name in ("seeds_for", "images_for"):  # the study's exceptions apply to the generators it sweeps
+        # The study's own exceptions (the defaults) apply to the generators it sweeps; a name the
+        # user gave that the sweep does not have is refused (by RecoverSettings.check).
+        for name, default in (("seeds_for", FEWER_SEEDS), ("images_for", FEWER_IMAGES)):
             given = getattr(self, name)
-            mine = {g: v for g, v in given.items() if g in self.generators}
+            mine = {g: v for g, v in given.items() if g in self.generators or _listed(default.get(g)) != _listed(v)}
             if mine != given:
                 object.__setattr__(self, name, mine)
         super().check()

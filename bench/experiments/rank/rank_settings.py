@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench.experiments.lwgan_settings import synthetic_names
+from bench.experiments.lwgan_settings import check_overrides, synthetic_names
 from bench.settings import SettingError, Settings, setting
 from lwgan.recipes import PUBLIC_TOY, get_recipe, with_overrides
 
@@ -100,7 +100,7 @@ class RankSettings(Settings):
     batch_size: int | None = setting(None, "Training batch size (none: the schedule's).", minimum=2)
     lambda_mmd: float | None = setting(None, "Weight of the MMD term (none: the schedule's).", minimum=0)
     lambda_gp: float | None = setting(None, "Weight of the gradient penalty (none: the schedule's).", minimum=0)
-    overrides: dict = setting({}, "LWGANConfig fields over the schedule (JSON).", cli=False)
+    overrides: dict = setting({}, "LWGANConfig fields over the schedule (JSON).", check=check_overrides, cli=False)
     protocol: str | None = setting(
         None,
         "How the rank score is evaluated: refit (encoder and generator frozen, "
