@@ -3,8 +3,9 @@
 A checkpoint is `<cache_dir>/<kind>/<key>.pt` (format in bench.checkpoint), where the key is a
 hash of everything that defines the model. Loading re-checks the meta against what was asked and
 the content against its recorded digest, so a renamed, stale, foreign or damaged file is
-retrained rather than silently used. Writes are atomic: two processes training the same key both
-replace the file whole; the last one wins and both files are valid.
+retrained rather than silently used. Writes are atomic (a reader never sees half a file), and a
+lock per key (`.locks/<kind>-<key>.lock`) makes a second process that needs the model wait for the first to
+save it and load it, rather than train it again.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import os
 import re
 from collections.abc import Callable
 from pathlib import Path
+
+from filelock import FileLock, Timeout
 
 from bench import checkpoint
 from bench.checkpoint import FORMAT_VERSION, CacheEntry, CacheError, canonical
@@ -122,6 +125,23 @@ def train_or_load(
     `entry.retrained_because`, and the model is retrained and the file replaced.
     `retrain=True` ignores any existing file. Tensors come back on the CPU.
     """
+    path = entry_path(kind, cache_key(kind, config, data_fingerprint, seed), root)
+    locks = path.parent.parent / ".locks"  # beside the kinds' folders, which hold checkpoints only
+    locks.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(locks / f"{kind}-{path.stem}.lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:  # another process trains this very model: wait, then load what it saved
+        if on_event is not None:
+            on_event(f"another process is training {kind} {path.stem}; waiting for it")
+        lock.acquire()
+    try:
+        return _train_or_load(kind, config, data_fingerprint, seed, train, retrain, root, on_event)
+    finally:
+        lock.release()
+
+
+def _train_or_load(kind, config, data_fingerprint, seed, train, retrain, root, on_event):
     reason = None
     if retrain:
         path = entry_path(kind, cache_key(kind, config, data_fingerprint, seed), root)

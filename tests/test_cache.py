@@ -383,3 +383,40 @@ def test_entry_path_rejects_unsafe_kind(tmp_path):
     with pytest.raises(ValueError):
         cache.entry_path("../escape", "0" * 16, tmp_path)
     assert isinstance(cache.entry_path("iso-lwgan_2.x", "0" * 16, tmp_path), Path)
+
+
+_TRAINER = """
+import sys, time
+from pathlib import Path
+from bench import cache
+
+root, log = Path(sys.argv[1]), Path(sys.argv[2])
+
+def train():
+    with open(log, "a") as f:
+        f.write("trained\\n")
+    time.sleep(1.5)  # long enough that the other process asks while this one trains
+    return {"w": [1.0, 2.0]}
+
+payload, entry = cache.train_or_load("toy", {"width": 3}, "fp", 0, train, root=root, on_event=print)
+print("digest", entry.digest, flush=True)
+"""
+
+
+def test_two_processes_never_train_one_model_twice(tmp_path):
+    """Two real processes ask for the same model at once: one trains it, the other waits on the
+    key's lock and loads what the first saved."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "trainer.py"
+    script.write_text(_TRAINER, encoding="utf-8")
+    log = tmp_path / "trained.log"
+    args = [sys.executable, str(script), str(tmp_path / "cache"), str(log)]
+    procs = [subprocess.Popen(args, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=60)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0]
+    assert log.read_text().count("trained") == 1
+    digests = {line.split()[1] for out in outs for line in out.splitlines() if line.startswith("digest")}
+    assert len(digests) == 1
+    assert sum("waiting for it" in out for out in outs) == 1
