@@ -17,6 +17,8 @@ from __future__ import annotations
 import getpass
 import logging
 import os
+import shutil
+import tempfile
 import time
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
@@ -27,13 +29,16 @@ from typing import Any
 
 from bench.errors import BenchError
 from bench.facts import command_line, device_name, git_state, versions
-from bench.tracking_store import TrackingError, check_uri, preflight, scheme
+from bench.tracking_store import TrackingError, artifacts_beside, check_uri, preflight, scheme
 
 # MLflow's per-request limits (mlflow.utils.validation): a batch holds at most 1000 metrics and
 # 100 params and 100 tags, 1000 entities in all; values are truncated to what the store accepts.
 _MAX_METRICS, _MAX_PARAMS_TAGS, _MAX_ENTITIES = 1000, 100, 1000
 _MAX_PARAM_LEN, _MAX_TAG_LEN = 6000, 8000
 _SCHEMES = ("sqlite", "http", "https", "file", "postgresql", "mysql", "mssql", "databricks", "uc")
+
+
+EXPERIMENT_KIND, TRAINING = "mlflow.experimentKind", "custom_model_development"
 
 
 def _one_line(text: Any, limit: int = 300) -> str:
@@ -46,7 +51,6 @@ def base_tags(command: str | None = None) -> dict[str, str]:
     commit, dirty = git_state()
     tags = {f"version.{k}": v for k, v in versions().items()}
     tags["command_line"] = command if command is not None else command_line()
-    tags["mlflow.source.name"] = tags["command_line"][:_MAX_TAG_LEN]
     tags["mlflow.source.type"] = "LOCAL"
     try:
         tags["mlflow.user"] = getpass.getuser()
@@ -235,8 +239,7 @@ class Sweep:
             self._call("logging a child run", _batches, self.client, rid, dict(params or {}), ms, {})
             if datasets:
                 self._call("logging a child's datasets", _inputs, self.client, rid, datasets)
-            for p in paths:
-                self._call(f"logging artifact {p.name}", self.client.log_artifact, rid, str(p))
+            self._fixed_names(rid, paths)
         except BaseException as e:
             # Ctrl-C or an error half way: do not leave the child RUNNING forever.
             interrupted = isinstance(e, KeyboardInterrupt)
@@ -245,6 +248,15 @@ class Sweep:
             raise
         self._call("ending a child run", self.client.set_terminated, rid, status)
         return rid
+
+    def _fixed_names(self, rid: str, paths: list[Path]) -> None:
+        """A child's figures under the same names in every child (`cell.png`, or `cell-1.png`...),
+        so MLflow's compare view shows two cells' figures side by side."""
+        with tempfile.TemporaryDirectory() as tmp:
+            for i, p in enumerate(paths):
+                fixed = Path(tmp) / (f"cell{'' if len(paths) == 1 else f'-{i}'}{p.suffix}")
+                shutil.copyfile(p, fixed)
+                self._call(f"logging artifact {p.name}", self.client.log_artifact, rid, str(fixed))
 
     def _end(self, run_id: str, status: str, error: str | None = None) -> None:
         with _quiet():
@@ -281,7 +293,8 @@ def _experiment_id(client: Any, name: str, artifact_location: str | None) -> str
     exp = client.get_experiment_by_name(name)
     if exp is None:
         try:
-            return client.create_experiment(name, artifact_location=artifact_location)
+            # a model-training experiment: the UI opens on its runs table, not the GenAI views
+            return client.create_experiment(name, artifact_location=artifact_location, tags={EXPERIMENT_KIND: TRAINING})
         except MlflowException:  # created meanwhile by a concurrent command
             exp = client.get_experiment_by_name(name)
             if exp is None:
@@ -291,6 +304,8 @@ def _experiment_id(client: Any, name: str, artifact_location: str | None) -> str
             f"--experiment {name}: this experiment is deleted in the tracking store; restore it "
             "(mlflow experiments restore) or choose another --experiment name"
         )
+    if EXPERIMENT_KIND not in exp.tags:  # made before the tag was set, or by another tool
+        client.set_experiment_tag(exp.experiment_id, EXPERIMENT_KIND, TRAINING)
     return exp.experiment_id
 
 
@@ -325,8 +340,14 @@ def start_sweep(
         client = MlflowClient(tracking_uri=tracking_uri)
         sweep.client = client
         sweep.tracking_uri = client.tracking_uri
-        sweep.experiment_id = _experiment_id(client, name, artifact_location)
-        all_tags = {**base_tags(), "command": command, **{str(k): v for k, v in (tags or {}).items()}}
+        where = artifact_location or artifacts_beside(client.tracking_uri, name)
+        sweep.experiment_id = _experiment_id(client, name, where)
+        all_tags = {
+            **base_tags(),
+            "command": command,
+            "mlflow.source.name": f"bench {command}",  # the runs table's Source column
+            **{str(k): v for k, v in (tags or {}).items()},
+        }
         run = client.create_run(sweep.experiment_id, run_name=run_name or command)
         sweep.run_id = run.info.run_id
         _batches(client, sweep.run_id, dict(params or {}), [], all_tags)

@@ -5,6 +5,7 @@ fails before any model trains). bench.tracking logs the runs."""
 from __future__ import annotations
 
 import os
+import re
 import socket
 from pathlib import Path
 from urllib.parse import urlparse
@@ -62,3 +63,12 @@ def preflight(uri: str | None) -> None:
                 probe_dir(db.parent if str(db.parent) else ".", "--tracking-uri")
             except OutputError as e:
                 raise TrackingError(str(e)) from None
+
+
+def artifacts_beside(tracking_uri: str, name: str) -> str | None:
+    """For a sqlite store, the folder beside its database (not ./mlruns of wherever the command
+    ran): `<db folder>/mlruns/<experiment>`."""
+    if not tracking_uri.startswith("sqlite:///"):
+        return None
+    db = Path(tracking_uri[len("sqlite:///") :]).expanduser().resolve()
+    return (db.parent / "mlruns" / re.sub(r"[^A-Za-z0-9._-]+", "_", name)).as_uri()

@@ -85,6 +85,15 @@ def verdict_tags(verdicts: list[Verdict]) -> dict[str, str]:
     return out
 
 
+def description(verdicts: list[Verdict], report: str) -> str:
+    """The parent run's description in MLflow (`mlflow.note.content`): its verdicts as a table."""
+    if not verdicts:
+        return f"No verdicts. Report: `{report}`"
+    lines = ["| claim | verdict |", "| --- | --- |"]
+    lines += [f"| {v.claim.replace('|', '/')} | {v.shown.replace('|', '/')} |" for v in verdicts]
+    return "\n".join(lines) + f"\n\nReport: `{report}`"
+
+
 def rows(verdicts: list[Verdict]) -> list[dict]:
     """Verdicts as table rows (claim, verdict, numbers) for a report or the console."""
     return [{"claim": v.claim, "verdict": v.shown, "numbers": v.numbers} for v in verdicts]

@@ -120,7 +120,7 @@ def test_the_study_end_to_end_at_tiny_size(small_mnist, mnist_dir, tmp_path, cap
         "## Readings of the resampling cutoffs",
         "Credible generators",
         "# Details",
-        "`lsgan.cho-test` on 6 of them (3 choose, 3 judge)",
+        "`lsgan.cho-test` on 6 of them (3 and 3 in the two halves)",
     ):
         assert needle in report, needle
     for fig in ("dependence_lift", "dependence_readings"):

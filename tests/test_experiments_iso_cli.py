@@ -244,7 +244,7 @@ def test_mnist_tiny_budget_end_to_end(small_mnist, mnist_dir, tmp_path, capsys):
         (["mnist", "--sigma", "-1"], "--sigma: -1.0 is below the minimum 0"),
         (["isometry", "--seeds", "1,,2"], "--seeds: empty element in '1,,2'"),
         (["stochastic", "--sigma", "0,0.1,"], "--sigma: empty element"),
-        (["isometry", "--workers", "0"], "--workers: expected a positive number"),
+        (["isometry", "--workers", "0"], "--workers: 0 is below the minimum 1"),
     ],
 )
 def test_bad_values_exit_2_with_one_line(argv, needle, capsys):

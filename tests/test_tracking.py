@@ -136,6 +136,10 @@ def test_sweep_round_trip_sqlite(store):
     assert tags["version.torch"].startswith("2.") and "version.mlflow" in tags
     assert "version.python" in tags and tags["version.lwgan-bench"] == "0.1.0"
     assert tags["command"] == "recover" and tags["command_line"]
+    assert tags["mlflow.source.name"] == "bench recover"  # the runs table's Source column
+    # a model-training experiment (the UI opens on its runs table), its artifacts beside the database
+    assert exp.tags["mlflow.experimentKind"] == "custom_model_development"
+    assert exp.artifact_location == (tmp / "mlruns" / "recover").as_uri()
     head = _git_head()
     if head:
         assert tags["git_commit"] == head == tags["mlflow.source.git.commit"]
@@ -151,7 +155,9 @@ def test_sweep_round_trip_sqlite(store):
     hist = client.get_metric_history(a, "loss")
     assert sorted(m.step for m in hist) == list(range(2500))
     assert {m.step: m.value for m in hist}[9] == pytest.approx(0.1)
-    local = client.download_artifacts(a, "grid.csv", str(tmp / "dl"))
+    # a child's figures go under fixed names, so MLflow's compare view lines two cells' up
+    assert [f.path for f in client.list_artifacts(a)] == ["cell.csv"]
+    local = client.download_artifacts(a, "cell.csv", str(tmp / "dl"))
     assert Path(local).read_text() == "a,b\n1,2\n"
     bad = kids["broken cell"]
     assert bad.info.status == "FAILED" and bad.data.tags["error"] == "nan loss at step 3"
@@ -223,7 +229,7 @@ def test_default_uri_is_mlflows_own_and_sweep_is_quiet(fresh):
     assert uri.startswith("sqlite") and uri.endswith("mlflow.db")
     client = MlflowClient(tracking_uri=f"sqlite:///{fresh.db}")
     assert client.get_run(fresh.sweep.run_id).info.status == "FINISHED"
-    assert any(p.name == "f.txt" for p in (fresh.dir / "mlruns").rglob("*"))
+    assert any(p.name == "cell.txt" for p in (fresh.dir / "mlruns").rglob("*"))
 
 
 def _free_port() -> int:
@@ -325,5 +331,5 @@ def test_sweep_against_mlflow_server(mlflow_server, tmp_path, monkeypatch, capfd
         2.0,
         1.0,
     ]
-    local = client.download_artifacts(cid, "curve.csv", str(tmp_path))
+    local = client.download_artifacts(cid, "cell.csv", str(tmp_path))
     assert Path(local).read_text() == "step,loss\n0,1.0\n"

@@ -5,6 +5,7 @@ at import): the commands build their options from these fields, and `--help` sta
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from bench.claims.gates import gate_setting
@@ -47,8 +48,6 @@ def check_overrides(value: dict) -> str | None:
     kind (a number for a number, text for text, a list for a tuple)."""
     if not value:
         return None
-    import dataclasses
-
     from lwgan.model import LWGANConfig
 
     defaults = {f.name: getattr(LWGANConfig(), f.name) for f in dataclasses.fields(LWGANConfig)}

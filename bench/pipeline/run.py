@@ -41,7 +41,7 @@ from bench.pipeline.run_settings import RunOptions, resolve_device
 from bench.pipeline.saved import judge, slimmed, write_outputs
 from bench.pipeline.worker import CELL_DONE
 from bench.progress import ProgressFn, null_progress
-from bench.verdict import verdict_tags
+from bench.verdict import description, verdict_tags
 
 
 @dataclass
@@ -320,7 +320,12 @@ def _finish(run: _Run, outcome: dict[str, dict], sweep, seeds: list[int]) -> Run
         numerics=precision.describe(opts.device, run.train_label, prepared.precision),
     ).to_dict()
     saved, written = write_outputs(exp, results, run.files)
-    sweep.set_tags(verdict_tags(results.verdict_objs()))
+    sweep.set_tags(
+        {
+            **verdict_tags(results.verdict_objs()),
+            "mlflow.note.content": description(results.verdict_objs(), str(run.files["md"])),
+        }
+    )
     datasets = [*prepared.datasets, *(d for r in results.records() for d in r.get("datasets") or [])]
     sweep.log_inputs(inputs.unique(datasets))
     numbers = {k: v for k, v in prepared.facts.items() if isinstance(v, (int, float))}
