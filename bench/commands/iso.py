@@ -30,7 +30,7 @@ STOCHASTIC_EPILOG = """Examples:
 
 MNIST_EPILOG = """Examples:
 
-  bench mnist --data-dir ../shared/data/mnist      # the default budget, seeds 0,1,2 (about 35 min on 2 CPU cores)
+  bench mnist --data-dir ../shared/data/mnist      # the default budget, seeds 0,1,2 (about 26 min cold on 2 CPU cores)
 
   bench mnist --budget public --device cuda        # the public LWGAN code's MNIST schedule (a GPU one)
 
