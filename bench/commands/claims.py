@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from bench.claims import all_claims, get, paper
 from bench.claims.gates import GATE_TEXT
+from bench.commands.tables import show
 from bench.options import OptionError
 from bench.summary import collect, sensitivity_rows
 
@@ -52,17 +52,15 @@ def claims_cmd(
             raise OptionError("--sensitivity: needs --results DIR (the saved results to re-judge)")
 
         rows = sensitivity_rows(results)
-        table = Table(
-            title=f"How stable each verdict is ({results}): share of 20 re-drawn image splits and of band "
-            "numbers moved 0.5x/1.5x that keep the label; fragile under 80% of splits"
+        cols = ("claim", "verdict", "splits", "bands", "fragile", "subject", "report", "flips")
+        show(
+            console,
+            f"How stable each verdict is ({results}): share of 20 re-drawn image splits and of band "
+            "numbers moved 0.5x/1.5x that keep the label; fragile under 80% of splits",
+            cols,
+            [[str(r[k]) for k in cols] for r in rows],
+            wide_only=("flips",),
         )
-        for col in ("report", "subject", "claim", "verdict", "splits", "bands", "fragile", "flips"):
-            table.add_column(col, overflow="fold")
-        for r in rows:
-            table.add_row(
-                *(str(r[k]) for k in ("report", "subject", "claim", "verdict", "splits", "bands", "fragile", "flips"))
-            )
-        console.print(table)
         return
     verdicts: dict[str, list[str]] = {}
     if results is not None:
@@ -86,25 +84,24 @@ def claims_cmd(
         for line in verdicts.get(claim.key, []):
             console.print(f"  {line}", highlight=False)
         return
-    table = Table(title="Claims (bench.claims; `bench claims KEY` for a rule in full)", show_lines=True)
-    for col in ("#", "key", "claim (paper)", "paper value", "reproduced", "not reproduced", "reports"):
-        table.add_column(col, overflow="fold")
+    cols = ["#", "key", "claim (paper)", "paper value", "reproduced", "not reproduced", "reports"]
+    rows = [
+        [c.number, c.key, f"{c.statement} ({c.paper})", c.paper_value, c.reproduced.rule, c.not_reproduced.rule]
+        + ["\n".join(c.reports)]
+        for c in all_claims()
+    ]
     if results is not None:
-        table.add_column("verdicts", overflow="fold")
-    for c in all_claims():
-        row = [
-            c.number,
-            c.key,
-            f"{c.statement} ({c.paper})",
-            c.paper_value,
-            c.reproduced.rule,
-            c.not_reproduced.rule,
-            "\n".join(c.reports),
-        ]
-        if results is not None:
+        cols.append("verdicts")
+        for c, row in zip(all_claims(), rows):
             row.append("\n".join(verdicts.get(c.key, [])) or "none")
-        table.add_row(*row)
-    console.print(table)
+    show(
+        console,
+        "Claims (bench.claims)",
+        cols,
+        rows,
+        wide_only=("paper value", "reproduced", "not reproduced", "reports", "verdicts"),
+        note="`bench claims KEY` prints a claim's rule in full; a wider terminal shows the bands here.",
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -12,8 +12,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
+from bench.commands.tables import show
 from bench.pipeline import run_experiment
 from bench.progress import rich_progress
 
@@ -50,13 +50,18 @@ def print_output(output) -> None:
     console = Console()
     verdicts = output.results.verdict_objs()
     if verdicts:
-        table = Table(title=f"{output.results.experiment}: verdicts", title_justify="left")
-        for col in ("claim", "verdict", "numbers"):
-            table.add_column(col)
-        for v in verdicts:
-            colour = {"reproduced": "green", "not reproduced": "red"}.get(v.label, "yellow")
-            table.add_row(v.claim, f"[{colour}]{escape(v.shown)}[/]", escape(v.numbers))
-        console.print(table)
+        colour = {"reproduced": "green", "not reproduced": "red"}
+        show(
+            console,
+            f"{output.results.experiment}: verdicts",
+            ("verdict", "claim", "numbers"),
+            [
+                (f"[{colour.get(v.label, 'yellow')}]{escape(v.shown)}[/]", escape(v.claim), escape(v.numbers))
+                for v in verdicts
+            ],
+            wide_only=("numbers",),
+            note=f"the numbers behind each verdict: {output.report}",
+        )
     if output.failed:
         console.print(f"[yellow]{len(output.failed)} cell(s) failed[/]: see the report; --resume retries them")
     console.print(f"report: {output.report}\nresults: {output.csv}\nsaved results: {output.json}")

@@ -9,12 +9,12 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from bench import settings as st
 from bench import summary as s
 from bench.commands.build import run_parameters, run_settings_from
 from bench.commands.common import run
+from bench.commands.tables import show
 from bench.facts import command_line
 from bench.options import OptionError
 from bench.outputs import probe_files
@@ -38,13 +38,13 @@ REPORT_EPILOG = """Examples:
 def experiments_cmd() -> None:
     """List the registered experiments (built in, or added by a plugin) with what each does."""
 
-    table = Table(title="Experiments (each runs through one pipeline; add your own with --plugin)")
-    for col in ("name", "description", "settings"):
-        table.add_column(col, no_wrap=col == "name")
-    for name in names():
-        exp = get(name)
-        table.add_row(name, exp.description, exp.settings.__name__)
-    Console().print(table)
+    show(
+        Console(),
+        "Experiments (each runs through one pipeline; add your own with --plugin)",
+        ("name", "description", "settings"),
+        [(n, get(n).description, get(n).settings.__name__) for n in names()],
+        wide_only=("settings",),
+    )
 
 
 def report_cmd(

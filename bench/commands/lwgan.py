@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from bench.commands.build import experiment_command
+from bench.commands.tables import show
 from bench.experiments.rank.rank_settings import RankSettings
 from lwgan.recipes import RECIPES
 
@@ -34,22 +34,24 @@ def generators_cmd() -> None:
 
     from lwgan.registry import DEFAULT_RECIPE, generator_names, get_generator
 
-    table = Table(
-        title=f"Generator variants (use the name with --generator; the name alone takes the recipe `{DEFAULT_RECIPE}`)"
-    )
-    for col in ("name", "family", "data kind", "key config", "description"):
-        table.add_column(col, no_wrap=col in ("name", "family", "data kind"))
+    console = Console()
+    rows = []
     for name in generator_names():
         spec = get_generator(name)
-        table.add_row(name, spec.family, spec.data_kind, spec.key_text(), spec.description)
-    console = Console()
-    console.print(table)
-    recipes = Table(title="Training recipes (variant.recipe, e.g. lwgan.rank)")
-    for col in ("recipe", "family", "description"):
-        recipes.add_column(col, no_wrap=col != "description")
-    for r in RECIPES.values():
-        recipes.add_row(r.name, r.family, r.description)
-    console.print(recipes)
+        rows.append((name, spec.family, spec.data_kind, spec.description, spec.key_text()))
+    show(
+        console,
+        f"Generator variants (use the name with --generator; the name alone takes the recipe `{DEFAULT_RECIPE}`)",
+        ("name", "family", "data kind", "description", "key config"),
+        rows,
+        wide_only=("key config",),
+    )
+    show(
+        console,
+        "Training recipes (variant.recipe, e.g. lwgan.rank)",
+        ("recipe", "family", "description"),
+        [(r.name, r.family, r.description) for r in RECIPES.values()],
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -8,9 +8,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from bench import cache
+from bench.commands.tables import show
 from bench.options import OptionError
 
 CacheDirOpt = Annotated[
@@ -66,16 +66,16 @@ def register(app: typer.Typer) -> None:
         if not entries:
             console.print(f"No cached models in {root}.")
             return
-        table = Table(title=f"Cached models in {root}", title_justify="left")
-        for col in ("kind", "key", "size", "created (UTC)", "metrics", "digest"):
-            table.add_column(col, no_wrap=col in ("key", "digest", "size"))
+        rows = []
         for e in entries:
             date = e.created.replace("T", " ").split("+")[0]
-            if e.error:
-                why = f"[red]{escape(e.error)}[/red]"
-                table.add_row(e.kind, e.key, _size(e.size_bytes), date, why, "")
-            else:
-                table.add_row(e.kind, e.key, _size(e.size_bytes), date, _metrics(e.metrics), e.digest[:12])
-        console.print(table)
+            what = f"[red]{escape(e.error)}[/red]" if e.error else _metrics(e.metrics)
+            rows.append((e.kind, e.key, _size(e.size_bytes), date, e.digest[:12] if not e.error else "", what))
+        show(
+            console,
+            f"Cached models in {root}",
+            ("kind", "key", "size", "created (UTC)", "digest", "metrics"),
+            rows,
+        )
         bad = sum(1 for e in entries if e.error)
         console.print(f"{len(entries)} checkpoint(s), {bad} unreadable.")

@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
+from bench.commands.tables import show
 from bench.options import OptionError
 
 EPILOG = """Examples:
@@ -31,21 +31,21 @@ def regulators_cmd(
 
     if kind is not None and kind not in regulators.KINDS:
         raise OptionError(f"--kind: unknown kind {kind!r}; accepted: {', '.join(regulators.KINDS)}")
-    table = Table(title="Latent regulators")
-    table.add_column("name", no_wrap=True)
-    table.add_column("kind")
-    table.add_column("hyperparameter")
-    table.add_column("options / needs")
-    table.add_column("source / description", min_width=28, ratio=1)
-    table.add_column("extra", no_wrap=True)
+    rows = []
     for name in regulators.names(include_extras=not paper_only, kind=kind):
         reg = regulators.get(name)
         opts = [f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in reg.options.items()]
         opts += [f"needs {k}=" for k in getattr(reg, "context", ())]
         opts = ", ".join(opts)
-        table.add_row(name, reg.kind, reg.hyperparameter, opts or "-", reg.description, "extra" if reg.extra else "")
+        rows.append((name, reg.kind, reg.hyperparameter, "extra" if reg.extra else "", reg.description, opts or "-"))
     console = Console()
-    console.print(table)
+    show(
+        console,
+        "Latent regulators",
+        ("name", "kind", "hyperparameter", "extra", "source / description", "options / needs"),
+        rows,
+        wide_only=("options / needs",),
+    )
     priors = "; ".join(
         f"{p}{' (default)' if p == regulators.DEFAULT_PRIOR else ''}: {regulators.get_prior(p).description}"
         for p in regulators.prior_names()
