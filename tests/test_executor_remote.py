@@ -459,3 +459,57 @@ def test_a_restarted_slurm_driver_collects_the_jobs_that_finished_while_it_was_g
     frame = pd.read_csv(csv)
     assert list(frame["square"]) == [1, 4, 9, 16] and (frame["status"] == "finished").all()
     assert {j["job_id"] for j in json.loads(manifest.read_text())["jobs"]} == {j["job_id"] for j in jobs}
+
+
+def _queue_actor_pids() -> list[int]:
+    """The processes of Ray's progress-queue actors (their process title names the class)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if "ray::_QueueActor" in cmd:
+                pids.append(int(proc.name))
+    return pids
+
+
+def test_a_killed_progress_actor_never_ends_a_sweep(ray_cluster, tiny, tmp_path):
+    """kill -9 of the helper process that carries progress, mid-sweep: the bar loses its updates,
+    the sweep loses nothing, and its results are the local executor's."""
+    import threading
+
+    from bench.pipeline import RunOptions, get, run_experiment
+
+    name, _ = tiny
+    settings = get(name).settings(values=tuple(range(1, 9)), sleep=0.4)
+    local = run_experiment(name, settings, RunOptions(out=tmp_path / "local", track=False, device="cpu"))
+    killed: list[int] = []
+
+    def kill_when_running() -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not killed:
+            pids = _queue_actor_pids()
+            if pids:
+                time.sleep(0.8)  # some cells have reported through it
+                for pid in pids:
+                    os.kill(pid, signal.SIGKILL)
+                killed.extend(pids)
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=kill_when_running)
+    killer.start()
+    events: list[str] = []
+    remote = run_experiment(
+        name,
+        settings,
+        RunOptions(out=tmp_path / "ray", track=False, device="cpu", executor="ray"),
+        on_event=events.append,
+    )
+    killer.join()
+    assert killed, "the progress actor was never seen"
+    assert any("progress channel was lost" in e for e in events)
+    assert [c["status"] for c in remote.results.cells] == ["finished"] * 8
+    strip = lambda r: {k: v for k, v in r.items() if k not in ("pid", "wall_s", "file", "mark")}
+    assert [strip(r) for r in remote.results.records()] == [strip(r) for r in local.results.records()]

@@ -9,6 +9,7 @@ fails brings its traceback and output tail back (remote.run_task).
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import shutil
@@ -64,9 +65,16 @@ def ray_task(name, chunk, ctx, settings, env, chunk_id, shipped, queue):
     if shipped:
         base = Path(importlib.import_module(SHIPPED).__file__).parent
         ctx.plugins = tuple(str(base / shipped[s]) if s in shipped else s for s in ctx.plugins)
-    ctx.progress = lambda task, done, total, **info: queue.put(("progress", task, done, total, info))
-    ctx.event = lambda message: queue.put(("event", message))
+    # Progress is a side channel, sent fire-and-forget: a lost queue actor (a killed helper
+    # process) costs the bar its updates, never the chunk its result.
+    ctx.progress = lambda task, done, total, **info: _send(queue, ("progress", task, done, total, info))
+    ctx.event = lambda message: _send(queue, ("event", message))
     return run_task(name, chunk, ctx, settings, env, chunk_id)
+
+
+def _send(queue, message) -> None:
+    with contextlib.suppress(Exception):  # the channel is best effort
+        queue.actor.put_nowait.remote(message)
 
 
 @dataclass(frozen=True)
@@ -163,9 +171,19 @@ def ray_execute(exp, chunks: list[list[dict]], ctx, spec: RaySettings) -> Iterat
         env = shared_env()
         sent, settings = shippable(ctx)
 
+        lost: list[bool] = []
+
         def drain() -> None:
-            size = queue.qsize()
-            for msg in queue.get_nowait_batch(size) if size else []:
+            if lost:
+                return
+            try:
+                size = queue.qsize()
+                batch = queue.get_nowait_batch(size) if size else []
+            except ray.exceptions.RayError as e:  # the queue's actor died: results still come back
+                lost.append(True)
+                event(f"the progress channel was lost ({type(e).__name__}); cells are collected as their tasks end")
+                return
+            for msg in batch:
                 if msg[0] == "progress":
                     progress(msg[1], msg[2], msg[3], **msg[4])
                 else:
@@ -188,7 +206,8 @@ def ray_execute(exp, chunks: list[list[dict]], ctx, spec: RaySettings) -> Iterat
                 ray.cancel(ref, force=True)
             raise
         finally:
-            ray.kill(queue.actor)
+            with contextlib.suppress(Exception):  # already gone if it was killed
+                ray.kill(queue.actor)
             if started:
                 ray.shutdown()
 
