@@ -225,6 +225,25 @@ def parse(cls, name: str, text: str) -> Any:
     return _scalar(text, tp, where)
 
 
+def key_values(text: str) -> dict:
+    """A mapping option: JSON (`{"a": 1}`) or `KEY=VALUE,KEY=VALUE` (numbers read as numbers)."""
+    if text.strip().startswith("{"):
+        value = json.loads(text)
+        if not isinstance(value, dict):
+            raise SettingError(f"--x: {text!r} is not a JSON object")
+        return value
+    out = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, raw = part.partition("=")
+        if not sep or not key.strip():
+            raise SettingError(f"--x: {part!r} is not KEY=VALUE")
+        try:
+            out[key.strip()] = json.loads(raw)
+        except ValueError:
+            out[key.strip()] = raw
+    return out
+
+
 def _field(cls, name: str) -> dataclasses.Field:
     for f in fields(cls):
         if f.name == name:

@@ -513,3 +513,30 @@ def test_a_killed_progress_actor_never_ends_a_sweep(ray_cluster, tiny, tmp_path)
     assert [c["status"] for c in remote.results.cells] == ["finished"] * 8
     strip = lambda r: {k: v for k, v in r.items() if k not in ("pid", "wall_s", "file", "mark")}
     assert [strip(r) for r in remote.results.records()] == [strip(r) for r in local.results.records()]
+
+
+def test_slurm_options_reach_the_sbatch_script(tmp_path, monkeypatch, capsys):
+    """Every SLURM setting lands in the script submitit would submit (a stand-in `srun` on PATH is
+    all submitit checks for), and without sbatch the command refuses rather than run locally."""
+    pytest.importorskip("submitit")
+    from bench.pipeline.on_slurm import SlurmSettings, executor
+
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "srun").write_text("#!/bin/sh\nexit 0\n")
+    (fake / "srun").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}:{os.environ['PATH']}")
+    spec = SlurmSettings(
+        cluster="slurm", log_dir=str(tmp_path / "logs"), job_name="bench-x", exclude="n[1-2]", gres="gpu:1",
+        mem_per_cpu="4G", signal_delay_s=120, additional_parameters={"nodelist": "n3", "mail_type": "END"},
+    )  # fmt: skip
+    script = executor(spec)._executor._make_submission_file_text("python -c 1", "uid")
+    for line in ("--job-name=bench-x", "--exclude='n[1-2]'", "--gres=gpu:1", "--mem-per-cpu=4G", "--signal=USR2@120",
+                 "--nodelist=n3", "--mail-type=END"):  # fmt: skip
+        assert f"#SBATCH {line}" in script, line
+    # no sbatch here: `--executor slurm` says so and names the local cluster, before any work
+    name = "isometry"
+    assert main([name, "--executor", "slurm", "--no-track", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "no sbatch on this machine" in err and "--slurm-cluster local" in err and "\n" not in err
+    assert not (tmp_path / "o").exists()

@@ -22,7 +22,7 @@ from bench.errors import BenchError
 from bench.pipeline.executors import Executor, register_executor
 from bench.pipeline.remote import failure_lines, reachable, run_task, shared_env
 from bench.pipeline.worker import shippable
-from bench.settings import Settings, setting
+from bench.settings import Settings, key_values, setting
 
 SHIPPED = "bench_run_plugins"  # the package the run's plugin files travel in
 PACKAGES = ("bench", "regulators", "lwgan", "registries")
@@ -94,6 +94,24 @@ class RaySettings(Settings):
     max_retries: int = setting(
         3, "Re-runs of a Ray task whose worker process died.", option="--ray-max-retries", minimum=0
     )
+    memory_gb: float | None = setting(None, "Memory a Ray task asks for, GB.", option="--ray-memory-gb", minimum=0.001)
+    resources: dict = setting(
+        {},
+        "Custom resources a task asks for, KEY=VALUE or JSON.",
+        option="--ray-resources",
+        parse=key_values,
+        nonempty=False,
+    )
+    env_vars: dict = setting(
+        {},
+        "Environment variables of the tasks, KEY=VALUE or JSON.",
+        option="--ray-env",
+        parse=key_values,
+        nonempty=False,
+    )
+    pip: tuple[str, ...] = setting(
+        (), "Packages Ray installs for the tasks (its runtime_env's pip).", option="--ray-pip", nonempty=False
+    )
 
     def resolved_address(self) -> str | None:
         return self.address or os.environ.get("RAY_ADDRESS") or None
@@ -142,6 +160,10 @@ def ray_execute(exp, chunks: list[list[dict]], ctx, spec: RaySettings) -> Iterat
     started = False
     tmp = tempfile.TemporaryDirectory(prefix="bench-ray-")
     env_, shipped = runtime_env(ctx.plugins, Path(tmp.name))
+    if spec.env_vars:
+        env_["env_vars"] = {str(k): str(v) for k, v in spec.env_vars.items()}
+    if spec.pip:
+        env_["pip"] = list(spec.pip)
     if not ray.is_initialized():
         try:  # the code travels at the job level: ray.init uploads it (also through ray:// clients)
             kwargs = {"log_to_driver": False, "logging_level": "ERROR", "runtime_env": env_}
@@ -166,6 +188,8 @@ def ray_execute(exp, chunks: list[list[dict]], ctx, spec: RaySettings) -> Iterat
             num_gpus=spec.gpus_per_task,
             max_retries=spec.max_retries,
             retry_exceptions=False,
+            memory=int(spec.memory_gb * 2**30) if spec.memory_gb else None,
+            resources=dict(spec.resources) or None,
             **options,
         )
         env = shared_env()

@@ -27,7 +27,7 @@ from bench.outputs import probe_dir
 from bench.pipeline.executors import Executor, register_executor
 from bench.pipeline.remote import failure_lines, named, raised_line, run_task, shared_env
 from bench.pipeline.worker import CELL_DONE, shippable
-from bench.settings import SettingError, Settings, setting
+from bench.settings import SettingError, Settings, key_values, setting
 
 MANIFEST = "slurm-jobs.json"
 DEAD = ("FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE")
@@ -85,6 +85,24 @@ class SlurmSettings(Settings):
         "Requeues of a job after it times out; a preempted job is requeued too.",
         option="--slurm-max-num-timeout",
         minimum=0,
+    )
+    job_name: str | None = setting(None, "SLURM job name (default: submitit's).", option="--slurm-job-name")
+    exclude: str | None = setting(None, "Nodes to leave out (e.g. 'node[01-03]').", option="--slurm-exclude")
+    gres: str | None = setting(None, "Generic resources per job (e.g. 'gpu:a100:1').", option="--slurm-gres")
+    mem_per_cpu: str | None = setting(None, "Memory per CPU (e.g. '4G').", option="--slurm-mem-per-cpu")
+    mem_per_gpu: str | None = setting(None, "Memory per GPU (e.g. '40G').", option="--slurm-mem-per-gpu")
+    signal_delay_s: int | None = setting(
+        None,
+        "Seconds before the time limit at which a job is signalled to requeue.",
+        minimum=1,
+        option="--slurm-signal-delay-s",
+    )
+    additional_parameters: dict = setting(
+        {},
+        "Other sbatch parameters, KEY=VALUE,KEY=VALUE or JSON (e.g. nodelist=node01,mail_type=END).",
+        option="--slurm-additional-parameters",
+        parse=key_values,
+        nonempty=False,
     )
     log_dir: str = setting(
         "slurm-logs",
@@ -174,6 +192,13 @@ def executor(spec: SlurmSettings):
         "slurm_array_parallelism": spec.array_parallelism,
         "slurm_setup": list(spec.setup) or None,
         "local_setup": list(spec.setup) or None,
+        "name": spec.job_name,
+        "slurm_exclude": spec.exclude,
+        "slurm_gres": spec.gres,
+        "slurm_mem_per_cpu": spec.mem_per_cpu,
+        "slurm_mem_per_gpu": spec.mem_per_gpu,
+        "slurm_signal_delay_s": spec.signal_delay_s,
+        "slurm_additional_parameters": dict(spec.additional_parameters) or None,
     }
     ex.update_parameters(**{k: v for k, v in params.items() if v is not None})
     return ex
