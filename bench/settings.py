@@ -376,3 +376,8 @@ def unkeyed_fields(cls) -> tuple[str, ...]:
     """Fields whose text is not in the resume key (judging ones, and those the experiment keys
     by their resolved value)."""
     return tuple(f.name for f in fields(cls) if spec_of(f).judging or not spec_of(f).keyed)
+
+
+# What a sweep file checks one key at a time, naming the file and the key (bench.pipeline.sweepfile).
+coerce = _coerce
+check_value = _check_value

@@ -5,6 +5,7 @@ and every committed report's settings come back from the sweep file its run fact
 from __future__ import annotations
 
 import dataclasses
+import typing
 from pathlib import Path
 
 import pytest
@@ -74,12 +75,20 @@ def test_a_bad_value_is_the_same_line_through_every_door(command, cls, name, tex
     # bench run --set
     assert main(["run", command, "--set", f"{name}={text}", "--out", never]) == 2
     assert message in _err(capsys)
-    # a sweep file (the value as text: a TOML string is parsed like an option's)
+    # a sweep file, the value typed where it parses (else as text): the error names the file and key
     sweep = tmp_path / "sweep.toml"
-    sweep.write_text(f"{name} = {sweepfile.toml_value(text)}\n")
+    try:
+        body, expected = sweepfile.toml_value(st.parse(cls, name, text)), message.split(": ", 1)[1]
+    except st.SettingError:  # text a TOML file could only hold as a string: refused where a list belongs
+        is_list = typing.get_origin(st.optional_type(st.hints(cls)[name])[1]) is tuple
+        body, expected = sweepfile.toml_value(text), "expected a list" if is_list else message.split(": ", 1)[1]
+    sweep.write_text(f"{name} = {body}\n")
     with pytest.raises(st.SettingError) as e:
         st.build(cls, sweepfile.read_toml(sweep, cls))
-    assert message in str(e.value)
+    if str(e.value).startswith("--config:"):  # a value bad on its own: the file and the key named
+        assert str(e.value).startswith(f"--config: {sweep}: {name}: ") and expected in str(e.value)
+    else:  # a rule between fields (the class's check): the option's line, as through the other doors
+        assert message in str(e.value)
     # the Python API, with the value already typed (where it parses)
     try:
         value = st.parse(cls, name, text)
@@ -102,10 +111,13 @@ def test_typed_sweep_files_are_checked_like_options(tmp_path, capsys):
     sweep = tmp_path / "s.toml"
     sweep.write_text("lambdas = [0, -1]\n")
     assert main(["isometry", "--config", str(sweep), "--out", str(tmp_path / "never")]) == 2
-    assert "--lambda: -1.0 is below the minimum 0" in _err(capsys)
+    assert f"--config: {sweep}: lambdas: -1.0 is below the minimum 0" in _err(capsys)  # the file and the key
     sweep.write_text("lambdas = [0, 1]\nwidht = 4\n")
     assert main(["isometry", "--config", str(sweep)]) == 2
-    assert "unknown setting(s) widht" in _err(capsys)
+    assert "unknown key 'widht'; did you mean width?" in _err(capsys)
+    sweep.write_text('objectives = "lwgan,published"\n')  # a string where a list belongs
+    assert main(["isometry", "--config", str(sweep)]) == 2
+    assert "objectives: expected a list" in _err(capsys)
     sweep.write_text("lambdas = [0, 1\n")
     assert main(["isometry", "--config", str(sweep)]) == 2
     assert "is not a TOML file" in _err(capsys)

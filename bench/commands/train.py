@@ -3,6 +3,7 @@ models, or any registered generator of any family."""
 
 from __future__ import annotations
 
+import os
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated
@@ -320,6 +321,19 @@ def register(app: typer.Typer) -> None:
         "  bench train lsgan --data-dir ../shared/data/mnist --out reports/\n\n"
         "  bench train generator iso-lwgan --data-dir ../shared/data/mnist",
     )
+
+    @group.callback()
+    def _cache(
+        cache_dir: Annotated[
+            Path | None,
+            typer.Option(
+                "--cache-dir", envvar="BENCH_CACHE_DIR", help="Model cache folder. Default: ~/.cache/lwgan-bench."
+            ),
+        ] = None,
+    ) -> None:
+        if cache_dir is not None:
+            os.environ["BENCH_CACHE_DIR"] = str(probe_dir(cache_dir, option="--cache-dir").resolve())
+
     group.command("lsgan", epilog=LSGAN_EPILOG)(lsgan)
     group.command("generator", epilog=GENERATOR_EPILOG)(generator)
     group.command("classifier", epilog=CLASSIFIER_EPILOG)(classifier)

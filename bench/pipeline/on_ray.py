@@ -164,21 +164,7 @@ def ray_execute(exp, chunks: list[list[dict]], ctx, spec: RaySettings) -> Iterat
         env_["env_vars"] = {str(k): str(v) for k, v in spec.env_vars.items()}
     if spec.pip:
         env_["pip"] = list(spec.pip)
-    if not ray.is_initialized():
-        try:  # the code travels at the job level: ray.init uploads it (also through ray:// clients)
-            kwargs = {"log_to_driver": False, "logging_level": "ERROR", "runtime_env": env_}
-            if spec.resolved_address():
-                ray.init(address=spec.resolved_address(), **kwargs)
-            else:
-                ray.init(include_dashboard=False, **kwargs)
-        except Exception as e:  # noqa: BLE001 - any failure to connect is the user's to fix
-            tmp.cleanup()
-            raise BenchError(
-                f"--executor ray: could not start or join a Ray cluster: {' '.join(str(e).split())[:300]}"
-            ) from None
-        started, task_env = True, None
-    else:  # a session someone else started: the code travels with each task, uploaded first
-        task_env = _uploaded(env_)
+    started, task_env = _join(ray, spec, env_, tmp)
     queue = Queue(actor_options={"num_cpus": 0})
     pending = {}
     with tmp:
@@ -195,23 +181,7 @@ def ray_execute(exp, chunks: list[list[dict]], ctx, spec: RaySettings) -> Iterat
         env = shared_env()
         sent, settings = shippable(ctx)
 
-        lost: list[bool] = []
-
-        def drain() -> None:
-            if lost:
-                return
-            try:
-                size = queue.qsize()
-                batch = queue.get_nowait_batch(size) if size else []
-            except ray.exceptions.RayError as e:  # the queue's actor died: results still come back
-                lost.append(True)
-                event(f"the progress channel was lost ({type(e).__name__}); cells are collected as their tasks end")
-                return
-            for msg in batch:
-                if msg[0] == "progress":
-                    progress(msg[1], msg[2], msg[3], **msg[4])
-                else:
-                    event(msg[1])
+        drain = _Drain(ray, queue, progress, event)
 
         try:
             pending = {
@@ -234,6 +204,50 @@ def ray_execute(exp, chunks: list[list[dict]], ctx, spec: RaySettings) -> Iterat
                 ray.kill(queue.actor)
             if started:
                 ray.shutdown()
+
+
+def _join(ray, spec: RaySettings, env_: dict, tmp) -> tuple[bool, dict | None]:
+    """(whether this call started the session, the runtime_env each task carries): join the
+    session running here (the code then travels with each task, uploaded first), else connect to
+    the address, else start a local cluster (ray.init uploads the code for the whole job)."""
+    if ray.is_initialized():
+        return False, _uploaded(env_)
+    try:
+        kwargs = {"log_to_driver": False, "logging_level": "ERROR", "runtime_env": env_}
+        if spec.resolved_address():
+            ray.init(address=spec.resolved_address(), **kwargs)
+        else:
+            ray.init(include_dashboard=False, **kwargs)
+    except Exception as e:  # noqa: BLE001 - any failure to connect is the user's to fix
+        tmp.cleanup()
+        raise BenchError(
+            f"--executor ray: could not start or join a Ray cluster: {' '.join(str(e).split())[:300]}"
+        ) from None
+    return True, None
+
+
+class _Drain:
+    """The driver's end of the progress queue: forwards what the tasks sent; a lost queue actor is
+    said once, and the sweep goes on without progress (results come back through the tasks)."""
+
+    def __init__(self, ray, queue, progress, event):
+        self.ray, self.queue, self.progress, self.event, self.lost = ray, queue, progress, event, False
+
+    def __call__(self) -> None:
+        if self.lost:
+            return
+        try:
+            size = self.queue.qsize()
+            batch = self.queue.get_nowait_batch(size) if size else []
+        except self.ray.exceptions.RayError as e:
+            self.lost = True
+            self.event(f"the progress channel was lost ({type(e).__name__}); cells are collected as their tasks end")
+            return
+        for msg in batch:
+            if msg[0] == "progress":
+                self.progress(msg[1], msg[2], msg[3], **msg[4])
+            else:
+                self.event(msg[1])
 
 
 def _uploaded(env: dict) -> dict:

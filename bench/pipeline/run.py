@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -185,6 +186,8 @@ def _start(exp: Experiment, settings, opts: RunOptions, progress: ProgressFn, ev
     if not cells:
         raise BenchError(f"{exp.name}: these settings give no cells to run; nothing was started")
     out = probe_dir(opts.out)
+    if opts.cache_dir is not None:  # the cache every process of the run uses (workers get it in their env)
+        os.environ["BENCH_CACHE_DIR"] = str(probe_dir(opts.cache_dir, option="--cache-dir").resolve())
     files = paths(exp, settings, out)
     probe_files(files.values())
     if opts.track:

@@ -67,6 +67,9 @@ class RunSettings(Settings):
         envvar="MLFLOW_TRACKING_URI",
     )
     experiment: str | None = setting(None, "MLflow experiment name.")
+    cache_dir: str | None = setting(
+        None, "Model cache folder. Default: $BENCH_CACHE_DIR, else ~/.cache/lwgan-bench.", envvar="BENCH_CACHE_DIR"
+    )
     executor: str = setting(
         "local",
         "Where the cells run: local (processes on this machine, see --workers), ray (each chunk of "
@@ -78,7 +81,7 @@ class RunSettings(Settings):
     command: str | None = setting(None, "the command line, for the report and the run's tags", cli=False, internal=True)
 
     def __post_init__(self):
-        for name in ("out", "data_dir"):  # paths given as Path objects through the API
+        for name in ("out", "data_dir", "cache_dir"):  # paths given as Path objects through the API
             if isinstance(getattr(self, name), Path):
                 object.__setattr__(self, name, str(getattr(self, name)))
         super().__post_init__()

@@ -14,17 +14,19 @@ where it is the default, else written "none" (read back as None).
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import math
 import re
 import tomllib
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bench.pipeline.executors import executor_names, get_executor
 from bench.pipeline.run_settings import RunSettings
-from bench.settings import SettingError, fields, hints, optional_type, parse, spec_of
+from bench.settings import SettingError, check_value, coerce, fields, hints, optional_type, parse, spec_of
 
 _MISSING = dataclasses.MISSING
 
@@ -87,19 +89,30 @@ class Sweep:
 
 
 def _typed(cls, data: dict, where: str) -> dict:
-    """The table's values checked against `cls`'s fields; text read as an option's where the
-    field is not text."""
-    valid = {f.name for f in fields(cls) if not spec_of(f).internal}
-    unknown = sorted(set(data) - valid)
-    if unknown:
-        raise SettingError(
-            f"--config: {where}: unknown setting(s) {', '.join(unknown)}; valid: {', '.join(sorted(valid))}"
-        )
+    """The table's values checked against `cls`'s fields, each error naming the file and the key
+    (with the nearest valid keys for an unknown one); text is read as an option's where the field
+    is not text, but a list is a TOML list: `"a,b"` where a list belongs is refused."""
+    valid = {f.name: f for f in fields(cls) if not spec_of(f).internal}
+    for key in data:
+        if key not in valid:
+            near = difflib.get_close_matches(key, list(valid), n=3)
+            hint = f"; did you mean {' or '.join(near)}?" if near else f"; valid: {', '.join(sorted(valid))}"
+            raise SettingError(f"--config: {where}: unknown key {key!r}{hint}")
     types_ = hints(cls)
     out = dict(data)
     for name, value in out.items():
-        if isinstance(value, str) and optional_type(types_[name])[1] is not str:
-            out[name] = parse(cls, name, value)
+        tp = optional_type(types_[name])[1]
+        try:
+            if isinstance(value, str) and typing.get_origin(tp) is tuple and value.lower() != "none":
+                raise SettingError(f"{name}: expected a list (e.g. [{value!r}]), got the text {value!r}")
+            if isinstance(value, str) and tp is not str:
+                value = parse(cls, name, value)
+            value = coerce(value, types_[name], name)
+            check_value(value, spec_of(valid[name]), name)
+        except SettingError as e:
+            message = str(e).split(": ", 1)[-1]
+            raise SettingError(f"--config: {where}: {name}: {message}") from None
+        out[name] = value
     return out
 
 
