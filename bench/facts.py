@@ -103,7 +103,7 @@ def git_state(repo: str | Path | None = None, *, exclude: str | Path | None = No
 
 
 def command_line(argv: Sequence[str] | None = None) -> str:
-    """The command as the user typed it: `bench recover --lr 0.1`, not the script's full path."""
+    """The command as the user typed it: `bench recover --lrs 0.1`, not the script's full path."""
     argv = list(sys.argv if argv is None else argv)
     if not argv:
         return ""

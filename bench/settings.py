@@ -57,6 +57,7 @@ class Spec:
     shown: str | None = None  # how --help shows the default, where its value would mislead ("all")
     envvar: str | None = None  # an environment variable the command-line option reads
     internal: bool = False  # filled by the harness (not an option, not in sweep files)
+    aliases: tuple[str, ...] = ()  # older option names, still accepted, hidden from --help
 
     def accepted(self) -> list[str] | None:
         c = self.choices() if callable(self.choices) else self.choices
@@ -80,6 +81,7 @@ def setting(
     shown: str | None = None,
     envvar: str | None = None,
     internal: bool = False,
+    aliases: tuple[str, ...] = (),
 ):
     """A settings field: default, help, option and checks in one place. The option defaults to
     `--field-name` (underscores as dashes); cli=False leaves a field to --set and sweep files."""
@@ -97,6 +99,7 @@ def setting(
         shown,
         envvar,
         internal,
+        tuple(aliases),
     )
     meta = {"spec": spec, "auto_option": option is _MISSING and cli}
     if isinstance(default, (dict, list)):

@@ -1,4 +1,4 @@
-"""A regulator in one file: `bench --plugin examples/my_regulator.py recover --regulator l1_norm --grid quick`."""
+"""A regulator in one file: `bench --plugin examples/my_regulator.py recover --regulators l1_norm --grid quick`."""
 
 import regulators
 

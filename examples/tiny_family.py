@@ -1,4 +1,4 @@
-"""A generator family in one file: `bench --plugin examples/tiny_family.py recover --generator tinydec`.
+"""A generator family in one file: `bench --plugin examples/tiny_family.py recover --generators tinydec`.
 
 A tiny decoder, z [N, d] -> tanh(Linear) -> 28x28, trained a few steps towards training images:
 its family says how to build, train and load it and how latent recovery sees it."""

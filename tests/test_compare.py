@@ -184,7 +184,7 @@ def test_over_seeds_pools_each_cells_seeds_with_welch(tmp_path, capsys):
     assert "seed 0, 1, 2 against" in " ".join(found["notes"]) and "Welch" in found["notes"][0]
     out = tmp_path / "o"
     assert main(["compare", str(pa), str(pb), "--over-seeds", "--out", str(out)]) == 0
-    assert "1 outside their interval" in capsys.readouterr().out
+    assert "1 outside their 95% interval" in capsys.readouterr().out
     assert "## Differences outside their interval (1 of 2)" in (out / "compare.md").read_text()
     assert main(["compare", str(pa), str(pb), "--over-seeds", "--paper", "--out", str(out)]) == 2
 

@@ -75,3 +75,54 @@ def test_atomic_write_gives_a_plain_file_mode(tmp_path):
     assert path.read_text() == "x"
     assert path.stat().st_mode & 0o777 == 0o644
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["r.md"]  # no temp file left
+
+
+def _settings_classes():
+    from bench.experiments.lwgan_settings import IsometrySettings, MnistSettings, StochasticSettings
+    from bench.experiments.rank.rank_settings import RankSettings
+    from bench.recovery.recover_settings import DependenceSettings, RecoverSettings
+
+    return (IsometrySettings, StochasticSettings, MnistSettings, RankSettings, RecoverSettings, DependenceSettings)
+
+
+@pytest.mark.parametrize("cls", _settings_classes(), ids=lambda c: c.__name__)
+def test_every_option_is_named_as_its_sweep_file_key(cls):
+    for f in st.fields(cls):
+        spec = st.spec_of(f)
+        if spec.option:  # a command-line option: the key with dashes, the older names hidden aliases
+            assert spec.option == "--" + f.name.replace("_", "-"), (cls.__name__, f.name, spec.option)
+
+
+@pytest.mark.parametrize(
+    "argv, old, new",
+    [
+        (["isometry", "--lambda", "-1"], "--lambda", "--lambdas"),
+        (["stochastic", "--lambda-iso", "-1"], "--lambda-iso", "--lambdas"),
+        (["recover", "--regulator", "nope"], "--regulator", "--regulators"),
+        (["isometry", "--critic-steps", "-1"], "--critic-steps", "--rank-critic-steps"),
+    ],
+)
+def test_an_older_name_is_accepted_hidden_and_named_in_its_errors(argv, old, new, tmp_path, capsys):
+    from bench.cli import main
+
+    never = str(tmp_path / "never")
+    assert main([*argv, "--out", never]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: {old}: ") and "\n" not in err  # the name the user typed
+    assert main([argv[0], new, argv[2], "--out", never]) == 2
+    assert capsys.readouterr().err.strip().startswith(f"error: {new}: ")
+    assert main([argv[0], "-h"]) == 0
+    shown = capsys.readouterr().out
+    assert new in shown and f"{old} " not in shown  # the older name hidden from --help
+    assert not (tmp_path / "never").exists()
+
+
+def test_an_option_under_both_names_is_refused(tmp_path, capsys):
+    from bench.cli import main
+
+    assert main(["isometry", "--lambda", "0", "--lambdas", "1", "--out", str(tmp_path / "o")]) == 2
+    assert "--lambdas: given twice" in capsys.readouterr().err
+    cfg = tmp_path / "s.toml"
+    assert main(["isometry", "--lambda", "0,1", "--seeds", "0", "--print-config"]) == 0
+    cfg.write_text(capsys.readouterr().out)
+    assert "lambdas = [0.0, 1.0]" in cfg.read_text()  # the older name's value under the sweep-file key

@@ -203,14 +203,16 @@ def test_bench_train_precision_caches_apart_and_refuses_a_bad_name(monkeypatch, 
     argv = ["train", "classifier", "--device", "cpu", "--epochs", "1"]
     assert main(argv) == 0
     assert "trained" in capsys.readouterr().out
-    assert main([*argv, "--precision", "bf16"]) == 0  # not the float32 checkpoint
+    assert main([*argv, "--train-precision", "bf16"]) == 0  # not the float32 checkpoint
     out = capsys.readouterr().out
     assert "trained" in out and "loaded from cache" not in out and "bf16" in out
-    assert main([*argv, "--precision", "bf16"]) == 0
+    assert main([*argv, "--precision", "bf16"]) == 0  # the older name, still accepted
     assert "loaded from cache" in capsys.readouterr().out
-    assert main([*argv, "--precision", "half"]) == 2
+    assert main([*argv, "--train-precision", "half"]) == 2
     err = capsys.readouterr().err.strip()
-    assert "--precision" in err and "fp32, bf16, auto" in err and err.count("\n") == 0
+    assert "--train-precision" in err and "fp32, bf16, auto" in err and err.count("\n") == 0
+    assert main([*argv, "--precision", "bf16", "--train-precision", "bf16"]) == 2
+    assert "given twice" in capsys.readouterr().err
 
 
 def test_auto_trains_in_bf16_only_where_native_and_measured_faster():

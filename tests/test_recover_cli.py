@@ -198,7 +198,7 @@ def test_recover_end_to_end(small_mnist, mnist_dir, tmp_path, capsys, monkeypatc
         (["--grid", "huge"], "--grid: unknown value 'huge'"),
         (["--steps", "-3"], "--steps: -3 is below the minimum 1"),
         (["--images", "20000"], "--images: 20000 is above the maximum 10000"),
-        (["--lr", "0.1"], "--lr/--hp"),
+        (["--lr", "0.1"], "--lrs/--hps"),
         (["--data-dir", "/nonexistent-mnist"], "/nonexistent-mnist"),
     ],
 )

@@ -28,9 +28,9 @@ def test_lists_every_regulator_and_marks_extras(capsys):
     for name, cells in table.items():
         reg = regulators.get(name)
         assert cells[1] == reg.kind and cells[2] == reg.hyperparameter
-        assert (cells[-1] == "extra") == reg.extra
-    assert "b=2" in table["logistic_cutoff"][3]
-    assert "prior_sample" in table["wasserstein"][3]
+        assert (cells[3] == "extra") == reg.extra
+    assert "b=2" in table["logistic_cutoff"][-1]
+    assert "prior_sample" in table["wasserstein"][-1]
 
 
 def test_filters(capsys):

@@ -21,17 +21,23 @@ REPORTS = Path(__file__).resolve().parent.parent / "reports"
 
 # (command, settings class, field, bad text, message): held in from the issue and the commands.
 CASES = [
-    ("isometry", IsometrySettings, "lambdas", "0,-1", "--lambda: -1.0 is below the minimum 0"),
+    ("isometry", IsometrySettings, "lambdas", "0,-1", "--lambdas: -1.0 is below the minimum 0"),
     (
         "isometry",
         IsometrySettings,
         "lambdas",
         "notalist",
-        "--lambda: 'notalist' is not valid; expected comma-separated numbers",
+        "--lambdas: 'notalist' is not valid; expected comma-separated numbers",
     ),
     ("isometry", IsometrySettings, "seeds", "[-1]", "--seeds: '[-1]' is not valid; expected comma-separated integers"),
     ("isometry", IsometrySettings, "seeds", "-1", "--seeds: -1 is below the minimum 0"),
-    ("isometry", IsometrySettings, "objectives", "gan", "--objective: unknown value 'gan'; accepted: lwgan, published"),
+    (
+        "isometry",
+        IsometrySettings,
+        "objectives",
+        "gan",
+        "--objectives: unknown value 'gan'; accepted: lwgan, published",
+    ),
     (
         "isometry",
         IsometrySettings,
@@ -39,7 +45,7 @@ CASES = [
         "7",
         "--eval-rank: expected max, estimate or an integer in 1..3, got 7",
     ),
-    ("stochastic", StochasticSettings, "sigmas", "0,0.1,", "--sigma: empty element in '0,0.1,'"),
+    ("stochastic", StochasticSettings, "sigmas", "0,0.1,", "--sigmas: empty element in '0,0.1,'"),
     (
         "mnist",
         MnistSettings,
@@ -48,9 +54,9 @@ CASES = [
         "--budget: unknown value 'huge'; accepted: default, public, tiny, public-tiny",
     ),
     ("rank", RankSettings, "reps", "1", "--reps: 1 is below the minimum 2"),
-    ("rank", RankSettings, "datasets", "moebius", "--dataset: unknown value 'moebius'; accepted: "),
+    ("rank", RankSettings, "datasets", "moebius", "--datasets: unknown value 'moebius'; accepted: "),
     ("recover", RecoverSettings, "images", "20000", "--images: 20000 is above the maximum 10000"),
-    ("recover", RecoverSettings, "generators", "nope", "--generator: unknown generator 'nope'"),
+    ("recover", RecoverSettings, "generators", "nope", "--generators: unknown generator 'nope'"),
     ("recover", RecoverSettings, "gate_min_share", "0.5", "--gate-min-share: 0.5 is above the maximum 0.1"),
     ("dependence", DependenceSettings, "readings", "after/0", "--readings: reading 'after/0': expected one of"),
 ]

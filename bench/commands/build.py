@@ -94,7 +94,34 @@ def setting_parameters(cls, panel: str | None = None, seen: set[str] | None = No
             ann = Annotated[str | None, typer.Option(spec.option, metavar=_metavar(tp, spec), **kw)]
         name = f.name if panel is None else _param_name(spec.option)
         params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=ann))
+        for i, alias in enumerate(spec.aliases):  # an older name, accepted but not shown
+            hidden = typer.Option(alias, help=text, hidden=True, **{k: v for k, v in kw.items() if k != "help"})
+            old = Annotated[str | None, hidden]
+            params.append(
+                inspect.Parameter(f"{name}{ALIAS}{i}", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=old)
+            )
     return params
+
+
+ALIAS = "__alias"  # the parameter of an option's older name: `<field>__alias<i>`
+
+
+def merged(cls, given: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The options given, an older name's value under its field's name (both given: refused), and
+    {canonical option: the older name typed} so a message names the option the user typed."""
+    out: dict[str, Any] = {}
+    typed: dict[str, str] = {}
+    for key, raw in given.items():
+        name, _, i = key.partition(ALIAS)
+        if raw is None:
+            continue
+        f = next((f for f in st.fields(cls) if f.name == name), None)
+        if name in out:
+            raise st.SettingError(f"{st.label(f)}: given twice (under its older name too)")
+        out[name] = raw
+        if i and f is not None:
+            typed[st.label(f)] = st.spec_of(f).aliases[int(i)]
+    return out, typed
 
 
 def run_parameters() -> list[inspect.Parameter]:
@@ -152,11 +179,16 @@ def settings_from(cls, given: dict[str, Any], sweep: sweepfile.Sweep | None = No
     """Settings of `cls`: the sweep file's values, then the options given (text, parsed by each
     field's declaration); a SettingError (one line) for anything bad."""
     values = dict(sweep.values) if sweep is not None else {}
-    for name, raw in given.items():
-        if raw is None:
-            continue
-        values[name] = raw if isinstance(raw, bool) else st.parse(cls, name, raw)
-    return st.build(cls, values)
+    given, typed = merged(cls, given)
+    try:
+        for name, raw in given.items():
+            values[name] = raw if isinstance(raw, bool) else st.parse(cls, name, raw)
+        return st.build(cls, values)
+    except st.SettingError as e:  # an older name typed: the message names it, not the new one
+        option, sep, rest = str(e).partition(": ")
+        if sep and option in typed:
+            raise st.SettingError(f"{typed[option]}: {rest}") from None
+        raise
 
 
 def experiment_command(name: str, cls: type, doc: str, out: str = "reports"):

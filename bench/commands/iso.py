@@ -12,9 +12,9 @@ ISOMETRY_EPILOG = """Examples:
 
   bench isometry                                   # lambda 0,0.5,1,2 x seeds 0,1,2, both objectives
 
-  bench isometry --objective published             # the authors' published run alone (seconds)
+  bench isometry --objectives published             # the authors' published run alone (seconds)
 
-  bench isometry --lambda 0,1 --seeds 0 --iterations 300 --out reports/quick
+  bench isometry --lambdas 0,1 --seeds 0 --iterations 300 --out reports/quick
 
   bench isometry --print-config > iso.toml         # a sweep file to edit, then: bench isometry --config iso.toml
 """
@@ -23,9 +23,9 @@ STOCHASTIC_EPILOG = """Examples:
 
   bench stochastic                                 # sigma 0,0.1,0.5 x seeds 0,1,2
 
-  bench stochastic --sigma 0,0.05,0.1,0.5 --lambda-iso 1
+  bench stochastic --sigmas 0,0.05,0.1,0.5 --lambdas 1
 
-  bench stochastic --objective lwgan               # the full LWGAN objective alone
+  bench stochastic --objectives lwgan               # the full LWGAN objective alone
 """
 
 MNIST_EPILOG = """Examples:

@@ -15,7 +15,7 @@ RANK_EPILOG = """Examples:
 
   bench rank                                   # six manifolds x fresh seeds 3-7 (0-2 chose the schedule)
 
-  bench rank --dataset swissroll --seeds 0 --no-track
+  bench rank --datasets swissroll --seeds 0 --no-track
 
   bench rank --schedule public --device cuda   # the public code's toy settings and rank-score
                                                # protocol (hours on a CPU)

@@ -11,23 +11,23 @@ from bench.recovery.recover_settings import DependenceSettings, RecoverSettings
 
 EPILOG = """Examples:
 
-  bench recover --regulator all --grid paper --data-dir ../shared/data/mnist
+  bench recover --regulators all --grid paper --data-dir ../shared/data/mnist
 
-  bench recover --regulator wasserstein,log_normal_density --grid quick --images 200
+  bench recover --regulators wasserstein,log_normal_density --grid quick --images 200
 
-  bench recover --regulator energy --lr 0.01,0.1 --hp 0,0.1,1 --seeds 0,1,2
+  bench recover --regulators energy --lrs 0.01,0.1 --hps 0,0.1,1 --seeds 0,1,2
 
-  bench recover --regulator all --grid paper --resume     # finish an interrupted sweep
+  bench recover --regulators all --grid paper --resume     # finish an interrupted sweep
 
   bench recover --grid paper --generator-seeds 0,1,2      # the claims over three trained GANs
 
-  bench recover --grid quick --generator all --generator-seeds 0,1,2   # LSGAN and the LWGAN family
+  bench recover --grid quick --generators all --generator-seeds 0,1,2   # LSGAN and the LWGAN family
 
-  bench recover --grid quick --generator lwgan,iso-lwgan --targets generated   # in-span targets
+  bench recover --grid quick --generators lwgan,iso-lwgan --targets generated   # in-span targets
 
-  bench recover --grid quick --generator my_gen.py:build  # your own generator (see ARCHITECTURE.md)
+  bench recover --grid quick --generators my_gen.py:build  # your own generator (see ARCHITECTURE.md)
 
-  bench recover --regulator truncated_normal_cutoff,logistic_cutoff --resample-at before   # another reading
+  bench recover --regulators truncated_normal_cutoff,logistic_cutoff --resample-at before   # another reading
 
   bench recover --config sweep.toml --seeds 1             # a sweep file, one setting changed
 """
@@ -36,7 +36,7 @@ DEPENDENCE_EPILOG = """Examples:
 
   bench dependence --data-dir ../shared/data/mnist     # the study: 7 LSGANs, paper grid, 500 images
 
-  bench dependence --generator lsgan,lsgan.e8 --generator-seeds 0 --images 200 --readings before
+  bench dependence --generators lsgan,lsgan.e8 --generator-seeds 0 --images 200 --readings before
 
   bench dependence --seeds-for '{}'                    # three seeds for every generator
 

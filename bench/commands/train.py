@@ -32,12 +32,24 @@ RetrainOpt = Annotated[bool, typer.Option("--retrain", help="Train again even wh
 PrecisionOpt = Annotated[
     str,
     typer.Option(
-        "--precision",
+        "--train-precision",
         metavar="fp32|bf16|auto",
         help="Training's number format: fp32, bf16 (bfloat16 autocast; weights and optimiser state "
         "float32) or auto (bf16 where the device computes it natively). Cached apart from fp32.",
     ),
 ]
+OldPrecisionOpt = Annotated[  # the older name, as the sweep commands now say --train-precision
+    str | None, typer.Option("--precision", hidden=True, help="Older name of --train-precision.")
+]
+
+
+def _precision(new: str, old: str | None) -> str:
+    """The training precision asked for, under either name (both: refused)."""
+    if old is not None and new != "fp32":
+        raise BenchError("--train-precision: given twice (under its older name --precision too)")
+    return check_precision(old, "--precision") if old is not None else check_precision(new, "--train-precision")
+
+
 EpochsOpt = Annotated[
     int | None,
     typer.Option("--epochs", help="Training epochs (default: the model's own, see `bench models`)."),
@@ -51,7 +63,7 @@ LSGAN_EPILOG = """Examples:
 
   bench train lsgan --arch cho --device cuda   (the author's conv architecture, for GPUs)
 
-  bench train lsgan --precision bf16   (bfloat16 autocast; judged by the float32 classifier)
+  bench train lsgan --train-precision bf16   (bfloat16 autocast; judged by the float32 classifier)
 """
 
 CLASSIFIER_EPILOG = """Examples:
@@ -105,6 +117,7 @@ def classifier(
     retrain: RetrainOpt = False,
     epochs: EpochsOpt = None,
     precision: PrecisionOpt = "fp32",
+    old_precision: OldPrecisionOpt = None,
 ) -> None:
     """Train (or load) the frozen MNIST classifier that scores recovered images.
 
@@ -116,7 +129,7 @@ def classifier(
 
     _check_epochs(epochs)
     dev = resolve_device(device)
-    precision = classifier_precision(check_precision(precision, "--precision"), dev)
+    precision = classifier_precision(_precision(precision, old_precision), dev)
     console = Console()
     mnist = load_mnist(data_dir)
     stack, progress = _session(console)
@@ -156,13 +169,14 @@ def lsgan(
     samples: Annotated[int, typer.Option("--samples", help="Generated images scored by the classifier.")] = 10000,
     out: OutOpt = None,
     precision: PrecisionOpt = "fp32",
+    old_precision: OldPrecisionOpt = None,
 ) -> None:
     """Train (or load) the LSGAN of the recovery study and score its samples.
 
     The classifier (trained or loaded first) judges --samples generated images: the Frechet
     distance to the test set in its feature space and the share of each digit. A grid of 100
     samples sorted by predicted digit goes to OUT/lsgan-samples.png and .pdf. The classifier is
-    the float32 one whatever --precision says, so models of both precisions face the same judge.
+    the float32 one whatever --train-precision says, so models of both precisions face the same judge.
     """
     from bench.classifier import generator_quality, load_or_train_classifier
     from bench.data import load_mnist, to_pixels
@@ -176,7 +190,7 @@ def lsgan(
         raise BenchError(f"--arch: unknown architecture {arch!r}; accepted: {', '.join(ARCHITECTURES)}")
     dev = resolve_device(device)
     spec = get_generator("lsgan", arch=arch, epochs=epochs)
-    precision = training_precision(spec, check_precision(precision, "--precision"), dev)
+    precision = training_precision(spec, _precision(precision, old_precision), dev)
     cfg = spec.config
     folder = probe_dir(Path(out or default_out()))
     console = Console()
@@ -245,7 +259,7 @@ GENERATOR_EPILOG = """Examples:
 
   bench train generator iso-lwgan --data-dir ../shared/data/mnist --seed 1
 
-  bench train generator lsgan.e8 --precision bf16
+  bench train generator lsgan.e8 --train-precision bf16
 
   bench --plugin examples/tiny_family.py train generator tinydec
 """
@@ -259,6 +273,7 @@ def generator(
     retrain: RetrainOpt = False,
     samples: Annotated[int, typer.Option("--samples", help="Generated images scored by the classifier.")] = 10000,
     precision: PrecisionOpt = "fp32",
+    old_precision: OldPrecisionOpt = None,
 ) -> None:
     """Train (or load) any registered MNIST generator, of any family (plugins' too), through the
     model cache, and score its samples with the classifier where it has a prior to draw from."""
@@ -278,7 +293,7 @@ def generator(
             f"bench train generator: {name} trains on {spec.data_kind} data; bench rank and bench isometry train those"
         )
     dev = resolve_device(device)
-    precision = training_precision(spec, check_precision(precision, "--precision"), dev)
+    precision = training_precision(spec, _precision(precision, old_precision), dev)
     console, mnist = Console(), load_mnist(data_dir)
     warn = lambda msg: console.print(f"[yellow]{msg}[/]")
     stack, progress = _session(console)

@@ -79,7 +79,7 @@ EVAL_RANK_HELP = (
 
 
 def _objective_setting():
-    return setting(OBJECTIVES, OBJECTIVE_HELP, option="--objective", choices=OBJECTIVES, parse=_objectives)
+    return setting(OBJECTIVES, OBJECTIVE_HELP, aliases=("--objective",), choices=OBJECTIVES, parse=_objectives)
 
 
 # ------------------------------------------------------------------------------------- toys
@@ -91,8 +91,8 @@ class ToySettings(Settings):
 
     dataset: str = setting("two_gaussians", "Synthetic dataset of the cells.", choices=synthetic_names, cli=False)
     objectives: tuple[str, ...] = _objective_setting()
-    lambdas: tuple[float, ...] = setting((0.0,), "lambda_iso values (>= 0).", option="--lambda", minimum=0)
-    sigmas: tuple[float, ...] = setting((0.0,), "sigma_noise values (>= 0).", option="--sigma", minimum=0)
+    lambdas: tuple[float, ...] = setting((0.0,), "lambda_iso values (>= 0).", aliases=("--lambda",), minimum=0)
+    sigmas: tuple[float, ...] = setting((0.0,), "sigma_noise values (>= 0).", aliases=("--sigma",), minimum=0)
     seeds: tuple[int, ...] = setting(
         (0, 1, 2), "Seeds: the data draw, initialisation and evaluation of a cell.", minimum=0
     )
@@ -124,7 +124,7 @@ class ToySettings(Settings):
         1000,
         "Before the rank score, refit a copy of the critic to the final "
         "encoder and generator for this many steps (0: the trained critic).",
-        option="--critic-steps",
+        aliases=("--critic-steps",),
         minimum=0,
     )
     n_samples: int = setting(500, "Generated points for the energy distance and the mode shares.", minimum=2, cli=False)
@@ -168,7 +168,9 @@ class IsometrySettings(ToySettings):
     dataset: str = setting(
         ISOMETRY_DATASET, "Synthetic dataset of the cells (SPEC: two Gaussians).", choices=synthetic_names, cli=False
     )
-    lambdas: tuple[float, ...] = setting(ISOMETRY_LAMBDAS, "lambda_iso values (>= 0).", option="--lambda", minimum=0)
+    lambdas: tuple[float, ...] = setting(
+        ISOMETRY_LAMBDAS, "lambda_iso values (>= 0).", aliases=("--lambda",), minimum=0
+    )
 
 
 STOCHASTIC_DATASET = "three_clusters"
@@ -188,9 +190,14 @@ class StochasticSettings(ToySettings):
         STOCHASTIC_DATASET, "Synthetic dataset of the cells (SPEC: three clusters).", choices=synthetic_names, cli=False
     )
     lambdas: tuple[float, ...] = setting(
-        (0.0,), "Isometric weight(s) (0: the noise alone, as published).", option="--lambda-iso", minimum=0
+        (0.0,),
+        "Isometric weight(s) (0: the noise alone, as published).",
+        aliases=("--lambda-iso", "--lambda"),
+        minimum=0,
     )
-    sigmas: tuple[float, ...] = setting(STOCHASTIC_SIGMAS, "sigma_noise values (>= 0).", option="--sigma", minimum=0)
+    sigmas: tuple[float, ...] = setting(
+        STOCHASTIC_SIGMAS, "sigma_noise values (>= 0).", aliases=("--sigma",), minimum=0
+    )
     noise_dim: int = setting(NOISE_DIM, "Noise channels k of G(z, eps) (SPEC: 2 for 2-D data).", minimum=1, cli=False)
     centres: tuple[tuple[float, float], ...] | None = setting(
         CENTRES, "Cluster centres for the mode shares.", cli=False
@@ -233,7 +240,7 @@ class MnistSettings(Settings):
         tuple(CONFIGS), "Which of the 2x2 ablation to run.", choices=tuple(CONFIGS), cli=False
     )
     lambda_iso: float = setting(1.0, "Isometric weight of the models with the term on.", minimum=0)
-    sigma_noise: float = setting(0.1, "sigma_noise of the models with the noise on.", option="--sigma", minimum=0)
+    sigma_noise: float = setting(0.1, "sigma_noise of the models with the noise on.", aliases=("--sigma",), minimum=0)
     noise_dim: int = setting(10, "Noise channels k (SPEC: 10 for MNIST).", minimum=1, cli=False)
     eval_rank: int | str = setting("max", EVAL_RANK_HELP, parse=_eval_rank)
     overrides: dict = setting({}, "LWGANConfig fields over the budget (JSON).", check=check_overrides, cli=False)

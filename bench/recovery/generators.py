@@ -137,7 +137,7 @@ def check_name(name: str) -> None:
 
 
 def recoverable() -> list[str]:
-    """`--generator all`: every registered variant whose default recipe is an MNIST generator with
+    """`--generators all`: every registered variant whose default recipe is an MNIST generator with
     a prior to recover from, plugins' included, in registration order."""
     from lwgan.registry import generator_names
 

@@ -115,7 +115,7 @@ def _own_rows(name: str, grid: str) -> tuple[tuple[float, ...], tuple[float, ...
         raise ValueError(
             f"regulator {name!r} has no cells on the {grid} grid: the paper has no table for it; register it "
             f"with lrs=(...) and hps=(...) (its default learning rates and {reg.hyperparameter} values), or "
-            "give --lr and --hp"
+            "give --lrs and --hp"
         )
     return reg.lrs, reg.hps
 

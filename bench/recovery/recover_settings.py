@@ -87,7 +87,7 @@ class RecoverSettings(Settings):
     regulators: tuple[str, ...] = setting(
         (),
         "'all' (the paper's seven) or a comma list of registry names (see `bench regulators`).",
-        option="--regulator",
+        aliases=("--regulator",),
         choices=_regulator_names,
         parse=_regulators,
         nonempty=False,
@@ -95,20 +95,20 @@ class RecoverSettings(Settings):
     )
     grid: str = setting(
         "paper",
-        "paper (the 124 cells of tables 1-6) or quick (two cells per regulator); explicit with --lr and --hp.",
+        "paper (the 124 cells of tables 1-6) or quick (two cells per regulator); explicit with --lrs and --hps.",
         choices=GRID_NAMES,
     )
     lrs: tuple[float, ...] = setting(
-        (), "Explicit grid: learning rates (with --hp).", option="--lr", minimum=0, nonempty=False
+        (), "Explicit grid: learning rates (with --hps).", aliases=("--lr",), minimum=0, nonempty=False
     )
     hps: tuple[float, ...] = setting(
-        (), "Explicit grid: hyperparameters: loss weight, slope a or cutoff c.", option="--hp", nonempty=False
+        (), "Explicit grid: hyperparameters: loss weight, slope a or cutoff c.", aliases=("--hp",), nonempty=False
     )
     images: int = setting(
         1000, "Test images to recover (a fixed, seeded subset of the 10,000).", minimum=1, maximum=10_000
     )
     subset_seed: int = setting(
-        0, "Seed of the image subset (and, with --targets generated, of z*).", option="--seed", minimum=0
+        0, "Seed of the image subset (and, with --targets generated, of z*).", aliases=("--seed",), minimum=0
     )
     steps: int = setting(200, "Adam steps per recovery.", minimum=1)
     restarts: int = setting(
@@ -119,7 +119,7 @@ class RecoverSettings(Settings):
         ("lsgan",),
         "Comma list or 'all' (lsgan, lwgan, iso-lwgan, iso-lwgan-stochastic): registry variants "
         "(`bench generators`, recipes by name) or module:function for your own.",
-        option="--generator",
+        aliases=("--generator",),
         parse=_generators,
         check=_check_generators,
     )
@@ -230,13 +230,13 @@ class RecoverSettings(Settings):
 
     def check(self) -> None:
         if bool(self.lrs) != bool(self.hps):
-            raise SettingError("--lr/--hp: an explicit grid needs both (e.g. --lr 0.01,0.1 --hp 0,0.1,1)")
+            raise SettingError("--lrs/--hps: an explicit grid needs both (e.g. --lrs 0.01,0.1 --hps 0,0.1,1)")
         if self.lrs and self.grid != "explicit":
-            object.__setattr__(self, "grid", "explicit")  # --lr/--hp given: the grid is theirs
+            object.__setattr__(self, "grid", "explicit")  # --lrs/--hps given: the grid is theirs
         if self.grid == "explicit" and not self.lrs:
-            raise SettingError("--grid: explicit needs --lr and --hp")
+            raise SettingError("--grid: explicit needs --lrs and --hps")
         if 0 in self.lrs:
-            raise SettingError("--lr: learning rates must be positive")
+            raise SettingError("--lrs: learning rates must be positive")
         for g, seeds in self.seeds_for.items():
             if g not in self.generators:
                 raise SettingError(f"--seeds-for: {g!r} is not one of the sweep's generators")
@@ -351,7 +351,7 @@ class DependenceSettings(RecoverSettings):
         STUDY,
         "Comma list of generators; the first is the reference of the credibility bars and of the readings "
         "(default: the study's LSGAN family; `bench generators` lists the recipes).",
-        option="--generator",
+        aliases=("--generator",),
         parse=_generators,
         check=_check_generators,
     )

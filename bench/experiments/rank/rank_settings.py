@@ -63,7 +63,7 @@ class RankSettings(Settings):
         PAPER_DATASETS + FRESH_DATASETS,
         "Synthetic datasets with a known intrinsic dimension (the LWGAN paper's "
         "swissroll, scurve, hyperplane; helix, torus, subspace10 never used to choose the schedule).",
-        option="--dataset",
+        aliases=("--dataset",),
         choices=synthetic_names,
     )
     seeds: tuple[int, ...] = setting(
