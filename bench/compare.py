@@ -52,6 +52,7 @@ class CellDiff:
     hi: float
     paired: bool
     pvalue: float | None = None  # McNemar, where paired
+    group: str = ""  # what the figure colours by: the cell's regulator (or objective, dataset)
 
     @property
     def outside(self) -> bool:
@@ -136,7 +137,18 @@ def _over_seeds(base, other, label: str) -> list[CellDiff]:
                 continue
             ci = welch_interval(a, b)
             rows.append(
-                CellDiff(_text(key), label, m, float(np.mean(a)), float(np.mean(b)), ci.value, ci.lo, ci.hi, False)
+                CellDiff(
+                    _text(key),
+                    label,
+                    m,
+                    float(np.mean(a)),
+                    float(np.mean(b)),
+                    ci.value,
+                    ci.lo,
+                    ci.hi,
+                    False,
+                    group=_group(dict(key)),
+                )
             )
     return rows
 
@@ -149,6 +161,24 @@ def _seeds(results) -> str:
         if values:
             parts.append(f"{k} {', '.join(map(str, values))}")
     return "; ".join(parts) or "none"
+
+
+def short_names(paths: list[str | Path]) -> list[str]:
+    """Names that tell the files apart: the shortest tail of each path, without `.json`, that
+    differs (`recover-paper` and `recover-paper-bf16/recover-paper`, not two absolute paths)."""
+    parts = [(*Path(p).resolve().parts[:-1], Path(p).stem) for p in paths]
+    for k in range(1, max(len(p) for p in parts) + 1):
+        tails = ["/".join(p[-k:]) for p in parts]
+        if len(set(tails)) == len(tails):
+            return tails
+    return [Path(p).as_posix() for p in paths]
+
+
+GROUP_KEYS = ("regulator", "objective", "model", "config", "dataset")  # what a point's colour says
+
+
+def _group(cell: dict) -> str:
+    return next((str(cell[k]) for k in GROUP_KEYS if k in cell), "")
 
 
 def compare(paths: list[str | Path], *, ignore_seed: bool = False, over_seeds: bool = False) -> dict:
@@ -169,7 +199,7 @@ def compare(paths: list[str | Path], *, ignore_seed: bool = False, over_seeds: b
         raise BenchError(f"bench compare: the results come from different experiments ({', '.join(sorted(kinds))})")
     base, rows, notes = loaded[0], [], []
     ignore = ("generator", "seed") if ignore_seed else ("generator",)
-    names = [Path(p).as_posix() for p in paths]
+    names = short_names(paths)
     if over_seeds:
         notes.append(
             "seeds pooled per cell: the difference of the means over seeds, Welch's t interval (95%); "
@@ -185,7 +215,7 @@ def compare(paths: list[str | Path], *, ignore_seed: bool = False, over_seeds: b
             rows += _over_seeds(base, other, name)
             seeds = [_seeds(r) for r in (base, other)]
             notes.append(f"`{name}`: {seeds[1]} against `{names[0]}`'s {seeds[0]}")
-        return {"rows": rows, "notes": notes, "names": names, "experiment": base.experiment}
+        return {"rows": rows, "notes": notes, "names": names, "paths": paths, "experiment": base.experiment}
     for name, other in zip(names[1:], loaded[1:]):
         same_images = base.context.get("image_ids") is not None and base.context.get("image_ids") == other.context.get(
             "image_ids"
@@ -213,14 +243,15 @@ def compare(paths: list[str | Path], *, ignore_seed: bool = False, over_seeds: b
                 if all(isinstance(r.get("correct"), str) and "n_images" in r for r in (b0["record"], c["record"])):
                     d, lo, hi, paired, pv = _recovery_diff(b0["record"], c["record"], same_images, len(rows))
                     ra, rb = b0["record"]["accuracy"], c["record"]["accuracy"]
-                    rows.append(CellDiff(key, label, "accuracy", ra, rb, d, lo, hi, paired, pv))
+                    rows.append(CellDiff(key, label, "accuracy", ra, rb, d, lo, hi, paired, pv, _group(c["cell"])))
                     continue
                 for m in _metrics(b0["record"]):
                     if m in c["record"]:
                         d, lo, hi = _interval_diff(b0["record"], c["record"], m)
-                        rows.append(CellDiff(key, label, m, b0["record"][m], c["record"][m], d, lo, hi, False))
+                        a, b = b0["record"][m], c["record"][m]
+                        rows.append(CellDiff(key, label, m, a, b, d, lo, hi, False, group=_group(c["cell"])))
     notes += verdict_notes(names, loaded)
-    return {"rows": rows, "notes": notes, "names": names, "experiment": base.experiment}
+    return {"rows": rows, "notes": notes, "names": names, "paths": paths, "experiment": base.experiment}
 
 
 def verdict_notes(names: list[str], loaded: list) -> list[str]:
@@ -297,6 +328,7 @@ def against_paper(path: str | Path) -> dict:
                     paper - hi,
                     paper - lo,
                     False,
+                    group=str(r["regulator"]),
                 )
             )
         rho, _, n = spearman(summary)
@@ -308,7 +340,8 @@ def against_paper(path: str | Path) -> dict:
     return {
         "rows": rows,
         "notes": notes,
-        "names": [Path(path).as_posix(), "the paper"],
+        "names": [short_names([path])[0], "the paper"],
+        "paths": [path],
         "experiment": results.experiment,
     }
 
@@ -319,6 +352,7 @@ def markdown(found: dict) -> str:
     out = [
         f"# Comparison: {' against '.join(f'`{n}`' for n in found['names'])}",
         "",
+        *[f"- `{n}`: {Path(p).as_posix()}" for n, p in zip(found["names"], found.get("paths", []))],
         *[f"- {n}" for n in found["notes"]],
         "",
     ]
@@ -375,25 +409,55 @@ def markdown(found: dict) -> str:
 
 
 def figure(found: dict, out: Path) -> list[Path]:
-
+    """Difference against mean, one panel per metric (a grid), a point per cell with its 95%
+    interval, coloured by regulator (or objective, dataset), hollow where the interval excludes 0;
+    the axes named by file ("the paper" for --paper)."""
     rows = found["rows"]
     if not rows:
         return []
     plt = pyplot()
     metrics = list(dict.fromkeys(r.metric for r in rows))
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4.6 * len(metrics), 4.2), squeeze=False)
-    for ax, m in zip(axes[0], metrics):
-        for k, label in enumerate(dict.fromkeys(r.label for r in rows if r.metric == m)):
-            mine = [r for r in rows if r.metric == m and r.label == label]
-            a = np.array([r.a for r in mine])
-            b = np.array([r.b for r in mine])
-            hit = np.array([r.outside for r in mine])
-            ax.scatter(a[~hit], b[~hit], s=10, color=f"C{k}", alpha=0.6, label=f"{label}")
-            ax.scatter(a[hit], b[hit], s=28, facecolors="none", edgecolors=f"C{k}", label="outside its interval")
-        lim = [min(min(r.a, r.b) for r in rows if r.metric == m), max(max(r.a, r.b) for r in rows if r.metric == m)]
-        ax.plot(lim, lim, "k:", lw=1)
-        ax.set_xlabel(f"{m}: {found['names'][0]}", fontsize=7)
-        ax.set_ylabel(f"{m}: second", fontsize=7)
-        ax.legend(fontsize=6)
-    fig.tight_layout()
+    ncols = min(3, len(metrics))
+    nrows = -(-len(metrics) // ncols)
+    groups = list(dict.fromkeys(r.group for r in rows))
+    colour = {g: f"C{i % 10}" for i, g in enumerate(groups)}
+    labels = list(dict.fromkeys(r.label for r in rows))
+    markers = "os^Dv<>p"
+    prefixes = {label.split(": ", 1)[0] for label in labels}
+    shown = [label.split(": ", 1)[-1] if len(prefixes) == 1 else label for label in labels]  # one file: its pairs
+    legend_chars = max(len(t) for t in [*groups, "interval excludes 0", *(shown if len(labels) > 1 else [])])
+    width = 4.4 * ncols + 0.6 + 0.06 * legend_chars
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width, 3.6 * nrows), squeeze=False, layout="constrained")
+    first = found["names"][0]
+    for ax, m in zip(axes.flat, metrics):
+        for k, label in enumerate(labels):
+            for g in groups:
+                mine = [r for r in rows if r.metric == m and r.label == label and r.group == g]
+                if not mine:
+                    continue
+                mean = np.array([(r.a + r.b) / 2 for r in mine])
+                d = np.array([r.diff for r in mine])
+                lo = np.array([r.lo for r in mine])
+                hi = np.array([r.hi for r in mine])
+                ok = np.isfinite(lo) & np.isfinite(hi)
+                ax.errorbar(mean[ok], d[ok], yerr=[d[ok] - lo[ok], hi[ok] - d[ok]], fmt="none",
+                            ecolor=colour[g], alpha=0.35, lw=0.8)  # fmt: skip
+                hit = np.array([r.outside for r in mine])
+                mk = markers[k % len(markers)]
+                ax.scatter(mean[~hit], d[~hit], s=14, color=colour[g], marker=mk, alpha=0.8)
+                ax.scatter(mean[hit], d[hit], s=30, facecolors="none", edgecolors=colour[g], marker=mk)
+        ax.axhline(0, color="k", ls=":", lw=1)
+        second = found["names"][1] if len(found["names"]) == 2 else "each later file"
+        ax.set_title(m, fontsize=8)
+        ax.set_xlabel(f"mean of {first} and {second}", fontsize=7)
+        ax.set_ylabel(f"{second} - {first}", fontsize=7)
+        ax.tick_params(labelsize=6)
+    for ax in list(axes.flat)[len(metrics) :]:
+        ax.axis("off")
+    handles = [plt.Line2D([], [], ls="", marker="o", color=colour[g], label=g or "cell") for g in groups]
+    handles.append(plt.Line2D([], [], ls="", marker="o", mfc="none", color="0.3", label="interval excludes 0"))
+    if len(labels) > 1:
+        handles += [plt.Line2D([], [], ls="", marker=markers[k % len(markers)], color="0.3", label=text)
+                    for k, text in enumerate(shown)]  # fmt: skip
+    fig.legend(handles=handles, loc="outside right upper", fontsize=6, frameon=False)  # sized to its labels
     return save_figure(fig, Path(out) / "compare")

@@ -218,3 +218,27 @@ def test_over_seeds_pools_generator_seeds_of_a_recovery_result(tmp_path):
     ref = stats.ttest_ind(b, a, equal_var=False).confidence_interval()
     assert r.metric == "accuracy" and (r.lo, r.hi) == pytest.approx((ref.low, ref.high))
     assert "generator_seed 0, 1, 2" in " ".join(found["notes"])
+
+
+def test_files_are_named_by_the_shortest_tail_that_tells_them_apart(tmp_path):
+    a, b = tmp_path / "runs" / "fp32" / "recover-paper.json", tmp_path / "runs" / "bf16" / "recover-paper.json"
+    assert compare.short_names([a, b]) == ["fp32/recover-paper", "bf16/recover-paper"]
+    assert compare.short_names([tmp_path / "x.json", tmp_path / "y.json"]) == ["x", "y"]
+    assert compare.short_names([a]) == ["recover-paper"]
+
+
+def test_the_figure_is_difference_against_mean_in_a_grid_with_every_file_named(tmp_path):
+    from PIL import Image
+
+    rows = [
+        compare.CellDiff(f"c{i}", "b", m, 1.0 + i, 1.5 + i, 0.5, 0.1, 0.9, False, group=g)
+        for i, g in enumerate(["wasserstein", "energy"])
+        for m in ("recon", "frechet", "discrepancy", "rank", "lambda_hat", "irregularity", "batch_recon")
+    ]
+    found = {"rows": rows, "names": ["a", "b"], "paths": [tmp_path / "a.json", tmp_path / "b.json"], "notes": []}
+    png = next(p for p in compare.figure(found, tmp_path) if p.suffix == ".png")
+    w, h = Image.open(png).size
+    assert w / h < 2.5  # seven metrics in a 3-column grid, not one row 9x wider than tall
+    md = compare.markdown(found)
+    assert f"- `a`: {(tmp_path / 'a.json').as_posix()}" in md  # the full path once, at the top
+    assert md.count(str(tmp_path)) == 2
