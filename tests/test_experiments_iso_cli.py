@@ -303,3 +303,20 @@ def test_mnist_public_schedule_is_the_public_codes_and_runs_at_tiny_size(small_m
     csv = pd.read_csv(out / "mnist.csv")
     assert len(csv) == 4 and set(csv["objective"]) == {"lwgan"} and csv["recon"].between(0, 56).all()
     assert "public-tiny" in (out / "mnist.md").read_text()
+
+
+def test_mlflow_logs_each_value_once_and_only_what_applies(tmp_path):
+    """A published-only sweep logs no LWGAN training recipe on its parent; no child logs a value
+    twice (the cell's lambda_iso and its config's; a setting again as a metric)."""
+    out = tmp_path / "rep"
+    assert main(["isometry", "--lambdas", "0,1", "--objectives", "published", "--out", str(out), *TINY]) == 0
+    _client, parent, children = _runs("isometry")
+    assert not [k for k in parent.data.params if k.startswith("train.")]
+    assert parent.data.params["objectives"] == "published"
+    assert len(children) == 2
+    for c in children:
+        params, metrics = c.data.params, c.data.metrics
+        assert params["lambda_iso"] in ("0.0", "1.0") and "cfg.lambda_iso" not in params
+        assert "cfg.z_dim" in params  # the config's own fields stay
+        assert not set(metrics) & set(params), set(metrics) & set(params)
+        assert "recon" in metrics and "lambda_iso" not in metrics and "seed" not in metrics

@@ -76,6 +76,21 @@ def _flat(d: dict) -> dict:
     return out
 
 
+def once(params: dict, metrics: dict | None = None, prefix: str = "cfg.") -> tuple[dict, dict | None]:
+    """Each value logged once: `<prefix>X` dropped where X is a param of the same text (the cell's
+    lambda_iso and its model config's), and a metric dropped where it is a param already (a cell's
+    seed or lambda_iso is a setting of the run, not a measurement)."""
+    kept = {
+        k: v
+        for k, v in params.items()
+        if not (k.startswith(prefix) and str(params.get(k[len(prefix) :], "\0")) == str(v))
+    }
+    if metrics is None:
+        return kept, None
+    names = set(params) | {k[len(prefix) :] for k in params if k.startswith(prefix)}
+    return kept, {k: v for k, v in metrics.items() if k not in names}
+
+
 def _child(
     exp: Experiment,
     cell: dict,
@@ -103,9 +118,10 @@ def _child(
     fingerprint = record.get("data_fingerprint") or facts.get("data_fingerprint")
     if fingerprint:
         tags["data_fingerprint"] = fingerprint
+    params, metrics = once({**_flat(cell), **_flat(record.get("params") or {})}, metrics)
     sweep.log_child(
         key,
-        params={**_flat(cell), **_flat(record.get("params") or {})},
+        params=params,
         metrics=None if error else metrics,
         histories=None if error else histories,
         tags={**tags, "resumed": str(resumed).lower()},
@@ -158,7 +174,8 @@ def run_experiment(
     chunks = _announce(run, todo, event)
     seeds = list(getattr(settings, "seeds", ()) or [])
     tags = tracking.run_tags(opts.device, seeds, command=opts.command)
-    params = {**_flat(run.settings_dict), **_flat(exp.params(settings) if exp.params else {}), "store_key": run.key}
+    params, _ = once({**_flat(run.settings_dict), **_flat(exp.params(settings) if exp.params else {})}, prefix="train.")
+    params["store_key"] = run.key
     with (
         tracking.start_sweep(
             exp.name,

@@ -324,7 +324,8 @@ def _measure(model, s: MnistSettings, cfg, r: int, seed: int, ctx) -> dict:
 
 
 def params(s: MnistSettings) -> dict:
-    return {f"train.{k}": v for k, v in s.train_overrides().items()}
+    """The LWGAN training settings, for the parent run (none when no cell trains an LWGAN)."""
+    return {f"train.{k}": v for k, v in s.train_overrides().items()} if "lwgan" in s.objectives else {}
 
 
 EXPERIMENT = register(

@@ -91,8 +91,8 @@ def recipe_markdown(s: ToySettings) -> str:
 
 
 def params(s: ToySettings) -> dict:
-    """The training recipe as used, for the parent run."""
-    return {f"train.{k}": v for k, v in s.recipe().items()}
+    """The LWGAN training recipe as used, for the parent run (none when no cell trains one)."""
+    return {f"train.{k}": v for k, v in s.recipe().items()} if "lwgan" in s.objectives else {}
 
 
 def summary_metrics(results, summary: list[dict], metric: str, key: str, tag: str) -> dict:
