@@ -46,6 +46,9 @@ def _one_line(text: Any, limit: int = 300) -> str:
     return s if len(s) <= limit else s[: limit - 3] + "..."
 
 
+SOURCE_TAGS = ("mlflow.source.name", "mlflow.source.type", "mlflow.source.git.commit", "mlflow.user")
+
+
 def base_tags(command: str | None = None) -> dict[str, str]:
     """What every parent run records whatever the command: git commit, versions, command line."""
     commit, dirty = git_state()
@@ -166,6 +169,7 @@ class Sweep:
     run_id: str | None = None
     children: list[str] = field(default_factory=list)  # child run ids, in logging order
     failed_children: int = 0
+    source: dict[str, str] = field(default_factory=dict)  # the parent's Source, user and commit tags
 
     def _call(self, what: str, fn, *args, **kwargs):
         try:
@@ -217,7 +221,7 @@ class Sweep:
         if not self.enabled:
             return None
         ms = _metrics(metrics, histories, None)  # convert before creating the run: fail early
-        all_tags = {str(k): v for k, v in (tags or {}).items()}
+        all_tags = {**self.source, **{str(k): v for k, v in (tags or {}).items()}}
         all_tags["mlflow.parentRunId"] = self.run_id
         if error is not None:
             all_tags["error"] = _one_line(error, 1000)
@@ -350,6 +354,7 @@ def start_sweep(
         }
         run = client.create_run(sweep.experiment_id, run_name=run_name or command)
         sweep.run_id = run.info.run_id
+        sweep.source = {k: str(all_tags[k]) for k in SOURCE_TAGS if k in all_tags}  # children's too
         _batches(client, sweep.run_id, dict(params or {}), [], all_tags)
 
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
 import os
 import shutil
@@ -152,6 +153,7 @@ def test_sweep_round_trip_sqlite(store):
     assert w.info.run_id == a and w.info.status == "FINISHED"
     assert w.data.params == {"regulator": "wasserstein", "lr": "0.1", "lambda": "1.0"}
     assert w.data.metrics["accuracy"] == 94.5 and w.data.tags["seed"] == "0"
+    assert w.data.tags["mlflow.source.name"] == "bench recover"  # each child's Source too
     hist = client.get_metric_history(a, "loss")
     assert sorted(m.step for m in hist) == list(range(2500))
     assert {m.step: m.value for m in hist}[9] == pytest.approx(0.1)
@@ -333,3 +335,23 @@ def test_sweep_against_mlflow_server(mlflow_server, tmp_path, monkeypatch, capfd
     ]
     local = client.download_artifacts(cid, "cell.csv", str(tmp_path))
     assert Path(local).read_text() == "step,loss\n0,1.0\n"
+    # What the UI's pages ask the server for: the experiment's kind (the runs table, not the GenAI
+    # overview), each run's Source, and two cells' figures under one name (the compare view).
+    other = tmp_path / "other.csv"
+    other.write_text("step,loss\n0,2.0\n")
+    with start_sweep("models", tracking_uri=mlflow_server, params={"k": 2}) as sweep2:
+        ids = [sweep2.log_child(f"cell {i}", params={"lr": i}, artifacts=[f]) for i, f in enumerate((art, other))]
+    api = f"{mlflow_server}/ajax-api/2.0/mlflow"
+
+    def get(path: str) -> dict:
+        with urllib.request.urlopen(f"{api}/{path}", timeout=10) as r:
+            return json.load(r)
+
+    exp = get("experiments/get-by-name?experiment_name=models")["experiment"]
+    assert {t["key"]: t["value"] for t in exp["tags"]}["mlflow.experimentKind"] == "custom_model_development"
+    for rid, body in zip(ids, ("step,loss\n0,1.0\n", "step,loss\n0,2.0\n")):
+        run = get(f"runs/get?run_id={rid}")["run"]
+        assert {t["key"]: t["value"] for t in run["data"]["tags"]}["mlflow.source.name"] == "bench models"
+        assert [f["path"] for f in get(f"artifacts/list?run_id={rid}")["files"]] == ["cell.csv"]
+        with urllib.request.urlopen(f"{mlflow_server}/get-artifact?path=cell.csv&run_uuid={rid}", timeout=10) as r:
+            assert r.read().decode() == body
