@@ -111,6 +111,29 @@ def command_line(argv: Sequence[str] | None = None) -> str:
     return shlex.join([prog if prog == "bench" else argv[0], *argv[1:]])
 
 
+def with_out(command: str, folder: str | Path, repo: str | Path | None = None) -> str:
+    """The command with its `--out` naming `folder` relative to the checkout when it lies inside it
+    (a report committed in reports/x says `--out reports/x`, not a scratch path of the machine
+    that ran it); outside the checkout, the folder as it is. A command without --out gets one."""
+    repo = Path(repo) if repo is not None else Path(__file__).resolve().parents[1]
+    where = Path(folder).resolve()
+    try:
+        text = where.relative_to(repo.resolve()).as_posix() or "."
+    except ValueError:
+        text = str(folder)
+    args = shlex.split(command)
+    if not args or Path(args[0]).name != "bench":  # the Python API's or a script's argv: as it is
+        return command
+    for i, a in enumerate(args):
+        if a == "--out" and i + 1 < len(args):
+            args[i + 1] = text
+            return shlex.join(args)
+        if a.startswith("--out="):
+            args[i] = f"--out={text}"
+            return shlex.join(args)
+    return shlex.join([*args, "--out", text])
+
+
 def device_name(device: Any) -> str:
     """'cpu', or 'cuda:0 (NVIDIA H100 80GB HBM3)' when torch is loaded and the device is CUDA."""
     name = str(device)
@@ -170,7 +193,9 @@ def collect_facts(
     commit, dirty = git_state(exclude=out)
     seeds = [int(seeds)] if isinstance(seeds, (int, np.integer)) else [int(s) for s in seeds]
     return RunFacts(
-        command=command if command is not None else command_line(),
+        command=with_out(command if command is not None else command_line(), out)
+        if out
+        else (command if command is not None else command_line()),
         commit=commit,
         seeds=seeds,
         data_fingerprint=data_fingerprint,

@@ -29,6 +29,21 @@ def test_a_committed_report_is_its_results_rendered(path):
     assert markdown(get(results.experiment), results) == committed
 
 
+@pytest.mark.parametrize("path", SAVED, ids=lambda p: p.relative_to(REPORTS).as_posix())
+def test_a_committed_report_names_the_folder_it_is_committed_in(path):
+    """Its command says `--out reports/x` (or the experiment's default), not a scratch folder of
+    the machine that ran it: the command a reader copies writes where the report is."""
+    import shlex
+
+    from bench.pipeline import get
+    from bench.pipeline.results import load
+
+    results = load(path)
+    args = shlex.split(results.facts["command"])
+    out = args[args.index("--out") + 1] if "--out" in args else get(results.experiment).out
+    assert out == path.parent.relative_to(REPORTS.parent).as_posix(), results.facts["command"]
+
+
 def test_the_readme_headline_tables_are_the_committed_results():
     """The results page's summary block is generated from the saved results (`bench report --summary
     reports/ --readme reports/README.md`): a page that disagrees with the results fails here."""

@@ -126,3 +126,16 @@ def test_an_option_under_both_names_is_refused(tmp_path, capsys):
     assert main(["isometry", "--lambda", "0,1", "--seeds", "0", "--print-config"]) == 0
     cfg.write_text(capsys.readouterr().out)
     assert "lambdas = [0.0, 1.0]" in cfg.read_text()  # the older name's value under the sweep-file key
+
+
+def test_a_command_names_its_out_folder_relative_to_the_checkout(tmp_path):
+    from bench.facts import with_out
+
+    repo = tmp_path / "repo"
+    (repo / "reports" / "x").mkdir(parents=True)
+    cmd = "bench recover --grid paper --out /scratch/run7 --resume"
+    assert with_out(cmd, repo / "reports" / "x", repo) == "bench recover --grid paper --out reports/x --resume"
+    assert with_out("bench rank --out=/a", tmp_path / "else", repo) == f"bench rank --out={tmp_path / 'else'}"
+    assert with_out("bench rank", repo / "reports", repo) == "bench rank --out reports"  # the default, said
+    assert with_out("python -c 'run()'", repo / "reports", repo) == "python -c 'run()'"  # not a bench command
+    assert with_out("bench isometry --out 'my runs/a b'", repo / "my runs" / "a b", repo).endswith("'my runs/a b'")
