@@ -80,11 +80,47 @@ def _attach() -> None:
 _attach()
 
 
+_TYPES = {"int": "INT", "float": "FLOAT", "str": "TEXT", "path": "PATH", "bool": ""}
+
+
+def _restyled(shown: str | None) -> str | None:
+    """Typer's `<int>`, `<str>`, `<a|b>` as the options built from settings show them: INT, TEXT,
+    [a|b]."""
+    if not shown or not (shown.startswith("<") and shown.endswith(">")):
+        return shown
+    inner = shown[1:-1]
+    if inner.startswith("list[") and inner.endswith("]"):  # an argument taking several
+        return (_restyled(f"<{inner[5:-1]}>") or "") + "..."
+    return _TYPES.get(inner, f"[{inner}]" if "|" in inner else inner.upper())
+
+
 def _plain_flags(cmd) -> None:
-    """A flag takes no value: --help shows none (click would print `<bool>` beside it)."""
+    """One help style for every option: a flag shows no value (click would print `<bool>`), a
+    value its type or choices, and a default as `(default: X)` at the end of its help, as the
+    options built from settings say it."""
     for p in getattr(cmd, "params", []):
-        if getattr(p, "is_flag", False) and not p.metavar:
-            p.metavar = ""
+        if getattr(p, "is_flag", False):
+            p.metavar = p.metavar or ""
+            p.show_default = False
+            continue
+        if p.metavar is None:
+            shown = p.display_type_rich
+            p.display_type_rich = lambda ctx, shown=shown: _restyled(shown(ctx))
+        default = getattr(p, "default", None)
+        if getattr(p, "show_default", False) is True and default is not None and not callable(default):
+            if not getattr(p, "multiple", False) and "(default:" not in (getattr(p, "help", None) or ""):
+                value = getattr(default, "value", default)
+                p.help = f"{p.help or ''} (default: {value})".strip()
+            p.show_default = False
+    made = cmd.get_help_option  # click makes --help itself, per context
+
+    def help_option(ctx, made=made):
+        option = made(ctx)
+        if option is not None:
+            option.metavar = ""
+        return option
+
+    cmd.get_help_option = help_option
     for sub in getattr(cmd, "commands", {}).values():
         _plain_flags(sub)
 

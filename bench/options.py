@@ -65,7 +65,7 @@ DataDirOpt = Annotated[
     typer.Option(
         "--data-dir",
         envvar="BENCH_DATA_DIR",
-        help="Folder with the MNIST IDX files (or torchvision's MNIST/raw). Env: BENCH_DATA_DIR.",
+        help="Folder with the MNIST IDX files (or torchvision's MNIST/raw).",
     ),
 ]
 OutOpt = Annotated[Path, typer.Option("--out", help="Folder for reports and figures.")]

@@ -139,3 +139,30 @@ def test_a_command_names_its_out_folder_relative_to_the_checkout(tmp_path):
     assert with_out("bench rank", repo / "reports", repo) == "bench rank --out reports"  # the default, said
     assert with_out("python -c 'run()'", repo / "reports", repo) == "python -c 'run()'"  # not a bench command
     assert with_out("bench isometry --out 'my runs/a b'", repo / "my runs" / "a b", repo).endswith("'my runs/a b'")
+
+
+def _commands():
+    from bench.cli import command
+
+    root = command()
+    out = [[]]
+    for name, sub in root.commands.items():
+        out.append([name])
+        out += [[name, s] for s in getattr(sub, "commands", {})]
+    return out
+
+
+@pytest.mark.parametrize("path", _commands(), ids=lambda p: " ".join(p) or "bench")
+def test_every_help_shows_types_not_placeholders(path, capsys, monkeypatch):
+    """-h works everywhere; a flag shows no value and a setting its type or choices, never
+    click's `<bool>` / `<str>` placeholders; the panels' [run]-style titles survive rich markup."""
+    from bench.cli import main
+
+    monkeypatch.setenv("COLUMNS", "200")
+    assert main([*path, "-h"]) == 0
+    shown = capsys.readouterr().out
+    assert "Usage:" in shown
+    for placeholder in ("<bool>", "<str>", "<int>", "<float>", "<path>", "[default:"):
+        assert placeholder not in shown, placeholder  # one style: INT, TEXT, [a|b], (default: X)
+    if "Run (a sweep file" in shown:
+        assert "[run] table" in shown

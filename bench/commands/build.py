@@ -27,8 +27,8 @@ from bench.pipeline.run_settings import RunSettings
 
 SETTINGS_PANEL = "Settings (also in a --config sweep file; `--print-config` writes them)"
 BARS_PANEL = "Credibility bars (verdicts on a model that fails one are withheld; 0 turns a bar off)"
-RUN_PANEL = "Run (a sweep file's [run] table)"
-EXECUTOR_PANEL = "Executor (where cells run; a sweep file's [ray] or [slurm] table)"
+RUN_PANEL = "Run (a sweep file's \\[run] table)"  # \\[: a bracket, not rich markup
+EXECUTOR_PANEL = "Executor (where cells run; a sweep file's \\[ray] or \\[slurm] table)"
 
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", help="A sweep file (TOML) of settings; options given here override it.")

@@ -57,19 +57,19 @@ class RunSettings(Settings):
     )
     data_dir: str | None = setting(
         None,
-        "Folder with the MNIST IDX files (or torchvision's MNIST/raw). Env: BENCH_DATA_DIR.",
+        "Folder with the MNIST IDX files (or torchvision's MNIST/raw).",
         envvar="BENCH_DATA_DIR",
+        shown="the download cache (MNIST fetched into it once)",
     )
     track: bool = setting(True, "Log to MLflow (--no-track: do not).")
     tracking_uri: str | None = setting(
         None,
-        "MLflow tracking URI (sqlite:///x.db, http://host:5000). Default: MLflow's own default.",
+        "MLflow tracking URI (sqlite:///x.db, http://host:5000).",
         envvar="MLFLOW_TRACKING_URI",
+        shown="MLflow's own, ./mlflow.db",
     )
     experiment: str | None = setting(None, "MLflow experiment name.")
-    cache_dir: str | None = setting(
-        None, "Model cache folder. Default: $BENCH_CACHE_DIR, else ~/.cache/lwgan-bench.", envvar="BENCH_CACHE_DIR"
-    )
+    cache_dir: str | None = setting(None, "Model cache folder.", envvar="BENCH_CACHE_DIR", shown="~/.cache/lwgan-bench")
     executor: str = setting(
         "local",
         "Where the cells run: local (processes on this machine, see --workers), ray (each chunk of "
