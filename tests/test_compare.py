@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import compare
+from bench import compare, compare_report
 from bench.cli import main
 from bench.pipeline.results import Results
 from bench.recovery.codec import pack_correct
@@ -58,7 +58,7 @@ def test_paired_over_the_same_images_against_hand_counts(tmp_path):
     assert w.pvalue == pytest.approx(binomtest(0, 40, 0.5).pvalue)
     assert e.diff == 0 and not e.outside  # the same bits: no difference, no interval
     assert "paired over them" in found["notes"][0]
-    md = compare.markdown(found)
+    md = compare_report.markdown(found)
     assert "## Differences outside their interval (1 of 2)" in md and "regulator=wasserstein" in md
 
 
@@ -236,9 +236,9 @@ def test_the_figure_is_difference_against_mean_in_a_grid_with_every_file_named(t
         for m in ("recon", "frechet", "discrepancy", "rank", "lambda_hat", "irregularity", "batch_recon")
     ]
     found = {"rows": rows, "names": ["a", "b"], "paths": [tmp_path / "a.json", tmp_path / "b.json"], "notes": []}
-    png = next(p for p in compare.figure(found, tmp_path) if p.suffix == ".png")
+    png = next(p for p in compare_report.figure(found, tmp_path) if p.suffix == ".png")
     w, h = Image.open(png).size
     assert w / h < 2.5  # seven metrics in a 3-column grid, not one row 9x wider than tall
-    md = compare.markdown(found)
+    md = compare_report.markdown(found)
     assert f"- `a`: {(tmp_path / 'a.json').as_posix()}" in md  # the full path once, at the top
     assert md.count(str(tmp_path)) == 2

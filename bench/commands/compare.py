@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from bench import compare
+from bench import compare, compare_report
 from bench import equivalence as eq
 from bench.atomic import atomic_write_text
 from bench.options import OptionError
@@ -93,9 +93,9 @@ def compare_cmd(
         if paper
         else compare.compare(results, ignore_seed=ignore_seed, over_seeds=over_seeds)
     )
-    md = compare.markdown(found)
+    md = compare_report.markdown(found)
     atomic_write_text(folder / "compare.md", md)
-    figures = compare.figure(found, folder)
+    figures = compare_report.figure(found, folder)
     console = Console()
     for note in found["notes"]:
         if note.startswith(("warning:", "verdicts of")):

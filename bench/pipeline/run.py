@@ -32,6 +32,7 @@ from bench.errors import BenchError
 from bench.facts import collect_facts
 from bench.outputs import probe_dir, probe_files
 from bench.pipeline import store as cellstore
+from bench.pipeline.child_runs import flat, log_cell, once
 from bench.pipeline.context import Context
 from bench.pipeline.executors import execute, get_executor
 from bench.pipeline.on_local import default_workers
@@ -62,73 +63,6 @@ class RunOutput:
 def paths(exp: Experiment, settings, out: Path) -> dict[str, Path]:
     name = exp.report(settings)
     return {ext: Path(out) / f"{name}.{ext}" for ext in ("md", "csv", "json")}
-
-
-def _flat(d: dict) -> dict:
-    """Settings as MLflow params: lists joined by commas, dicts as JSON."""
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, (list, tuple)):
-            v = ",".join(json.dumps(x) if isinstance(x, (dict, list)) else str(x) for x in v)
-        elif isinstance(v, dict):
-            v = json.dumps(v, sort_keys=True)
-        out[k] = v
-    return out
-
-
-def once(params: dict, metrics: dict | None = None, prefix: str = "cfg.") -> tuple[dict, dict | None]:
-    """Each value logged once: `<prefix>X` dropped where X is a param of the same text (the cell's
-    lambda_iso and its model config's), and a metric dropped where it is a param already (a cell's
-    seed or lambda_iso is a setting of the run, not a measurement)."""
-    kept = {
-        k: v
-        for k, v in params.items()
-        if not (k.startswith(prefix) and str(params.get(k[len(prefix) :], "\0")) == str(v))
-    }
-    if metrics is None:
-        return kept, None
-    names = set(params) | {k[len(prefix) :] for k in params if k.startswith(prefix)}
-    return kept, {k: v for k, v in metrics.items() if k not in names}
-
-
-def _child(
-    exp: Experiment,
-    cell: dict,
-    key: str,
-    record: dict | None,
-    error: str | None,
-    resumed: bool,
-    sweep,
-    folder: Path,
-    facts: dict,
-    common: dict,
-) -> None:
-    """Log one cell as a child run: the cell's fields and record['params'] as params, the
-    record's top-level numbers as metrics, its histories as step metrics; as tags the run's
-    `common` ones (git commit, device), the data fingerprint and the checkpoint digests (the
-    record's, else the experiment's cell_tags from the prepare() facts); its datasets as inputs."""
-    record = record or {}
-    metrics = {k: float(v) for k, v in record.items() if isinstance(v, (int, float)) and k != "history_every"}
-    every = int(record.get("history_every", 1))
-    histories = {k: {i * every: v for i, v in enumerate(vals)} for k, vals in (record.get("histories") or {}).items()}
-    figures = []
-    if error is None and exp.cell_figures is not None and sweep.enabled:
-        figures = exp.cell_figures(cell, record, folder)
-    tags = {**common, **(exp.cell_tags(cell, facts) if exp.cell_tags else {}), **(record.get("tags") or {})}
-    fingerprint = record.get("data_fingerprint") or facts.get("data_fingerprint")
-    if fingerprint:
-        tags["data_fingerprint"] = fingerprint
-    params, metrics = once({**_flat(cell), **_flat(record.get("params") or {})}, metrics)
-    sweep.log_child(
-        key,
-        params=params,
-        metrics=None if error else metrics,
-        histories=None if error else histories,
-        tags={**tags, "resumed": str(resumed).lower()},
-        artifacts=figures,
-        error=error,
-        datasets=record.get("datasets") or facts.get("datasets") or (),
-    )
 
 
 @dataclass
@@ -174,7 +108,7 @@ def run_experiment(
     chunks = _announce(run, todo, event)
     seeds = list(getattr(settings, "seeds", ()) or [])
     tags = tracking.run_tags(opts.device, seeds, command=opts.command)
-    params, _ = once({**_flat(run.settings_dict), **_flat(exp.params(settings) if exp.params else {})}, prefix="train.")
+    params, _ = once({**flat(run.settings_dict), **flat(exp.params(settings) if exp.params else {})}, prefix="train.")
     params["store_key"] = run.key
     with (
         tracking.start_sweep(
@@ -274,7 +208,7 @@ def _run_cells(run: _Run, chunks, sweep, tmp: Path, common: dict, progress: Prog
     for k, c in zip(run.keys, run.cells):
         if k in run.done:
             outcome[k] = {"status": "finished", "record": run.done[k], "error": None, "resumed": True}
-            _child(exp, c, k, run.done[k], None, True, sweep, tmp, context, common)
+            log_cell(exp, c, k, run.done[k], None, True, sweep, tmp, context, common)
     progress("cells", len(run.done), n)
     partial: dict[int, int] = {}  # cells finished in chunks still running
     returned: set[int] = set()
@@ -305,12 +239,12 @@ def _run_cells(run: _Run, chunks, sweep, tmp: Path, common: dict, progress: Prog
             if isinstance(result, BaseException):
                 error = f"{type(result).__name__}: {' '.join(str(result).split())}"
                 outcome[k] = {"status": "failed", "record": None, "error": error, "resumed": False}
-                _child(exp, c, k, None, error, False, sweep, tmp, context, common)
+                log_cell(exp, c, k, None, error, False, sweep, tmp, context, common)
                 continue
             record = cellstore.plain(result[i], f"record of {k}")
             run.store.save(k, c, record)
             outcome[k] = {"status": "finished", "record": record, "error": None, "resumed": False}
-            _child(exp, c, k, record, None, False, sweep, tmp, context, common)
+            log_cell(exp, c, k, record, None, False, sweep, tmp, context, common)
         progress("cells", len(outcome), n)
     return outcome
 
