@@ -19,7 +19,6 @@ import logging
 import os
 import shutil
 import tempfile
-import time
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -29,12 +28,18 @@ from typing import Any
 
 from bench.errors import BenchError
 from bench.facts import command_line, device_name, git_state, versions
-from bench.tracking_store import TrackingError, artifacts_beside, check_uri, preflight, scheme
+from bench.tracking_store import (
+    MAX_TAG_LEN,
+    TrackingError,
+    artifacts_beside,
+    check_uri,
+    log_in_batches,
+    log_inputs,
+    metric_entities,
+    preflight,
+    scheme,
+)
 
-# MLflow's per-request limits (mlflow.utils.validation): a batch holds at most 1000 metrics and
-# 100 params and 100 tags, 1000 entities in all; values are truncated to what the store accepts.
-_MAX_METRICS, _MAX_PARAMS_TAGS, _MAX_ENTITIES = 1000, 100, 1000
-_MAX_PARAM_LEN, _MAX_TAG_LEN = 6000, 8000
 _SCHEMES = ("sqlite", "http", "https", "file", "postgresql", "mysql", "mssql", "databricks", "uc")
 
 
@@ -46,6 +51,8 @@ def _one_line(text: Any, limit: int = 300) -> str:
     return s if len(s) <= limit else s[: limit - 3] + "..."
 
 
+LOCAL_UI = "http://127.0.0.1:5000"  # where `mlflow ui` serves a local store by default
+ML_VIEW = "workflowType=machine_learning"  # the UI's model-training view, not its GenAI one
 SOURCE_TAGS = ("mlflow.source.name", "mlflow.source.type", "mlflow.source.git.commit", "mlflow.user")
 
 
@@ -99,64 +106,6 @@ def _quiet() -> Iterator[None]:
             os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = old_env
 
 
-def _metric_value(key: str, value: Any) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"metric {key!r}: {value!r} is not a number") from None
-
-
-def _history(key: str, values: Any) -> list[tuple[int, float]]:
-    """A history as (step, value): a sequence (step = index) or a mapping step -> value."""
-    if isinstance(values, Mapping):
-        return [(int(s), _metric_value(key, v)) for s, v in values.items()]
-    if hasattr(values, "tolist"):  # numpy array or CPU tensor: one conversion, not one per item
-        values = values.tolist()
-    return [(i, _metric_value(key, v)) for i, v in enumerate(values)]
-
-
-def _batches(client: Any, run_id: str, params: dict, metrics: list, tags: dict) -> None:
-    """log_batch in chunks within MLflow's per-request limits."""
-    from mlflow.entities import Param, RunTag
-
-    ps = [Param(str(k), str(v)[:_MAX_PARAM_LEN]) for k, v in params.items()]
-    ts = [RunTag(str(k), str(v)[:_MAX_TAG_LEN]) for k, v in tags.items()]
-    ms = list(metrics)
-    while ps or ts or ms:
-        p, ps = ps[:_MAX_PARAMS_TAGS], ps[_MAX_PARAMS_TAGS:]
-        t, ts = ts[:_MAX_PARAMS_TAGS], ts[_MAX_PARAMS_TAGS:]
-        room = min(_MAX_METRICS, _MAX_ENTITIES - len(p) - len(t))
-        m, ms = ms[:room], ms[room:]
-        client.log_batch(run_id, metrics=m, params=p, tags=t)
-
-
-def _inputs(client: Any, run_id: str, datasets: Sequence[Mapping]) -> None:
-    """Log datasets (bench.data.inputs dicts) as the run's inputs, with their context."""
-    from mlflow.entities import Dataset, DatasetInput, InputTag
-
-    inputs = [
-        DatasetInput(
-            Dataset(d["name"], d["digest"], d.get("source_type", "local"), d["source"], profile=d.get("profile")),
-            tags=[InputTag("mlflow.data.context", d.get("context", "training"))],
-        )
-        for d in datasets
-    ]
-    if inputs:
-        client.log_inputs(run_id, datasets=inputs)
-
-
-def _metrics(metrics: Mapping | None, histories: Mapping | None, step: int | None) -> list:
-    from mlflow.entities import Metric
-
-    now = int(time.time() * 1000)
-    out = [
-        Metric(str(k), _metric_value(k, v), now, 0 if step is None else int(step)) for k, v in (metrics or {}).items()
-    ]
-    for k, values in (histories or {}).items():
-        out += [Metric(str(k), v, now, s) for s, v in _history(k, values)]
-    return out
-
-
 @dataclass
 class Sweep:
     """A parent run. With `enabled=False` every method is a no-op and ids are None."""
@@ -187,11 +136,22 @@ class Sweep:
 
     @property
     def url(self) -> str | None:
-        """The run's page when the tracking URI is an MLflow server."""
-        if not (self.enabled and self.tracking_uri and self.tracking_uri.startswith("http")):
+        """The run's page: on the MLflow server the tracking URI names, or on `mlflow ui`'s local
+        address for a local store. MLflow 3's UI opens every experiment in its GenAI view unless
+        the address says otherwise (the experiment kind tag does not decide it), hence
+        `?workflowType=machine_learning`: the runs table, metrics and the compare view."""
+        if not self.enabled or self.run_id is None:
             return None
-        base = self.tracking_uri.rstrip("/")
-        return f"{base}/#/experiments/{self.experiment_id}/runs/{self.run_id}"
+        uri = self.tracking_uri or ""
+        base = uri.rstrip("/") if uri.startswith("http") else LOCAL_UI
+        return f"{base}/#/experiments/{self.experiment_id}/runs/{self.run_id}?{ML_VIEW}"
+
+    def ui_command(self) -> str | None:
+        """How to open a local store's runs in a browser (None for a server: `url` is its page)."""
+        uri = self.tracking_uri or ""
+        if not self.enabled or uri.startswith("http"):
+            return None
+        return "mlflow ui" + (f" --backend-store-uri {uri}" if uri else "")
 
     def log_child(
         self,
@@ -220,7 +180,7 @@ class Sweep:
             self.failed_children += 1
         if not self.enabled:
             return None
-        ms = _metrics(metrics, histories, None)  # convert before creating the run: fail early
+        ms = metric_entities(metrics, histories, None)  # convert before creating the run: fail early
         all_tags = {**self.source, **{str(k): v for k, v in (tags or {}).items()}}
         all_tags["mlflow.parentRunId"] = self.run_id
         if error is not None:
@@ -235,14 +195,14 @@ class Sweep:
             self.client.create_run,
             self.experiment_id,
             run_name=name,
-            tags={k: str(v)[:_MAX_TAG_LEN] for k, v in all_tags.items()},
+            tags={k: str(v)[:MAX_TAG_LEN] for k, v in all_tags.items()},
         )
         rid = run.info.run_id
         self.children.append(rid)
         try:
-            self._call("logging a child run", _batches, self.client, rid, dict(params or {}), ms, {})
+            self._call("logging a child run", log_in_batches, self.client, rid, dict(params or {}), ms, {})
             if datasets:
-                self._call("logging a child's datasets", _inputs, self.client, rid, datasets)
+                self._call("logging a child's datasets", log_inputs, self.client, rid, datasets)
             self._fixed_names(rid, paths)
         except BaseException as e:
             # Ctrl-C or an error half way: do not leave the child RUNNING forever.
@@ -265,22 +225,22 @@ class Sweep:
     def _end(self, run_id: str, status: str, error: str | None = None) -> None:
         with _quiet():
             if error is not None:
-                _batches(self.client, run_id, {}, [], {"error": _one_line(error, 1000)})
+                log_in_batches(self.client, run_id, {}, [], {"error": _one_line(error, 1000)})
             self.client.set_terminated(run_id, status)
 
     def log_metrics(self, metrics: Mapping, step: int | None = None) -> None:
         if self.enabled:
-            ms = _metrics(metrics, None, step)
-            self._call("logging metrics", _batches, self.client, self.run_id, {}, ms, {})
+            ms = metric_entities(metrics, None, step)
+            self._call("logging metrics", log_in_batches, self.client, self.run_id, {}, ms, {})
 
     def log_inputs(self, datasets: Sequence[Mapping]) -> None:
         """The parent's dataset inputs (bench.data.inputs dicts)."""
         if self.enabled and datasets:
-            self._call("logging datasets", _inputs, self.client, self.run_id, datasets)
+            self._call("logging datasets", log_inputs, self.client, self.run_id, datasets)
 
     def set_tags(self, tags: Mapping) -> None:
         if self.enabled:
-            self._call("setting tags", _batches, self.client, self.run_id, {}, [], dict(tags))
+            self._call("setting tags", log_in_batches, self.client, self.run_id, {}, [], dict(tags))
 
     def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
         if self.enabled:
@@ -355,7 +315,7 @@ def start_sweep(
         run = client.create_run(sweep.experiment_id, run_name=run_name or command)
         sweep.run_id = run.info.run_id
         sweep.source = {k: str(all_tags[k]) for k in SOURCE_TAGS if k in all_tags}  # children's too
-        _batches(client, sweep.run_id, dict(params or {}), [], all_tags)
+        log_in_batches(client, sweep.run_id, dict(params or {}), [], all_tags)
 
     try:
         with _quiet():

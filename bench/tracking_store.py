@@ -1,13 +1,17 @@
 """Where the runs go, checked before any work: the tracking URI (a server that is not there fails
 in seconds, not after MLflow's minutes of retries; an sqlite store whose folder cannot be written
-fails before any model trains). bench.tracking logs the runs."""
+fails before any model trains); and what the store accepts: values as MLflow's entities, logged in
+batches within its per-request limits. bench.tracking logs the runs."""
 
 from __future__ import annotations
 
 import os
 import re
 import socket
+import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 from bench.errors import BenchError
@@ -72,3 +76,67 @@ def artifacts_beside(tracking_uri: str, name: str) -> str | None:
         return None
     db = Path(tracking_uri[len("sqlite:///") :]).expanduser().resolve()
     return (db.parent / "mlruns" / re.sub(r"[^A-Za-z0-9._-]+", "_", name)).as_uri()
+
+
+# MLflow's per-request limits (mlflow.utils.validation): a batch holds at most 1000 metrics and
+# 100 params and 100 tags, 1000 entities in all; values are truncated to what the store accepts.
+MAX_METRICS, MAX_PARAMS_TAGS, MAX_ENTITIES = 1000, 100, 1000
+MAX_PARAM_LEN, MAX_TAG_LEN = 6000, 8000
+
+
+def metric_value(key: str, value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"metric {key!r}: {value!r} is not a number") from None
+
+
+def history(key: str, values: Any) -> list[tuple[int, float]]:
+    """A history as (step, value): a sequence (step = index) or a mapping step -> value."""
+    if isinstance(values, Mapping):
+        return [(int(s), metric_value(key, v)) for s, v in values.items()]
+    if hasattr(values, "tolist"):  # numpy array or CPU tensor: one conversion, not one per item
+        values = values.tolist()
+    return [(i, metric_value(key, v)) for i, v in enumerate(values)]
+
+
+def log_in_batches(client: Any, run_id: str, params: dict, metrics: list, tags: dict) -> None:
+    """log_batch in chunks within MLflow's per-request limits."""
+    from mlflow.entities import Param, RunTag
+
+    ps = [Param(str(k), str(v)[:MAX_PARAM_LEN]) for k, v in params.items()]
+    ts = [RunTag(str(k), str(v)[:MAX_TAG_LEN]) for k, v in tags.items()]
+    ms = list(metrics)
+    while ps or ts or ms:
+        p, ps = ps[:MAX_PARAMS_TAGS], ps[MAX_PARAMS_TAGS:]
+        t, ts = ts[:MAX_PARAMS_TAGS], ts[MAX_PARAMS_TAGS:]
+        room = min(MAX_METRICS, MAX_ENTITIES - len(p) - len(t))
+        m, ms = ms[:room], ms[room:]
+        client.log_batch(run_id, metrics=m, params=p, tags=t)
+
+
+def log_inputs(client: Any, run_id: str, datasets: Sequence[Mapping]) -> None:
+    """Log datasets (bench.data.inputs dicts) as the run's inputs, with their context."""
+    from mlflow.entities import Dataset, DatasetInput, InputTag
+
+    inputs = [
+        DatasetInput(
+            Dataset(d["name"], d["digest"], d.get("source_type", "local"), d["source"], profile=d.get("profile")),
+            tags=[InputTag("mlflow.data.context", d.get("context", "training"))],
+        )
+        for d in datasets
+    ]
+    if inputs:
+        client.log_inputs(run_id, datasets=inputs)
+
+
+def metric_entities(metrics: Mapping | None, histories: Mapping | None, step: int | None) -> list:
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    out = [
+        Metric(str(k), metric_value(k, v), now, 0 if step is None else int(step)) for k, v in (metrics or {}).items()
+    ]
+    for k, values in (histories or {}).items():
+        out += [Metric(str(k), v, now, s) for s, v in history(k, values)]
+    return out

@@ -138,6 +138,8 @@ def test_sweep_round_trip_sqlite(store):
     assert "version.python" in tags and tags["version.lwgan-bench"] == "0.1.0"
     assert tags["command"] == "recover" and tags["command_line"]
     assert tags["mlflow.source.name"] == "bench recover"  # the runs table's Source column
+    assert sweep.ui_command() == f"mlflow ui --backend-store-uri {uri}"  # a local store: how to see it
+    assert sweep.url.startswith("http://127.0.0.1:5000/#/experiments/") and "workflowType=machine_learning" in sweep.url
     # a model-training experiment (the UI opens on its runs table), its artifacts beside the database
     assert exp.tags["mlflow.experimentKind"] == "custom_model_development"
     assert exp.artifact_location == (tmp / "mlruns" / "recover").as_uri()
@@ -322,7 +324,9 @@ def test_sweep_against_mlflow_server(mlflow_server, tmp_path, monkeypatch, capfd
     with start_sweep("models", tracking_uri=mlflow_server, params={"k": 1}) as sweep:
         cid = sweep.log_child("cell", params={"lr": 0.01}, histories={"loss": [3.0, 2.0, 1.0]}, artifacts=[art])
     assert capfd.readouterr() == ("", "")  # no "View run ... at" lines
-    assert sweep.url == f"{mlflow_server}/#/experiments/{sweep.experiment_id}/runs/{sweep.run_id}"
+    # MLflow 3's UI opens in its GenAI view unless the address asks for the model-training one
+    page = f"{mlflow_server}/#/experiments/{sweep.experiment_id}/runs/{sweep.run_id}?workflowType=machine_learning"
+    assert sweep.url == page and sweep.ui_command() is None
     client = MlflowClient(tracking_uri=mlflow_server)
     parent = client.get_run(sweep.run_id)
     assert parent.info.status == "FINISHED" and parent.data.params == {"k": "1"}

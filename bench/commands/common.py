@@ -69,6 +69,8 @@ def print_output(output) -> None:
         if p.suffix == ".pdf":
             console.print(f"figure: {p}")
     if output.parent_run_id:
-        url = f" ({output.run_url})" if output.run_url else ""
-        console.print(f"MLflow parent run: {output.parent_run_id}{url}")
+        console.print(f"MLflow parent run: {output.parent_run_id}")
+        if output.run_url:
+            opener = f"{output.ui_command}, then open " if output.ui_command else "open "
+            console.print(f"  {opener}{output.run_url}", highlight=False, soft_wrap=True)
     console.print(f"wall time: {output.results.facts['wall_time_s'] / 60:.1f} min")

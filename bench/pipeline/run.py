@@ -58,6 +58,7 @@ class RunOutput:
     parent_run_id: str | None = None
     run_url: str | None = None
     failed: list[str] = field(default_factory=list)
+    ui_command: str | None = None  # `mlflow ui ...` for a local store, before run_url
 
 
 def paths(exp: Experiment, settings, out: Path) -> dict[str, Path]:
@@ -308,6 +309,7 @@ def _finish(run: _Run, outcome: dict[str, dict], sweep, seeds: list[int]) -> Run
         sweep.run_id,
         sweep.url,
         [c["key"] for c in saved.failed()],
+        sweep.ui_command(),
     )
 
 
