@@ -296,7 +296,7 @@ def _intro(results, main, s) -> str:
         f"The recovery study's `{s.grid}` grid on {s.images} test images (the paper used 1,000; each half of "
         f"them is judged at the best cells chosen on the other"
         + (f"; {subset}" if subset else "")
-        + f") over {len(s.generators)} LSGANs, at generator seeds {', '.join(map(str, s.generator_seeds))}"
+        + f") over {len(s.generators)} LSGANs, at generator seeds {', '.join(map(str, s.generator_seeds))} by default"
         + (
             f" ({other}: five where a recipe cleared the bars in the first study, since a verdict needs seeds "
             "to see their variation; one where training costs several default LSGANs)"

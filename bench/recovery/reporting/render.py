@@ -128,7 +128,7 @@ def _setup(results, s, cells) -> list[str]:
         (
             f"- Generators: {', '.join(f'`{g}`' for g in s.generators)}, each trained at generator seed(s) "
             f"{', '.join(map(str, s.generator_seeds))}"
-            + "".join(f" (`{g}`: {', '.join(map(str, v))} only)" for g, v in s.seeds_for.items())
+            + "".join(f" (`{g}`: {', '.join(map(str, v))} instead)" for g, v in s.seeds_for.items())
             + f"; recovery seeds {', '.join(map(str, s.seeds))}."
         ),
         sections.targets_line(s),
