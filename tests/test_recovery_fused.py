@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from bench.recovery.engine import recover_cells
-from bench.recovery.fused import compile_chain, compile_generator, l1_rows
+from bench.recovery.fused import channels_last, compile_chain, compile_generator, l1_rows
 from bench.recovery.grid import Cell
 from lwgan.lsgan import ConvDiscriminator, MLPDiscriminator, MLPGenerator
 from lwgan.model import RankedGenerator
@@ -173,3 +173,40 @@ def test_engine_fused_equals_autograd_for_a_stochastic_ranked_generator(noise):
         torch.testing.assert_close(a.z_final, b.z_final, atol=1e-4, rtol=0)
         torch.testing.assert_close(a.final_loss, b.final_loss, atol=1e-5, rtol=1e-5)
         torch.testing.assert_close(a.images_rec, b.images_rec, atol=1e-4, rtol=0)
+
+
+def test_channels_last_conv_generator_equals_the_module_and_leaves_it_as_it_was():
+    """The author's conv generator with channels-last convolutions: the same images and input
+    gradients as the module in NCHW (float64, so layout-dependent rounding stays far below the
+    tolerance), NCHW images handed back, and no hook left on the borrowed module afterwards."""
+    from lwgan.lsgan_nets import ChoGenerator
+
+    G = _randomised(ChoGenerator(16, 8, depth=2))
+    z, weight = torch.randn(6, 16, dtype=torch.float64), torch.randn(6, 1, 28, 28, dtype=torch.float64)
+    want, want_g = _value_and_grad(G, z, weight)
+    with channels_last(G) as hooked:
+        got, got_g = _value_and_grad(G, z, weight)
+        inner = torch.nn.functional.interpolate(torch.randn(2, 8, 7, 7, dtype=torch.float64), scale_factor=2)
+        seen = G.body[2](inner.contiguous())  # a convolution inside: fed channels-last
+    assert hooked and got.is_contiguous() and seen.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(got_g, want_g, rtol=1e-10, atol=1e-12)
+    assert all(not m._forward_pre_hooks and not m._forward_hooks for m in G.modules())
+    with channels_last(compile_generator(_randomised(MLPGenerator(8, [16])), 8)) as hooked:
+        assert not hooked  # a compiled chain is not a module: nothing to hook
+
+
+def test_engine_recovers_a_conv_generator_as_through_autograd():
+    """fused=True (channels-last convolutions) against fused=False (the module as given) on the
+    engine: the same recovered latents to float32 rounding over a few steps."""
+    from lwgan.lsgan_nets import ChoGenerator
+
+    torch.manual_seed(0)
+    G = ChoGenerator(8, 8, depth=1).eval()
+    targets = torch.rand(5, 1, 28, 28) * 2 - 1
+    cells = [Cell("wasserstein", 0.01, 0.1), Cell("none", 0.01, 0.0)]
+    fast = recover_cells(G, None, targets, cells, steps=5, seed=1)
+    slow = recover_cells(G, None, targets, cells, steps=5, seed=1, fused=False)
+    for a, b in zip(fast, slow):
+        torch.testing.assert_close(a.z_final, b.z_final, rtol=1e-4, atol=1e-5)
+    assert all(not m._forward_pre_hooks for m in G.modules())
