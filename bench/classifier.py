@@ -129,7 +129,7 @@ def train_classifier(
         torch.manual_seed(seed)
         model = build_classifier(cfg).to(device)
         model = model.to(memory_format=torch.channels_last)
-        opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        opt = numerics.adam(model.parameters(), precision, decoupled=True, lr=cfg.lr, weight_decay=cfg.weight_decay)
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=max(total, 1))
         x_all, y_all = images.to(device), labels.to(device)
         history: dict[str, list[float]] = {"loss": []}

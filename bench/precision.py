@@ -70,10 +70,12 @@ def run_label(requested: str, device, flags: set[str] | None = None) -> str:
 
 def key_extra(precision: str) -> dict:
     """What a resolved training precision adds to a model-cache key: nothing for fp32 (the keys
-    of the checkpoints made before precisions existed), {"precision": "bf16"} otherwise."""
+    of the checkpoints made before precisions existed); for bf16 the format and the optimiser
+    kernel (lwgan.numerics.adam: fused in bf16 since 2026-12-07), so a bf16 checkpoint trained by
+    the earlier per-tensor Adam is never mistaken for one of today's."""
     from lwgan import numerics
 
-    return {} if numerics.check(precision) == "fp32" else {"precision": precision}
+    return {} if numerics.check(precision) == "fp32" else {"precision": precision, "adam": "fused"}
 
 
 def dtype(precision: str):

@@ -8,7 +8,9 @@ linearly to the whole (time per epoch and per step is flat):
   training set, projected to the recipe's epochs;
   grid: the paper grid (its seven regulators) on 1,000 random-weight G targets for --grid-steps
   steps (default 20), projected to 200 (speed does not depend on the weights).
-It prints each phase, the projected cold start per precision and the bfloat16 / float32 ratios.
+It prints each phase, the projected cold start per precision and the bfloat16 / float32 ratios,
+and the trainings in bfloat16 as they ran before the fused optimiser (torch's per-tensor Adam;
+lwgan.numerics.adam) with the after/before ratio, all in the same run.
 bf16 here is what `--train-precision bf16 --precision bf16` runs: bfloat16 autocast in training
 (float32 weights and optimiser state), bfloat16 G and D passes in recovery.
 
@@ -152,10 +154,25 @@ def main() -> None:
         }
         row = "  ".join(f"{k} {v / 60:.2f} min" for k, v in phases[precision].items())
         print(f"[{precision}] {row}  cold start {sum(phases[precision].values()) / 60:.2f} min", flush=True)
-    print(f"{'phase':12s} {'fp32 min':>9s} {'bf16 min':>9s} {'bf16/fp32':>9s}")
+    # bf16 training as it ran before the fused optimiser (lwgan.numerics.adam), in the same run
+    from precision_breakdown import per_tensor_adam  # benchmarks/ is on the path of a script run from it
+
+    with per_tensor_adam():
+        before = {
+            "classifier": timed(lambda: train_classifier(x, y, seed=0, device="cpu", cfg=clf_cfg, precision="bf16"))
+            * clf_full
+            / args.epochs,
+            "LSGAN": timed(lambda: train_lsgan(gan_cfg, x, seed=0, device="cpu", precision="bf16"))
+            * gan_full
+            / args.epochs,
+            "paper grid": phases["bf16"]["paper grid"],  # the optimiser is not in recovery
+        }
+    print(
+        f"{'phase':12s} {'fp32 min':>9s} {'bf16 min':>9s} {'bf16/fp32':>9s} {'bf16 before':>12s} {'after/before':>12s}"
+    )
     for k in phases["fp32"]:
-        a, b = phases["fp32"][k], phases["bf16"][k]
-        print(f"{k:12s} {a / 60:9.2f} {b / 60:9.2f} {b / a:9.2f}")
+        a, b, c = phases["fp32"][k], phases["bf16"][k], before[k]
+        print(f"{k:12s} {a / 60:9.2f} {b / 60:9.2f} {b / a:9.2f} {c / 60:12.2f} {b / c:12.2f}")
     a, b = (sum(phases[p].values()) for p in PRECISIONS)
     print(f"{'cold start':12s} {a / 60:9.2f} {b / 60:9.2f} {b / a:9.2f}   (goal: bf16 at most {GOAL_MIN:g} min)")
     if args.together:

@@ -56,6 +56,7 @@ the rest 0.90, 1.18, 0.40, 0.87, 1.23; floors 0.17, 0.32, 0.19, 0.43, 0.45. What
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import time
 
@@ -116,6 +117,24 @@ def workloads(data_dir: str) -> dict:
     }
 
 
+@contextlib.contextmanager
+def per_tensor_adam():
+    """bf16 training as it was before the fused optimiser (lwgan.numerics.adam): torch's default
+    Adam kernel in every precision, for the before/after column of the same run."""
+    from lwgan import numerics
+
+    fused = numerics.adam
+
+    def plain(params, precision, *, decoupled=False, **kw):
+        return fused(params, "fp32", decoupled=decoupled, **kw)
+
+    numerics.adam = plain
+    try:
+        yield
+    finally:
+        numerics.adam = fused
+
+
 def split(fn, precision: str) -> tuple[float, float]:
     """(GEMM, rest) self CPU seconds of one run of fn under the profiler."""
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
@@ -143,7 +162,7 @@ def main() -> None:
     print(f"torch {torch.__version__}, {default_threads} threads")
     print(
         f"{'workload':20s} {'wall':>5s} {'bf16':>5s} {'ratio':>5s} | {'GEMM':>5s} {'bf16':>5s} {'ratio':>5s} | "
-        f"{'rest':>5s} {'bf16':>5s} {'ratio':>5s} | {'rest%':>5s} {'floor':>5s}"
+        f"{'rest':>5s} {'bf16':>5s} {'ratio':>5s} | {'rest%':>5s} {'floor':>5s} | bf16 before, after/before"
     )
     for name in names:
         threads, fn = work[name]
@@ -155,13 +174,21 @@ def main() -> None:
             t0 = time.perf_counter()
             fn(prec)
             wall[prec] = time.perf_counter() - t0
+        before = ""
+        if not name.startswith("recovery"):  # training: bf16 with the per-tensor Adam, same run
+            with per_tensor_adam():
+                t0 = time.perf_counter()
+                fn("bf16")
+                old = time.perf_counter() - t0
+            before = f" | {old:5.2f} {wall['bf16'] / old:5.2f}"
         parts = {prec: split(fn, prec) for prec in PRECISIONS}
         (gf, rf), (gb, rb) = parts["fp32"], parts["bf16"]
         share = rb / (gb + rb)
         floor = rb / (gf + rf)
         print(
             f"{name:20s} {wall['fp32']:5.2f} {wall['bf16']:5.2f} {wall['bf16'] / wall['fp32']:5.2f} | "
-            f"{gf:5.2f} {gb:5.2f} {gb / gf:5.2f} | {rf:5.2f} {rb:5.2f} {rb / rf:5.2f} | {share:5.0%} {floor:5.2f}",
+            f"{gf:5.2f} {gb:5.2f} {gb / gf:5.2f} | {rf:5.2f} {rb:5.2f} {rb / rf:5.2f} | {share:5.0%} {floor:5.2f}"
+            + before,
             flush=True,
         )
         torch.set_num_threads(default_threads)

@@ -126,7 +126,7 @@ def _freeze(*modules: nn.Module) -> None:
         m.requires_grad_(False)
 
 
-def _build(cfg: LSGANConfig, seed: int, device: torch.device, total: int):
+def _build(cfg: LSGANConfig, seed: int, device: torch.device, total: int, precision: str = "fp32"):
     """G, D, G's EMA copy, their Adam optimisers and the schedulers of a training of `total` steps
     (flat, then linear decay to 0 from cfg.lr_decay_start)."""
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
@@ -134,8 +134,8 @@ def _build(cfg: LSGANConfig, seed: int, device: torch.device, total: int):
         g, d = build_lsgan(cfg)
     g, d = g.to(device), d.to(device)
     g_ema = copy.deepcopy(g).requires_grad_(False) if cfg.ema > 0 else g
-    opt_g = torch.optim.Adam(g.parameters(), lr=cfg.lr, betas=tuple(cfg.betas))
-    opt_d = torch.optim.Adam(d.parameters(), lr=cfg.d_lr or cfg.lr, betas=tuple(cfg.betas))
+    opt_g = numerics.adam(g.parameters(), precision, lr=cfg.lr, betas=tuple(cfg.betas))
+    opt_d = numerics.adam(d.parameters(), precision, lr=cfg.d_lr or cfg.lr, betas=tuple(cfg.betas))
     decay_from = int(cfg.lr_decay_start * total)
 
     def lr_at(step: int) -> float:
@@ -192,7 +192,7 @@ def train_lsgan(
     total = cfg.epochs * steps_per_epoch
     cpu_gen = torch.Generator().manual_seed(seed)
     zgen = torch.Generator(device=device).manual_seed(seed + 1)
-    g, d, g_ema, opt_g, opt_d, scheds = _build(cfg, seed, device, total)
+    g, d, g_ema, opt_g, opt_d, scheds = _build(cfg, seed, device, total, precision)
     data = images.to(device)
     history: dict[str, list[float]] = {"d_loss": [], "g_loss": [], "seconds": []}
     g_params, e_params = list(g.parameters()), list(g_ema.parameters())

@@ -145,7 +145,7 @@ def train_published(
     data = data.to(device=device, dtype=torch.float32)
     order = torch.Generator().manual_seed(seed)
     gen = torch.Generator(device=device).manual_seed(seed + 1)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    opt = numerics.adam(model.parameters(), precision, lr=cfg.lr)
     n, bs = data.shape[0], cfg.batch_size
     steps = cfg.epochs * -(-n // bs)
     history = torch.zeros(steps, 3, device=device)  # total, recon, iso per step, kept on the device

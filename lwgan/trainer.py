@@ -48,13 +48,13 @@ def _sampler(data: torch.Tensor, batch_size: int, generator: torch.Generator):
     return batch
 
 
-def _optimisers(model: LWGAN, cfg: LWGANConfig):
+def _optimisers(model: LWGAN, cfg: LWGANConfig, precision: str = "fp32"):
     opt = {"betas": cfg.betas, "weight_decay": cfg.weight_decay}
     lr_d = cfg.lr if cfg.lr_d is None else cfg.lr_d
     return [
-        torch.optim.Adam(model.Q.parameters(), lr=cfg.lr, **opt),
-        torch.optim.Adam(model.G.parameters(), lr=cfg.lr, **opt),
-        torch.optim.Adam(model.D.parameters(), lr=lr_d, **opt),
+        numerics.adam(model.Q.parameters(), precision, lr=cfg.lr, **opt),
+        numerics.adam(model.G.parameters(), precision, lr=cfg.lr, **opt),
+        numerics.adam(model.D.parameters(), precision, lr=lr_d, **opt),
     ]
 
 
@@ -139,7 +139,7 @@ def _train_phase(
     rows = n * groups
     rank_rows = torch.arange(1, top + 1, device=device).repeat_interleave(n)
     batch = _sampler(data, rows, gen)
-    opts = _optimisers(model, cfg)
+    opts = _optimisers(model, cfg, precision)
     opt_q, opt_g, opt_d = opts
     base_lr = [o.param_groups[0]["lr"] for o in opts]
     zero = torch.zeros((), device=device)

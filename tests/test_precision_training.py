@@ -142,7 +142,7 @@ def test_precision_keys_the_model_cache_and_fp32_keeps_the_older_key(tmp_path, m
     monkeypatch.setenv("BENCH_CACHE_DIR", str(tmp_path / "cache"))
     spec = get_generator("lsgan", **{k: v for k, v in TINY_LSGAN.items()}, epochs=1)
     assert cache_config(spec) == get_family("lsgan").cache_config(spec.config)  # unchanged by this feature
-    assert cache_config(spec, "bf16") == {**cache_config(spec), "precision": "bf16"}
+    assert cache_config(spec, "bf16") == {**cache_config(spec), "precision": "bf16", "adam": "fused"}
     assert classifier_key(TINY_CLASSIFIER) != classifier_key(TINY_CLASSIFIER, "bf16")
     images = toy_images(64)
     a = load_or_train(spec, images, seed=0, data_fingerprint="toy", precision="bf16")
@@ -231,3 +231,29 @@ def test_auto_trains_in_bf16_only_where_native_and_measured_faster():
     published = get_family("published")
     assert published.bf16_pays(get_generator("published-iso.mnist").config)
     assert not published.bf16_pays(get_generator("published.toy").config)
+
+
+def test_bf16_trainings_take_the_fused_adam_and_fp32_keeps_the_default():
+    """numerics.adam: fused in bf16 (Adam and AdamW), torch's default in fp32 (so float32
+    checkpoints stay bit for bit); the fused kernel follows the per-tensor one to float32 rounding
+    over 20 steps of a small regression (the oracle: torch's own single-tensor Adam)."""
+    from lwgan import numerics
+
+    def trained(precision, decoupled):
+        torch.manual_seed(0)
+        net = torch.nn.Sequential(torch.nn.Linear(5, 7), torch.nn.Tanh(), torch.nn.Linear(7, 1))
+        opt = numerics.adam(net.parameters(), precision, decoupled=decoupled, lr=0.01, weight_decay=0.01)
+        x, y = torch.randn(32, 5), torch.randn(32, 1)
+        for _ in range(20):
+            opt.zero_grad()
+            ((net(x) - y) ** 2).mean().backward()
+            opt.step()
+        return opt, torch.cat([p.detach().flatten() for p in net.parameters()])
+
+    for decoupled in (False, True):
+        fused, w_fused = trained("bf16", decoupled)
+        plain, w_plain = trained("fp32", decoupled)
+        assert isinstance(fused, torch.optim.AdamW if decoupled else torch.optim.Adam)
+        assert fused.defaults["fused"] is True and not plain.defaults["fused"]
+        torch.testing.assert_close(w_fused, w_plain, rtol=1e-5, atol=1e-6)
+        assert not torch.equal(w_fused, trained("fp32", not decoupled)[1])  # weight decay's reading matters

@@ -313,9 +313,11 @@ STUDY = ("lsgan", "lsgan.e1", "lsgan.e3", "lsgan.e8", "lsgan.dz64", "lsgan.autho
 # credibility bars in the first study (2026-12-06): the crossed interval needs seeds to see seed
 # variation, and their verdicts are the ones that count.
 FEWER_SEEDS = {"lsgan": [0, 1, 2, 3, 4], "lsgan.dz64": [0, 1, 2, 3, 4], "lsgan.author-adam": [0], "lsgan.cho32": [0]}
-# Fewer images where recovery itself is the cost: the conv net runs through autograd, measured at
-# 133 s a run on 500 images against about 2 s for the MLP (2026-12-06, 2 cores); the full grid
-# would take about 4 h of the study's 2.
+# Fewer images where recovery itself is the cost: the conv net is no Linear chain, so it runs as a
+# module (channels-last convolutions in float32): 44-45 s a run on 500 images where only G runs,
+# 83 s with the trick regulator's conv D (benchmarks/conv_generator.py, 2026-12-07, 2 cores),
+# against about 2 s for the MLP; the full grid on 500 images would take about 95 min of the
+# study's 2 h (about 50 in bfloat16, --precision bf16).
 FEWER_IMAGES = {"lsgan.cho32": 50}
 # Other readings of the resampling rule: "at" or "at/k" (every k-th step only).
 OTHER_READINGS = ("before", "accept", "after/10")
@@ -369,8 +371,8 @@ class DependenceSettings(RecoverSettings):
     )
     images_for: dict = setting(
         FEWER_IMAGES,
-        "Fewer test images for some generators, JSON (the study: the author's conv net, recovered "
-        "through autograd at about 70x the MLP's time per image; '{}' for none).",
+        "Fewer test images for some generators, JSON (the study: the author's conv net, whose "
+        "recovery costs about 20x the MLP's per image on 500 images; '{}' for none).",
         nonempty=False,
         keyed=False,
     )
