@@ -38,6 +38,20 @@ use (bench.memory.keep_freed_memory; the run above went without it):
     paper grid        9.15      5.11      0.56
     cold start       16.93     10.18      0.60   (goal: bf16 at most 8 min)
 
+Re-run 2026-12-07 17:12 UTC (load 1.9 at the start, the tail of a training), with bf16 training on
+the fused Adam (lwgan.numerics.adam) and its per-tensor Adam timed in the same run:
+
+    phase         fp32 min  bf16 min bf16/fp32  bf16 before after/before
+    classifier        1.84      1.19      0.65         1.12         1.06
+    LSGAN             4.12      3.16      0.77         3.44         0.92
+    paper grid        8.86      4.64      0.52         4.64         1.00
+    cold start       14.83      8.98      0.61   (goal: bf16 at most 8 min)
+
+Issue 34's goal, 6 min where float32 takes 17 (5.2 min at this run's 14.83), is missed by 3.8 min:
+the grid's bf16 time is held by the float32 regulators and the non-GEMM rest, the LSGAN's by its
+small GEMMs (precision_breakdown.py). The classifier's 1.06 is noise between two equal kernels'
+share of a conv net (precision_breakdown.py: 0.99).
+
 benchmarks/precision_breakdown.py says why the LSGAN gains little: its GEMMs (batch 64) are small.
 The projection matches the command itself: the README's main command from an empty cache took
 17.1 min in float32 and 10.7 min with `--precision bf16 --train-precision bf16` (0.63x) the same
@@ -61,7 +75,8 @@ from bench.recovery.grid import expand_grid, unique_runs
 from lwgan.lsgan import LSGANConfig, build_lsgan, train_lsgan
 
 PRECISIONS = ("fp32", "bf16")
-GOAL_MIN = 8.0  # the issue's goal for the bfloat16 cold start on 2 cores
+# Issue 34's goal: the bfloat16 cold start at most 6 min where float32's, the same hour, takes 17
+GOAL = 6.0 / 17.0
 
 
 def timed(fn) -> float:
@@ -174,7 +189,10 @@ def main() -> None:
         a, b, c = phases["fp32"][k], phases["bf16"][k], before[k]
         print(f"{k:12s} {a / 60:9.2f} {b / 60:9.2f} {b / a:9.2f} {c / 60:12.2f} {b / c:12.2f}")
     a, b = (sum(phases[p].values()) for p in PRECISIONS)
-    print(f"{'cold start':12s} {a / 60:9.2f} {b / 60:9.2f} {b / a:9.2f}   (goal: bf16 at most {GOAL_MIN:g} min)")
+    print(
+        f"{'cold start':12s} {a / 60:9.2f} {b / 60:9.2f} {b / a:9.2f}   "
+        f"(goal: bf16 at most {GOAL * a / 60:.1f} min, 6/17 of this run's fp32)"
+    )
     if args.together:
         together(x, y, clf_cfg, gan_cfg)
 
