@@ -27,7 +27,11 @@ projected to 200, 4 runs (lr 0.01-10, weight 0.1) per regulator:
     trick_discriminator       4     74.7 s     83.2 s     46.7 s   autograd 1.00x 22, fp32 1.11x 19, bf16 0.62x 34
     all runs: autograd 14.4 min (1.00x), fp32 11.5 min (0.80x), bf16 6.9 min (0.48x)
 
-The goal is met in bfloat16 where only G runs (27-30 s a run), not in float32 (44-45 s) nor with
+A re-run of the Wasserstein row after a refactor (18:54 UTC, load 0.5, nothing else running):
+autograd 53.5 s, fp32 42.1 s (0.79x), bf16 21.1 s (0.39x): the host's speed and the fp32 gain
+vary between runs, so compare only within one.
+
+The goal is met in bfloat16 where only G runs (21-30 s a run), not in float32 (42-45 s) nor with
 the trick regulator's conv D (47 s in bfloat16; in float32 the channels-last G gains nothing
 there, 0.96-1.11x over two runs: D's NCHW convolutions dominate). The profile of the float32
 module (torch.profiler, 500 rows, one thread): 70% of the time in oneDNN's convolutions (forward
@@ -42,30 +46,12 @@ import argparse
 import time
 
 import torch
+from recovery_throughput import flops_per_row  # benchmarks/ is on the path of a script run from it
 
 from bench.recovery import Cell, recover_cells
 from lwgan.lsgan import LSGANConfig, build_lsgan
 
 PATHS = (("autograd", "fp32", False), ("fp32", "fp32", True), ("bf16", "bf16", True))
-
-
-def g_flops(G, latent_dim: int) -> int:
-    """Forward + input-gradient FLOPs of one row: 4 x the MACs of its Linear and Conv layers."""
-    macs = []
-
-    def hook(mod, inp, out):
-        if isinstance(mod, torch.nn.Linear):
-            macs.append(mod.in_features * mod.out_features)
-        elif isinstance(mod, torch.nn.Conv2d):
-            k = mod.kernel_size[0] * mod.kernel_size[1] * mod.in_channels // mod.groups
-            macs.append(k * mod.out_channels * out[0, 0].numel())
-
-    handles = [m.register_forward_hook(hook) for m in G.modules() if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d))]
-    with torch.no_grad():
-        G(torch.zeros(1, latent_dim))
-    for h in handles:
-        h.remove()
-    return 4 * sum(macs)
 
 
 def main() -> None:
@@ -81,7 +67,7 @@ def main() -> None:
     G, D = build_lsgan(cfg)
     G.eval(), D.eval()
     targets = torch.rand(args.images, 1, 28, 28) * 2 - 1
-    flops = g_flops(G, cfg.latent_dim)
+    flops = flops_per_row(G, torch.zeros(1, cfg.latent_dim))
     print(
         f"lsgan cho width {args.width}: G {flops / 2e6:.1f} MFLOP a forward pass; {args.images} images, "
         f"{args.steps} steps timed, {torch.get_num_threads()} threads, torch {torch.__version__}"

@@ -241,25 +241,25 @@ _CONVS = (nn.Conv2d, nn.ConvTranspose2d)
 
 
 @contextmanager
-def channels_last(*modules):
-    """Every convolution of the modules fed channels-last input while the block runs (hooks,
-    removed afterwards; the borrowed modules' weights are not touched). Modules that are not
-    nn.Modules (a Chain, an Autocast wrapper) are left alone.
+def channels_last(module):
+    """Every convolution of `module` fed channels-last input while the block runs, its output
+    handed back NCHW (hooks, removed afterwards; the borrowed module's weights are not touched).
+    Yields whether anything was hooked: not for a module without convolutions, nor for what is
+    not an nn.Module (a Chain, an Autocast wrapper).
 
     Why: at the small channel counts of a CPU-sized conv generator (8-32), oneDNN's float32
     convolutions run at 15-50 GFLOP/s on NCHW input and 1.7-2.9x faster on channels-last input
     (forward and input gradient, `lsgan.cho32`'s layers at 500 rows, one thread); the elementwise
     layers between them keep the format, so only the first convolution converts. In the engine,
-    a Wasserstein run through the conv generator took 0.79x its NCHW time; the author's conv
-    discriminator (1-channel input, average pools) took 1.17x, so the engine converts G only. In
-    bfloat16, autocast on NCHW measured faster still, so the bf16 path (Autocast) goes without
-    (benchmarks/recovery_throughput.py --conv)."""
-    handles = []
-    for module in modules:
-        convs = [m for m in module.modules() if isinstance(m, _CONVS)] if isinstance(module, nn.Module) else []
-        handles += [m.register_forward_pre_hook(_to_channels_last) for m in convs]
-        if convs:  # hand back NCHW: what reads the images next (D, the loss) expects the usual layout
-            handles.append(module.register_forward_hook(_to_contiguous))
+    unregulated and Wasserstein runs through `lsgan.cho32` took 0.61-0.79x their NCHW time (two runs)
+    (benchmarks/conv_generator.py); the author's conv discriminator (1-channel input, average
+    pools) took 1.17x, so the engine converts G only. The output goes back to NCHW because a
+    1-channel channels-last image would carry the format into D. In bfloat16, autocast on NCHW
+    measured faster still, so the bf16 path (Autocast) goes without."""
+    convs = [m for m in module.modules() if isinstance(m, _CONVS)] if isinstance(module, nn.Module) else []
+    handles = [m.register_forward_pre_hook(_to_channels_last) for m in convs]
+    if convs:
+        handles.append(module.register_forward_hook(_to_contiguous))
     try:
         yield bool(handles)
     finally:

@@ -314,7 +314,7 @@ STUDY = ("lsgan", "lsgan.e1", "lsgan.e3", "lsgan.e8", "lsgan.dz64", "lsgan.autho
 # variation, and their verdicts are the ones that count.
 FEWER_SEEDS = {"lsgan": [0, 1, 2, 3, 4], "lsgan.dz64": [0, 1, 2, 3, 4], "lsgan.author-adam": [0], "lsgan.cho32": [0]}
 # Fewer images where recovery itself is the cost: the conv net is no Linear chain, so it runs as a
-# module (channels-last convolutions in float32): 44-45 s a run on 500 images where only G runs,
+# module (channels-last convolutions in float32): 42-45 s a run on 500 images where only G runs,
 # 83 s with the trick regulator's conv D (benchmarks/conv_generator.py, 2026-12-07, 2 cores),
 # against about 2 s for the MLP; the full grid on 500 images would take about 95 min of the
 # study's 2 h (about 50 in bfloat16, --precision bf16).
