@@ -8,6 +8,9 @@ import pytest
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 SHARED_MNIST = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "mnist")
+# Read before any test runs: every test unsets it (_isolated_env), so a command under test never
+# finds data the test did not hand it, but the MNIST tests take the user's copy from it.
+USER_MNIST = os.environ.get("BENCH_DATA_DIR")
 
 
 @pytest.fixture(scope="session")
@@ -46,11 +49,15 @@ def _isolated_env(tmp_path, monkeypatch, _mlflow_template):
 
 @pytest.fixture
 def mnist_dir():
-    """The offline MNIST copy beside the project, or skip when this checkout has none."""
-    path = os.path.abspath(SHARED_MNIST)
-    if not os.path.exists(os.path.join(path, "t10k-labels-idx1-ubyte.gz")):
-        pytest.skip("no MNIST copy at ../shared/data/mnist")
-    return path
+    """The MNIST copy named by $BENCH_DATA_DIR when the suite started, else the offline one beside
+    the project (../shared/data/mnist); skip when neither holds the four files."""
+    from bench.data.mnist_files import FILES, find_mnist
+
+    for root in (USER_MNIST, SHARED_MNIST):
+        root = root and os.path.abspath(os.path.expanduser(root))
+        if root and os.path.isdir(root) and len(find_mnist(root)[1]) == len(FILES):
+            return root
+    pytest.skip("no MNIST copy: set BENCH_DATA_DIR to one, or put it at ../shared/data/mnist")
 
 
 @pytest.fixture(scope="session")
