@@ -49,6 +49,33 @@ def test_a_bf16_chain_computes_in_bf16_and_hands_back_float32():
     assert not torch.equal(got, want)  # it did run in bfloat16
 
 
+@pytest.mark.parametrize("epilogue", [True, False])
+@pytest.mark.parametrize("make", ["generator", "discriminator"])
+def test_bf16_chain_with_and_without_onednn_epilogues_matches_float32(make, epilogue, monkeypatch):
+    """The oneDNN post-op route (relu, leaky relu, tanh fused into the GEMM) and the two-pass route
+    both against the float32 module; the profiler shows which route ran."""
+    from bench.recovery import fused
+
+    if epilogue and not fused._onednn_bf16():
+        pytest.skip("no oneDNN bfloat16 on this CPU")
+    monkeypatch.setattr(fused, "ONEDNN_EPILOGUE", epilogue)
+    if make == "generator":  # relu and tanh
+        module, width = _randomised(MLPGenerator(16, [64, 48])).float(), 16
+    else:  # leaky relu (the minibatch-std feature folded into a bias)
+        module, width = _randomised(MLPDiscriminator(width=4)).float(), 784
+    low = compile_chain(module, width).to(dtype=torch.bfloat16)
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(257, width, generator=g)
+    w = torch.randn(module(x).shape, generator=g)
+    want, want_grad = _value_and_grad(module, x, w)
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        got, got_grad = _value_and_grad(low, x, w)
+    ops = {e.key for e in prof.key_averages()}
+    assert ("mkldnn::_linear_pointwise" in ops) == epilogue, sorted(ops)
+    assert (got - want).norm() / want.norm() < 0.01
+    assert (got_grad - want_grad).norm() / want_grad.norm() < 0.06
+
+
 @pytest.mark.parametrize("fused", [True, False])
 @pytest.mark.parametrize(
     "regulator, tolerance",
