@@ -79,6 +79,14 @@ benchmarks/precision_breakdown.py says why: bfloat16 GEMMs take 0.36-0.44x their
 the rest (casts, bias, activations, loss, Adam, the regulators' float32 sorts and distances) 0.88-
 0.99x, so the rest is a third to half of bfloat16's time.
 
+With the bf16 chains' bias and activation in oneDNN's GEMM epilogue (bench/recovery/fused.py),
+`--full-paper --precision both --steps 50 --epilogue both` (the two-pass route timed in the same
+run), 2026-12-07 19:19 UTC, load 0.9 at the start; matmul at G's shapes float32 165.4, bfloat16
+424.0 GFLOP/s (2.56x): float32 112.6 s (7.5 min at 200 steps), bfloat16 two-pass 68.9 s (4.6 min,
+0.61x), fused 63.4 s (4.2 min, 0.56x; 0.92x two-pass). G at 47% of the bfloat16 rate two-pass,
+50% fused; the unregulated and log-normal runs' G at 66% (two-pass 65% and 60%); trick 0.92x,
+logistic 0.86x, truncated 0.88x, Wasserstein 1.01x. Goals: 0.45x and G at 65% overall, missed.
+
 Random weights are fine for speed: the default LSGAN architecture of lwgan/lsgan.py.
 """
 
