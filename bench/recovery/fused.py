@@ -97,6 +97,14 @@ def _onednn_bf16() -> bool:
     return _onednn_bf16.ok
 
 
+def engine_key(precision: str, device) -> dict:
+    """What the bf16 route adds to a recovery's cell-store identity: the fused epilogue where it
+    runs (oneDNN on the CPU), so cells recovered through the two-pass route are never resumed into
+    a run of this one (their numbers differ by bf16 rounding)."""
+    on = precision == "bf16" and torch.device(device).type == "cpu" and ONEDNN_EPILOGUE and _onednn_bf16()
+    return {"epilogue": "onednn"} if on else {}
+
+
 def _linear_activated(h: torch.Tensor, layer: _Layer, bias: torch.Tensor | None) -> torch.Tensor:
     """act(h W^T + bias) for one layer: one oneDNN call with the epilogue fused where it applies
     (bfloat16 on the CPU, a per-feature bias), else addmm and the activation in place."""
