@@ -13,7 +13,6 @@ from bench.cache import status
 from bench.data.inputs import mnist_input
 from bench.pipeline.prepared import Prepared
 from bench.precision import resolve as resolve_precision
-from bench.recovery.fused import engine_key
 from bench.recovery.grid import make_cell, unique_runs
 from bench.recovery.recover_settings import RecoverSettings
 
@@ -228,6 +227,8 @@ def prepare(ctx) -> Prepared:
     ids, targets, *_ = target_images(ctx, first)
     reference = reference_lsgan(ctx, models, classifier, test)
     precision = resolve_precision(s.precision, ctx.torch_device)
+    from bench.recovery.fused import engine_key  # torch: not at import (light commands)
+
     # fp32 keeps the older keys; bf16 names its route (fused.engine_key)
     precision_key = {} if precision == "fp32" else {"precision": precision, **engine_key(precision, ctx.torch_device)}
     facts = {
