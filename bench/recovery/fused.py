@@ -7,7 +7,8 @@ sigmoid), batch norm forward and backward, a sign, a multiply, a division, fresh
 A chain compiled here folds each eval-mode BatchNorm1d into the Linear before it, applies every
 activation in place on the GEMM's output, computes tanh as 2 sigmoid(2x) - 1, saves only the
 activations' outputs (each derivative is a function of them) and backpropagates with one
-fused elementwise op per activation and one GEMM per layer. benchmarks/recovery_throughput.py
+fused elementwise op per activation and one GEMM per layer (in bfloat16 on the CPU the forward's
+bias and activation go into oneDNN's GEMM epilogue: see ONEDNN_EPILOGUE). benchmarks/recovery_throughput.py
 measures the gain; tests/test_recovery_fused.py checks values and input gradients against the
 module itself through autograd.
 
