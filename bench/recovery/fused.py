@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from functools import cache
 
 import torch
 from torch import nn
@@ -91,11 +92,10 @@ ONEDNN_EPILOGUE = True
 _POST_OPS = {"relu": "relu", "leaky_relu": "leaky_relu", "tanh": "tanh"}
 
 
+@cache
 def _onednn_bf16() -> bool:
-    if not hasattr(_onednn_bf16, "ok"):
-        mk = torch.backends.mkldnn
-        _onednn_bf16.ok = bool(mk.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    return _onednn_bf16.ok
+    """oneDNN is built in and this CPU runs its bfloat16 kernels."""
+    return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
 def engine_key(precision: str, device) -> dict:
