@@ -176,15 +176,19 @@ def main() -> None:
         f"classifier {args.epochs}/{clf_full} epochs, LSGAN {args.epochs}/{gan_full} epochs, "
         f"paper grid {args.grid_steps}/200 steps"
     )
-    phases: dict[str, dict[str, float]] = {}
-    for precision in PRECISIONS:
-        t_clf = timed(lambda p=precision: train_classifier(x, y, seed=0, device="cpu", cfg=clf_cfg, precision=p))
-        t_gan = timed(lambda p=precision: train_lsgan(gan_cfg, x, seed=0, device="cpu", precision=p))
-        phases[precision] = {
+
+    def phases_of(precision: str) -> dict[str, float]:  # each phase timed on its slice, projected
+        t_clf = timed(lambda: train_classifier(x, y, seed=0, device="cpu", cfg=clf_cfg, precision=precision))
+        t_gan = timed(lambda: train_lsgan(gan_cfg, x, seed=0, device="cpu", precision=precision))
+        return {
             "classifier": t_clf * clf_full / args.epochs,
             "LSGAN": t_gan * gan_full / args.epochs,
             "paper grid": grid_seconds(precision, args.grid_steps),
         }
+
+    phases: dict[str, dict[str, float]] = {}
+    for precision in PRECISIONS:
+        phases[precision] = phases_of(precision)
         row = "  ".join(f"{k} {v / 60:.2f} min" for k, v in phases[precision].items())
         print(f"[{precision}] {row}  cold start {sum(phases[precision].values()) / 60:.2f} min", flush=True)
     # bf16 as it ran before issue 34, in the same run: training on the per-tensor Adam
@@ -192,15 +196,7 @@ def main() -> None:
     from precision_breakdown import per_tensor_adam, two_pass_epilogue  # benchmarks/ is on the path
 
     with per_tensor_adam(), two_pass_epilogue():
-        before = {
-            "classifier": timed(lambda: train_classifier(x, y, seed=0, device="cpu", cfg=clf_cfg, precision="bf16"))
-            * clf_full
-            / args.epochs,
-            "LSGAN": timed(lambda: train_lsgan(gan_cfg, x, seed=0, device="cpu", precision="bf16"))
-            * gan_full
-            / args.epochs,
-            "paper grid": grid_seconds("bf16", args.grid_steps),
-        }
+        before = phases_of("bf16")
     print(
         f"{'phase':12s} {'fp32 min':>9s} {'bf16 min':>9s} {'bf16/fp32':>9s} {'bf16 before':>12s} {'after/before':>12s}"
     )

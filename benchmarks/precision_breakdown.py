@@ -161,11 +161,11 @@ def two_pass_epilogue():
     second pass (bench.recovery.fused.ONEDNN_EPILOGUE off), for the before/after column."""
     from bench.recovery import fused
 
-    fused.ONEDNN_EPILOGUE = False
+    was, fused.ONEDNN_EPILOGUE = fused.ONEDNN_EPILOGUE, False
     try:
         yield
     finally:
-        fused.ONEDNN_EPILOGUE = True
+        fused.ONEDNN_EPILOGUE = was
 
 
 def split(fn, precision: str, ops: int = 0) -> tuple[float, float]:

@@ -37,8 +37,9 @@ def adam(params, precision: str, *, decoupled: bool = False, **kw) -> torch.opti
 
     Why: in a bfloat16 training step the GEMMs shrink and the optimiser does not; under the
     profiler Adam's per-tensor ops were 26% of a bf16 LSGAN step (batch 64, 2 cores), and the
-    fused kernel (one pass per parameter over its value, gradient and two moments) brought the
-    step to 0.85x (benchmarks/precision_breakdown.py, its bf16-before column). Same formula,
+    fused kernel (one pass per parameter over its value, gradient and two moments) brought a
+    whole bf16 LSGAN training to 0.92x (benchmarks/cold_start.py, its bf16-before column, two
+    runs; precision_breakdown.py's 100-batch slice gave 0.85x and 1.02x in two runs). Same formula,
     float32 state; only rounding differs, so a bf16 checkpoint's cache key names it
     (bench.precision.key_extra). fp32 keeps the default, so the float32 checkpoints of every
     committed report stay bit for bit reproducible."""
